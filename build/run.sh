@@ -1,0 +1,46 @@
+#!/bin/sh
+# `make -C build run`: starts the gateway on 127.0.0.1:8080 with the example
+# config (llmgw-example.conf) and a local mock provider; `make -C build stop`
+# (or `build/run.sh stop`) stops both.
+set -e
+BUILD=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$BUILD")
+RUN="$BUILD/run"
+PORT=${LLMGW_PORT:-8080}
+MOCK_PORT=${LLMGW_MOCK_PORT:-8089}
+
+stop() {
+    [ -f "$RUN/httpd.pid" ] && kill "$(cat "$RUN/httpd.pid")" 2>/dev/null || true
+    [ -f "$RUN/mock.pid" ] && kill "$(cat "$RUN/mock.pid")" 2>/dev/null || true
+    rm -f "$RUN/httpd.pid" "$RUN/mock.pid"
+}
+if [ "$1" = stop ]; then stop; echo "llmgw stopped"; exit 0; fi
+stop
+mkdir -p "$RUN/logs"
+chmod 755 "$RUN" "$RUN/logs"
+
+# the mock provider answers model "mock/echo" (and mock/inspect, ...)
+node "$TOP/t/mock/provider.js" --port "$MOCK_PORT" --port-file "$RUN/mock.port" \
+    --fixtures "$TOP/../shared/fixtures" >"$RUN/logs/mock.log" 2>&1 &
+echo $! > "$RUN/mock.pid"
+
+DEFS=""
+[ -n "$OPENAI_API_KEY" ] && DEFS="$DEFS -D LLMGW_OPENAI"
+[ -n "$ANTHROPIC_API_KEY" ] && DEFS="$DEFS -D LLMGW_ANTHROPIC"
+[ -n "$GEMINI_API_KEY" ] && DEFS="$DEFS -D LLMGW_GEMINI"
+USER_DIRECTIVES=""
+if [ "$(id -u)" = 0 ]; then USER_DIRECTIVES="-D LLMGW_AS_ROOT"; fi
+
+export LLMGW_TOP="$TOP" LLMGW_RUN="$RUN" LLMGW_PORT="$PORT" LLMGW_MOCK_PORT="$MOCK_PORT"
+/usr/sbin/apache2 -f "$BUILD/llmgw-example.conf" $DEFS $USER_DIRECTIVES -k start
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    [ -f "$RUN/httpd.pid" ] && [ -f "$RUN/mock.port" ] && break
+    sleep 0.3
+done
+cat <<MSG
+llmgw is running on http://127.0.0.1:$PORT (logs in $RUN/logs).
+Try:
+  curl http://127.0.0.1:$PORT/v1/chat/completions -H 'Content-Type: application/json' \\
+       -d '{"model":"mock/echo","messages":[{"role":"user","content":"Hello!"}]}'
+Stop it with: make -C build stop
+MSG

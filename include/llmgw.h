@@ -1,0 +1,143 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw.h — how mod_llmgw_cache and mod_llmgw_quota cooperate with mod_llmgw.
+ *
+ * Following mod_proxy: mod_llmgw runs optional hooks (looked up by name, so
+ * no link dependency and no load order) and exports optional functions that
+ * the satellites fetch in post_config. A satellite refuses to start when
+ * mod_llmgw is absent.
+ *
+ * Order of one request in the `llmgw` handler:
+ *   parse + route -> llmgw_admit (quota: 401/402/429) -> llmgw_cache_lookup
+ *   (a hit is served there) -> upstream call -> llmgw_response_headers (just
+ *   before the status line goes out) -> body -> llmgw_completed (accounting
+ *   with the final usage, cache store).
+ */
+#ifndef LLMGW_H
+#define LLMGW_H
+
+#include "httpd.h"
+#include "apr_hooks.h"
+#include "apr_optional.h"
+#include "apr_optional_hooks.h"
+#include "llmgw_types.h"
+#include "llmgw_store.h"
+
+/** A growable byte buffer (pool-allocated, doubling). */
+typedef struct llmgw_buf {
+    apr_pool_t *pool;
+    char *data;
+    apr_size_t len;
+    apr_size_t cap;
+} llmgw_buf_t;
+
+/** One gateway request, shared by the three modules. */
+typedef struct llmgw_request {
+    request_rec *r;
+    const char *id;                  /* x-request-id (UUID) */
+    llmgw_endpoint_e endpoint;
+    const char *endpoint_name;       /* "chat/completions", "embeddings"... */
+
+    /* The client's request, parsed once. Gateway fields (provider,
+     * provider_key, models) are removed and model is the upstream model. */
+    json_t *body;
+    const char *requested_model;     /* as the client wrote it */
+    const llmgw_provider_t *provider;
+    const char *model;               /* upstream model */
+    int stream;
+    int include_usage;
+    apr_int64_t max_tokens;          /* -1 when the client set none */
+    apr_int64_t prompt_estimate;     /* rough prompt tokens (bytes / 4) */
+
+    /* The client's own credential (Bearer, x-api-key or apikey), if any. */
+    const char *client_key;
+    const char *provider_key;        /* BYOK from the body, if any */
+
+    /* Set by mod_llmgw_quota on admission; NULL without it. */
+    const char *workspace;
+    const char *plan;
+
+    /* Outcome, filled as the request goes on. */
+    int status;                      /* HTTP status sent to the client */
+    const char *answered_provider;   /* after fallbacks */
+    const char *answered_model;
+    int attempts;
+    llmgw_usage_t usage;
+    double cost_usd;                 /* < 0 when unknown */
+    apr_interval_time_t upstream_latency;
+    int cache_hit;
+    const char *cache_status;        /* "HIT", "MISS", "BYPASS" or NULL */
+    int complete;                    /* the whole response reached the client */
+
+    /* Response capture for the cache: when capture_limit > 0 before the
+     * upstream call, mod_llmgw copies the client-facing body (JSON, or SSE
+     * when streaming) into capture; capture_overflow when it did not fit. */
+    apr_size_t capture_limit;
+    llmgw_buf_t *capture;
+    int capture_overflow;
+    int capture_is_sse;
+} llmgw_request_t;
+
+/* ---------------- hooks mod_llmgw runs (optional hooks) ----------------- */
+
+/* Linkage of the hook functions: plain C, no export table needed since
+ * the hooks are optional (looked up by name at run time). */
+#define LLMGW_DECLARE(type)        type
+#define LLMGW_DECLARE_NONSTD(type) type
+#define LLMGW_DECLARE_DATA
+
+/* Admission before anything is sent upstream. RUN_ALL: return OK or
+ * DECLINED to let the request go on; any other value is an HTTP status for
+ * which the hook has already written the response (llmgw_send_error). */
+APR_DECLARE_EXTERNAL_HOOK(llmgw, LLMGW, int, admit,
+                          (request_rec *r, llmgw_request_t *req))
+
+/* Cache lookup. RUN_FIRST: DECLINED is a miss; OK means the hook served
+ * the response itself (req->cache_hit and req->usage set). */
+APR_DECLARE_EXTERNAL_HOOK(llmgw, LLMGW, int, cache_lookup,
+                          (request_rec *r, llmgw_request_t *req))
+
+/* Just before the response headers go out (every response, errors too):
+ * add x-ratelimit-*, x-quota-*, x-cache-status... Return OK. */
+APR_DECLARE_EXTERNAL_HOOK(llmgw, LLMGW, int, response_headers,
+                          (request_rec *r, llmgw_request_t *req))
+
+/* After the response: req->usage, req->status, req->complete, capture.
+ * Return OK. */
+APR_DECLARE_EXTERNAL_HOOK(llmgw, LLMGW, int, completed,
+                          (request_rec *r, llmgw_request_t *req))
+
+/* ---------------- optional functions mod_llmgw exports ------------------ */
+
+/* Writes the SPEC error envelope with the request's id; returns `status`
+ * so that a hook can `return llmgw_send_error(...)`. details may be NULL
+ * (the envelope takes a reference). */
+APR_DECLARE_OPTIONAL_FN(int, llmgw_send_error,
+                        (request_rec *r, int status, const char *type,
+                         const char *code, const char *message,
+                         long retry_after, json_t *details));
+
+/* The shared store of the server (vhost) r or s belongs to; NULL if none. */
+APR_DECLARE_OPTIONAL_FN(llmgw_store_t *, llmgw_get_store, (server_rec *s));
+
+/* The gateway request of r (also for llmgw-usage style handlers, where it
+ * is created with only id and client_key); never NULL. */
+APR_DECLARE_OPTIONAL_FN(llmgw_request_t *, llmgw_get_request, (request_rec *r));
+
+/* Price lookup from LLMGWPrice: cost in USD of usage, < 0 when unknown. */
+APR_DECLARE_OPTIONAL_FN(double, llmgw_cost,
+                        (server_rec *s, const char *provider,
+                         const char *model, const llmgw_usage_t *usage));
+
+/* Request notes, usable in LogFormat as %{NAME}n */
+#define LLMGW_NOTE_REQUEST_ID   "llmgw-request-id"
+#define LLMGW_NOTE_PROVIDER     "llmgw-provider"
+#define LLMGW_NOTE_MODEL        "llmgw-model"
+#define LLMGW_NOTE_STATUS       "llmgw-status"
+#define LLMGW_NOTE_TOKENS_IN    "llmgw-tokens-prompt"
+#define LLMGW_NOTE_TOKENS_OUT   "llmgw-tokens-completion"
+#define LLMGW_NOTE_UPSTREAM_MS  "llmgw-upstream-ms"
+#define LLMGW_NOTE_CACHE        "llmgw-cache-status"
+#define LLMGW_NOTE_WORKSPACE    "llmgw-workspace"
+
+#endif

@@ -1,0 +1,1197 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_anthropic.c — OpenAI Chat Completions <-> Anthropic Messages API
+ * (pure: APR + jansson only, no httpd header).
+ *
+ * Every json_t built here is either returned to the caller (a new
+ * reference) or released before the function returns; strings that must
+ * outlive a json_t are copied into the pool first.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include "llmgw_translate.h"
+#include "llmgw_envelope.h"
+
+#define ANTHROPIC_VERSION "2023-06-01"
+#define ANTHROPIC_PATH    "/v1/messages"
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *jstr(const json_t *obj, const char *key)
+{
+    const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* An integer member, or 0 when absent or not an integer. */
+static apr_int64_t jint(const json_t *obj, const char *key, int *found)
+{
+    const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    if (found) {
+        *found = json_is_integer(v);
+    }
+    return json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
+}
+
+/* Anthropic stop_reason -> OpenAI finish_reason (before the tool rule). */
+static const char *map_stop_reason(const char *r)
+{
+    if (r == NULL) {
+        return NULL;
+    }
+    if (!strcmp(r, "end_turn") || !strcmp(r, "stop_sequence")
+        || !strcmp(r, "pause_turn")) {
+        return "stop";
+    }
+    if (!strcmp(r, "max_tokens") || !strcmp(r, "model_context_window_exceeded")) {
+        return "length";
+    }
+    if (!strcmp(r, "tool_use")) {
+        return "tool_calls";
+    }
+    if (!strcmp(r, "refusal")) {
+        return "content_filter";
+    }
+    return "stop";
+}
+
+/* Anthropic error type -> the HTTP status Anthropic uses for it. */
+static int native_status_for_type(const char *t)
+{
+    static const struct { const char *type; int status; } map[] = {
+        { "invalid_request_error", 400 },
+        { "authentication_error",  401 },
+        { "billing_error",         402 },
+        { "permission_error",      403 },
+        { "not_found_error",       404 },
+        { "request_too_large",     413 },
+        { "rate_limit_error",      429 },
+        { "api_error",             500 },
+        { "timeout_error",         504 },
+        { "overloaded_error",      529 },
+    };
+    apr_size_t i;
+
+    if (t != NULL) {
+        for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            if (!strcmp(map[i].type, t)) {
+                return map[i].status;
+            }
+        }
+    }
+    return 500;
+}
+
+/* Fills out from an upstream status and Anthropic error type/message.
+ * Strings must already live in a pool (or be static). */
+static void fill_error(int http_status, const char *etype, const char *msg,
+                       llmgw_error_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->retry_after = -1;
+    out->upstream_status = http_status;
+    out->code = etype;
+    out->message = msg;
+
+    if (http_status >= 400 && http_status < 500) {
+        out->status = http_status;
+        if (etype == NULL) {
+            out->type = llmgw_error_type_for_status(http_status);
+        }
+        else if (!strcmp(etype, "not_found_error")) {
+            out->type = "invalid_request_error";
+            out->code = "model_not_found";
+        }
+        else if (!strcmp(etype, "request_too_large")) {
+            out->type = "invalid_request_error";
+        }
+        else if (!strcmp(etype, "invalid_request_error")
+                 || !strcmp(etype, "authentication_error")
+                 || !strcmp(etype, "permission_error")
+                 || !strcmp(etype, "rate_limit_error")) {
+            out->type = etype;
+        }
+        else {
+            out->type = llmgw_error_type_for_status(http_status);
+        }
+    }
+    else {
+        out->status = 502;
+        out->type = "provider_error";
+    }
+    if (out->type == NULL) {
+        out->type = "provider_error";
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* path / headers                                                      */
+/* ------------------------------------------------------------------ */
+
+static const char *anth_path(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                             llmgw_endpoint_e ep, int stream)
+{
+    (void)p; (void)x; (void)stream;
+    return ep == LLMGW_EP_CHAT ? ANTHROPIC_PATH : NULL;
+}
+
+static void anth_headers(apr_pool_t *p, const char *key,
+                         apr_array_header_t *out)
+{
+    if (key != NULL) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, "x-api-key: ",
+                                                        key, NULL);
+    }
+    APR_ARRAY_PUSH(out, const char *) = "anthropic-version: " ANTHROPIC_VERSION;
+}
+
+/* ------------------------------------------------------------------ */
+/* chat request                                                        */
+/* ------------------------------------------------------------------ */
+
+/* State of the request being built. */
+typedef struct {
+    apr_pool_t *p;
+    const char *err;
+    json_t *messages;        /* Anthropic turns */
+    const char *last_role;   /* role of the last turn in messages */
+    json_t *last_content;    /* borrowed: content array of the last turn */
+} req_state_t;
+
+static int fail(req_state_t *st, const char *msg)
+{
+    if (st->err == NULL) {
+        st->err = msg;
+    }
+    return -1;
+}
+
+/* Appends blocks (stolen) to a turn of role, merging same-role turns. */
+static void push_turn(req_state_t *st, const char *role, json_t *blocks)
+{
+    if (json_array_size(blocks) == 0) {
+        json_decref(blocks);
+        return;
+    }
+    if (st->last_role != NULL && !strcmp(st->last_role, role)) {
+        json_array_extend(st->last_content, blocks);
+        json_decref(blocks);
+        return;
+    }
+    json_array_append_new(st->messages,
+                          json_pack("{s:s, s:o}", "role", role,
+                                    "content", blocks));
+    st->last_role = role;
+    st->last_content = blocks;
+}
+
+/* Text of a content that may only be text: a string, or an array of
+ * {"type":"text"} parts (joined with sep). NULL content gives "". */
+static int text_only(req_state_t *st, const json_t *content, const char *sep,
+                     const char *what, const char **out)
+{
+    size_t i;
+    const json_t *part;
+    char *acc = NULL;
+
+    if (content == NULL || json_is_null(content)) {
+        *out = "";
+        return 0;
+    }
+    if (json_is_string(content)) {
+        *out = apr_pstrdup(st->p, json_string_value(content));
+        return 0;
+    }
+    if (!json_is_array(content)) {
+        return fail(st, apr_psprintf(st->p, "%s content must be a string or "
+                                     "an array of text parts", what));
+    }
+    json_array_foreach(content, i, part) {
+        const char *type = jstr(part, "type");
+        const char *text = jstr(part, "text");
+        if (type == NULL || strcmp(type, "text") || text == NULL) {
+            return fail(st, apr_psprintf(st->p, "%s content parts must be "
+                                         "text parts", what));
+        }
+        acc = acc ? apr_pstrcat(st->p, acc, sep, text, NULL)
+                  : apr_pstrdup(st->p, text);
+    }
+    *out = acc ? acc : "";
+    return 0;
+}
+
+static json_t *text_block(const char *text)
+{
+    return json_pack("{s:s, s:s}", "type", "text", "text", text);
+}
+
+/* image_url part -> Anthropic image block (new reference) or NULL. */
+static json_t *image_block(req_state_t *st, const json_t *part)
+{
+    const json_t *iu = json_object_get(part, "image_url");
+    const char *url = json_is_string(iu) ? json_string_value(iu)
+                                         : jstr(iu, "url");
+
+    if (url == NULL) {
+        fail(st, "image_url part requires a url");
+        return NULL;
+    }
+    if (!strncmp(url, "data:", 5)) {
+        const char *meta = url + 5;
+        const char *comma = strchr(meta, ',');
+        const char *semi;
+        const char *media;
+
+        if (comma == NULL) {
+            fail(st, "invalid image data URL");
+            return NULL;
+        }
+        semi = memchr(meta, ';', (size_t)(comma - meta));
+        if (semi == NULL || (size_t)(comma - semi) != 7
+            || strncmp(semi, ";base64", 7) || semi == meta) {
+            fail(st, "image data URL must be base64 encoded with a media type");
+            return NULL;
+        }
+        media = apr_pstrmemdup(st->p, meta, (apr_size_t)(semi - meta));
+        return json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "image",
+                         "source", "type", "base64", "media_type", media,
+                         "data", comma + 1);
+    }
+    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+        return json_pack("{s:s, s:{s:s, s:s}}", "type", "image",
+                         "source", "type", "url", "url", url);
+    }
+    fail(st, "image_url must be an http(s) URL or a base64 data URL");
+    return NULL;
+}
+
+/* OpenAI message content -> new array of Anthropic blocks, or NULL. */
+static json_t *content_blocks(req_state_t *st, const json_t *content)
+{
+    json_t *blocks = json_array();
+    size_t i;
+    const json_t *part;
+
+    if (content == NULL || json_is_null(content)) {
+        return blocks;
+    }
+    if (json_is_string(content)) {
+        if (json_string_length(content) > 0) {
+            json_array_append_new(blocks, text_block(json_string_value(content)));
+        }
+        return blocks;
+    }
+    if (!json_is_array(content)) {
+        json_decref(blocks);
+        fail(st, "message content must be a string or an array of content parts");
+        return NULL;
+    }
+    json_array_foreach(content, i, part) {
+        const char *type = jstr(part, "type");
+        if (type == NULL) {
+            json_decref(blocks);
+            fail(st, "content parts must be objects with a type");
+            return NULL;
+        }
+        if (!strcmp(type, "text")) {
+            const char *text = jstr(part, "text");
+            if (text == NULL) {
+                json_decref(blocks);
+                fail(st, "text part requires a text string");
+                return NULL;
+            }
+            if (*text) {
+                json_array_append_new(blocks, text_block(text));
+            }
+        }
+        else if (!strcmp(type, "image_url")) {
+            json_t *img = image_block(st, part);
+            if (img == NULL) {
+                json_decref(blocks);
+                return NULL;
+            }
+            json_array_append_new(blocks, img);
+        }
+        else {
+            json_decref(blocks);
+            fail(st, apr_psprintf(st->p, "unsupported content part type '%s'",
+                                  type));
+            return NULL;
+        }
+    }
+    return blocks;
+}
+
+/* Appends tool_use blocks for an assistant's tool_calls to blocks. */
+static int tool_use_blocks(req_state_t *st, const json_t *calls, json_t *blocks)
+{
+    size_t i;
+    const json_t *call;
+
+    if (calls == NULL || json_is_null(calls)) {
+        return 0;
+    }
+    if (!json_is_array(calls)) {
+        return fail(st, "tool_calls must be an array");
+    }
+    json_array_foreach(calls, i, call) {
+        const json_t *fn = json_is_object(call)
+                           ? json_object_get(call, "function") : NULL;
+        const char *id = jstr(call, "id");
+        const char *type = jstr(call, "type");
+        const char *name = jstr(fn, "name");
+        const json_t *args = json_is_object(fn)
+                             ? json_object_get(fn, "arguments") : NULL;
+        json_t *input;
+
+        if (type != NULL && strcmp(type, "function")) {
+            return fail(st, apr_psprintf(st->p, "unsupported tool call type "
+                                         "'%s'", type));
+        }
+        if (id == NULL || name == NULL) {
+            return fail(st, "tool calls require an id and a function name");
+        }
+        if (args == NULL || json_is_null(args)
+            || (json_is_string(args) && json_string_length(args) == 0)) {
+            input = json_object();
+        }
+        else if (json_is_object(args)) {
+            input = json_deep_copy(args);
+        }
+        else if (json_is_string(args)) {
+            input = json_loadb(json_string_value(args), json_string_length(args),
+                               JSON_DECODE_ANY, NULL);
+            if (!json_is_object(input)) {
+                json_decref(input);
+                return fail(st, apr_psprintf(st->p, "tool call '%s' arguments "
+                                             "are not a valid JSON object", id));
+            }
+        }
+        else {
+            return fail(st, "tool call arguments must be a JSON string");
+        }
+        json_array_append_new(blocks,
+                              json_pack("{s:s, s:s, s:s, s:o}", "type",
+                                        "tool_use", "id", id, "name", name,
+                                        "input", input));
+    }
+    return 0;
+}
+
+static int convert_messages(req_state_t *st, const json_t *msgs,
+                            json_t *body)
+{
+    size_t i;
+    const json_t *m;
+    const char *system = NULL;
+
+    json_array_foreach(msgs, i, m) {
+        const char *role = jstr(m, "role");
+        const json_t *content = json_is_object(m)
+                                ? json_object_get(m, "content") : NULL;
+
+        if (role == NULL) {
+            return fail(st, "every message must be an object with a role");
+        }
+        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
+            const char *text;
+            if (text_only(st, content, "\n\n", "system message", &text)) {
+                return -1;
+            }
+            if (*text) {
+                system = system ? apr_pstrcat(st->p, system, "\n\n", text, NULL)
+                                : text;
+            }
+        }
+        else if (!strcmp(role, "user")) {
+            json_t *blocks = content_blocks(st, content);
+            if (blocks == NULL) {
+                return -1;
+            }
+            push_turn(st, "user", blocks);
+        }
+        else if (!strcmp(role, "assistant")) {
+            json_t *blocks = content_blocks(st, content);
+            if (blocks == NULL) {
+                return -1;
+            }
+            if (tool_use_blocks(st, json_object_get(m, "tool_calls"), blocks)) {
+                json_decref(blocks);
+                return -1;
+            }
+            push_turn(st, "assistant", blocks);
+        }
+        else if (!strcmp(role, "tool")) {
+            const char *id = jstr(m, "tool_call_id");
+            const char *text;
+            json_t *blocks;
+
+            if (id == NULL) {
+                return fail(st, "tool messages require a tool_call_id");
+            }
+            if (text_only(st, content, "", "tool message", &text)) {
+                return -1;
+            }
+            blocks = json_array();
+            json_array_append_new(blocks,
+                                  json_pack("{s:s, s:s, s:s}", "type",
+                                            "tool_result", "tool_use_id", id,
+                                            "content", text));
+            push_turn(st, "user", blocks);
+        }
+        else {
+            return fail(st, apr_psprintf(st->p, "unsupported message role '%s'",
+                                         role));
+        }
+    }
+    if (system != NULL) {
+        json_object_set_new(body, "system", json_string(system));
+    }
+    if (json_array_size(st->messages) == 0) {
+        return fail(st, "messages must contain at least one user or "
+                    "assistant message");
+    }
+    return 0;
+}
+
+static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
+{
+    const json_t *tools = json_object_get(req, "tools");
+    const json_t *choice = json_object_get(req, "tool_choice");
+    const json_t *ptc = json_object_get(req, "parallel_tool_calls");
+    json_t *out_choice = NULL;
+    size_t i;
+    const json_t *t;
+    int have_tools = 0;
+
+    if (tools != NULL && !json_is_null(tools)) {
+        json_t *out;
+        if (!json_is_array(tools)) {
+            return fail(st, "tools must be an array");
+        }
+        out = json_array();
+        json_array_foreach(tools, i, t) {
+            const char *type = jstr(t, "type");
+            const json_t *fn = json_is_object(t) ? json_object_get(t, "function")
+                                                 : NULL;
+            const char *name = jstr(fn, "name");
+            const char *desc = jstr(fn, "description");
+            const json_t *params = json_is_object(fn)
+                                   ? json_object_get(fn, "parameters") : NULL;
+            json_t *tool;
+
+            if (type == NULL || strcmp(type, "function")) {
+                json_decref(out);
+                return fail(st, apr_psprintf(st->p, "unsupported tool type "
+                                             "'%s'", type ? type : "(none)"));
+            }
+            if (name == NULL) {
+                json_decref(out);
+                return fail(st, "function tools require a name");
+            }
+            if (params != NULL && !json_is_null(params)
+                && !json_is_object(params)) {
+                json_decref(out);
+                return fail(st, "function parameters must be a JSON object");
+            }
+            tool = json_pack("{s:s}", "name", name);
+            if (desc != NULL) {
+                json_object_set_new(tool, "description", json_string(desc));
+            }
+            json_object_set_new(tool, "input_schema", json_is_object(params)
+                                ? json_deep_copy(params)
+                                : json_pack("{s:s, s:{}}", "type", "object",
+                                            "properties"));
+            json_array_append_new(out, tool);
+        }
+        have_tools = json_array_size(out) > 0;
+        if (have_tools) {
+            json_object_set_new(body, "tools", out);
+        }
+        else {
+            json_decref(out);
+        }
+    }
+
+    if (json_is_string(choice)) {
+        const char *c = json_string_value(choice);
+        if (!strcmp(c, "auto")) {
+            out_choice = json_pack("{s:s}", "type", "auto");
+        }
+        else if (!strcmp(c, "required")) {
+            out_choice = json_pack("{s:s}", "type", "any");
+        }
+        else if (!strcmp(c, "none")) {
+            out_choice = json_pack("{s:s}", "type", "none");
+        }
+        else {
+            return fail(st, apr_psprintf(st->p, "invalid tool_choice '%s'", c));
+        }
+    }
+    else if (json_is_object(choice)) {
+        const char *type = jstr(choice, "type");
+        const char *name = jstr(json_object_get(choice, "function"), "name");
+        if (type == NULL || strcmp(type, "function") || name == NULL) {
+            return fail(st, "tool_choice object must be {\"type\":\"function\","
+                        "\"function\":{\"name\":...}}");
+        }
+        out_choice = json_pack("{s:s, s:s}", "type", "tool", "name", name);
+    }
+    else if (choice != NULL && !json_is_null(choice)) {
+        return fail(st, "tool_choice must be a string or an object");
+    }
+
+    if (json_is_false(ptc) && have_tools) {
+        if (out_choice == NULL) {
+            out_choice = json_pack("{s:s}", "type", "auto");
+        }
+        if (strcmp(jstr(out_choice, "type"), "none")) {
+            json_object_set_new(out_choice, "disable_parallel_tool_use",
+                                json_true());
+        }
+    }
+    /* Anthropic refuses tool_choice without tools. */
+    if (out_choice != NULL && have_tools) {
+        json_object_set_new(body, "tool_choice", out_choice);
+    }
+    else {
+        json_decref(out_choice);
+    }
+    return 0;
+}
+
+/* Positive integer member: 1 found, 0 absent/null, -1 invalid. */
+static int positive_int(const json_t *req, const char *key, apr_int64_t *v)
+{
+    const json_t *j = json_object_get(req, key);
+    if (j == NULL || json_is_null(j)) {
+        return 0;
+    }
+    if (!json_is_integer(j) || json_integer_value(j) <= 0) {
+        return -1;
+    }
+    *v = (apr_int64_t)json_integer_value(j);
+    return 1;
+}
+
+static int convert_params(req_state_t *st, const json_t *req,
+                          const llmgw_xlate_ctx_t *x, json_t *body)
+{
+    static const char *const nums[] = { "temperature", "top_p" };
+    const json_t *v;
+    apr_int64_t max = 0;
+    int r;
+    apr_size_t i;
+
+    r = positive_int(req, "max_completion_tokens", &max);
+    if (r == 0) {
+        r = positive_int(req, "max_tokens", &max);
+    }
+    if (r < 0) {
+        return fail(st, "max_tokens must be a positive integer");
+    }
+    if (r == 0) {
+        max = x->default_max_tokens > 0 ? x->default_max_tokens : 4096;
+    }
+    json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
+
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        v = json_object_get(req, nums[i]);
+        if (v == NULL || json_is_null(v)) {
+            continue;
+        }
+        if (!json_is_number(v)) {
+            return fail(st, apr_psprintf(st->p, "%s must be a number", nums[i]));
+        }
+        json_object_set_new(body, nums[i], json_real(json_number_value(v)));
+    }
+
+    v = json_object_get(req, "stop");
+    if (json_is_string(v)) {
+        if (json_string_length(v) > 0) {
+            json_object_set_new(body, "stop_sequences",
+                                json_pack("[s]", json_string_value(v)));
+        }
+    }
+    else if (json_is_array(v)) {
+        json_t *seqs = json_array();
+        size_t k;
+        const json_t *s;
+        json_array_foreach(v, k, s) {
+            if (!json_is_string(s)) {
+                json_decref(seqs);
+                return fail(st, "stop must be a string or an array of strings");
+            }
+            if (json_string_length(s) > 0) {
+                json_array_append_new(seqs, json_string(json_string_value(s)));
+            }
+        }
+        if (json_array_size(seqs) > 0) {
+            json_object_set_new(body, "stop_sequences", seqs);
+        }
+        else {
+            json_decref(seqs);
+        }
+    }
+    else if (v != NULL && !json_is_null(v)) {
+        return fail(st, "stop must be a string or an array of strings");
+    }
+
+    v = json_object_get(req, "n");
+    if (v != NULL && !json_is_null(v)
+        && (!json_is_integer(v) || json_integer_value(v) != 1)) {
+        return fail(st, "n must be 1 for Anthropic models");
+    }
+
+    v = json_object_get(req, "user");
+    if (json_is_string(v)) {
+        json_object_set_new(body, "metadata",
+                            json_pack("{s:s}", "user_id", json_string_value(v)));
+    }
+    if (json_is_true(json_object_get(req, "stream"))) {
+        json_object_set_new(body, "stream", json_true());
+    }
+    return 0;
+}
+
+static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
+                                 const llmgw_xlate_ctx_t *x, const char **err)
+{
+    req_state_t st;
+    const json_t *msgs;
+    const char *model;
+    json_t *body;
+
+    memset(&st, 0, sizeof(st));
+    st.p = p;
+    *err = NULL;
+
+    if (!json_is_object(req)) {
+        *err = "request body must be a JSON object";
+        return NULL;
+    }
+    msgs = json_object_get(req, "messages");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        *err = "messages must be a non-empty array";
+        return NULL;
+    }
+
+    body = json_object();
+    model = x->model ? x->model : jstr(req, "model");
+    if (model != NULL) {
+        json_object_set_new(body, "model", json_string(model));
+    }
+    st.messages = json_array();
+    if (convert_messages(&st, msgs, body)
+        || convert_tools(&st, req, body)
+        || convert_params(&st, req, x, body)) {
+        json_decref(st.messages);
+        json_decref(body);
+        *err = st.err ? st.err : "invalid request";
+        return NULL;
+    }
+    json_object_set_new(body, "messages", st.messages);
+    return body;
+}
+
+/* ------------------------------------------------------------------ */
+/* chat response                                                       */
+/* ------------------------------------------------------------------ */
+
+/* OpenAI usage object from counts; fills u. */
+static json_t *usage_json(apr_int64_t input, apr_int64_t cache_read,
+                          apr_int64_t cache_write, apr_int64_t output,
+                          llmgw_usage_t *u)
+{
+    apr_int64_t prompt = input + cache_read + cache_write;
+
+    if (u != NULL) {
+        u->prompt_tokens = prompt;
+        u->completion_tokens = output;
+        u->total_tokens = prompt + output;
+        u->cached_tokens = cache_read;
+        u->cache_write_tokens = cache_write;
+    }
+    return json_pack("{s:I, s:I, s:I, s:{s:I}}",
+                     "prompt_tokens", (json_int_t)prompt,
+                     "completion_tokens", (json_int_t)output,
+                     "total_tokens", (json_int_t)(prompt + output),
+                     "prompt_tokens_details",
+                     "cached_tokens", (json_int_t)cache_read);
+}
+
+static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
+                                  const llmgw_xlate_ctx_t *x,
+                                  llmgw_usage_t *usage)
+{
+    const json_t *content = json_object_get(native, "content");
+    const json_t *u = json_object_get(native, "usage");
+    json_t *tool_calls = json_array();
+    json_t *message;
+    json_t *resp;
+    char *text = NULL;
+    size_t i;
+    const json_t *b;
+    int has_tools;
+    const char *finish;
+
+    if (json_is_array(content)) {
+        json_array_foreach(content, i, b) {
+            const char *type = jstr(b, "type");
+            if (type == NULL) {
+                continue;
+            }
+            if (!strcmp(type, "text")) {
+                const char *t = jstr(b, "text");
+                if (t != NULL) {
+                    text = text ? apr_pstrcat(p, text, t, NULL)
+                                : apr_pstrdup(p, t);
+                }
+            }
+            else if (!strcmp(type, "tool_use")) {
+                const json_t *input = json_object_get(b, "input");
+                const char *id = jstr(b, "id");
+                const char *name = jstr(b, "name");
+                char *args = input ? json_dumps(input, JSON_COMPACT
+                                                       | JSON_ENCODE_ANY)
+                                   : NULL;
+                json_array_append_new(tool_calls,
+                    json_pack("{s:s, s:s, s:{s:s, s:s}}",
+                              "id", id ? id : "",
+                              "type", "function",
+                              "function", "name", name ? name : "",
+                              "arguments", args ? args : "{}"));
+                free(args);
+            }
+        }
+    }
+    has_tools = json_array_size(tool_calls) > 0;
+
+    message = json_pack("{s:s}", "role", "assistant");
+    json_object_set_new(message, "content",
+                        text ? json_string(text)
+                             : has_tools ? json_null() : json_string(""));
+    if (has_tools) {
+        json_object_set_new(message, "tool_calls", tool_calls);
+    }
+    else {
+        json_decref(tool_calls);
+    }
+    finish = llmgw_finish_reason(map_stop_reason(jstr(native, "stop_reason")),
+                                 has_tools);
+
+    resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}]}",
+                     "id", x->id ? x->id : "",
+                     "object", "chat.completion",
+                     "created", (json_int_t)x->created,
+                     "model", x->model ? x->model : "",
+                     "choices", "index", 0, "message", message,
+                     "logprobs", "finish_reason", finish);
+    if (json_is_object(u)) {
+        json_object_set_new(resp, "usage",
+                            usage_json(jint(u, "input_tokens", NULL),
+                                       jint(u, "cache_read_input_tokens", NULL),
+                                       jint(u, "cache_creation_input_tokens",
+                                            NULL),
+                                       jint(u, "output_tokens", NULL), usage));
+    }
+    return resp;
+}
+
+/* ------------------------------------------------------------------ */
+/* streams                                                             */
+/* ------------------------------------------------------------------ */
+
+struct llmgw_stream {
+    apr_pool_t *p;
+    llmgw_xlate_ctx_t x;
+    int started;             /* role chunk emitted */
+    int delta_seen;          /* message_delta seen */
+    int done;                /* final chunk emitted (or error) */
+    int failed;
+    int tool_count;          /* tool_use blocks so far */
+    apr_hash_t *tools;       /* Anthropic block index -> tool index */
+    const char *stop_reason;
+    int have_input;
+    int have_output;
+    apr_int64_t input;
+    apr_int64_t cache_read;
+    apr_int64_t cache_write;
+    apr_int64_t output;
+};
+
+static llmgw_stream_t *anth_stream_new(apr_pool_t *p,
+                                       const llmgw_xlate_ctx_t *x)
+{
+    llmgw_stream_t *s = apr_pcalloc(p, sizeof(*s));
+    s->p = p;
+    s->x = *x;
+    s->tools = apr_hash_make(p);
+    return s;
+}
+
+/* Serialises and emits j (stolen). Returns 0 on success. */
+static int emit_json(json_t *j, llmgw_emit_fn emit, void *baton)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    int rv = -1;
+
+    json_decref(j);
+    if (txt != NULL) {
+        rv = emit(baton, txt, strlen(txt));
+        free(txt);
+    }
+    return rv;
+}
+
+/* A chunk carrying delta (stolen) and finish_reason (NULL -> null). */
+static int emit_chunk(llmgw_stream_t *s, json_t *delta, const char *finish,
+                      llmgw_emit_fn emit, void *baton)
+{
+    json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:o}]}",
+                              "id", s->x.id ? s->x.id : "",
+                              "object", "chat.completion.chunk",
+                              "created", (json_int_t)s->x.created,
+                              "model", s->x.model ? s->x.model : "",
+                              "choices", "index", 0, "delta", delta,
+                              "logprobs", "finish_reason",
+                              finish ? json_string(finish) : json_null());
+    return emit_json(chunk, emit, baton);
+}
+
+static int emit_error(llmgw_stream_t *s, const llmgw_error_t *e,
+                      llmgw_emit_fn emit, void *baton)
+{
+    llmgw_error_t err = *e;
+
+    if (err.provider == NULL) {
+        err.provider = s->x.provider;
+    }
+    s->done = s->failed = 1;
+    emit_json(llmgw_envelope_json(&err, s->x.request_id), emit, baton);
+    return LLMGW_XLATE_ERROR;
+}
+
+static int emit_gateway_error(llmgw_stream_t *s, const char *msg,
+                              llmgw_emit_fn emit, void *baton)
+{
+    llmgw_error_t e;
+
+    memset(&e, 0, sizeof(e));
+    e.status = 502;
+    e.type = "provider_error";
+    e.message = msg;
+    e.retry_after = -1;
+    return emit_error(s, &e, emit, baton);
+}
+
+static int ensure_started(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
+{
+    if (s->started) {
+        return 0;
+    }
+    s->started = 1;
+    return emit_chunk(s, json_pack("{s:s, s:s}", "role", "assistant",
+                                   "content", ""), NULL, emit, baton);
+}
+
+static void record_usage(llmgw_stream_t *s, const json_t *u)
+{
+    int found;
+    apr_int64_t v;
+
+    if (!json_is_object(u)) {
+        return;
+    }
+    v = jint(u, "input_tokens", &found);
+    if (found) {
+        s->input = v;
+        s->have_input = 1;
+    }
+    v = jint(u, "cache_read_input_tokens", &found);
+    if (found) {
+        s->cache_read = v;
+    }
+    v = jint(u, "cache_creation_input_tokens", &found);
+    if (found) {
+        s->cache_write = v;
+    }
+    v = jint(u, "output_tokens", &found);
+    if (found) {
+        s->output = v;
+        s->have_output = 1;
+    }
+}
+
+/* The final chunk and, when asked for, the usage chunk. */
+static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
+{
+    const char *finish;
+
+    if (ensure_started(s, emit, baton)) {
+        s->done = 1;
+        return LLMGW_XLATE_ERROR;
+    }
+    s->done = 1;
+    finish = llmgw_finish_reason(map_stop_reason(s->stop_reason),
+                                 s->tool_count > 0);
+    if (emit_chunk(s, json_object(), finish, emit, baton)) {
+        return LLMGW_XLATE_ERROR;
+    }
+    if (s->x.include_usage) {
+        json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}",
+                                  "id", s->x.id ? s->x.id : "",
+                                  "object", "chat.completion.chunk",
+                                  "created", (json_int_t)s->x.created,
+                                  "model", s->x.model ? s->x.model : "",
+                                  "choices", "usage",
+                                  usage_json(s->input, s->cache_read,
+                                             s->cache_write, s->output, NULL));
+        if (emit_json(chunk, emit, baton)) {
+            return LLMGW_XLATE_ERROR;
+        }
+    }
+    return LLMGW_XLATE_END;
+}
+
+static int on_block_start(llmgw_stream_t *s, const json_t *ev,
+                          llmgw_emit_fn emit, void *baton)
+{
+    const json_t *cb = json_object_get(ev, "content_block");
+    const char *type = jstr(cb, "type");
+    int found;
+    apr_int64_t idx = jint(ev, "index", &found);
+
+    if (type == NULL) {
+        return 0;
+    }
+    if (!strcmp(type, "text")) {
+        const char *t = jstr(cb, "text");
+        if (t != NULL && *t) {
+            return emit_chunk(s, json_pack("{s:s}", "content", t), NULL,
+                              emit, baton);
+        }
+        return 0;
+    }
+    if (!strcmp(type, "tool_use")) {
+        int k = s->tool_count++;
+        const char *id = jstr(cb, "id");
+        const char *name = jstr(cb, "name");
+        const json_t *input = json_object_get(cb, "input");
+        char *args = NULL;
+        int rv;
+
+        if (found) {
+            apr_int64_t *key = apr_palloc(s->p, sizeof(*key));
+            int *val = apr_palloc(s->p, sizeof(*val));
+            *key = idx;
+            *val = k;
+            apr_hash_set(s->tools, key, sizeof(*key), val);
+        }
+        /* An input already complete at start (rare) is sent whole. */
+        if (json_is_object(input) && json_object_size(input) > 0) {
+            args = json_dumps(input, JSON_COMPACT);
+        }
+        rv = emit_chunk(s, json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}",
+                                     "tool_calls", "index", k,
+                                     "id", id ? id : "",
+                                     "type", "function",
+                                     "function", "name", name ? name : "",
+                                     "arguments", args ? args : ""),
+                        NULL, emit, baton);
+        free(args);
+        return rv;
+    }
+    return 0;   /* thinking, redacted_thinking, server tools...: skipped */
+}
+
+static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
+                          llmgw_emit_fn emit, void *baton)
+{
+    const json_t *d = json_object_get(ev, "delta");
+    const char *type = jstr(d, "type");
+
+    if (type == NULL) {
+        return 0;
+    }
+    if (!strcmp(type, "text_delta")) {
+        const char *t = jstr(d, "text");
+        if (t == NULL || !*t) {
+            return 0;
+        }
+        return emit_chunk(s, json_pack("{s:s}", "content", t), NULL,
+                          emit, baton);
+    }
+    if (!strcmp(type, "input_json_delta")) {
+        const char *pj = jstr(d, "partial_json");
+        int found;
+        apr_int64_t idx = jint(ev, "index", &found);
+        const int *k = found ? apr_hash_get(s->tools, &idx, sizeof(idx)) : NULL;
+
+        if (k == NULL || pj == NULL || !*pj) {
+            return 0;
+        }
+        return emit_chunk(s, json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls",
+                                       "index", *k, "function",
+                                       "arguments", pj),
+                          NULL, emit, baton);
+    }
+    return 0;   /* thinking_delta, signature_delta, citations...: skipped */
+}
+
+static int anth_stream_event(llmgw_stream_t *s, const char *event,
+                             const char *data, apr_size_t len,
+                             llmgw_emit_fn emit, void *baton)
+{
+    json_t *ev;
+    const char *type;
+    int rv = LLMGW_XLATE_CONTINUE;
+
+    if (s->done) {
+        return s->failed ? LLMGW_XLATE_ERROR : LLMGW_XLATE_END;
+    }
+    if (event != NULL && !strcmp(event, "ping")) {
+        return LLMGW_XLATE_CONTINUE;
+    }
+    if (data == NULL || len == 0) {
+        return LLMGW_XLATE_CONTINUE;
+    }
+    ev = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        return emit_gateway_error(s, "upstream sent an invalid stream event",
+                                  emit, baton);
+    }
+    type = jstr(ev, "type");
+    if (type == NULL) {
+        type = event;
+    }
+    if (type == NULL) {
+        json_decref(ev);
+        return LLMGW_XLATE_CONTINUE;
+    }
+
+    if (!strcmp(type, "message_start")) {
+        record_usage(s, json_object_get(json_object_get(ev, "message"),
+                                        "usage"));
+        if (ensure_started(s, emit, baton)) {
+            rv = LLMGW_XLATE_ERROR;
+        }
+    }
+    else if (!strcmp(type, "content_block_start")) {
+        if (ensure_started(s, emit, baton)
+            || on_block_start(s, ev, emit, baton)) {
+            rv = LLMGW_XLATE_ERROR;
+        }
+    }
+    else if (!strcmp(type, "content_block_delta")) {
+        if (ensure_started(s, emit, baton)
+            || on_block_delta(s, ev, emit, baton)) {
+            rv = LLMGW_XLATE_ERROR;
+        }
+    }
+    else if (!strcmp(type, "message_delta")) {
+        const char *r = jstr(json_object_get(ev, "delta"), "stop_reason");
+        if (r != NULL) {
+            s->stop_reason = apr_pstrdup(s->p, r);
+        }
+        record_usage(s, json_object_get(ev, "usage"));
+        s->delta_seen = 1;
+    }
+    else if (!strcmp(type, "message_stop")) {
+        rv = emit_final(s, emit, baton);
+    }
+    else if (!strcmp(type, "error")) {
+        const json_t *e = json_object_get(ev, "error");
+        const char *et = jstr(e, "type");
+        const char *msg = jstr(e, "message");
+        llmgw_error_t err;
+
+        fill_error(native_status_for_type(et),
+                   et ? apr_pstrdup(s->p, et) : NULL,
+                   apr_pstrdup(s->p, msg ? msg : "upstream stream error"),
+                   &err);
+        rv = emit_error(s, &err, emit, baton);
+    }
+    /* ping, content_block_stop and unknown events: nothing to send. */
+
+    json_decref(ev);
+    if (rv == LLMGW_XLATE_ERROR) {
+        s->done = s->failed = 1;
+    }
+    return rv;
+}
+
+static int anth_stream_finish(llmgw_stream_t *s, llmgw_emit_fn emit,
+                              void *baton)
+{
+    if (s->done) {
+        return s->failed ? LLMGW_XLATE_ERROR : LLMGW_XLATE_END;
+    }
+    if (s->delta_seen) {
+        int rv = emit_final(s, emit, baton);
+        if (rv == LLMGW_XLATE_ERROR) {
+            s->failed = 1;
+        }
+        return rv;
+    }
+    return emit_gateway_error(s, "upstream stream ended early", emit, baton);
+}
+
+static void anth_stream_usage(const llmgw_stream_t *s, llmgw_usage_t *usage)
+{
+    llmgw_usage_t none = LLMGW_USAGE_INIT;
+
+    *usage = none;
+    if (s->have_input) {
+        usage->prompt_tokens = s->input + s->cache_read + s->cache_write;
+        usage->cached_tokens = s->cache_read;
+        usage->cache_write_tokens = s->cache_write;
+    }
+    if (s->have_output) {
+        usage->completion_tokens = s->output;
+    }
+    if (s->have_input && s->have_output) {
+        usage->total_tokens = usage->prompt_tokens + s->output;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* errors                                                              */
+/* ------------------------------------------------------------------ */
+
+static void anth_error(apr_pool_t *p, int http_status, const char *body,
+                       apr_size_t len, llmgw_error_t *out)
+{
+    json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    const json_t *e = json_object_get(j, "error");
+    const char *et = jstr(e, "type");
+    const char *msg = jstr(e, "message");
+
+    fill_error(http_status, et ? apr_pstrdup(p, et) : NULL,
+               msg ? apr_pstrdup(p, msg)
+                   : apr_psprintf(p, "upstream provider returned HTTP %d",
+                                  http_status),
+               out);
+    json_decref(j);
+}
+
+const llmgw_translator_t llmgw_anthropic_translator = {
+    "anthropic",
+    anth_path,
+    anth_headers,
+    anth_chat_request,
+    anth_chat_response,
+    anth_stream_new,
+    anth_stream_event,
+    anth_stream_finish,
+    anth_stream_usage,
+    anth_error,
+    NULL,
+    NULL
+};

@@ -1,0 +1,230 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <string.h>
+#include "llmgw_parse.h"
+
+static const struct {
+    const char *suffix;
+    llmgw_endpoint_e ep;
+} routes[] = {
+    { "/chat/completions",   LLMGW_EP_CHAT },
+    { "/embeddings",         LLMGW_EP_EMBEDDINGS },
+    { "/models",             LLMGW_EP_MODELS },
+    { "/images/generations", LLMGW_EP_IMAGES },
+};
+
+llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name)
+{
+    apr_size_t n = path ? strlen(path) : 0, i;
+    while (n > 1 && path[n - 1] == '/') {       /* tolerate a trailing slash */
+        n--;
+    }
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        apr_size_t sl = strlen(routes[i].suffix);
+        if (n >= sl && memcmp(path + n - sl, routes[i].suffix, sl) == 0) {
+            *name = routes[i].suffix + 1;
+            return routes[i].ep;
+        }
+    }
+    *name = NULL;
+    return LLMGW_EP_UNKNOWN;
+}
+
+/* Rough prompt size in tokens: 4 bytes a token, the usual estimate. */
+static apr_int64_t estimate_tokens(apr_size_t bytes)
+{
+    return (apr_int64_t)((bytes + 3) / 4);
+}
+
+static int check_messages(const json_t *msgs, const char **err,
+                          const char **param)
+{
+    size_t i;
+    const json_t *m;
+    *param = "messages";
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        *err = "'messages' must be a non-empty array";
+        return 400;
+    }
+    json_array_foreach(msgs, i, m) {
+        const json_t *role = json_object_get(m, "role");
+        if (!json_is_object(m) || !json_is_string(role)) {
+            *err = "each message must be an object with a string 'role'";
+            return 400;
+        }
+    }
+    return 0;
+}
+
+static int string_field(const json_t *body, const char *name,
+                        const char **out, const char **err,
+                        const char **param)
+{
+    const json_t *v = json_object_get(body, name);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        *param = name;
+        *err = "field must be a string";
+        return 400;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
+                        apr_size_t raw_len, llmgw_parsed_t *out,
+                        const char **err, const char **param)
+{
+    const json_t *v;
+    int rv;
+
+    memset(out, 0, sizeof(*out));
+    out->max_tokens = -1;
+    *param = NULL;
+    if (!json_is_object(body)) {
+        *err = "request body must be a JSON object";
+        return 400;
+    }
+    if ((rv = string_field(body, "provider", &out->provider, err, param))
+        || (rv = string_field(body, "provider_key", &out->provider_key,
+                              err, param))) {
+        return rv;
+    }
+    v = json_object_get(body, "models");
+    if (v && !json_is_null(v)) {
+        size_t i;
+        const json_t *m;
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            *param = "models";
+            *err = "'models' must be a non-empty array of model names";
+            return 400;
+        }
+        json_array_foreach(v, i, m) {
+            if (!json_is_string(m)) {
+                *param = "models";
+                *err = "'models' must be a non-empty array of model names";
+                return 400;
+            }
+        }
+        out->models = json_incref((json_t *)v);
+    }
+    v = json_object_get(body, "model");
+    if (json_is_string(v)) {
+        out->model = json_string_value(v);
+    }
+    else if (v && !json_is_null(v)) {
+        *param = "model";
+        *err = "'model' must be a string";
+        goto fail;
+    }
+    else if (out->models) {
+        out->model = json_string_value(json_array_get(out->models, 0));
+    }
+    else {
+        *param = "model";
+        *err = "'model' is required";
+        goto fail;
+    }
+
+    switch (ep) {
+    case LLMGW_EP_CHAT:
+        if ((rv = check_messages(json_object_get(body, "messages"), err,
+                                 param))) {
+            goto fail;
+        }
+        break;
+    case LLMGW_EP_EMBEDDINGS:
+        v = json_object_get(body, "input");
+        if (!json_is_string(v) && !(json_is_array(v) && json_array_size(v))) {
+            *param = "input";
+            *err = "'input' must be a string or a non-empty array";
+            goto fail;
+        }
+        break;
+    case LLMGW_EP_IMAGES:
+        if (!json_is_string(json_object_get(body, "prompt"))) {
+            *param = "prompt";
+            *err = "'prompt' must be a string";
+            goto fail;
+        }
+        break;
+    default:
+        break;
+    }
+
+    v = json_object_get(body, "stream");
+    if (v && !json_is_null(v) && !json_is_boolean(v)) {
+        *param = "stream";
+        *err = "'stream' must be a boolean";
+        goto fail;
+    }
+    out->stream = json_is_true(v);
+    v = json_object_get(body, "stream_options");
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v)) {
+            *param = "stream_options";
+            *err = "'stream_options' must be an object";
+            goto fail;
+        }
+        out->include_usage = json_is_true(json_object_get(v, "include_usage"));
+    }
+    v = json_object_get(body, "max_completion_tokens");
+    if (!v || json_is_null(v)) {
+        v = json_object_get(body, "max_tokens");
+    }
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            *param = "max_tokens";
+            *err = "'max_tokens' must be a non-negative integer";
+            goto fail;
+        }
+        out->max_tokens = json_integer_value(v);
+    }
+    out->prompt_estimate = estimate_tokens(raw_len);
+    return 0;
+fail:
+    if (out->models) {
+        json_decref(out->models);
+        out->models = NULL;
+    }
+    return 400;
+}
+
+int llmgw_strip_gateway_fields(json_t *body)
+{
+    static const char *const fields[] = { "provider", "provider_key", "models" };
+    int n = 0;
+    apr_size_t i;
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        n += json_object_del(body, fields[i]) == 0;
+    }
+    return n;
+}
+
+static apr_int64_t int_or(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : -1;
+}
+
+int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
+{
+    const json_t *usage = json_object_get(obj, "usage"), *d;
+    if (!json_is_object(usage)) {
+        return 0;
+    }
+    u->prompt_tokens = int_or(usage, "prompt_tokens");
+    u->completion_tokens = int_or(usage, "completion_tokens");
+    u->total_tokens = int_or(usage, "total_tokens");
+    d = json_object_get(usage, "prompt_tokens_details");
+    u->cached_tokens = json_is_object(d) ? int_or(d, "cached_tokens") : -1;
+    if (u->completion_tokens < 0 && u->prompt_tokens >= 0) {
+        u->completion_tokens = 0;               /* embeddings */
+    }
+    if (u->total_tokens < 0 && u->prompt_tokens >= 0) {
+        u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    }
+    return 1;
+}

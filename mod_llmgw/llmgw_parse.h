@@ -1,0 +1,39 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_parse.h — validating a client request body once (pure).
+ */
+#ifndef LLMGW_PARSE_H
+#define LLMGW_PARSE_H
+
+#include "llmgw_types.h"
+
+typedef struct llmgw_parsed {
+    const char *model;               /* borrowed from the body */
+    const char *provider;            /* `provider` field */
+    const char *provider_key;        /* `provider_key` field (BYOK) */
+    json_t *models;                  /* `models` fallback list, new ref or NULL */
+    int stream;
+    int include_usage;
+    apr_int64_t max_tokens;          /* -1 when absent */
+    apr_int64_t prompt_estimate;
+} llmgw_parsed_t;
+
+/* The endpoint a request path names ("/x/v1/chat/completions" -> CHAT);
+ * *name is the route under the mount. LLMGW_EP_UNKNOWN otherwise. */
+llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name);
+
+/* Checks the body for the endpoint and fills out (strings borrowed from
+ * body). Returns 0 or 400 with *err and *param (the offending field) set. */
+int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
+                        apr_size_t raw_len, llmgw_parsed_t *out,
+                        const char **err, const char **param);
+
+/* Removes the gateway's own fields (provider, provider_key, models); returns
+ * how many were there. Copy what out borrowed first. */
+int llmgw_strip_gateway_fields(json_t *body);
+
+/* OpenAI `usage` of a chat.completion, chunk or embeddings response.
+ * Returns 1 when a usage object was found. */
+int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u);
+
+#endif

@@ -1,0 +1,104 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <string.h>
+#include <apr_strings.h>
+#include "llmgw_route.h"
+
+llmgw_route_table_t *llmgw_route_table_make(apr_pool_t *p)
+{
+    llmgw_route_table_t *t = apr_pcalloc(p, sizeof(*t));
+    t->providers = apr_hash_make(p);
+    t->order = apr_array_make(p, 4, sizeof(llmgw_provider_t *));
+    t->aliases = apr_hash_make(p);
+    return t;
+}
+
+llmgw_route_table_t *llmgw_route_table_merge(apr_pool_t *p,
+                                             const llmgw_route_table_t *base,
+                                             const llmgw_route_table_t *add)
+{
+    llmgw_route_table_t *t = apr_pcalloc(p, sizeof(*t));
+    int i;
+    t->providers = apr_hash_overlay(p, add->providers, base->providers);
+    t->aliases = apr_hash_overlay(p, add->aliases, base->aliases);
+    /* order: the vhost's own providers, then inherited ones not overridden */
+    t->order = apr_array_copy(p, add->order);
+    for (i = 0; i < base->order->nelts; i++) {
+        llmgw_provider_t *bp = APR_ARRAY_IDX(base->order, i, llmgw_provider_t *);
+        if (!apr_hash_get(add->providers, bp->name, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(t->order, llmgw_provider_t *) = bp;
+        }
+    }
+    return t;
+}
+
+int llmgw_model_name_ok(const char *model)
+{
+    const unsigned char *c;
+    apr_size_t n = 0;
+    if (!model || !*model) {
+        return 0;
+    }
+    for (c = (const unsigned char *)model; *c; c++, n++) {
+        if (*c < 0x21 || *c > 0x7e || n >= 256) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
+                        const char *model, const char *provider_field,
+                        const char *default_provider,
+                        llmgw_route_t *out, const char **err,
+                        const char **err_code)
+{
+    const char *alias, *slash;
+    llmgw_provider_t *prov = NULL;
+
+    *err_code = NULL;
+    if (!llmgw_model_name_ok(model)) {
+        *err = "'model' must be 1 to 256 printable characters without spaces";
+        *err_code = "invalid_model";
+        return 400;
+    }
+    alias = apr_hash_get(t->aliases, model, APR_HASH_KEY_STRING);
+    if (alias) {
+        model = alias;
+    }
+    slash = strchr(model, '/');
+    if (slash) {
+        char *name = apr_pstrmemdup(p, model, (apr_size_t)(slash - model));
+        prov = apr_hash_get(t->providers, name, APR_HASH_KEY_STRING);
+        if (prov) {
+            model = slash + 1;
+        }
+    }
+    if (!prov && provider_field) {
+        prov = apr_hash_get(t->providers, provider_field, APR_HASH_KEY_STRING);
+        if (!prov) {
+            *err = apr_psprintf(p, "unknown provider '%s'", provider_field);
+            *err_code = "provider_not_found";
+            return 400;
+        }
+    }
+    if (!prov && default_provider) {
+        prov = apr_hash_get(t->providers, default_provider,
+                            APR_HASH_KEY_STRING);
+    }
+    if (!prov) {
+        *err = slash
+            ? apr_psprintf(p, "unknown provider in model '%s'", model)
+            : apr_psprintf(p, "model '%s' names no provider and no default "
+                           "provider is configured", model);
+        *err_code = "model_not_found";
+        return 404;
+    }
+    if (!*model) {
+        *err = "'model' names a provider but no model";
+        *err_code = "invalid_model";
+        return 400;
+    }
+    out->provider = prov;
+    out->model = model;
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Incremental SSE parser (WHATWG event-stream rules, minus `id`/`retry`
+ * which no LLM provider relies on). Lines are assembled in one growing
+ * buffer; an event's data is accumulated in another, so each byte is
+ * copied at most twice whatever the read boundaries. */
+#include <string.h>
+#include "llmgw_sse.h"
+
+#define DEFAULT_MAX_EVENT (8u * 1024 * 1024)
+
+struct llmgw_sse_parser {
+    apr_pool_t *pool;
+    apr_size_t max_event;
+    llmgw_sse_event_fn fn;
+    void *baton;
+    char *line;             /* current partial line */
+    apr_size_t line_len, line_cap;
+    char *data;             /* data of the event being built */
+    apr_size_t data_len, data_cap;
+    int has_data;
+    char event[64];         /* event name; longer names are truncated */
+    int has_event;
+    int last_was_cr;        /* a CR ended the previous chunk: skip a LF */
+    apr_size_t events;
+};
+
+llmgw_sse_parser_t *llmgw_sse_parser_create(apr_pool_t *p,
+                                            apr_size_t max_event,
+                                            llmgw_sse_event_fn fn,
+                                            void *baton)
+{
+    llmgw_sse_parser_t *ps = apr_pcalloc(p, sizeof(*ps));
+    ps->pool = p;
+    ps->max_event = max_event ? max_event : DEFAULT_MAX_EVENT;
+    ps->fn = fn;
+    ps->baton = baton;
+    return ps;
+}
+
+/* Grows *buf to hold need bytes plus a NUL, doubling from 256. */
+static int reserve(llmgw_sse_parser_t *ps, char **buf, apr_size_t *cap,
+                   apr_size_t len, apr_size_t need)
+{
+    apr_size_t ncap;
+    char *nbuf;
+    if (need + 1 <= *cap) {
+        return 0;
+    }
+    if (need > ps->max_event) {
+        return LLMGW_SSE_TOO_BIG;
+    }
+    ncap = *cap ? *cap : 256;
+    while (ncap < need + 1) {
+        ncap *= 2;
+    }
+    nbuf = apr_palloc(ps->pool, ncap);
+    if (len) {
+        memcpy(nbuf, *buf, len);
+    }
+    *buf = nbuf;
+    *cap = ncap;
+    return 0;
+}
+
+static int dispatch(llmgw_sse_parser_t *ps)
+{
+    int rv = 0;
+    if (ps->has_data) {
+        ps->data[ps->data_len] = '\0';
+        ps->events++;
+        rv = ps->fn(ps->baton, ps->has_event ? ps->event : NULL,
+                    ps->data, ps->data_len);
+    }
+    ps->data_len = 0;
+    ps->has_data = 0;
+    ps->has_event = 0;
+    return rv;
+}
+
+/* One complete line (without its terminator). */
+static int process_line(llmgw_sse_parser_t *ps, const char *l, apr_size_t n)
+{
+    const char *colon, *val;
+    apr_size_t flen, vlen;
+    int rv;
+
+    if (n == 0) {
+        return dispatch(ps);
+    }
+    if (l[0] == ':') {
+        return 0;                           /* comment */
+    }
+    colon = memchr(l, ':', n);
+    flen = colon ? (apr_size_t)(colon - l) : n;
+    val = colon ? colon + 1 : l + n;
+    vlen = colon ? n - flen - 1 : 0;
+    if (vlen && *val == ' ') {
+        val++;
+        vlen--;
+    }
+    if (flen == 4 && memcmp(l, "data", 4) == 0) {
+        apr_size_t need = ps->data_len + vlen + (ps->has_data ? 1 : 0);
+        if ((rv = reserve(ps, &ps->data, &ps->data_cap, ps->data_len, need))) {
+            return rv;
+        }
+        if (ps->has_data) {
+            ps->data[ps->data_len++] = '\n';
+        }
+        memcpy(ps->data + ps->data_len, val, vlen);
+        ps->data_len += vlen;
+        ps->has_data = 1;
+    }
+    else if (flen == 5 && memcmp(l, "event", 5) == 0) {
+        if (vlen >= sizeof(ps->event)) {
+            vlen = sizeof(ps->event) - 1;
+        }
+        memcpy(ps->event, val, vlen);
+        ps->event[vlen] = '\0';
+        ps->has_event = 1;
+    }
+    return 0;
+}
+
+int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
+{
+    const char *p = buf, *end = buf + len;
+    int rv;
+
+    while (p < end) {
+        const char *eol;
+        apr_size_t n;
+
+        if (ps->last_was_cr) {
+            ps->last_was_cr = 0;
+            if (*p == '\n') {
+                p++;
+                continue;
+            }
+        }
+        /* find the next CR or LF */
+        for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
+            ;
+        n = (apr_size_t)(eol - p);
+        if (eol == end) {               /* partial line: keep it */
+            if ((rv = reserve(ps, &ps->line, &ps->line_cap, ps->line_len,
+                              ps->line_len + n))) {
+                return rv;
+            }
+            memcpy(ps->line + ps->line_len, p, n);
+            ps->line_len += n;
+            break;
+        }
+        if (ps->line_len) {             /* completes a buffered line */
+            if ((rv = reserve(ps, &ps->line, &ps->line_cap, ps->line_len,
+                              ps->line_len + n))) {
+                return rv;
+            }
+            memcpy(ps->line + ps->line_len, p, n);
+            n += ps->line_len;
+            ps->line_len = 0;
+            rv = process_line(ps, ps->line, n);
+        }
+        else {
+            rv = process_line(ps, p, n);
+        }
+        if (*eol == '\r') {
+            ps->last_was_cr = 1;
+        }
+        p = eol + 1;
+        if (rv) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+int llmgw_sse_finish(llmgw_sse_parser_t *ps)
+{
+    int rv = 0;
+    if (ps->line_len) {
+        apr_size_t n = ps->line_len;
+        ps->line_len = 0;
+        rv = process_line(ps, ps->line, n);
+    }
+    if (!rv) {
+        rv = dispatch(ps);
+    }
+    return rv;
+}
+
+apr_size_t llmgw_sse_events(const llmgw_sse_parser_t *ps)
+{
+    return ps->events;
+}

@@ -1,0 +1,328 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_store_memcached.c — the memcached backend of the shared store.
+ *
+ * One libmemcached connection pool per child process; each operation takes
+ * a handle from the pool, runs, and gives it back. Binary protocol (for
+ * increment-with-initial), ketama consistent hashing so every node maps a
+ * key to the same server, and short timeouts plus a failure limit so a dead
+ * server costs milliseconds and reads as LLMGW_STORE_ERROR, never as a miss.
+ * Servers are never ejected: a counter must not move to another server.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <apr_strings.h>
+#include <libmemcached/memcached.h>
+#include <libmemcachedutil-1.0/util.h>
+
+#include "llmgw_store_backends.h"
+
+#define MC_CONNECT_TIMEOUT_MS   200
+#define MC_POLL_TIMEOUT_MS      500
+#define MC_IO_TIMEOUT_US        500000
+#define MC_FAILURE_LIMIT        2
+#define MC_RETRY_TIMEOUT_S      2
+#define MC_FETCH_WAIT_S         2      /* pool waits up to 1-2 s */
+#define MC_RELATIVE_TTL_MAX     (60 * 60 * 24 * 30)
+
+struct llmgw_memcached {
+    memcached_st *master;
+    memcached_pool_st *pool;
+};
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+void llmgw_memcached_destroy(llmgw_memcached_t *mc)
+{
+    if (!mc)
+        return;
+    if (mc->pool) {
+        memcached_st *m = memcached_pool_destroy(mc->pool);
+        mc->pool = NULL;
+        if (m == mc->master)
+            mc->master = NULL;
+        if (m)
+            memcached_free(m);
+    }
+    if (mc->master) {
+        memcached_free(mc->master);
+        mc->master = NULL;
+    }
+}
+
+static apr_status_t mc_cleanup(void *data)
+{
+    llmgw_memcached_destroy(data);
+    return APR_SUCCESS;
+}
+
+apr_status_t llmgw_memcached_create(apr_pool_t *p,
+                                    const llmgw_store_spec_t *spec,
+                                    int max_conns, llmgw_memcached_t **out)
+{
+    static const struct {
+        memcached_behavior_t flag;
+        uint64_t value;
+    } behaviors[] = {
+        { MEMCACHED_BEHAVIOR_BINARY_PROTOCOL,       1 },
+        { MEMCACHED_BEHAVIOR_DISTRIBUTION,
+          MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA },
+        { MEMCACHED_BEHAVIOR_TCP_NODELAY,           1 },
+        { MEMCACHED_BEHAVIOR_NO_BLOCK,              1 },
+        { MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,       MC_CONNECT_TIMEOUT_MS },
+        { MEMCACHED_BEHAVIOR_POLL_TIMEOUT,          MC_POLL_TIMEOUT_MS },
+        { MEMCACHED_BEHAVIOR_RCV_TIMEOUT,           MC_IO_TIMEOUT_US },
+        { MEMCACHED_BEHAVIOR_SND_TIMEOUT,           MC_IO_TIMEOUT_US },
+        { MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT,  MC_FAILURE_LIMIT },
+        { MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,         MC_RETRY_TIMEOUT_S },
+    };
+    llmgw_memcached_t *mc;
+    apr_size_t i;
+    int n;
+
+    *out = NULL;
+    if (!spec || spec->kind != LLMGW_STORE_KIND_MEMCACHED
+        || spec->nservers < 1 || spec->nservers > LLMGW_STORE_MAX_SERVERS)
+        return APR_EINVAL;
+    if (max_conns < 1)
+        max_conns = 1;
+
+    mc = apr_pcalloc(p, sizeof(*mc));
+    mc->master = memcached_create(NULL);
+    if (!mc->master)
+        return APR_ENOMEM;
+    apr_pool_cleanup_register(p, mc, mc_cleanup, apr_pool_cleanup_null);
+
+    for (i = 0; i < sizeof(behaviors) / sizeof(behaviors[0]); i++) {
+        if (memcached_failed(memcached_behavior_set(mc->master,
+                                                    behaviors[i].flag,
+                                                    behaviors[i].value)))
+            return APR_EGENERAL;
+    }
+    for (n = 0; n < spec->nservers; n++) {
+        if (memcached_failed(memcached_server_add(mc->master,
+                                                  spec->servers[n].host,
+                                                  spec->servers[n].port)))
+            return APR_EINVAL;
+    }
+    mc->pool = memcached_pool_create(mc->master, 1, (uint32_t)max_conns);
+    if (!mc->pool)
+        return APR_ENOMEM;
+    *out = mc;
+    return APR_SUCCESS;
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+static memcached_st *mc_take(llmgw_memcached_t *mc)
+{
+    struct timespec wait = { MC_FETCH_WAIT_S, 0 };
+    memcached_return_t rc;
+
+    if (!mc->pool)
+        return NULL;
+    return memcached_pool_fetch(mc->pool, &wait, &rc);
+}
+
+static void mc_give(llmgw_memcached_t *mc, memcached_st *m)
+{
+    memcached_pool_release(mc->pool, m);
+}
+
+typedef struct {
+    const char *key;
+    apr_size_t klen;
+    char digest[LLMGW_STORE_DIGEST_BUF];
+} mc_key_t;
+
+/* A key memcached accepts: at most 250 bytes, no space or control byte. */
+static int key_prepare(const char *key, mc_key_t *k)
+{
+    apr_size_t i;
+    int safe;
+
+    if (!key || !*key)
+        return 0;
+    k->key = key;
+    k->klen = strlen(key);
+    safe = k->klen <= LLMGW_STORE_KEY_MAX;
+    for (i = 0; safe && i < k->klen; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c <= ' ' || c == 0x7f)
+            safe = 0;
+    }
+    if (!safe)
+        k->key = llmgw_store_key_digest(key, k->klen, k->digest, &k->klen);
+    return 1;
+}
+
+/* memcached reads an expiration over 30 days as a Unix time. */
+static time_t mc_expiration(apr_uint32_t ttl)
+{
+    if (ttl > MC_RELATIVE_TTL_MAX)
+        return time(NULL) + (time_t)ttl;
+    return (time_t)ttl;
+}
+
+/* ---- the vtable ------------------------------------------------------ */
+
+static llmgw_store_status_e mc_get(llmgw_store_t *st, apr_pool_t *p,
+                                   const char *key, char **val,
+                                   apr_size_t *len)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_st *m;
+    memcached_return_t rc;
+    mc_key_t k;
+    size_t vlen = 0;
+    uint32_t flags = 0;
+    char *v;
+
+    *val = NULL;
+    *len = 0;
+    if (!key_prepare(key, &k) || !(m = mc_take(mc)))
+        return LLMGW_STORE_ERROR;
+    v = memcached_get(m, k.key, k.klen, &vlen, &flags, &rc);
+    mc_give(mc, m);
+    if (rc != MEMCACHED_SUCCESS) {
+        free(v);
+        return rc == MEMCACHED_NOTFOUND ? LLMGW_STORE_NOTFOUND
+                                        : LLMGW_STORE_ERROR;
+    }
+    *val = apr_palloc(p, vlen + 1);
+    if (vlen)
+        memcpy(*val, v, vlen);
+    (*val)[vlen] = '\0';
+    *len = vlen;
+    free(v);
+    return LLMGW_STORE_OK;
+}
+
+static llmgw_store_status_e mc_store(llmgw_store_t *st, const char *key,
+                                     const char *val, apr_size_t len,
+                                     apr_uint32_t ttl, int only_add)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_st *m;
+    memcached_return_t rc;
+    mc_key_t k;
+
+    if (!key_prepare(key, &k) || (len && !val) || !(m = mc_take(mc)))
+        return LLMGW_STORE_ERROR;
+    if (!val)
+        val = "";
+    if (only_add)
+        rc = memcached_add(m, k.key, k.klen, val, len, mc_expiration(ttl), 0);
+    else
+        rc = memcached_set(m, k.key, k.klen, val, len, mc_expiration(ttl), 0);
+    mc_give(mc, m);
+    switch (rc) {
+    case MEMCACHED_SUCCESS:
+        return LLMGW_STORE_OK;
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        return only_add ? LLMGW_STORE_EXISTS : LLMGW_STORE_ERROR;
+    case MEMCACHED_E2BIG:
+        return LLMGW_STORE_TOOBIG;
+    default:
+        return LLMGW_STORE_ERROR;
+    }
+}
+
+static llmgw_store_status_e mc_set(llmgw_store_t *st, const char *key,
+                                   const char *val, apr_size_t len,
+                                   apr_uint32_t ttl)
+{
+    return mc_store(st, key, val, len, ttl, 0);
+}
+
+static llmgw_store_status_e mc_add(llmgw_store_t *st, const char *key,
+                                   const char *val, apr_size_t len,
+                                   apr_uint32_t ttl)
+{
+    return mc_store(st, key, val, len, ttl, 1);
+}
+
+static llmgw_store_status_e mc_del(llmgw_store_t *st, const char *key)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_st *m;
+    memcached_return_t rc;
+    mc_key_t k;
+
+    if (!key_prepare(key, &k) || !(m = mc_take(mc)))
+        return LLMGW_STORE_ERROR;
+    rc = memcached_delete(m, k.key, k.klen, 0);
+    mc_give(mc, m);
+    if (rc == MEMCACHED_SUCCESS)
+        return LLMGW_STORE_OK;
+    return rc == MEMCACHED_NOTFOUND ? LLMGW_STORE_NOTFOUND : LLMGW_STORE_ERROR;
+}
+
+static llmgw_store_status_e mc_incr(llmgw_store_t *st, const char *key,
+                                    apr_uint64_t delta, apr_uint64_t initial,
+                                    apr_uint32_t ttl, apr_uint64_t *result)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_st *m;
+    memcached_return_t rc;
+    mc_key_t k;
+    uint64_t value = 0;
+
+    if (!key_prepare(key, &k) || !(m = mc_take(mc)))
+        return LLMGW_STORE_ERROR;
+    rc = memcached_increment_with_initial(m, k.key, k.klen, delta, initial,
+                                          mc_expiration(ttl), &value);
+    mc_give(mc, m);
+    if (rc != MEMCACHED_SUCCESS)
+        return LLMGW_STORE_ERROR;
+    if (result)
+        *result = value;
+    return LLMGW_STORE_OK;
+}
+
+/* Stats of every server: a round trip to each, through the pool's own
+ * connections and timeouts. */
+static llmgw_store_status_e mc_health(llmgw_store_t *st, apr_pool_t *p,
+                                      const char **detail)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_stat_st *stats;
+    memcached_return_t rc;
+    memcached_st *m;
+    const char *msg;
+
+    if (!(m = mc_take(mc))) {
+        *detail = "error: no memcached connection available";
+        return LLMGW_STORE_ERROR;
+    }
+    stats = memcached_stat(m, NULL, &rc);
+    if (stats)
+        memcached_stat_free(m, stats);
+    if (rc == MEMCACHED_SUCCESS) {
+        mc_give(mc, m);
+        *detail = "ok";
+        return LLMGW_STORE_OK;
+    }
+    msg = memcached_last_error_message(m);
+    *detail = apr_pstrcat(p, "error: ", msg ? msg : memcached_strerror(m, rc),
+                          NULL);
+    mc_give(mc, m);
+    return LLMGW_STORE_ERROR;
+}
+
+llmgw_store_t *llmgw_memcached_store(apr_pool_t *p, llmgw_memcached_t *mc)
+{
+    llmgw_store_t *st = apr_pcalloc(p, sizeof(*st));
+
+    st->kind = "memcached";
+    st->impl = mc;
+    st->get = mc_get;
+    st->set = mc_set;
+    st->add = mc_add;
+    st->del = mc_del;
+    st->incr = mc_incr;
+    st->health = mc_health;
+    return st;
+}

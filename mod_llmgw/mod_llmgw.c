@@ -1,0 +1,208 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * mod_llmgw — an OpenAI-compatible LLM gateway in Apache httpd.
+ * This file holds the module record, the hooks other modules plug into,
+ * the optional functions they call, and the shared store's lifecycle.
+ */
+#include "apr_strings.h"
+#include "apr_uuid.h"
+#include "ap_mpm.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_mutex.h"
+#include "mod_llmgw_private.h"
+#include "llmgw_store_backends.h"
+
+
+/* ------------------------------------------------------------ hooks */
+
+/* APR has only RUN_ALL for optional hooks: a cache lookup "runs first"
+ * by treating DECLINED as the value that lets the next hook try. */
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, admit,
+                                    (request_rec *r, llmgw_request_t *req),
+                                    (r, req), OK, DECLINED)
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, cache_lookup,
+                                    (request_rec *r, llmgw_request_t *req),
+                                    (r, req), DECLINED, DECLINED)
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, response_headers,
+                                    (request_rec *r, llmgw_request_t *req),
+                                    (r, req), OK, DECLINED)
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, completed,
+                                    (request_rec *r, llmgw_request_t *req),
+                                    (r, req), OK, DECLINED)
+
+/* ------------------------------------------------------------ request */
+
+llmgw_request_t *llmgw_request_get(request_rec *r)
+{
+    llmgw_request_t *req = ap_get_module_config(r->request_config,
+                                                &llmgw_module);
+    if (!req) {
+        apr_uuid_t uuid;
+        char id[APR_UUID_FORMATTED_LENGTH + 1];
+
+        req = apr_pcalloc(r->pool, sizeof(*req));
+        req->r = r;
+        apr_uuid_get(&uuid);
+        apr_uuid_format(id, &uuid);
+        req->id = apr_pstrdup(r->pool, id);
+        req->endpoint = LLMGW_EP_UNKNOWN;
+        req->max_tokens = -1;
+        req->cost_usd = -1;
+        req->usage.prompt_tokens = req->usage.completion_tokens = -1;
+        req->usage.total_tokens = req->usage.cached_tokens = -1;
+        req->usage.cache_write_tokens = -1;
+        req->capture = apr_pcalloc(r->pool, sizeof(*req->capture));
+        req->capture->pool = r->pool;
+        ap_set_module_config(r->request_config, &llmgw_module, req);
+        apr_table_setn(r->notes, LLMGW_NOTE_REQUEST_ID, req->id);
+    }
+    return req;
+}
+
+double llmgw_price_cost(server_rec *s, const char *provider,
+                        const char *model, const llmgw_usage_t *u)
+{
+    llmgw_server_conf *sc = ap_get_module_config(s->module_config,
+                                                 &llmgw_module);
+    llmgw_price_t *pr;
+    double prompt, cached;
+
+    if (!provider || !model || u->prompt_tokens < 0) {
+        return -1;
+    }
+    {
+        char key[512];
+        apr_snprintf(key, sizeof(key), "%s/%s", provider, model);
+        pr = apr_hash_get(sc->prices, key, APR_HASH_KEY_STRING);
+    }
+    if (!pr) {
+        return -1;
+    }
+    cached = u->cached_tokens > 0 ? (double)u->cached_tokens : 0;
+    prompt = (double)u->prompt_tokens - cached;
+    return (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
+            + (double)(u->completion_tokens > 0 ? u->completion_tokens : 0)
+              * pr->output_per_mtok) / 1e6;
+}
+
+/* --------------------------------------------------------- the store */
+
+static llmgw_store_spec_t store_spec;
+static llmgw_shm_t *store_shm;
+static llmgw_store_t *store;
+
+llmgw_store_t *llmgw_store_for(server_rec *s)
+{
+    (void)s;
+    return store;
+}
+
+static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    llmgw_server_conf *sc = ap_get_module_config(s->module_config,
+                                                 &llmgw_module);
+    const char *spec = sc->store_spec ? sc->store_spec : "shm", *err = NULL;
+    apr_status_t rv;
+    (void)plog;
+
+    store = NULL;
+    store_shm = NULL;
+    if (llmgw_store_spec_parse(pconf, spec, &store_spec, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "LLMGWStore %s: %s",
+                     spec, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (store_spec.kind == LLMGW_STORE_KIND_SHM) {
+        rv = llmgw_shm_create(pconf, store_spec.shm_size,
+                              ap_runtime_dir_relative(ptemp, "llmgw-store"),
+                              &store_shm);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         "llmgw: cannot create the shm store (%s)", spec);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    ap_add_version_component(pconf, "llmgw/" LLMGW_VERSION);
+    return OK;
+}
+
+static void llmgw_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    llmgw_upstream_child_init(pchild, s);
+    if (store_shm) {
+        if (llmgw_shm_child_init(store_shm, pchild) == APR_SUCCESS) {
+            store = llmgw_shm_store(pchild, store_shm);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "llmgw: cannot attach the shm store");
+        }
+    }
+    else if (store_spec.kind == LLMGW_STORE_KIND_MEMCACHED) {
+        llmgw_memcached_t *mc;
+        int threads = 1;
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+        if (llmgw_memcached_create(pchild, &store_spec,
+                                   threads > 0 ? threads : 1, &mc)
+            == APR_SUCCESS) {
+            store = llmgw_memcached_store(pchild, mc);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "llmgw: cannot set up the memcached store");
+        }
+    }
+}
+
+/* ------------------------------------------------ optional functions */
+
+/* Named as their optional-function declarations in llmgw.h. */
+static int llmgw_send_error(request_rec *r, int status, const char *type,
+                            const char *code, const char *message,
+                            long retry_after, json_t *details)
+{
+    return llmgw_send_error_simple(r, status, type, code, message,
+                                   retry_after, details);
+}
+
+static llmgw_store_t *llmgw_get_store(server_rec *s)
+{
+    return llmgw_store_for(s);
+}
+
+static llmgw_request_t *llmgw_get_request(request_rec *r)
+{
+    return llmgw_request_get(r);
+}
+
+static double llmgw_cost(server_rec *s, const char *provider,
+                         const char *model, const llmgw_usage_t *usage)
+{
+    return llmgw_price_cost(s, provider, model, usage);
+}
+
+static void llmgw_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    APR_REGISTER_OPTIONAL_FN(llmgw_send_error);
+    APR_REGISTER_OPTIONAL_FN(llmgw_get_store);
+    APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
+    APR_REGISTER_OPTIONAL_FN(llmgw_cost);
+    ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(llmgw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(llmgw_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(llmgw_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(llmgw) = {
+    STANDARD20_MODULE_STUFF,
+    llmgw_create_dir_conf,
+    llmgw_merge_dir_conf,
+    llmgw_create_server_conf,
+    llmgw_merge_server_conf,
+    llmgw_cmds,
+    llmgw_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,403 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* mod_llmgw directives. Unset (-1/NULL) is distinct from the default so a
+ * <Location> inherits what its vhost set; merges copy, never alias. */
+#include <stdlib.h>
+#include <ctype.h>
+#include "apr_strings.h"
+#include "apr_file_io.h"
+#include "apr_env.h"
+#include "mod_llmgw_private.h"
+
+void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    llmgw_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+    (void)s;
+    sc->routes = llmgw_route_table_make(p);
+    sc->prices = apr_hash_make(p);
+    return sc;
+}
+
+void *llmgw_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    llmgw_server_conf *base = basev, *add = addv;
+    llmgw_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->routes = llmgw_route_table_merge(p, base->routes, add->routes);
+    sc->prices = apr_hash_overlay(p, add->prices, base->prices);
+    sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
+    return sc;
+}
+
+void *llmgw_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    llmgw_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+    (void)dir;
+    dc->passthrough_auth = -1;
+    dc->timeout = -1;
+    dc->connect_timeout = -1;
+    dc->idle_timeout = -1;
+    dc->retries = -1;
+    dc->max_body = -1;
+    dc->default_max_tokens = -1;
+    return dc;
+}
+
+#define MERGE(f, unset) dc->f = (add->f != (unset)) ? add->f : base->f
+
+void *llmgw_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    llmgw_dir_conf *base = basev, *add = addv;
+    llmgw_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+    MERGE(default_provider, NULL);
+    MERGE(passthrough_auth, -1);
+    MERGE(timeout, -1);
+    MERGE(connect_timeout, -1);
+    MERGE(idle_timeout, -1);
+    MERGE(retries, -1);
+    MERGE(max_body, -1);
+    MERGE(default_max_tokens, -1);
+    return dc;
+}
+
+apr_interval_time_t llmgw_conf_timeout(const llmgw_dir_conf *dc)
+{
+    return dc->timeout >= 0 ? dc->timeout : LLMGW_DEFAULT_TIMEOUT;
+}
+
+apr_interval_time_t llmgw_conf_connect_timeout(const llmgw_dir_conf *dc)
+{
+    return dc->connect_timeout >= 0 ? dc->connect_timeout
+                                    : LLMGW_DEFAULT_CONNECT_TIMEOUT;
+}
+
+apr_interval_time_t llmgw_conf_idle_timeout(const llmgw_dir_conf *dc)
+{
+    return dc->idle_timeout >= 0 ? dc->idle_timeout : llmgw_conf_timeout(dc);
+}
+
+apr_off_t llmgw_conf_max_body(const llmgw_dir_conf *dc)
+{
+    return dc->max_body >= 0 ? dc->max_body : LLMGW_DEFAULT_MAX_BODY;
+}
+
+/* ------------------------------------------------------------------ */
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 apr_interval_time_t *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || v <= 0 || v > 86400) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of seconds "
+                            "(0 < S <= 86400)", cmd->cmd->name, arg);
+    }
+    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    return NULL;
+}
+
+/* Resolves key=env:VAR or key=file:PATH at config time. A literal key in
+ * httpd.conf is refused: config files end up in backups and bug reports. */
+static const char *resolve_key(cmd_parms *cmd, const char *spec,
+                               const char **key)
+{
+    if (strncmp(spec, "env:", 4) == 0) {
+        char *val = NULL;
+        if (apr_env_get(&val, spec + 4, cmd->temp_pool) == APR_SUCCESS
+            && val && *val) {
+            *key = apr_pstrdup(cmd->pool, val);
+        }
+        else {
+            *key = NULL;      /* unset variable: provider stays keyless */
+        }
+        return NULL;
+    }
+    if (strncmp(spec, "file:", 5) == 0) {
+        apr_file_t *f;
+        char buf[4096];
+        apr_size_t n = sizeof(buf) - 1;
+        const char *path = ap_server_root_relative(cmd->temp_pool, spec + 5);
+        if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0,
+                                   cmd->temp_pool) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "%s: cannot read key file '%s'",
+                                cmd->cmd->name, spec + 5);
+        }
+        apr_file_read(f, buf, &n);
+        apr_file_close(f);
+        while (n && isspace((unsigned char)buf[n - 1])) {
+            n--;
+        }
+        buf[n] = '\0';
+        *key = n ? apr_pstrdup(cmd->pool, buf) : NULL;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: key must be env:VAR or file:PATH",
+                        cmd->cmd->name);
+}
+
+static int header_ok(const char *h)
+{
+    const char *colon = strchr(h, ':'), *c;
+    if (!colon || colon == h) {
+        return 0;
+    }
+    for (c = h; c < colon; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_') {
+            return 0;
+        }
+    }
+    for (c = colon; *c; c++) {
+        if (*c == '\r' || *c == '\n') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
+                                char *const argv[])
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    llmgw_provider_t *pr;
+    apr_size_t blen;
+    int i;
+    (void)dconf;
+
+    if (argc < 3) {
+        return "LLMGWProvider takes NAME TYPE BASE-URL [key=env:VAR|file:PATH] "
+               "[timeout=S] [header=Name:Value]... [models=a,b]";
+    }
+    pr = apr_pcalloc(cmd->pool, sizeof(*pr));
+    pr->name = argv[0];
+    if (!*pr->name || strchr(pr->name, '/')) {
+        return "LLMGWProvider: NAME must be non-empty and contain no '/'";
+    }
+    if (!strcasecmp(argv[1], "openai")) {
+        pr->type = LLMGW_PT_OPENAI;
+    }
+    else if (!strcasecmp(argv[1], "anthropic")) {
+        pr->type = LLMGW_PT_ANTHROPIC;
+    }
+    else if (!strcasecmp(argv[1], "gemini")) {
+        pr->type = LLMGW_PT_GEMINI;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "LLMGWProvider %s: unknown TYPE '%s' "
+                            "(openai, anthropic or gemini)", pr->name, argv[1]);
+    }
+    if (strncmp(argv[2], "http://", 7) && strncmp(argv[2], "https://", 8)) {
+        return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL must start "
+                            "with http:// or https://", pr->name);
+    }
+    blen = strlen(argv[2]);
+    while (blen > 8 && argv[2][blen - 1] == '/') {
+        blen--;
+    }
+    pr->base_url = apr_pstrmemdup(cmd->pool, argv[2], blen);
+    pr->headers = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    pr->models = apr_array_make(cmd->pool, 4, sizeof(const char *));
+
+    for (i = 3; i < argc; i++) {
+        const char *a = argv[i], *err;
+        if (!strncmp(a, "key=", 4)) {
+            pr->key_source = a + 4;
+            if ((err = resolve_key(cmd, a + 4, &pr->key))) {
+                return err;
+            }
+        }
+        else if (!strncmp(a, "timeout=", 8)) {
+            if ((err = parse_seconds(cmd, a + 8, &pr->timeout))) {
+                return err;
+            }
+        }
+        else if (!strncmp(a, "header=", 7)) {
+            if (!header_ok(a + 7)) {
+                return apr_psprintf(cmd->pool, "LLMGWProvider %s: header= "
+                                    "takes Name:Value", pr->name);
+            }
+            APR_ARRAY_PUSH(pr->headers, const char *) =
+                apr_pstrcat(cmd->pool, apr_pstrndup(cmd->pool, a + 7,
+                                                    strchr(a + 7, ':') - (a + 7)),
+                            ": ", strchr(a + 7, ':') + 1, NULL);
+        }
+        else if (!strncmp(a, "models=", 7)) {
+            char *list = apr_pstrdup(cmd->pool, a + 7), *last, *m;
+            for (m = apr_strtok(list, ",", &last); m;
+                 m = apr_strtok(NULL, ",", &last)) {
+                APR_ARRAY_PUSH(pr->models, const char *) = m;
+            }
+        }
+        else {
+            return apr_psprintf(cmd->pool, "LLMGWProvider %s: unknown option "
+                                "'%s'", pr->name, a);
+        }
+    }
+    if (apr_hash_get(sc->routes->providers, pr->name, APR_HASH_KEY_STRING)) {
+        return apr_psprintf(cmd->pool, "LLMGWProvider %s: defined twice",
+                            pr->name);
+    }
+    apr_hash_set(sc->routes->providers, pr->name, APR_HASH_KEY_STRING, pr);
+    APR_ARRAY_PUSH(sc->routes->order, llmgw_provider_t *) = pr;
+    return NULL;
+}
+
+static const char *cmd_alias(cmd_parms *cmd, void *dconf, const char *alias,
+                             const char *target)
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    (void)dconf;
+    if (!strchr(target, '/')) {
+        return "LLMGWModelAlias: the target must be PROVIDER/MODEL";
+    }
+    apr_hash_set(sc->routes->aliases, alias, APR_HASH_KEY_STRING, target);
+    return NULL;
+}
+
+static const char *cmd_price(cmd_parms *cmd, void *dconf, int argc,
+                             char *const argv[])
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    llmgw_price_t *pr;
+    double v[3] = { 0, 0, -1 };
+    int i;
+    (void)dconf;
+    if (argc < 3 || argc > 4 || !strchr(argv[0], '/')) {
+        return "LLMGWPrice takes PROVIDER/MODEL INPUT-USD-PER-MTOK "
+               "OUTPUT-USD-PER-MTOK [CACHED-INPUT-USD-PER-MTOK]";
+    }
+    for (i = 1; i < argc; i++) {
+        char *end;
+        v[i - 1] = strtod(argv[i], &end);
+        if (end == argv[i] || *end || v[i - 1] < 0) {
+            return apr_psprintf(cmd->pool, "LLMGWPrice: '%s' is not a price",
+                                argv[i]);
+        }
+    }
+    pr = apr_pcalloc(cmd->pool, sizeof(*pr));
+    pr->input_per_mtok = v[0];
+    pr->output_per_mtok = v[1];
+    pr->cached_per_mtok = v[2] >= 0 ? v[2] : v[0];
+    apr_hash_set(sc->prices, argv[0], APR_HASH_KEY_STRING, pr);
+    return NULL;
+}
+
+static const char *cmd_store(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    sc->store_spec = arg;
+    return NULL;
+}
+
+static const char *cmd_dir_seconds(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    apr_size_t off = (apr_size_t)(apr_uintptr_t)cmd->info;
+    return parse_seconds(cmd, arg,
+                         (apr_interval_time_t *)((char *)dc + off));
+}
+
+static const char *cmd_retries(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < 0 || v > 10) {
+        return apr_psprintf(cmd->pool, "%s: expects 0 to 10", cmd->cmd->name);
+    }
+    dc->retries = (int)v;
+    return NULL;
+}
+
+static const char *cmd_max_body(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || v < 1) {
+        return apr_psprintf(cmd->pool, "%s: expects a number of bytes",
+                            cmd->cmd->name);
+    }
+    dc->max_body = (apr_off_t)v;
+    return NULL;
+}
+
+static const char *cmd_max_tokens(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < 1) {
+        return apr_psprintf(cmd->pool, "%s: expects a positive number",
+                            cmd->cmd->name);
+    }
+    dc->default_max_tokens = v;
+    return NULL;
+}
+
+static const char *cmd_default_provider(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    (void)cmd;
+    dc->default_provider = arg;
+    return NULL;
+}
+
+static const char *cmd_passthrough(cmd_parms *cmd, void *dconf, int flag)
+{
+    llmgw_dir_conf *dc = dconf;
+    (void)cmd;
+    dc->passthrough_auth = flag;
+    return NULL;
+}
+
+#define DIR_OFF(f) ((void *)APR_OFFSETOF(llmgw_dir_conf, f))
+
+const command_rec llmgw_cmds[] = {
+    AP_INIT_TAKE_ARGV("LLMGWProvider", cmd_provider, NULL, RSRC_CONF,
+        "Defines a provider: NAME TYPE(openai|anthropic|gemini) BASE-URL "
+        "[key=env:VAR|file:PATH] [timeout=S] [header=Name:Value] [models=a,b]."),
+    AP_INIT_TAKE1("LLMGWDefaultProvider", cmd_default_provider, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "The provider that serves model names without a provider prefix."),
+    AP_INIT_TAKE2("LLMGWModelAlias", cmd_alias, NULL, RSRC_CONF,
+        "Maps a model name clients use to PROVIDER/MODEL."),
+    AP_INIT_FLAG("LLMGWPassthroughAuth", cmd_passthrough, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "On: the client's bearer token is sent upstream as the provider key."),
+    AP_INIT_TAKE1("LLMGWTimeout", cmd_dir_seconds, DIR_OFF(timeout),
+        RSRC_CONF | ACCESS_CONF,
+        "Seconds the upstream has to answer (a whole non-streaming response, "
+        "the first byte of a stream); default 300."),
+    AP_INIT_TAKE1("LLMGWConnectTimeout", cmd_dir_seconds,
+        DIR_OFF(connect_timeout), RSRC_CONF | ACCESS_CONF,
+        "Seconds to establish the upstream connection; default 10."),
+    AP_INIT_TAKE1("LLMGWIdleTimeout", cmd_dir_seconds, DIR_OFF(idle_timeout),
+        RSRC_CONF | ACCESS_CONF,
+        "Longest silence, in seconds, allowed within an upstream stream; "
+        "default LLMGWTimeout."),
+    AP_INIT_TAKE1("LLMGWRetries", cmd_retries, NULL, RSRC_CONF | ACCESS_CONF,
+        "Retries of a failed upstream call (429, 5xx, connect error, "
+        "timeout) before the first byte reaches the client; default 0."),
+    AP_INIT_TAKE1("LLMGWMaxBody", cmd_max_body, NULL, RSRC_CONF | ACCESS_CONF,
+        "Largest request body accepted, in bytes; default 10485760."),
+    AP_INIT_TAKE1("LLMGWDefaultMaxTokens", cmd_max_tokens, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "max_tokens sent to providers that require one (Anthropic) when the "
+        "client set none; default 4096."),
+    AP_INIT_TAKE_ARGV("LLMGWPrice", cmd_price, NULL, RSRC_CONF,
+        "Price of PROVIDER/MODEL in USD per million input, output and "
+        "optionally cached input tokens."),
+    AP_INIT_TAKE1("LLMGWStore", cmd_store, NULL, RSRC_CONF,
+        "The shared store: shm[:SIZE] (default) or "
+        "memcached://HOST:PORT[,HOST:PORT...]."),
+    { NULL }
+};

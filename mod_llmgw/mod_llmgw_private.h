@@ -1,0 +1,84 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* mod_llmgw internals shared by its glue files (httpd side). */
+#ifndef MOD_LLMGW_PRIVATE_H
+#define MOD_LLMGW_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "llmgw.h"
+#include "llmgw_route.h"
+#include "llmgw_envelope.h"
+
+extern module AP_MODULE_DECLARE_DATA llmgw_module;
+
+/* Per-server (vhost) configuration: the provider table and what hangs off it. */
+typedef struct llmgw_server_conf {
+    llmgw_route_table_t *routes;       /* providers + aliases */
+    apr_hash_t *prices;                /* "provider/model" -> llmgw_price_t */
+    const char *store_spec;            /* LLMGWStore (main server) */
+} llmgw_server_conf;
+
+typedef struct llmgw_price {
+    double input_per_mtok, output_per_mtok, cached_per_mtok;
+} llmgw_price_t;
+
+/* Per-directory configuration; set in a vhost it is the vhost's default.
+ * -1 / NULL mean unset so that merges fall back to the parent. */
+typedef struct llmgw_dir_conf {
+    const char *default_provider;
+    int passthrough_auth;
+    apr_interval_time_t timeout;       /* total (non-stream) / first byte */
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t idle_timeout;  /* max silence within a stream */
+    int retries;
+    apr_off_t max_body;
+    long default_max_tokens;           /* for providers that require it */
+} llmgw_dir_conf;
+
+#define LLMGW_DEFAULT_TIMEOUT         apr_time_from_sec(300)
+#define LLMGW_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(10)
+#define LLMGW_DEFAULT_MAX_BODY        (10 * 1024 * 1024)
+#define LLMGW_DEFAULT_MAX_TOKENS      4096
+
+extern const command_rec llmgw_cmds[];
+void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s);
+void *llmgw_merge_server_conf(apr_pool_t *p, void *base, void *add);
+void *llmgw_create_dir_conf(apr_pool_t *p, char *dir);
+void *llmgw_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+/* Effective settings of a request (dir config with defaults applied). */
+apr_interval_time_t llmgw_conf_timeout(const llmgw_dir_conf *dc);
+apr_interval_time_t llmgw_conf_connect_timeout(const llmgw_dir_conf *dc);
+apr_interval_time_t llmgw_conf_idle_timeout(const llmgw_dir_conf *dc);
+apr_off_t llmgw_conf_max_body(const llmgw_dir_conf *dc);
+
+/* mod_llmgw.c: shared helpers (the hook runners llmgw_run_* are declared
+ * by llmgw.h) */
+llmgw_request_t *llmgw_request_get(request_rec *r);
+double llmgw_price_cost(server_rec *s, const char *provider,
+                        const char *model, const llmgw_usage_t *usage);
+llmgw_store_t *llmgw_store_for(server_rec *s);
+
+/* mod_llmgw_response.c: what goes to the client */
+void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req);
+int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
+                         const llmgw_error_t *e);
+int llmgw_send_error_simple(request_rec *r, int status, const char *type,
+                            const char *code, const char *message,
+                            long retry_after, json_t *details);
+int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
+                    const char *body, apr_size_t len);
+void llmgw_set_notes(request_rec *r, llmgw_request_t *req);
+
+/* json held by a pool: decref'd when the pool goes */
+json_t *llmgw_pool_json(apr_pool_t *p, json_t *j);
+
+/* mod_llmgw_handler.c */
+int llmgw_handler(request_rec *r);
+int llmgw_health_handler(request_rec *r);
+
+/* mod_llmgw_upstream.c */
+void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s);
+
+#endif

@@ -1,0 +1,151 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* What goes back to the client: gateway headers, request notes, JSON bodies
+ * and the one error-envelope writer every module uses. */
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_llmgw_private.h"
+
+APLOG_USE_MODULE(llmgw);
+
+static apr_status_t json_cleanup(void *j)
+{
+    json_decref(j);
+    return APR_SUCCESS;
+}
+
+json_t *llmgw_pool_json(apr_pool_t *p, json_t *j)
+{
+    if (j) {
+        apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    }
+    return j;
+}
+
+static void set_int_header(request_rec *r, const char *name, apr_int64_t v)
+{
+    if (v >= 0) {
+        apr_table_setn(r->headers_out, name,
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, v));
+    }
+}
+
+void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
+{
+    apr_table_t *n = r->notes;
+    apr_table_setn(n, LLMGW_NOTE_REQUEST_ID, req->id);
+    if (req->answered_provider) {
+        apr_table_setn(n, LLMGW_NOTE_PROVIDER, req->answered_provider);
+    }
+    if (req->answered_model) {
+        apr_table_setn(n, LLMGW_NOTE_MODEL, req->answered_model);
+    }
+    apr_table_setn(n, LLMGW_NOTE_STATUS, apr_itoa(r->pool, req->status));
+    if (req->usage.prompt_tokens >= 0) {
+        apr_table_setn(n, LLMGW_NOTE_TOKENS_IN,
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    req->usage.prompt_tokens));
+    }
+    if (req->usage.completion_tokens >= 0) {
+        apr_table_setn(n, LLMGW_NOTE_TOKENS_OUT,
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    req->usage.completion_tokens));
+    }
+    if (req->upstream_latency > 0) {
+        apr_table_setn(n, LLMGW_NOTE_UPSTREAM_MS,
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    apr_time_as_msec(req->upstream_latency)));
+    }
+    if (req->cache_status) {
+        apr_table_setn(n, LLMGW_NOTE_CACHE, req->cache_status);
+    }
+    if (req->workspace) {
+        apr_table_setn(n, LLMGW_NOTE_WORKSPACE, req->workspace);
+    }
+}
+
+/* Every gateway response carries these, set just before the status line
+ * goes out so the satellites' response_headers hooks see the outcome. */
+void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
+{
+    apr_table_setn(r->headers_out, "x-request-id", req->id);
+    if (req->answered_provider) {
+        apr_table_setn(r->headers_out, "x-provider", req->answered_provider);
+        apr_table_setn(r->headers_out, "x-llmgw",
+                       apr_psprintf(r->pool, "route=%s:%s; cache=%s; attempts=%d",
+                                    req->answered_provider,
+                                    req->answered_model ? req->answered_model : "",
+                                    req->cache_hit ? "exact" : "none",
+                                    req->attempts));
+    }
+    if (!req->stream || req->cache_hit) {
+        set_int_header(r, "x-tokens-prompt", req->usage.prompt_tokens);
+        set_int_header(r, "x-tokens-completion", req->usage.completion_tokens);
+    }
+    if (req->cost_usd >= 0) {
+        apr_table_setn(r->headers_out, "x-cost",
+                       apr_psprintf(r->pool, "%.8f", req->cost_usd));
+    }
+    llmgw_run_response_headers(r, req);
+    llmgw_set_notes(r, req);
+}
+
+int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
+                    const char *body, apr_size_t len)
+{
+    r->status = status;
+    req->status = status;
+    ap_set_content_type(r, "application/json");
+    llmgw_set_gateway_headers(r, req);
+    ap_set_content_length(r, len);
+    if (r->header_only) {
+        return OK;
+    }
+    ap_rwrite(body, (int)len, r);
+    return OK;
+}
+
+int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
+                         const llmgw_error_t *e)
+{
+    json_t *env = llmgw_envelope_json(e, req->id);
+    char *txt = json_dumps(env, JSON_COMPACT);
+    apr_size_t len = strlen(txt);
+    char *body = apr_pstrmemdup(r->pool, txt, len);
+
+    free(txt);
+    json_decref(env);
+    if (e->retry_after >= 0) {
+        apr_table_setn(r->headers_out, "retry-after",
+                       apr_ltoa(r->pool, e->retry_after));
+    }
+    if (e->status == 405) {
+        apr_table_setn(r->headers_out, "Allow",
+                       req->endpoint == LLMGW_EP_MODELS ? "GET" : "POST");
+    }
+    /* An error is never a partial success: drop success-only headers. */
+    apr_table_unset(r->headers_out, "x-tokens-prompt");
+    apr_table_unset(r->headers_out, "x-tokens-completion");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "llmgw: %d %s (%s) request_id=%s provider=%s upstream=%d",
+                  e->status, e->type ? e->type : "-", e->message ? e->message : "-",
+                  req->id, e->provider ? e->provider : "-", e->upstream_status);
+    llmgw_send_json(r, req, e->status, body, len);
+    return e->status;
+}
+
+int llmgw_send_error_simple(request_rec *r, int status, const char *type,
+                            const char *code, const char *message,
+                            long retry_after, json_t *details)
+{
+    llmgw_request_t *req = llmgw_request_get(r);
+    llmgw_error_t e = { 0 };
+    e.status = status;
+    e.type = type;
+    e.code = code;
+    e.message = message;
+    e.retry_after = retry_after;
+    e.details = details;
+    llmgw_send_error_req(r, req, &e);
+    return status;
+}

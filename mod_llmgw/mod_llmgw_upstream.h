@@ -1,0 +1,56 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * mod_llmgw_upstream.h — one upstream HTTP call through libcurl, with a
+ * per-process pool of easy handles so connections are kept alive and
+ * reused. The body arrives through callbacks as it comes off the wire.
+ */
+#ifndef MOD_LLMGW_UPSTREAM_H
+#define MOD_LLMGW_UPSTREAM_H
+
+#include "apr_pools.h"
+#include "apr_tables.h"
+#include "apr_time.h"
+
+typedef enum {
+    LLMGW_UP_OK = 0,          /* got a complete HTTP response */
+    LLMGW_UP_CONNECT,         /* could not connect / resolve */
+    LLMGW_UP_TIMEOUT,         /* no answer in time, or a stall */
+    LLMGW_UP_BROKEN,          /* connection dropped mid-response */
+    LLMGW_UP_ABORTED,         /* our callback stopped it (client gone...) */
+    LLMGW_UP_INTERNAL         /* setup failure */
+} llmgw_up_result_e;
+
+typedef struct llmgw_upstream_call llmgw_upstream_call_t;
+
+struct llmgw_upstream_call {
+    /* in */
+    const char *url;
+    const char *body;
+    apr_size_t body_len;
+    apr_array_header_t *headers;          /* const char * "Name: value" */
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t timeout;          /* whole call when !stream, first byte when stream */
+    apr_interval_time_t idle_timeout;     /* stall limit once bytes flow */
+    int stream;
+    /* Body bytes as they arrive (status known by then). Non-zero stops. */
+    int (*on_data)(llmgw_upstream_call_t *call, const char *buf,
+                   apr_size_t len);
+    /* Polled while waiting; non-zero aborts (client went away). */
+    int (*should_abort)(llmgw_upstream_call_t *call);
+    void *baton;
+
+    /* out */
+    long status;                          /* HTTP status, 0 if none */
+    const char *content_type;
+    const char *retry_after;              /* upstream retry-after header */
+    llmgw_up_result_e result;
+    const char *error;                    /* curl's message, never a key */
+    apr_interval_time_t latency;          /* time to first body byte */
+    int got_body;                         /* at least one body byte */
+};
+
+/* Performs the call; the pool holds everything it allocates. */
+llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
+                                         llmgw_upstream_call_t *call);
+
+#endif

@@ -1,0 +1,752 @@
+#!/usr/bin/env node
+// llmgw mock LLM provider: OpenAI-compatible, Anthropic Messages and Gemini wire formats.
+// Plain Node.js (>= 20), no dependencies. Listens on 127.0.0.1 only.
+//
+//   node t/mock/provider.js [--port N] [--port-file FILE] [--fixtures DIR]
+//
+// Behaviour is chosen by the model name: echo (default), inspect, slow-MS, hang, drop,
+// error-CODE[-html], fixture-NAME, flaky-N-KEY, big-N, tools, max-tokens, stream-error.
+// Control endpoints: GET /__mock/stats, POST /__mock/reset, GET /__mock/last.
+'use strict';
+
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+
+// ---------------------------------------------------------------- CLI
+function parseArgs(argv) {
+  const o = {
+    port: 0,
+    portFile: null,
+    fixtures: process.env.LLMGW_FIXTURES || path.join(__dirname, '..', '..', '..', 'shared', 'fixtures'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let v;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) { v = a.slice(eq + 1); a = a.slice(0, eq); }
+    const val = () => (v !== undefined ? v : argv[++i]);
+    switch (a) {
+      case '--port': o.port = parseInt(val(), 10) || 0; break;
+      case '--port-file': o.portFile = val(); break;
+      case '--fixtures': o.fixtures = val(); break;
+      case '-h': case '--help':
+        process.stdout.write('usage: node provider.js [--port N] [--port-file FILE] [--fixtures DIR]\n');
+        process.exit(0);
+        break;
+      default:
+        process.stderr.write(`mock provider: unknown argument ${a}\n`);
+        process.exit(2);
+    }
+  }
+  return o;
+}
+const opts = parseArgs(process.argv.slice(2));
+
+// ---------------------------------------------------------------- state
+let stats, flaky, lastRequest = null, idSeq = 0;
+function resetState() {
+  stats = { requests: 0, by_model: {}, by_path: {}, aborted: 0 };
+  flaky = new Map();
+}
+resetState();
+
+// ---------------------------------------------------------------- helpers
+const nowSec = () => Math.floor(Date.now() / 1000);
+const newId = (prefix) => `${prefix}${Date.now().toString(36)}${(++idSeq).toString(36)}${crypto.randomBytes(4).toString('hex')}`;
+const ceilTok = (chars) => Math.max(1, Math.ceil(chars / 4));
+
+// Split text into ~4-character pieces (by code point, so surrogate pairs stay whole).
+// Very long texts get bigger pieces so a stream never has more than ~1024 content chunks.
+function pieces(text) {
+  const cps = Array.from(text);
+  const size = Math.max(4, Math.ceil(cps.length / 1024));
+  const out = [];
+  for (let i = 0; i < cps.length; i += size) out.push(cps.slice(i, i + size).join(''));
+  return out;
+}
+
+// Split an SSE body into events, keeping the separators, so each write is one event.
+function splitEvents(buf) {
+  const text = buf.toString('utf8');
+  const out = [];
+  const re = /\r?\n\r?\n/g;
+  let last = 0, m;
+  while ((m = re.exec(text)) !== null) {
+    out.push(text.slice(last, m.index + m[0].length));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+function embedding(str) {
+  const h = crypto.createHash('sha256').update(String(str)).digest();
+  const v = [];
+  for (let i = 0; i < 8; i++) v.push(Math.round((h.readUInt32BE(i * 4) / 0x100000000 * 2 - 1) * 1e6) / 1e6);
+  return v;
+}
+
+function safeName(name) {
+  return /^[A-Za-z0-9_.-]+$/.test(name) && !name.includes('..') ? name : null;
+}
+
+function readFixture(...rel) {
+  try { return fs.readFileSync(path.join(opts.fixtures, ...rel)); } catch { return null; }
+}
+
+// Per-request context: tracks timers and aborts so nothing is written after the client left.
+function makeCtx(req, res) {
+  const ctx = { req, res, aborted: false, ended: false, dropped: false, sleeps: new Set(), stream: false };
+  res.on('close', () => {
+    if (!ctx.ended && !ctx.dropped) {
+      ctx.aborted = true;
+      stats.aborted++;
+    }
+    for (const s of ctx.sleeps) { clearTimeout(s.t); s.resolve(); }
+    ctx.sleeps.clear();
+  });
+  ctx.sleep = (ms) => new Promise((resolve) => {
+    if (ctx.aborted || !(ms > 0)) return resolve();
+    const s = { resolve };
+    s.t = setTimeout(() => { ctx.sleeps.delete(s); resolve(); }, ms);
+    ctx.sleeps.add(s);
+  });
+  ctx.end = (data) => { if (ctx.aborted) return; ctx.ended = true; res.end(data); };
+  ctx.json = (status, obj, headers = {}) => {
+    if (ctx.aborted) return;
+    const body = Buffer.from(JSON.stringify(obj));
+    res.writeHead(status, reason(status), { 'content-type': 'application/json', 'content-length': body.length, ...headers });
+    ctx.end(body);
+  };
+  ctx.raw = (status, body, ctype, headers = {}) => {
+    if (ctx.aborted) return;
+    body = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    res.writeHead(status, reason(status), { 'content-type': ctype, 'content-length': body.length, ...headers });
+    ctx.end(body);
+  };
+  ctx.sseHead = (headers = {}) => {
+    ctx.stream = true;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      ...headers,
+    });
+    res.flushHeaders();
+  };
+  // Write events one by one (one res.write each), sleeping `delay` ms before each.
+  ctx.emit = async (events, delay = 0) => {
+    for (const ev of events) {
+      if (delay > 0) await ctx.sleep(delay);
+      if (ctx.aborted) return false;
+      res.write(ev);
+    }
+    return !ctx.aborted;
+  };
+  // Write events, then kill the connection without finishing the response.
+  ctx.dropAfter = (events) => {
+    ctx.dropped = true;
+    for (const ev of events) res.write(ev);
+    res.write('', () => setTimeout(() => req.socket.destroy(), 10));
+  };
+  ctx.dropNow = () => { ctx.dropped = true; req.socket.destroy(); };
+  return ctx;
+}
+
+// Model behaviour prefixes shared by all formats.
+function classify(model) {
+  model = String(model || '');
+  let m;
+  if (model === 'hang') return { kind: 'hang' };
+  if (model === 'drop') return { kind: 'drop' };
+  if (model === 'inspect') return { kind: 'inspect' };
+  if (model === 'tools') return { kind: 'tools' };
+  if (model === 'max-tokens') return { kind: 'max-tokens' };
+  if (model === 'stream-error') return { kind: 'stream-error' };
+  if ((m = /^slow-(\d+)$/.exec(model))) return { kind: 'echo', delay: parseInt(m[1], 10) };
+  if ((m = /^error-(\d{3})(-html)?$/.exec(model))) return { kind: 'error', code: parseInt(m[1], 10), html: !!m[2] };
+  if ((m = /^fixture-(.+)$/.exec(model))) return { kind: 'fixture', name: m[1] };
+  if ((m = /^flaky-(\d+)-.+$/.exec(model))) return { kind: 'flaky', n: parseInt(m[1], 10) };
+  if ((m = /^big-(\d+)$/.exec(model))) return { kind: 'big', n: parseInt(m[1], 10) };
+  return { kind: 'echo' };
+}
+
+// Flaky: returns true when this request must fail (first N per exact model name).
+function flakyFails(model, n) {
+  const c = (flaky.get(model) || 0) + 1;
+  flaky.set(model, c);
+  return c <= n;
+}
+
+// Reason phrase for codes node does not know (e.g. Anthropic's 529).
+const reason = (status) => http.STATUS_CODES[status] || (status === 529 ? 'Overloaded' : 'Unknown');
+
+const HTML_ERROR = (code) =>
+  `<!DOCTYPE html>\n<html><head><title>${code} Error</title></head>` +
+  `<body><h1>Error ${code}</h1><p>mock upstream failure</p></body></html>\n`;
+
+// ---------------------------------------------------------------- OpenAI
+function oaiErrorBody(code, message) {
+  let type = 'invalid_request_error', c = null;
+  if (code === 401) type = 'authentication_error';
+  else if (code === 403) type = 'permission_error';
+  else if (code === 429) { type = 'rate_limit_error'; c = 'rate_limit_exceeded'; }
+  else if (code >= 500) type = 'server_error';
+  return { error: { message: message || `mock error ${code}`, type, param: null, code: c } };
+}
+function oaiError(ctx, code, message, headers = {}) {
+  if (code === 429 || code === 503) headers = { 'retry-after': '1', ...headers };
+  ctx.json(code, oaiErrorBody(code, message), headers);
+}
+
+function contentText(content) {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.filter((p) => p && (p.type === 'text' || p.type === 'input_text') && typeof p.text === 'string')
+      .map((p) => p.text).join('');
+  }
+  return '';
+}
+
+function oaiLastUser(messages) {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i] && messages[i].role === 'user') return contentText(messages[i].content);
+  }
+  return '';
+}
+
+function oaiPromptChars(messages) {
+  if (!Array.isArray(messages)) return 0;
+  return messages.reduce((n, m) => n + (m ? contentText(m.content).length : 0), 0);
+}
+
+async function oaiChat(ctx, body, info) {
+  const model = body.model;
+  const beh = classify(model);
+  const stream = body.stream === true;
+  let text;
+  switch (beh.kind) {
+    case 'inspect': text = JSON.stringify(info); break;
+    case 'big': text = 'x'.repeat(beh.n); break;
+    case 'fixture': {
+      const name = safeName(beh.name);
+      const buf = name && readFixture('openai', `${name}.sse`);
+      if (!buf) return oaiError(ctx, 404, `fixture openai/${beh.name}.sse not found`);
+      ctx.sseHead();
+      if (await ctx.emit(splitEvents(buf))) ctx.end();
+      return;
+    }
+    default: text = oaiLastUser(body.messages);
+  }
+  const delay = beh.delay || 0;
+  const id = newId('chatcmpl-mock');
+  const created = nowSec();
+  const usage = {
+    prompt_tokens: ceilTok(oaiPromptChars(body.messages)),
+    completion_tokens: ceilTok(text.length),
+  };
+  usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+
+  if (!stream) {
+    if (beh.kind === 'drop') return ctx.dropNow();
+    await ctx.sleep(delay);
+    return ctx.json(200, {
+      id, object: 'chat.completion', created, model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage,
+      system_fingerprint: 'fp_mock',
+    }, { 'x-request-id': id });
+  }
+
+  const chunk = (delta, finish, extra) => 'data: ' + JSON.stringify({
+    id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...extra,
+  }) + '\n\n';
+  const events = [chunk({ role: 'assistant', content: '' }, null)];
+  for (const p of pieces(text)) events.push(chunk({ content: p }, null));
+  ctx.sseHead({ 'x-request-id': id });
+  if (beh.kind === 'drop') return ctx.dropAfter(events.slice(0, 2));
+  events.push(chunk({}, 'stop'));
+  if (body.stream_options && body.stream_options.include_usage) {
+    events.push('data: ' + JSON.stringify({
+      id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices: [], usage,
+    }) + '\n\n');
+  }
+  events.push('data: [DONE]\n\n');
+  if (await ctx.emit(events, delay)) ctx.end();
+}
+
+function embedInputs(input) {
+  if (typeof input === 'string') return [input];
+  if (Array.isArray(input)) {
+    if (input.length && input.every((x) => typeof x === 'number')) return [JSON.stringify(input)];
+    return input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  }
+  return [JSON.stringify(input ?? '')];
+}
+
+function oaiEmbeddings(ctx, body) {
+  const inputs = embedInputs(body.input);
+  const b64 = body.encoding_format === 'base64';
+  const data = inputs.map((s, index) => {
+    const v = embedding(s);
+    return {
+      object: 'embedding', index,
+      embedding: b64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+    };
+  });
+  const pt = inputs.reduce((n, s) => n + ceilTok(s.length), 0);
+  ctx.json(200, { object: 'list', data, model: body.model, usage: { prompt_tokens: pt, total_tokens: pt } });
+}
+
+function oaiImages(ctx, body) {
+  const n = Math.max(1, Math.min(10, parseInt(body.n, 10) || 1));
+  const data = [];
+  for (let i = 1; i <= n; i++) data.push({ url: `https://example.invalid/img/${i}.png`, revised_prompt: body.prompt });
+  ctx.json(200, { created: nowSec(), data });
+}
+
+function oaiModels(ctx) {
+  const created = 1700000000;
+  ctx.json(200, {
+    object: 'list',
+    data: ['echo', 'inspect'].map((id) => ({ id, object: 'model', created, owned_by: 'mock' })),
+  });
+}
+
+async function handleOpenAI(ctx, endpoint, info, rawBody) {
+  const { req } = ctx;
+  if (endpoint === 'models') {
+    if (req.method !== 'GET') return oaiError(ctx, 405, `method ${req.method} not allowed`);
+    return oaiModels(ctx);
+  }
+  if (req.method !== 'POST') return oaiError(ctx, 405, `method ${req.method} not allowed`);
+  const ct = String(req.headers['content-type'] || '').toLowerCase();
+  if (!ct.startsWith('application/json')) return oaiError(ctx, 400, 'Content-Type must be application/json');
+  const body = info.body;
+  if (info.bodyInvalid || !body || typeof body !== 'object' || Array.isArray(body)) {
+    return oaiError(ctx, 400, 'We could not parse the JSON body of your request.');
+  }
+  countModel(body.model);
+  const beh = classify(body.model);
+  if (await common(ctx, beh, body.model, body.stream === true, 'openai')) return;
+  if (endpoint === 'chat/completions') return oaiChat(ctx, body, info);
+  if (beh.kind === 'drop') return ctx.dropNow();
+  await ctx.sleep(beh.delay || 0);
+  if (endpoint === 'embeddings') return oaiEmbeddings(ctx, body);
+  if (endpoint === 'images/generations') return oaiImages(ctx, body);
+}
+
+// ---------------------------------------------------------------- shared behaviours
+// Handles hang / error / flaky / non-stream drop / slow non-chat. Returns true if handled.
+async function common(ctx, beh, model, stream, fmt) {
+  const err = { openai: oaiError, anthropic: antError, gemini: gemError }[fmt];
+  if (beh.kind === 'hang') { ctx.hanging = true; return true; }
+  if (beh.kind === 'error') {
+    if (beh.html) { ctx.raw(beh.code, HTML_ERROR(beh.code), 'text/html; charset=utf-8'); return true; }
+    err(ctx, beh.code);
+    return true;
+  }
+  if (beh.kind === 'flaky') {
+    if (flakyFails(String(model), beh.n)) {
+      err(ctx, 503, 'mock flaky failure', { 'retry-after': '0' });
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- Anthropic
+function antErrorType(code) {
+  return ({
+    400: 'invalid_request_error', 401: 'authentication_error', 402: 'billing_error', 403: 'permission_error',
+    404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error',
+    504: 'timeout_error', 529: 'overloaded_error',
+  })[code] || (code >= 500 ? 'api_error' : 'invalid_request_error');
+}
+function antError(ctx, code, message, headers = {}) {
+  if (code === 429) headers = { 'retry-after': '7', ...headers };
+  ctx.json(code, { type: 'error', error: { type: antErrorType(code), message: message || `mock error ${code}` } },
+    { 'request-id': newId('req_mock'), ...headers });
+}
+
+function antText(content) {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.filter((b) => b && b.type === 'text' && typeof b.text === 'string').map((b) => b.text).join('');
+  }
+  return '';
+}
+function antLastUser(messages) {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i] && messages[i].role === 'user') return antText(messages[i].content);
+  }
+  return '';
+}
+function antPromptChars(body) {
+  let n = antText(body.system).length;
+  if (Array.isArray(body.messages)) for (const m of body.messages) if (m) n += antText(m.content).length;
+  return n;
+}
+
+async function handleAnthropic(ctx, info) {
+  const { req } = ctx;
+  if (req.method !== 'POST') return antError(ctx, 405, `method ${req.method} not allowed`);
+  if (!req.headers['x-api-key']) return antError(ctx, 401, 'x-api-key header is required');
+  if (!req.headers['anthropic-version']) return antError(ctx, 400, 'anthropic-version: header is required');
+  const body = info.body;
+  if (info.bodyInvalid || !body || typeof body !== 'object' || Array.isArray(body)) {
+    return antError(ctx, 400, 'There was an issue with your request body: invalid JSON');
+  }
+  countModel(body.model);
+  if (body.max_tokens === undefined || body.max_tokens === null) return antError(ctx, 400, 'max_tokens: Field required');
+  const model = body.model;
+  const beh = classify(model);
+  const stream = body.stream === true;
+  if (await common(ctx, beh, model, stream, 'anthropic')) return;
+
+  if (beh.kind === 'fixture') {
+    const name = safeName(beh.name);
+    const buf = name && readFixture('anthropic', `${name}.txt`);
+    if (!buf) return antError(ctx, 404, `fixture anthropic/${beh.name}.txt not found`);
+    ctx.sseHead({ 'request-id': newId('req_mock') });
+    if (await ctx.emit(splitEvents(buf))) ctx.end();
+    return;
+  }
+  if (beh.kind === 'stream-error' && !stream) return antError(ctx, 529, 'Overloaded');
+
+  let text, stopReason = 'end_turn', tool = null;
+  if (beh.kind === 'inspect') text = JSON.stringify(info);
+  else if (beh.kind === 'big') text = 'x'.repeat(beh.n);
+  else text = antLastUser(body.messages);
+  if (beh.kind === 'max-tokens') stopReason = 'max_tokens';
+  if (beh.kind === 'tools' && Array.isArray(body.tools) && body.tools.length) {
+    text = 'Let me check.';
+    tool = { type: 'tool_use', id: 'toolu_mock1', name: body.tools[0].name, input: { location: 'Paris' } };
+    stopReason = 'tool_use';
+  }
+  const delay = beh.delay || 0;
+  const id = newId('msg_mock');
+  const inputTokens = ceilTok(antPromptChars(body));
+  const outputTokens = ceilTok(text.length + (tool ? JSON.stringify(tool.input).length : 0));
+  const reqId = newId('req_mock');
+
+  if (!stream) {
+    if (beh.kind === 'drop') return ctx.dropNow();
+    await ctx.sleep(delay);
+    const content = [{ type: 'text', text }];
+    if (tool) content.push(tool);
+    return ctx.json(200, {
+      id, type: 'message', role: 'assistant', model, content,
+      stop_reason: stopReason, stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    }, { 'request-id': reqId });
+  }
+
+  const ev = (name, obj) => `event: ${name}\ndata: ${JSON.stringify(obj)}\n\n`;
+  const events = [
+    ev('message_start', { type: 'message_start', message: {
+      id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    } }),
+    ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    ev('ping', { type: 'ping' }),
+  ];
+  const deltas = pieces(text).map((p) => ev('content_block_delta',
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } }));
+  ctx.sseHead({ 'request-id': reqId });
+  if (beh.kind === 'drop') return ctx.dropAfter([...events, ...deltas.slice(0, 1)]);
+  if (beh.kind === 'stream-error') {
+    const evs = [events[0], events[1], ev('content_block_delta',
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } }),
+    ev('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })];
+    if (await ctx.emit(evs, delay)) ctx.end();
+    return;
+  }
+  events.push(...deltas);
+  events.push(ev('content_block_stop', { type: 'content_block_stop', index: 0 }));
+  if (tool) {
+    events.push(ev('content_block_start', { type: 'content_block_start', index: 1,
+      content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } }));
+    const js = JSON.stringify(tool.input);
+    const k = Math.ceil(js.length / 3);
+    for (let i = 0; i < js.length; i += k) {
+      events.push(ev('content_block_delta', { type: 'content_block_delta', index: 1,
+        delta: { type: 'input_json_delta', partial_json: js.slice(i, i + k) } }));
+    }
+    events.push(ev('content_block_stop', { type: 'content_block_stop', index: 1 }));
+  }
+  events.push(ev('message_delta', { type: 'message_delta',
+    delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }));
+  events.push(ev('message_stop', { type: 'message_stop' }));
+  if (await ctx.emit(events, delay)) ctx.end();
+}
+
+// ---------------------------------------------------------------- Gemini
+function gemStatus(code) {
+  return ({
+    400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
+    409: 'ABORTED', 429: 'RESOURCE_EXHAUSTED', 499: 'CANCELLED', 500: 'INTERNAL', 501: 'NOT_IMPLEMENTED',
+    503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
+  })[code] || (code >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
+}
+function gemError(ctx, code, message, headers = {}) {
+  const error = { code, message: message || `mock error ${code}`, status: gemStatus(code) };
+  if (code === 429) error.details = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3s' }];
+  ctx.json(code, { error }, headers);
+}
+
+function gemPartsText(content) {
+  if (!content || !Array.isArray(content.parts)) return '';
+  return content.parts.filter((p) => p && typeof p.text === 'string').map((p) => p.text).join('');
+}
+function gemLastUser(contents) {
+  if (!Array.isArray(contents)) return '';
+  for (let i = contents.length - 1; i >= 0; i--) {
+    const c = contents[i];
+    if (c && (c.role === 'user' || c.role === undefined)) return gemPartsText(c);
+  }
+  return '';
+}
+function gemPromptChars(body) {
+  let n = gemPartsText(body.systemInstruction || body.system_instruction);
+  n = n.length;
+  if (Array.isArray(body.contents)) for (const c of body.contents) n += gemPartsText(c).length;
+  return n;
+}
+
+function findGeminiFixture(name, ext) {
+  const alt = name.startsWith('streaming-') ? 'unary-' + name.slice(10)
+    : name.startsWith('unary-') ? 'streaming-' + name.slice(6) : null;
+  for (const dir of ['googleai', 'vertexai']) {
+    for (const n of [name, alt]) {
+      if (!n) continue;
+      const buf = readFixture('gemini', dir, `${n}.${ext}`);
+      if (buf) return buf;
+    }
+  }
+  return null;
+}
+
+async function handleGemini(ctx, model, method, info) {
+  const { req } = ctx;
+  if (req.method !== 'POST') return gemError(ctx, 405, `method ${req.method} not allowed`);
+  if (!req.headers['x-goog-api-key']) {
+    return gemError(ctx, 403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
+  }
+  const body = info.body;
+  if (info.bodyInvalid || !body || typeof body !== 'object' || Array.isArray(body)) {
+    return gemError(ctx, 400, 'Invalid JSON payload received.');
+  }
+  countModel(model);
+  const beh = classify(model);
+  const isStream = method === 'streamGenerateContent';
+  const sse = isStream && info.query.alt === 'sse';
+  if (await common(ctx, beh, model, isStream, 'gemini')) return;
+
+  if (method === 'embedContent' || method === 'batchEmbedContents') {
+    if (beh.kind === 'drop') return ctx.dropNow();
+    await ctx.sleep(beh.delay || 0);
+  }
+  if (method === 'embedContent') {
+    return ctx.json(200, { embedding: { values: embedding(gemPartsText(body.content)) } });
+  }
+  if (method === 'batchEmbedContents') {
+    const reqs = Array.isArray(body.requests) ? body.requests : [];
+    return ctx.json(200, { embeddings: reqs.map((r) => ({ values: embedding(gemPartsText(r && r.content)) })) });
+  }
+
+  if (beh.kind === 'fixture') {
+    const name = safeName(beh.name);
+    if (isStream) {
+      const buf = name && findGeminiFixture(name, 'txt');
+      if (!buf) return gemError(ctx, 404, `fixture gemini/googleai/${beh.name}.txt not found`);
+      if (sse) {
+        ctx.sseHead();
+        if (await ctx.emit(splitEvents(buf))) ctx.end();
+      } else {
+        // JSON-array streaming (no alt=sse): convert the recorded data: lines.
+        const objs = buf.toString('utf8').split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim());
+        ctx.stream = true;
+        ctx.res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+        if (await ctx.emit(objs.map((o, i) => (i === 0 ? '[' : ',\r\n') + o).concat([objs.length ? ']' : '[]']))) ctx.end();
+      }
+      return;
+    }
+    const buf = name && findGeminiFixture(name, 'json');
+    if (!buf) return gemError(ctx, 404, `fixture gemini/googleai/${beh.name}.json not found`);
+    let status = 200;
+    try {
+      const j = JSON.parse(buf.toString('utf8'));
+      if (j && j.error && Number.isInteger(j.error.code)) status = j.error.code;
+    } catch { /* send as is */ }
+    return ctx.raw(status, buf, 'application/json; charset=UTF-8');
+  }
+
+  let parts;
+  let text;
+  if (beh.kind === 'tools' && Array.isArray(body.tools) && body.tools[0] &&
+      Array.isArray(body.tools[0].functionDeclarations || body.tools[0].function_declarations)) {
+    const decls = body.tools[0].functionDeclarations || body.tools[0].function_declarations;
+    const fc = { name: decls[0] && decls[0].name, args: { location: 'Paris' } };
+    parts = [{ functionCall: fc }];
+    text = JSON.stringify(fc);
+  } else {
+    if (beh.kind === 'inspect') text = JSON.stringify(info);
+    else if (beh.kind === 'big') text = 'x'.repeat(beh.n);
+    else text = gemLastUser(body.contents);
+  }
+  const delay = beh.delay || 0;
+  const usageMetadata = { promptTokenCount: ceilTok(gemPromptChars(body)), candidatesTokenCount: ceilTok(text.length) };
+  usageMetadata.totalTokenCount = usageMetadata.promptTokenCount + usageMetadata.candidatesTokenCount;
+  const responseId = newId('mock');
+
+  if (!isStream) {
+    if (beh.kind === 'drop') return ctx.dropNow();
+    await ctx.sleep(delay);
+    return ctx.json(200, {
+      candidates: [{ content: { parts: parts || [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+      usageMetadata, modelVersion: model, responseId,
+    });
+  }
+
+  const objs = [];
+  if (parts) {
+    objs.push({ candidates: [{ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata });
+  } else {
+    const ps = pieces(text);
+    if (!ps.length) ps.push('');
+    ps.forEach((p, i) => {
+      const cand = { content: { parts: [{ text: p }], role: 'model' }, index: 0 };
+      const o = { candidates: [cand] };
+      if (i === ps.length - 1) { cand.finishReason = 'STOP'; o.usageMetadata = usageMetadata; }
+      objs.push(o);
+    });
+  }
+  for (const o of objs) { o.modelVersion = model; o.responseId = responseId; }
+  let events;
+  if (sse) {
+    ctx.sseHead();
+    events = objs.map((o) => `data: ${JSON.stringify(o)}\r\n\r\n`);
+  } else {
+    ctx.stream = true;
+    ctx.res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    ctx.res.flushHeaders();
+    events = objs.map((o, i) => (i === 0 ? '[' : ',\r\n') + JSON.stringify(o));
+  }
+  if (beh.kind === 'drop') return ctx.dropAfter(events.slice(0, 1));
+  if (!sse) events.push(']');
+  if (await ctx.emit(events, delay)) ctx.end();
+}
+
+// ---------------------------------------------------------------- control + routing
+function countModel(model) {
+  if (model === undefined || model === null || model === '') return;
+  const k = String(model);
+  stats.by_model[k] = (stats.by_model[k] || 0) + 1;
+}
+
+function handleControl(ctx, pathname) {
+  const { req } = ctx;
+  if (pathname === '/__mock/stats' && req.method === 'GET') return ctx.json(200, stats);
+  if (pathname === '/__mock/reset' && (req.method === 'POST' || req.method === 'GET')) {
+    resetState();
+    lastRequest = null;
+    return ctx.json(200, { ok: true });
+  }
+  if (pathname === '/__mock/last' && req.method === 'GET') return ctx.json(200, lastRequest);
+  return ctx.json(404, { error: { message: `unknown mock control endpoint ${pathname}`, type: 'not_found' } });
+}
+
+async function route(req, res, rawBody) {
+  const ctx = makeCtx(req, res);
+  const url = new URL(req.url, 'http://127.0.0.1');
+  const pathname = url.pathname;
+  if (pathname.startsWith('/__mock/')) return handleControl(ctx, pathname);
+
+  let body = null, bodyInvalid = false;
+  if (rawBody.length) {
+    try { body = JSON.parse(rawBody.toString('utf8')); } catch { body = rawBody.toString('utf8'); bodyInvalid = true; }
+  }
+  const info = {
+    method: req.method, path: pathname, query: Object.fromEntries(url.searchParams),
+    headers: req.headers, body,
+  };
+  lastRequest = info;
+  stats.requests++;
+  stats.by_path[pathname] = (stats.by_path[pathname] || 0) + 1;
+  Object.defineProperty(info, 'bodyInvalid', { value: bodyInvalid, enumerable: false });
+
+  let m;
+  if (/\/v1\/messages$/.test(pathname)) return handleAnthropic(ctx, info);
+  if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/.exec(pathname))) {
+    return handleGemini(ctx, decodeURIComponent(m[1]), m[2], info);
+  }
+  if ((m = /\/v1\/(chat\/completions|embeddings|images\/generations|models)$/.exec(pathname))) {
+    return handleOpenAI(ctx, m[1], info, rawBody);
+  }
+  ctx.json(404, { error: { message: `Unknown request URL: ${req.method} ${pathname}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+}
+
+const MAX_BODY = 64 * 1024 * 1024;
+const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+  const chunks = [];
+  let size = 0, tooBig = false;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) { tooBig = true; return; }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (tooBig) {
+      const b = JSON.stringify({ error: { message: 'request body too large', type: 'invalid_request_error', param: null, code: null } });
+      res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
+      return res.end(b);
+    }
+    Promise.resolve(route(req, res, Buffer.concat(chunks))).catch((e) => {
+      process.stderr.write(`mock provider: handler error: ${e && e.stack || e}\n`);
+      if (!res.headersSent) {
+        const b = JSON.stringify({ error: { message: 'mock internal error', type: 'server_error', param: null, code: null } });
+        res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
+        res.end(b);
+      } else {
+        res.destroy();
+      }
+    });
+  });
+  req.on('error', () => {});
+});
+server.keepAliveTimeout = 60000;
+server.headersTimeout = 65000;
+server.requestTimeout = 0;
+server.on('connection', (s) => s.setNoDelay(true));
+server.on('clientError', (err, socket) => {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  else socket.destroy();
+});
+
+server.listen(opts.port, '127.0.0.1', () => {
+  const port = server.address().port;
+  if (opts.portFile) {
+    const tmp = `${opts.portFile}.tmp`;
+    fs.writeFileSync(tmp, `${port}\n`);
+    fs.renameSync(tmp, opts.portFile);
+  }
+  process.stdout.write(`mock provider listening on 127.0.0.1:${port}\n`);
+});
+server.on('error', (e) => {
+  process.stderr.write(`mock provider: ${e.message}\n`);
+  process.exit(1);
+});
+
+function shutdown() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 500).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
