@@ -8,7 +8,8 @@
  * mod_llmgw is absent.
  *
  * Order of one request in the `llmgw` handler:
- *   parse + route -> llmgw_admit (quota: 401/402/429) -> llmgw_cache_lookup
+ *   llmgw_authenticate (quota: 401, before the body is read) -> parse +
+ *   route -> llmgw_admit (quota: 402/429) -> llmgw_cache_lookup
  *   (a hit is served there) -> upstream call -> llmgw_response_headers (just
  *   before the status line goes out) -> body -> llmgw_completed (accounting
  *   with the final usage, cache store).
@@ -86,6 +87,12 @@ typedef struct llmgw_request {
 #define LLMGW_DECLARE_NONSTD(type) type
 #define LLMGW_DECLARE_DATA
 
+/* First thing for every gateway request, before the body is read: only
+ * id, endpoint and client_key are set. RUN_ALL like admit: a hook that
+ * refuses (401) writes the response and returns the status. */
+APR_DECLARE_EXTERNAL_HOOK(llmgw, LLMGW, int, authenticate,
+                          (request_rec *r, llmgw_request_t *req))
+
 /* Admission before anything is sent upstream. RUN_ALL: return OK or
  * DECLINED to let the request go on; any other value is an HTTP status for
  * which the hook has already written the response (llmgw_send_error). */
@@ -116,6 +123,15 @@ APR_DECLARE_OPTIONAL_FN(int, llmgw_send_error,
                         (request_rec *r, int status, const char *type,
                          const char *code, const char *message,
                          long retry_after, json_t *details));
+
+/* Writes a whole successful body with every gateway header (x-request-id,
+ * x-llmgw, x-provider, x-tokens-*, the response_headers hooks) — e.g. a
+ * cache hit. content_type "text/event-stream" marks an SSE replay (never
+ * compressed). Returns OK. */
+APR_DECLARE_OPTIONAL_FN(int, llmgw_send_body,
+                        (request_rec *r, llmgw_request_t *req, int status,
+                         const char *content_type, const char *body,
+                         apr_size_t len));
 
 /* The shared store of the server (vhost) r or s belongs to; NULL if none. */
 APR_DECLARE_OPTIONAL_FN(llmgw_store_t *, llmgw_get_store, (server_rec *s));

@@ -72,6 +72,15 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
         if (prov) {
             model = slash + 1;
         }
+        else if (!provider_field) {
+            /* A namespaced model ("meta-llama/x") goes to an aggregator only
+             * when the `provider` field names it: a typo in a provider name
+             * must not reach the default provider. */
+            *err = apr_psprintf(p, "unknown provider '%s' in model '%s'",
+                                name, model);
+            *err_code = "provider_not_found";
+            return 400;
+        }
     }
     if (!prov && provider_field) {
         prov = apr_hash_get(t->providers, provider_field, APR_HASH_KEY_STRING);

@@ -184,6 +184,14 @@ static llmgw_store_status_e mc_get(llmgw_store_t *st, apr_pool_t *p,
     if (!key_prepare(key, &k) || !(m = mc_take(mc)))
         return LLMGW_STORE_ERROR;
     v = memcached_get(m, k.key, k.klen, &vlen, &flags, &rc);
+    if (rc == MEMCACHED_NOTFOUND) {
+        /* libmemcached also says NOTFOUND when no server answered (a read
+         * failure or timeout); the error of this query tells them apart. */
+        memcached_return_t last = memcached_last_error(m);
+        if (last != MEMCACHED_SUCCESS && last != MEMCACHED_NOTFOUND
+            && last != MEMCACHED_END)
+            rc = last;
+    }
     mc_give(mc, m);
     if (rc != MEMCACHED_SUCCESS) {
         free(v);

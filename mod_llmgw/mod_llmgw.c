@@ -18,6 +18,9 @@
 
 /* APR has only RUN_ALL for optional hooks: a cache lookup "runs first"
  * by treating DECLINED as the value that lets the next hook try. */
+APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, authenticate,
+                                    (request_rec *r, llmgw_request_t *req),
+                                    (r, req), OK, DECLINED)
 APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, admit,
                                     (request_rec *r, llmgw_request_t *req),
                                     (r, req), OK, DECLINED)
@@ -167,6 +170,13 @@ static int llmgw_send_error(request_rec *r, int status, const char *type,
                                    retry_after, details);
 }
 
+static int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
+                           const char *content_type, const char *body,
+                           apr_size_t len)
+{
+    return llmgw_send_whole(r, req, status, content_type, body, len);
+}
+
 static llmgw_store_t *llmgw_get_store(server_rec *s)
 {
     return llmgw_store_for(s);
@@ -187,6 +197,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
 {
     (void)p;
     APR_REGISTER_OPTIONAL_FN(llmgw_send_error);
+    APR_REGISTER_OPTIONAL_FN(llmgw_send_body);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_store);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);

@@ -912,6 +912,10 @@ int llmgw_handler(request_rec *r)
     req->endpoint = llmgw_endpoint_from_path(r->uri, &req->endpoint_name);
     req->client_key = client_credential(r);
 
+    rv = llmgw_run_authenticate(r, req);
+    if (rv != OK && rv != DECLINED) {
+        return OK;                  /* the hook answered (401) */
+    }
     if (req->endpoint == LLMGW_EP_UNKNOWN) {
         return error_reply(r, req, HTTP_NOT_FOUND, "unknown_route", NULL,
                            apr_psprintf(r->pool, "no route %s %s", r->method,

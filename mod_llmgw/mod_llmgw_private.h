@@ -69,6 +69,9 @@ int llmgw_send_error_simple(request_rec *r, int status, const char *type,
                             long retry_after, json_t *details);
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
                     const char *body, apr_size_t len);
+int llmgw_send_whole(request_rec *r, llmgw_request_t *req, int status,
+                     const char *content_type, const char *body,
+                     apr_size_t len);
 void llmgw_set_notes(request_rec *r, llmgw_request_t *req);
 
 /* json held by a pool: decref'd when the pool goes */

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* What goes back to the client: gateway headers, request notes, JSON bodies
  * and the one error-envelope writer every module uses. */
+#include <string.h>
 #include "apr_strings.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -93,9 +94,20 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
                     const char *body, apr_size_t len)
 {
+    return llmgw_send_whole(r, req, status, "application/json", body, len);
+}
+
+int llmgw_send_whole(request_rec *r, llmgw_request_t *req, int status,
+                     const char *content_type, const char *body,
+                     apr_size_t len)
+{
     r->status = status;
     req->status = status;
-    ap_set_content_type(r, "application/json");
+    ap_set_content_type(r, content_type);
+    if (!strncmp(content_type, "text/event-stream", 17)) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+        apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    }
     llmgw_set_gateway_headers(r, req);
     ap_set_content_length(r, len);
     if (r->header_only) {

@@ -107,7 +107,7 @@ for my $h (@hostile) {
         is_deeply $last->{query}, {}, "$name: upstream query empty";
         ok !exists $last->{headers}{'x-injected'}, "$name: no injected upstream header";
     } else {
-        like dec($res)->{error}{type} // '', qr/invalid_request_error|not_found/, "$name: rejected with an envelope";
+        like +(dec($res) // {})->{error}{type} // '', qr/invalid_request_error|not_found/, "$name: rejected with an envelope";
         pass "$name: nothing sent upstream";
         pass "$name: nothing sent upstream (headers)";
     }
@@ -118,7 +118,7 @@ for my $h (@hostile) {
     mock_reset();
     my $res = post_json('/v1/chat/completions', chat_body('nope/x', 'x'));
     ok $res->code == 400 || $res->code == 404, 'nope/x: 400 or 404 (' . $res->code . ')';
-    my $e = dec($res)->{error} // {};
+    my $e = (dec($res) // {})->{error} // {};
     like $e->{type} // '', qr/^(invalid_request_error|not_found_error)$/, 'nope/x: error type';
     is mock_stats()->{requests}, 0, 'nope/x: nothing sent upstream';
 }

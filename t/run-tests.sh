@@ -246,6 +246,12 @@ scan_error_log() {
         sed 's/^/  /' "$bad" | head -50
         return 1
     fi
+    # SPEC: provider keys never appear in logs.
+    if grep -lF "$PROVIDER_KEY" t/logs/* 2>/dev/null | grep -q .; then
+        say "the provider key appears in the logs:"
+        grep -nF "$PROVIDER_KEY" t/logs/* | head -5 | sed 's/^/  /'
+        return 1
+    fi
     return 0
 }
 

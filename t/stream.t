@@ -77,7 +77,7 @@ for my $case ([ '/v1', {} ], [ '/gz/v1', { 'Accept-Encoding' => 'gzip, deflate' 
     my $name = "slow stream via $mount";
     is $r->{status}, 200, "$name: 200";
     ok !defined $r->{headers}{'content-encoding'}, "$name: not compressed"
-        or diag "content-encoding: $r->{headers}{'content-encoding'}";
+        or diag "content-encoding: " . ($r->{headers}{'content-encoding'} // '');
     like $r->{headers}{'content-type'} // '', qr{^text/event-stream}i, "$name: event stream";
     my (undef, $ev) = chunks_of($r);
     is join('', map { ref && @{ $_->{choices} // [] } ? $_->{choices}[0]{delta}{content} // '' : '' } @$ev),

@@ -24,6 +24,10 @@ our @EXPORT = qw(
 
 our $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
+# Test names and diagnostics may hold UTF-8 text.
+binmode $_, ':encoding(UTF-8)' for grep { defined }
+    map { Test::More->builder->$_ } qw(output failure_output todo_output);
+
 sub provider_key { $ENV{LLMGW_TEST_PROVIDER_KEY} // 'sk-test-provider-secret-123' }
 
 sub uuid_re { qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i }
@@ -95,7 +99,7 @@ sub mock_get {
 }
 sub mock_reset { mock_get('/__mock/reset', 'POST') }
 sub mock_stats { mock_get('/__mock/stats') }
-sub mock_last  { mock_get('/__mock/last') }
+sub mock_last  { mock_get('/__mock/last') // {} }
 
 # ---- error envelope -------------------------------------------------------
 # envelope_ok($res, $status, $type, $name, %opt): 9 tests. opt: code => exact
