@@ -31,7 +31,7 @@ DEFS=""
 USER_DIRECTIVES=""
 if [ "$(id -u)" = 0 ]; then USER_DIRECTIVES="-D LLMGW_AS_ROOT"; fi
 
-export LLMGW_TOP="$TOP" LLMGW_RUN="$RUN" LLMGW_PORT="$PORT" LLMGW_MOCK_PORT="$MOCK_PORT"
+export LLMGW_MOCK_KEY=mock-key LLMGW_TOP="$TOP" LLMGW_RUN="$RUN" LLMGW_PORT="$PORT" LLMGW_MOCK_PORT="$MOCK_PORT"
 /usr/sbin/apache2 -f "$BUILD/llmgw-example.conf" $DEFS $USER_DIRECTIVES -k start
 for i in 1 2 3 4 5 6 7 8 9 10; do
     [ -f "$RUN/httpd.pid" ] && [ -f "$RUN/mock.port" ] && break

@@ -75,6 +75,7 @@ apr_status_t llmgw_memcached_create(apr_pool_t *p,
         { MEMCACHED_BEHAVIOR_RCV_TIMEOUT,           MC_IO_TIMEOUT_US },
         { MEMCACHED_BEHAVIOR_SND_TIMEOUT,           MC_IO_TIMEOUT_US },
         { MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT,  MC_FAILURE_LIMIT },
+        { MEMCACHED_BEHAVIOR_SERVER_TIMEOUT_LIMIT,  MC_FAILURE_LIMIT },
         { MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,         MC_RETRY_TIMEOUT_S },
     };
     llmgw_memcached_t *mc;
@@ -290,6 +291,29 @@ static llmgw_store_status_e mc_incr(llmgw_store_t *st, const char *key,
     return LLMGW_STORE_OK;
 }
 
+/* libmemcached's last error without its "(0x...) " handle prefix and its
+ * " -> file:line" suffix, e.g. "CONNECTION FAILURE(Connection refused),
+ * host: 10.0.0.1:11211". */
+static const char *mc_error_text(apr_pool_t *p, memcached_st *m,
+                                 memcached_return_t rc)
+{
+    const char *msg = memcached_last_error_message(m);
+    const char *start, *end;
+
+    if (!msg || !*msg)
+        return memcached_strerror(m, rc);
+    start = msg;
+    if (start[0] == '(' && (end = strstr(start, ") ")))
+        start = end + 2;
+    end = strstr(start, " -> ");
+    if (!end)
+        end = start + strlen(start);
+    while (end > start && (end[-1] == ' ' || end[-1] == ','))
+        end--;
+    return end > start ? apr_pstrmemdup(p, start, (apr_size_t)(end - start))
+                       : memcached_strerror(m, rc);
+}
+
 /* Stats of every server: a round trip to each, through the pool's own
  * connections and timeouts. */
 static llmgw_store_status_e mc_health(llmgw_store_t *st, apr_pool_t *p,
@@ -299,7 +323,6 @@ static llmgw_store_status_e mc_health(llmgw_store_t *st, apr_pool_t *p,
     memcached_stat_st *stats;
     memcached_return_t rc;
     memcached_st *m;
-    const char *msg;
 
     if (!(m = mc_take(mc))) {
         *detail = "error: no memcached connection available";
@@ -313,9 +336,7 @@ static llmgw_store_status_e mc_health(llmgw_store_t *st, apr_pool_t *p,
         *detail = "ok";
         return LLMGW_STORE_OK;
     }
-    msg = memcached_last_error_message(m);
-    *detail = apr_pstrcat(p, "error: ", msg ? msg : memcached_strerror(m, rc),
-                          NULL);
+    *detail = apr_pstrcat(p, "error: ", mc_error_text(p, m, rc), NULL);
     mc_give(mc, m);
     return LLMGW_STORE_ERROR;
 }

@@ -461,7 +461,6 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
         e->status = 502;
         e->type = "provider_error";
         e->code = "provider_connection_error";
-        e->upstream_status = call->got_body ? (int)call->status : 0;
         e->message = apr_psprintf(p, "the connection to provider '%s' failed: "
                                   "%s", ex->provider->name,
                                   call->error ? call->error : "no response");

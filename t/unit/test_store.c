@@ -829,6 +829,26 @@ START_TEST(mc_down)
 }
 END_TEST
 
+/* A server that accepts connections and never answers: each operation
+ * times out in under a second with an error (never a miss). */
+START_TEST(mc_hung)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    expect_error_fast(mc_store_new(ntohs(a.sin_port), 2), 0);
+    close(fd);
+}
+END_TEST
+
 /* ---- main ------------------------------------------------------------ */
 
 static Suite *store_suite(void)
@@ -862,6 +882,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, mc_toobig);
     tcase_add_test(tc, mc_concurrent_incr);
     tcase_add_test(tc, mc_down);
+    tcase_add_test(tc, mc_hung);
     suite_add_tcase(s, tc);
     return s;
 }
