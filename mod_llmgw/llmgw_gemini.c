@@ -109,7 +109,7 @@ static const char *encode_model(apr_pool_t *p, const char *m)
 static const char *map_finish(const char *r)
 {
     static const char *const filtered[] = {
-        "SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
         "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", NULL
     };
     int i;
