@@ -327,7 +327,7 @@ static int text_only(req_state_t *st, const json_t *content, json_t **out,
 {
     size_t i;
     json_t *parts;
-    char *text = "";
+    const char *text = "";
 
     if (content == NULL || json_is_null(content)) {
         *out = json_string("");
@@ -890,7 +890,7 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
     return 0;
 }
 
-/* An optional member that must be a number (in [lo, hi] when lo <= hi). */
+/* An optional member that must be a number, copied to gc[gkey]. */
 static int opt_number(req_state_t *st, const json_t *req, const char *key,
                       json_t *gc, const char *gkey)
 {
@@ -1048,6 +1048,8 @@ failed:
 /* Response: generateContent -> chat.completion                        */
 /* ------------------------------------------------------------------ */
 
+/* The candidate's choice index (its `index`, else its position); -1 for
+ * one beyond GEMINI_MAX_CHOICES, which is skipped. */
 static int candidate_index(const json_t *cand, size_t pos)
 {
     const json_t *v = jget(cand, "index");
@@ -1055,7 +1057,7 @@ static int candidate_index(const json_t *cand, size_t pos)
         && json_integer_value(v) < GEMINI_MAX_CHOICES) {
         return (int)json_integer_value(v);
     }
-    return (int)pos;
+    return pos < GEMINI_MAX_CHOICES ? (int)pos : -1;
 }
 
 static json_t *gem_chat_response(apr_pool_t *p, const json_t *native,
@@ -1078,9 +1080,14 @@ static json_t *gem_chat_response(apr_pool_t *p, const json_t *native,
         const json_t *cand = json_array_get(cands, i);
         const json_t *parts = jget(jget(cand, "content"), "parts");
         int idx = candidate_index(cand, i);
-        json_t *text = candidate_text(parts);
-        json_t *calls = json_array(), *msg;
+        json_t *text, *calls, *msg;
         size_t k;
+
+        if (idx < 0) {
+            continue;
+        }
+        text = candidate_text(parts);
+        calls = json_array();
 
         for (k = 0; k < json_array_size(parts); k++) {
             const json_t *part = json_array_get(parts, k);
@@ -1413,11 +1420,15 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
 {
     const json_t *parts = jget(jget(cand, "content"), "parts");
     int idx = candidate_index(cand, pos), rv;
-    stream_choice_t *c = start_choice(s, idx, emit, baton, &rv);
+    stream_choice_t *c;
     json_t *text, *calls = NULL, *delta;
     const char *fr = jstr(cand, "finishReason");
     size_t k;
 
+    if (idx < 0) {
+        return 0;
+    }
+    c = start_choice(s, idx, emit, baton, &rv);
     if (rv) {
         return rv;
     }

@@ -20,6 +20,7 @@ struct llmgw_sse_parser {
     int has_data;
     char event[64];         /* event name; longer names are truncated */
     int has_event;
+    int raw_json;           /* in a bare JSON body (no "data:" prefix) */
     int last_was_cr;        /* a CR ended the previous chunk: skip a LF */
     apr_size_t events;
 };
@@ -74,18 +75,44 @@ static int dispatch(llmgw_sse_parser_t *ps)
     ps->data_len = 0;
     ps->has_data = 0;
     ps->has_event = 0;
+    ps->raw_json = 0;
     return rv;
 }
 
 /* One complete line (without its terminator). */
+static int append_data(llmgw_sse_parser_t *ps, const char *val,
+                       apr_size_t vlen)
+{
+    apr_size_t need = ps->data_len + vlen + (ps->has_data ? 1 : 0);
+    int rv;
+    if ((rv = reserve(ps, &ps->data, &ps->data_cap, ps->data_len, need))) {
+        return rv;
+    }
+    if (ps->has_data) {
+        ps->data[ps->data_len++] = '\n';
+    }
+    memcpy(ps->data + ps->data_len, val, vlen);
+    ps->data_len += vlen;
+    ps->has_data = 1;
+    return 0;
+}
+
 static int process_line(llmgw_sse_parser_t *ps, const char *l, apr_size_t n)
 {
     const char *colon, *val;
     apr_size_t flen, vlen;
-    int rv;
 
     if (n == 0) {
         return dispatch(ps);
+    }
+    /* Providers send a JSON error body with no SSE framing after a stream
+     * started (Gemini does): a line opening with '{' or '[' at the start of
+     * an event begins such a body, which runs to the next blank line or to
+     * the end of input and is dispatched as one event's data. */
+    if (ps->raw_json
+        || ((l[0] == '{' || l[0] == '[') && !ps->has_data && !ps->has_event)) {
+        ps->raw_json = 1;
+        return append_data(ps, l, n);
     }
     if (l[0] == ':') {
         return 0;                           /* comment */
@@ -99,16 +126,7 @@ static int process_line(llmgw_sse_parser_t *ps, const char *l, apr_size_t n)
         vlen--;
     }
     if (flen == 4 && memcmp(l, "data", 4) == 0) {
-        apr_size_t need = ps->data_len + vlen + (ps->has_data ? 1 : 0);
-        if ((rv = reserve(ps, &ps->data, &ps->data_cap, ps->data_len, need))) {
-            return rv;
-        }
-        if (ps->has_data) {
-            ps->data[ps->data_len++] = '\n';
-        }
-        memcpy(ps->data + ps->data_len, val, vlen);
-        ps->data_len += vlen;
-        ps->has_data = 1;
+        return append_data(ps, val, vlen);
     }
     else if (flen == 5 && memcmp(l, "event", 5) == 0) {
         if (vlen >= sizeof(ps->event)) {

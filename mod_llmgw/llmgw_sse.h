@@ -3,8 +3,10 @@
  * llmgw_sse.h — incremental Server-Sent Events parser (pure).
  * Fed with whatever bytes arrive; calls back once per complete event with
  * its `event:` name (NULL when absent) and its `data:` lines joined by '\n'.
- * Accepts LF, CRLF and CR line ends, comments, and a final event that lacks
- * the closing blank line (llmgw_sse_finish emits it).
+ * Accepts LF, CRLF and CR line ends, comments, a final event that lacks
+ * the closing blank line (llmgw_sse_finish emits it), and a bare JSON body
+ * with no "data:" framing (a provider's error after the stream started),
+ * delivered as one event.
  */
 #ifndef LLMGW_SSE_H
 #define LLMGW_SSE_H

@@ -126,6 +126,13 @@ static json_int_t iget(const json_t *j, const char *path)
     return json_integer_value(v);
 }
 
+typedef struct sink {
+    apr_array_header_t *chunks;     /* json_t * emitted to the client */
+} sink_t;
+static sink_t *sink_new(void);
+static void sink_free(sink_t *s);
+static int sink_emit(void *baton, const char *data, apr_size_t len);
+
 /* Translates an OpenAI request; returns the native body or NULL (err). */
 static json_t *xreq(const char *body, const char **err)
 {
@@ -650,6 +657,29 @@ START_TEST(resp_any_shape)
         json_decref(r);
         json_decref(in);
     }
+    /* a flood of candidates is capped */
+    {
+        json_t *in = json_pack("{s:[]}", "candidates");
+        json_t *r;
+        llmgw_stream_t *st = T->stream_new(pool, &X);
+        sink_t *sink;
+        char *txt;
+        for (i = 0; i < 300; i++) {
+            json_array_append_new(json_object_get(in, "candidates"),
+                json_pack("{s:{s:[{s:s}]}}", "content", "parts", "text", "x"));
+        }
+        r = T->chat_response(pool, in, &X, NULL);
+        ck_assert_int_eq(json_array_size(json_object_get(r, "choices")), 128);
+        json_decref(r);
+        sink = sink_new();
+        txt = json_dumps(in, JSON_COMPACT);
+        ck_assert_int_eq(T->stream_event(st, NULL, txt, strlen(txt), sink_emit, sink),
+                         LLMGW_XLATE_CONTINUE);
+        ck_assert_int_eq(sink->chunks->nelts, 256);
+        free(txt);
+        sink_free(sink);
+        json_decref(in);
+    }
 }
 END_TEST
 
@@ -1147,9 +1177,7 @@ END_TEST
 /* Streams                                                             */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    apr_array_header_t *chunks;     /* json_t * emitted to the client */
-} sink_t;
+
 
 static int sink_emit(void *baton, const char *data, apr_size_t len)
 {
