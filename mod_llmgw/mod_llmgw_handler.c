@@ -289,6 +289,19 @@ static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
     return pr->key;
 }
 
+/* A credential that can go into a header line: no control characters, so a
+ * key from a request body can never inject a header. */
+static int header_value_ok(const char *v)
+{
+    const unsigned char *c;
+    for (c = (const unsigned char *)v; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The body and headers for one candidate route; 0 or an HTTP status with
  * *err for a request the provider type cannot take. */
 static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
@@ -304,6 +317,10 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
     const char *path;
     int i;
 
+    if (key && !header_value_ok(key)) {
+        *err = "the provider key contains control characters";
+        return 400;
+    }
     if (!ex->xl) {
         path = openai_path(req->endpoint);
         if (key) {

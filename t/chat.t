@@ -20,7 +20,7 @@ my @cases = (
 );
 my $per_case = 14;
 
-plan tests => @cases * $per_case + 3, need_module('llmgw');
+plan tests => @cases * $per_case + 3 + 3 + 3, need_module('llmgw');
 
 my %ids;
 my $n = 0;
@@ -59,5 +59,22 @@ for my $c (@cases) {
                         'X-Request-Id' => 'not-a-uuid <script>alert(1)</script>');
     is $res->code, 200, 'hostile x-request-id: 200';
     like $res->header('x-request-id') // '', uuid_re, 'hostile x-request-id: replaced by a UUID';
+}
+# A large answer (300 kB) arrives whole.
+{
+    my $res = post_json('/v1/chat/completions', chat_body('mock/big-300000', 'x'));
+    is $res->code, 200, 'big answer: 200';
+    my $c = eval { dec($res)->{choices}[0]{message}{content} } // '';
+    is length($c), 300000, 'big answer: all 300000 characters';
+    ok $c =~ /\Ax+\z/, 'big answer: content intact';
+}
+
+# Behind SetOutputFilter DEFLATE a JSON answer is compressed as the operator asked.
+{
+    my $res = post_json('/gz/v1/chat/completions', chat_body('mock/echo', 'zip me'),
+                        'Accept-Encoding' => 'gzip');
+    is $res->code, 200, 'JSON via /gz/v1: 200';
+    is $res->header('Content-Encoding'), 'gzip', 'JSON via /gz/v1: gzip-compressed';
+    is eval { dec($res)->{choices}[0]{message}{content} }, 'zip me', 'JSON via /gz/v1: content';
 }
 no_key_leak();

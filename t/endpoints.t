@@ -7,7 +7,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 2 * 7 + 12 + 3 + 8 + 6 + 1, need_module('llmgw');
+plan tests => 2 * 7 + 12 + 3 + 8 + 6 + 2 + 1, need_module('llmgw');
 
 my $KEY = provider_key();
 
@@ -86,5 +86,22 @@ for my $mount ('/v1', '/api/v1') {
     $res = gw_request('GET', '/v1/embeddings');
     is $res->code, 405, 'GET embeddings: 405';
     is eval { dec($res)->{error}{type} }, 'invalid_request_error', 'GET embeddings: envelope';
+}
+# ---- request notes, usable in LogFormat (include/llmgw.h) ----
+{
+    my $res = post_json('/v1/chat/completions', chat_body('mock/echo', 'note me'));
+    my $rid = $res->header('x-request-id') // 'none';
+    my $log = Apache::Test::vars('t_logs') . '/llmgw_notes_log';
+    my $line;
+    for (1 .. 30) {                    # the log line is written after the response
+        if (open my $fh, '<', $log) { ($line) = grep { /^\Q$rid\E / } <$fh> }
+        last if $line;
+        select undef, undef, undef, 0.1;
+    }
+    ok $line, 'notes: access log line with the request id' or diag "no $rid in $log";
+    my @f = split ' ', $line // '';
+    is_deeply [ @f[1 .. 6] ],
+        [ 'mock', 'echo', 200, $res->header('x-tokens-prompt'), $res->header('x-tokens-completion'), 200 ],
+        'notes: provider, model, status, tokens';
 }
 no_key_leak();

@@ -8,7 +8,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 32 + 4 * 5 + 4, need_module('llmgw');
+plan tests => 32 + 4 * 5 + 5 * 4 + 4, need_module('llmgw');
 
 my $KEY = provider_key();
 
@@ -112,6 +112,35 @@ for my $h (@hostile) {
         ok !exists $last->{headers}{'x-injected'}, "$name: no injected upstream header";
     } else {
         like +(dec($res) // {})->{error}{type} // '', qr/invalid_request_error|not_found/, "$name: rejected with an envelope";
+        pass "$name: nothing sent upstream";
+        pass "$name: nothing sent upstream (headers)";
+    }
+}
+
+# --- the same for providers whose URL carries the model (Gemini) or not
+# (Anthropic): the model never escapes its path segment ---
+my @hostile_url = (
+    [ 'gemini traversal', 'mockgem/../../admin?x=1', qr{^/v1beta/models/[^/?#]+:generateContent$} ],
+    [ 'gemini slash',     'mockgem/a/b',             qr{^/v1beta/models/[^/?#]+:generateContent$} ],
+    [ 'gemini fragment',  'mockgem/echo#frag',       qr{^/v1beta/models/[^/?#]+:generateContent$} ],
+    [ 'gemini CRLF',      "mockgem/echo\r\nX-Injected: yes", qr{^/v1beta/models/[^/?#]+:generateContent$} ],
+    [ 'anthropic traversal', 'mockant/../../admin?x=1', qr{^/v1/messages$} ],
+);
+for my $h (@hostile_url) {
+    my ($name, $model, $path_re) = @$h;
+    mock_reset();
+    my $res = post_json('/v1/chat/completions', chat_body($model, 'x'));
+    my $st = mock_stats();
+    my $last = mock_last();
+    ok $res->code < 500, "$name: not a 5xx (" . $res->code . ')';
+    if ($st->{requests}) {
+        like $last->{path} // '', $path_re, "$name: upstream path stays under the provider's route"
+            or diag "upstream path: " . ($last->{path} // 'none');
+        is_deeply $last->{query}, {}, "$name: upstream query empty";
+        ok !exists $last->{headers}{'x-injected'}, "$name: no injected upstream header";
+    } else {
+        like +(dec($res) // {})->{error}{type} // '', qr/invalid_request_error|not_found/,
+            "$name: rejected with an envelope";
         pass "$name: nothing sent upstream";
         pass "$name: nothing sent upstream (headers)";
     }

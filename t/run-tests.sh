@@ -17,6 +17,7 @@
 #   LLMGW_SDK_CACHE    where t/sdk's node_modules is cached (default ~/.cache/llmgw)
 #   LLMGW_KEEP_TMP=1   keep the temp dir even when everything passed
 #   LLMGW_TESTS="t/health.t t/chat.t"   run only these suites
+#   LLMGW_VERBOSE=1    print every test line (Apache::Test -verbose)
 set -u
 
 TEST_USER=llmgwtest
@@ -97,7 +98,7 @@ outer() {
         LLMGW_SO_LLMGW="$so_llmgw" \
         LLMGW_SO_CACHE="$so_cache" \
         LLMGW_SO_QUOTA="$so_quota" \
-        LLMGW_TESTS="${LLMGW_TESTS:-}" \
+        LLMGW_TESTS="${LLMGW_TESTS:-}" LLMGW_VERBOSE="${LLMGW_VERBOSE:-}" \
         APXS="$APXS" HTTPD="$HTTPD" \
         bash "$work/t/run-tests.sh" --inner &
     local child=$!
@@ -122,12 +123,15 @@ sdk_deps() {
     [ -f "$lock" ] || return 0
     local sum cache
     sum=$(sha256sum "$lock" | cut -c1-16)
-    cache=${LLMGW_SDK_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/llmgw}/sdk-$sum
+    cache=${LLMGW_SDK_CACHE:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/llmgw}/sdk-$sum
+    # No writable cache (a user without a home): install into the temp dir.
+    mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache="$work/sdk-cache"
     if [ ! -f "$cache/node_modules/.package-lock.json" ]; then
         say "installing the SDK test dependencies (npm ci) into $cache"
         rm -rf "$cache" && mkdir -p "$cache" \
             && cp "$top/t/sdk/package.json" "$lock" "$cache/" \
-            && (cd "$cache" && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) \
+            && (cd "$cache" && npm_config_cache="$cache/.npm" \
+                npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) \
             || { say "npm ci failed (see $cache/npm.log): t/sdk_openai.t will fail"; return 0; }
     fi
     cp -r "$cache/node_modules" "$work/t/sdk/node_modules"
@@ -272,6 +276,7 @@ inner() {
 
     local tests=() rc
     [ -n "${LLMGW_TESTS:-}" ] && read -r -a tests <<< "$LLMGW_TESTS"
+    [ -n "${LLMGW_VERBOSE:-}" ] && tests=(-verbose "${tests[@]}")
     perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD" \
         -httpd_conf "$LLMGW_WORK/t/conf/base.conf" -port select \
         "${tests[@]}" 2>&1 | tee "$RUN/harness.out"

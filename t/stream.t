@@ -8,9 +8,10 @@ use FindBin; use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use LLMGW::Test;
 
-plan tests => 17 + 4 + 2 * 7 + 8 + 3 + 3 + 3 + 2 + 1, need_module('llmgw');
+plan tests => 17 + 4 + 2 * 7 + 8 + 3 + 3 + 3 + 2 + 2 + 1, need_module('llmgw');
 
 my $CC = '/v1/chat/completions';
 
@@ -145,6 +146,28 @@ for my $case ([ '/v1', {} ], [ '/gz/v1', { 'Accept-Encoding' => 'gzip, deflate' 
     ok $after > $before, sprintf('disconnect: upstream transfer aborted (%.1fs after)', time - $t0);
     my $res = Apache::TestRequest::GET('/health');
     is $res->code, 200, 'disconnect: gateway still healthy';
+}
+
+# ---- concurrent streams run side by side ----
+{
+    my $n = 8;
+    my $body = chat_body('mock/slow-200', 'abcdefgh', stream => JSON::PP::true);
+    my $t0 = time;
+    my @kids;
+    for (1 .. $n) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $r = stream_req($CC, $body);
+            my @ev = sse_events($r->{body} // '');
+            POSIX::_exit(($r->{status} // 0) == 200 && @ev && $ev[-1] eq '[DONE]' ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $ok = 0;
+    for (@kids) { waitpid $_, 0; $ok++ if $? == 0 }
+    my $dt = time - $t0;
+    is $ok, $n, "concurrent: $n streams complete";
+    ok $dt < 2.5, sprintf('concurrent: %d streams of ~1 s took %.2f s (not serialised)', $n, $dt);
 }
 
 # ---- errors: unreachable provider before the first byte ----
