@@ -78,6 +78,7 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
                         const char **err, const char **param)
 {
     const json_t *v;
+    const char *mt;
     int rv;
 
     memset(out, 0, sizeof(*out));
@@ -170,14 +171,17 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
         }
         out->include_usage = json_is_true(json_object_get(v, "include_usage"));
     }
-    v = json_object_get(body, "max_completion_tokens");
+    mt = "max_completion_tokens";          /* preferred over max_tokens */
+    v = json_object_get(body, mt);
     if (!v || json_is_null(v)) {
-        v = json_object_get(body, "max_tokens");
+        mt = "max_tokens";
+        v = json_object_get(body, mt);
     }
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            *param = "max_tokens";
-            *err = "'max_tokens' must be a non-negative integer";
+            *param = mt;
+            *err = "'max_tokens' and 'max_completion_tokens' must be "
+                   "non-negative integers";
             goto fail;
         }
         out->max_tokens = json_integer_value(v);

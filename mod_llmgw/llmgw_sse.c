@@ -44,11 +44,12 @@ static int reserve(llmgw_sse_parser_t *ps, char **buf, apr_size_t *cap,
 {
     apr_size_t ncap;
     char *nbuf;
-    if (need + 1 <= *cap) {
-        return 0;
-    }
+    /* checked first: the doubled capacity may exceed max_event */
     if (need > ps->max_event) {
         return LLMGW_SSE_TOO_BIG;
+    }
+    if (need + 1 <= *cap) {
+        return 0;
     }
     ncap = *cap ? *cap : 256;
     while (ncap < need + 1) {
