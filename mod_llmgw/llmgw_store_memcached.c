@@ -283,6 +283,13 @@ static llmgw_store_status_e mc_incr(llmgw_store_t *st, const char *key,
         return LLMGW_STORE_ERROR;
     rc = memcached_increment_with_initial(m, k.key, k.klen, delta, initial,
                                           mc_expiration(ttl), &value);
+    /* Two clients creating the counter at once: memcached answers
+     * NOT_STORED to the one whose implicit add lost the race. The key
+     * exists now, so a second try increments it. */
+    if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
+        rc = memcached_increment_with_initial(m, k.key, k.klen, delta,
+                                              initial, mc_expiration(ttl),
+                                              &value);
     mc_give(mc, m);
     if (rc != MEMCACHED_SUCCESS)
         return LLMGW_STORE_ERROR;

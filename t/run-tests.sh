@@ -7,7 +7,7 @@
 #
 # Everything runs in a fresh copy of t/ under /tmp/llmgw-t.XXXXXX; as root the
 # copy belongs to the unprivileged user llmgwtest (Apache::Test refuses root).
-# Afterwards t/logs/error_log is scanned: a crash, or an entry at level
+# Afterwards t/logs/*error_log* (main server and extra nodes) are scanned: a crash, or an entry at level
 # error/crit/alert/emerg that no regex of t/log-allow.txt allows, fails the run.
 # The last line is always "N passed, N failed".
 #
@@ -243,7 +243,8 @@ scan_error_log() {
     local log=t/logs/error_log allow="$RUN/log-allow.re" bad="$RUN/log-bad.txt"
     [ -f "$log" ] || { say "no $log"; return 1; }
     grep -Ev '^[[:space:]]*(#|$)' t/log-allow.txt 2>/dev/null > "$allow"
-    grep -E 'exit signal|Segmentation fault|AddressSanitizer|\[[A-Za-z0-9_]*:(error|crit|alert|emerg)\]' "$log" \
+    # the main server's log and those of the extra nodes (LLMGW::Node)
+    grep -hE 'exit signal|Segmentation fault|AddressSanitizer|\[[A-Za-z0-9_]*:(error|crit|alert|emerg)\]' t/logs/*error_log* \
         | { if [ -s "$allow" ]; then grep -Ev -f "$allow"; else cat; fi; } > "$bad"
     if [ -s "$bad" ]; then
         say "error_log has $(wc -l < "$bad") unexpected entries:"

@@ -1,0 +1,681 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Cache entries: encoding, and replay of stored answers as JSON or SSE. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "llmgw_cache_entry.h"
+
+/* ------------------------------------------------------------ buffers */
+
+typedef struct cbuf {
+    apr_pool_t *p;
+    char *d;
+    apr_size_t len, cap;
+} cbuf_t;
+
+static void cb_init(cbuf_t *b, apr_pool_t *p, apr_size_t hint)
+{
+    b->p = p;
+    b->cap = hint > 256 ? hint : 256;
+    b->d = apr_palloc(p, b->cap);
+    b->len = 0;
+    b->d[0] = '\0';
+}
+
+static void cb_add(cbuf_t *b, const char *s, apr_size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        apr_size_t cap = b->cap * 2;
+        char *nd;
+        while (cap < b->len + n + 1) {
+            cap *= 2;
+        }
+        nd = apr_palloc(b->p, cap);
+        memcpy(nd, b->d, b->len);
+        b->d = nd;
+        b->cap = cap;
+    }
+    memcpy(b->d + b->len, s, n);
+    b->len += n;
+    b->d[b->len] = '\0';
+}
+
+static void cb_event(cbuf_t *b, const char *data, apr_size_t n)
+{
+    cb_add(b, "data: ", 6);
+    cb_add(b, data, n);
+    cb_add(b, "\n\n", 2);
+}
+
+/* Appends one event whose data is j (reference stolen). */
+static int cb_json_event(cbuf_t *b, json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!txt) {
+        return -1;
+    }
+    cb_event(b, txt, strlen(txt));
+    free(txt);
+    return 0;
+}
+
+/* ------------------------------------------------------------ usage */
+
+json_t *llmgw_cache_usage_json(const llmgw_usage_t *u)
+{
+    json_t *j;
+    if (!u || u->prompt_tokens < 0) {
+        return NULL;
+    }
+    j = json_object();
+    json_object_set_new(j, "prompt_tokens", json_integer(u->prompt_tokens));
+    json_object_set_new(j, "completion_tokens",
+                        json_integer(u->completion_tokens >= 0
+                                     ? u->completion_tokens : 0));
+    json_object_set_new(j, "total_tokens",
+                        json_integer(u->total_tokens >= 0 ? u->total_tokens
+                                     : u->prompt_tokens
+                                       + (u->completion_tokens > 0
+                                          ? u->completion_tokens : 0)));
+    if (u->cached_tokens >= 0) {
+        json_object_set_new(j, "prompt_tokens_details",
+                            json_pack("{s:I}", "cached_tokens",
+                                      (json_int_t)u->cached_tokens));
+    }
+    return j;
+}
+
+static apr_int64_t get_int(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : -1;
+}
+
+/* ------------------------------------------------------------ entries */
+
+char *llmgw_cache_entry_encode(apr_pool_t *p, const llmgw_cache_entry_t *e,
+                               apr_size_t *len)
+{
+    json_t *m = json_object(), *u = json_object();
+    char *txt, *out;
+    apr_size_t hl, ml = sizeof(LLMGW_CACHE_ENTRY_MAGIC) - 1;
+
+    json_object_set_new(m, "format", json_string(e->is_sse ? "sse" : "json"));
+    json_object_set_new(m, "created", json_integer(e->created));
+    json_object_set_new(m, "expires", json_integer(e->expires));
+    json_object_set_new(m, "provider", json_string(e->provider ? e->provider
+                                                              : ""));
+    json_object_set_new(m, "model", json_string(e->model ? e->model : ""));
+    json_object_set_new(u, "prompt", json_integer(e->usage.prompt_tokens));
+    json_object_set_new(u, "completion",
+                        json_integer(e->usage.completion_tokens));
+    json_object_set_new(u, "total", json_integer(e->usage.total_tokens));
+    json_object_set_new(u, "cached", json_integer(e->usage.cached_tokens));
+    json_object_set_new(u, "cache_write",
+                        json_integer(e->usage.cache_write_tokens));
+    json_object_set_new(m, "usage", u);
+    txt = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(m);
+    if (!txt) {
+        return NULL;
+    }
+    hl = strlen(txt);
+    *len = ml + hl + 1 + e->len;
+    out = apr_palloc(p, *len + 1);
+    memcpy(out, LLMGW_CACHE_ENTRY_MAGIC, ml);
+    memcpy(out + ml, txt, hl);
+    out[ml + hl] = '\n';
+    if (e->len) {
+        memcpy(out + ml + hl + 1, e->body, e->len);
+    }
+    out[*len] = '\0';
+    free(txt);
+    return out;
+}
+
+int llmgw_cache_entry_decode(apr_pool_t *p, const char *data, apr_size_t len,
+                             llmgw_cache_entry_t *e)
+{
+    apr_size_t ml = sizeof(LLMGW_CACHE_ENTRY_MAGIC) - 1;
+    const char *nl, *fmt, *prov, *model;
+    json_t *m, *u;
+
+    memset(e, 0, sizeof(*e));
+    if (!data || len < ml + 2 || memcmp(data, LLMGW_CACHE_ENTRY_MAGIC, ml)) {
+        return -1;
+    }
+    nl = memchr(data + ml, '\n', len - ml);
+    if (!nl) {
+        return -1;
+    }
+    m = json_loadb(data + ml, (size_t)(nl - data - ml), 0, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return -1;
+    }
+    fmt = json_string_value(json_object_get(m, "format"));
+    prov = json_string_value(json_object_get(m, "provider"));
+    model = json_string_value(json_object_get(m, "model"));
+    u = json_object_get(m, "usage");
+    if (!fmt || (strcmp(fmt, "sse") && strcmp(fmt, "json")) || !prov
+        || !model || !json_is_integer(json_object_get(m, "created"))
+        || !json_is_integer(json_object_get(m, "expires"))) {
+        json_decref(m);
+        return -1;
+    }
+    e->is_sse = !strcmp(fmt, "sse");
+    e->created = get_int(m, "created");
+    e->expires = get_int(m, "expires");
+    e->provider = apr_pstrdup(p, prov);
+    e->model = apr_pstrdup(p, model);
+    e->usage.prompt_tokens = get_int(u, "prompt");
+    e->usage.completion_tokens = get_int(u, "completion");
+    e->usage.total_tokens = get_int(u, "total");
+    e->usage.cached_tokens = get_int(u, "cached");
+    e->usage.cache_write_tokens = get_int(u, "cache_write");
+    json_decref(m);
+    e->body = nl + 1;
+    e->len = len - (apr_size_t)(nl + 1 - data);
+    return 0;
+}
+
+/* ------------------------------------------------------------ SSE */
+
+apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
+                                           apr_size_t len)
+{
+    apr_array_header_t *ev = apr_array_make(p, 32, sizeof(llmgw_cache_event_t));
+    cbuf_t data;
+    int have = 0;
+    apr_size_t i = 0;
+
+    cb_init(&data, p, 1024);
+    while (i <= len) {
+        apr_size_t s = i, e;
+        int eof = (i == len);
+        while (i < len && sse[i] != '\n' && sse[i] != '\r') {
+            i++;
+        }
+        e = i;
+        if (i < len) {
+            if (sse[i] == '\r' && i + 1 < len && sse[i + 1] == '\n') {
+                i++;
+            }
+            i++;
+        }
+        else {
+            i = len + 1;
+        }
+        if (e == s) {                   /* blank line: dispatch */
+            if (have) {
+                llmgw_cache_event_t *x = apr_array_push(ev);
+                x->data = apr_pstrmemdup(p, data.d, data.len);
+                x->len = data.len;
+                data.len = 0;
+                have = 0;
+            }
+            if (eof) {
+                break;
+            }
+            continue;
+        }
+        if (sse[s] == ':') {
+            continue;                   /* comment */
+        }
+        if (e - s >= 5 && !memcmp(sse + s, "data", 4)
+            && (sse[s + 4] == ':' || e - s == 4)) {
+            apr_size_t v = s + 5;
+            if (v < e && sse[v] == ' ') {
+                v++;
+            }
+            if (have) {
+                cb_add(&data, "\n", 1);
+            }
+            cb_add(&data, sse + v, e > v ? e - v : 0);
+            have = 1;
+        }
+        if (i > len && have) {          /* last event, no blank line */
+            llmgw_cache_event_t *x = apr_array_push(ev);
+            x->data = apr_pstrmemdup(p, data.d, data.len);
+            x->len = data.len;
+            break;
+        }
+    }
+    return ev;
+}
+
+static int is_done(const llmgw_cache_event_t *x)
+{
+    return x->len == 6 && !memcmp(x->data, "[DONE]", 6);
+}
+
+/* A chunk that carries only usage (stream_options.include_usage). */
+static int usage_only(const json_t *c)
+{
+    const json_t *ch = json_object_get(c, "choices");
+    return json_is_object(json_object_get(c, "usage"))
+           && (!ch || (json_is_array(ch) && json_array_size(ch) == 0));
+}
+
+int llmgw_cache_sse_replay(apr_pool_t *p, const char *sse, apr_size_t len,
+                           int include_usage, const llmgw_usage_t *usage,
+                           char **out, apr_size_t *out_len)
+{
+    apr_array_header_t *ev = llmgw_cache_sse_events(p, sse, len);
+    cbuf_t b;
+    json_t *last = NULL;
+    int i, saw_usage = 0, chunks = 0;
+
+    cb_init(&b, p, len + 64);
+    for (i = 0; i < ev->nelts; i++) {
+        llmgw_cache_event_t *x = &APR_ARRAY_IDX(ev, i, llmgw_cache_event_t);
+        json_t *c;
+        int drop = 0;
+        if (is_done(x)) {
+            break;
+        }
+        c = json_loadb(x->data, x->len, 0, NULL);
+        if (!json_is_object(c) || json_object_get(c, "error")) {
+            json_decref(c);
+            json_decref(last);
+            return -1;
+        }
+        if (usage_only(c)) {
+            saw_usage = 1;
+            drop = !include_usage;
+        }
+        if (!drop) {
+            cb_event(&b, x->data, x->len);
+        }
+        chunks++;
+        json_decref(last);
+        last = c;
+    }
+    if (!chunks) {
+        return -1;
+    }
+    if (include_usage && !saw_usage) {
+        json_t *u = llmgw_cache_usage_json(usage);
+        if (u) {
+            json_t *c = json_object();
+            json_object_set(c, "id", json_object_get(last, "id"));
+            json_object_set_new(c, "object",
+                                json_string("chat.completion.chunk"));
+            json_object_set(c, "created", json_object_get(last, "created"));
+            json_object_set(c, "model", json_object_get(last, "model"));
+            json_object_set_new(c, "choices", json_array());
+            json_object_set_new(c, "usage", u);
+            cb_json_event(&b, c);
+        }
+    }
+    json_decref(last);
+    cb_event(&b, "[DONE]", 6);
+    *out = b.d;
+    *out_len = b.len;
+    return 0;
+}
+
+/* ---------------------------------------------- stream -> completion */
+
+typedef struct tool_acc {
+    json_t *id, *type;
+    cbuf_t name, args;
+    int used;
+} tool_acc_t;
+
+typedef struct choice_acc {
+    int used;
+    json_int_t index;
+    cbuf_t content, refusal;
+    int has_content, has_refusal;
+    json_t *finish;                  /* owned */
+    json_t *lp_content, *lp_refusal; /* owned arrays or NULL */
+    apr_array_header_t *tools;       /* tool_acc_t, by index */
+} choice_acc_t;
+
+static choice_acc_t *choice_at(apr_pool_t *p, apr_array_header_t *choices,
+                               json_int_t idx)
+{
+    choice_acc_t *c;
+    if (idx < 0 || idx > 1024) {
+        return NULL;
+    }
+    while (choices->nelts <= idx) {
+        c = apr_array_push(choices);
+        memset(c, 0, sizeof(*c));
+    }
+    c = &APR_ARRAY_IDX(choices, idx, choice_acc_t);
+    if (!c->used) {
+        c->used = 1;
+        c->index = idx;
+        cb_init(&c->content, p, 256);
+        cb_init(&c->refusal, p, 16);
+        c->tools = apr_array_make(p, 2, sizeof(tool_acc_t));
+    }
+    return c;
+}
+
+static tool_acc_t *tool_at(apr_pool_t *p, choice_acc_t *c, json_int_t idx)
+{
+    tool_acc_t *t;
+    if (idx < 0 || idx > 1024) {
+        return NULL;
+    }
+    while (c->tools->nelts <= idx) {
+        t = apr_array_push(c->tools);
+        memset(t, 0, sizeof(*t));
+    }
+    t = &APR_ARRAY_IDX(c->tools, idx, tool_acc_t);
+    if (!t->used) {
+        t->used = 1;
+        cb_init(&t->name, p, 32);
+        cb_init(&t->args, p, 256);
+    }
+    return t;
+}
+
+static void extend(json_t **acc, json_t *lp, const char *field)
+{
+    json_t *a = json_object_get(lp, field);
+    if (json_is_array(a)) {
+        if (!*acc) {
+            *acc = json_array();
+        }
+        json_array_extend(*acc, a);
+    }
+}
+
+static int add_delta(apr_pool_t *p, apr_array_header_t *choices, json_t *ch)
+{
+    json_t *delta = json_object_get(ch, "delta"), *v, *tcs, *tc, *lp;
+    json_t *jidx = json_object_get(ch, "index");
+    choice_acc_t *c;
+    size_t k;
+
+    c = choice_at(p, choices, json_is_integer(jidx)
+                              ? json_integer_value(jidx) : 0);
+    if (!c) {
+        return -1;
+    }
+    if ((v = json_object_get(delta, "content")) && json_is_string(v)) {
+        cb_add(&c->content, json_string_value(v), json_string_length(v));
+        c->has_content = 1;
+    }
+    if ((v = json_object_get(delta, "refusal")) && json_is_string(v)) {
+        cb_add(&c->refusal, json_string_value(v), json_string_length(v));
+        c->has_refusal = 1;
+    }
+    tcs = json_object_get(delta, "tool_calls");
+    json_array_foreach(tcs, k, tc) {
+        json_t *ti = json_object_get(tc, "index"), *fn;
+        tool_acc_t *t = tool_at(p, c, json_is_integer(ti)
+                                      ? json_integer_value(ti) : (json_int_t)k);
+        if (!t) {
+            return -1;
+        }
+        if (json_is_string(v = json_object_get(tc, "id"))) {
+            t->id = v;
+        }
+        if (json_is_string(v = json_object_get(tc, "type"))) {
+            t->type = v;
+        }
+        fn = json_object_get(tc, "function");
+        if (json_is_string(v = json_object_get(fn, "name"))) {
+            cb_add(&t->name, json_string_value(v), json_string_length(v));
+        }
+        if (json_is_string(v = json_object_get(fn, "arguments"))) {
+            cb_add(&t->args, json_string_value(v), json_string_length(v));
+        }
+    }
+    v = json_object_get(ch, "finish_reason");
+    if (v && !json_is_null(v)) {
+        json_decref(c->finish);
+        c->finish = json_incref(v);
+    }
+    lp = json_object_get(ch, "logprobs");
+    if (json_is_object(lp)) {
+        extend(&c->lp_content, lp, "content");
+        extend(&c->lp_refusal, lp, "refusal");
+    }
+    return 0;
+}
+
+/* Tool call ids and types point into the chunks kept alive by the caller. */
+static json_t *build_choice(choice_acc_t *c)
+{
+    json_t *msg = json_object(), *ch, *tools = NULL;
+    int i;
+
+    json_object_set_new(msg, "role", json_string("assistant"));
+    for (i = 0; i < c->tools->nelts; i++) {
+        tool_acc_t *t = &APR_ARRAY_IDX(c->tools, i, tool_acc_t);
+        if (!t->used) {
+            continue;
+        }
+        if (!tools) {
+            tools = json_array();
+        }
+        json_array_append_new(tools, json_pack(
+            "{s:o,s:o,s:{s:s%,s:s%}}",
+            "id", t->id ? json_incref(t->id) : json_string(""),
+            "type", t->type ? json_incref(t->type) : json_string("function"),
+            "function", "name", t->name.d, t->name.len,
+            "arguments", t->args.d, t->args.len));
+    }
+    /* "" then only tool calls: no content, as the API itself says */
+    json_object_set_new(msg, "content",
+                        c->has_content && (c->content.len || !tools)
+                        ? json_stringn(c->content.d, c->content.len)
+                        : json_null());
+    json_object_set_new(msg, "refusal", c->has_refusal
+                        ? json_stringn(c->refusal.d, c->refusal.len)
+                        : json_null());
+    if (tools) {
+        json_object_set_new(msg, "tool_calls", tools);
+    }
+    ch = json_object();
+    json_object_set_new(ch, "index", json_integer(c->index));
+    json_object_set_new(ch, "message", msg);
+    if (c->lp_content || c->lp_refusal) {
+        json_object_set_new(ch, "logprobs", json_pack(
+            "{s:o,s:o}",
+            "content", c->lp_content ? c->lp_content : json_null(),
+            "refusal", c->lp_refusal ? c->lp_refusal : json_null()));
+        c->lp_content = c->lp_refusal = NULL;
+    }
+    else {
+        json_object_set_new(ch, "logprobs", json_null());
+    }
+    json_object_set_new(ch, "finish_reason",
+                        c->finish ? c->finish : json_string("stop"));
+    c->finish = NULL;
+    return ch;
+}
+
+int llmgw_cache_sse_to_json(apr_pool_t *p, const char *sse, apr_size_t len,
+                            const llmgw_usage_t *usage, char **out,
+                            apr_size_t *out_len)
+{
+    apr_array_header_t *ev = llmgw_cache_sse_events(p, sse, len);
+    apr_array_header_t *choices = apr_array_make(p, 1, sizeof(choice_acc_t));
+    apr_array_header_t *keep = apr_array_make(p, ev->nelts, sizeof(json_t *));
+    json_t *doc = json_object(), *arr, *u = NULL;
+    static const char *const base[] = { "id", "created", "model",
+                                        "system_fingerprint", "service_tier" };
+    char *txt;
+    int i, rv = -1, chunks = 0;
+
+    for (i = 0; i < ev->nelts; i++) {
+        llmgw_cache_event_t *x = &APR_ARRAY_IDX(ev, i, llmgw_cache_event_t);
+        json_t *c, *ch;
+        size_t k, b;
+        if (is_done(x)) {
+            break;
+        }
+        c = json_loadb(x->data, x->len, 0, NULL);
+        if (!json_is_object(c) || json_object_get(c, "error")) {
+            json_decref(c);
+            goto done;
+        }
+        APR_ARRAY_PUSH(keep, json_t *) = c;
+        chunks++;
+        for (b = 0; b < sizeof(base) / sizeof(base[0]); b++) {
+            json_t *v = json_object_get(c, base[b]);
+            if (v && !json_is_null(v) && !json_object_get(doc, base[b])) {
+                json_object_set(doc, base[b], v);
+            }
+        }
+        if (json_is_object(json_object_get(c, "usage"))) {
+            u = json_object_get(c, "usage");
+        }
+        json_array_foreach(json_object_get(c, "choices"), k, ch) {
+            if (add_delta(p, choices, ch)) {
+                goto done;
+            }
+        }
+    }
+    if (!chunks) {
+        goto done;
+    }
+    json_object_set_new(doc, "object", json_string("chat.completion"));
+    arr = json_array();
+    for (i = 0; i < choices->nelts; i++) {
+        choice_acc_t *c = &APR_ARRAY_IDX(choices, i, choice_acc_t);
+        if (c->used) {
+            json_array_append_new(arr, build_choice(c));
+        }
+    }
+    json_object_set_new(doc, "choices", arr);
+    if (u) {
+        json_object_set(doc, "usage", u);
+    }
+    else if ((u = llmgw_cache_usage_json(usage))) {
+        json_object_set_new(doc, "usage", u);
+    }
+    txt = json_dumps(doc, JSON_COMPACT);
+    if (txt) {
+        *out_len = strlen(txt);
+        *out = apr_pstrmemdup(p, txt, *out_len);
+        free(txt);
+        rv = 0;
+    }
+done:
+    for (i = 0; i < choices->nelts; i++) {
+        choice_acc_t *c = &APR_ARRAY_IDX(choices, i, choice_acc_t);
+        json_decref(c->finish);
+        json_decref(c->lp_content);
+        json_decref(c->lp_refusal);
+    }
+    json_decref(doc);
+    for (i = 0; i < keep->nelts; i++) {
+        json_decref(APR_ARRAY_IDX(keep, i, json_t *));
+    }
+    return rv;
+}
+
+/* ---------------------------------------------- completion -> stream */
+
+static json_t *chunk_base(const json_t *doc)
+{
+    json_t *c = json_object(), *v;
+    v = json_object_get(doc, "id");
+    json_object_set_new(c, "id", v ? json_incref(v) : json_string(""));
+    json_object_set_new(c, "object", json_string("chat.completion.chunk"));
+    if ((v = json_object_get(doc, "created"))) {
+        json_object_set(c, "created", v);
+    }
+    if ((v = json_object_get(doc, "model"))) {
+        json_object_set(c, "model", v);
+    }
+    if ((v = json_object_get(doc, "system_fingerprint")) && !json_is_null(v)) {
+        json_object_set(c, "system_fingerprint", v);
+    }
+    return c;
+}
+
+static json_t *delta_chunk(const json_t *doc, json_t *index, json_t *delta,
+                           json_t *finish)
+{
+    json_t *c = chunk_base(doc);
+    json_object_set_new(c, "choices", json_pack(
+        "[{s:O,s:o,s:n,s:o}]", "index", index, "delta", delta, "logprobs",
+        "finish_reason", finish ? finish : json_null()));
+    return c;
+}
+
+int llmgw_cache_json_to_sse(apr_pool_t *p, const char *json, apr_size_t len,
+                            int include_usage, char **out,
+                            apr_size_t *out_len)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL), *choices, *ch, *u;
+    cbuf_t b;
+    size_t i, k;
+
+    choices = json_object_get(doc, "choices");
+    if (!json_is_object(doc) || !json_is_array(choices)) {
+        json_decref(doc);
+        return -1;
+    }
+    cb_init(&b, p, len * 2 + 256);
+    json_array_foreach(choices, i, ch) {
+        json_t *msg = json_object_get(ch, "message"), *idx, *v, *tc, *fr;
+        json_t *owned_idx = NULL;
+        if (!json_is_object(msg)) {
+            json_decref(doc);
+            return -1;
+        }
+        idx = json_object_get(ch, "index");
+        if (!json_is_integer(idx)) {
+            idx = owned_idx = json_integer((json_int_t)i);
+        }
+        v = json_object_get(msg, "content");
+        cb_json_event(&b, delta_chunk(doc, idx, json_pack(
+            "{s:s,s:o}", "role", "assistant", "content",
+            json_is_string(v) ? json_string("") : json_null()), NULL));
+        if (json_is_string(v) && json_string_length(v)) {
+            cb_json_event(&b, delta_chunk(doc, idx, json_pack(
+                "{s:O}", "content", v), NULL));
+        }
+        v = json_object_get(msg, "refusal");
+        if (json_is_string(v) && json_string_length(v)) {
+            cb_json_event(&b, delta_chunk(doc, idx, json_pack(
+                "{s:O}", "refusal", v), NULL));
+        }
+        json_array_foreach(json_object_get(msg, "tool_calls"), k, tc) {
+            json_t *fn = json_object_get(tc, "function");
+            json_t *id = json_object_get(tc, "id");
+            json_t *type = json_object_get(tc, "type");
+            json_t *name = json_object_get(fn, "name");
+            json_t *args = json_object_get(fn, "arguments");
+            cb_json_event(&b, delta_chunk(doc, idx, json_pack(
+                "{s:[{s:I,s:o,s:o,s:{s:o,s:o}}]}", "tool_calls",
+                "index", (json_int_t)k,
+                "id", json_is_string(id) ? json_incref(id) : json_string(""),
+                "type", json_is_string(type) ? json_incref(type)
+                                             : json_string("function"),
+                "function",
+                "name", json_is_string(name) ? json_incref(name)
+                                             : json_string(""),
+                "arguments", json_is_string(args) ? json_incref(args)
+                                                  : json_string("")), NULL));
+        }
+        fr = json_object_get(ch, "finish_reason");
+        cb_json_event(&b, delta_chunk(doc, idx, json_object(),
+                                      json_is_string(fr) ? json_incref(fr)
+                                                         : json_string("stop")));
+        json_decref(owned_idx);
+    }
+    u = json_object_get(doc, "usage");
+    if (include_usage && json_is_object(u)) {
+        json_t *c = chunk_base(doc);
+        json_object_set_new(c, "choices", json_array());
+        json_object_set(c, "usage", u);
+        cb_json_event(&b, c);
+    }
+    json_decref(doc);
+    cb_event(&b, "[DONE]", 6);
+    *out = b.d;
+    *out_len = b.len;
+    return 0;
+}

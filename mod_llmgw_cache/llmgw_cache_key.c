@@ -1,0 +1,138 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Cache keys: canonical request bodies and their SHA-256. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <openssl/evp.h>
+#include "llmgw_cache_key.h"
+
+void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+        memset(out, '0', 64);       /* cannot happen with a sane libcrypto */
+        out[64] = '\0';
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    out[64] = '\0';
+}
+
+/* 1.0 and 1 mean the same to every provider: integral reals become
+ * integers so that they give the same key. */
+static json_t *normalise(json_t *v)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (isfinite(d) && d > -9.0e15 && d < 9.0e15
+            && d == (double)(json_int_t)d) {
+            return json_integer((json_int_t)d);
+        }
+        return json_incref(v);
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) {
+            json_object_set_new(o, k, normalise(x));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            json_array_append_new(a, normalise(x));
+        }
+        return a;
+    }
+    return json_incref(v);
+}
+
+const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body)
+{
+    static const char *const drop[] = {
+        "provider", "provider_key", "models", "model", "stream",
+        "stream_options"
+    };
+    json_t *c;
+    char *txt;
+    const char *out;
+    apr_size_t i;
+
+    if (!json_is_object(body)) {
+        return NULL;
+    }
+    c = normalise((json_t *)body);
+    for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+        json_object_del(c, drop[i]);
+    }
+    txt = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(c);
+    if (!txt) {
+        return NULL;
+    }
+    out = apr_pstrdup(p, txt);
+    free(txt);
+    return out;
+}
+
+const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
+                              const char *vhost, const char *client_key)
+{
+    char h[65];
+
+    if (workspace && *workspace) {
+        return apr_pstrcat(p, "ws:", workspace, NULL);
+    }
+    if (!client_key) {
+        return apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:anonymous",
+                           NULL);
+    }
+    llmgw_cache_sha256_hex(client_key, strlen(client_key), h);
+    return apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:", h, NULL);
+}
+
+const char *llmgw_cache_key(apr_pool_t *p, const char *scope,
+                            const char *endpoint, const char *provider,
+                            const char *model, const char *canonical_body)
+{
+    const char *parts[5];
+    char h[65];
+    char *buf;
+    apr_size_t i, len = 0, off = 0;
+
+    parts[0] = scope;
+    parts[1] = endpoint;
+    parts[2] = provider;
+    parts[3] = model;
+    parts[4] = canonical_body;
+    for (i = 0; i < 5; i++) {
+        if (!parts[i]) {
+            return NULL;
+        }
+        len += strlen(parts[i]) + 24;
+    }
+    /* length-prefixed, so no choice of parts can collide with another */
+    buf = apr_palloc(p, len + 16);
+    off = apr_snprintf(buf, len + 16, "llmgw-cache-1\n");
+    for (i = 0; i < 5; i++) {
+        apr_size_t n = strlen(parts[i]);
+        off += apr_snprintf(buf + off, len + 16 - off, "%" APR_SIZE_T_FMT ":",
+                            n);
+        memcpy(buf + off, parts[i], n);
+        off += n;
+        buf[off++] = '\n';
+    }
+    llmgw_cache_sha256_hex(buf, off, h);
+    return apr_pstrcat(p, LLMGW_CACHE_KEY_PREFIX, h, NULL);
+}

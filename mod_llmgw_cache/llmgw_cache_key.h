@@ -1,0 +1,39 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_cache_key.h — cache keys of mod_llmgw_cache (pure: APR, jansson,
+ * OpenSSL). A key is the SHA-256 of the request's scope (workspace, or the
+ * virtual host plus a hash of the client's credential), the endpoint, the
+ * provider and upstream model that answer, and the canonical request body.
+ */
+#ifndef LLMGW_CACHE_KEY_H
+#define LLMGW_CACHE_KEY_H
+
+#include <apr_pools.h>
+#include <jansson.h>
+
+/* Prefix of every cache entry in the shared store. */
+#define LLMGW_CACHE_KEY_PREFIX "llmgw:cache:v1:"
+
+/* Hex SHA-256 (64 characters + NUL) of len bytes. */
+void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65]);
+
+/* The canonical form of a request body: a copy with the gateway's own
+ * fields (provider, provider_key, models), model (keyed separately as the
+ * resolved upstream model), stream and stream_options removed at the top
+ * level, integral reals written as integers, keys sorted at every level,
+ * compact. body is not modified. NULL when body is not an object. */
+const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body);
+
+/* The scope of a request: "ws:" + workspace when there is one, else
+ * "vhost:" + vhost + ";cred:" + SHA-256 of client_key (or "anonymous"
+ * without one). The raw credential never appears in the result. */
+const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
+                              const char *vhost, const char *client_key);
+
+/* The store key: LLMGW_CACHE_KEY_PREFIX + hex SHA-256 over the
+ * length-prefixed parts. NULL when a part is missing. */
+const char *llmgw_cache_key(apr_pool_t *p, const char *scope,
+                            const char *endpoint, const char *provider,
+                            const char *model, const char *canonical_body);
+
+#endif
