@@ -1,639 +1,15 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* The `llmgw` handler: read and parse the body once, route, run the
- * admission and cache hooks, call the provider (retries and fallbacks
- * before the first byte reaches the client), and stream the answer back
- * event by event without buffering. */
+/* The `llmgw` handler: authenticate, read and parse the body once, route,
+ * run the admission and cache hooks, then hand the request to llmgw_proxy
+ * (mod_llmgw_exchange.c). Also the `llmgw-health` handler. */
 #include <string.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include "apr_strings.h"
-#include "apr_uuid.h"
-#include "apr_date.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "http_core.h"
-#include "util_filter.h"
 #include "mod_llmgw_private.h"
-#include "mod_llmgw_upstream.h"
 #include "llmgw_parse.h"
-#include "llmgw_sse.h"
-#include "llmgw_translate.h"
 
 APLOG_USE_MODULE(llmgw);
-
-#define MAX_RESPONSE (64 * 1024 * 1024)   /* non-stream upstream body cap */
-#define MAX_ERROR_BODY (64 * 1024)
-
-/* ------------------------------------------------------------ buffers */
-
-static void buf_init(llmgw_buf_t *b, apr_pool_t *p)
-{
-    memset(b, 0, sizeof(*b));
-    b->pool = p;
-}
-
-static void buf_append(llmgw_buf_t *b, const char *d, apr_size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        apr_size_t cap = b->cap ? b->cap * 2 : 4096;
-        char *nd;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        nd = apr_palloc(b->pool, cap);
-        if (b->len) {
-            memcpy(nd, b->data, b->len);
-        }
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, d, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-/* ------------------------------------------------------- the exchange */
-
-/* State of one upstream attempt and of the client response it feeds. */
-typedef struct exchange {
-    request_rec *r;
-    llmgw_request_t *req;
-    const llmgw_provider_t *provider;
-    const char *model;
-    const llmgw_translator_t *xl;        /* NULL: OpenAI wire format */
-    llmgw_xlate_ctx_t xctx;
-    llmgw_stream_t *xs;
-    llmgw_sse_parser_t *sse;
-    apr_bucket_brigade *bb;
-    llmgw_buf_t body;                    /* non-stream or error body */
-    int body_overflow;
-    int streaming;                       /* SSE headers went to the client */
-    int stream_end;                      /* [DONE] / native end seen */
-    int stream_error;                    /* an error event was sent */
-    int client_gone;
-} exchange_t;
-
-static const llmgw_translator_t *translator_for(const llmgw_provider_t *pr)
-{
-    switch (pr->type) {
-    case LLMGW_PT_ANTHROPIC: return &llmgw_anthropic_translator;
-    case LLMGW_PT_GEMINI:    return &llmgw_gemini_translator;
-    default:                 return NULL;
-    }
-}
-
-static void capture(llmgw_request_t *req, const char *d, apr_size_t n)
-{
-    if (!req->capture_limit || req->capture_overflow) {
-        return;
-    }
-    if (req->capture->len + n > req->capture_limit) {
-        req->capture_overflow = 1;
-        return;
-    }
-    buf_append(req->capture, d, n);
-}
-
-static void client_write(exchange_t *ex, const char *d, apr_size_t n)
-{
-    apr_brigade_write(ex->bb, ap_filter_flush, ex->r->output_filters, d, n);
-    capture(ex->req, d, n);
-}
-
-/* Sends what the brigade holds and flushes it: one flush per upstream
- * read, so an event goes out as soon as it arrived. */
-static int client_flush(exchange_t *ex)
-{
-    conn_rec *c = ex->r->connection;
-    APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_flush_create(c->bucket_alloc));
-    if (ap_pass_brigade(ex->r->output_filters, ex->bb) != APR_SUCCESS
-        || c->aborted) {
-        ex->client_gone = 1;
-    }
-    apr_brigade_cleanup(ex->bb);
-    return ex->client_gone;
-}
-
-static int emit_event(void *baton, const char *data, apr_size_t len)
-{
-    exchange_t *ex = baton;
-    client_write(ex, "data: ", 6);
-    client_write(ex, data, len);
-    client_write(ex, "\n\n", 2);
-    return 0;
-}
-
-static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
-{
-    json_t *env = llmgw_envelope_json(e, ex->req->id);
-    char *txt = json_dumps(env, JSON_COMPACT);
-    emit_event(ex, txt, strlen(txt));
-    free(txt);
-    json_decref(env);
-    ex->stream_error = 1;
-}
-
-/* One event of an OpenAI-format stream: relayed as is, usage noted. */
-static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
-{
-    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        ex->stream_end = 1;
-        return emit_event(ex, data, len);
-    }
-    /* Only chunks that carry usage (or an error) are parsed. */
-    if (strstr(data, "\"usage\"") || strstr(data, "\"error\"")) {
-        json_t *j = json_loadb(data, len, 0, NULL);
-        if (j) {
-            llmgw_usage_t u = LLMGW_USAGE_INIT;
-            if (llmgw_usage_from_json(j, &u)) {
-                ex->req->usage = u;
-            }
-            if (json_is_object(json_object_get(j, "error"))) {
-                ex->stream_error = 1;
-            }
-            json_decref(j);
-        }
-    }
-    return emit_event(ex, data, len);
-}
-
-static int on_sse_event(void *baton, const char *event, const char *data,
-                        apr_size_t len)
-{
-    exchange_t *ex = baton;
-    int rv;
-    if (ex->stream_end || ex->stream_error) {
-        return 0;                   /* nothing after the end */
-    }
-    if (!ex->xl) {
-        return openai_event(ex, data, len);
-    }
-    rv = ex->xl->stream_event(ex->xs, event, data, len, emit_event, ex);
-    if (rv == LLMGW_XLATE_END) {
-        ex->stream_end = 1;
-        emit_event(ex, "[DONE]", 6);
-    }
-    else if (rv == LLMGW_XLATE_ERROR) {
-        ex->stream_error = 1;
-    }
-    return 0;
-}
-
-static void start_stream(exchange_t *ex)
-{
-    request_rec *r = ex->r;
-    llmgw_request_t *req = ex->req;
-
-    r->status = HTTP_OK;
-    req->status = HTTP_OK;
-    ap_set_content_type(r, "text/event-stream");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    /* a compressing filter would hold events back */
-    apr_table_setn(r->subprocess_env, "no-gzip", "1");
-    req->answered_provider = ex->provider->name;
-    req->answered_model = ex->model;
-    req->capture_is_sse = 1;
-    llmgw_set_gateway_headers(r, req);
-    ex->streaming = 1;
-    ex->sse = llmgw_sse_parser_create(r->pool, 0, on_sse_event, ex);
-    if (ex->xl) {
-        ex->xs = ex->xl->stream_new(r->pool, &ex->xctx);
-    }
-}
-
-static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
-                            apr_size_t n)
-{
-    exchange_t *ex = call->baton;
-    int ok = call->status >= 200 && call->status < 300;
-
-    if (ok && ex->req->stream) {
-        int rv;
-        if (!ex->streaming) {
-            if (call->content_type
-                && !strncasecmp(call->content_type, "application/json", 16)) {
-                goto buffer;        /* a JSON answer (usually an error) */
-            }
-            start_stream(ex);
-        }
-        rv = llmgw_sse_feed(ex->sse, d, n);
-        if (rv == LLMGW_SSE_TOO_BIG) {
-            return 1;
-        }
-        client_flush(ex);
-        return ex->client_gone || ex->stream_error || ex->stream_end;
-    }
-buffer:
-    if (ex->body.len + n > (ok ? MAX_RESPONSE : MAX_ERROR_BODY)) {
-        ex->body_overflow = 1;
-        return ok;                  /* keep the start of an error body */
-    }
-    buf_append(&ex->body, d, n);
-    return 0;
-}
-
-/* Whether the client closed its connection; polled during long waits. */
-static int client_left(llmgw_upstream_call_t *call)
-{
-    exchange_t *ex = call->baton;
-    conn_rec *c = ex->r->connection;
-    apr_socket_t *s;
-    apr_os_sock_t fd;
-    struct pollfd pfd;
-
-    if (c->aborted) {
-        return 1;
-    }
-    if (c->master || !(s = ap_get_conn_socket(c))
-        || apr_os_sock_get(&fd, s) != APR_SUCCESS) {
-        return 0;
-    }
-    pfd.fd = fd;
-    pfd.events = POLLIN | POLLRDHUP;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) > 0) {
-        char b;
-        if (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP)) {
-            return 1;
-        }
-        if ((pfd.revents & POLLIN)
-            && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* ------------------------------------------------- building the call */
-
-static const char *openai_path(llmgw_endpoint_e ep)
-{
-    switch (ep) {
-    case LLMGW_EP_CHAT:       return "/chat/completions";
-    case LLMGW_EP_EMBEDDINGS: return "/embeddings";
-    case LLMGW_EP_IMAGES:     return "/images/generations";
-    default:                  return "/models";
-    }
-}
-
-static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
-                                const llmgw_provider_t *pr)
-{
-    if (req->provider_key) {
-        return req->provider_key;
-    }
-    if (dc->passthrough_auth == 1) {
-        return req->client_key;
-    }
-    return pr->key;
-}
-
-/* A credential that can go into a header line: no control characters, so a
- * key from a request body can never inject a header. */
-static int header_value_ok(const char *v)
-{
-    const unsigned char *c;
-    for (c = (const unsigned char *)v; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* The body and headers for one candidate route; 0 or an HTTP status with
- * *err for a request the provider type cannot take. */
-static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
-                      const char *raw, apr_size_t raw_len, int raw_ok,
-                      llmgw_upstream_call_t *call, const char **err)
-{
-    request_rec *r = ex->r;
-    llmgw_request_t *req = ex->req;
-    const llmgw_provider_t *pr = ex->provider;
-    const char *key = provider_key(req, dc, pr);
-    apr_array_header_t *h = apr_array_make(r->pool, 6, sizeof(const char *));
-    json_t *out = NULL;
-    const char *path;
-    int i;
-
-    if (key && !header_value_ok(key)) {
-        *err = "the provider key contains control characters";
-        return 400;
-    }
-    if (!ex->xl) {
-        path = openai_path(req->endpoint);
-        if (key) {
-            APR_ARRAY_PUSH(h, const char *) =
-                apr_pstrcat(r->pool, "Authorization: Bearer ", key, NULL);
-        }
-        if (raw_ok) {
-            call->body = raw;               /* unchanged: no re-serialising */
-            call->body_len = raw_len;
-        }
-        else {
-            json_object_set_new(req->body, "model", json_string(ex->model));
-            out = json_incref(req->body);
-        }
-    }
-    else {
-        path = ex->xl->path(r->pool, &ex->xctx, req->endpoint, req->stream);
-        if (!path) {
-            *err = apr_psprintf(r->pool, "provider '%s' does not support %s",
-                                pr->name, req->endpoint_name);
-            return 400;
-        }
-        ex->xl->headers(r->pool, key, h);
-        if (req->endpoint == LLMGW_EP_CHAT) {
-            out = ex->xl->chat_request(r->pool, req->body, &ex->xctx, err);
-        }
-        else if (req->endpoint == LLMGW_EP_EMBEDDINGS
-                 && ex->xl->embeddings_request) {
-            out = ex->xl->embeddings_request(r->pool, req->body, &ex->xctx,
-                                             err);
-        }
-        else {
-            *err = apr_psprintf(r->pool, "provider '%s' does not support %s",
-                                pr->name, req->endpoint_name);
-            return 400;
-        }
-        if (!out) {
-            return 400;
-        }
-    }
-    if (out) {
-        char *txt = json_dumps(out, JSON_COMPACT);
-        json_decref(out);
-        if (!txt) {
-            *err = "cannot serialise the upstream request";
-            return 500;
-        }
-        call->body_len = strlen(txt);
-        call->body = apr_pstrmemdup(r->pool, txt, call->body_len);
-        free(txt);
-    }
-    APR_ARRAY_PUSH(h, const char *) = "Content-Type: application/json";
-    APR_ARRAY_PUSH(h, const char *) = req->stream
-        ? "Accept: text/event-stream" : "Accept: application/json";
-    for (i = 0; i < pr->headers->nelts; i++) {
-        APR_ARRAY_PUSH(h, const char *) = APR_ARRAY_IDX(pr->headers, i,
-                                                       const char *);
-    }
-    call->headers = h;
-    call->url = apr_pstrcat(r->pool, pr->base_url, path, NULL);
-    call->stream = req->stream;
-    call->timeout = pr->timeout ? pr->timeout : llmgw_conf_timeout(dc);
-    call->connect_timeout = llmgw_conf_connect_timeout(dc);
-    call->idle_timeout = llmgw_conf_idle_timeout(dc);
-    call->on_data = on_upstream_data;
-    call->should_abort = client_left;
-    call->baton = ex;
-    return 0;
-}
-
-/* ------------------------------------------------- upstream errors */
-
-static long parse_retry_after(const char *v)
-{
-    char *end;
-    long s;
-    apr_time_t t;
-    if (!v) {
-        return -1;
-    }
-    s = strtol(v, &end, 10);
-    if (end != v && *end == '\0' && s >= 0) {
-        return s;
-    }
-    t = apr_date_parse_http(v);
-    if (t > 0) {
-        apr_time_t now = apr_time_now();
-        return t > now ? (long)apr_time_sec(t - now) : 0;
-    }
-    return -1;
-}
-
-/* An OpenAI-format error body (or anything else) -> gateway error. */
-static void openai_error(apr_pool_t *p, int status, const char *body,
-                         apr_size_t len, llmgw_error_t *e)
-{
-    json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
-    json_t *err = json_object_get(j, "error");
-    const char *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
-
-    if (json_is_object(err)) {
-        msg = json_string_value(json_object_get(err, "message"));
-        type = json_string_value(json_object_get(err, "type"));
-        code = json_string_value(json_object_get(err, "code"));
-        param = json_string_value(json_object_get(err, "param"));
-    }
-    else if (json_is_string(err)) {
-        msg = json_string_value(err);
-    }
-    if (status >= 500) {
-        e->status = 502;
-        e->type = "provider_error";
-        e->message = apr_psprintf(p, "provider answered %d%s%s", status,
-                                  msg ? ": " : "", msg ? msg : "");
-    }
-    else {
-        e->status = status;
-        e->type = type ? apr_pstrdup(p, type)
-                       : llmgw_error_type_for_status(status);
-        e->message = msg ? apr_pstrdup(p, msg)
-                         : apr_psprintf(p, "provider answered %d", status);
-        e->param = param ? apr_pstrdup(p, param) : NULL;
-    }
-    e->code = code ? apr_pstrdup(p, code) : NULL;
-    if (j) {
-        json_decref(j);
-    }
-}
-
-static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
-                           llmgw_error_t *e)
-{
-    apr_pool_t *p = ex->r->pool;
-    memset(e, 0, sizeof(*e));
-    e->retry_after = -1;
-    e->provider = ex->provider->name;
-    switch (call->result) {
-    case LLMGW_UP_CONNECT:
-        e->status = 502;
-        e->type = "provider_error";
-        e->code = "provider_unreachable";
-        e->message = apr_psprintf(p, "could not reach provider '%s': %s",
-                                  ex->provider->name, call->error);
-        return;
-    case LLMGW_UP_TIMEOUT:
-        e->status = 504;
-        e->type = "timeout_error";
-        e->code = "provider_timeout";
-        e->message = apr_psprintf(p, "provider '%s' did not answer in time",
-                                  ex->provider->name);
-        return;
-    case LLMGW_UP_BROKEN:
-    case LLMGW_UP_INTERNAL:
-    case LLMGW_UP_ABORTED:
-        e->status = 502;
-        e->type = "provider_error";
-        e->code = "provider_connection_error";
-        e->message = apr_psprintf(p, "the connection to provider '%s' failed: "
-                                  "%s", ex->provider->name,
-                                  call->error ? call->error : "no response");
-        return;
-    case LLMGW_UP_OK:
-        break;
-    }
-    if (ex->xl) {
-        ex->xl->error(p, (int)call->status, ex->body.data, ex->body.len, e);
-    }
-    else {
-        openai_error(p, (int)call->status, ex->body.data, ex->body.len, e);
-    }
-    e->provider = ex->provider->name;
-    e->upstream_status = (int)call->status;
-    if (e->retry_after < 0) {
-        e->retry_after = parse_retry_after(call->retry_after);
-    }
-    if (e->status != 429 && e->status != 503) {
-        e->retry_after = e->retry_after >= 0 && e->status >= 500
-                         ? e->retry_after : -1;
-    }
-}
-
-static int retryable(const llmgw_upstream_call_t *call)
-{
-    if (call->result == LLMGW_UP_OK) {
-        return call->status == 429 || call->status >= 500;
-    }
-    return call->result == LLMGW_UP_CONNECT || call->result == LLMGW_UP_TIMEOUT
-           || call->result == LLMGW_UP_BROKEN;
-}
-
-/* ------------------------------------------------- the successful end */
-
-static void account(request_rec *r, llmgw_request_t *req)
-{
-    req->cost_usd = llmgw_price_cost(r->server, req->answered_provider,
-                                     req->answered_model, &req->usage);
-}
-
-/* A complete non-stream answer: translated if needed, usage noted. */
-static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
-{
-    request_rec *r = ex->r;
-    llmgw_request_t *req = ex->req;
-    json_t *j = json_loadb(ex->body.data ? ex->body.data : "", ex->body.len,
-                           0, NULL);
-    const char *out = ex->body.data;
-    apr_size_t out_len = ex->body.len;
-    llmgw_error_t e = { 0 };
-
-    if (!j || ex->body_overflow) {
-        if (j) {
-            json_decref(j);
-        }
-        e.status = 502;
-        e.type = "provider_error";
-        e.code = "invalid_provider_response";
-        e.message = ex->body_overflow ? "provider response too large"
-                                      : "provider response is not valid JSON";
-        e.provider = ex->provider->name;
-        e.upstream_status = (int)call->status;
-        e.retry_after = -1;
-        return llmgw_send_error_req(r, req, &e);
-    }
-    if (ex->xl) {
-        json_t *t = NULL;
-        char *txt;
-        if (req->endpoint == LLMGW_EP_CHAT) {
-            t = ex->xl->chat_response(r->pool, j, &ex->xctx, &req->usage);
-        }
-        else if (ex->xl->embeddings_response) {
-            t = ex->xl->embeddings_response(r->pool, j, &ex->xctx, &req->usage);
-        }
-        json_decref(j);
-        if (!t || !(txt = json_dumps(t, JSON_COMPACT))) {
-            if (t) {
-                json_decref(t);
-            }
-            e.status = 502;
-            e.type = "provider_error";
-            e.code = "invalid_provider_response";
-            e.message = "provider response could not be translated";
-            e.provider = ex->provider->name;
-            e.upstream_status = (int)call->status;
-            e.retry_after = -1;
-            return llmgw_send_error_req(r, req, &e);
-        }
-        json_decref(t);
-        out_len = strlen(txt);
-        out = apr_pstrmemdup(r->pool, txt, out_len);
-        free(txt);
-    }
-    else {
-        llmgw_usage_from_json(j, &req->usage);
-        json_decref(j);
-    }
-    req->answered_provider = ex->provider->name;
-    req->answered_model = ex->model;
-    account(r, req);
-    capture(req, out, out_len);
-    req->capture_is_sse = 0;
-    req->complete = 1;
-    return llmgw_send_json(r, req, (int)call->status, out, out_len);
-}
-
-/* The upstream transfer of a stream ended: close the client stream. */
-static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
-{
-    llmgw_request_t *req = ex->req;
-    llmgw_error_t e;
-
-    if (ex->client_gone || call->result == LLMGW_UP_ABORTED) {
-        if (!ex->stream_end && !ex->stream_error) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, ex->r,
-                          "llmgw: client left mid-stream, upstream aborted "
-                          "(request_id=%s)", req->id);
-            return;
-        }
-    }
-    if (call->result == LLMGW_UP_OK && !ex->stream_end && !ex->stream_error) {
-        llmgw_sse_finish(ex->sse);      /* a last event with no blank line */
-    }
-    if (!ex->stream_end && !ex->stream_error) {
-        if (call->result == LLMGW_UP_OK) {
-            if (ex->xl) {
-                if (ex->xl->stream_finish(ex->xs, emit_event, ex)
-                    == LLMGW_XLATE_END) {
-                    ex->stream_end = 1;
-                    emit_event(ex, "[DONE]", 6);
-                }
-                else {
-                    ex->stream_error = 1;
-                }
-            }
-            else {
-                /* a clean close without [DONE]: complete, say so */
-                ex->stream_end = 1;
-                emit_event(ex, "[DONE]", 6);
-            }
-        }
-        else {
-            upstream_error(ex, call, &e);
-            e.message = apr_psprintf(ex->r->pool, "stream interrupted: %s",
-                                     e.message);
-            emit_error_event(ex, &e);
-        }
-    }
-    if (ex->xl) {
-        ex->xl->stream_usage(ex->xs, &req->usage);
-    }
-    client_flush(ex);
-    req->complete = ex->stream_end && !ex->stream_error && !ex->client_gone;
-    account(ex->r, req);
-}
 
 /* ------------------------------------------------- reading the request */
 
@@ -653,14 +29,14 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
     if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return HTTP_BAD_REQUEST;
     }
-    buf_init(&b, r->pool);
+    llmgw_buf_init(&b, r->pool);
     if (ap_should_client_block(r)) {
         while ((n = ap_get_client_block(r, chunk, sizeof(chunk))) > 0) {
             if ((apr_off_t)(b.len + n) > max) {
                 r->connection->keepalive = AP_CONN_CLOSE;
                 return HTTP_REQUEST_ENTITY_TOO_LARGE;
             }
-            buf_append(&b, chunk, (apr_size_t)n);
+            llmgw_buf_append(&b, chunk, (apr_size_t)n);
         }
         if (n < 0) {
             return HTTP_BAD_REQUEST;
@@ -705,76 +81,8 @@ static const char *client_credential(request_rec *r)
     return NULL;
 }
 
-static int error_reply(request_rec *r, llmgw_request_t *req, int status,
-                       const char *code, const char *param, const char *msg)
-{
-    llmgw_error_t e = { 0 };
-    e.status = status;
-    e.code = code;
-    e.param = param;
-    e.message = msg;
-    e.retry_after = -1;
-    llmgw_send_error_req(r, req, &e);
-    return OK;
-}
-
-/* ------------------------------------------------- GET models */
-
-static int list_models(request_rec *r, llmgw_request_t *req)
-{
-    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
-                                                 &llmgw_module);
-    json_t *data = json_array(), *list;
-    apr_hash_t *seen = apr_hash_make(r->pool);
-    apr_hash_index_t *hi;
-    char *txt;
-    int i, j;
-
-#define ADD_MODEL(prov, model) do {                                        \
-        const char *id_ = apr_pstrcat(r->pool, (prov), "/", (model), NULL); \
-        if (!apr_hash_get(seen, id_, APR_HASH_KEY_STRING)) {               \
-            llmgw_price_t *pp_ = apr_hash_get(sc->prices, id_,              \
-                                              APR_HASH_KEY_STRING);         \
-            json_t *m_ = json_pack("{s:s,s:s,s:i,s:s}", "id", id_,          \
-                                   "object", "model", "created", 0,         \
-                                   "owned_by", (prov));                     \
-            if (pp_) {                                                      \
-                json_object_set_new(m_, "pricing", json_pack(              \
-                    "{s:f,s:f,s:f,s:s}", "input", pp_->input_per_mtok,      \
-                    "output", pp_->output_per_mtok, "cache_read",           \
-                    pp_->cached_per_mtok, "unit", "usd_per_million_tokens")); \
-            }                                                               \
-            apr_hash_set(seen, id_, APR_HASH_KEY_STRING, id_);              \
-            json_array_append_new(data, m_);                                \
-        }                                                                   \
-    } while (0)
-
-    for (i = 0; i < sc->routes->order->nelts; i++) {
-        llmgw_provider_t *pr = APR_ARRAY_IDX(sc->routes->order, i,
-                                             llmgw_provider_t *);
-        for (j = 0; j < pr->models->nelts; j++) {
-            ADD_MODEL(pr->name, APR_ARRAY_IDX(pr->models, j, const char *));
-        }
-    }
-    for (hi = apr_hash_first(r->pool, sc->prices); hi; hi = apr_hash_next(hi)) {
-        const char *k = apr_hash_this_key(hi), *slash = strchr(k, '/');
-        const char *prov = apr_pstrmemdup(r->pool, k, slash - k);
-        if (apr_hash_get(sc->routes->providers, prov, APR_HASH_KEY_STRING)) {
-            ADD_MODEL(prov, slash + 1);
-        }
-    }
-#undef ADD_MODEL
-    list = json_pack("{s:s,s:o}", "object", "list", "data", data);
-    txt = json_dumps(list, JSON_COMPACT);
-    json_decref(list);
-    llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
-    free(txt);
-    return OK;
-}
-
 /* ------------------------------------------------- the handler */
 
-/* The routes to try: the request's own, then each `models` fallback. */
 static int candidates(request_rec *r, llmgw_request_t *req,
                       const llmgw_dir_conf *dc, const char *provider_field,
                       json_t *models, apr_array_header_t **out)
@@ -791,7 +99,7 @@ static int candidates(request_rec *r, llmgw_request_t *req,
                              provider_field, dc->default_provider, rt, &err,
                              &code);
     if (rv) {
-        return error_reply(r, req, rv, code, "model", err), rv;
+        return llmgw_error_reply(r, req, rv, code, "model", err), rv;
     }
     for (i = 1; i < n; i++) {
         const char *m = json_string_value(json_array_get(models, i));
@@ -799,105 +107,11 @@ static int candidates(request_rec *r, llmgw_request_t *req,
         rv = llmgw_route_resolve(r->pool, sc->routes, m, provider_field,
                                  dc->default_provider, rt, &err, &code);
         if (rv) {
-            return error_reply(r, req, rv, code, "models", err), rv;
+            return llmgw_error_reply(r, req, rv, code, "models", err), rv;
         }
     }
     *out = list;
     return 0;
-}
-
-static void backoff(request_rec *r, int attempt, const char *retry_after)
-{
-    long ra = parse_retry_after(retry_after);
-    apr_interval_time_t wait = ra >= 0 ? apr_time_from_sec(ra)
-                                       : apr_time_from_msec(100 << attempt);
-    if (wait > apr_time_from_sec(10)) {
-        wait = apr_time_from_sec(10);     /* never hold a worker longer */
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "llmgw: retrying in %" APR_TIME_T_FMT " ms",
-                  apr_time_as_msec(wait));
-    apr_sleep(wait);
-}
-
-static int proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
-                 const char *raw, apr_size_t raw_len, int raw_unchanged,
-                 apr_array_header_t *routes)
-{
-    exchange_t ex;
-    llmgw_upstream_call_t call;
-    llmgw_error_t e;
-    int c, attempt, retries = dc->retries >= 0 ? dc->retries : 0;
-
-    memset(&e, 0, sizeof(e));
-    for (c = 0; c < routes->nelts; c++) {
-        llmgw_route_t *rt = &APR_ARRAY_IDX(routes, c, llmgw_route_t);
-        for (attempt = 0; attempt <= retries; attempt++) {
-            const char *err = NULL;
-            int rv;
-
-            memset(&ex, 0, sizeof(ex));
-            memset(&call, 0, sizeof(call));
-            ex.r = r;
-            ex.req = req;
-            ex.provider = rt->provider;
-            ex.model = rt->model;
-            ex.xl = translator_for(rt->provider);
-            ex.xctx.model = rt->model;
-            ex.xctx.id = apr_pstrcat(r->pool, "chatcmpl-", req->id, NULL);
-            ex.xctx.created = apr_time_sec(r->request_time);
-            ex.xctx.request_id = req->id;
-            ex.xctx.provider = rt->provider->name;
-            ex.xctx.default_max_tokens = dc->default_max_tokens > 0
-                ? dc->default_max_tokens : LLMGW_DEFAULT_MAX_TOKENS;
-            ex.xctx.include_usage = req->include_usage;
-            ex.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-            buf_init(&ex.body, r->pool);
-            if (req->capture) {
-                req->capture->len = 0;
-                req->capture_overflow = 0;
-            }
-            rv = build_call(&ex, dc, raw, raw_len,
-                            raw_unchanged && c == 0, &call, &err);
-            if (rv) {
-                return error_reply(r, req, rv, NULL, NULL, err);
-            }
-            req->attempts++;
-            llmgw_upstream_perform(r->pool, &call);
-            req->upstream_latency = call.latency;
-
-            if (ex.streaming) {                 /* bytes reached the client */
-                finish_stream(&ex, &call);
-                return OK;
-            }
-            if (ex.client_gone || call.result == LLMGW_UP_ABORTED) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw: client "
-                              "left before the answer (request_id=%s)", req->id);
-                req->status = 499;
-                return OK;
-            }
-            if (call.result == LLMGW_UP_OK && call.status >= 200
-                && call.status < 300) {
-                return finish_json(&ex, &call);
-            }
-            upstream_error(&ex, &call, &e);
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "llmgw: attempt %d to %s:%s failed: %s",
-                          req->attempts, rt->provider->name, rt->model,
-                          e.message);
-            if (!retryable(&call)) {
-                goto give_up;
-            }
-            if (attempt < retries) {
-                backoff(r, attempt, call.retry_after);
-            }
-        }
-    }
-give_up:
-    req->answered_provider = ex.provider->name;
-    req->answered_model = ex.model;
-    llmgw_send_error_req(r, req, &e);
-    return OK;
 }
 
 static llmgw_endpoint_e check_method(request_rec *r, llmgw_endpoint_e ep)
@@ -933,45 +147,45 @@ int llmgw_handler(request_rec *r)
         return OK;                  /* the hook answered (401) */
     }
     if (req->endpoint == LLMGW_EP_UNKNOWN) {
-        return error_reply(r, req, HTTP_NOT_FOUND, "unknown_route", NULL,
+        return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "unknown_route", NULL,
                            apr_psprintf(r->pool, "no route %s %s", r->method,
                                         ap_escape_html(r->pool, r->uri)));
     }
     if (check_method(r, req->endpoint) == LLMGW_EP_UNKNOWN) {
-        return error_reply(r, req, HTTP_METHOD_NOT_ALLOWED,
+        return llmgw_error_reply(r, req, HTTP_METHOD_NOT_ALLOWED,
                            "method_not_allowed", NULL,
                            apr_psprintf(r->pool, "%s is not allowed on %s",
                                         r->method, req->endpoint_name));
     }
     if (req->endpoint == LLMGW_EP_MODELS) {
-        return list_models(r, req);
+        return llmgw_list_models(r, req);
     }
     if (!content_type_ok(r)) {
-        return error_reply(r, req, HTTP_UNSUPPORTED_MEDIA_TYPE,
+        return llmgw_error_reply(r, req, HTTP_UNSUPPORTED_MEDIA_TYPE,
                            "unsupported_media_type", NULL,
                            "the request body must be application/json");
     }
     rv = read_body(r, llmgw_conf_max_body(dc), &raw, &raw_len);
     if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        return error_reply(r, req, rv, "request_too_large", NULL,
+        return llmgw_error_reply(r, req, rv, "request_too_large", NULL,
                            apr_psprintf(r->pool, "the request body is larger "
                                         "than %" APR_OFF_T_FMT " bytes",
                                         llmgw_conf_max_body(dc)));
     }
     if (rv != OK) {
-        return error_reply(r, req, HTTP_BAD_REQUEST, "invalid_body", NULL,
+        return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_body", NULL,
                            "the request body could not be read");
     }
     req->body = llmgw_pool_json(r->pool, json_loadb(raw, raw_len, 0, &jerr));
     if (!req->body) {
-        return error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json", NULL,
+        return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json", NULL,
                            apr_psprintf(r->pool, "the request body is not "
                                         "valid JSON: %s at line %d column %d",
                                         jerr.text, jerr.line, jerr.column));
     }
     if ((rv = llmgw_parse_request(req->body, req->endpoint, raw_len, &pq,
                                   &err, &param))) {
-        return error_reply(r, req, rv, "invalid_request", param, err);
+        return llmgw_error_reply(r, req, rv, "invalid_request", param, err);
     }
     llmgw_pool_json(r->pool, pq.models);
     req->requested_model = apr_pstrdup(r->pool, pq.model);
@@ -1001,7 +215,7 @@ int llmgw_handler(request_rec *r)
         llmgw_run_completed(r, req);
         return OK;
     }
-    rv = proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
+    rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
     llmgw_run_completed(r, req);
     return rv;
 }
@@ -1017,7 +231,7 @@ int llmgw_health_handler(request_rec *r)
         return DECLINED;
     }
     if (r->method_number != M_GET) {
-        return error_reply(r, llmgw_request_get(r), HTTP_METHOD_NOT_ALLOWED,
+        return llmgw_error_reply(r, llmgw_request_get(r), HTTP_METHOD_NOT_ALLOWED,
                            "method_not_allowed", NULL, "use GET");
     }
     req = llmgw_request_get(r);

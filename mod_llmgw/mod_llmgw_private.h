@@ -77,9 +77,24 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req);
 /* json held by a pool: decref'd when the pool goes */
 json_t *llmgw_pool_json(apr_pool_t *p, json_t *j);
 
+/* An error of the gateway itself, as the SPEC envelope; returns OK. */
+int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
+                      const char *code, const char *param, const char *msg);
+
 /* mod_llmgw_handler.c */
 int llmgw_handler(request_rec *r);
 int llmgw_health_handler(request_rec *r);
+
+/* mod_llmgw_models.c: GET models */
+int llmgw_list_models(request_rec *r, llmgw_request_t *req);
+
+/* mod_llmgw_exchange.c: the upstream part of a request over its candidate
+ * routes (llmgw_route_t), with retries and fallbacks; returns OK. */
+int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
+                const char *raw, apr_size_t raw_len, int raw_unchanged,
+                apr_array_header_t *routes);
+void llmgw_buf_init(llmgw_buf_t *b, apr_pool_t *p);
+void llmgw_buf_append(llmgw_buf_t *b, const char *d, apr_size_t n);
 
 /* mod_llmgw_upstream.c */
 void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s);

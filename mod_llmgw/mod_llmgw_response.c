@@ -161,3 +161,18 @@ int llmgw_send_error_simple(request_rec *r, int status, const char *type,
     llmgw_send_error_req(r, req, &e);
     return status;
 }
+
+/* An error of the gateway itself (no provider involved); returns OK for
+ * the handler, which has answered. */
+int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
+                       const char *code, const char *param, const char *msg)
+{
+    llmgw_error_t e = { 0 };
+    e.status = status;
+    e.code = code;
+    e.param = param;
+    e.message = msg;
+    e.retry_after = -1;
+    llmgw_send_error_req(r, req, &e);
+    return OK;
+}
