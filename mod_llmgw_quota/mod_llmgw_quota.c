@@ -1,26 +1,785 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
  * mod_llmgw_quota — gateway keys, plans and limits for mod_llmgw.
- * Plugs into mod_llmgw's optional hooks; refuses to start without it.
+ *
+ * Plugs into mod_llmgw's optional hooks (authenticate, admit,
+ * response_headers, completed) and serves the `llmgw-usage` and
+ * `llmgw-quota-check` handlers. Counters live in mod_llmgw's shared store
+ * and are changed only with atomic increments (see llmgw_limits.h for their
+ * names and arithmetic). Refuses to start without mod_llmgw.
  */
+#include <string.h>
+#include <math.h>
+
+#include "apr_strings.h"
+#include "apr_atomic.h"
+#include "apr_hash.h"
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
 #include "llmgw.h"
+#include "llmgw_limits.h"
 
 module AP_MODULE_DECLARE_DATA llmgw_quota_module;
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
+static APR_OPTIONAL_FN_TYPE(llmgw_send_error) *send_error;
+static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
+static APR_OPTIONAL_FN_TYPE(llmgw_get_request) *get_request;
+
+/* ------------------------------------------------------------ config */
+
+typedef struct quota_key {
+    unsigned char digest[LLMGW_DIGEST_LEN];
+    const char *workspace;
+    const char *plan_name;
+    const llmgw_plan_t *plan;            /* resolved in post_config */
+    const char *where;                   /* "file:line" for messages */
+} quota_key_t;
+
+typedef struct quota_server_conf {
+    apr_hash_t *plans;                   /* name -> llmgw_plan_t (global) */
+    apr_array_header_t *keys;            /* quota_key_t, inherited first */
+    unsigned char *digests;              /* keys' digests, contiguous */
+    int fail_closed;                     /* -1 unset, 0 open, 1 closed */
+} quota_server_conf;
+
+typedef struct quota_dir_conf {
+    int enabled;                         /* -1 unset */
+} quota_dir_conf;
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    quota_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+    (void)s;
+    sc->plans = apr_hash_make(p);
+    sc->keys = apr_array_make(p, 4, sizeof(quota_key_t));
+    sc->fail_closed = -1;
+    return sc;
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    quota_server_conf *base = basev, *add = addv;
+    quota_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->plans = apr_hash_overlay(p, add->plans, base->plans);
+    /* the vhost's own keys come last, so they win a duplicate */
+    sc->keys = apr_array_append(p, base->keys, add->keys);
+    sc->fail_closed = add->fail_closed >= 0 ? add->fail_closed
+                                            : base->fail_closed;
+    return sc;
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    quota_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+    (void)dir;
+    dc->enabled = -1;
+    return dc;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    quota_dir_conf *base = basev, *add = addv;
+    quota_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+    dc->enabled = add->enabled >= 0 ? add->enabled : base->enabled;
+    return dc;
+}
+
+static const char *where(cmd_parms *cmd)
+{
+    return cmd->directive
+        ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                       cmd->directive->line_num)
+        : "?";
+}
+
+static const char *cmd_plan(cmd_parms *cmd, void *dconf, int argc,
+                            char *const argv[])
+{
+    quota_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_quota_module);
+    llmgw_plan_t *plan = apr_pcalloc(cmd->pool, sizeof(*plan));
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (argc < 1) {
+        return "LLMGWPlan: a plan name is required";
+    }
+    if ((err = llmgw_plan_parse(cmd->pool, argv[0], argc - 1, argv + 1,
+                                plan))) {
+        return apr_psprintf(cmd->pool, "LLMGWPlan %s: %s", argv[0], err);
+    }
+    if (apr_hash_get(sc->plans, plan->name, APR_HASH_KEY_STRING)) {
+        return apr_psprintf(cmd->pool, "LLMGWPlan %s: defined twice",
+                            plan->name);
+    }
+    apr_hash_set(sc->plans, plan->name, APR_HASH_KEY_STRING, plan);
+    return NULL;
+}
+
+static const char *cmd_key(cmd_parms *cmd, void *dconf, int argc,
+                           char *const argv[])
+{
+    quota_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_quota_module);
+    quota_key_t k;
+    int i;
+    (void)dconf;
+
+    memset(&k, 0, sizeof(k));
+    if (argc < 1 || llmgw_key_digest(argv[0], k.digest)) {
+        /* never echo the argument: it may be a secret */
+        return "LLMGWKey: the first argument must be a key or sha256:HEX "
+               "(64 hex digits)";
+    }
+    for (i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "workspace=", 10)) {
+            k.workspace = apr_pstrdup(cmd->pool, argv[i] + 10);
+        }
+        else if (!strncmp(argv[i], "plan=", 5)) {
+            k.plan_name = apr_pstrdup(cmd->pool, argv[i] + 5);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "LLMGWKey: unknown argument '%s' "
+                                "(workspace=W plan=P)", argv[i]);
+        }
+    }
+    if (!llmgw_workspace_ok(k.workspace)) {
+        return apr_psprintf(cmd->pool, "LLMGWKey: workspace=%s is not 1 to 64 "
+                            "of A-Z a-z 0-9 . _ -",
+                            k.workspace ? k.workspace : "(missing)");
+    }
+    if (!k.plan_name || !*k.plan_name) {
+        return "LLMGWKey: plan=P is required";
+    }
+    for (i = 0; i < sc->keys->nelts; i++) {
+        quota_key_t *o = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
+        if (!memcmp(o->digest, k.digest, LLMGW_DIGEST_LEN)) {
+            return apr_psprintf(cmd->pool, "LLMGWKey: this key is already "
+                                "defined at %s", o->where);
+        }
+    }
+    k.where = where(cmd);
+    APR_ARRAY_PUSH(sc->keys, quota_key_t) = k;
+    return NULL;
+}
+
+static const char *cmd_fail_mode(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    quota_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_quota_module);
+    (void)dconf;
+    if (!strcasecmp(arg, "open")) {
+        sc->fail_closed = 0;
+    }
+    else if (!strcasecmp(arg, "closed")) {
+        sc->fail_closed = 1;
+    }
+    else {
+        return "LLMGWQuotaFailMode: must be open or closed";
+    }
+    return NULL;
+}
+
+static const command_rec quota_cmds[] = {
+    AP_INIT_TAKE_ARGV("LLMGWPlan", cmd_plan, NULL, RSRC_CONF,
+        "LLMGWPlan NAME [requests_month=N] [rpm=N] [rph=N] [tpm=N] "
+        "[budget_month_usd=X] [overage=deny|allow] [cache_hit_weight=W] "
+        "defines a plan that gateway keys refer to."),
+    AP_INIT_TAKE_ARGV("LLMGWKey", cmd_key, NULL, RSRC_CONF,
+        "LLMGWKey KEY|sha256:HEX workspace=W plan=P declares a gateway API "
+        "key of workspace W on plan P."),
+    AP_INIT_FLAG("LLMGWQuota", ap_set_flag_slot,
+        (void *)APR_OFFSETOF(quota_dir_conf, enabled), RSRC_CONF | ACCESS_CONF,
+        "LLMGWQuota On enforces gateway keys and plans for the requests here."),
+    AP_INIT_TAKE1("LLMGWQuotaFailMode", cmd_fail_mode, NULL, RSRC_CONF,
+        "LLMGWQuotaFailMode open|closed: admit (open, the default) or refuse "
+        "with 503 (closed) when the counter store cannot be reached."),
+    { NULL }
+};
+
+/* ------------------------------------------------------------ state */
+
+/* What one request knows about its key and counters. */
+typedef struct quota_req {
+    const quota_key_t *key;
+    apr_time_t now;
+    llmgw_window_t win[3];               /* minute, hour, month */
+    llmgw_counters_t c;
+    int counted;                         /* c holds what the headers need */
+    int admitted;                        /* settle in completed */
+    int failed_open;                     /* the store failed: no headers */
+    apr_int64_t month_charged;           /* milli-requests charged */
+    apr_int64_t tokens_reserved;
+} quota_req_t;
+
+static quota_req_t *state_get(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &llmgw_quota_module);
+}
+
+static quota_req_t *state_new(request_rec *r, const quota_key_t *key)
+{
+    quota_req_t *s = apr_pcalloc(r->pool, sizeof(*s));
+    llmgw_counters_t init = LLMGW_COUNTERS_INIT;
+    s->key = key;
+    s->now = apr_time_now();
+    llmgw_window_at(LLMGW_WIN_MINUTE, s->now, &s->win[LLMGW_WIN_MINUTE]);
+    llmgw_window_at(LLMGW_WIN_HOUR, s->now, &s->win[LLMGW_WIN_HOUR]);
+    llmgw_window_at(LLMGW_WIN_MONTH, s->now, &s->win[LLMGW_WIN_MONTH]);
+    s->c = init;
+    ap_set_module_config(r->request_config, &llmgw_quota_module, s);
+    return s;
+}
+
+/* One warning per 10 s per process when the store fails. */
+static apr_uint32_t last_store_warning;
+
+static void warn_store(request_rec *r, llmgw_store_t *st, const char *what)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t last = apr_atomic_read32(&last_store_warning);
+    if (now - last >= 10 || last == 0) {
+        if (apr_atomic_cas32(&last_store_warning, now, last) == last) {
+            const char *detail = NULL;
+            quota_server_conf *sc = ap_get_module_config(
+                r->server->module_config, &llmgw_quota_module);
+            if (st) {
+                st->health(st, r->pool, &detail);
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "llmgw_quota: the counter store failed (%s: %s); "
+                          "%s (LLMGWQuotaFailMode %s)", what,
+                          detail ? detail : "no store",
+                          sc->fail_closed == 1
+                              ? "requests are refused with 503"
+                              : "limits are not enforced while it is down",
+                          sc->fail_closed == 1 ? "closed" : "open");
+        }
+    }
+}
+
+/* ------------------------------------------------------------ counters */
+
+static const char *ctr_key(request_rec *r, quota_req_t *s, const char *ctr,
+                           llmgw_window_e w)
+{
+    return llmgw_counter_key(r->pool, s->key->workspace, ctr, &s->win[w]);
+}
+
+/* Atomic add (creates the counter at `delta` with the window's TTL). */
+static int ctr_add(request_rec *r, llmgw_store_t *st, quota_req_t *s,
+                   const char *ctr, llmgw_window_e w, apr_int64_t delta,
+                   apr_int64_t *result)
+{
+    apr_uint64_t v = 0;
+    if (delta <= 0) {
+        return -1;
+    }
+    if (st->incr(st, ctr_key(r, s, ctr, w), (apr_uint64_t)delta,
+                 (apr_uint64_t)delta, s->win[w].ttl, &v) != LLMGW_STORE_OK
+        || v > (apr_uint64_t)APR_INT64_MAX) {
+        return -1;
+    }
+    if (result) {
+        *result = (apr_int64_t)v;
+    }
+    return 0;
+}
+
+/* A counter's value; 0 when absent. */
+static int ctr_get(request_rec *r, llmgw_store_t *st, quota_req_t *s,
+                   const char *ctr, llmgw_window_e w, apr_int64_t *out)
+{
+    char *val = NULL;
+    apr_size_t len = 0;
+    llmgw_store_status_e rv = st->get(st, r->pool, ctr_key(r, s, ctr, w),
+                                      &val, &len);
+    if (rv == LLMGW_STORE_NOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rv != LLMGW_STORE_OK || (*out = llmgw_counter_value(val)) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* charged - credited of a pair */
+static int ctr_effective(request_rec *r, llmgw_store_t *st, quota_req_t *s,
+                         const char *charged_ctr, const char *credit_ctr,
+                         llmgw_window_e w, apr_int64_t *out)
+{
+    apr_int64_t ch, cr;
+    if (ctr_get(r, st, s, charged_ctr, w, &ch)
+        || ctr_get(r, st, s, credit_ctr, w, &cr)) {
+        return -1;
+    }
+    *out = ch > cr ? ch - cr : 0;
+    return 0;
+}
+
+/* Reads the counters the headers need that admission did not see. */
+static int peek_counters(request_rec *r, llmgw_store_t *st, quota_req_t *s)
+{
+    const llmgw_plan_t *plan = s->key->plan;
+    llmgw_counters_t *c = &s->c;
+    if (!st) {
+        return -1;
+    }
+    if (plan->rpm > 0 && c->minute_requests < 0
+        && ctr_get(r, st, s, LLMGW_CTR_MINUTE, LLMGW_WIN_MINUTE,
+                   &c->minute_requests)) {
+        return -1;
+    }
+    if (plan->rph > 0 && c->hour_requests < 0
+        && ctr_get(r, st, s, LLMGW_CTR_HOUR, LLMGW_WIN_HOUR,
+                   &c->hour_requests)) {
+        return -1;
+    }
+    if (plan->tpm > 0 && c->minute_tokens < 0
+        && ctr_effective(r, st, s, LLMGW_CTR_TOKENS, LLMGW_CTR_TOKENS_CREDIT,
+                         LLMGW_WIN_MINUTE, &c->minute_tokens)) {
+        return -1;
+    }
+    if (c->month_milli < 0
+        && ctr_effective(r, st, s, LLMGW_CTR_MONTH, LLMGW_CTR_MONTH_CREDIT,
+                         LLMGW_WIN_MONTH, &c->month_milli)) {
+        return -1;
+    }
+    s->counted = 1;
+    return 0;
+}
+
+/* Gives back what admission charged (a refused request counts nothing
+ * against the month or the tokens; the request windows keep it). */
+static void rollback(request_rec *r, llmgw_store_t *st, quota_req_t *s)
+{
+    if (s->month_charged > 0) {
+        ctr_add(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH,
+                s->month_charged, NULL);
+        if (s->c.month_milli >= 0) {
+            s->c.month_milli -= s->month_charged;
+        }
+        s->month_charged = 0;
+    }
+    if (s->tokens_reserved > 0) {
+        ctr_add(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
+                s->tokens_reserved, NULL);
+        if (s->c.minute_tokens >= 0) {
+            s->c.minute_tokens -= s->tokens_reserved;
+        }
+        s->tokens_reserved = 0;
+    }
+}
+
+/* ------------------------------------------------------------ keys */
+
+static const char *credential(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+    if (v && !strncasecmp(v, "Bearer ", 7)) {
+        v += 7;
+        while (*v == ' ') {
+            v++;
+        }
+        return *v ? v : NULL;
+    }
+    if ((v = apr_table_get(r->headers_in, "x-api-key")) && *v) {
+        return v;
+    }
+    if ((v = apr_table_get(r->headers_in, "apikey")) && *v) {
+        return v;
+    }
+    return NULL;
+}
+
+static const quota_key_t *key_lookup(server_rec *s, const char *client_key)
+{
+    quota_server_conf *sc = ap_get_module_config(s->module_config,
+                                                 &llmgw_quota_module);
+    unsigned char d[LLMGW_DIGEST_LEN];
+    int i;
+    if (!client_key || !sc->digests) {
+        return NULL;
+    }
+    llmgw_sha256(client_key, strlen(client_key), d);
+    i = llmgw_key_find(sc->digests, sc->keys->nelts, d);
+    return i >= 0 ? &APR_ARRAY_IDX(sc->keys, i, quota_key_t) : NULL;
+}
+
+static int unauthorized(request_rec *r, const char *client_key)
+{
+    apr_table_setn(r->headers_out, "WWW-Authenticate", "Bearer realm=\"llmgw\"");
+    if (!client_key) {
+        return send_error(r, HTTP_UNAUTHORIZED, "authentication_error",
+                          "missing_api_key", "no API key: send it as "
+                          "'Authorization: Bearer KEY', 'x-api-key: KEY' or "
+                          "'apikey: KEY'", -1, NULL);
+    }
+    return send_error(r, HTTP_UNAUTHORIZED, "authentication_error",
+                      "invalid_api_key", "incorrect API key provided", -1,
+                      NULL);
+}
+
+/* ------------------------------------------------------------ hooks */
+
+static int quota_authenticate(request_rec *r, llmgw_request_t *req)
+{
+    quota_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                              &llmgw_quota_module);
+    const quota_key_t *key;
+
+    if (dc->enabled != 1) {
+        return DECLINED;
+    }
+    key = key_lookup(r->server, req->client_key);
+    if (!key) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: %s API key "
+                      "(request_id=%s)", req->client_key ? "unknown" : "no",
+                      req->id);
+        return unauthorized(r, req->client_key);
+    }
+    req->workspace = key->workspace;
+    req->plan = key->plan->name;
+    state_new(r, key);
+    return OK;
+}
+
+static int refuse(request_rec *r, quota_req_t *s, const llmgw_decision_t *d)
+{
+    json_t *details = llmgw_decision_details(d);
+    int rv;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: workspace %s "
+                  "plan %s: %s (%s)", s->key->workspace, s->key->plan->name,
+                  d->code, d->message);
+    rv = send_error(r, d->status, d->type, d->code, d->message,
+                    d->status == 429 ? d->retry_after : -1, details);
+    json_decref(details);
+    return rv;
+}
+
+/* The store failed during admission: admit (open) or 503 (closed). */
+static int store_failed(request_rec *r, llmgw_store_t *st, quota_req_t *s,
+                        const char *what)
+{
+    quota_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_quota_module);
+    warn_store(r, st, what);
+    if (sc->fail_closed == 1) {
+        if (st) {
+            rollback(r, st, s);
+        }
+        s->failed_open = 1;              /* no headers from stale values */
+        return send_error(r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                          "quota_unavailable", "the quota service is "
+                          "unavailable; try again later", -1, NULL);
+    }
+    s->failed_open = 1;
+    s->admitted = 1;                     /* settle what was charged */
+    return OK;
+}
+
+static int quota_admit(request_rec *r, llmgw_request_t *req)
+{
+    quota_req_t *s = state_get(r);
+    const llmgw_plan_t *plan;
+    llmgw_store_t *st;
+    llmgw_decision_t d;
+    apr_int64_t ch, cr;
+    (void)req;
+
+    if (!s || !s->key) {
+        return DECLINED;
+    }
+    plan = s->key->plan;
+    st = get_store(r->server);
+    if (!st) {
+        return store_failed(r, NULL, s, "no store configured");
+    }
+    /* 1. the dollar budget (charged after each response) */
+    if (plan->budget_micro_usd >= 0) {
+        if (ctr_get(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH,
+                    &s->c.cost_micro)) {
+            return store_failed(r, st, s, "budget counter");
+        }
+        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+        if (d.verdict != LLMGW_ADMIT) {
+            peek_counters(r, st, s);
+            return refuse(r, s, &d);
+        }
+    }
+    /* 2. the month, in milli-requests: charge, then check */
+    if (ctr_add(r, st, s, LLMGW_CTR_MONTH, LLMGW_WIN_MONTH, LLMGW_MILLI, &ch)) {
+        return store_failed(r, st, s, "month counter");
+    }
+    s->month_charged = LLMGW_MILLI;
+    if (ctr_get(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH, &cr)) {
+        return store_failed(r, st, s, "month credit counter");
+    }
+    s->c.month_milli = ch > cr ? ch - cr : 0;
+    llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+    if (d.verdict != LLMGW_ADMIT) {
+        rollback(r, st, s);
+        peek_counters(r, st, s);
+        return refuse(r, s, &d);
+    }
+    /* 3. tokens per minute: reserve prompt estimate + max_tokens */
+    if (plan->tpm > 0) {
+        apr_int64_t reserve = llmgw_token_reserve(req->prompt_estimate,
+                                                  req->max_tokens);
+        if (ctr_add(r, st, s, LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE, reserve,
+                    &ch)) {
+            return store_failed(r, st, s, "token counter");
+        }
+        s->tokens_reserved = reserve;
+        if (ctr_get(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
+                    &cr)) {
+            return store_failed(r, st, s, "token credit counter");
+        }
+        s->c.minute_tokens = ch > cr ? ch - cr : 0;
+        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+        if (d.verdict != LLMGW_ADMIT) {
+            rollback(r, st, s);
+            peek_counters(r, st, s);
+            return refuse(r, s, &d);
+        }
+    }
+    /* 4. requests per minute and per hour: increment, then check */
+    if (plan->rpm > 0) {
+        if (ctr_add(r, st, s, LLMGW_CTR_MINUTE, LLMGW_WIN_MINUTE, 1,
+                    &s->c.minute_requests)) {
+            return store_failed(r, st, s, "minute counter");
+        }
+        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+        if (d.verdict != LLMGW_ADMIT) {
+            rollback(r, st, s);
+            peek_counters(r, st, s);
+            return refuse(r, s, &d);
+        }
+    }
+    if (plan->rph > 0) {
+        if (ctr_add(r, st, s, LLMGW_CTR_HOUR, LLMGW_WIN_HOUR, 1,
+                    &s->c.hour_requests)) {
+            return store_failed(r, st, s, "hour counter");
+        }
+        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+        if (d.verdict != LLMGW_ADMIT) {
+            rollback(r, st, s);
+            peek_counters(r, st, s);
+            return refuse(r, s, &d);
+        }
+    }
+    s->counted = 1;
+    s->admitted = 1;
+    return OK;
+}
+
+static int quota_response_headers(request_rec *r, llmgw_request_t *req)
+{
+    quota_req_t *s = state_get(r);
+    (void)req;
+    if (!s || !s->key || s->failed_open) {
+        return OK;
+    }
+    if (!s->counted && peek_counters(r, get_store(r->server), s)) {
+        return OK;                       /* before admission, store down */
+    }
+    llmgw_limit_headers(r->pool, s->key->plan, &s->c, s->now, r->headers_out);
+    return OK;
+}
+
+static apr_int64_t usage_total(const llmgw_usage_t *u)
+{
+    if (u->total_tokens >= 0) {
+        return u->total_tokens;
+    }
+    if (u->prompt_tokens >= 0 || u->completion_tokens >= 0) {
+        return (u->prompt_tokens > 0 ? u->prompt_tokens : 0)
+               + (u->completion_tokens > 0 ? u->completion_tokens : 0);
+    }
+    return -1;
+}
+
+static int quota_completed(request_rec *r, llmgw_request_t *req)
+{
+    quota_req_t *s = state_get(r);
+    llmgw_store_t *st;
+    const llmgw_plan_t *plan;
+    apr_int64_t credit, extra, total;
+    int bad = 0;
+
+    if (!s || !s->admitted || !(st = get_store(r->server))) {
+        return OK;
+    }
+    s->admitted = 0;                     /* settle once */
+    plan = s->key->plan;
+    total = req->cache_hit ? 0 : usage_total(&req->usage);
+
+    if (s->month_charged > 0) {
+        credit = llmgw_month_credit(plan, req->cache_hit, req->status);
+        if (credit > 0) {
+            bad |= ctr_add(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH,
+                           credit, NULL);
+        }
+    }
+    if (s->tokens_reserved > 0) {
+        llmgw_token_settle(s->tokens_reserved, total,
+                           req->status > 0 && req->status < 400, &credit,
+                           &extra);
+        if (credit > 0) {
+            bad |= ctr_add(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
+                           credit, NULL);
+        }
+        if (extra > 0) {
+            bad |= ctr_add(r, st, s, LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE,
+                           extra, NULL);
+        }
+    }
+    if (req->status < 500) {
+        bad |= ctr_add(r, st, s, LLMGW_CTR_REQUESTS, LLMGW_WIN_MONTH, 1, NULL);
+    }
+    if (total > 0) {
+        bad |= ctr_add(r, st, s, LLMGW_CTR_TOTAL_TOKENS, LLMGW_WIN_MONTH,
+                       total, NULL);
+    }
+    if (!req->cache_hit && req->cost_usd > 0) {
+        apr_int64_t micro = (apr_int64_t)llround(req->cost_usd * 1e6);
+        if (micro > 0) {
+            bad |= ctr_add(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH, micro,
+                           NULL);
+        }
+    }
+    if (bad) {
+        warn_store(r, st, "settlement after the response");
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static int usage_handler(request_rec *r)
+{
+    int check;
+    llmgw_request_t *req;
+    const quota_key_t *key;
+    const char *client_key;
+    quota_req_t *s;
+    llmgw_store_t *st;
+    apr_int64_t requests = 0, tokens = 0;
+    json_t *j;
+    char *txt;
+    int rv;
+
+    if (!r->handler) {
+        return DECLINED;
+    }
+    if (!strcmp(r->handler, "llmgw-usage")) {
+        check = 0;
+    }
+    else if (!strcmp(r->handler, "llmgw-quota-check")) {
+        check = 1;
+    }
+    else {
+        return DECLINED;
+    }
+    req = get_request(r);
+    client_key = credential(r);
+    if (!req->client_key) {
+        req->client_key = client_key;
+    }
+    if (r->method_number != M_GET) {
+        apr_table_setn(r->headers_out, "Allow", "GET");
+        send_error(r, HTTP_METHOD_NOT_ALLOWED, "invalid_request_error",
+                   "method_not_allowed", "use GET", -1, NULL);
+        return OK;
+    }
+    key = key_lookup(r->server, client_key);
+    if (!key) {
+        unauthorized(r, client_key);
+        return OK;
+    }
+    req->workspace = key->workspace;
+    req->plan = key->plan->name;
+    s = state_new(r, key);
+    st = get_store(r->server);
+    if (!st || ctr_get(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH,
+                       &s->c.cost_micro)
+        || peek_counters(r, st, s)
+        || (!check && (ctr_get(r, st, s, LLMGW_CTR_REQUESTS, LLMGW_WIN_MONTH,
+                               &requests)
+                       || ctr_get(r, st, s, LLMGW_CTR_TOTAL_TOKENS,
+                                  LLMGW_WIN_MONTH, &tokens)))) {
+        warn_store(r, st, "usage read");
+        s->failed_open = 1;
+        send_error(r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                   "quota_unavailable", "usage is unavailable; try again "
+                   "later", -1, NULL);
+        return OK;
+    }
+    j = check ? llmgw_quota_check_json(key->plan, s->c.month_milli,
+                                       s->c.cost_micro)
+              : llmgw_usage_json(r->pool, key->workspace, key->plan,
+                                 s->c.month_milli, requests, tokens,
+                                 s->c.cost_micro, s->now);
+    txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!txt) {
+        send_error(r, HTTP_INTERNAL_SERVER_ERROR, "internal_error", NULL,
+                   "cannot serialise the usage", -1, NULL);
+        return OK;
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    rv = send_body(r, req, HTTP_OK, "application/json",
+                   apr_pstrdup(r->pool, txt), strlen(txt));
+    free(txt);
+    return rv;
+}
+
+/* ------------------------------------------------------------ startup */
 
 static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)plog; (void)ptemp;
+    server_rec *vs;
+    (void)plog; (void)ptemp;
+
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
-    if (!get_store) {
+    send_error = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_error);
+    send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
+    get_request = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_request);
+    if (!get_store || !send_error || !send_body || !get_request) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "mod_llmgw_quota needs mod_llmgw: load it first");
+                     "mod_llmgw_quota needs mod_llmgw: load mod_llmgw "
+                     "(LoadModule llmgw_module) as well");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        quota_server_conf *sc = ap_get_module_config(vs->module_config,
+                                                     &llmgw_quota_module);
+        int i;
+        sc->digests = sc->keys->nelts
+            ? apr_palloc(pconf, (apr_size_t)sc->keys->nelts * LLMGW_DIGEST_LEN)
+            : NULL;
+        for (i = 0; i < sc->keys->nelts; i++) {
+            quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
+            k->plan = apr_hash_get(sc->plans, k->plan_name,
+                                   APR_HASH_KEY_STRING);
+            if (!k->plan) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs,
+                             "LLMGWKey at %s: plan '%s' is not defined "
+                             "(LLMGWPlan %s ...)", k->where, k->plan_name,
+                             k->plan_name);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            memcpy(sc->digests + (apr_size_t)i * LLMGW_DIGEST_LEN, k->digest,
+                   LLMGW_DIGEST_LEN);
+        }
     }
     return OK;
 }
@@ -29,11 +788,23 @@ static void quota_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_config(quota_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(usage_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(llmgw, authenticate, quota_authenticate, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(llmgw, admit, quota_admit, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(llmgw, response_headers, quota_response_headers, NULL,
+                      NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(llmgw, completed, quota_completed, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(llmgw_quota) = {
     STANDARD20_MODULE_STUFF,
-    NULL, NULL, NULL, NULL, NULL,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    quota_cmds,
     quota_register_hooks,
     AP_MODULE_FLAG_NONE
 };
