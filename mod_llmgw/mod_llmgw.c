@@ -36,6 +36,26 @@ APR_IMPLEMENT_OPTIONAL_HOOK_RUN_ALL(llmgw, LLMGW, int, completed,
 
 /* ------------------------------------------------------------ request */
 
+/* The client's credential: Authorization: Bearer, x-api-key or apikey. */
+static const char *client_credential(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+    if (v && !strncasecmp(v, "Bearer ", 7)) {
+        v += 7;
+        while (*v == ' ') {
+            v++;
+        }
+        return *v ? v : NULL;
+    }
+    if ((v = apr_table_get(r->headers_in, "x-api-key")) && *v) {
+        return v;
+    }
+    if ((v = apr_table_get(r->headers_in, "apikey")) && *v) {
+        return v;
+    }
+    return NULL;
+}
+
 llmgw_request_t *llmgw_request_get(request_rec *r)
 {
     llmgw_request_t *req = ap_get_module_config(r->request_config,
@@ -57,6 +77,7 @@ llmgw_request_t *llmgw_request_get(request_rec *r)
         req->usage.cache_write_tokens = -1;
         req->capture = apr_pcalloc(r->pool, sizeof(*req->capture));
         req->capture->pool = r->pool;
+        req->client_key = client_credential(r);
         ap_set_module_config(r->request_config, &llmgw_module, req);
         apr_table_setn(r->notes, LLMGW_NOTE_REQUEST_ID, req->id);
     }

@@ -282,7 +282,9 @@ static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
     if (req->provider_key) {
         return req->provider_key;
     }
-    if (dc->passthrough_auth == 1) {
+    /* A credential mod_llmgw_quota accepted (a workspace is set) is a
+     * gateway key: it never goes upstream, even with passthrough on. */
+    if (dc->passthrough_auth == 1 && !req->workspace) {
         return req->client_key;
     }
     return pr->key;

@@ -62,25 +62,6 @@ static int content_type_ok(request_rec *r)
         || (n == 33 && !strncasecmp(ct, "application/x-www-form-urlencoded", 33));
 }
 
-static const char *client_credential(request_rec *r)
-{
-    const char *v = apr_table_get(r->headers_in, "Authorization");
-    if (v && !strncasecmp(v, "Bearer ", 7)) {
-        v += 7;
-        while (*v == ' ') {
-            v++;
-        }
-        return *v ? v : NULL;
-    }
-    if ((v = apr_table_get(r->headers_in, "x-api-key")) && *v) {
-        return v;
-    }
-    if ((v = apr_table_get(r->headers_in, "apikey")) && *v) {
-        return v;
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------- the handler */
 
 static int candidates(request_rec *r, llmgw_request_t *req,
@@ -140,7 +121,6 @@ int llmgw_handler(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &llmgw_module);
     req = llmgw_request_get(r);
     req->endpoint = llmgw_endpoint_from_path(r->uri, &req->endpoint_name);
-    req->client_key = client_credential(r);
 
     rv = llmgw_run_authenticate(r, req);
     if (rv != OK && rv != DECLINED) {

@@ -380,25 +380,6 @@ static void rollback(request_rec *r, llmgw_store_t *st, quota_req_t *s)
 
 /* ------------------------------------------------------------ keys */
 
-static const char *credential(request_rec *r)
-{
-    const char *v = apr_table_get(r->headers_in, "Authorization");
-    if (v && !strncasecmp(v, "Bearer ", 7)) {
-        v += 7;
-        while (*v == ' ') {
-            v++;
-        }
-        return *v ? v : NULL;
-    }
-    if ((v = apr_table_get(r->headers_in, "x-api-key")) && *v) {
-        return v;
-    }
-    if ((v = apr_table_get(r->headers_in, "apikey")) && *v) {
-        return v;
-    }
-    return NULL;
-}
-
 static const quota_key_t *key_lookup(server_rec *s, const char *client_key)
 {
     quota_server_conf *sc = ap_get_module_config(s->module_config,
@@ -689,10 +670,7 @@ static int usage_handler(request_rec *r)
         return DECLINED;
     }
     req = get_request(r);
-    client_key = credential(r);
-    if (!req->client_key) {
-        req->client_key = client_key;
-    }
+    client_key = req->client_key;
     if (r->method_number != M_GET) {
         apr_table_setn(r->headers_out, "Allow", "GET");
         send_error(r, HTTP_METHOD_NOT_ALLOWED, "invalid_request_error",
