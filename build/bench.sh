@@ -1,0 +1,582 @@
+#!/bin/bash
+# llmgw benchmark (`make -C build bench`): the gateway side by side with the
+# references, in one run, interleaved over several rounds, medians reported.
+#
+#   (a) direct to the mock upstream (nginx, fixed 1.2 KB chat.completion;
+#       /stream/ proxies to build/bench/sse-upstream.js: 64 SSE chunks 20 ms apart)
+#   (b) Apache serving the same bytes as a static file
+#   (c) Apache mod_proxy_http to the mock, keep-alive pool
+#   (d) the gateway's miss path (openai provider), non-stream
+#   (e) the gateway translating to an Anthropic-format mock (nginx /v1/messages)
+#   (f1) cache hits, shm store        (f2) cache hits, memcached store
+#   (g) quota on (gateway key, huge plan)
+#   (h) Portkey open-source gateway (@portkey-ai/gateway from npm) on the same mock
+#
+# Every Apache setup is its own httpd instance with identical event MPM settings
+# (2 processes x 64 threads), so peak RSS can be told apart; no access log anywhere.
+#
+# Knobs (environment or make variables):
+#   BENCH_ROUNDS=3  BENCH_DURATION=5 (s of wrk -c$BENCH_CONN per setup per round)
+#   BENCH_DURATION_C1=3 (s of wrk -t1 -c1 --latency)  BENCH_CONN=32
+#   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
+#   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
+#   BENCH_STREAMS=1000     run ONLY the concurrent-streams scenario instead: N
+#                          streams at once, upstream holds each ~5 s; the gateway
+#                          instance then has ServerLimit 16 x ThreadsPerChild 64
+#                          = MaxRequestWorkers 1024 (a stream holds a thread).
+#   BENCH_KEEP=1           leave the processes running (debugging)
+# Results: build/out/bench/ (configs, logs, raw results.tsv, table.txt).
+set -u
+BUILD=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$BUILD")
+BENCH="$BUILD/bench"
+OUT="$BUILD/out/bench"
+PORTKEY_DIR="$BUILD/out/portkey"
+PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
+ROUNDS=${BENCH_ROUNDS:-3}
+DUR=${BENCH_DURATION:-5}
+DUR1=${BENCH_DURATION_C1:-3}
+CONN=${BENCH_CONN:-32}
+STREAM_N=${BENCH_STREAM_N:-30}
+STREAMS=${BENCH_STREAMS:-}
+ONLY=${BENCH_SETUPS:-}
+APACHE=/usr/sbin/apache2
+MODDIR=/usr/lib/apache2/modules
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- packages
+need_pkgs() {
+    local missing="" p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    echo "$missing"
+}
+missing=$(need_pkgs wrk memcached curl)
+if ! command -v nginx >/dev/null; then missing="$missing nginx-light"; fi
+if [ -n "$missing" ]; then
+    [ "$(id -u)" = 0 ] || die "missing Debian packages:$missing (run as root to install them)"
+    log "installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null \
+        || die "apt-get install$missing failed"
+    # the Debian package starts a system nginx on port 80; the bench runs its own
+    if [ -x /usr/sbin/invoke-rc.d ] && case "$missing" in *nginx*) true;; *) false;; esac; then
+        invoke-rc.d nginx stop >/dev/null 2>&1 || true
+    fi
+fi
+command -v node >/dev/null || die "node is required (build/install-deps.sh installs it)"
+
+# ---------------------------------------------------------------- state, cleanup
+rm -rf "$OUT"
+mkdir -p "$OUT/www/v1/chat" "$OUT/logs"
+chmod 755 "$BUILD/out" "$OUT" "$OUT/www" "$OUT/www/v1" "$OUT/www/v1/chat" "$OUT/logs"
+PIDS=""            # processes this script started directly (node, memcached, sampler)
+HTTPD_CONFS=""     # httpd instances (stopped with -k stop, then by pid)
+NGINX_CONF=""
+cleanup() {
+    local c pid i alive
+    [ "${BENCH_KEEP:-}" = 1 ] && { log "BENCH_KEEP=1: leaving processes running"; return; }
+    for c in $HTTPD_CONFS; do
+        pid=$(cat "$(dirname "$c")/httpd.pid" 2>/dev/null)
+        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+    done
+    if [ -n "$NGINX_CONF" ] && [ -f "$OUT/nginx/nginx.pid" ]; then
+        kill -TERM "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null
+    fi
+    for pid in $PIDS; do kill -TERM "$pid" 2>/dev/null; done
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        alive=""; for pid in $PIDS; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ -z "$alive" ] && break; sleep 0.2
+    done
+    for pid in $PIDS; do kill -KILL "$pid" 2>/dev/null; done
+    for c in $HTTPD_CONFS; do
+        pid=$(cat "$(dirname "$c")/httpd.pid" 2>/dev/null)
+        [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    done
+    true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------- ports
+mapfile -t P < <(node "$BENCH/free-ports.js" 16)
+NGX=${P[0]}; SSE=${P[1]}; MC=${P[2]}; PK=${P[3]}
+PB=${P[4]}; PC=${P[5]}; PD=${P[6]}; PE=${P[7]}; PF1=${P[8]}; PF2=${P[9]}; PG=${P[10]}; PS=${P[11]}
+
+# ---------------------------------------------------------------- bodies
+cp "$BENCH/chat-response.json" "$OUT/www/v1/chat/completions"
+chmod 644 "$OUT/www/v1/chat/completions"
+REQ="$OUT/request.json"          # 1 KB chat request, model gpt-4o-mini (vhost default provider)
+cp "$BENCH/request.json" "$REQ"
+STREAM_REQ="$OUT/stream-request.json"
+sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-20","stream":true/' "$REQ" > "$STREAM_REQ"
+SHORT_REQ="$OUT/short-stream-request.json" # 2 chunks x 5 ms: first-chunk timing
+sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "$SHORT_REQ"
+HOLD_REQ="$OUT/hold-request.json" # 64 chunks x 78 ms = 5 s
+sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-78","stream":true/' "$REQ" > "$HOLD_REQ"
+
+# ---------------------------------------------------------------- upstreams
+node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
+PIDS="$PIDS $!"; disown $! 2>/dev/null
+
+mkdir -p "$OUT/nginx/tmp"
+NGINX_CONF="$OUT/nginx/nginx.conf"
+cat > "$NGINX_CONF" <<EOF
+# generated by build/bench.sh: the mock upstream
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/logs/nginx_error.log warn;
+daemon on;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $OUT/nginx/tmp/body;
+    proxy_temp_path $OUT/nginx/tmp/proxy;
+    fastcgi_temp_path $OUT/nginx/tmp/fastcgi;
+    uwsgi_temp_path $OUT/nginx/tmp/uwsgi;
+    scgi_temp_path $OUT/nginx/tmp/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    tcp_nodelay on;
+    client_body_buffer_size 64k;
+    upstream sse { server 127.0.0.1:$SSE; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGX backlog=4096;
+        default_type application/json;
+        location = /v1/chat/completions { return 200 '$(cat "$BENCH/chat-response.json")'; }
+        location = /v1/messages { return 200 '$(cat "$BENCH/anthropic-response.json")'; }
+        location /stream/ {
+            proxy_pass http://sse/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+        }
+    }
+}
+EOF
+nginx -c "$NGINX_CONF" -p "$OUT/nginx" 2>"$OUT/logs/nginx_start.log" || { cat "$OUT/logs/nginx_start.log" >&2; die "nginx failed to start"; }
+
+memcached -l 127.0.0.1 -p "$MC" -U 0 -m 256 -t 1 -c 4096 -u nobody > "$OUT/logs/memcached.log" 2>&1 &
+PIDS="$PIDS $!"; disown $! 2>/dev/null
+
+export BENCH_UPSTREAM_KEY=sk-bench-upstream-0000
+
+# ---------------------------------------------------------------- Apache instances
+USER_DIRECTIVES=""
+[ "$(id -u)" = 0 ] && USER_DIRECTIVES="User www-data
+Group www-data"
+
+# mpm_conf NORMAL|STREAMS
+mpm_conf() {
+    if [ "$1" = STREAMS ]; then cat <<EOF
+# a streaming request holds a worker thread for its whole duration:
+# 16 processes x 64 threads = 1024 concurrent streams
+StartServers 16
+ServerLimit 16
+ThreadLimit 64
+ThreadsPerChild 64
+MaxRequestWorkers 1024
+MinSpareThreads 64
+MaxSpareThreads 1024
+ListenBacklog 4096
+EOF
+    else cat <<EOF
+StartServers 2
+ServerLimit 2
+ThreadLimit 64
+ThreadsPerChild 64
+MaxRequestWorkers 128
+MinSpareThreads 16
+MaxSpareThreads 128
+ListenBacklog 4096
+EOF
+    fi
+}
+
+# write_httpd NAME MPM "LoadModule lines" "Listen ports" BODY -> prints conf path
+write_httpd() {
+    local name=$1 mpm=$2 mods=$3 ports=$4 body=$5 dir="$OUT/$1" p
+    mkdir -p "$dir"; chmod 755 "$dir"
+    {
+        cat <<EOF
+# generated by build/bench.sh: setup $name
+ServerRoot /etc/apache2
+PidFile $dir/httpd.pid
+ErrorLog $OUT/logs/${name}_error.log
+LogLevel warn
+ServerName localhost
+DefaultRuntimeDir $dir
+$USER_DIRECTIVES
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+$mods
+EOF
+        for p in $ports; do echo "Listen 127.0.0.1:$p"; done
+        mpm_conf "$mpm"
+        cat <<EOF
+MaxConnectionsPerChild 0
+KeepAlive On
+# as in every production config (Debian apache2.conf): no .htaccess lookups
+<Directory />
+    AllowOverride None
+</Directory>
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+Timeout 300
+$body
+EOF
+    } > "$dir/httpd.conf"
+    echo "$dir/httpd.conf"
+}
+
+start_httpd() {  # CONF -> 0 when started and answering
+    local conf=$1 dir i
+    dir=$(dirname "$conf")
+    if ! $APACHE -f "$conf" -t > "$dir/configtest.log" 2>&1; then return 1; fi
+    $APACHE -f "$conf" -k start > "$dir/start.log" 2>&1 || return 1
+    HTTPD_CONFS="$HTTPD_CONFS $conf"
+    for i in $(seq 1 50); do [ -s "$dir/httpd.pid" ] && return 0; sleep 0.1; done
+    return 1
+}
+
+# Which llmgw modules exist and load, and which directives they know.
+SO_LLMGW="$TOP/mod_llmgw/.libs/mod_llmgw.so"
+SO_CACHE="$TOP/mod_llmgw_cache/.libs/mod_llmgw_cache.so"
+SO_QUOTA="$TOP/mod_llmgw_quota/.libs/mod_llmgw_quota.so"
+LM_LLMGW="LoadModule llmgw_module $SO_LLMGW"
+LM_CACHE="LoadModule llmgw_cache_module $SO_CACHE"
+LM_QUOTA="LoadModule llmgw_quota_module $SO_QUOTA"
+directive_ok() {  # "LoadModule lines" "directives" -> 0 when apache2 -t accepts them
+    local t="$OUT/probe.conf"
+    printf 'ServerRoot /etc/apache2\nServerName localhost\nPidFile %s/probe.pid\nDefaultRuntimeDir %s\nErrorLog /dev/null\nListen 127.0.0.1:%s\nLoadModule mpm_event_module %s/mod_mpm_event.so\nLoadModule authz_core_module %s/mod_authz_core.so\n%s\n%s\n' \
+        "$OUT" "$OUT" "$PS" "$MODDIR" "$MODDIR" "$1" "$2" > "$t"
+    $APACHE -f "$t" -t > "$OUT/probe.log" 2>&1
+}
+GW_MODS="$LM_LLMGW"
+HAVE_CACHE=0; HAVE_QUOTA=0
+if [ -f "$SO_CACHE" ] && directive_ok "$LM_LLMGW
+$LM_CACHE" "LLMGWCache On"; then HAVE_CACHE=1; GW_MODS="$GW_MODS
+$LM_CACHE"; fi
+CACHE_WHY=$(grep -v '^Syntax OK' "$OUT/probe.log" | head -1 | cut -c1-100)
+if [ -f "$SO_QUOTA" ] && directive_ok "$LM_LLMGW
+$LM_QUOTA" "LLMGWPlan huge requests_month=1000000000
+LLMGWKey bench-key-0001 workspace=bench plan=huge
+LLMGWQuota On"; then HAVE_QUOTA=1; GW_MODS="$GW_MODS
+$LM_QUOTA"; fi
+QUOTA_WHY=$(grep -v '^Syntax OK' "$OUT/probe.log" | head -1 | cut -c1-100)
+
+# gateway body: providers on the mock, one vhost per default provider
+gw_common() {  # STORE
+    cat <<EOF
+LLMGWStore $1
+LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
+LLMGWProvider bs openai http://127.0.0.1:$NGX/stream/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWTimeout 300
+EOF
+}
+gw_vhost() {  # PORT DEFAULT-PROVIDER EXTRA
+    cat <<EOF
+<VirtualHost 127.0.0.1:$1>
+    LLMGWDefaultProvider $2
+    $3
+    <Location /v1>
+        SetHandler llmgw
+    </Location>
+</VirtualHost>
+EOF
+}
+CACHE_OFF=""; [ $HAVE_CACHE = 1 ] && CACHE_OFF="LLMGWCache Off"
+QUOTA_OFF=""; [ $HAVE_QUOTA = 1 ] && QUOTA_OFF="LLMGWQuota Off"
+PLAN="LLMGWPlan huge requests_month=1000000000 rpm=1000000000
+LLMGWKey bench-key-0001 workspace=bench plan=huge"
+
+# ---------------------------------------------------------------- setups
+# id label url rss-name extra-headers
+declare -A URL HDRS RSSN LABEL STATUS WHY
+SETUP_IDS="a b c d e f1 f2 g h"
+LABEL[a]="direct to mock (nginx)";       URL[a]="http://127.0.0.1:$NGX/v1/chat/completions"
+LABEL[b]="Apache static file";           URL[b]="http://127.0.0.1:$PB/v1/chat/completions";  RSSN[b]=static
+LABEL[c]="Apache mod_proxy_http";        URL[c]="http://127.0.0.1:$PC/v1/chat/completions";  RSSN[c]=proxy
+LABEL[d]="llmgw miss (openai)";          URL[d]="http://127.0.0.1:$PD/v1/chat/completions";  RSSN[d]=gateway
+LABEL[e]="llmgw -> anthropic";           URL[e]="http://127.0.0.1:$PE/v1/chat/completions";  RSSN[e]=gateway
+LABEL[f1]="llmgw cache hit, shm";        URL[f1]="http://127.0.0.1:$PF1/v1/chat/completions"; RSSN[f1]=cache_shm
+LABEL[f2]="llmgw cache hit, memcached";  URL[f2]="http://127.0.0.1:$PF2/v1/chat/completions"; RSSN[f2]=cache_mc
+LABEL[g]="llmgw quota on";               URL[g]="http://127.0.0.1:$PG/v1/chat/completions";  RSSN[g]=quota
+LABEL[h]="Portkey gateway $PORTKEY_VERSION"; URL[h]="http://127.0.0.1:$PK/v1/chat/completions"; RSSN[h]=portkey
+HDRS[g]="Authorization: Bearer bench-key-0001"
+HDRS[h]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$NGX/v1|Authorization: Bearer $BENCH_UPSTREAM_KEY"
+for s in $SETUP_IDS; do HDRS[$s]=${HDRS[$s]:-}; RSSN[$s]=${RSSN[$s]:-}; STATUS[$s]=""; WHY[$s]=""; done
+STREAM_URL_a="http://127.0.0.1:$NGX/stream/v1/chat/completions"
+STREAM_URL_c="http://127.0.0.1:$PC/stream/v1/chat/completions"
+STREAM_URL_d="http://127.0.0.1:$PD/v1/chat/completions"
+STREAM_URL_h="http://127.0.0.1:$PK/v1/chat/completions"
+STREAM_HDR_h="x-portkey-custom-host: http://127.0.0.1:$NGX/stream/v1"
+
+wanted() { [ "$1" = a ] && return 0; [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
+na() { STATUS[$1]=${2}; WHY[$1]=$3; log "($1) ${LABEL[$1]}: $2: $3"; }
+
+RSS_TARGETS=""
+add_httpd() {  # SETUP-IDS NAME CONF
+    local conf=$3 s
+    if start_httpd "$conf"; then
+        RSS_TARGETS="$RSS_TARGETS $2=$(dirname "$conf")/httpd.pid"
+    else
+        local why
+        why=$(grep -hvE '^(Syntax OK|AH00016.*)?$' "$(dirname "$conf")"/configtest.log "$(dirname "$conf")"/start.log 2>/dev/null | head -1 | cut -c1-100)
+        for s in $1; do na "$s" FAIL "httpd did not start: $why"; done
+    fi
+}
+
+# ---------------------------------------------------------------- streams-only scenario
+if [ -n "$STREAMS" ]; then
+    conf=$(write_httpd streams STREAMS "$GW_MODS" "$PS" "$(gw_common shm:64M)
+$(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")")
+    start_httpd "$conf" || die "gateway (streams) failed to start: $(cat "$OUT/streams/configtest.log" "$OUT/streams/start.log" 2>/dev/null | head -3)"
+    node "$BENCH/rss-sampler.js" --out "$OUT/rss.json" --interval 200 gateway="$OUT/streams/httpd.pid" &
+    SAMPLER=$!; PIDS="$PIDS $SAMPLER"
+    # warm: every process loads, one stream end to end
+    sleep 2
+    node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$STREAM_REQ" --n 4 --stagger 0 > "$OUT/streams-warm.json"
+    sleep 1
+    base_kb=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).gateway.last_kb)' "$OUT/rss.json")
+    log "warm-up (4 streams): $(cat "$OUT/streams-warm.json")"
+    log "$STREAMS concurrent streams direct to the upstream (baseline)"
+    node "$BENCH/stream-client.js" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$HOLD_REQ" \
+        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams-direct.json"
+    sleep 1
+    log "$STREAMS concurrent streams through the gateway (upstream holds each ~5 s: 64 chunks x 78 ms)"
+    node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$HOLD_REQ" \
+        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams.json"
+    sleep 0.5
+    kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
+    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" <<'EOF' | tee "$OUT/table.txt"
+const fs = require('fs');
+const [sf, rf, base, n, df] = process.argv.slice(2);
+const d = JSON.parse(fs.readFileSync(df));
+const s = JSON.parse(fs.readFileSync(sf)), r = JSON.parse(fs.readFileSync(rf)).gateway;
+const mb = (kb) => (kb / 1024).toFixed(1);
+console.log('');
+console.log(`llmgw ${n} concurrent streams (64 chunks x 78 ms = ~5 s upstream hold each), event MPM 16 x 64 threads`);
+console.log(`  completed with [DONE], no error: ${s.ok}/${s.n}   errors: ${s.errors} ${JSON.stringify(s.error_kinds)}`);
+console.log(`  wall: ${s.wall_s.toFixed(1)} s   first chunk p50/p90: ${s.ttfb_ms_p50?.toFixed(1)}/${s.ttfb_ms_p90?.toFixed(1)} ms   first-to-last p50: ${Math.round(s.spread_ms_p50)} ms   chunks/stream min: ${s.chunks_min}`);
+console.log(`  direct to the upstream, same load: ${d.ok}/${d.n} ok, first chunk p50/p90: ${d.ttfb_ms_p50?.toFixed(1)}/${d.ttfb_ms_p90?.toFixed(1)} ms, wall ${d.wall_s.toFixed(1)} s`);
+console.log(`  httpd children RSS: idle ${mb(base)} MB, peak ${mb(r.peak_kb)} MB (${r.procs} processes)`);
+console.log(`  => ${((r.peak_kb - base) / 1024 / n).toFixed(3)} MB per stream (peak - idle) / ${n};  ${(r.peak_kb / 1024 / n).toFixed(3)} MB per stream total`);
+console.log(`  ${s.ok == s.n ? 'PASS' : 'FAIL'}: all streams complete`);
+EOF
+    exit 0
+fi
+
+# ---------------------------------------------------------------- start the default setups
+log "ports: nginx $NGX, sse $SSE, memcached $MC, static $PB, proxy $PC, gateway $PD/$PE, cache $PF1/$PF2, quota $PG, portkey $PK"
+if wanted b; then
+    add_httpd b static "$(write_httpd static NORMAL "LoadModule mime_module $MODDIR/mod_mime.so" "$PB" "TypesConfig /dev/null
+DocumentRoot $OUT/www
+<Directory $OUT/www>
+    Require all granted
+</Directory>
+<Location /v1/chat/completions>
+    ForceType application/json
+</Location>")"
+fi
+if wanted c; then
+    add_httpd c proxy "$(write_httpd proxy NORMAL "LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_http_module $MODDIR/mod_proxy_http.so" "$PC" "ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On
+ProxyPass /stream/ http://127.0.0.1:$NGX/stream/ keepalive=On flushpackets=on")"
+fi
+if wanted d || wanted e; then
+    add_httpd "d e" gateway "$(write_httpd gateway NORMAL "$GW_MODS" "$PD $PE" "$(gw_common shm:64M)
+$(gw_vhost "$PD" bench "$CACHE_OFF $QUOTA_OFF")
+$(gw_vhost "$PE" ant "$CACHE_OFF $QUOTA_OFF")")"
+fi
+if [ $HAVE_CACHE = 1 ]; then
+    wanted f1 && add_httpd f1 cache_shm "$(write_httpd cache_shm NORMAL "$GW_MODS" "$PF1" "$(gw_common shm:64M)
+$(gw_vhost "$PF1" bench "LLMGWCache On
+    $QUOTA_OFF")")"
+    wanted f2 && add_httpd f2 cache_mc "$(write_httpd cache_mc NORMAL "$GW_MODS" "$PF2" "$(gw_common "memcached://127.0.0.1:$MC")
+$(gw_vhost "$PF2" bench "LLMGWCache On
+    $QUOTA_OFF")")"
+else
+    na f1 n/a "LLMGWCache not available (${CACHE_WHY:-mod_llmgw_cache not built})"
+    na f2 n/a "LLMGWCache not available"
+fi
+if [ $HAVE_QUOTA = 1 ]; then
+    wanted g && add_httpd g quota "$(write_httpd quota NORMAL "$GW_MODS" "$PG" "$(gw_common shm:64M)
+$PLAN
+$(gw_vhost "$PG" bench "LLMGWQuota On
+    $CACHE_OFF")")"
+else
+    na g n/a "LLMGWQuota/LLMGWKey/LLMGWPlan not available (${QUOTA_WHY:-mod_llmgw_quota not built})"
+fi
+
+# Portkey: npm package in build/out/portkey (outside the source tree)
+if wanted h; then
+    PKG="$PORTKEY_DIR/node_modules/@portkey-ai/gateway"
+    if [ ! -f "$PKG/build/start-server.js" ]; then
+        log "installing @portkey-ai/gateway@$PORTKEY_VERSION into $PORTKEY_DIR (npm)"
+        mkdir -p "$PORTKEY_DIR"
+        if ! timeout 300 npm install --prefix "$PORTKEY_DIR" --no-audit --no-fund --loglevel=error \
+                "@portkey-ai/gateway@$PORTKEY_VERSION" > "$OUT/logs/npm.log" 2>&1; then
+            log "npm could not install @portkey-ai/gateway (registry unreachable?): see $OUT/logs/npm.log"
+        fi
+    fi
+    if [ -f "$PKG/build/start-server.js" ]; then
+        (cd "$PKG" && exec node build/start-server.js --port="$PK" --headless) > "$OUT/logs/portkey.log" 2>&1 &
+        echo $! > "$OUT/portkey.pid"; PIDS="$PIDS $!"; disown $! 2>/dev/null
+        RSS_TARGETS="$RSS_TARGETS portkey=$OUT/portkey.pid:self"
+    else
+        na h n/a "npm install of @portkey-ai/gateway failed (registry unreachable?)"
+    fi
+fi
+
+node "$BENCH/rss-sampler.js" --out "$OUT/rss.json" --interval 250 $RSS_TARGETS &
+PIDS="$PIDS $!"; SAMPLER=$!
+
+# ---------------------------------------------------------------- sanity checks
+curl_post() {  # URL HEADERS BODYFILE OUT-HEADERS -> prints status
+    local url=$1 hs=$2 body=$3 oh=$4 args=() h
+    IFS='|' read -ra hl <<< "$hs"
+    for h in "${hl[@]}"; do [ -n "$h" ] && args+=(-H "$h"); done
+    curl -s -o "$oh.body" -D "$oh" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+        "${args[@]}" --data-binary @"$body" "$url"
+}
+wait_port() { local i; for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_port "$NGX" || die "nginx mock not listening"
+wait_port "$SSE" || die "SSE upstream not listening"
+for s in $SETUP_IDS; do
+    wanted "$s" || continue
+    [ -n "${STATUS[$s]}" ] && continue
+    port=${URL[$s]#http://127.0.0.1:}; port=${port%%/*}
+    if ! wait_port "$port"; then na "$s" FAIL "not listening on $port"; continue; fi
+    code=""
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        code=$(curl_post "${URL[$s]}" "${HDRS[$s]}" "$REQ" "$OUT/check_$s.hdr")
+        [ "$code" = 200 ] && break; sleep 0.3
+    done
+    if [ "$code" != 200 ] || ! grep -q '"choices"' "$OUT/check_$s.hdr.body"; then
+        na "$s" FAIL "HTTP $code: $(head -c 160 "$OUT/check_$s.hdr.body" | tr '\n' ' ')"; continue
+    fi
+    case $s in f1|f2)
+        curl_post "${URL[$s]}" "${HDRS[$s]}" "$REQ" "$OUT/check2_$s.hdr" >/dev/null
+        if ! grep -qi '^x-cache-status: *HIT' "$OUT/check2_$s.hdr"; then
+            na "$s" FAIL "second identical request is not a cache hit ($(grep -i '^x-cache-status' "$OUT/check2_$s.hdr" | tr -d '\r' || echo no x-cache-status))"; continue
+        fi;;
+    esac
+    STATUS[$s]=ok
+done
+declare -A STREAM_OK
+for s in a c d h; do
+    wanted "$s" && [ "${STATUS[$s]}" = ok ] || continue
+    u="STREAM_URL_$s"; hx="STREAM_HDR_$s"
+    extra=(); [ -n "${!hx:-}" ] && extra=(--header "${!hx}")
+    [ "$s" = h ] && extra+=(--header "x-portkey-provider: openai" --header "Authorization: Bearer $BENCH_UPSTREAM_KEY")
+    r=$(node "$BENCH/stream-client.js" "${!u}" "$STREAM_REQ" --n 1 --stagger 0 "${extra[@]}")
+    case $r in *'"ok":1'*) STREAM_OK[$s]=1 ;; *) log "($s) stream check failed: $r"; STREAM_OK[$s]=0; printf "%s\t0\tstream_failed\t1\n" "$s" >> "$OUT/stream_checks.tsv" ;; esac
+done
+
+# ---------------------------------------------------------------- runs
+RES="$OUT/results.tsv"; cat "$OUT/stream_checks.tsv" > "$RES" 2>/dev/null || : > "$RES"
+to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
+    awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
+}
+run_wrk() {  # SETUP ROUND
+    local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
+    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
+    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
+    local rps p50 p99 non2xx sock
+    rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
+    p50=$(awk '$1=="50%"{print $2}' "$f.c1.txt"); p99=$(awk '$1=="99%"{print $2}' "$f.c1.txt")
+    non2xx=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk '/Non-2xx or 3xx responses:/{n+=$NF} END{print n+0}')
+    sock=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk -F'[ ,]+' '/Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}')
+    [ -n "$rps" ] && printf '%s\t%s\trps\t%s\n' "$s" "$r" "$rps" >> "$RES"
+    [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
+    [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"
+    printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$((non2xx + sock))" >> "$RES"
+    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
+}
+run_stream() {  # SETUP ROUND
+    local s=$1 r=$2 u="STREAM_URL_$1" hx="STREAM_HDR_$1" extra=() j
+    [ -n "${!hx:-}" ] && extra=(--header "${!hx}")
+    [ "$s" = h ] && extra+=(--header "x-portkey-provider: openai" --header "Authorization: Bearer $BENCH_UPSTREAM_KEY")
+    # batching: 3 full streams (64 chunks x 20 ms) at once, first-to-last time
+    # (the first-chunk time is measured by run_ttfb, all setups interleaved)
+    j='{"errors":0}'
+    j2=$(node "$BENCH/stream-client.js" "${!u}" "$STREAM_REQ" --n 3 --stagger 0 "${extra[@]}")
+    echo "$j" > "$OUT/stream_${s}_r$r.json"; echo "$j2" >> "$OUT/stream_${s}_r$r.json"
+    node -e '
+const j = JSON.parse(process.argv[1]), j2 = JSON.parse(process.argv[2]), [s, r] = process.argv.slice(3);
+const out = [];
+if (j2.spread_ms_min != null) out.push([s, r, "spread_ms", j2.spread_ms_min]);
+out.push([s, r, "stream_errors", j.errors + j2.errors]);
+console.log(out.map((x) => x.join("\t")).join("\n"));' "$j" "$j2" "$s" "$r" >> "$RES"
+    log "round $r ($s) stream: $j2"
+}
+
+run_ttfb() {  # ROUND: first-chunk time of every streaming setup, interleaved
+    local r=$1 s u hx specs=() j
+    for s in a c d h; do
+        [ "${STREAM_OK[$s]:-0}" = 1 ] || continue
+        u="STREAM_URL_$s"; hx="STREAM_HDR_$s"
+        spec="$s=${!u}"
+        [ -n "${!hx:-}" ] && spec="$spec|${!hx}"
+        [ "$s" = h ] && spec="$spec|x-portkey-provider: openai|Authorization: Bearer $BENCH_UPSTREAM_KEY"
+        specs+=("$spec")
+    done
+    [ ${#specs[@]} -gt 0 ] || return 0
+    j=$(node "$BENCH/ttfb-compare.js" "$SHORT_REQ" "$STREAM_N" "${specs[@]}")
+    echo "$j" > "$OUT/ttfb_r$r.json"
+    node -e '
+const j = JSON.parse(process.argv[1]), r = process.argv[2];
+for (const [s, v] of Object.entries(j)) {
+  if (v.ttfb_ms_p50 != null) console.log([s, r, "ttfb_ms", v.ttfb_ms_p50].join("\t"));
+  console.log([s, r, "stream_errors", v.errors].join("\t"));
+}' "$j" "$r" >> "$RES"
+    log "round $r first chunk: $j"
+}
+
+# warm-up: every setup 1 s at full concurrency (fills pools, JITs Portkey)
+for s in $SETUP_IDS; do
+    [ "${STATUS[$s]}" = ok ] || continue
+    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d2s -s "$BENCH/post.lua" "${URL[$s]}" > "$OUT/warm_$s.txt" 2>&1
+done
+
+order=""; for s in $SETUP_IDS; do [ "${STATUS[$s]}" = ok ] && order="$order $s"; done
+order=($order)
+for r in $(seq 1 "$ROUNDS"); do
+    # rotate the order each round so no setup always follows the same one
+    n=${#order[@]}; k=$(( (r - 1) % n ))
+    for i in $(seq 0 $((n - 1))); do
+        s=${order[$(( (i + k) % n ))]}
+        run_wrk "$s" "$r"
+        if [ "${STREAM_OK[$s]:-0}" = 1 ]; then run_stream "$s" "$r"; fi
+    done
+    run_ttfb "$r"
+done
+kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
+
+# ---------------------------------------------------------------- report
+{
+    printf 'machine\t%s, %s cores, %s MB RAM, %s\n' "$(uname -sr)" "$(nproc)" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
+        "$($APACHE -v | awk -F': ' '/version/{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), node $(node --version)"
+    printf 'rounds\t%s\nconc\t%s\ndur\t%s\ndur1\t%s\nstream_n\t%s\n' "$ROUNDS" "$CONN" "$DUR" "$DUR1" "$STREAM_N"
+    printf 'stream_desc\tvia nginx /stream/ to a Node SSE server (first chunk at once); first chunk: %s short streams per setup, setups interleaved request by request, one kept-alive connection each; spread: 3 concurrent 64-chunk streams, 20 ms apart\n' "$STREAM_N"
+    printf 'setups\t['
+    sep=""; for s in $SETUP_IDS; do printf '%s["%s","%s","%s"]' "$sep" "$s" "${LABEL[$s]}" "${RSSN[$s]}"; sep=,; done
+    printf ']\n'
+} > "$OUT/meta.tsv"
+: > "$OUT/status.tsv"
+for s in $SETUP_IDS; do
+    st=${STATUS[$s]}
+    if [ -z "$st" ]; then if wanted "$s"; then st=FAIL; WHY[$s]="not started"; else st=skipped; WHY[$s]="not in BENCH_SETUPS"; fi; fi
+    printf '%s\t%s\t%s\n' "$s" "$st" "${WHY[$s]}" >> "$OUT/status.tsv"
+done
+node "$BENCH/summarize.js" "$OUT" | tee "$OUT/table.txt"
+echo "raw results, configs and logs: $OUT"

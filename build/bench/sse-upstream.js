@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// llmgw bench: streaming upstream (OpenAI chat.completion.chunk SSE).
+// Any POST answers a stream of N content chunks, one every MS milliseconds;
+// the first event (role) is written at once so time-to-first-chunk measures
+// the proxies, not this server. N and MS come from the model name
+// "stream-N-MS" (default 64 chunks, 20 ms apart).
+//   node sse-upstream.js --port N [--port-file F]
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+let port = 0, portFile = null;
+const a = process.argv.slice(2);
+for (let i = 0; i < a.length; i++) {
+  if (a[i] === '--port') port = parseInt(a[++i], 10);
+  else if (a[i] === '--port-file') portFile = a[++i];
+}
+let seq = 0;
+const server = http.createServer((req, res) => {
+  const body = [];
+  req.on('data', (c) => body.push(c));
+  req.on('end', () => {
+    let n = 64, ms = 20, model = 'bench';
+    try {
+      const j = JSON.parse(Buffer.concat(body).toString('utf8'));
+      model = String(j.model || model);
+      const m = /stream-(\d+)-(\d+)$/.exec(model);
+      if (m) { n = parseInt(m[1], 10); ms = parseInt(m[2], 10); }
+    } catch (e) { /* default stream */ }
+    req.socket.setNoDelay(true);
+    const id = 'chatcmpl-bench' + (++seq);
+    const created = Math.floor(Date.now() / 1000);
+    const ev = (delta, finish) => 'data: ' + JSON.stringify({
+      id, object: 'chat.completion.chunk', created, model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    }) + '\n\n';
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.write(ev({ role: 'assistant', content: '' }, null));
+    let i = 0, timer = null;
+    const tick = () => {
+      if (res.destroyed) return;
+      if (i < n) {
+        res.write(ev({ content: 'tok' + (i % 10) }, null));
+        i++;
+        timer = setTimeout(tick, ms);
+        return;
+      }
+      res.write(ev({}, 'stop'));
+      res.end('data: [DONE]\n\n');
+    };
+    timer = setTimeout(tick, ms);
+    res.on('close', () => clearTimeout(timer));
+  });
+});
+server.keepAliveTimeout = 120000;
+server.headersTimeout = 130000;
+server.requestTimeout = 0;
+server.maxConnections = 100000;
+server.listen(port, '127.0.0.1', () => {
+  if (portFile) fs.writeFileSync(portFile, String(server.address().port));
+});

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// llmgw bench: streaming client.
+//   node stream-client.js URL BODYFILE [--n 20] [--stagger MS] [--header 'K: V']...
+// Sends N streaming POSTs (one every --stagger ms, so they overlap little) and
+// prints one JSON line: median/p90 time to the first `data:` line (ms), median
+// time from first to last data line (ms), chunks per stream, errors.
+// --concurrent sends all N at once (the 1,000-streams scenario); --sequential
+// sends them one after the other on one keep-alive connection.
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const url = new URL(args[0]);
+const body = fs.readFileSync(args[1]);
+let n = 20, stagger = 100, concurrent = false, sequential = false, timeoutMs = 60000;
+const headers = { 'content-type': 'application/json', 'content-length': body.length };
+for (let i = 2; i < args.length; i++) {
+  if (args[i] === '--n') n = parseInt(args[++i], 10);
+  else if (args[i] === '--stagger') stagger = parseInt(args[++i], 10);
+  else if (args[i] === '--concurrent') concurrent = true;
+  else if (args[i] === '--sequential') sequential = true;
+  else if (args[i] === '--timeout') timeoutMs = parseInt(args[++i], 10) * 1000;
+  else if (args[i] === '--header') {
+    const h = args[++i]; const c = h.indexOf(':');
+    headers[h.slice(0, c).trim().toLowerCase()] = h.slice(c + 1).trim();
+  }
+}
+// --sequential: one request after the other on one kept-alive connection, so
+// the first-chunk time has no connect and no other stream in it.
+let agent;
+function one() {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const r = { ttfb: null, first: null, last: null, chunks: 0, done: false, error: null, status: 0 };
+    let buf = '';
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search,
+      method: 'POST', headers, agent }, (res) => {
+      r.status = res.statusCode;
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        buf += d;
+        let k;
+        while ((k = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, k).replace(/\r$/, '');
+          buf = buf.slice(k + 1);
+          if (!line.startsWith('data:')) continue;
+          const now = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (r.first === null) { r.first = now; r.ttfb = now; }
+          r.last = now;
+          const p = line.slice(5).trim();
+          if (p === '[DONE]') r.done = true;
+          else {
+            r.chunks++;
+            if (p.includes('"error"')) r.error = r.error || 'error event';
+          }
+        }
+      });
+      res.on('end', () => resolve(r));
+      res.on('error', (e) => { r.error = String(e); resolve(r); });
+    });
+    req.setNoDelay(true);
+    req.setTimeout(timeoutMs, () => { r.error = 'timeout'; req.destroy(); });
+    req.on('error', (e) => { r.error = r.error || String(e.code || e); resolve(r); });
+    req.end(body);
+  });
+}
+const sleep = (ms) => new Promise((s) => setTimeout(s, ms));
+const med = (a) => { if (!a.length) return null; const s = [...a].sort((x, y) => x - y); return s[Math.floor((s.length - 1) / 2)]; };
+const pct = (a, p) => { if (!a.length) return null; const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]; };
+(async () => {
+  agent = sequential ? new http.Agent({ keepAlive: true, maxSockets: 1 })
+    : new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  const ps = [];
+  const t0 = Date.now();
+  for (let i = 0; i < n; i++) {
+    if (sequential) ps.push(await one());
+    else ps.push(one());
+    if (!concurrent && stagger > 0) await sleep(stagger);
+  }
+  const rs = await Promise.all(ps);
+  const ok = rs.filter((r) => r.status === 200 && r.done && !r.error);
+  const errs = {};
+  for (const r of rs) if (!(r.status === 200 && r.done && !r.error)) {
+    const k = r.error || (r.status !== 200 ? 'status ' + r.status : 'no [DONE]');
+    errs[k] = (errs[k] || 0) + 1;
+  }
+  const ttfb = ok.map((r) => r.ttfb), spread = ok.map((r) => r.last - r.first);
+  console.log(JSON.stringify({
+    n, ok: ok.length, errors: n - ok.length, error_kinds: errs,
+    ttfb_ms_p50: med(ttfb), ttfb_ms_p90: pct(ttfb, 0.9),
+    spread_ms_p50: med(spread), spread_ms_min: ok.length ? Math.min(...spread) : null,
+    chunks_min: ok.length ? Math.min(...ok.map((r) => r.chunks)) : null,
+    wall_s: (Date.now() - t0) / 1000,
+  }));
+})();

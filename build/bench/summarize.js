@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// llmgw bench: prints the table and the ratios from the raw results.
+//   node summarize.js DIR
+// DIR/results.tsv: "setup<TAB>round<TAB>metric<TAB>value" lines;
+// DIR/status.tsv: "setup<TAB>ok|n/a|FAIL<TAB>reason"; DIR/rss.json (rss-sampler);
+// DIR/meta.tsv: "key<TAB>value".
+'use strict';
+const fs = require('node:fs');
+const dir = process.argv[2];
+const read = (f) => { try { return fs.readFileSync(`${dir}/${f}`, 'utf8'); } catch (e) { return ''; } };
+const lines = (f) => read(f).split('\n').filter(Boolean).map((l) => l.split('\t'));
+const meta = Object.fromEntries(lines('meta.tsv'));
+const SETUPS = JSON.parse(meta.setups || '[]'); // [[id, label, rssName]]
+const status = {};
+for (const [s, st, why] of lines('status.tsv')) status[s] = { st, why: why || '' };
+const vals = {};
+for (const [s, , m, v] of lines('results.tsv')) {
+  (vals[s] = vals[s] || {})[m] = vals[s][m] || [];
+  vals[s][m].push(parseFloat(v));
+}
+let rss = {};
+try { rss = JSON.parse(read('rss.json') || '{}'); } catch (e) { /* none */ }
+const median = (a) => {
+  if (!a || !a.length) return null;
+  const s = [...a].sort((x, y) => x - y), k = s.length >> 1;
+  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+};
+const M = (s, m) => median((vals[s] || {})[m]);
+const sum = (s, m) => ((vals[s] || {})[m] || []).reduce((a, b) => a + b, 0);
+const f0 = (x) => (x == null ? '-' : Math.round(x).toString());
+const f1 = (x) => (x == null ? '-' : x.toFixed(1));
+const f2 = (x) => (x == null ? '-' : x.toFixed(2));
+const us = (x) => (x == null ? '-' : x >= 10000 ? (x / 1000).toFixed(1) + 'ms' : Math.round(x) + 'us');
+const sgn = (x, fmt) => (x == null ? '-' : (x >= 0 ? '+' : '') + fmt(x));
+
+const direct = 'a';
+const p50a = M(direct, 'p50_us'), ttfbA = M(direct, 'ttfb_ms');
+const hdr = ['setup', 'req/s c' + (meta.conc || '?'), 'p50 c1', 'p99 c1', '+p50', 'TTFB', '+TTFB', 'spread', 'peak RSS', 'errors'];
+const rows = [];
+for (const [id, label, rssName] of SETUPS) {
+  const st = status[id] || { st: 'n/a', why: 'not run' };
+  if (st.st !== 'ok') {
+    rows.push([`(${id}) ${label}`, st.st + (st.why ? ': ' + st.why : '')]);
+    continue;
+  }
+  const p50 = M(id, 'p50_us'), ttfb = M(id, 'ttfb_ms');
+  const r = rss[rssName];
+  const errs = sum(id, 'errors') + sum(id, 'stream_errors');
+  rows.push([`(${id}) ${label}`, f0(M(id, 'rps')), us(p50), us(M(id, 'p99_us')),
+    id === direct ? '' : sgn(p50 != null && p50a != null ? p50 - p50a : null, (x) => Math.round(x) + 'us'),
+    ttfb == null ? ((vals[id] || {}).stream_failed ? 'failed' : '') : f2(ttfb) + 'ms',
+    ttfb == null || id === direct ? '' : sgn(ttfbA != null ? ttfb - ttfbA : null, (x) => x.toFixed(2) + 'ms'),
+    M(id, 'spread_ms') == null ? '' : f0(M(id, 'spread_ms')) + 'ms',
+    r ? f1(r.peak_kb / 1024) + ' MB' : '', String(errs)]);
+}
+const width = hdr.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length > 2).map((r) => String(r[i] ?? '').length)));
+const line = (r) => r.length <= 2 ? r[0].padEnd(width[0]) + '  ' + r[1]
+  : r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join('  ');
+console.log('');
+console.log(`llmgw bench: ${meta.machine || ''}`);
+console.log(`rounds=${meta.rounds} (medians), wrk -t2 -c${meta.conc} ${meta.dur}s per setup per round; ` +
+  `latency wrk -t1 -c1 --latency ${meta.dur1}s; 1 KB POST; stream = ${meta.stream_desc || ''}`);
+console.log('');
+console.log(line(hdr));
+console.log(width.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));
+console.log('');
+console.log('+p50: added median latency over (a) at one connection; TTFB: time to the first SSE `data:` line');
+console.log('(per round the median of ' + (meta.stream_n || '?') + ' short streams per setup, setups interleaved request by request; then the median');
+console.log('over rounds); spread: first-to-last data line of a');
+console.log('64-chunk stream sent 20 ms apart, shortest of 3 (batched if much below 1260 ms); errors: non-2xx + socket errors + failed streams;');
+console.log('peak RSS: sum over the httpd children of that instance (Portkey: its node process), sampled every 250 ms.');
+console.log('');
+const ok = (s) => status[s] && status[s].st === 'ok';
+const ratio = (a, b, m) => (ok(a) && ok(b) && M(a, m) && M(b, m) ? M(a, m) / M(b, m) : null);
+const checks = [];
+const chk = (name, v, fmt, target, pass) => checks.push([name, v == null ? 'n/a' : fmt(v), target, v == null ? 'n/a' : pass(v) ? 'PASS' : 'MISS']);
+chk('miss path (d) / mod_proxy (c), req/s', ratio('d', 'c', 'rps'), (x) => f2(x) + 'x', '>= 0.8x', (x) => x >= 0.8);
+chk('miss path (d) / Portkey (h), req/s', ratio('d', 'h', 'rps'), (x) => f1(x) + 'x', '>= 15x', (x) => x >= 15);
+chk('anthropic (e) / miss path (d), req/s', ratio('e', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('cache hit shm (f1) / static (b), req/s', ratio('f1', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
+chk('cache hit memcached (f2) / static (b), req/s', ratio('f2', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
+chk('quota on (g) / miss path (d), req/s', ratio('g', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('added p50, miss path (d) - direct (a)', ok('d') && ok('a') ? M('d', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '<= 100us', (x) => x <= 100);
+chk('added p50, mod_proxy (c) - direct (a)', ok('c') && ok('a') ? M('c', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '(info)', () => true);
+chk('stream first chunk added, (d) - (a)', ok('d') && ok('a') && M('d', 'ttfb_ms') != null ? M('d', 'ttfb_ms') - ttfbA : null, (x) => x.toFixed(2) + 'ms', '<= 1ms', (x) => x <= 1);
+chk('stream spread (d), first to last chunk', ok('d') ? M('d', 'spread_ms') : null, (x) => Math.round(x) + 'ms', '>= 1000ms (not batched)', (x) => x >= 1000);
+const cw = [0, 1, 2, 3].map((i) => Math.max(...checks.map((c) => c[i].length)));
+console.log('ratios and targets:');
+for (const c of checks) console.log('  ' + c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join('  '));
+console.log('');
