@@ -232,3 +232,41 @@ int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
     }
     return 1;
 }
+
+int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
+{
+    static const char key[] = "\"usage\"";
+    const apr_size_t klen = sizeof(key) - 1;
+    apr_size_t i = len;
+
+    while (i >= klen) {
+        const char *k = buf + i - klen, *c;
+        i--;
+        if (memcmp(k, key, klen)) {
+            continue;
+        }
+        for (c = k + klen; c < buf + len && (*c == ' ' || *c == '\t'
+                                           || *c == '\r' || *c == '\n'); c++)
+            ;
+        if (c < buf + len && *c == ':') {
+            json_t *obj, *wrap;
+            int found;
+            for (c++; c < buf + len && (*c == ' ' || *c == '\t'
+                                        || *c == '\r' || *c == '\n'); c++)
+                ;
+            if (c >= buf + len || *c != '{') {
+                return 0;                    /* "usage": null */
+            }
+            obj = json_loadb(c, (apr_size_t)(buf + len - c),
+                             JSON_DISABLE_EOF_CHECK, NULL);
+            if (!obj) {
+                return 0;
+            }
+            wrap = json_pack("{s:o}", "usage", obj);
+            found = llmgw_usage_from_json(wrap, u);
+            json_decref(wrap);
+            return found;
+        }
+    }
+    return 0;
+}

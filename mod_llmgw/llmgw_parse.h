@@ -36,4 +36,9 @@ int llmgw_strip_gateway_fields(json_t *body);
  * Returns 1 when a usage object was found. */
 int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u);
 
+/* The same from a response's text without parsing all of it: the last
+ * `"usage": {` (a key: inside a string the quotes would be escaped) is
+ * parsed on its own. Returns 1 when found. */
+int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u);
+
 #endif

@@ -10,6 +10,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_mutex.h"
+#include "http_core.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_store_backends.h"
 
@@ -180,6 +181,23 @@ static void llmgw_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* Gateway locations have no file behind them: like mod_proxy, skip the
+ * directory and file walk (and any .htaccess lookup) for them. */
+static int llmgw_map_to_storage(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h, *err = NULL;
+
+    if (!d->expr_handler) {
+        return DECLINED;
+    }
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    if (!err && h && !strncmp(h, "llmgw", 5)) {
+        return OK;
+    }
+    return DECLINED;
+}
+
 /* ------------------------------------------------ optional functions */
 
 /* Named as their optional-function declarations in llmgw.h. */
@@ -224,6 +242,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(llmgw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(llmgw_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

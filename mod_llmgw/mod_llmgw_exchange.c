@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "apr_date.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -521,61 +522,64 @@ static void account(request_rec *r, llmgw_request_t *req)
 }
 
 /* A complete non-stream answer: translated if needed, usage noted. */
+static int invalid_response(exchange_t *ex, llmgw_upstream_call_t *call,
+                            const char *why)
+{
+    llmgw_error_t e = { 0 };
+    e.status = 502;
+    e.type = "provider_error";
+    e.code = "invalid_provider_response";
+    e.message = why;
+    e.provider = ex->provider->name;
+    e.upstream_status = (int)call->status;
+    e.retry_after = -1;
+    return llmgw_send_error_req(ex->r, ex->req, &e);
+}
+
+/* A complete non-stream answer: translated if needed, usage noted. An
+ * OpenAI-format answer is relayed as it came: only its usage is parsed. */
 static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
 {
     request_rec *r = ex->r;
     llmgw_request_t *req = ex->req;
-    json_t *j = json_loadb(ex->body.data ? ex->body.data : "", ex->body.len,
-                           0, NULL);
-    const char *out = ex->body.data;
-    apr_size_t out_len = ex->body.len;
-    llmgw_error_t e = { 0 };
+    const char *out = ex->body.data ? ex->body.data : "";
+    apr_size_t out_len = ex->body.len, i;
 
-    if (!j || ex->body_overflow) {
+    if (ex->body_overflow) {
+        return invalid_response(ex, call, "provider response too large");
+    }
+    for (i = 0; i < out_len && apr_isspace(out[i]); i++)
+        ;
+    if (i == out_len || (out[i] != '{' && out[i] != '[')) {
+        return invalid_response(ex, call,
+                                "provider response is not a JSON document");
+    }
+    if (ex->xl) {
+        json_t *j = json_loadb(out, out_len, 0, NULL), *t = NULL;
+        char *txt = NULL;
+        if (j && req->endpoint == LLMGW_EP_CHAT) {
+            t = ex->xl->chat_response(r->pool, j, &ex->xctx, &req->usage);
+        }
+        else if (j && ex->xl->embeddings_response) {
+            t = ex->xl->embeddings_response(r->pool, j, &ex->xctx, &req->usage);
+        }
         if (j) {
             json_decref(j);
         }
-        e.status = 502;
-        e.type = "provider_error";
-        e.code = "invalid_provider_response";
-        e.message = ex->body_overflow ? "provider response too large"
-                                      : "provider response is not valid JSON";
-        e.provider = ex->provider->name;
-        e.upstream_status = (int)call->status;
-        e.retry_after = -1;
-        return llmgw_send_error_req(r, req, &e);
-    }
-    if (ex->xl) {
-        json_t *t = NULL;
-        char *txt;
-        if (req->endpoint == LLMGW_EP_CHAT) {
-            t = ex->xl->chat_response(r->pool, j, &ex->xctx, &req->usage);
+        if (t) {
+            txt = json_dumps(t, JSON_COMPACT);
+            json_decref(t);
         }
-        else if (ex->xl->embeddings_response) {
-            t = ex->xl->embeddings_response(r->pool, j, &ex->xctx, &req->usage);
+        if (!txt) {
+            return invalid_response(ex, call, "provider response could not "
+                                    "be translated");
         }
-        json_decref(j);
-        if (!t || !(txt = json_dumps(t, JSON_COMPACT))) {
-            if (t) {
-                json_decref(t);
-            }
-            e.status = 502;
-            e.type = "provider_error";
-            e.code = "invalid_provider_response";
-            e.message = "provider response could not be translated";
-            e.provider = ex->provider->name;
-            e.upstream_status = (int)call->status;
-            e.retry_after = -1;
-            return llmgw_send_error_req(r, req, &e);
-        }
-        json_decref(t);
         out_len = strlen(txt);
         out = apr_pstrmemdup(r->pool, txt, out_len);
         free(txt);
     }
     else {
-        llmgw_usage_from_json(j, &req->usage);
-        json_decref(j);
+        llmgw_usage_from_text(out, out_len, &req->usage);
     }
     req->answered_provider = ex->provider->name;
     req->answered_model = ex->model;

@@ -1648,6 +1648,35 @@ END_TEST
 
 /* ================================================================== */
 
+
+/* Usage read from a slice of the response text: the last "usage" key wins,
+ * a quoted "usage" inside content never matches, null usage is not found. */
+START_TEST(usage_from_text)
+{
+    llmgw_usage_t u = LLMGW_USAGE_INIT;
+    const char *resp =
+        "{\"id\":\"x\",\"choices\":[{\"message\":{\"content\":"
+        "\"the \\\"usage\\\": {\\\"prompt_tokens\\\":99} is\"}}],"
+        "\"usage\" : {\"prompt_tokens\":12,\"completion_tokens\":5,"
+        "\"total_tokens\":17,\"prompt_tokens_details\":{\"cached_tokens\":3}}}";
+    ck_assert_int_eq(llmgw_usage_from_text(resp, strlen(resp), &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, 12);
+    ck_assert_int_eq(u.completion_tokens, 5);
+    ck_assert_int_eq(u.total_tokens, 17);
+    ck_assert_int_eq(u.cached_tokens, 3);
+    {
+        llmgw_usage_t v = LLMGW_USAGE_INIT;
+        const char *none = "{\"choices\":[],\"usage\":null}";
+        const char *absent = "{\"choices\":[{\"message\":{\"content\":\"usage\"}}]}";
+        const char *cut = "{\"usage\":{\"prompt_tokens\":";
+        ck_assert_int_eq(llmgw_usage_from_text(none, strlen(none), &v), 0);
+        ck_assert_int_eq(llmgw_usage_from_text(absent, strlen(absent), &v), 0);
+        ck_assert_int_eq(llmgw_usage_from_text(cut, strlen(cut), &v), 0);
+        ck_assert_int_eq(v.prompt_tokens, -1);
+    }
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -1657,6 +1686,7 @@ static Suite *core_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sse_mixed_whole);
+    tcase_add_test(tc, usage_from_text);
     tcase_add_test(tc, sse_mixed_every_boundary);
     tcase_add_test(tc, sse_mixed_random_chunks);
     tcase_add_test(tc, sse_line_ends);
