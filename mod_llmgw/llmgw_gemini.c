@@ -1068,6 +1068,10 @@ static json_t *gem_chat_response(apr_pool_t *p, const json_t *native,
     json_t *resp, *choices, *u;
     size_t i;
 
+    if (!cands && !jget(native, "promptFeedback")
+        && !jget(native, "usageMetadata")) {
+        return NULL;            /* not a GenerateContentResponse */
+    }
     resp = json_object();
     json_object_set_new(resp, "id", json_string(ctx_id(x)));
     json_object_set_new(resp, "object", json_string("chat.completion"));

@@ -222,7 +222,9 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
             return 1;
         }
         client_flush(ex);
-        return ex->client_gone || ex->stream_error || ex->stream_end;
+        /* Not stopped at the end marker: letting the upstream finish its
+         * response keeps the connection reusable. */
+        return ex->client_gone || ex->stream_error;
     }
 buffer:
     if (ex->body.len + n > (ok ? MAX_RESPONSE : MAX_ERROR_BODY)) {
@@ -533,7 +535,8 @@ static int invalid_response(exchange_t *ex, llmgw_upstream_call_t *call,
     e.provider = ex->provider->name;
     e.upstream_status = (int)call->status;
     e.retry_after = -1;
-    return llmgw_send_error_req(ex->r, ex->req, &e);
+    llmgw_send_error_req(ex->r, ex->req, &e);
+    return OK;
 }
 
 /* A complete non-stream answer: translated if needed, usage noted. An
@@ -642,9 +645,10 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
 
 /* ------------------------------------------------- retries and fallbacks */
 
-static void backoff(request_rec *r, int attempt, const char *retry_after)
+/* Waits before a retry: the provider's retry-after (header or body, e.g.
+ * Gemini's RetryInfo) when it gave one, else 100 ms doubling. */
+static void backoff(request_rec *r, int attempt, long ra)
 {
-    long ra = parse_retry_after(retry_after);
     apr_interval_time_t wait = ra >= 0 ? apr_time_from_sec(ra)
                                        : apr_time_from_msec(100 << attempt);
     if (wait > apr_time_from_sec(10)) {
@@ -725,7 +729,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 goto give_up;
             }
             if (attempt < retries) {
-                backoff(r, attempt, call.retry_after);
+                backoff(r, attempt, e.retry_after);
             }
         }
     }

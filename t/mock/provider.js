@@ -5,8 +5,13 @@
 //   node t/mock/provider.js [--port N] [--port-file FILE] [--fixtures DIR]
 //
 // Behaviour is chosen by the model name: echo (default), inspect, slow-MS, hang, drop,
-// error-CODE[-html], fixture-NAME, flaky-N-KEY, big-N, tools, max-tokens, stream-error.
-// Control endpoints: GET /__mock/stats, POST /__mock/reset, GET /__mock/last.
+// error-CODE[-html], fixture-NAME, flaky-N-KEY, ratelimit-N-S-KEY (first N requests: 429
+// asking for S seconds), big-N, tools, max-tokens, stream-error, cached-R-W (Anthropic,
+// Gemini: echo whose usage reports R cache-read and W cache-write input tokens; Gemini has no
+// cache-write count). Gemini fixtures: fixture-NAME looks in googleai/ then vertexai/;
+// fixture-googleai.NAME / fixture-vertexai.NAME pick the folder.
+// Control endpoints: GET /__mock/stats (requests, by_model, by_path, aborted, connections:
+// TCP connections accepted since the last reset), POST /__mock/reset, GET /__mock/last.
 'use strict';
 
 const http = require('node:http');
@@ -47,7 +52,7 @@ const opts = parseArgs(process.argv.slice(2));
 // ---------------------------------------------------------------- state
 let stats, flaky, lastRequest = null, idSeq = 0;
 function resetState() {
-  stats = { requests: 0, by_model: {}, by_path: {}, aborted: 0 };
+  stats = { requests: 0, by_model: {}, by_path: {}, aborted: 0, connections: 0 };
   flaky = new Map();
 }
 resetState();
@@ -168,7 +173,13 @@ function classify(model) {
   if ((m = /^error-(\d{3})(-html)?$/.exec(model))) return { kind: 'error', code: parseInt(m[1], 10), html: !!m[2] };
   if ((m = /^fixture-(.+)$/.exec(model))) return { kind: 'fixture', name: m[1] };
   if ((m = /^flaky-(\d+)-.+$/.exec(model))) return { kind: 'flaky', n: parseInt(m[1], 10) };
+  if ((m = /^ratelimit-(\d+)-(\d+)-.+$/.exec(model))) {
+    return { kind: 'ratelimit', n: parseInt(m[1], 10), secs: parseInt(m[2], 10) };
+  }
   if ((m = /^big-(\d+)$/.exec(model))) return { kind: 'big', n: parseInt(m[1], 10) };
+  if ((m = /^cached-(\d+)-(\d+)$/.exec(model))) {
+    return { kind: 'echo', cacheRead: parseInt(m[1], 10), cacheWrite: parseInt(m[2], 10) };
+  }
   return { kind: 'echo' };
 }
 
@@ -356,6 +367,14 @@ async function common(ctx, beh, model, stream, fmt) {
       return true;
     }
   }
+  // ratelimit-N-S-KEY: the first N requests get the format's 429 asking for S
+  // seconds (retry-after header; Gemini: RetryInfo only), then echo.
+  if (beh.kind === 'ratelimit') {
+    if (flakyFails(String(model), beh.n)) {
+      err(ctx, 429, 'mock rate limit', { 'retry-after': String(beh.secs) }, beh.secs);
+      return true;
+    }
+  }
   return false;
 }
 
@@ -434,6 +453,7 @@ async function handleAnthropic(ctx, info) {
   const inputTokens = ceilTok(antPromptChars(body));
   const outputTokens = ceilTok(text.length + (tool ? JSON.stringify(tool.input).length : 0));
   const reqId = newId('req_mock');
+  const cacheRead = beh.cacheRead || 0, cacheWrite = beh.cacheWrite || 0;
 
   if (!stream) {
     if (beh.kind === 'drop') return ctx.dropNow();
@@ -443,7 +463,7 @@ async function handleAnthropic(ctx, info) {
     return ctx.json(200, {
       id, type: 'message', role: 'assistant', model, content,
       stop_reason: stopReason, stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens, cache_read_input_tokens: cacheRead, cache_creation_input_tokens: cacheWrite },
     }, { 'request-id': reqId });
   }
 
@@ -451,7 +471,7 @@ async function handleAnthropic(ctx, info) {
   const events = [
     ev('message_start', { type: 'message_start', message: {
       id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+      usage: { input_tokens: inputTokens, output_tokens: 1, cache_read_input_tokens: cacheRead, cache_creation_input_tokens: cacheWrite },
     } }),
     ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
     ev('ping', { type: 'ping' }),
@@ -494,9 +514,13 @@ function gemStatus(code) {
     503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
   })[code] || (code >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
 }
-function gemError(ctx, code, message, headers = {}) {
+function gemError(ctx, code, message, headers = {}, retrySecs = 3) {
   const error = { code, message: message || `mock error ${code}`, status: gemStatus(code) };
-  if (code === 429) error.details = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3s' }];
+  if (code === 429) {
+    error.details = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retrySecs}s` }];
+    const { 'retry-after': _ignored, ...rest } = headers;   // Google sends no retry-after
+    headers = rest;
+  }
   ctx.json(code, { error }, headers);
 }
 
@@ -520,9 +544,12 @@ function gemPromptChars(body) {
 }
 
 function findGeminiFixture(name, ext) {
+  let dirs = ['googleai', 'vertexai'];
+  const d = /^(googleai|vertexai)\.(.+)$/.exec(name);
+  if (d) { dirs = [d[1]]; name = d[2]; }
   const alt = name.startsWith('streaming-') ? 'unary-' + name.slice(10)
     : name.startsWith('unary-') ? 'streaming-' + name.slice(6) : null;
-  for (const dir of ['googleai', 'vertexai']) {
+  for (const dir of dirs) {
     for (const n of [name, alt]) {
       if (!n) continue;
       const buf = readFixture('gemini', dir, `${n}.${ext}`);
@@ -601,29 +628,31 @@ async function handleGemini(ctx, model, method, info) {
     else text = gemLastUser(body.contents);
   }
   const delay = beh.delay || 0;
+  const finishReason = beh.kind === 'max-tokens' ? 'MAX_TOKENS' : 'STOP';
   const usageMetadata = { promptTokenCount: ceilTok(gemPromptChars(body)), candidatesTokenCount: ceilTok(text.length) };
   usageMetadata.totalTokenCount = usageMetadata.promptTokenCount + usageMetadata.candidatesTokenCount;
+  if (beh.cacheRead) usageMetadata.cachedContentTokenCount = beh.cacheRead;
   const responseId = newId('mock');
 
   if (!isStream) {
     if (beh.kind === 'drop') return ctx.dropNow();
     await ctx.sleep(delay);
     return ctx.json(200, {
-      candidates: [{ content: { parts: parts || [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+      candidates: [{ content: { parts: parts || [{ text }], role: 'model' }, finishReason, index: 0 }],
       usageMetadata, modelVersion: model, responseId,
     });
   }
 
   const objs = [];
   if (parts) {
-    objs.push({ candidates: [{ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata });
+    objs.push({ candidates: [{ content: { parts, role: 'model' }, finishReason, index: 0 }], usageMetadata });
   } else {
     const ps = pieces(text);
     if (!ps.length) ps.push('');
     ps.forEach((p, i) => {
       const cand = { content: { parts: [{ text: p }], role: 'model' }, index: 0 };
       const o = { candidates: [cand] };
-      if (i === ps.length - 1) { cand.finishReason = 'STOP'; o.usageMetadata = usageMetadata; }
+      if (i === ps.length - 1) { cand.finishReason = finishReason; o.usageMetadata = usageMetadata; }
       objs.push(o);
     });
   }
@@ -723,7 +752,7 @@ const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) 
 server.keepAliveTimeout = 60000;
 server.headersTimeout = 65000;
 server.requestTimeout = 0;
-server.on('connection', (s) => s.setNoDelay(true));
+server.on('connection', (s) => { stats.connections++; s.setNoDelay(true); });
 server.on('clientError', (err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   else socket.destroy();

@@ -650,6 +650,12 @@ START_TEST(resp_any_shape)
         llmgw_usage_t u = LLMGW_USAGE_INIT;
         json_t *r = T->chat_response(pool, in, &X, &u);
         const json_t *ch;
+        if (i < 4) {
+            /* not a GenerateContentResponse at all: the caller answers 502 */
+            ck_assert_ptr_null(r);
+            json_decref(in);
+            continue;
+        }
         ck_assert_ptr_nonnull(r);
         ch = json_object_get(r, "choices");
         ck_assert(json_array_size(ch) >= 1);
@@ -842,21 +848,38 @@ START_TEST(resp_unary_fixtures)
 
     for (s = 0; subs[s]; s++) {
         apr_array_header_t *a = list_fixtures(subs[s], "unary-success-", ".json");
-        for (i = 0; i < a->nelts; i++, n++) {
-            check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
+        for (i = 0; i < a->nelts; i++) {
+            json_t *j = load_json_file(APR_ARRAY_IDX(a, i, const char *));
+            if (!json_object_get(j, "candidates")
+                && !json_object_get(j, "promptFeedback")
+                && !json_object_get(j, "usageMetadata")) {
+                /* Imagen predictions, countTokens...: not chat answers */
+                ck_assert_ptr_null(T->chat_response(pool, j, &X, NULL));
+            }
+            else {
+                check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
+                n++;
+            }
+            json_decref(j);
         }
         /* failures that are GenerateContentResponses, not google.rpc errors */
         a = list_fixtures(subs[s], "unary-failure-", ".json");
         for (i = 0; i < a->nelts; i++) {
             json_t *j = load_json_file(APR_ARRAY_IDX(a, i, const char *));
-            if (!json_object_get(j, "error")) {
+            if (!json_object_get(j, "error")
+                && !json_object_get(j, "candidates")
+                && !json_object_get(j, "promptFeedback")
+                && !json_object_get(j, "usageMetadata")) {
+                ck_assert_ptr_null(T->chat_response(pool, j, &X, NULL));
+            }
+            else if (!json_object_get(j, "error")) {
                 check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
                 n++;
             }
             json_decref(j);
         }
     }
-    ck_assert_int_ge(n, 60);
+    ck_assert_int_ge(n, 50);
 }
 END_TEST
 
