@@ -39,8 +39,12 @@ typedef struct llmgw_request {
     llmgw_endpoint_e endpoint;
     const char *endpoint_name;       /* "chat/completions", "embeddings"... */
 
-    /* The client's request, parsed once. Gateway fields (provider,
-     * provider_key, models) are removed and model is the upstream model. */
+    /* The client's request as it came, and parsed once. A plain request to
+     * an OpenAI-compatible provider is checked on its text and relayed
+     * without a tree: body stays NULL until llmgw_request_json() builds it
+     * (gateway fields provider, provider_key, models removed). */
+    const char *raw_body;
+    apr_size_t raw_len;
     json_t *body;
     const char *requested_model;     /* as the client wrote it */
     const llmgw_provider_t *provider;
@@ -132,6 +136,10 @@ APR_DECLARE_OPTIONAL_FN(int, llmgw_send_body,
                         (request_rec *r, llmgw_request_t *req, int status,
                          const char *content_type, const char *body,
                          apr_size_t len));
+
+/* The request body as a jansson tree (built on first use from raw_body,
+ * gateway fields removed; owned by the request pool). NULL if none. */
+APR_DECLARE_OPTIONAL_FN(json_t *, llmgw_request_json, (llmgw_request_t *req));
 
 /* The shared store of the server (vhost) r or s belongs to; NULL if none. */
 APR_DECLARE_OPTIONAL_FN(llmgw_store_t *, llmgw_get_store, (server_rec *s));

@@ -1,5 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
+#include <apr_strings.h>
 #include "llmgw_parse.h"
 
 static const struct {
@@ -269,4 +270,242 @@ int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
         }
     }
     return 0;
+}
+
+/* ---------------------------------------------------- the text path */
+
+typedef struct {
+    llmgw_jspan_t model, messages, input, prompt, stream, stream_options,
+                  max_tokens, max_completion_tokens;
+    unsigned seen;
+    int plain;                      /* 0: leave it to the tree path */
+} scan_t;
+
+static const struct {
+    const char *name;
+    apr_size_t off;                 /* offset of the span in scan_t, or -1 */
+} fields[] = {
+#define F(n) { #n, APR_OFFSETOF(scan_t, n) }
+    F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
+    F(max_tokens), F(max_completion_tokens),
+#undef F
+    { "provider", (apr_size_t)-1 }, { "provider_key", (apr_size_t)-1 },
+    { "models", (apr_size_t)-1 },
+};
+
+static int top_member(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *v)
+{
+    scan_t *sc = baton;
+    apr_size_t i;
+    if (key_escaped) {
+        sc->plain = 0;              /* "mod\u0065l" is still `model` */
+        return 1;
+    }
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strlen(fields[i].name) == klen
+            && !memcmp(fields[i].name, key, klen)) {
+            if (fields[i].off == (apr_size_t)-1 || (sc->seen & (1u << i))) {
+                sc->plain = 0;      /* a gateway field, or a duplicate */
+                return 1;
+            }
+            sc->seen |= 1u << i;
+            *(llmgw_jspan_t *)((char *)sc + fields[i].off) = *v;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int has_string_role(void *baton, const char *key, apr_size_t klen,
+                           int key_escaped, const llmgw_jspan_t *v)
+{
+    int *found = baton;
+    if (!key_escaped && klen == 4 && !memcmp(key, "role", 4)) {
+        *found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
+    }
+    return 0;
+}
+
+static int message_ok(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *v)
+{
+    int found = 0;
+    (void)baton; (void)key; (void)klen; (void)key_escaped;
+    if (v->type != LLMGW_JV_OBJECT) {
+        return 1;
+    }
+    llmgw_json_each(v, has_string_role, &found);
+    return found == 1 ? 0 : 1;
+}
+
+static int count_one(void *baton, const char *key, apr_size_t klen,
+                     int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)key; (void)klen; (void)key_escaped; (void)v;
+    (*(int *)baton)++;
+    return 1;                       /* one is enough */
+}
+
+static int non_empty_array(const llmgw_jspan_t *v)
+{
+    int n = 0;
+    if (v->type != LLMGW_JV_ARRAY) {
+        return 0;
+    }
+    llmgw_json_each(v, count_one, &n);
+    return n > 0;
+}
+
+static int include_usage_member(void *baton, const char *key, apr_size_t klen,
+                                int key_escaped, const llmgw_jspan_t *v)
+{
+    int *on = baton;
+    if (!key_escaped && klen == 13 && !memcmp(key, "include_usage", 13)) {
+        *on = v->type == LLMGW_JV_TRUE;     /* last one wins, as in jansson */
+    }
+    return 0;
+}
+
+/* A non-negative integer a jansson integer holds: plain digits only. */
+static int small_uint(const llmgw_jspan_t *v, apr_int64_t *out)
+{
+    apr_size_t i;
+    if (v->type != LLMGW_JV_NUMBER || v->len > 18) {
+        return 0;
+    }
+    for (i = 0; i < v->len; i++) {
+        if (v->p[i] < '0' || v->p[i] > '9') {
+            return 0;
+        }
+    }
+    {
+        char buf[20];
+        memcpy(buf, v->p, v->len);
+        buf[v->len] = '\0';
+        *out = apr_atoi64(buf);
+    }
+    return 1;
+}
+
+int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
+                             llmgw_endpoint_e ep, llmgw_parsed_t *out)
+{
+    scan_t sc;
+    llmgw_jspan_t top;
+    const llmgw_jspan_t *mt;
+    apr_size_t i;
+
+    memset(&sc, 0, sizeof(sc));
+    memset(out, 0, sizeof(*out));
+    out->max_tokens = -1;
+    sc.plain = 1;
+    for (i = 0; i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n'
+                            || raw[i] == '\r'); i++)
+        ;
+    if (!llmgw_json_valid(raw, len)
+        || !llmgw_json_span(raw + i, len - i, &top)
+        || top.type != LLMGW_JV_OBJECT) {
+        return 0;
+    }
+    llmgw_json_each(&top, top_member, &sc);
+    if (!sc.plain || !sc.model.p || sc.model.type != LLMGW_JV_STRING
+        || sc.model.escaped) {
+        return 0;
+    }
+    switch (ep) {
+    case LLMGW_EP_CHAT:
+        if (!sc.messages.p || !non_empty_array(&sc.messages)
+            || llmgw_json_each(&sc.messages, message_ok, NULL)) {
+            return 0;
+        }
+        break;
+    case LLMGW_EP_EMBEDDINGS:
+        if (!sc.input.p || (sc.input.type != LLMGW_JV_STRING
+                            && !non_empty_array(&sc.input))) {
+            return 0;
+        }
+        break;
+    case LLMGW_EP_IMAGES:
+        if (!sc.prompt.p || sc.prompt.type != LLMGW_JV_STRING) {
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    if (sc.stream.p) {
+        if (sc.stream.type == LLMGW_JV_TRUE) {
+            out->stream = 1;
+        }
+        else if (sc.stream.type != LLMGW_JV_FALSE
+                 && sc.stream.type != LLMGW_JV_NULL) {
+            return 0;
+        }
+    }
+    if (sc.stream_options.p && sc.stream_options.type != LLMGW_JV_NULL) {
+        if (sc.stream_options.type != LLMGW_JV_OBJECT) {
+            return 0;
+        }
+        llmgw_json_each(&sc.stream_options, include_usage_member,
+                        &out->include_usage);
+    }
+    mt = sc.max_completion_tokens.p
+         && sc.max_completion_tokens.type != LLMGW_JV_NULL
+         ? &sc.max_completion_tokens : &sc.max_tokens;
+    if (mt->p && mt->type != LLMGW_JV_NULL
+        && !small_uint(mt, &out->max_tokens)) {
+        return 0;
+    }
+    out->model = apr_pstrmemdup(p, sc.model.p + 1, sc.model.len - 2);
+    out->prompt_estimate = estimate_tokens(len);
+    return 1;
+}
+
+static int model_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    llmgw_jspan_t *found = baton;
+    if (!key_escaped && klen == 5 && !memcmp(key, "model", 5)) {
+        *found = *v;                /* the last one, as a parser keeps */
+    }
+    return 0;
+}
+
+char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
+                          const char *model, apr_size_t *out_len)
+{
+    llmgw_jspan_t top, mv = { NULL, 0, LLMGW_JV_NULL, 0 };
+    apr_size_t i, head, tail, mlen = strlen(model), n = 0;
+    char *out;
+
+    for (i = 0; i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n'
+                            || raw[i] == '\r'); i++)
+        ;
+    if (!llmgw_json_span(raw + i, len - i, &top)
+        || top.type != LLMGW_JV_OBJECT) {
+        return NULL;
+    }
+    llmgw_json_each(&top, model_member, &mv);
+    if (!mv.p) {
+        return NULL;
+    }
+    head = (apr_size_t)(mv.p - raw);
+    tail = len - head - mv.len;
+    out = apr_palloc(p, head + 2 * mlen + 2 + tail + 1);
+    memcpy(out, raw, head);
+    n = head;
+    out[n++] = '"';
+    for (i = 0; i < mlen; i++) {            /* model names are printable ASCII */
+        if (model[i] == '"' || model[i] == '\\') {
+            out[n++] = '\\';
+        }
+        out[n++] = model[i];
+    }
+    out[n++] = '"';
+    memcpy(out + n, mv.p + mv.len, tail);
+    n += tail;
+    out[n] = '\0';
+    *out_len = n;
+    return out;
 }

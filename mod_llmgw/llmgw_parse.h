@@ -6,6 +6,7 @@
 #define LLMGW_PARSE_H
 
 #include "llmgw_types.h"
+#include "llmgw_json_scan.h"
 
 typedef struct llmgw_parsed {
     const char *model;               /* borrowed from the body */
@@ -27,6 +28,19 @@ llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name);
 int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
                         apr_size_t raw_len, llmgw_parsed_t *out,
                         const char **err, const char **param);
+
+/* The fast path: the same checks done on the text with the scanner of
+ * llmgw_json_scan.h, no tree built. Returns 1 when the request is valid
+ * and plain (no gateway field, no escapes in `model`, no duplicate of a
+ * field the gateway reads); 0 when the tree path must decide (it also
+ * words the errors). out->model is allocated from p. */
+int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
+                             llmgw_endpoint_e ep, llmgw_parsed_t *out);
+
+/* raw with the value of its top-level "model" replaced by model (a JSON
+ * string is written); NULL when raw has no such member. */
+char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
+                          const char *model, apr_size_t *out_len);
 
 /* Removes the gateway's own fields (provider, provider_key, models); returns
  * how many were there. Copy what out borrowed first. */

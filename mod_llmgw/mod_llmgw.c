@@ -13,6 +13,7 @@
 #include "http_core.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_store_backends.h"
+#include "llmgw_parse.h"
 
 
 /* ------------------------------------------------------------ hooks */
@@ -216,6 +217,19 @@ static int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
     return llmgw_send_whole(r, req, status, content_type, body, len);
 }
 
+json_t *llmgw_request_json(llmgw_request_t *req)
+{
+    if (!req->body && req->raw_body) {
+        req->body = llmgw_pool_json(req->r->pool,
+                                    json_loadb(req->raw_body, req->raw_len,
+                                               0, NULL));
+        if (req->body) {
+            llmgw_strip_gateway_fields(req->body);
+        }
+    }
+    return req->body;
+}
+
 static llmgw_store_t *llmgw_get_store(server_rec *s)
 {
     return llmgw_store_for(s);
@@ -238,6 +252,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_send_error);
     APR_REGISTER_OPTIONAL_FN(llmgw_send_body);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_store);
+    APR_REGISTER_OPTIONAL_FN(llmgw_request_json);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);

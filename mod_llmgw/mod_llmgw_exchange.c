@@ -335,6 +335,14 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
             call->body = raw;               /* unchanged: no re-serialising */
             call->body_len = raw_len;
         }
+        else if (!req->body) {              /* checked on its text: splice */
+            call->body = llmgw_replace_model(r->pool, raw, raw_len, ex->model,
+                                             &call->body_len);
+            if (!call->body) {
+                *err = "the request has no model";
+                return 400;
+            }
+        }
         else {
             json_object_set_new(req->body, "model", json_string(ex->model));
             out = json_incref(req->body);
@@ -348,6 +356,10 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
             return 400;
         }
         ex->xl->headers(r->pool, key, h);
+        if (!llmgw_request_json(req)) {
+            *err = "the request body is not valid JSON";
+            return 400;
+        }
         if (req->endpoint == LLMGW_EP_CHAT) {
             out = ex->xl->chat_request(r->pool, req->body, &ex->xctx, err);
         }

@@ -156,16 +156,24 @@ int llmgw_handler(request_rec *r)
         return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_body", NULL,
                            "the request body could not be read");
     }
-    req->body = llmgw_pool_json(r->pool, json_loadb(raw, raw_len, 0, &jerr));
-    if (!req->body) {
-        return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json", NULL,
-                           apr_psprintf(r->pool, "the request body is not "
-                                        "valid JSON: %s at line %d column %d",
-                                        jerr.text, jerr.line, jerr.column));
-    }
-    if ((rv = llmgw_parse_request(req->body, req->endpoint, raw_len, &pq,
-                                  &err, &param))) {
-        return llmgw_error_reply(r, req, rv, "invalid_request", param, err);
+    req->raw_body = raw;
+    req->raw_len = raw_len;
+    /* Plain requests are checked on their text; the rest (and every error,
+     * for its wording) go through a jansson tree. */
+    if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)) {
+        req->body = llmgw_pool_json(r->pool,
+                                    json_loadb(raw, raw_len, 0, &jerr));
+        if (!req->body) {
+            return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json",
+                                     NULL, apr_psprintf(r->pool,
+                                     "the request body is not valid JSON: %s "
+                                     "at line %d column %d", jerr.text,
+                                     jerr.line, jerr.column));
+        }
+        if ((rv = llmgw_parse_request(req->body, req->endpoint, raw_len, &pq,
+                                      &err, &param))) {
+            return llmgw_error_reply(r, req, rv, "invalid_request", param, err);
+        }
     }
     llmgw_pool_json(r->pool, pq.models);
     req->requested_model = apr_pstrdup(r->pool, pq.model);
@@ -184,7 +192,7 @@ int llmgw_handler(request_rec *r)
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;
     req->model = APR_ARRAY_IDX(routes, 0, llmgw_route_t).model;
-    raw_unchanged = llmgw_strip_gateway_fields(req->body) == 0
+    raw_unchanged = (!req->body || llmgw_strip_gateway_fields(req->body) == 0)
                     && !strcmp(req->model, req->requested_model);
 
     rv = llmgw_run_admit(r, req);

@@ -74,6 +74,9 @@ int llmgw_send_whole(request_rec *r, llmgw_request_t *req, int status,
                      apr_size_t len);
 void llmgw_set_notes(request_rec *r, llmgw_request_t *req);
 
+/* The request body tree, built from raw_body on first use. */
+json_t *llmgw_request_json(llmgw_request_t *req);
+
 /* json held by a pool: decref'd when the pool goes */
 json_t *llmgw_pool_json(apr_pool_t *p, json_t *j);
 

@@ -128,8 +128,7 @@ static const command_rec cache_cmds[] = {
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
-static APR_OPTIONAL_FN_TYPE(llmgw_get_request) *get_request;
-static APR_OPTIONAL_FN_TYPE(llmgw_send_error) *send_error;
+static APR_OPTIONAL_FN_TYPE(llmgw_request_json) *request_json;
 
 /* ------------------------------------------------ per request */
 
@@ -283,7 +282,7 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
     req->cache_status = "BYPASS";
     if ((req->endpoint != LLMGW_EP_CHAT && req->endpoint != LLMGW_EP_EMBEDDINGS)
         || !req->provider || !req->model
-        || !(ctx->canon = llmgw_cache_canonical_body(r->pool, req->body))) {
+        || !(ctx->canon = llmgw_cache_canonical_body(r->pool, request_json(req)))) {
         return DECLINED;
     }
     ctx->active = 1;
@@ -434,9 +433,8 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf; (void)plog; (void)ptemp;
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
-    get_request = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_request);
-    send_error = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_error);
-    if (!get_store || !send_body || !get_request || !send_error) {
+    request_json = APR_RETRIEVE_OPTIONAL_FN(llmgw_request_json);
+    if (!get_store || !send_body || !request_json) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_cache needs mod_llmgw: load mod_llmgw.so "
                      "(LoadModule llmgw_module) as well");

@@ -1,0 +1,324 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <string.h>
+#include "llmgw_json_scan.h"
+
+typedef struct {
+    const char *p, *end;
+} cur_t;
+
+static void ws(cur_t *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n'
+                             || *c->p == '\r')) {
+        c->p++;
+    }
+}
+
+static int hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
+           || (ch >= 'A' && ch <= 'F');
+}
+
+/* A string at c->p (on the opening quote); UTF-8 checked as jansson does:
+ * no overlongs, no surrogates, nothing above U+10FFFF, no raw controls. */
+static int scan_string(cur_t *c, int *escaped)
+{
+    const unsigned char *p = (const unsigned char *)c->p + 1;
+    const unsigned char *end = (const unsigned char *)c->end;
+
+    *escaped = 0;
+    while (p < end) {
+        unsigned char ch = *p;
+        if (ch == '"') {
+            c->p = (const char *)p + 1;
+            return 1;
+        }
+        if (ch < 0x20) {
+            return 0;
+        }
+        if (ch == '\\') {
+            *escaped = 1;
+            if (++p >= end) {
+                return 0;
+            }
+            switch (*p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+            case 'r': case 't':
+                p++;
+                break;
+            case 'u': {
+                unsigned v;
+                int i;
+                if (end - p < 5) {
+                    return 0;
+                }
+                for (i = 1, v = 0; i <= 4; i++) {
+                    if (!hex((char)p[i])) {
+                        return 0;
+                    }
+                    v = v * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0'
+                                           : (p[i] | 0x20) - 'a' + 10);
+                }
+                if (v == 0) {
+                    return 0;                  /* \u0000: jansson refuses it */
+                }
+                p += 5;
+                if (v >= 0xD800 && v <= 0xDBFF) {  /* needs a low surrogate */
+                    unsigned lo;
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u') {
+                        return 0;
+                    }
+                    for (i = 2, lo = 0; i <= 5; i++) {
+                        if (!hex((char)p[i])) {
+                            return 0;
+                        }
+                        lo = lo * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0'
+                                                 : (p[i] | 0x20) - 'a' + 10);
+                    }
+                    if (lo < 0xDC00 || lo > 0xDFFF) {
+                        return 0;
+                    }
+                    p += 6;
+                }
+                else if (v >= 0xDC00 && v <= 0xDFFF) {
+                    return 0;
+                }
+                break;
+            }
+            default:
+                return 0;
+            }
+            continue;
+        }
+        if (ch < 0x80) {
+            p++;
+            continue;
+        }
+        /* multi-byte UTF-8 */
+        {
+            int n;
+            unsigned v;
+            if (ch >= 0xC2 && ch <= 0xDF) { n = 1; v = ch & 0x1F; }
+            else if (ch >= 0xE0 && ch <= 0xEF) { n = 2; v = ch & 0x0F; }
+            else if (ch >= 0xF0 && ch <= 0xF4) { n = 3; v = ch & 0x07; }
+            else {
+                return 0;
+            }
+            if (end - p <= n) {
+                return 0;
+            }
+            for (int i = 1; i <= n; i++) {
+                if ((p[i] & 0xC0) != 0x80) {
+                    return 0;
+                }
+                v = (v << 6) | (p[i] & 0x3F);
+            }
+            if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)))
+                || (n == 3 && (v < 0x10000 || v > 0x10FFFF))) {
+                return 0;
+            }
+            p += n + 1;
+        }
+    }
+    return 0;
+}
+
+static int digits(cur_t *c)
+{
+    const char *s = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        c->p++;
+    }
+    return c->p > s;
+}
+
+static int scan_number(cur_t *c)
+{
+    if (c->p < c->end && *c->p == '-') {
+        c->p++;
+    }
+    if (c->p < c->end && *c->p == '0') {
+        c->p++;
+    }
+    else if (!digits(c)) {
+        return 0;
+    }
+    if (c->p < c->end && *c->p == '.') {
+        c->p++;
+        if (!digits(c)) {
+            return 0;
+        }
+    }
+    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+        c->p++;
+        if (c->p < c->end && (*c->p == '+' || *c->p == '-')) {
+            c->p++;
+        }
+        if (!digits(c)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int literal(cur_t *c, const char *word, apr_size_t n)
+{
+    if ((apr_size_t)(c->end - c->p) < n || memcmp(c->p, word, n)) {
+        return 0;
+    }
+    c->p += n;
+    return 1;
+}
+
+static int scan_value(cur_t *c, int depth, llmgw_jspan_t *out);
+
+static int scan_container(cur_t *c, int depth, char close, int is_object)
+{
+    llmgw_jspan_t v;
+    int esc;
+
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return 0;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        if (is_object) {
+            if (c->p >= c->end || *c->p != '"' || !scan_string(c, &esc)) {
+                return 0;
+            }
+            ws(c);
+            if (c->p >= c->end || *c->p != ':') {
+                return 0;
+            }
+            c->p++;
+            ws(c);
+        }
+        if (!scan_value(c, depth + 1, &v)) {
+            return 0;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            return 0;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p == close) {
+            c->p++;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+static int scan_value(cur_t *c, int depth, llmgw_jspan_t *out)
+{
+    const char *start = c->p;
+    int ok, esc = 0;
+
+    if (c->p >= c->end) {
+        return 0;
+    }
+    switch (*c->p) {
+    case '{':
+        out->type = LLMGW_JV_OBJECT;
+        ok = scan_container(c, depth, '}', 1);
+        break;
+    case '[':
+        out->type = LLMGW_JV_ARRAY;
+        ok = scan_container(c, depth, ']', 0);
+        break;
+    case '"':
+        out->type = LLMGW_JV_STRING;
+        ok = scan_string(c, &esc);
+        break;
+    case 't':
+        out->type = LLMGW_JV_TRUE;
+        ok = literal(c, "true", 4);
+        break;
+    case 'f':
+        out->type = LLMGW_JV_FALSE;
+        ok = literal(c, "false", 5);
+        break;
+    case 'n':
+        out->type = LLMGW_JV_NULL;
+        ok = literal(c, "null", 4);
+        break;
+    default:
+        out->type = LLMGW_JV_NUMBER;
+        ok = scan_number(c);
+        break;
+    }
+    out->p = start;
+    out->len = (apr_size_t)(c->p - start);
+    out->escaped = esc;
+    return ok;
+}
+
+int llmgw_json_valid(const char *buf, apr_size_t len)
+{
+    cur_t c = { buf, buf + len };
+    llmgw_jspan_t v;
+    ws(&c);
+    if (!scan_value(&c, 0, &v)) {
+        return 0;
+    }
+    ws(&c);
+    return c.p == c.end;
+}
+
+int llmgw_json_span(const char *buf, apr_size_t len, llmgw_jspan_t *out)
+{
+    cur_t c = { buf, buf + len };
+    return scan_value(&c, 0, out);
+}
+
+int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
+                    void *baton)
+{
+    cur_t c = { container->p, container->p + container->len };
+    int is_object = container->type == LLMGW_JV_OBJECT, rv, esc = 0;
+    char close = is_object ? '}' : ']';
+
+    if (container->type != LLMGW_JV_OBJECT
+        && container->type != LLMGW_JV_ARRAY) {
+        return 0;
+    }
+    c.p++;
+    ws(&c);
+    while (c.p < c.end && *c.p != close) {
+        const char *key = NULL;
+        apr_size_t klen = 0;
+        llmgw_jspan_t v;
+        if (is_object) {
+            key = c.p + 1;
+            if (!scan_string(&c, &esc)) {
+                return -1;
+            }
+            klen = (apr_size_t)(c.p - key - 1);
+            ws(&c);
+            c.p++;                                  /* ':' */
+            ws(&c);
+        }
+        if (!scan_value(&c, 1, &v)) {
+            return -1;
+        }
+        if ((rv = fn(baton, key, klen, esc, &v))) {
+            return rv;
+        }
+        ws(&c);
+        if (c.p < c.end && *c.p == ',') {
+            c.p++;
+            ws(&c);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_json_scan.h — a validating JSON scanner that builds nothing (pure).
+ * The gateway's hot path needs a handful of top-level fields of a request
+ * it otherwise relays byte for byte; building a jansson tree for that
+ * costs more than the rest of the request. The scanner checks the whole
+ * text (RFC 8259, UTF-8) and reports where each member's value is.
+ */
+#ifndef LLMGW_JSON_SCAN_H
+#define LLMGW_JSON_SCAN_H
+
+#include <apr.h>
+
+typedef enum {
+    LLMGW_JV_OBJECT, LLMGW_JV_ARRAY, LLMGW_JV_STRING, LLMGW_JV_NUMBER,
+    LLMGW_JV_TRUE, LLMGW_JV_FALSE, LLMGW_JV_NULL
+} llmgw_jv_type_e;
+
+typedef struct llmgw_jspan {
+    const char *p;                /* first byte of the value */
+    apr_size_t len;               /* its length in the text */
+    llmgw_jv_type_e type;
+    int escaped;                  /* a string value containing escapes */
+} llmgw_jspan_t;
+
+#define LLMGW_JSON_MAX_DEPTH 256
+
+/* 1 when buf[0..len) is one valid JSON value (surrounding white space
+ * allowed), 0 otherwise. */
+int llmgw_json_valid(const char *buf, apr_size_t len);
+
+/* The span of a value that starts at buf (no leading white space); 0 when
+ * it is not a value. For text already validated. */
+int llmgw_json_span(const char *buf, apr_size_t len, llmgw_jspan_t *out);
+
+/* Iterates the members of a validated object (span of type OBJECT) or the
+ * elements of an array (key NULL). fn returns 0 to go on. Returns 0, or
+ * fn's value. key/klen is the raw key text between the quotes. */
+typedef int (*llmgw_json_member_fn)(void *baton, const char *key,
+                                    apr_size_t klen, int key_escaped,
+                                    const llmgw_jspan_t *value);
+int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
+                    void *baton);
+
+#endif

@@ -1,0 +1,220 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The text fast path against jansson: the scanner accepts exactly what
+ * jansson accepts, and the text parse agrees with the tree parse. */
+#include <check.h>
+#include <string.h>
+#include <stdlib.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+#include "llmgw_json_scan.h"
+#include "llmgw_parse.h"
+
+static apr_pool_t *pool;
+
+static int jansson_ok(const char *s, apr_size_t n)
+{
+    json_t *j = json_loadb(s, n, 0, NULL);    /* object or array at the top */
+    if (j) {
+        json_decref(j);
+    }
+    return j != NULL;
+}
+
+/* the scanner takes any top-level value; compare on containers only */
+static int scanner_ok(const char *s, apr_size_t n)
+{
+    apr_size_t i = 0;
+    while (i < n && strchr(" \t\r\n", s[i]) && s[i]) {
+        i++;
+    }
+    if (i == n || (s[i] != '{' && s[i] != '[')) {
+        return 0;
+    }
+    return llmgw_json_valid(s, n);
+}
+
+static const char *const corpus[] = {
+    "{}", "[]", " {\"a\":1} ", "{\"a\":[1,2,{\"b\":null}]}", "[true,false,null]",
+    "{\"s\":\"caf\\u00e9 \\ud83d\\ude00 \\n\\t\\\\\\\"\\/\"}", "[1e5,-0,0.5,-1.25E-3]",
+    "{\"u\":\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+    /* invalid */
+    "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[01]", "[1.]",
+    "[.5]", "[1e]", "[-]", "[+1]", "[tru]", "[nul]", "{a:1}", "{'a':1}",
+    "[\"\\x\"]", "[\"\\u12\"]", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\udc00\"]",
+    "[\"\\ud800\\u0041\"]", "[\"a\nb\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]",
+    "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]", "[\"\x80\"]", "{} {}", "[1] x",
+    "{\"a\":1 \"b\":2}", "[1 2]", "[\"unterminated]", "{\"a\":[}", "[[[[[]]]]",
+    NULL
+};
+
+START_TEST(valid_agrees_with_jansson)
+{
+    int i;
+    for (i = 0; corpus[i]; i++) {
+        apr_size_t n = strlen(corpus[i]);
+        ck_assert_msg(scanner_ok(corpus[i], n) == jansson_ok(corpus[i], n),
+                      "disagree on <%s>", corpus[i]);
+    }
+}
+END_TEST
+
+/* Every fixture JSON file, then every prefix and every one-byte mutation
+ * of a request-sized document. */
+START_TEST(valid_agrees_on_fixtures_and_mutations)
+{
+    const char *dirs[] = { "/fixtures/gemini/googleai/",
+                           "/fixtures/gemini/vertexai/", NULL };
+    const char *doc = "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"h\xc3\xa9 \\u00e9\"}],\"stream\":true,"
+                      "\"max_tokens\":12,\"temperature\":0.5e1}";
+    static const char subst[] = "{}[]\",:\\ -0.eEtn\x80\xc3";
+    apr_size_t n = strlen(doc), i, k;
+    int d, files = 0;
+    char *buf = malloc(n + 1);
+
+    for (d = 0; dirs[d]; d++) {
+        apr_dir_t *dir;
+        apr_finfo_t fi;
+        const char *path = apr_pstrcat(pool, LLMGW_SHARED_DIR, dirs[d], NULL);
+        ck_assert_int_eq(apr_dir_open(&dir, path, pool), APR_SUCCESS);
+        while (apr_dir_read(&fi, APR_FINFO_NAME, dir) == APR_SUCCESS) {
+            char *txt;
+            apr_file_t *f;
+            apr_finfo_t st;
+            apr_size_t len;
+            if (!strstr(fi.name, ".json")) {
+                continue;
+            }
+            ck_assert_int_eq(apr_file_open(&f, apr_pstrcat(pool, path, fi.name,
+                             NULL), APR_FOPEN_READ, 0, pool), APR_SUCCESS);
+            apr_file_info_get(&st, APR_FINFO_SIZE, f);
+            len = (apr_size_t)st.size;
+            txt = apr_palloc(pool, len + 1);
+            apr_file_read_full(f, txt, len, NULL);
+            apr_file_close(f);
+            ck_assert_msg(scanner_ok(txt, len) == jansson_ok(txt, len), "%s",
+                          fi.name);
+            files++;
+        }
+        apr_dir_close(dir);
+    }
+    ck_assert_int_ge(files, 40);
+
+    for (i = 0; i <= n; i++) {
+        ck_assert_msg(scanner_ok(doc, i) == jansson_ok(doc, i), "prefix %zu", i);
+    }
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < sizeof(subst) - 1; k++) {
+            memcpy(buf, doc, n + 1);
+            buf[i] = subst[k];
+            ck_assert_msg(scanner_ok(buf, n) == jansson_ok(buf, n),
+                          "mutation at %zu to 0x%02x: <%s>", i,
+                          (unsigned char)subst[k], buf);
+        }
+    }
+    free(buf);
+}
+END_TEST
+
+static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
+{
+    llmgw_parsed_t a, b;
+    const char *err, *param;
+    json_t *j;
+    int fast = llmgw_parse_request_text(pool, body, strlen(body), ep, &a);
+    ck_assert_msg(fast == want_fast, "fast path %d for <%s>", fast, body);
+    if (!fast) {
+        return;
+    }
+    j = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(llmgw_parse_request(j, ep, strlen(body), &b, &err,
+                                         &param), 0);
+    ck_assert_str_eq(a.model, b.model);
+    ck_assert_int_eq(a.stream, b.stream);
+    ck_assert_int_eq(a.include_usage, b.include_usage);
+    ck_assert_int_eq(a.max_tokens, b.max_tokens);
+    ck_assert_int_eq(a.prompt_estimate, b.prompt_estimate);
+    if (b.models) {
+        json_decref(b.models);
+    }
+    json_decref(j);
+}
+
+START_TEST(text_parse_agrees_with_tree)
+{
+    both("{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         LLMGW_EP_CHAT, 1);
+    both("{\"messages\":[{\"role\":\"user\"}],\"model\":\"m\",\"stream\":true,"
+         "\"stream_options\":{\"include_usage\":true},\"max_tokens\":7,"
+         "\"max_completion_tokens\":9}", LLMGW_EP_CHAT, 1);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],\"stream\":null,"
+         "\"stream_options\":null,\"max_completion_tokens\":null,\"max_tokens\":3}",
+         LLMGW_EP_CHAT, 1);
+    both("{\"model\":\"m\",\"input\":\"hello\"}", LLMGW_EP_EMBEDDINGS, 1);
+    both("{\"model\":\"m\",\"input\":[\"a\"]}", LLMGW_EP_EMBEDDINGS, 1);
+    both("{\"model\":\"m\",\"prompt\":\"a cat\"}", LLMGW_EP_IMAGES, 1);
+    /* left to the tree path */
+    both("{\"model\":\"m\",\"provider\":\"p\",\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"provider_key\":\"k\",\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"models\":[\"m\"],\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\\u0065\",\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"mod\\u0065l\":\"m\",\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"a\",\"model\":\"b\",\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":5}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":\"u\",\"role\":5}]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[1]}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":\"u\"}],\"stream\":\"yes\"}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":\"u\"}],\"max_tokens\":-1}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"messages\":[{\"role\":\"u\"}],\"max_tokens\":1.5}", LLMGW_EP_CHAT, 0);
+    both("{\"model\":5,\"messages\":[{\"role\":\"u\"}]}", LLMGW_EP_CHAT, 0);
+    both("[{\"model\":\"m\"}]", LLMGW_EP_CHAT, 0);
+    both("{\"model\":\"m\",\"input\":[]}", LLMGW_EP_EMBEDDINGS, 0);
+    both("{\"model\":\"m\",\"prompt\":3}", LLMGW_EP_IMAGES, 0);
+}
+END_TEST
+
+START_TEST(replace_model)
+{
+    const char *raw = " {\"a\":{\"model\":\"inner\"},\"model\" : \"mock/echo\",\"z\":1}";
+    apr_size_t n;
+    char *out = llmgw_replace_model(pool, raw, strlen(raw), "echo", &n);
+    ck_assert_str_eq(out, " {\"a\":{\"model\":\"inner\"},\"model\" : \"echo\",\"z\":1}");
+    ck_assert_uint_eq(n, strlen(out));
+    out = llmgw_replace_model(pool, raw, strlen(raw), "a\"b\\c", &n);
+    {
+        json_t *j = json_loads(out, 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "a\"b\\c");
+        json_decref(j);
+    }
+    ck_assert_ptr_null(llmgw_replace_model(pool, "{\"x\":1}", 7, "m", &n));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("json_scan");
+    TCase *tc = tcase_create("scan");
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    tcase_add_test(tc, valid_agrees_with_jansson);
+    tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
+    tcase_add_test(tc, text_parse_agrees_with_tree);
+    tcase_add_test(tc, replace_model);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
