@@ -14,6 +14,16 @@ static void ws(cur_t *c)
     }
 }
 
+#define ONES ((apr_uint64_t)0x0101010101010101ULL)
+
+/* High bit set in every byte of x equal to b (plus false positives only
+ * next to a true one, which merely stop the fast loop). */
+static apr_uint64_t has_byte(apr_uint64_t x, unsigned char b)
+{
+    apr_uint64_t y = x ^ (ONES * b);
+    return (y - ONES) & ~y;
+}
+
 static int hex(char ch)
 {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
@@ -29,7 +39,22 @@ static int scan_string(cur_t *c, int *escaped)
 
     *escaped = 0;
     while (p < end) {
-        unsigned char ch = *p;
+        unsigned char ch;
+        /* 8 plain bytes at a time: none below 0x20, none above 0x7f, no
+         * quote, no backslash. Most of a request is such text. */
+        while (end - p >= 8) {
+            apr_uint64_t x;
+            memcpy(&x, p, 8);
+            if (((x - ONES * 0x20) | x | has_byte(x, '"') | has_byte(x, '\\'))
+                & (ONES * 0x80)) {
+                break;
+            }
+            p += 8;
+        }
+        if (p >= end) {
+            break;
+        }
+        ch = *p;
         if (ch == '"') {
             c->p = (const char *)p + 1;
             return 1;
