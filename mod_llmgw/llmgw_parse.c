@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include "llmgw_parse.h"
 
 static const struct {
@@ -232,44 +233,6 @@ int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
         u->total_tokens = u->prompt_tokens + u->completion_tokens;
     }
     return 1;
-}
-
-int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
-{
-    static const char key[] = "\"usage\"";
-    const apr_size_t klen = sizeof(key) - 1;
-    apr_size_t i = len;
-
-    while (i >= klen) {
-        const char *k = buf + i - klen, *c;
-        i--;
-        if (memcmp(k, key, klen)) {
-            continue;
-        }
-        for (c = k + klen; c < buf + len && (*c == ' ' || *c == '\t'
-                                           || *c == '\r' || *c == '\n'); c++)
-            ;
-        if (c < buf + len && *c == ':') {
-            json_t *obj, *wrap;
-            int found;
-            for (c++; c < buf + len && (*c == ' ' || *c == '\t'
-                                        || *c == '\r' || *c == '\n'); c++)
-                ;
-            if (c >= buf + len || *c != '{') {
-                return 0;                    /* "usage": null */
-            }
-            obj = json_loadb(c, (apr_size_t)(buf + len - c),
-                             JSON_DISABLE_EOF_CHECK, NULL);
-            if (!obj) {
-                return 0;
-            }
-            wrap = json_pack("{s:o}", "usage", obj);
-            found = llmgw_usage_from_json(wrap, u);
-            json_decref(wrap);
-            return found;
-        }
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------- the text path */
@@ -508,4 +471,86 @@ char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
     out[n] = '\0';
     *out_len = n;
     return out;
+}
+
+/* ------------------------------------------- usage from response text */
+
+typedef struct {
+    llmgw_usage_t *u;
+    int details;                    /* inside prompt_tokens_details */
+} usage_scan_t;
+
+static int usage_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    usage_scan_t *us = baton;
+    apr_int64_t n;
+    if (key_escaped) {
+        return 0;
+    }
+#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
+    if (us->details) {
+        if (IS("cached_tokens") && small_uint(v, &n)) {
+            us->u->cached_tokens = n;
+        }
+        return 0;
+    }
+    if (IS("prompt_tokens_details") && v->type == LLMGW_JV_OBJECT) {
+        usage_scan_t inner = { us->u, 1 };
+        llmgw_json_each(v, usage_member, &inner);
+    }
+    else if (small_uint(v, &n)) {
+        if (IS("prompt_tokens")) {
+            us->u->prompt_tokens = n;
+        }
+        else if (IS("completion_tokens")) {
+            us->u->completion_tokens = n;
+        }
+        else if (IS("total_tokens")) {
+            us->u->total_tokens = n;
+        }
+    }
+#undef IS
+    return 0;
+}
+
+int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
+{
+    static const char key[] = "\"usage\"";
+    const apr_size_t klen = sizeof(key) - 1;
+    const char *end = buf + len;
+    apr_size_t i = len;
+
+    while (i >= klen) {
+        const char *k = buf + i - klen, *c;
+        llmgw_jspan_t span;
+        llmgw_usage_t found = LLMGW_USAGE_INIT;
+        usage_scan_t us = { &found, 0 };
+
+        i--;
+        if (memcmp(k, key, klen)) {
+            continue;
+        }
+        for (c = k + klen; c < end && apr_isspace(*c); c++)
+            ;
+        if (c >= end || *c != ':') {
+            continue;                       /* a string value "usage" */
+        }
+        for (c++; c < end && apr_isspace(*c); c++)
+            ;
+        if (!llmgw_json_span(c, (apr_size_t)(end - c), &span)
+            || span.type != LLMGW_JV_OBJECT) {
+            return 0;                       /* "usage": null, or cut */
+        }
+        llmgw_json_each(&span, usage_member, &us);
+        if (found.completion_tokens < 0 && found.prompt_tokens >= 0) {
+            found.completion_tokens = 0;    /* embeddings */
+        }
+        if (found.total_tokens < 0 && found.prompt_tokens >= 0) {
+            found.total_tokens = found.prompt_tokens + found.completion_tokens;
+        }
+        *u = found;
+        return 1;
+    }
+    return 0;
 }

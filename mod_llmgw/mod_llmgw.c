@@ -5,7 +5,8 @@
  * the optional functions they call, and the shared store's lifecycle.
  */
 #include "apr_strings.h"
-#include "apr_uuid.h"
+#include <string.h>
+#include "apr_general.h"
 #include "ap_mpm.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -58,19 +59,61 @@ static const char *client_credential(request_rec *r)
     return NULL;
 }
 
+/* Request ids: UUID v4 from a per-thread xorshift128+ seeded from the
+ * system's random source once. An id needs uniqueness, not secrecy, and
+ * libuuid reseeds its generator on every call. */
+static __thread apr_uint64_t rng[2];
+
+static apr_uint64_t rng_next(void)
+{
+    apr_uint64_t s1 = rng[0];
+    const apr_uint64_t s0 = rng[1];
+    rng[0] = s0;
+    s1 ^= s1 << 23;
+    rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return rng[1] + s0;
+}
+
+static const char *new_request_id(apr_pool_t *p)
+{
+    static const char hexd[] = "0123456789abcdef";
+    unsigned char b[16];
+    char *id = apr_palloc(p, 37), *o = id;
+    apr_uint64_t x, y;
+    int i;
+
+    if (!rng[0] && !rng[1]) {
+        if (apr_generate_random_bytes((unsigned char *)rng, sizeof(rng))
+            != APR_SUCCESS || (!rng[0] && !rng[1])) {
+            rng[0] = (apr_uint64_t)apr_time_now() | 1;
+            rng[1] = (apr_uint64_t)(apr_uintptr_t)&rng;
+        }
+    }
+    x = rng_next();
+    y = rng_next();
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);     /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);     /* RFC 4122 variant */
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *o++ = '-';
+        }
+        *o++ = hexd[b[i] >> 4];
+        *o++ = hexd[b[i] & 15];
+    }
+    *o = '\0';
+    return id;
+}
+
 llmgw_request_t *llmgw_request_get(request_rec *r)
 {
     llmgw_request_t *req = ap_get_module_config(r->request_config,
                                                 &llmgw_module);
     if (!req) {
-        apr_uuid_t uuid;
-        char id[APR_UUID_FORMATTED_LENGTH + 1];
-
         req = apr_pcalloc(r->pool, sizeof(*req));
         req->r = r;
-        apr_uuid_get(&uuid);
-        apr_uuid_format(id, &uuid);
-        req->id = apr_pstrdup(r->pool, id);
+        req->id = new_request_id(r->pool);
         req->endpoint = LLMGW_EP_UNKNOWN;
         req->max_tokens = -1;
         req->cost_usd = -1;

@@ -42,6 +42,32 @@ void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s)
                               apr_pool_cleanup_null);
 }
 
+static size_t on_header(char *buf, size_t size, size_t n, void *ud);
+static size_t on_body(char *buf, size_t size, size_t n, void *ud);
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
+                       curl_off_t ult, curl_off_t uln);
+
+/* Options every call shares, set once per handle: a pooled handle is not
+ * reset between calls, each call sets all of its own options. */
+static CURL *handle_new(void)
+{
+    CURL *h = curl_easy_init();
+    if (h && (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
+              || curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)
+              || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
+              || curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L)
+              || curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L)
+              || curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L)
+              || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
+              || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body)
+              || curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L)
+              || curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress))) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
+}
+
 static CURL *handle_get(void)
 {
     CURL *h = NULL;
@@ -52,13 +78,15 @@ static CURL *handle_get(void)
         }
         apr_thread_mutex_unlock(pool_mutex);
     }
-    return h ? h : curl_easy_init();
+    return h ? h : handle_new();
 }
 
 static void handle_put(CURL *h, int reusable)
 {
     if (reusable && pool_mutex) {
-        curl_easy_reset(h);      /* keeps the connection cache */
+        /* no dangling pointers into the finished request's memory */
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
         apr_thread_mutex_lock(pool_mutex);
         if (idle_count < POOL_MAX) {
             idle_handles[idle_count++] = h;
@@ -188,13 +216,7 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     hdrs = curl_slist_append(hdrs, "Expect:");
 
     SETOPT(CURLOPT_URL, call->url);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
-    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_HTTPHEADER, hdrs);
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_ACCEPT_ENCODING, NULL);  /* never decode-then-reencode */
     if (call->body) {
         SETOPT(CURLOPT_POST, 1L);
         SETOPT(CURLOPT_POSTFIELDS, call->body);
@@ -205,19 +227,14 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     }
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
            (long)apr_time_as_msec(call->connect_timeout));
-    if (!call->stream) {
-        SETOPT(CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(call->timeout));
-    }
+    /* a stream's first byte is timed by on_progress: no total limit */
+    SETOPT(CURLOPT_TIMEOUT_MS,
+           call->stream ? 0L : (long)apr_time_as_msec(call->timeout));
     /* stall limit: under 1 byte/s for the idle timeout */
     idle_s = (long)apr_time_sec(call->idle_timeout);
-    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SETOPT(CURLOPT_LOW_SPEED_TIME, idle_s > 0 ? idle_s : 1L);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, &t);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, &t);
-    SETOPT(CURLOPT_NOPROGRESS, 0L);
-    SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
     SETOPT(CURLOPT_XFERINFODATA, &t);
 
     rc = curl_easy_perform(h);
