@@ -835,59 +835,27 @@ static llmgw_stream_t *anth_stream_new(apr_pool_t *p,
     return s;
 }
 
-/* Serialises and emits j (stolen). Returns 0 on success. */
-static int emit_json(json_t *j, llmgw_emit_fn emit, void *baton)
-{
-    char *txt = json_dumps(j, JSON_COMPACT);
-    int rv = -1;
-
-    json_decref(j);
-    if (txt != NULL) {
-        rv = emit(baton, txt, strlen(txt));
-        free(txt);
-    }
-    return rv;
-}
+#define emit_json llmgw_xlate_emit_json
 
 /* A chunk carrying delta (stolen) and finish_reason (NULL -> null). */
 static int emit_chunk(llmgw_stream_t *s, json_t *delta, const char *finish,
                       llmgw_emit_fn emit, void *baton)
 {
-    json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:o}]}",
-                              "id", s->x.id ? s->x.id : "",
-                              "object", "chat.completion.chunk",
-                              "created", (json_int_t)s->x.created,
-                              "model", s->x.model ? s->x.model : "",
-                              "choices", "index", 0, "delta", delta,
-                              "logprobs", "finish_reason",
-                              finish ? json_string(finish) : json_null());
-    return emit_json(chunk, emit, baton);
+    return emit_json(llmgw_xlate_chunk(&s->x, 0, delta, finish), emit, baton);
 }
 
 static int emit_error(llmgw_stream_t *s, const llmgw_error_t *e,
                       llmgw_emit_fn emit, void *baton)
 {
-    llmgw_error_t err = *e;
-
-    if (err.provider == NULL) {
-        err.provider = s->x.provider;
-    }
     s->done = s->failed = 1;
-    emit_json(llmgw_envelope_json(&err, s->x.request_id), emit, baton);
-    return LLMGW_XLATE_ERROR;
+    return llmgw_xlate_emit_error(&s->x, e, emit, baton);
 }
 
 static int emit_gateway_error(llmgw_stream_t *s, const char *msg,
                               llmgw_emit_fn emit, void *baton)
 {
-    llmgw_error_t e;
-
-    memset(&e, 0, sizeof(e));
-    e.status = 502;
-    e.type = "provider_error";
-    e.message = msg;
-    e.retry_after = -1;
-    return emit_error(s, &e, emit, baton);
+    s->done = s->failed = 1;
+    return llmgw_xlate_emit_provider_error(&s->x, msg, emit, baton);
 }
 
 static int ensure_started(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)

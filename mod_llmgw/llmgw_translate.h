@@ -89,6 +89,27 @@ typedef struct llmgw_translator {
 extern const llmgw_translator_t llmgw_anthropic_translator;
 extern const llmgw_translator_t llmgw_gemini_translator;
 
+/* Helpers shared by the stream translators. */
+
+/* Serialises j (stolen) compactly and emits it; returns emit's value, or
+ * -1 when j cannot be serialised. */
+int llmgw_xlate_emit_json(json_t *j, llmgw_emit_fn emit, void *baton);
+
+/* A chat.completion.chunk for choice index with delta (stolen) and
+ * finish_reason (NULL -> null). New reference. */
+json_t *llmgw_xlate_chunk(const llmgw_xlate_ctx_t *x, int index,
+                          json_t *delta, const char *finish);
+
+/* Emits e as the SPEC mid-stream error event (provider defaults to the
+ * context's); returns LLMGW_XLATE_ERROR. */
+int llmgw_xlate_emit_error(const llmgw_xlate_ctx_t *x, const llmgw_error_t *e,
+                           llmgw_emit_fn emit, void *baton);
+
+/* The same for a 502 provider_error with message msg. */
+int llmgw_xlate_emit_provider_error(const llmgw_xlate_ctx_t *x,
+                                    const char *msg, llmgw_emit_fn emit,
+                                    void *baton);
+
 /* Maps a finish reason; SPEC: unknown maps to "stop"; tool calls win unless
  * the reason is "length". Shared by translators. */
 const char *llmgw_finish_reason(const char *mapped, int has_tool_calls);
