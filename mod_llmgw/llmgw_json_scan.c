@@ -1,5 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
+#include <stdlib.h>
+#include <apr_tables.h>
 #include "llmgw_json_scan.h"
 
 typedef struct {
@@ -346,4 +348,143 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------ canonical form */
+
+typedef struct {
+    const char *key;
+    apr_size_t klen;
+    llmgw_jspan_t value;
+} member_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    char *out;
+    apr_size_t n;
+    apr_array_header_t *members;     /* scratch for the object at hand */
+    const char *const *drop;         /* top level only */
+} canon_t;
+
+static int collect(void *baton, const char *key, apr_size_t klen,
+                   int key_escaped, const llmgw_jspan_t *v)
+{
+    canon_t *c = baton;
+    member_t *m;
+    (void)key_escaped;
+    if (c->drop) {
+        const char *const *d;
+        for (d = c->drop; *d; d++) {
+            if (strlen(*d) == klen && !memcmp(*d, key, klen)) {
+                return 0;
+            }
+        }
+    }
+    m = apr_array_push(c->members);
+    m->key = key;
+    m->klen = klen;
+    m->value = *v;
+    return 0;
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    const member_t *x = a, *y = b;
+    apr_size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int d = memcmp(x->key, y->key, n);
+    if (d) {
+        return d;
+    }
+    if (x->klen != y->klen) {
+        return x->klen < y->klen ? -1 : 1;
+    }
+    return x->value.p < y->value.p ? -1 : 1;     /* stable for duplicates */
+}
+
+static void canon_value(canon_t *c, const llmgw_jspan_t *v, int top)
+{
+    if (v->type == LLMGW_JV_OBJECT) {
+        apr_array_header_t *saved = c->members;
+        const char *const *drop = c->drop;
+        int i;
+        c->members = apr_array_make(c->pool, 8, sizeof(member_t));
+        c->drop = top ? drop : NULL;
+        llmgw_json_each(v, collect, c);
+        qsort(c->members->elts, (size_t)c->members->nelts, sizeof(member_t),
+              member_cmp);
+        c->out[c->n++] = '{';
+        for (i = 0; i < c->members->nelts; i++) {
+            member_t *m = &APR_ARRAY_IDX(c->members, i, member_t);
+            apr_array_header_t *mine = c->members;
+            if (i) {
+                c->out[c->n++] = ',';
+            }
+            c->out[c->n++] = '"';
+            memcpy(c->out + c->n, m->key, m->klen);
+            c->n += m->klen;
+            c->out[c->n++] = '"';
+            c->out[c->n++] = ':';
+            c->drop = NULL;
+            canon_value(c, &m->value, 0);
+            c->members = mine;
+        }
+        c->out[c->n++] = '}';
+        c->members = saved;
+        c->drop = drop;
+    }
+    else if (v->type == LLMGW_JV_ARRAY) {
+        canon_t *cc = c;
+        c->out[c->n++] = '[';
+        {
+            /* elements in order */
+            cur_t cur = { v->p + 1, v->p + v->len - 1 };
+            int first = 1;
+            ws(&cur);
+            while (cur.p < cur.end) {
+                llmgw_jspan_t e;
+                if (!scan_value(&cur, 1, &e)) {
+                    break;
+                }
+                if (!first) {
+                    cc->out[cc->n++] = ',';
+                }
+                first = 0;
+                canon_value(cc, &e, 0);
+                ws(&cur);
+                if (cur.p < cur.end && *cur.p == ',') {
+                    cur.p++;
+                    ws(&cur);
+                }
+            }
+        }
+        c->out[c->n++] = ']';
+    }
+    else {
+        memcpy(c->out + c->n, v->p, v->len);
+        c->n += v->len;
+    }
+}
+
+char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
+                           const char *const *drop, apr_size_t *out_len)
+{
+    canon_t c;
+    llmgw_jspan_t v;
+    cur_t cur = { buf, buf + len };
+
+    ws(&cur);
+    if (!llmgw_json_span(cur.p, (apr_size_t)(cur.end - cur.p), &v)) {
+        return NULL;
+    }
+    c.pool = p;
+    c.out = apr_palloc(p, len + 1);      /* never longer than the input */
+    c.n = 0;
+    c.members = NULL;
+    c.drop = drop;
+    canon_value(&c, &v, 1);
+    c.out[c.n] = '\0';
+    if (out_len) {
+        *out_len = c.n;
+    }
+    return c.out;
 }

@@ -42,4 +42,14 @@ typedef int (*llmgw_json_member_fn)(void *baton, const char *key,
 int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
                     void *baton);
 
+/* Canonical text of the validated value at buf: white space removed,
+ * every object's members sorted by their key bytes, scalars as written.
+ * Top-level members named in drop (NULL-terminated, may be NULL) are left
+ * out. Allocated from p; NULL when buf is not a value. Used for cache keys:
+ * the same request sent with other member order or spacing maps to the
+ * same text. */
+#include <apr_pools.h>
+char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
+                           const char *const *drop, apr_size_t *out_len);
+
 #endif

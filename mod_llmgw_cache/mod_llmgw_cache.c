@@ -18,6 +18,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "llmgw.h"
+#include "llmgw_json_scan.h"
 #include "llmgw_cache_key.h"
 #include "llmgw_cache_entry.h"
 
@@ -263,6 +264,24 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     return OK;
 }
 
+/* The request body in canonical form, from its text when the gateway kept
+ * it (no tree to build), else from the tree. */
+static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
+{
+    static const char *const drop[] = {
+        "provider", "provider_key", "models", "model", "stream",
+        "stream_options", NULL
+    };
+    if (req->raw_body) {
+        const char *c = llmgw_json_canonical(p, req->raw_body, req->raw_len,
+                                             drop, NULL);
+        if (c) {
+            return c;
+        }
+    }
+    return llmgw_cache_canonical_body(p, request_json(req));
+}
+
 static int cache_lookup(request_rec *r, llmgw_request_t *req)
 {
     cache_conf *conf = ap_get_module_config(r->per_dir_config,
@@ -282,7 +301,7 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
     req->cache_status = "BYPASS";
     if ((req->endpoint != LLMGW_EP_CHAT && req->endpoint != LLMGW_EP_EMBEDDINGS)
         || !req->provider || !req->model
-        || !(ctx->canon = llmgw_cache_canonical_body(r->pool, request_json(req)))) {
+        || !(ctx->canon = canonical_body(r->pool, req))) {
         return DECLINED;
     }
     ctx->active = 1;

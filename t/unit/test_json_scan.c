@@ -195,6 +195,44 @@ START_TEST(replace_model)
 }
 END_TEST
 
+/* Member order and white space do not change the canonical text; nested
+ * objects are sorted too, arrays keep their order, only top-level members
+ * are dropped; it matches jansson's sorted compact dump on plain text. */
+START_TEST(canonical_form)
+{
+    static const char *const drop[] = { "model", "stream", NULL };
+    const char *a = "{ \"model\":\"x\", \"messages\" : [ {\"role\":\"user\", "
+                    "\"content\":\"hi there\"}, {\"content\":\"b\",\"role\":\"a\"} ],"
+                    " \"temperature\": 0.5, \"stream\": true, \"z\":{\"b\":[3,2,1],"
+                    "\"a\":{\"model\":null}} }";
+    const char *b = "{\"z\":{\"a\":{\"model\":null},\"b\":[3,2,1]},\"temperature\":0.5,"
+                    "\"messages\":[{\"content\":\"hi there\",\"role\":\"user\"},"
+                    "{\"role\":\"a\",\"content\":\"b\"}],\"model\":\"y\"}";
+    const char *c = "{\"messages\":[{\"content\":\"b\",\"role\":\"a\"},"
+                    "{\"content\":\"hi there\",\"role\":\"user\"}]}";
+    apr_size_t n;
+    char *ca = llmgw_json_canonical(pool, a, strlen(a), drop, &n);
+    char *cb = llmgw_json_canonical(pool, b, strlen(b), drop, NULL);
+    char *cc = llmgw_json_canonical(pool, c, strlen(c), drop, NULL);
+    json_t *j;
+    char *ref;
+
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_uint_eq(n, strlen(ca));
+    ck_assert_str_eq(ca, cb);
+    ck_assert_str_ne(ca, cc);                 /* message order matters */
+    ck_assert_ptr_null(strstr(ca, "\"stream\""));
+    ck_assert_ptr_nonnull(strstr(ca, "{\"model\":null}"));   /* nested kept */
+    j = json_loads(b, 0, NULL);
+    json_object_del(j, "model");
+    ref = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_str_eq(cb, ref);
+    free(ref);
+    json_decref(j);
+    ck_assert_ptr_null(llmgw_json_canonical(pool, "", 0, NULL, NULL));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_scan");
@@ -208,6 +246,7 @@ int main(void)
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
+    tcase_add_test(tc, canonical_form);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
