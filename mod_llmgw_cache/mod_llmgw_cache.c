@@ -180,11 +180,36 @@ static void store_warn(request_rec *r, const char *what, const char *detail)
                                    "suppressed)", n) : "");
 }
 
+/* Hit, miss, bypass and error counts, summed per process and added to
+ * the store at most once a second: a store round trip per request would
+ * cost a memcached hit half its speed. */
+static const char *const stat_keys[] = {
+    STAT_HITS, STAT_MISSES, STAT_BYPASSES, STAT_ERRORS
+};
+static apr_uint32_t stat_pending[4];
+static apr_uint32_t stat_flushed_at;            /* apr_time_sec, truncated */
+
 static void count(llmgw_store_t *st, const char *key)
 {
-    apr_uint64_t v;
-    if (st) {
-        (void)st->incr(st, key, 1, 1, 0, &v);      /* best effort */
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now()), last;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (stat_keys[i] == key) {
+            apr_atomic_inc32(&stat_pending[i]);
+        }
+    }
+    last = apr_atomic_read32(&stat_flushed_at);
+    if (!st || now == last
+        || apr_atomic_cas32(&stat_flushed_at, now, last) != last) {
+        return;
+    }
+    for (i = 0; i < 4; i++) {
+        apr_uint32_t n = apr_atomic_xchg32(&stat_pending[i], 0);
+        apr_uint64_t v;
+        if (n) {
+            (void)st->incr(st, stat_keys[i], n, n, 0, &v);  /* best effort */
+        }
     }
 }
 
