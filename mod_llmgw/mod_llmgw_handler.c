@@ -30,6 +30,10 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
         return HTTP_BAD_REQUEST;
     }
     llmgw_buf_init(&b, r->pool);
+    if (cl && apr_atoi64(cl) > 0) {       /* one allocation, no regrowth */
+        b.cap = (apr_size_t)apr_atoi64(cl) + 1;
+        b.data = apr_palloc(r->pool, b.cap);
+    }
     if (ap_should_client_block(r)) {
         while ((n = ap_get_client_block(r, chunk, sizeof(chunk))) > 0) {
             if ((apr_off_t)(b.len + n) > max) {
@@ -64,6 +68,8 @@ static int content_type_ok(request_rec *r)
 
 /* ------------------------------------------------- the handler */
 
+/* The routes to try: the request's own, then each `models` fallback. An
+ * unknown one is answered here (the caller returns). */
 static int candidates(request_rec *r, llmgw_request_t *req,
                       const llmgw_dir_conf *dc, const char *provider_field,
                       json_t *models, apr_array_header_t **out)
