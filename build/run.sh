@@ -9,10 +9,21 @@ RUN="$BUILD/run"
 PORT=${LLMGW_PORT:-8080}
 MOCK_PORT=${LLMGW_MOCK_PORT:-8089}
 
+# Stops a process by its pid file and waits until it is gone (httpd removes
+# its own pid file on the way out).
+stop_pid() {
+    [ -f "$1" ] || return 0
+    pid=$(cat "$1")
+    kill "$pid" 2>/dev/null || true
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.25
+    done
+    rm -f "$1"
+}
 stop() {
-    [ -f "$RUN/httpd.pid" ] && kill "$(cat "$RUN/httpd.pid")" 2>/dev/null || true
-    [ -f "$RUN/mock.pid" ] && kill "$(cat "$RUN/mock.pid")" 2>/dev/null || true
-    rm -f "$RUN/httpd.pid" "$RUN/mock.pid"
+    stop_pid "$RUN/httpd.pid"
+    stop_pid "$RUN/mock.pid"
 }
 if [ "$1" = stop ]; then stop; echo "llmgw stopped"; exit 0; fi
 stop
