@@ -38,6 +38,7 @@ void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s)
                      "llmgw: curl_global_init failed");
     }
     apr_thread_mutex_create(&pool_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    llmgw_http_child_init(pchild);
     apr_pool_cleanup_register(pchild, NULL, upstream_cleanup,
                               apr_pool_cleanup_null);
 }
@@ -183,13 +184,17 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
 llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
                                          llmgw_upstream_call_t *call)
 {
-    CURL *h = handle_get();
+    CURL *h;
     struct curl_slist *hdrs = NULL;
     transfer_t t;
     CURLcode rc;
     int i;
     long idle_s;
 
+    if (!strncmp(call->url, "http://", 7)) {
+        return llmgw_http_perform(p, call);
+    }
+    h = handle_get();
     call->status = 0;
     call->got_body = 0;
     call->retry_after = NULL;

@@ -49,7 +49,13 @@ struct llmgw_upstream_call {
     int got_body;                         /* at least one body byte */
 };
 
-/* Performs the call; the pool holds everything it allocates. */
+/* Plain-http calls on APR sockets (mod_llmgw_http.c). */
+llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
+                                     llmgw_upstream_call_t *call);
+void llmgw_http_child_init(apr_pool_t *pchild);
+
+/* Performs the call (http:// natively, anything else with libcurl); the
+ * pool holds everything it allocates. */
 llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
                                          llmgw_upstream_call_t *call);
 

@@ -1,0 +1,598 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* A small HTTP/1.1 client on APR sockets for plain-http upstreams (local
+ * and in-cluster providers: Ollama, vLLM, sidecars, the mocks), the path
+ * where the gateway's own overhead shows most. It does what a gateway
+ * needs and no more: one request, a body as it arrives (Content-Length,
+ * chunked or until close), keep-alive connections in a per-process LIFO
+ * pool, timeouts, and a check for a client that left. https and anything
+ * else goes through libcurl (mod_llmgw_upstream.c). */
+#include <string.h>
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_network_io.h"
+#include "apr_poll.h"
+#include "apr_thread_mutex.h"
+#include "apr_uri.h"
+#include "httpd.h"
+#include "http_log.h"
+#include "mod_llmgw_private.h"
+#include "mod_llmgw_upstream.h"
+
+APLOG_USE_MODULE(llmgw);
+
+#define IDLE_MAX      256                  /* pooled connections a process */
+#define IDLE_TTL      apr_time_from_sec(30)
+#define HEAD_MAX      (64 * 1024)          /* status line + headers */
+#define READ_SIZE     16384
+#define POLL_SLICE    apr_time_from_msec(200)
+
+typedef struct conn {
+    apr_pool_t *pool;                      /* the connection's own pool */
+    apr_socket_t *sock;
+    char key[128];                         /* "host:port" */
+    apr_time_t idle_since;
+} conn_t;
+
+static apr_thread_mutex_t *idle_mutex;
+static conn_t *idle[IDLE_MAX];
+static int idle_count;
+
+static void conn_close(conn_t *c)
+{
+    if (c) {
+        apr_socket_close(c->sock);
+        apr_pool_destroy(c->pool);
+    }
+}
+
+static apr_status_t http_cleanup(void *unused)
+{
+    (void)unused;
+    while (idle_count > 0) {
+        conn_close(idle[--idle_count]);
+    }
+    idle_mutex = NULL;
+    return APR_SUCCESS;
+}
+
+void llmgw_http_child_init(apr_pool_t *pchild)
+{
+    apr_thread_mutex_create(&idle_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    apr_pool_cleanup_register(pchild, NULL, http_cleanup,
+                              apr_pool_cleanup_null);
+}
+
+/* A connection that has no unread byte and no EOF pending is reusable. */
+static int conn_alive(conn_t *c)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = c->sock;
+    pfd.reqevents = APR_POLLIN;
+    return apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP || n == 0;
+}
+
+/* The most recently used idle connection to key (LIFO: the warmest). */
+static conn_t *conn_take(const char *key)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+    if (!idle_mutex) {
+        return NULL;
+    }
+    for (;;) {
+        conn_t *c = NULL;
+        apr_thread_mutex_lock(idle_mutex);
+        for (i = idle_count - 1; i >= 0; i--) {
+            if (!strcmp(idle[i]->key, key)) {
+                c = idle[i];
+                memmove(idle + i, idle + i + 1,
+                        (apr_size_t)(idle_count - i - 1) * sizeof(conn_t *));
+                idle_count--;
+                break;
+            }
+        }
+        apr_thread_mutex_unlock(idle_mutex);
+        if (!c) {
+            return NULL;
+        }
+        if (now - c->idle_since < IDLE_TTL && conn_alive(c)) {
+            return c;
+        }
+        conn_close(c);                      /* closed by the peer: next */
+    }
+}
+
+static void conn_give(conn_t *c)
+{
+    conn_t *evict = NULL;
+    if (!idle_mutex) {
+        conn_close(c);
+        return;
+    }
+    c->idle_since = apr_time_now();
+    apr_thread_mutex_lock(idle_mutex);
+    if (idle_count == IDLE_MAX) {
+        evict = idle[0];                    /* the coldest */
+        memmove(idle, idle + 1, (IDLE_MAX - 1) * sizeof(conn_t *));
+        idle_count--;
+    }
+    idle[idle_count++] = c;
+    apr_thread_mutex_unlock(idle_mutex);
+    conn_close(evict);
+}
+
+static apr_status_t conn_open(const char *key, const char *host,
+                              apr_port_t port, apr_interval_time_t timeout,
+                              conn_t **out)
+{
+    apr_pool_t *cp;
+    apr_sockaddr_t *sa;
+    conn_t *c;
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create(&cp, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    c = apr_pcalloc(cp, sizeof(*c));
+    c->pool = cp;
+    apr_cpystrn(c->key, key, sizeof(c->key));
+    if ((rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, cp))
+        || (rv = apr_socket_create(&c->sock, sa->family, SOCK_STREAM,
+                                   APR_PROTO_TCP, cp))) {
+        apr_pool_destroy(cp);
+        return rv;
+    }
+    apr_socket_opt_set(c->sock, APR_TCP_NODELAY, 1);
+    apr_socket_opt_set(c->sock, APR_SO_KEEPALIVE, 1);
+    apr_socket_timeout_set(c->sock, timeout);
+    if ((rv = apr_socket_connect(c->sock, sa)) != APR_SUCCESS) {
+        apr_socket_close(c->sock);
+        apr_pool_destroy(cp);
+        return rv;
+    }
+    *out = c;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------ the response */
+
+typedef enum { BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE } body_kind_e;
+
+typedef struct {
+    llmgw_upstream_call_t *call;
+    apr_pool_t *p;
+    conn_t *c;
+    apr_time_t start, deadline;           /* deadline: whole non-stream call */
+    apr_time_t last_byte, last_poll;
+    char *buf;
+    apr_size_t len;                        /* unread bytes at buf */
+    int timed_out, aborted, eof;
+} reader_t;
+
+/* More bytes into r->buf (after what is unread). Waits in slices so that a
+ * client that left is noticed, and applies the time limits. */
+static apr_status_t fill(reader_t *r, apr_size_t cap)
+{
+    llmgw_upstream_call_t *call = r->call;
+    for (;;) {
+        apr_size_t n = cap - r->len;
+        apr_time_t now = apr_time_now(), limit;
+        apr_status_t rv;
+
+        if (call->stream) {
+            limit = call->got_body ? r->last_byte + call->idle_timeout
+                                   : r->start + call->timeout;
+        }
+        else {
+            limit = r->last_byte + call->idle_timeout;
+            if (r->deadline < limit) {
+                limit = r->deadline;
+            }
+        }
+        if (now >= limit) {
+            r->timed_out = 1;
+            return APR_TIMEUP;
+        }
+        apr_socket_timeout_set(r->c->sock, limit - now < POLL_SLICE
+                                           ? limit - now : POLL_SLICE);
+        rv = apr_socket_recv(r->c->sock, r->buf + r->len, &n);
+        if (n > 0) {
+            r->len += n;
+            r->last_byte = apr_time_now();
+            return APR_SUCCESS;
+        }
+        if (APR_STATUS_IS_EOF(rv) || rv == APR_SUCCESS) {
+            r->eof = 1;
+            return APR_EOF;
+        }
+        if (!APR_STATUS_IS_TIMEUP(rv) && !APR_STATUS_IS_EAGAIN(rv)) {
+            return rv;
+        }
+        if (call->should_abort
+            && apr_time_now() - r->last_poll >= apr_time_from_msec(100)) {
+            r->last_poll = apr_time_now();
+            if (call->should_abort(call)) {
+                r->aborted = 1;
+                return APR_ECONNABORTED;
+            }
+        }
+    }
+}
+
+/* Hands n body bytes to the caller; non-zero when it wants to stop. */
+static int deliver(reader_t *r, const char *d, apr_size_t n)
+{
+    llmgw_upstream_call_t *call = r->call;
+    if (!n) {
+        return 0;
+    }
+    if (!call->got_body) {
+        call->got_body = 1;
+        call->latency = apr_time_now() - r->start;
+    }
+    if (call->on_data && call->on_data(call, d, n)) {
+        r->aborted = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void consume(reader_t *r, apr_size_t n)
+{
+    r->len -= n;
+    if (r->len) {
+        memmove(r->buf, r->buf + n, r->len);
+    }
+}
+
+/* Reads status line and headers; returns the body's framing. */
+static apr_status_t read_head(reader_t *r, body_kind_e *kind,
+                              apr_int64_t *length, int *keep_alive)
+{
+    llmgw_upstream_call_t *call = r->call;
+    apr_status_t rv;
+
+    for (;;) {                               /* skip 1xx answers */
+        char *end, *line, *next;
+        int minor = 1;
+
+        while (!(end = memmem(r->buf, r->len, "\r\n\r\n", 4))) {
+            if (r->len >= HEAD_MAX) {
+                return APR_EGENERAL;
+            }
+            if ((rv = fill(r, HEAD_MAX)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        *end = '\0';
+        if (strncmp(r->buf, "HTTP/1.", 7) || r->len < 12
+            || !apr_isdigit(r->buf[9]) || !apr_isdigit(r->buf[10])
+            || !apr_isdigit(r->buf[11])) {
+            return APR_EGENERAL;
+        }
+        minor = r->buf[7] - '0';
+        call->status = (r->buf[9] - '0') * 100 + (r->buf[10] - '0') * 10
+                       + (r->buf[11] - '0');
+        *kind = BODY_CLOSE;
+        *length = -1;
+        *keep_alive = minor >= 1;
+        call->content_type = NULL;
+        call->retry_after = NULL;
+        for (line = strchr(r->buf, '\n'); line; line = next) {
+            char *colon, *v, *e;
+            line++;
+            next = strchr(line, '\n');
+            e = next ? next : line + strlen(line);
+            while (e > line && (e[-1] == '\r' || e[-1] == '\n')) {
+                e--;
+            }
+            if (!(colon = memchr(line, ':', (apr_size_t)(e - line)))) {
+                continue;
+            }
+            for (v = colon + 1; v < e && (*v == ' ' || *v == '\t'); v++)
+                ;
+#define HDR(n) ((apr_size_t)(colon - line) == sizeof(n) - 1 \
+                && !strncasecmp(line, n, sizeof(n) - 1))
+            if (HDR("content-length")) {
+                *length = apr_atoi64(apr_pstrmemdup(r->p, v, (apr_size_t)(e - v)));
+                if (*kind != BODY_CHUNKED) {
+                    *kind = BODY_LENGTH;
+                }
+            }
+            else if (HDR("transfer-encoding")) {
+                if (e - v >= 7 && !strncasecmp(e - 7, "chunked", 7)) {
+                    *kind = BODY_CHUNKED;
+                }
+            }
+            else if (HDR("connection")) {
+                if (e - v >= 5 && !strncasecmp(v, "close", 5)) {
+                    *keep_alive = 0;
+                }
+                else if (e - v >= 10 && !strncasecmp(v, "keep-alive", 10)) {
+                    *keep_alive = 1;
+                }
+            }
+            else if (HDR("content-type")) {
+                call->content_type = apr_pstrmemdup(r->p, v, (apr_size_t)(e - v));
+            }
+            else if (HDR("retry-after")) {
+                call->retry_after = apr_pstrmemdup(r->p, v, (apr_size_t)(e - v));
+            }
+#undef HDR
+        }
+        consume(r, (apr_size_t)(end - r->buf) + 4);
+        if (call->status >= 200 || call->status == 101) {
+            break;
+        }
+    }
+    if (call->status == 204 || call->status == 304) {
+        *kind = BODY_LENGTH;
+        *length = 0;
+    }
+    if (*kind == BODY_CLOSE) {
+        *keep_alive = 0;
+    }
+    return APR_SUCCESS;
+}
+
+/* The body; APR_SUCCESS when all of it was read (or delivery stopped). */
+static apr_status_t read_body(reader_t *r, body_kind_e kind,
+                              apr_int64_t length)
+{
+    apr_status_t rv;
+
+    if (kind == BODY_LENGTH) {
+        while (length > 0) {
+            apr_size_t n;
+            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                return rv;
+            }
+            n = (apr_int64_t)r->len < length ? r->len : (apr_size_t)length;
+            if (deliver(r, r->buf, n)) {
+                return APR_ECONNABORTED;
+            }
+            consume(r, n);
+            length -= (apr_int64_t)n;
+        }
+        return APR_SUCCESS;
+    }
+    if (kind == BODY_CLOSE) {
+        for (;;) {
+            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                return APR_STATUS_IS_EOF(rv) ? APR_SUCCESS : rv;
+            }
+            if (deliver(r, r->buf, r->len)) {
+                return APR_ECONNABORTED;
+            }
+            r->len = 0;
+        }
+    }
+    for (;;) {                               /* chunked */
+        char *crlf, *end;
+        apr_int64_t size;
+        while (!(crlf = memchr(r->buf, '\n', r->len))) {
+            if (r->len >= 1024) {
+                return APR_EGENERAL;
+            }
+            if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        size = apr_strtoi64(r->buf, &end, 16);
+        if (end == r->buf || size < 0) {
+            return APR_EGENERAL;
+        }
+        consume(r, (apr_size_t)(crlf - r->buf) + 1);
+        if (size == 0) {
+            /* trailers, then the final empty line */
+            for (;;) {
+                while (!(crlf = memchr(r->buf, '\n', r->len))) {
+                    if (r->len >= HEAD_MAX) {
+                        return APR_EGENERAL;
+                    }
+                    if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                        return rv;
+                    }
+                }
+                if (crlf - r->buf <= 1) {
+                    consume(r, (apr_size_t)(crlf - r->buf) + 1);
+                    return APR_SUCCESS;
+                }
+                consume(r, (apr_size_t)(crlf - r->buf) + 1);
+            }
+        }
+        while (size > 0) {
+            apr_size_t n;
+            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                return rv;
+            }
+            n = (apr_int64_t)r->len < size ? r->len : (apr_size_t)size;
+            if (deliver(r, r->buf, n)) {
+                return APR_ECONNABORTED;
+            }
+            consume(r, n);
+            size -= (apr_int64_t)n;
+        }
+        while (r->len < 2) {                 /* the CRLF after the data */
+            if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        if (r->buf[0] == '\r' && r->buf[1] == '\n') {
+            consume(r, 2);
+        }
+        else if (r->buf[0] == '\n') {
+            consume(r, 1);
+        }
+        else {
+            return APR_EGENERAL;
+        }
+    }
+}
+
+/* ------------------------------------------------------ the call */
+
+static llmgw_up_result_e fail(llmgw_upstream_call_t *call,
+                              llmgw_up_result_e result, const char *error)
+{
+    call->error = error;
+    return call->result = result;
+}
+
+llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
+                                     llmgw_upstream_call_t *call)
+{
+    apr_uri_t uri;
+    const char *key, *path, *host_hdr;
+    struct iovec iov[2];
+    char *head;
+    reader_t r;
+    int attempt, i;
+
+    call->status = 0;
+    call->got_body = 0;
+    call->retry_after = NULL;
+    call->content_type = NULL;
+    call->error = NULL;
+    if (apr_uri_parse(p, call->url, &uri) != APR_SUCCESS || !uri.hostname) {
+        return fail(call, LLMGW_UP_INTERNAL, "invalid upstream URL");
+    }
+    if (!uri.port) {
+        uri.port = 80;
+    }
+    key = apr_psprintf(p, "%s:%u", uri.hostname, (unsigned)uri.port);
+    host_hdr = uri.port == 80 ? uri.hostname
+             : strchr(uri.hostname, ':')
+               ? apr_psprintf(p, "[%s]:%u", uri.hostname, (unsigned)uri.port)
+               : key;
+    path = uri.path ? uri.path : "/";
+    if (uri.query) {
+        path = apr_pstrcat(p, path, "?", uri.query, NULL);
+    }
+
+    /* the request head: headers as given, then framing */
+    {
+        apr_size_t n = strlen(path) + strlen(host_hdr) + 128;
+        char *o;
+        for (i = 0; call->headers && i < call->headers->nelts; i++) {
+            n += strlen(APR_ARRAY_IDX(call->headers, i, const char *)) + 2;
+        }
+        head = o = apr_palloc(p, n);
+        o += apr_snprintf(o, n, "%s %s HTTP/1.1\r\nHost: %s\r\n",
+                          call->body ? "POST" : "GET", path, host_hdr);
+        for (i = 0; call->headers && i < call->headers->nelts; i++) {
+            const char *h = APR_ARRAY_IDX(call->headers, i, const char *);
+            apr_size_t hl = strlen(h);
+            memcpy(o, h, hl);
+            o += hl;
+            *o++ = '\r';
+            *o++ = '\n';
+        }
+        if (call->body) {
+            o += apr_snprintf(o, n - (apr_size_t)(o - head),
+                              "Content-Length: %" APR_SIZE_T_FMT "\r\n",
+                              call->body_len);
+        }
+        memcpy(o, "\r\n", 3);
+    }
+
+    memset(&r, 0, sizeof(r));
+    r.call = call;
+    r.p = p;
+    r.buf = apr_palloc(p, HEAD_MAX + READ_SIZE);
+    r.start = r.last_poll = r.last_byte = apr_time_now();
+    r.deadline = r.start + call->timeout;
+
+    /* A pooled connection may have been closed by the server just now:
+     * when it fails before any byte came back, try once on a new one. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        body_kind_e kind;
+        apr_int64_t length;
+        int keep_alive, reused = 0;
+        apr_size_t sent;
+        apr_status_t rv;
+
+        r.c = attempt == 0 ? conn_take(key) : NULL;
+        if (r.c) {
+            reused = 1;
+        }
+        else if ((rv = conn_open(key, uri.hostname, uri.port,
+                                 call->connect_timeout, &r.c))
+                 != APR_SUCCESS) {
+            return fail(call, APR_STATUS_IS_TIMEUP(rv) ? LLMGW_UP_TIMEOUT
+                                                       : LLMGW_UP_CONNECT,
+                        apr_psprintf(p, "could not connect: %pm", &rv));
+        }
+        iov[0].iov_base = head;
+        iov[0].iov_len = strlen(head);
+        iov[1].iov_base = (char *)(call->body ? call->body : "");
+        iov[1].iov_len = call->body ? call->body_len : 0;
+        apr_socket_timeout_set(r.c->sock, call->connect_timeout);
+        rv = APR_SUCCESS;
+        {
+            struct iovec *v = iov;
+            int nv = iov[1].iov_len ? 2 : 1;
+            while (nv > 0 && rv == APR_SUCCESS) {
+                sent = 0;
+                rv = apr_socket_sendv(r.c->sock, v, nv, &sent);
+                while (nv > 0 && sent >= v->iov_len) {
+                    sent -= v->iov_len;
+                    v++;
+                    nv--;
+                }
+                if (nv > 0) {
+                    v->iov_base = (char *)v->iov_base + sent;
+                    v->iov_len -= sent;
+                }
+            }
+        }
+        r.len = 0;
+        r.eof = 0;
+        if (rv == APR_SUCCESS) {
+            rv = read_head(&r, &kind, &length, &keep_alive);
+        }
+        if (rv != APR_SUCCESS) {
+            int nothing = r.len == 0 && !call->status;
+            conn_close(r.c);
+            r.c = NULL;
+            if (r.aborted) {
+                return fail(call, LLMGW_UP_ABORTED, "client went away");
+            }
+            if (r.timed_out) {
+                return fail(call, LLMGW_UP_TIMEOUT, "upstream timed out");
+            }
+            if (reused && nothing) {
+                continue;                    /* stale keep-alive connection */
+            }
+            return fail(call, LLMGW_UP_BROKEN, nothing
+                        ? "the provider closed the connection without an answer"
+                        : "the provider sent an invalid response head");
+        }
+        rv = read_body(&r, kind, length);
+        if (rv == APR_SUCCESS && keep_alive && !r.aborted && !r.len) {
+            conn_give(r.c);
+        }
+        else {
+            conn_close(r.c);
+        }
+        if (!call->got_body) {
+            call->latency = apr_time_now() - r.start;
+        }
+        if (r.aborted) {
+            return fail(call, LLMGW_UP_ABORTED, "transfer stopped");
+        }
+        if (rv == APR_SUCCESS) {
+            return call->result = LLMGW_UP_OK;
+        }
+        if (r.timed_out) {
+            return fail(call, LLMGW_UP_TIMEOUT, "upstream timed out");
+        }
+        return fail(call, LLMGW_UP_BROKEN,
+                    "the provider closed the connection mid-response");
+    }
+    return fail(call, LLMGW_UP_BROKEN,
+                "the provider closed the connection without an answer");
+}
