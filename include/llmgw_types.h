@@ -49,6 +49,7 @@ typedef struct llmgw_provider {
     apr_array_header_t *headers;     /* const char * "Name: value" */
     apr_array_header_t *models;      /* const char * advertised model names */
     apr_interval_time_t timeout;     /* 0: LLMGWTimeout */
+    int use_curl;                    /* client=curl: libcurl for http:// too */
 } llmgw_provider_t;
 
 #endif

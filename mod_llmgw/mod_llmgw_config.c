@@ -164,7 +164,8 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
 
     if (argc < 3) {
         return "LLMGWProvider takes NAME TYPE BASE-URL [key=env:VAR|file:PATH] "
-               "[timeout=S] [header=Name:Value]... [models=a,b]";
+               "[timeout=S] [header=Name:Value]... [models=a,b] "
+               "[client=native|curl]";
     }
     pr = apr_pcalloc(cmd->pool, sizeof(*pr));
     pr->name = argv[0];
@@ -218,6 +219,15 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
                 apr_pstrcat(cmd->pool, apr_pstrndup(cmd->pool, a + 7,
                                                     strchr(a + 7, ':') - (a + 7)),
                             ": ", strchr(a + 7, ':') + 1, NULL);
+        }
+        else if (!strncmp(a, "client=", 7)) {
+            if (!strcmp(a + 7, "curl")) {
+                pr->use_curl = 1;
+            }
+            else if (strcmp(a + 7, "native")) {
+                return apr_psprintf(cmd->pool, "LLMGWProvider %s: client= "
+                                    "takes native or curl", pr->name);
+            }
         }
         else if (!strncmp(a, "models=", 7)) {
             char *list = apr_pstrdup(cmd->pool, a + 7), *last, *m;
@@ -364,7 +374,8 @@ static const char *cmd_passthrough(cmd_parms *cmd, void *dconf, int flag)
 const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWProvider", cmd_provider, NULL, RSRC_CONF,
         "Defines a provider: NAME TYPE(openai|anthropic|gemini) BASE-URL "
-        "[key=env:VAR|file:PATH] [timeout=S] [header=Name:Value] [models=a,b]."),
+        "[key=env:VAR|file:PATH] [timeout=S] [header=Name:Value] [models=a,b] "
+        "[client=native|curl]."),
     AP_INIT_TAKE1("LLMGWDefaultProvider", cmd_default_provider, NULL,
         RSRC_CONF | ACCESS_CONF,
         "The provider that serves model names without a provider prefix."),

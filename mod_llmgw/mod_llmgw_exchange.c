@@ -398,6 +398,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
     call->headers = h;
     call->url = apr_pstrcat(r->pool, pr->base_url, path, NULL);
     call->stream = req->stream;
+    call->use_curl = pr->use_curl;
     call->timeout = pr->timeout ? pr->timeout : llmgw_conf_timeout(dc);
     call->connect_timeout = llmgw_conf_connect_timeout(dc);
     call->idle_timeout = llmgw_conf_idle_timeout(dc);

@@ -191,7 +191,7 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     int i;
     long idle_s;
 
-    if (!strncmp(call->url, "http://", 7)) {
+    if (!call->use_curl && !strncmp(call->url, "http://", 7)) {
         return llmgw_http_perform(p, call);
     }
     h = handle_get();

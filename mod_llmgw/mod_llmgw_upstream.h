@@ -32,6 +32,7 @@ struct llmgw_upstream_call {
     apr_interval_time_t timeout;          /* whole call when !stream, first byte when stream */
     apr_interval_time_t idle_timeout;     /* stall limit once bytes flow */
     int stream;
+    int use_curl;                         /* libcurl even for http:// */
     /* Body bytes as they arrive (status known by then). Non-zero stops. */
     int (*on_data)(llmgw_upstream_call_t *call, const char *buf,
                    apr_size_t len);
