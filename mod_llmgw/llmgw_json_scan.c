@@ -2,6 +2,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <apr_tables.h>
+#include <apr_strings.h>
 #include "llmgw_json_scan.h"
 
 typedef struct {
@@ -352,40 +353,16 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
 
 /* ------------------------------------------------------ canonical form */
 
+/* One pass: each value is scanned once and its canonical text built from
+ * its children's, so nested content is never re-scanned. */
+
 typedef struct {
-    const char *key;
+    const char *key;               /* raw key text, quotes included */
     apr_size_t klen;
-    llmgw_jspan_t value;
+    const char *val;               /* canonical value text */
+    apr_size_t vlen;
+    apr_size_t order;              /* position, keeps duplicates stable */
 } member_t;
-
-typedef struct {
-    apr_pool_t *pool;
-    char *out;
-    apr_size_t n;
-    apr_array_header_t *members;     /* scratch for the object at hand */
-    const char *const *drop;         /* top level only */
-} canon_t;
-
-static int collect(void *baton, const char *key, apr_size_t klen,
-                   int key_escaped, const llmgw_jspan_t *v)
-{
-    canon_t *c = baton;
-    member_t *m;
-    (void)key_escaped;
-    if (c->drop) {
-        const char *const *d;
-        for (d = c->drop; *d; d++) {
-            if (strlen(*d) == klen && !memcmp(*d, key, klen)) {
-                return 0;
-            }
-        }
-    }
-    m = apr_array_push(c->members);
-    m->key = key;
-    m->klen = klen;
-    m->value = *v;
-    return 0;
-}
 
 static int member_cmp(const void *a, const void *b)
 {
@@ -398,93 +375,139 @@ static int member_cmp(const void *a, const void *b)
     if (x->klen != y->klen) {
         return x->klen < y->klen ? -1 : 1;
     }
-    return x->value.p < y->value.p ? -1 : 1;     /* stable for duplicates */
+    return x->order < y->order ? -1 : 1;
 }
 
-static void canon_value(canon_t *c, const llmgw_jspan_t *v, int top)
+static int dropped(const char *const *drop, const char *qkey, apr_size_t qlen)
 {
-    if (v->type == LLMGW_JV_OBJECT) {
-        apr_array_header_t *saved = c->members;
-        const char *const *drop = c->drop;
-        int i;
-        c->members = apr_array_make(c->pool, 8, sizeof(member_t));
-        c->drop = top ? drop : NULL;
-        llmgw_json_each(v, collect, c);
-        qsort(c->members->elts, (size_t)c->members->nelts, sizeof(member_t),
-              member_cmp);
-        c->out[c->n++] = '{';
-        for (i = 0; i < c->members->nelts; i++) {
-            member_t *m = &APR_ARRAY_IDX(c->members, i, member_t);
-            apr_array_header_t *mine = c->members;
+    for (; drop && *drop; drop++) {
+        apr_size_t n = strlen(*drop);
+        if (n + 2 == qlen && !memcmp(*drop, qkey + 1, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Canonical text of the value at c->p (validated input); NULL on error. */
+static const char *canon(cur_t *c, apr_pool_t *p, const char *const *drop,
+                         apr_size_t *len)
+{
+    const char *start = c->p;
+    int esc;
+
+    if (c->p >= c->end) {
+        return NULL;
+    }
+    if (*c->p == '{') {
+        apr_array_header_t *m = apr_array_make(p, 8, sizeof(member_t));
+        apr_size_t total = 2, i;
+        char *out, *o;
+
+        c->p++;
+        ws(c);
+        while (c->p < c->end && *c->p != '}') {
+            member_t *mm = apr_array_push(m);
+            mm->key = c->p;
+            if (!scan_string(c, &esc)) {
+                return NULL;
+            }
+            mm->klen = (apr_size_t)(c->p - mm->key);
+            mm->order = (apr_size_t)m->nelts;
+            ws(c);
+            c->p++;                                  /* ':' */
+            ws(c);
+            if (!(mm->val = canon(c, p, NULL, &mm->vlen))) {
+                return NULL;
+            }
+            if (dropped(drop, mm->key, mm->klen)) {
+                m->nelts--;
+            }
+            else {
+                total += mm->klen + 1 + mm->vlen + 1;
+            }
+            ws(c);
+            if (c->p < c->end && *c->p == ',') {
+                c->p++;
+                ws(c);
+            }
+        }
+        c->p++;                                      /* '}' */
+        qsort(m->elts, (size_t)m->nelts, sizeof(member_t), member_cmp);
+        out = o = apr_palloc(p, total + 1);
+        *o++ = '{';
+        for (i = 0; i < (apr_size_t)m->nelts; i++) {
+            member_t *mm = &APR_ARRAY_IDX(m, i, member_t);
             if (i) {
-                c->out[c->n++] = ',';
+                *o++ = ',';
             }
-            c->out[c->n++] = '"';
-            memcpy(c->out + c->n, m->key, m->klen);
-            c->n += m->klen;
-            c->out[c->n++] = '"';
-            c->out[c->n++] = ':';
-            c->drop = NULL;
-            canon_value(c, &m->value, 0);
-            c->members = mine;
+            memcpy(o, mm->key, mm->klen);
+            o += mm->klen;
+            *o++ = ':';
+            memcpy(o, mm->val, mm->vlen);
+            o += mm->vlen;
         }
-        c->out[c->n++] = '}';
-        c->members = saved;
-        c->drop = drop;
+        *o++ = '}';
+        *len = (apr_size_t)(o - out);
+        return out;
     }
-    else if (v->type == LLMGW_JV_ARRAY) {
-        canon_t *cc = c;
-        c->out[c->n++] = '[';
-        {
-            /* elements in order */
-            cur_t cur = { v->p + 1, v->p + v->len - 1 };
-            int first = 1;
-            ws(&cur);
-            while (cur.p < cur.end) {
-                llmgw_jspan_t e;
-                if (!scan_value(&cur, 1, &e)) {
-                    break;
-                }
-                if (!first) {
-                    cc->out[cc->n++] = ',';
-                }
-                first = 0;
-                canon_value(cc, &e, 0);
-                ws(&cur);
-                if (cur.p < cur.end && *cur.p == ',') {
-                    cur.p++;
-                    ws(&cur);
-                }
+    if (*c->p == '[') {
+        apr_array_header_t *el = apr_array_make(p, 8, sizeof(member_t));
+        apr_size_t total = 2, i;
+        char *out, *o;
+
+        c->p++;
+        ws(c);
+        while (c->p < c->end && *c->p != ']') {
+            member_t *e = apr_array_push(el);
+            if (!(e->val = canon(c, p, NULL, &e->vlen))) {
+                return NULL;
+            }
+            total += e->vlen + 1;
+            ws(c);
+            if (c->p < c->end && *c->p == ',') {
+                c->p++;
+                ws(c);
             }
         }
-        c->out[c->n++] = ']';
+        c->p++;                                      /* ']' */
+        out = o = apr_palloc(p, total + 1);
+        *o++ = '[';
+        for (i = 0; i < (apr_size_t)el->nelts; i++) {
+            member_t *e = &APR_ARRAY_IDX(el, i, member_t);
+            if (i) {
+                *o++ = ',';
+            }
+            memcpy(o, e->val, e->vlen);
+            o += e->vlen;
+        }
+        *o++ = ']';
+        *len = (apr_size_t)(o - out);
+        return out;
     }
-    else {
-        memcpy(c->out + c->n, v->p, v->len);
-        c->n += v->len;
+    {
+        llmgw_jspan_t v;                             /* a scalar: as written */
+        if (!scan_value(c, 0, &v)) {
+            return NULL;
+        }
+        *len = v.len;
+        return start;
     }
 }
 
 char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
                            const char *const *drop, apr_size_t *out_len)
 {
-    canon_t c;
-    llmgw_jspan_t v;
-    cur_t cur = { buf, buf + len };
+    cur_t c = { buf, buf + len };
+    const char *txt;
+    apr_size_t n;
 
-    ws(&cur);
-    if (!llmgw_json_span(cur.p, (apr_size_t)(cur.end - cur.p), &v)) {
+    ws(&c);
+    if (!(txt = canon(&c, p, drop, &n))) {
         return NULL;
     }
-    c.pool = p;
-    c.out = apr_palloc(p, len + 1);      /* never longer than the input */
-    c.n = 0;
-    c.members = NULL;
-    c.drop = drop;
-    canon_value(&c, &v, 1);
-    c.out[c.n] = '\0';
     if (out_len) {
-        *out_len = c.n;
+        *out_len = n;
     }
-    return c.out;
+    return apr_pstrmemdup(p, txt, n);
 }

@@ -230,6 +230,14 @@ START_TEST(canonical_form)
     free(ref);
     json_decref(j);
     ck_assert_ptr_null(llmgw_json_canonical(pool, "", 0, NULL, NULL));
+    /* canonical text is its own canonical form */
+    ck_assert_str_eq(llmgw_json_canonical(pool, ca, strlen(ca), NULL, NULL), ca);
+    /* duplicates keep their order; escapes and numbers stay as written */
+    {
+        const char *dup = "{\"b\":1,\"a\":\"\\u00e9\",\"b\":2.50}";
+        ck_assert_str_eq(llmgw_json_canonical(pool, dup, strlen(dup), NULL, NULL),
+                         "{\"a\":\"\\u00e9\",\"b\":1,\"b\":2.50}");
+    }
 }
 END_TEST
 
