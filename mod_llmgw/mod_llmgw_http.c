@@ -13,12 +13,8 @@
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
 #include "apr_uri.h"
-#include "httpd.h"
-#include "http_log.h"
 #include "mod_llmgw_private.h"
 #include "mod_llmgw_upstream.h"
-
-APLOG_USE_MODULE(llmgw);
 
 #define IDLE_MAX      256                  /* pooled connections a process */
 #define IDLE_TTL      apr_time_from_sec(30)
