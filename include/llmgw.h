@@ -23,14 +23,8 @@
 #include "apr_optional_hooks.h"
 #include "llmgw_types.h"
 #include "llmgw_store.h"
+#include "llmgw_buf.h"
 
-/** A growable byte buffer (pool-allocated, doubling). */
-typedef struct llmgw_buf {
-    apr_pool_t *pool;
-    char *data;
-    apr_size_t len;
-    apr_size_t cap;
-} llmgw_buf_t;
 
 /** One gateway request, shared by the three modules. */
 typedef struct llmgw_request {

@@ -26,32 +26,6 @@ APLOG_USE_MODULE(llmgw);
 
 /* ------------------------------------------------------------ buffers */
 
-void llmgw_buf_init(llmgw_buf_t *b, apr_pool_t *p)
-{
-    memset(b, 0, sizeof(*b));
-    b->pool = p;
-}
-
-void llmgw_buf_append(llmgw_buf_t *b, const char *d, apr_size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        apr_size_t cap = b->cap ? b->cap * 2 : 4096;
-        char *nd;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        nd = apr_palloc(b->pool, cap);
-        if (b->len) {
-            memcpy(nd, b->data, b->len);
-        }
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, d, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
 /* ------------------------------------------------------- the exchange */
 
 /* State of one upstream attempt and of the client response it feeds. */
@@ -705,7 +679,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 ? dc->default_max_tokens : LLMGW_DEFAULT_MAX_TOKENS;
             ex.xctx.include_usage = req->include_usage;
             ex.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-            llmgw_buf_init(&ex.body, r->pool);
+            llmgw_buf_init(&ex.body, r->pool, 0);
             if (req->capture) {
                 req->capture->len = 0;
                 req->capture_overflow = 0;

@@ -29,11 +29,9 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
     if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return HTTP_BAD_REQUEST;
     }
-    llmgw_buf_init(&b, r->pool);
-    if (cl && apr_atoi64(cl) > 0) {       /* one allocation, no regrowth */
-        b.cap = (apr_size_t)apr_atoi64(cl) + 1;
-        b.data = apr_palloc(r->pool, b.cap);
-    }
+    /* sized by Content-Length when known: one allocation, no regrowth */
+    llmgw_buf_init(&b, r->pool, cl && apr_atoi64(cl) > 0
+                                ? (apr_size_t)apr_atoi64(cl) : 0);
     if (ap_should_client_block(r)) {
         while ((n = ap_get_client_block(r, chunk, sizeof(chunk))) > 0) {
             if ((apr_off_t)(b.len + n) > max) {

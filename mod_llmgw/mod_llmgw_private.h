@@ -96,8 +96,6 @@ int llmgw_list_models(request_rec *r, llmgw_request_t *req);
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 const char *raw, apr_size_t raw_len, int raw_unchanged,
                 apr_array_header_t *routes);
-void llmgw_buf_init(llmgw_buf_t *b, apr_pool_t *p);
-void llmgw_buf_append(llmgw_buf_t *b, const char *d, apr_size_t n);
 
 /* mod_llmgw_upstream.c */
 void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s);

@@ -4,40 +4,16 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_cache_entry.h"
+#include "llmgw_buf.h"
 
 /* ------------------------------------------------------------ buffers */
 
-typedef struct cbuf {
-    apr_pool_t *p;
-    char *d;
-    apr_size_t len, cap;
-} cbuf_t;
+typedef llmgw_buf_t cbuf_t;
+#define cb_add llmgw_buf_append
 
 static void cb_init(cbuf_t *b, apr_pool_t *p, apr_size_t hint)
 {
-    b->p = p;
-    b->cap = hint > 256 ? hint : 256;
-    b->d = apr_palloc(p, b->cap);
-    b->len = 0;
-    b->d[0] = '\0';
-}
-
-static void cb_add(cbuf_t *b, const char *s, apr_size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        apr_size_t cap = b->cap * 2;
-        char *nd;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        nd = apr_palloc(b->p, cap);
-        memcpy(nd, b->d, b->len);
-        b->d = nd;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-    b->d[b->len] = '\0';
+    llmgw_buf_init(b, p, hint ? hint : 1);   /* data is never NULL */
 }
 
 static void cb_event(cbuf_t *b, const char *data, apr_size_t n)
@@ -210,7 +186,7 @@ apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
         if (e == s) {                   /* blank line: dispatch */
             if (have) {
                 llmgw_cache_event_t *x = apr_array_push(ev);
-                x->data = apr_pstrmemdup(p, data.d, data.len);
+                x->data = apr_pstrmemdup(p, data.data, data.len);
                 x->len = data.len;
                 data.len = 0;
                 have = 0;
@@ -237,7 +213,7 @@ apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
         }
         if (i > len && have) {          /* last event, no blank line */
             llmgw_cache_event_t *x = apr_array_push(ev);
-            x->data = apr_pstrmemdup(p, data.d, data.len);
+            x->data = apr_pstrmemdup(p, data.data, data.len);
             x->len = data.len;
             break;
         }
@@ -311,7 +287,7 @@ int llmgw_cache_sse_replay(apr_pool_t *p, const char *sse, apr_size_t len,
     }
     json_decref(last);
     cb_event(&b, "[DONE]", 6);
-    *out = b.d;
+    *out = b.data;
     *out_len = b.len;
     return 0;
 }
@@ -460,16 +436,16 @@ static json_t *build_choice(choice_acc_t *c)
             "{s:o,s:o,s:{s:s%,s:s%}}",
             "id", t->id ? json_incref(t->id) : json_string(""),
             "type", t->type ? json_incref(t->type) : json_string("function"),
-            "function", "name", t->name.d, t->name.len,
-            "arguments", t->args.d, t->args.len));
+            "function", "name", t->name.data, t->name.len,
+            "arguments", t->args.data, t->args.len));
     }
     /* "" then only tool calls: no content, as the API itself says */
     json_object_set_new(msg, "content",
                         c->has_content && (c->content.len || !tools)
-                        ? json_stringn(c->content.d, c->content.len)
+                        ? json_stringn(c->content.data, c->content.len)
                         : json_null());
     json_object_set_new(msg, "refusal", c->has_refusal
-                        ? json_stringn(c->refusal.d, c->refusal.len)
+                        ? json_stringn(c->refusal.data, c->refusal.len)
                         : json_null());
     if (tools) {
         json_object_set_new(msg, "tool_calls", tools);
@@ -675,7 +651,7 @@ int llmgw_cache_json_to_sse(apr_pool_t *p, const char *json, apr_size_t len,
     }
     json_decref(doc);
     cb_event(&b, "[DONE]", 6);
-    *out = b.d;
+    *out = b.data;
     *out_len = b.len;
     return 0;
 }
