@@ -107,6 +107,28 @@ static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
     ex->stream_error = 1;
 }
 
+static int error_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    if (!key_escaped && klen == 5 && !memcmp(key, "error", 5)
+        && v->type == LLMGW_JV_OBJECT) {
+        *(int *)baton = 1;
+    }
+    return 0;
+}
+
+/* An OpenAI-format stream event that is an error object ({"error":{...}}). */
+static int error_event(const char *data, apr_size_t len)
+{
+    llmgw_jspan_t top;
+    int found = 0;
+    if (llmgw_json_valid(data, len)
+        && llmgw_json_span(data, len, &top) && top.type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(&top, error_member, &found);
+    }
+    return found;
+}
+
 /* One event of an OpenAI-format stream: relayed as is, usage noted. */
 static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
 {
@@ -114,19 +136,16 @@ static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
         ex->stream_end = 1;
         return emit_event(ex, data, len);
     }
-    /* Only chunks that carry usage (or an error) are parsed. */
-    if (strstr(data, "\"usage\"") || strstr(data, "\"error\"")) {
-        json_t *j = json_loadb(data, len, 0, NULL);
-        if (j) {
-            llmgw_usage_t u = LLMGW_USAGE_INIT;
-            if (llmgw_usage_from_json(j, &u)) {
-                ex->req->usage = u;
-            }
-            if (json_is_object(json_object_get(j, "error"))) {
-                ex->stream_error = 1;
-            }
-            json_decref(j);
+    /* Relayed as is: only a usage object, or an error, is looked at,
+     * with the scanner (no tree for a chunk). */
+    if (strstr(data, "\"usage\"")) {
+        llmgw_usage_t u = LLMGW_USAGE_INIT;
+        if (llmgw_usage_from_text(data, len, &u)) {
+            ex->req->usage = u;
         }
+    }
+    if (strstr(data, "\"error\"") && error_event(data, len)) {
+        ex->stream_error = 1;
     }
     return emit_event(ex, data, len);
 }
