@@ -280,6 +280,12 @@ async function oaiChat(ctx, body, info) {
   for (const p of pieces(text)) events.push(chunk({ content: p }, null));
   ctx.sseHead({ 'x-request-id': id });
   if (beh.kind === 'drop') return ctx.dropAfter(events.slice(0, 2));
+  if (beh.kind === 'stream-error') {          // an error event, then a clean close
+    const err = 'data: ' + JSON.stringify({ error: { message: 'The server had an error',
+      type: 'server_error', param: null, code: null } }) + '\n\n';
+    if (await ctx.emit([...events.slice(0, 2), err], delay)) ctx.end();
+    return;
+  }
   events.push(chunk({}, 'stop'));
   if (body.stream_options && body.stream_options.include_usage) {
     events.push('data: ' + JSON.stringify({
