@@ -212,6 +212,17 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
         }
         rv = llmgw_sse_feed(ex->sse, d, n);
         if (rv == LLMGW_SSE_TOO_BIG) {
+            /* the client must learn the stream is cut, not see it stop */
+            llmgw_error_t e = { 0 };
+            e.status = 502;
+            e.type = "provider_error";
+            e.code = "invalid_provider_response";
+            e.message = "the provider sent an event larger than 8 MiB";
+            e.provider = ex->provider->name;
+            e.upstream_status = (int)call->status;
+            e.retry_after = -1;
+            emit_error_event(ex, &e);
+            client_flush(ex);
             return 1;
         }
         client_flush(ex);

@@ -1,6 +1,7 @@
 # An OpenAI-format provider that sends an error event mid-stream: the event
 # reaches the client, no [DONE] is made up after it, and the answer is never
-# cached.
+# cached. An event over the parser's 8 MiB bound ends the stream with an
+# error event too, never silently.
 use strict;
 use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
@@ -8,7 +9,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 5 + 3, need_module('llmgw');
+plan tests => 5 + 3 + 4, need_module('llmgw');
 
 my $body = chat_body('mock/stream-error', 'error mid-stream ' . time,
                      stream => JSON::PP::true());
@@ -29,4 +30,15 @@ my $body = chat_body('mock/stream-error', 'error mid-stream ' . time,
     is $st[0], 'MISS', 'stream error: first request misses';
     is $st[1], 'MISS', 'stream error: an errored stream is never stored';
     is mock_stats()->{requests} - $before, 2, 'stream error: both went upstream';
+}
+
+{
+    my $res = post_json('/v1/chat/completions',
+                        chat_body('mock/huge-event-9000000', 'x', stream => JSON::PP::true()));
+    is $res->code, 200, 'huge event: 200 (the stream had started)';
+    my @ev = sse_events($res->decoded_content(charset => 'none'));
+    my $last = dec($ev[-1]) // {};
+    is $last->{error}{code}, 'invalid_provider_response', 'huge event: ends with an error event';
+    is $last->{error}{provider}, 'mock', 'huge event: error names the provider';
+    ok !(grep { $_ eq '[DONE]' } @ev), 'huge event: no [DONE]';
 }

@@ -169,6 +169,7 @@ function classify(model) {
   if (model === 'tools') return { kind: 'tools' };
   if (model === 'max-tokens') return { kind: 'max-tokens' };
   if (model === 'stream-error') return { kind: 'stream-error' };
+  if ((m = /^huge-event-(\d+)$/.exec(model))) return { kind: 'huge-event', n: Number(m[1]) };
   if ((m = /^slow-(\d+)$/.exec(model))) return { kind: 'echo', delay: parseInt(m[1], 10) };
   if ((m = /^error-(\d{3})(-html)?$/.exec(model))) return { kind: 'error', code: parseInt(m[1], 10), html: !!m[2] };
   if ((m = /^fixture-(.+)$/.exec(model))) return { kind: 'fixture', name: m[1] };
@@ -280,6 +281,11 @@ async function oaiChat(ctx, body, info) {
   for (const p of pieces(text)) events.push(chunk({ content: p }, null));
   ctx.sseHead({ 'x-request-id': id });
   if (beh.kind === 'drop') return ctx.dropAfter(events.slice(0, 2));
+  if (beh.kind === 'huge-event') {            // one event of N bytes of content
+    const big = chunk({ content: 'x'.repeat(Math.min(beh.n, 64 * 1024 * 1024)) }, null);
+    if (await ctx.emit([events[0], big, 'data: [DONE]\n\n'], delay)) ctx.end();
+    return;
+  }
   if (beh.kind === 'stream-error') {          // an error event, then a clean close
     const err = 'data: ' + JSON.stringify({ error: { message: 'The server had an error',
       type: 'server_error', param: null, code: null } }) + '\n\n';
