@@ -14,6 +14,12 @@
 
 #define LLMGW_VERSION "0.1.0"
 
+/* The gateway's own request fields: read by the gateway, never sent
+ * upstream, never part of a cache key's body. llm_provider and llm_api_key
+ * are HardCarrx's older names of provider and provider_key. */
+#define LLMGW_GATEWAY_FIELDS \
+    "provider", "provider_key", "models", "llm_provider", "llm_api_key"
+
 typedef enum {
     LLMGW_EP_CHAT = 0,
     LLMGW_EP_EMBEDDINGS,

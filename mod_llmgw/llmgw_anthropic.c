@@ -225,9 +225,10 @@ static int text_only(req_state_t *st, const json_t *content, const char *sep,
     return 0;
 }
 
-static json_t *text_block(const char *text)
+/* A text block from a JSON string, kept whole: "\u0000" is valid content. */
+static json_t *text_block_json(json_t *text)
 {
-    return json_pack("{s:s, s:s}", "type", "text", "text", text);
+    return json_pack("{s:s, s:O}", "type", "text", "text", text);
 }
 
 /* image_url part -> Anthropic image block (new reference) or NULL. */
@@ -282,7 +283,7 @@ static json_t *content_blocks(req_state_t *st, const json_t *content)
     }
     if (json_is_string(content)) {
         if (json_string_length(content) > 0) {
-            json_array_append_new(blocks, text_block(json_string_value(content)));
+            json_array_append_new(blocks, text_block_json((json_t *)content));
         }
         return blocks;
     }
@@ -306,7 +307,8 @@ static json_t *content_blocks(req_state_t *st, const json_t *content)
                 return NULL;
             }
             if (*text) {
-                json_array_append_new(blocks, text_block(text));
+                json_array_append_new(blocks, text_block_json(
+                                          json_object_get(part, "text")));
             }
         }
         else if (!strcmp(type, "image_url")) {

@@ -95,6 +95,21 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
                               err, param))) {
         return rv;
     }
+    /* HardCarrx's older names: aliases, answered with Deprecation: true */
+    if (!out->provider) {
+        if ((rv = string_field(body, "llm_provider", &out->provider, err,
+                               param))) {
+            return rv;
+        }
+        out->legacy_fields |= out->provider != NULL;
+    }
+    if (!out->provider_key) {
+        if ((rv = string_field(body, "llm_api_key", &out->provider_key, err,
+                               param))) {
+            return rv;
+        }
+        out->legacy_fields |= out->provider_key != NULL;
+    }
     v = json_object_get(body, "models");
     if (v && !json_is_null(v)) {
         size_t i;
@@ -116,6 +131,11 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
     v = json_object_get(body, "model");
     if (json_is_string(v)) {
         out->model = json_string_value(v);
+        if (strlen(out->model) != json_string_length(v)) {
+            *param = "model";
+            *err = "'model' must not contain NUL characters";
+            goto fail;
+        }
     }
     else if (v && !json_is_null(v)) {
         *param = "model";
@@ -124,6 +144,7 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
     }
     else if (out->models) {
         out->model = json_string_value(json_array_get(out->models, 0));
+        out->model_from_models = 1;
     }
     else {
         *param = "model";
@@ -200,7 +221,7 @@ fail:
 
 int llmgw_strip_gateway_fields(json_t *body)
 {
-    static const char *const fields[] = { "provider", "provider_key", "models" };
+    static const char *const fields[] = { LLMGW_GATEWAY_FIELDS };
     int n = 0;
     apr_size_t i;
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -252,24 +273,35 @@ static const struct {
     F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
     F(max_tokens), F(max_completion_tokens),
 #undef F
-    { "provider", (apr_size_t)-1 }, { "provider_key", (apr_size_t)-1 },
-    { "models", (apr_size_t)-1 },
 };
+
+/* A gateway field sends the request to the tree path. */
+static int gateway_field(const char *key, apr_size_t klen)
+{
+    static const char *const names[] = { LLMGW_GATEWAY_FIELDS };
+    apr_size_t i;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i]) == klen && !memcmp(names[i], key, klen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int top_member(void *baton, const char *key, apr_size_t klen,
                       int key_escaped, const llmgw_jspan_t *v)
 {
     scan_t *sc = baton;
     apr_size_t i;
-    if (key_escaped) {
+    if (key_escaped || gateway_field(key, klen)) {
         sc->plain = 0;              /* "mod\u0065l" is still `model` */
         return 1;
     }
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strlen(fields[i].name) == klen
             && !memcmp(fields[i].name, key, klen)) {
-            if (fields[i].off == (apr_size_t)-1 || (sc->seen & (1u << i))) {
-                sc->plain = 0;      /* a gateway field, or a duplicate */
+            if (sc->seen & (1u << i)) {
+                sc->plain = 0;      /* a duplicate */
                 return 1;
             }
             sc->seen |= 1u << i;

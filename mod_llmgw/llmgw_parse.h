@@ -10,9 +10,11 @@
 
 typedef struct llmgw_parsed {
     const char *model;               /* borrowed from the body */
-    const char *provider;            /* `provider` field */
-    const char *provider_key;        /* `provider_key` field (BYOK) */
+    const char *provider;            /* `provider` (or `llm_provider`) */
+    const char *provider_key;        /* `provider_key` (or `llm_api_key`) */
     json_t *models;                  /* `models` fallback list, new ref or NULL */
+    int model_from_models;           /* no `model`: it is models[0] */
+    int legacy_fields;               /* llm_provider / llm_api_key used */
     int stream;
     int include_usage;
     apr_int64_t max_tokens;          /* -1 when absent */
@@ -42,8 +44,8 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
 char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
                           const char *model, apr_size_t *out_len);
 
-/* Removes the gateway's own fields (provider, provider_key, models); returns
- * how many were there. Copy what out borrowed first. */
+/* Removes the gateway's own fields (LLMGW_GATEWAY_FIELDS); returns how many
+ * were there. Copy what out borrowed first. */
 int llmgw_strip_gateway_fields(json_t *body);
 
 /* OpenAI `usage` of a chat.completion, chunk or embeddings response.

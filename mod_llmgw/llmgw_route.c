@@ -61,6 +61,19 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
         *err_code = "invalid_model";
         return 400;
     }
+    if (provider_field) {
+        /* An explicit provider wins, and the model goes upstream verbatim:
+         * OpenRouter's "openai/gpt-4.1-mini" is a model of openrouter. */
+        prov = apr_hash_get(t->providers, provider_field, APR_HASH_KEY_STRING);
+        if (!prov) {
+            *err = apr_psprintf(p, "unknown provider '%s'", provider_field);
+            *err_code = "provider_not_found";
+            return 400;
+        }
+        out->provider = prov;
+        out->model = model;
+        return 0;
+    }
     alias = apr_hash_get(t->aliases, model, APR_HASH_KEY_STRING);
     if (alias) {
         model = alias;
@@ -72,7 +85,7 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
         if (prov) {
             model = slash + 1;
         }
-        else if (!provider_field) {
+        else {
             /* A namespaced model ("meta-llama/x") goes to an aggregator only
              * when the `provider` field names it: a typo in a provider name
              * must not reach the default provider. */
@@ -82,23 +95,13 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
             return 400;
         }
     }
-    if (!prov && provider_field) {
-        prov = apr_hash_get(t->providers, provider_field, APR_HASH_KEY_STRING);
-        if (!prov) {
-            *err = apr_psprintf(p, "unknown provider '%s'", provider_field);
-            *err_code = "provider_not_found";
-            return 400;
-        }
-    }
     if (!prov && default_provider) {
         prov = apr_hash_get(t->providers, default_provider,
                             APR_HASH_KEY_STRING);
     }
     if (!prov) {
-        *err = slash
-            ? apr_psprintf(p, "unknown provider in model '%s'", model)
-            : apr_psprintf(p, "model '%s' names no provider and no default "
-                           "provider is configured", model);
+        *err = apr_psprintf(p, "model '%s' names no provider and no "
+                            "default provider is configured", model);
         *err_code = "model_not_found";
         return 404;
     }

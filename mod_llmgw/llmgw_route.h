@@ -1,8 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
  * llmgw_route.h — choosing the provider and upstream model (pure).
- * SPEC order: `provider/model` when the prefix names a provider, else the
- * `provider` field, else the default provider; aliases first.
+ * SPEC order: the `provider` field (the model then goes upstream verbatim),
+ * else `provider/model` when the prefix names a provider (after aliases),
+ * else the default provider.
  */
 #ifndef LLMGW_ROUTE_H
 #define LLMGW_ROUTE_H

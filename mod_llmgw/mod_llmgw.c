@@ -265,7 +265,7 @@ json_t *llmgw_request_json(llmgw_request_t *req)
     if (!req->body && req->raw_body) {
         req->body = llmgw_pool_json(req->r->pool,
                                     json_loadb(req->raw_body, req->raw_len,
-                                               0, NULL));
+                                               JSON_ALLOW_NUL, NULL));
         if (req->body) {
             llmgw_strip_gateway_fields(req->body);
         }

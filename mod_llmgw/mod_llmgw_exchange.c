@@ -283,9 +283,15 @@ static const char *openai_path(llmgw_endpoint_e ep)
     }
 }
 
+/* The client's own provider credential (BYOK `provider_key`, or the bearer
+ * token with passthrough) was chosen for the request's provider: a fallback
+ * on another provider uses that provider's configured key instead. */
 static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
                                 const llmgw_provider_t *pr)
 {
+    if (pr != req->provider) {
+        return pr->key;
+    }
     if (req->provider_key) {
         return req->provider_key;
     }

@@ -66,12 +66,14 @@ static int content_type_ok(request_rec *r)
 
 /* ------------------------------------------------- the handler */
 
-/* The routes to try: the request's own, then each `models` fallback. An
- * unknown one is answered here (the caller returns). */
+/* The routes to try: `model`, then every `models` entry (with `models`
+ * alone its first entry is `model`). The `provider` field applies to
+ * `model` only. An unknown one is answered here (the caller returns). */
 static int candidates(request_rec *r, llmgw_request_t *req,
                       const llmgw_dir_conf *dc, const char *provider_field,
-                      json_t *models, apr_array_header_t **out)
+                      const llmgw_parsed_t *pq, apr_array_header_t **out)
 {
+    json_t *models = pq->models;
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
     apr_array_header_t *list = apr_array_make(r->pool, 2, sizeof(llmgw_route_t));
@@ -86,10 +88,10 @@ static int candidates(request_rec *r, llmgw_request_t *req,
     if (rv) {
         return llmgw_error_reply(r, req, rv, code, "model", err), rv;
     }
-    for (i = 1; i < n; i++) {
+    for (i = pq->model_from_models ? 1 : 0; i < n; i++) {
         const char *m = json_string_value(json_array_get(models, i));
         rt = apr_array_push(list);
-        rv = llmgw_route_resolve(r->pool, sc->routes, m, provider_field,
+        rv = llmgw_route_resolve(r->pool, sc->routes, m, NULL,
                                  dc->default_provider, rt, &err, &code);
         if (rv) {
             return llmgw_error_reply(r, req, rv, code, "models", err), rv;
@@ -166,7 +168,8 @@ int llmgw_handler(request_rec *r)
      * for its wording) go through a jansson tree. */
     if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)) {
         req->body = llmgw_pool_json(r->pool,
-                                    json_loadb(raw, raw_len, 0, &jerr));
+                                    json_loadb(raw, raw_len, JSON_ALLOW_NUL,
+                                               &jerr));
         if (!req->body) {
             return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json",
                                      NULL, apr_psprintf(r->pool,
@@ -191,7 +194,10 @@ int llmgw_handler(request_rec *r)
     if (pq.provider_key) {
         req->provider_key = apr_pstrdup(r->pool, pq.provider_key);
     }
-    if (candidates(r, req, dc, provider_field, pq.models, &routes)) {
+    if (pq.legacy_fields) {
+        apr_table_setn(r->err_headers_out, "Deprecation", "true");
+    }
+    if (candidates(r, req, dc, provider_field, &pq, &routes)) {
         return OK;
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
+#include "llmgw_types.h"
 #include "llmgw_cache_key.h"
 
 void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65])
@@ -61,8 +62,7 @@ static json_t *normalise(json_t *v)
 const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body)
 {
     static const char *const drop[] = {
-        "provider", "provider_key", "models", "model", "stream",
-        "stream_options"
+        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options"
     };
     json_t *c;
     char *txt;
@@ -87,19 +87,29 @@ const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body)
 }
 
 const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
-                              const char *vhost, const char *client_key)
+                              const char *vhost, const char *client_key,
+                              const char *provider_key)
 {
     char h[65];
+    const char *scope;
 
     if (workspace && *workspace) {
-        return apr_pstrcat(p, "ws:", workspace, NULL);
+        scope = apr_pstrcat(p, "ws:", workspace, NULL);
     }
-    if (!client_key) {
-        return apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:anonymous",
-                           NULL);
+    else if (!client_key) {
+        scope = apr_pstrcat(p, "vhost:", vhost ? vhost : "",
+                            ";cred:anonymous", NULL);
     }
-    llmgw_cache_sha256_hex(client_key, strlen(client_key), h);
-    return apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:", h, NULL);
+    else {
+        llmgw_cache_sha256_hex(client_key, strlen(client_key), h);
+        scope = apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:", h,
+                            NULL);
+    }
+    if (provider_key) {
+        llmgw_cache_sha256_hex(provider_key, strlen(provider_key), h);
+        scope = apr_pstrcat(p, scope, ";pk:", h, NULL);
+    }
+    return scope;
 }
 
 const char *llmgw_cache_key(apr_pool_t *p, const char *scope,

@@ -18,7 +18,7 @@
 void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65]);
 
 /* The canonical form of a request body: a copy with the gateway's own
- * fields (provider, provider_key, models), model (keyed separately as the
+ * fields (LLMGW_GATEWAY_FIELDS), model (keyed separately as the
  * resolved upstream model), stream and stream_options removed at the top
  * level, integral reals written as integers, keys sorted at every level,
  * compact. body is not modified. NULL when body is not an object. */
@@ -26,9 +26,13 @@ const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body);
 
 /* The scope of a request: "ws:" + workspace when there is one, else
  * "vhost:" + vhost + ";cred:" + SHA-256 of client_key (or "anonymous"
- * without one). The raw credential never appears in the result. */
+ * without one); then ";pk:" + SHA-256 of provider_key (BYOK) when the
+ * request carries one, so an answer bought with one provider key is never
+ * served to a request with another key or none. No raw credential ever
+ * appears in the result. */
 const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
-                              const char *vhost, const char *client_key);
+                              const char *vhost, const char *client_key,
+                              const char *provider_key);
 
 /* The store key: LLMGW_CACHE_KEY_PREFIX + hex SHA-256 over the
  * length-prefixed parts. NULL when a part is missing. */

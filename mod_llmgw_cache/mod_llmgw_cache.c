@@ -294,8 +294,7 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
 static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
 {
     static const char *const drop[] = {
-        "provider", "provider_key", "models", "model", "stream",
-        "stream_options", NULL
+        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options", NULL
     };
     if (req->raw_body) {
         const char *c = llmgw_json_canonical(p, req->raw_body, req->raw_len,
@@ -331,7 +330,7 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
     }
     ctx->active = 1;
     ctx->scope = llmgw_cache_scope(r->pool, req->workspace, vhost_of(r),
-                                   req->client_key);
+                                   req->client_key, req->provider_key);
     cc = apr_table_get(r->headers_in, "Cache-Control");
     if (!cc && (cc = apr_table_get(r->headers_in, "Pragma"))
         && !cc_has(cc, "no-cache")) {

@@ -24,7 +24,7 @@ sub inspect {
 # --- configured key, gateway fields stripped, client credentials dropped ---
 {
     my ($res, $up) = inspect('/v1/chat/completions',
-        { model => 'mock/inspect', provider => 'mock',
+        { model => 'inspect', provider => 'mock',
           models => ['mock/echo'], messages => [ { role => 'user', content => 'hi' } ],
           temperature => 0.5, max_tokens => 7, user => 'u-1' },
         'Authorization' => 'Bearer sk-client-should-not-pass',
@@ -34,7 +34,7 @@ sub inspect {
     is $up->{path}, '/v1/chat/completions', 'upstream path = base URL + /chat/completions';
     is_deeply $up->{query}, {}, 'upstream query empty';
     my $b = $up->{body} // {};
-    is $b->{model}, 'inspect', 'upstream model has the provider prefix stripped';
+    is $b->{model}, 'inspect', 'upstream model as the client wrote it (provider field)';
     ok !exists $b->{provider}, 'provider field removed';
     ok !exists $b->{provider_key}, 'provider_key field removed';
     ok !exists $b->{models}, 'models field removed';

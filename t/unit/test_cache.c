@@ -177,11 +177,11 @@ END_TEST
 START_TEST(scope_isolation)
 {
     const char *secret = "sk-client-secret-42";
-    const char *s1 = llmgw_cache_scope(tp, NULL, "gw.example:443", secret);
-    const char *s2 = llmgw_cache_scope(tp, NULL, "gw.example:443", "sk-other");
-    const char *s3 = llmgw_cache_scope(tp, NULL, "other.example:443", secret);
-    const char *an = llmgw_cache_scope(tp, NULL, "gw.example:443", NULL);
-    const char *ws = llmgw_cache_scope(tp, "acme", "gw.example:443", secret);
+    const char *s1 = llmgw_cache_scope(tp, NULL, "gw.example:443", secret, NULL);
+    const char *s2 = llmgw_cache_scope(tp, NULL, "gw.example:443", "sk-other", NULL);
+    const char *s3 = llmgw_cache_scope(tp, NULL, "other.example:443", secret, NULL);
+    const char *an = llmgw_cache_scope(tp, NULL, "gw.example:443", NULL, NULL);
+    const char *ws = llmgw_cache_scope(tp, "acme", "gw.example:443", secret, NULL);
 
     ck_assert_ptr_null(strstr(s1, secret));
     ck_assert_ptr_nonnull(strstr(s1, "gw.example:443"));
@@ -189,12 +189,25 @@ START_TEST(scope_isolation)
     ck_assert_str_ne(s1, s3);
     ck_assert_str_ne(s1, an);
     ck_assert_str_ne(an, llmgw_cache_scope(tp, NULL, "gw.example:443",
-                                           "anonymous"));
+                                           "anonymous", NULL));
     ck_assert_str_eq(ws, "ws:acme");
-    ck_assert_str_eq(ws, llmgw_cache_scope(tp, "acme", "x:1", "sk-other"));
+    ck_assert_str_eq(ws, llmgw_cache_scope(tp, "acme", "x:1", "sk-other", NULL));
+    /* BYOK: the provider key (hashed) is part of the scope, with or
+     * without a workspace, and never appears in it */
+    {
+        const char *pv = llmgw_cache_scope(tp, NULL, "gw.example:443", NULL,
+                                           "pk-victim");
+        const char *po = llmgw_cache_scope(tp, NULL, "gw.example:443", NULL,
+                                           "pk-other");
+        ck_assert_ptr_null(strstr(pv, "pk-victim"));
+        ck_assert_str_ne(pv, an);
+        ck_assert_str_ne(pv, po);
+        ck_assert_str_ne(llmgw_cache_scope(tp, "acme", "h:1", NULL, "pk-victim"),
+                         ws);
+    }
     /* an empty workspace is no workspace */
-    ck_assert_str_eq(llmgw_cache_scope(tp, "", "h:1", NULL),
-                     llmgw_cache_scope(tp, NULL, "h:1", NULL));
+    ck_assert_str_eq(llmgw_cache_scope(tp, "", "h:1", NULL, NULL),
+                     llmgw_cache_scope(tp, NULL, "h:1", NULL, NULL));
 }
 END_TEST
 

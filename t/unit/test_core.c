@@ -994,6 +994,64 @@ START_TEST(parse_bad_requests)
 }
 END_TEST
 
+/* HardCarrx's older names llm_provider / llm_api_key: aliases of provider
+ * and provider_key, flagged for a Deprecation header, stripped like them;
+ * and which `model` the fallbacks start after. */
+START_TEST(parse_legacy_fields_and_fallbacks)
+{
+    json_t *b;
+    llmgw_parsed_t o;
+    llmgw_parsed_t t;
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"llm_provider\":\"or\","
+         "\"llm_api_key\":\"sk-old\"}", &b, &o);
+    ck_assert_str_eq(o.provider, "or");
+    ck_assert_str_eq(o.provider_key, "sk-old");
+    ck_assert_int_eq(o.legacy_fields, 1);
+    ck_assert_int_eq(llmgw_strip_gateway_fields(b), 2);
+    ck_assert_ptr_null(json_object_get(b, "llm_api_key"));
+    ck_assert_ptr_null(json_object_get(b, "llm_provider"));
+    json_decref(b);
+    /* the new names win over the old ones */
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider\":\"new\","
+         "\"llm_provider\":\"old\"}", &b, &o);
+    ck_assert_str_eq(o.provider, "new");
+    ck_assert_int_eq(o.legacy_fields, 0);
+    json_decref(b);
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":1}",
+        "llm_api_key");
+    /* never the text fast path: the fields must be stripped */
+    ck_assert_int_eq(llmgw_parse_request_text(pool,
+        "{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":\"k\"}",
+        strlen("{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":\"k\"}"),
+        LLMGW_EP_CHAT, &t), 0);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"a\",\"models\":[\"b\"]," CHAT_MSGS "}",
+         &b, &o);
+    ck_assert_str_eq(o.model, "a");
+    ck_assert_int_eq(o.model_from_models, 0);   /* b is a fallback */
+    json_decref(o.models);
+    json_decref(b);
+    good(LLMGW_EP_CHAT, "{\"models\":[\"b\",\"c\"]," CHAT_MSGS "}", &b, &o);
+    ck_assert_str_eq(o.model, "b");
+    ck_assert_int_eq(o.model_from_models, 1);   /* c is the fallback */
+    json_decref(o.models);
+    json_decref(b);
+    /* "m\u0000x" is valid JSON but no model name */
+    {
+        json_error_t je;
+        const char *txt = "{\"model\":\"m\\u0000x\"," CHAT_MSGS "}";
+        const char *err, *param;
+        b = json_loads(txt, JSON_ALLOW_NUL, &je);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(llmgw_parse_request(b, LLMGW_EP_CHAT, strlen(txt), &o,
+                                             &err, &param), 400);
+        ck_assert_str_eq(param, "model");
+        json_decref(b);
+    }
+}
+END_TEST
+
 START_TEST(parse_good_chat)
 {
     json_t *b;
@@ -1320,8 +1378,12 @@ START_TEST(route_provider_prefix)
     route_ok(t, "openrouter/meta-llama/x", NULL, NULL, "openrouter",
              "meta-llama/x");
     route_ok(t, "openrouter/a/b/c", NULL, "openai", "openrouter", "a/b/c");
-    /* the prefix wins over the provider field */
-    route_ok(t, "openai/gpt-4o", "anthropic", NULL, "openai", "gpt-4o");
+    /* an explicit provider field wins; the model goes upstream verbatim
+     * (the HardCarrx quickstart: OpenRouter's own "openai/..." ids) */
+    route_ok(t, "openai/gpt-4.1-mini", "openrouter", NULL, "openrouter",
+             "openai/gpt-4.1-mini");
+    route_ok(t, "openai/gpt-4o", "anthropic", NULL, "anthropic",
+             "openai/gpt-4o");
     /* a prefix that is not a provider, no field: 400 (no default fallback) */
     route_err(t, "meta-llama/x", NULL, NULL, 400, "provider_not_found");
     route_err(t, "meta-llama/x", NULL, "openai", 400, "provider_not_found");
@@ -1356,7 +1418,8 @@ START_TEST(route_aliases)
     llmgw_route_table_t *t = table();
     route_ok(t, "fast", NULL, NULL, "openai", "gpt-4o-mini");
     route_ok(t, "smart", NULL, "openai", "anthropic", "claude-sonnet-4");
-    route_ok(t, "smart", "openai", NULL, "anthropic", "claude-sonnet-4");
+    /* with a provider field the name is that provider's model */
+    route_ok(t, "smart", "openai", NULL, "openai", "smart");
     route_err(t, "broken", NULL, NULL, 400, "provider_not_found");
     /* not an alias: plain model */
     route_ok(t, "faster", NULL, "mock", "mock", "faster");
@@ -1368,7 +1431,7 @@ START_TEST(route_invalid_models)
     llmgw_route_table_t *t = table();
     char *longm;
     route_err(t, "mock/", NULL, NULL, 400, "invalid_model");
-    route_err(t, "mock/", "openai", "openai", 400, "invalid_model");
+    route_ok(t, "mock/", "openai", "openai", "openai", "mock/");
     route_err(t, "", NULL, "openai", 400, "invalid_model");
     route_err(t, NULL, NULL, "openai", 400, "invalid_model");
     route_err(t, "gpt 4o", NULL, "openai", 400, "invalid_model");
@@ -1710,6 +1773,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, endpoint_paths);
     tcase_add_test(tc, parse_bad_requests);
     tcase_add_test(tc, parse_good_chat);
+    tcase_add_test(tc, parse_legacy_fields_and_fallbacks);
     tcase_add_test(tc, parse_good_other_endpoints);
     tcase_add_test(tc, parse_strip_gateway_fields);
     tcase_add_test(tc, parse_usage);
