@@ -135,7 +135,7 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     llmgw_server_conf *sc = ap_get_module_config(s->module_config,
                                                  &llmgw_module);
     llmgw_price_t *pr;
-    double prompt, cached;
+    double prompt, cached, written;
 
     if (!provider || !model || u->prompt_tokens < 0) {
         return -1;
@@ -148,9 +148,16 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     if (!pr) {
         return -1;
     }
+    /* prompt_tokens includes the tokens read from and written to a
+     * provider's prompt cache, each at its own price */
     cached = u->cached_tokens > 0 ? (double)u->cached_tokens : 0;
-    prompt = (double)u->prompt_tokens - cached;
+    written = u->cache_write_tokens > 0 ? (double)u->cache_write_tokens : 0;
+    prompt = (double)u->prompt_tokens - cached - written;
+    if (prompt < 0) {
+        prompt = 0;
+    }
     return (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
+            + written * pr->cache_write_per_mtok
             + (double)(u->completion_tokens > 0 ? u->completion_tokens : 0)
               * pr->output_per_mtok) / 1e6;
 }
@@ -165,6 +172,23 @@ llmgw_store_t *llmgw_store_for(server_rec *s)
 {
     (void)s;
     return store;
+}
+
+static int llmgw_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    llmgw_config_pre_read();
+    return OK;
+}
+
+/* Runs for `apachectl -t` too: a directive naming a provider that does not
+ * exist fails the check. */
+static int llmgw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    return llmgw_config_check(s);
 }
 
 static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -298,6 +322,8 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_request_json);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
+    ap_hook_pre_config(llmgw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(llmgw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(llmgw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(llmgw_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);

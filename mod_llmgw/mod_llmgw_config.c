@@ -3,10 +3,14 @@
  * <Location> inherits what its vhost set; merges copy, never alias. */
 #include <stdlib.h>
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include "apr_strings.h"
+#include "apr_uri.h"
 #include "apr_file_io.h"
 #include "apr_env.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_store_backends.h"
 
 void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -80,6 +84,55 @@ apr_off_t llmgw_conf_max_body(const llmgw_dir_conf *dc)
 }
 
 /* ------------------------------------------------------------------ */
+/* Directives that name a provider are checked once the whole configuration
+ * is read (providers may come later in the file): check_config, which also
+ * runs for `apachectl -t`, fails naming the directive, file and line. */
+
+typedef struct provider_ref {
+    server_rec *server;
+    const char *directive, *name, *file;
+    int line;
+} provider_ref_t;
+
+static apr_array_header_t *provider_refs;
+
+static void check_provider_later(cmd_parms *cmd, const char *name)
+{
+    provider_ref_t *ref;
+    if (!provider_refs) {
+        provider_refs = apr_array_make(cmd->pool, 8, sizeof(provider_ref_t));
+    }
+    ref = apr_array_push(provider_refs);
+    ref->server = cmd->server;
+    ref->directive = cmd->cmd->name;
+    ref->name = name;
+    ref->file = cmd->directive ? cmd->directive->filename : "?";
+    ref->line = cmd->directive ? cmd->directive->line_num : 0;
+}
+
+void llmgw_config_pre_read(void)
+{
+    provider_refs = NULL;           /* the pool of the last read is gone */
+}
+
+int llmgw_config_check(server_rec *s)
+{
+    int i, bad = 0;
+    for (i = 0; provider_refs && i < provider_refs->nelts; i++) {
+        provider_ref_t *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref_t);
+        llmgw_server_conf *sc = ap_get_module_config(
+            ref->server->module_config, &llmgw_module);
+        if (!apr_hash_get(sc->routes->providers, ref->name,
+                          APR_HASH_KEY_STRING)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "%s: no LLMGWProvider named '%s' in this server or "
+                         "virtual host (%s line %d)", ref->directive,
+                         ref->name, ref->file, ref->line);
+            bad = 1;
+        }
+    }
+    return bad ? !OK : OK;
+}
 
 static const char *parse_seconds(cmd_parms *cmd, const char *arg,
                                  apr_interval_time_t *out)
@@ -101,13 +154,14 @@ static const char *resolve_key(cmd_parms *cmd, const char *spec,
 {
     if (strncmp(spec, "env:", 4) == 0) {
         char *val = NULL;
-        if (apr_env_get(&val, spec + 4, cmd->temp_pool) == APR_SUCCESS
-            && val && *val) {
-            *key = apr_pstrdup(cmd->pool, val);
+        if (apr_env_get(&val, spec + 4, cmd->temp_pool) != APR_SUCCESS
+            || !val || !*val) {
+            /* a provider silently called without its key is worse */
+            return apr_psprintf(cmd->pool, "%s: key=%s: the environment "
+                                "variable %s is not set", cmd->cmd->name,
+                                spec, spec + 4);
         }
-        else {
-            *key = NULL;      /* unset variable: provider stays keyless */
-        }
+        *key = apr_pstrdup(cmd->pool, val);
         return NULL;
     }
     if (strncmp(spec, "file:", 5) == 0) {
@@ -189,6 +243,16 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
         return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL must start "
                             "with http:// or https://", pr->name);
     }
+    {
+        apr_uri_t uri;
+        if (apr_uri_parse(cmd->temp_pool, argv[2], &uri) != APR_SUCCESS
+            || !uri.hostname || !*uri.hostname || uri.query || uri.fragment
+            || uri.user || uri.password) {
+            return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL '%s' "
+                                "must be http(s)://HOST[:PORT][/PATH]",
+                                pr->name, argv[2]);
+        }
+    }
     blen = strlen(argv[2]);
     while (blen > 8 && argv[2][blen - 1] == '/') {
         blen--;
@@ -255,11 +319,14 @@ static const char *cmd_alias(cmd_parms *cmd, void *dconf, const char *alias,
 {
     llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
                                                  &llmgw_module);
+    const char *slash = strchr(target, '/');
     (void)dconf;
-    if (!strchr(target, '/')) {
+    if (!slash || slash == target || !slash[1]) {
         return "LLMGWModelAlias: the target must be PROVIDER/MODEL";
     }
     apr_hash_set(sc->routes->aliases, alias, APR_HASH_KEY_STRING, target);
+    check_provider_later(cmd, apr_pstrmemdup(cmd->pool, target,
+                                             (apr_size_t)(slash - target)));
     return NULL;
 }
 
@@ -269,18 +336,22 @@ static const char *cmd_price(cmd_parms *cmd, void *dconf, int argc,
     llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
                                                  &llmgw_module);
     llmgw_price_t *pr;
-    double v[3] = { 0, 0, -1 };
+    double v[4] = { 0, 0, -1, -1 };
+    const char *slash = argc ? strchr(argv[0], '/') : NULL;
     int i;
     (void)dconf;
-    if (argc < 3 || argc > 4 || !strchr(argv[0], '/')) {
+    if (argc < 3 || argc > 5 || !slash || slash == argv[0] || !slash[1]) {
         return "LLMGWPrice takes PROVIDER/MODEL INPUT-USD-PER-MTOK "
-               "OUTPUT-USD-PER-MTOK [CACHED-INPUT-USD-PER-MTOK]";
+               "OUTPUT-USD-PER-MTOK [CACHE-READ-USD-PER-MTOK "
+               "[CACHE-WRITE-USD-PER-MTOK]]";
     }
     for (i = 1; i < argc; i++) {
         char *end;
         v[i - 1] = strtod(argv[i], &end);
-        if (end == argv[i] || *end || v[i - 1] < 0) {
-            return apr_psprintf(cmd->pool, "LLMGWPrice: '%s' is not a price",
+        /* nan or inf would make every budget check pass */
+        if (end == argv[i] || *end || !isfinite(v[i - 1]) || v[i - 1] < 0) {
+            return apr_psprintf(cmd->pool, "LLMGWPrice %s: '%s' is not a "
+                                "price (a finite number >= 0)", argv[0],
                                 argv[i]);
         }
     }
@@ -288,6 +359,7 @@ static const char *cmd_price(cmd_parms *cmd, void *dconf, int argc,
     pr->input_per_mtok = v[0];
     pr->output_per_mtok = v[1];
     pr->cached_per_mtok = v[2] >= 0 ? v[2] : v[0];
+    pr->cache_write_per_mtok = v[3] >= 0 ? v[3] : v[0];
     apr_hash_set(sc->prices, argv[0], APR_HASH_KEY_STRING, pr);
     return NULL;
 }
@@ -298,8 +370,13 @@ static const char *cmd_store(cmd_parms *cmd, void *dconf, const char *arg)
                                                  &llmgw_module);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     (void)dconf;
+    llmgw_store_spec_t spec;
     if (err) {
         return err;
+    }
+    if (llmgw_store_spec_parse(cmd->temp_pool, arg, &spec, &err)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "LLMGWStore %s: %s", arg, err);
     }
     sc->store_spec = arg;
     return NULL;
@@ -330,10 +407,14 @@ static const char *cmd_max_body(cmd_parms *cmd, void *dconf, const char *arg)
 {
     llmgw_dir_conf *dc = dconf;
     char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end || v < 1) {
-        return apr_psprintf(cmd->pool, "%s: expects a number of bytes",
-                            cmd->cmd->name);
+    apr_int64_t v;
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || v < 1 || errno == ERANGE
+        || v > LLMGW_MAX_MAX_BODY) {
+        return apr_psprintf(cmd->pool, "%s: expects a number of bytes from "
+                            "1 to %" APR_INT64_T_FMT, cmd->cmd->name,
+                            (apr_int64_t)LLMGW_MAX_MAX_BODY);
     }
     dc->max_body = (apr_off_t)v;
     return NULL;
@@ -356,8 +437,8 @@ static const char *cmd_default_provider(cmd_parms *cmd, void *dconf,
                                         const char *arg)
 {
     llmgw_dir_conf *dc = dconf;
-    (void)cmd;
     dc->default_provider = arg;
+    check_provider_later(cmd, arg);
     return NULL;
 }
 

@@ -20,7 +20,8 @@ typedef struct llmgw_server_conf {
 } llmgw_server_conf;
 
 typedef struct llmgw_price {
-    double input_per_mtok, output_per_mtok, cached_per_mtok;
+    double input_per_mtok, output_per_mtok, cached_per_mtok,
+           cache_write_per_mtok;
 } llmgw_price_t;
 
 /* Per-directory configuration; set in a vhost it is the vhost's default.
@@ -40,12 +41,19 @@ typedef struct llmgw_dir_conf {
 #define LLMGW_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(10)
 #define LLMGW_DEFAULT_MAX_BODY        (10 * 1024 * 1024)
 #define LLMGW_DEFAULT_MAX_TOKENS      4096
+#define LLMGW_MAX_MAX_BODY            ((apr_int64_t)1 << 30)   /* 1 GiB */
 
 extern const command_rec llmgw_cmds[];
 void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s);
 void *llmgw_merge_server_conf(apr_pool_t *p, void *base, void *add);
 void *llmgw_create_dir_conf(apr_pool_t *p, char *dir);
 void *llmgw_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+/* Checks of directives that name another object (a provider), once the
+ * whole configuration is read: pre_config forgets the last read,
+ * check_config logs every problem and returns !OK. */
+void llmgw_config_pre_read(void);
+int llmgw_config_check(server_rec *s);
 
 /* Effective settings of a request (dir config with defaults applied). */
 apr_interval_time_t llmgw_conf_timeout(const llmgw_dir_conf *dc);
