@@ -27,8 +27,47 @@ llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name)
             return routes[i].ep;
         }
     }
+    if (path && strstr(path, "/models/")) {
+        *name = "models";           /* models/{id}: llmgw_model_id_from_path */
+        return LLMGW_EP_MODELS;
+    }
     *name = NULL;
     return LLMGW_EP_UNKNOWN;
+}
+
+const char *llmgw_model_id_from_path(apr_pool_t *p, const char *path)
+{
+    const char *s = path ? strstr(path, "/models/") : NULL;
+    apr_size_t n;
+    char *id, *o;
+
+    if (!s) {
+        return NULL;
+    }
+    s += 8;
+    n = strlen(s);
+    while (n && s[n - 1] == '/') {
+        n--;
+    }
+    if (!n) {
+        return NULL;
+    }
+    /* With AllowEncodedSlashes NoDecode httpd leaves %2F as it came (and
+     * has decoded every other escape): the SDKs send "openai%2Fgpt-4o". */
+    id = o = apr_palloc(p, n + 1);
+    while (n) {
+        if (n >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'F' || s[2] == 'f')) {
+            *o++ = '/';
+            s += 3;
+            n -= 3;
+        }
+        else {
+            *o++ = *s++;
+            n--;
+        }
+    }
+    *o = '\0';
+    return id;
 }
 
 /* Rough prompt size in tokens: 4 bytes a token, the usual estimate. */

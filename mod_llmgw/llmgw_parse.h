@@ -25,6 +25,9 @@ typedef struct llmgw_parsed {
  * *name is the route under the mount. LLMGW_EP_UNKNOWN otherwise. */
 llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name);
 
+/* The {id} of a "models/{id}" path ("%2F" read as "/"), NULL for the list. */
+const char *llmgw_model_id_from_path(apr_pool_t *p, const char *path);
+
 /* Checks the body for the endpoint and fills out (strings borrowed from
  * body). Returns 0 or 400 with *err and *param (the offending field) set. */
 int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,

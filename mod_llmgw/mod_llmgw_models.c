@@ -1,36 +1,103 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* GET models: every configured provider's models as "provider/model",
- * in the OpenAI list shape, with pricing from LLMGWPrice. */
+ * in the OpenAI list shape, with pricing from LLMGWPrice; GET models/{id}:
+ * one of them. */
 #include <string.h>
 #include "apr_strings.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_parse.h"
+
+/* One OpenAI model object; pricing from LLMGWPrice of "provider/model". */
+static json_t *model_object(apr_pool_t *p, const llmgw_server_conf *sc,
+                            const char *id, const char *prov,
+                            const char *model)
+{
+    llmgw_price_t *pp = apr_hash_get(sc->prices,
+                                     apr_pstrcat(p, prov, "/", model, NULL),
+                                     APR_HASH_KEY_STRING);
+    json_t *m = json_pack("{s:s,s:s,s:i,s:s}", "id", id, "object", "model",
+                          "created", 0, "owned_by", prov);
+    if (pp) {
+        json_object_set_new(m, "pricing", json_pack(
+            "{s:f,s:f,s:f,s:f,s:s}", "input", pp->input_per_mtok,
+            "output", pp->output_per_mtok, "cache_read", pp->cached_per_mtok,
+            "cache_write", pp->cache_write_per_mtok,
+            "unit", "usd_per_million_tokens"));
+    }
+    return m;
+}
+
+static int send_doc(request_rec *r, llmgw_request_t *req, json_t *doc)
+{
+    char *txt = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
+    free(txt);
+    return OK;
+}
+
+static int model_listed(const llmgw_provider_t *pr, const char *model)
+{
+    int j;
+    for (j = 0; j < pr->models->nelts; j++) {
+        if (!strcmp(APR_ARRAY_IDX(pr->models, j, const char *), model)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* GET models/{id}: the id resolves as a request's model would (alias,
+ * provider/model, default provider). A provider that lists its models
+ * (models=) or prices them knows them all; one that lists none takes any. */
+static int retrieve_model(request_rec *r, llmgw_request_t *req,
+                          const char *id)
+{
+    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_module);
+    llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                              &llmgw_module);
+    llmgw_route_t rt;
+    const char *err, *code;
+    int known;
+
+    if (llmgw_route_resolve(r->pool, sc->routes, id, NULL,
+                            dc->default_provider, &rt, &err, &code)) {
+        return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "model_not_found",
+                                 "model", apr_psprintf(r->pool,
+                                 "the model '%s' does not exist", id));
+    }
+    known = model_listed(rt.provider, rt.model)
+            || apr_hash_get(sc->prices, apr_pstrcat(r->pool, rt.provider->name,
+                            "/", rt.model, NULL), APR_HASH_KEY_STRING);
+    if (!known && rt.provider->models->nelts) {
+        return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "model_not_found",
+                                 "model", apr_psprintf(r->pool,
+                                 "the model '%s' does not exist", id));
+    }
+    return send_doc(r, req, model_object(r->pool, sc, id, rt.provider->name,
+                                         rt.model));
+}
 
 int llmgw_list_models(request_rec *r, llmgw_request_t *req)
 {
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
-    json_t *data = json_array(), *list;
+    json_t *data = json_array();
     apr_hash_t *seen = apr_hash_make(r->pool);
     apr_hash_index_t *hi;
-    char *txt;
+    const char *id = llmgw_model_id_from_path(r->pool, r->uri);
     int i, j;
 
+    if (id) {
+        return retrieve_model(r, req, id);
+    }
 #define ADD_MODEL(prov, model) do {                                        \
         const char *id_ = apr_pstrcat(r->pool, (prov), "/", (model), NULL); \
         if (!apr_hash_get(seen, id_, APR_HASH_KEY_STRING)) {               \
-            llmgw_price_t *pp_ = apr_hash_get(sc->prices, id_,              \
-                                              APR_HASH_KEY_STRING);         \
-            json_t *m_ = json_pack("{s:s,s:s,s:i,s:s}", "id", id_,          \
-                                   "object", "model", "created", 0,         \
-                                   "owned_by", (prov));                     \
-            if (pp_) {                                                      \
-                json_object_set_new(m_, "pricing", json_pack(              \
-                    "{s:f,s:f,s:f,s:s}", "input", pp_->input_per_mtok,      \
-                    "output", pp_->output_per_mtok, "cache_read",           \
-                    pp_->cached_per_mtok, "unit", "usd_per_million_tokens")); \
-            }                                                               \
             apr_hash_set(seen, id_, APR_HASH_KEY_STRING, id_);              \
-            json_array_append_new(data, m_);                                \
+            json_array_append_new(data, model_object(r->pool, sc, id_,      \
+                                                     (prov), (model)));     \
         }                                                                   \
     } while (0)
 
@@ -49,10 +116,6 @@ int llmgw_list_models(request_rec *r, llmgw_request_t *req)
         }
     }
 #undef ADD_MODEL
-    list = json_pack("{s:s,s:o}", "object", "list", "data", data);
-    txt = json_dumps(list, JSON_COMPACT);
-    json_decref(list);
-    llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
-    free(txt);
-    return OK;
+    return send_doc(r, req, json_pack("{s:s,s:o}", "object", "list",
+                                      "data", data));
 }

@@ -76,7 +76,9 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
                        apr_psprintf(r->pool, "route=%s:%s; cache=%s; attempts=%d",
                                     req->answered_provider,
                                     req->answered_model ? req->answered_model : "",
-                                    req->cache_hit ? "exact" : "none",
+                                    /* what this location's cache does:
+                                     * a cache that is on looked it up */
+                                    req->cache_status ? "exact" : "none",
                                     req->attempts));
     }
     if (!req->stream || req->cache_hit) {

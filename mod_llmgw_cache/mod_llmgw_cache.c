@@ -389,7 +389,10 @@ static int cache_response_headers(request_rec *r, llmgw_request_t *req)
     cache_ctx *ctx = ctx_get(r, 0);
     apr_table_t *h = r->headers_out;
 
-    if (!r->handler || strcmp(r->handler, "llmgw")) {
+    /* no cache here, no cache header */
+    if (!r->handler || strcmp(r->handler, "llmgw")
+        || !conf_enabled(ap_get_module_config(r->per_dir_config,
+                                              &llmgw_cache_module))) {
         return OK;
     }
     if (ctx && ctx->hit && req->cache_hit) {

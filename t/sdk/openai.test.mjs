@@ -142,6 +142,15 @@ const checks = [
     for await (const m of client.models.list()) ids.push(m.id);
     assert(ids.includes('mock/echo') && ids.includes('mock/inspect'), `ids: ${ids.join(',')}`);
   }],
+  ['models.retrieve with a provider/model id (%2F in the path)', async () => {
+    const m = await client.models.retrieve('mock/echo');
+    eq(m.id, 'mock/echo', 'id');
+    eq(m.object, 'model', 'object');
+    eq(m.owned_by, 'mock', 'owned_by');
+  }],
+  ['models.retrieve of an unknown model -> NotFoundError', () => rejects(
+    () => client.models.retrieve('mock/no-such-model'), OpenAI.NotFoundError, 404,
+    (e) => eq(e.code, 'model_not_found', 'code'))],
   ['images.generate', async () => {
     const r = await client.images.generate({ model: 'mock/x', prompt: 'a cat' });
     assert(r.data && r.data[0] && /^https:/.test(r.data[0].url), 'url');

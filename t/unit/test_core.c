@@ -849,8 +849,18 @@ START_TEST(endpoint_paths)
                      LLMGW_EP_UNKNOWN);
     ck_assert_int_eq(llmgw_endpoint_from_path("/v1/chat", &name),
                      LLMGW_EP_UNKNOWN);
+    /* models/{id}: the id may hold a slash, raw or as %2F */
     ck_assert_int_eq(llmgw_endpoint_from_path("/v1/models/gpt-4o", &name),
-                     LLMGW_EP_UNKNOWN);
+                     LLMGW_EP_MODELS);
+    ck_assert_str_eq(name, "models");
+    ck_assert_str_eq(llmgw_model_id_from_path(pool, "/v1/models/gpt-4o"),
+                     "gpt-4o");
+    ck_assert_str_eq(llmgw_model_id_from_path(pool,
+                     "/api/v1/models/openai%2Fgpt-4o-mini/"), "openai/gpt-4o-mini");
+    ck_assert_str_eq(llmgw_model_id_from_path(pool,
+                     "/v1/models/openrouter/meta-llama%2fx"), "openrouter/meta-llama/x");
+    ck_assert_ptr_null(llmgw_model_id_from_path(pool, "/v1/models"));
+    ck_assert_ptr_null(llmgw_model_id_from_path(pool, "/v1/models/"));
     ck_assert_int_eq(llmgw_endpoint_from_path("/v1/embeddingsz", &name),
                      LLMGW_EP_UNKNOWN);
     ck_assert_int_eq(llmgw_endpoint_from_path("/v1/", &name),
