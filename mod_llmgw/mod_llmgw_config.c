@@ -7,6 +7,7 @@
 #include <math.h>
 #include "apr_strings.h"
 #include "apr_uri.h"
+#include "apr_lib.h"
 #include "apr_file_io.h"
 #include "apr_env.h"
 #include "mod_llmgw_private.h"
@@ -28,6 +29,7 @@ void *llmgw_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->routes = llmgw_route_table_merge(p, base->routes, add->routes);
     sc->prices = apr_hash_overlay(p, add->prices, base->prices);
     sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
+    sc->environment = add->environment ? add->environment : base->environment;
     return sc;
 }
 
@@ -450,6 +452,26 @@ static const char *cmd_passthrough(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *cmd_environment(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    const char *c;
+    (void)dconf;
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("-_.", *c)) {
+            return "LLMGWEnvironment: a name of letters, digits, '-', '_' "
+                   "and '.'";
+        }
+    }
+    if (!*arg || c - arg > 64) {
+        return "LLMGWEnvironment: a name of 1 to 64 characters";
+    }
+    sc->environment = arg;
+    return NULL;
+}
+
 #define DIR_OFF(f) ((void *)APR_OFFSETOF(llmgw_dir_conf, f))
 
 const command_rec llmgw_cmds[] = {
@@ -488,6 +510,8 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWPrice", cmd_price, NULL, RSRC_CONF,
         "Price of PROVIDER/MODEL in USD per million input, output and "
         "optionally cached input tokens."),
+    AP_INIT_TAKE1("LLMGWEnvironment", cmd_environment, NULL, RSRC_CONF,
+        "Name of this deployment reported by /health (default production)."),
     AP_INIT_TAKE1("LLMGWStore", cmd_store, NULL, RSRC_CONF,
         "The shared store: shm[:SIZE] (default) or "
         "memcached://HOST:PORT[,HOST:PORT...]."),

@@ -17,6 +17,7 @@ typedef struct llmgw_server_conf {
     llmgw_route_table_t *routes;       /* providers + aliases */
     apr_hash_t *prices;                /* "provider/model" -> llmgw_price_t */
     const char *store_spec;            /* LLMGWStore (main server) */
+    const char *environment;           /* LLMGWEnvironment, for /health */
 } llmgw_server_conf;
 
 typedef struct llmgw_price {

@@ -167,7 +167,9 @@ sub _wait_up {
         if ($self->{pid}) {
             return 0 unless kill 0, $self->{pid};
             my $res = $ua->get($self->url('/health'));
-            return 1 if $res->code == 200;
+            # up: /health answers (503 "degraded" when its store is down)
+            return 1 if $res->code == 200
+                || ($res->code == 503 && ($res->content // '') =~ /"degraded"/);
         }
         sleep 0.1;
     }
