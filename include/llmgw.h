@@ -64,6 +64,8 @@ typedef struct llmgw_request {
     llmgw_usage_t usage;
     double cost_usd;                 /* < 0 when unknown */
     apr_interval_time_t upstream_latency;
+    apr_interval_time_t ttft;        /* request start to the first answer
+                                      * byte to the client; 0 unknown */
     int cache_hit;
     const char *cache_status;        /* "HIT", "MISS", "BYPASS" or NULL */
     int complete;                    /* the whole response reached the client */
@@ -157,5 +159,7 @@ APR_DECLARE_OPTIONAL_FN(double, llmgw_cost,
 #define LLMGW_NOTE_UPSTREAM_MS  "llmgw-upstream-ms"
 #define LLMGW_NOTE_CACHE        "llmgw-cache-status"
 #define LLMGW_NOTE_WORKSPACE    "llmgw-workspace"
+#define LLMGW_NOTE_COST         "llmgw-cost"
+#define LLMGW_NOTE_TTFT_MS      "llmgw-ttft-ms"
 
 #endif

@@ -79,6 +79,9 @@ static void client_write(exchange_t *ex, const char *d, apr_size_t n)
 static int client_flush(exchange_t *ex)
 {
     conn_rec *c = ex->r->connection;
+    if (!ex->req->ttft && !APR_BRIGADE_EMPTY(ex->bb)) {
+        ex->req->ttft = apr_time_now() - ex->r->request_time;
+    }
     APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_flush_create(c->bucket_alloc));
     if (ap_pass_brigade(ex->r->output_filters, ex->bb) != APR_SUCCESS
         || c->aborted) {
@@ -612,6 +615,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     account(r, req);
     capture(req, out, out_len);
     req->capture_is_sse = 0;
+    req->ttft = apr_time_now() - r->request_time;
     req->complete = 1;
     return llmgw_send_json(r, req, (int)call->status, out, out_len);
 }

@@ -63,6 +63,15 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
     if (req->workspace) {
         apr_table_setn(n, LLMGW_NOTE_WORKSPACE, req->workspace);
     }
+    if (req->cost_usd >= 0) {
+        apr_table_setn(n, LLMGW_NOTE_COST,
+                       apr_psprintf(r->pool, "%.10g", req->cost_usd));
+    }
+    if (req->ttft > 0) {
+        apr_table_setn(n, LLMGW_NOTE_TTFT_MS,
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    apr_time_as_msec(req->ttft)));
+    }
 }
 
 /* Every gateway response carries these, set just before the status line
