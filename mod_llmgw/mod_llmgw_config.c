@@ -141,7 +141,7 @@ static const char *parse_seconds(cmd_parms *cmd, const char *arg,
 {
     char *end;
     double v = strtod(arg, &end);
-    if (end == arg || *end || v <= 0 || v > 86400) {
+    if (end == arg || *end || !(v > 0 && v <= 86400)) {     /* nan too */
         return apr_psprintf(cmd->pool, "%s: '%s' is not a number of seconds "
                             "(0 < S <= 86400)", cmd->cmd->name, arg);
     }
@@ -299,7 +299,17 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
             char *list = apr_pstrdup(cmd->pool, a + 7), *last, *m;
             for (m = apr_strtok(list, ",", &last); m;
                  m = apr_strtok(NULL, ",", &last)) {
+                if (!llmgw_model_name_ok(m)) {
+                    return apr_psprintf(cmd->pool, "LLMGWProvider %s: "
+                                        "models=: '%s' is not a model name",
+                                        pr->name, m);
+                }
                 APR_ARRAY_PUSH(pr->models, const char *) = m;
+            }
+            if (!pr->models->nelts) {
+                return apr_psprintf(cmd->pool, "LLMGWProvider %s: models= "
+                                    "takes a comma-separated list of model "
+                                    "names", pr->name);
             }
         }
         else {
@@ -426,10 +436,12 @@ static const char *cmd_max_tokens(cmd_parms *cmd, void *dconf, const char *arg)
 {
     llmgw_dir_conf *dc = dconf;
     char *end;
-    long v = strtol(arg, &end, 10);
-    if (end == arg || *end || v < 1) {
-        return apr_psprintf(cmd->pool, "%s: expects a positive number",
-                            cmd->cmd->name);
+    long v;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < 1 || v > 10000000 || errno == ERANGE) {
+        return apr_psprintf(cmd->pool, "%s: expects a number from 1 to "
+                            "10000000", cmd->cmd->name);
     }
     dc->default_max_tokens = v;
     return NULL;

@@ -30,6 +30,10 @@ my @bad = (
     [ 'max body zero',                 'LLMGWMaxBody 0', 'LLMGWMaxBody', qr/bytes/ ],
     [ 'unknown provider type',         'LLMGWProvider p cohere http://127.0.0.1/v1', 'LLMGWProvider', qr/TYPE/ ],
     [ 'retries out of range',          'LLMGWRetries 11', 'LLMGWRetries', qr/0 to 10/ ],
+    [ 'timeout nan',                   'LLMGWConnectTimeout nan', 'LLMGWConnectTimeout', qr/seconds/ ],
+    [ 'provider timeout nan',          'LLMGWProvider p openai http://127.0.0.1:1/v1 timeout=nan', 'LLMGWProvider', qr/seconds/ ],
+    [ 'default max tokens overflow',   'LLMGWDefaultMaxTokens 99999999999999999999', 'LLMGWDefaultMaxTokens', qr/1 to/ ],
+    [ 'empty models=',                 'LLMGWProvider p openai http://127.0.0.1:1/v1 models=,,', 'LLMGWProvider', qr/models=/ ],
 );
 
 plan tests => 3 * @bad + 2 + 2;
