@@ -612,6 +612,9 @@ static int invalid_response(exchange_t *ex, llmgw_upstream_call_t *call,
  * one of its API; NULL when finish_json can relay it. */
 static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
 {
+    if (ex->req->stream && sse_type(call->content_type)) {
+        return "the provider's stream was empty";
+    }
     if (ex->req->stream) {
         return apr_psprintf(ex->r->pool, "the provider answered a stream "
                             "request with %s instead of text/event-stream",
