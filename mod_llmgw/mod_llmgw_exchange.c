@@ -136,9 +136,10 @@ static int error_event(const char *data, apr_size_t len)
     return found;
 }
 
-/* One event of an OpenAI-format stream: relayed as is, usage noted. */
 static void truncated_stream(exchange_t *ex, const char *why);
 
+/* One event of an OpenAI-format stream: relayed as is, usage noted, its
+ * finish_reason (the terminal event) noted: [DONE] without one is a cut. */
 static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
 {
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
