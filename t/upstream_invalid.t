@@ -135,7 +135,8 @@ for my $model (@ra_cases) {
         { models => [ 'mock/bad-array', 'mock/echo' ],
           messages => [ { role => 'user', content => 'fall back' } ] });
     is $res->code, 200, 'fallback: the next model answers';
-    is $res->header('x-provider'), 'mock', 'fallback: answered';
+    like $res->header('x-llmgw') // '', qr/^route=mock:echo; .*attempts=2/,
+         'fallback: echo answered, on the second attempt';
 }
 
 no_key_leak();
