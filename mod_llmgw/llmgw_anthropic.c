@@ -1110,7 +1110,18 @@ static int anth_stream_finish(llmgw_stream_t *s, llmgw_emit_fn emit,
         }
         return rv;
     }
-    return emit_gateway_error(s, "upstream stream ended early", emit, baton);
+    {
+        /* no message_delta (stop_reason) and no message_stop: cut */
+        llmgw_error_t e;
+        memset(&e, 0, sizeof(e));
+        e.status = 502;
+        e.type = "provider_error";
+        e.code = "invalid_upstream_response";
+        e.message = "upstream stream ended early";
+        e.upstream_status = 200;
+        e.retry_after = -1;
+        return emit_error(s, &e, emit, baton);
+    }
 }
 
 static void anth_stream_usage(const llmgw_stream_t *s, llmgw_usage_t *usage)

@@ -1522,6 +1522,22 @@ static int gem_stream_finish(llmgw_stream_t *s, llmgw_emit_fn emit,
         return emit_provider_error(s, "the provider closed the stream "
                                    "without a response", emit, baton);
     }
+    /* Every candidate ends with a finishReason (a blocked prompt has no
+     * candidate): without one the stream was cut, and no finish_reason
+     * is made up for it (SPEC). */
+    for (i = 0; i < s->choices->nelts; i++) {
+        if (!APR_ARRAY_IDX(s->choices, i, stream_choice_t).finish) {
+            llmgw_error_t e;
+            memset(&e, 0, sizeof(e));
+            e.status = 502;
+            e.type = "provider_error";
+            e.code = "invalid_upstream_response";
+            e.message = "the provider's stream ended before its finishReason";
+            e.upstream_status = 200;
+            e.retry_after = -1;
+            return emit_error(s, &e, emit, baton);
+        }
+    }
     s->done = 1;
     if (s->choices->nelts == 0) {
         stream_choice_t *c = start_choice(s, 0, emit, baton, &rv);

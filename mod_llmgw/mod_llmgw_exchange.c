@@ -18,11 +18,17 @@
 #include "llmgw_parse.h"
 #include "llmgw_sse.h"
 #include "llmgw_translate.h"
+#include "llmgw_answer.h"
 
 APLOG_USE_MODULE(llmgw);
 
 #define MAX_RESPONSE (64 * 1024 * 1024)   /* non-stream upstream body cap */
 #define MAX_ERROR_BODY (64 * 1024)
+/* A provider's retry-after above this is taken as this (seconds): a bogus
+ * "retry in 11 days" must neither reach the SDKs nor hold a retry. */
+#define RETRY_AFTER_MAX 60
+/* The code of an answer that is not one of its API (SPEC). */
+#define INVALID_CODE "invalid_upstream_response"
 
 /* ------------------------------------------------------------ buffers */
 
@@ -44,6 +50,7 @@ typedef struct exchange {
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
     int stream_error;                    /* an error event was sent */
+    int finish_seen;                     /* OpenAI format: a finish_reason */
     int client_gone;
 } exchange_t;
 
@@ -132,12 +139,24 @@ static int error_event(const char *data, apr_size_t len)
     return found;
 }
 
-/* One event of an OpenAI-format stream: relayed as is, usage noted. */
+static void truncated_stream(exchange_t *ex, const char *why);
+
+/* One event of an OpenAI-format stream: relayed as is, usage noted, its
+ * finish_reason (the terminal event) noted: [DONE] without one is a cut. */
 static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
 {
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        if (!ex->finish_seen) {
+            /* [DONE] without a finish_reason: the answer was cut */
+            truncated_stream(ex, "the provider's stream ended with [DONE] "
+                             "but no finish_reason");
+            return 0;
+        }
         ex->stream_end = 1;
         return emit_event(ex, data, len);
+    }
+    if (!ex->finish_seen && llmgw_chunk_has_finish(data, len)) {
+        ex->finish_seen = 1;
     }
     /* Relayed as is: only a usage object, or an error, is looked at,
      * with the scanner (no tree for a chunk). */
@@ -198,6 +217,21 @@ static void start_stream(exchange_t *ex)
     }
 }
 
+/* Whether a Content-Type is text/event-stream (parameters allowed). */
+static int sse_type(const char *ct)
+{
+    static const char t[] = "text/event-stream";
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return !strncasecmp(ct, t, sizeof(t) - 1)
+           && (ct[sizeof(t) - 1] == '\0' || ct[sizeof(t) - 1] == ';'
+               || ct[sizeof(t) - 1] == ' ' || ct[sizeof(t) - 1] == '\t');
+}
+
 static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
                             apr_size_t n)
 {
@@ -207,9 +241,8 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
     if (ok && ex->req->stream) {
         int rv;
         if (!ex->streaming) {
-            if (call->content_type
-                && !strncasecmp(call->content_type, "application/json", 16)) {
-                goto buffer;        /* a JSON answer (usually an error) */
+            if (!sse_type(call->content_type)) {
+                goto buffer;        /* not a stream: an invalid answer */
             }
             start_stream(ex);
         }
@@ -219,7 +252,7 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
             llmgw_error_t e = { 0 };
             e.status = 502;
             e.type = "provider_error";
-            e.code = "invalid_provider_response";
+            e.code = INVALID_CODE;
             e.message = "the provider sent an event larger than 8 MiB";
             e.provider = ex->provider->name;
             e.upstream_status = (int)call->status;
@@ -502,6 +535,15 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
         e->message = apr_psprintf(p, "provider '%s' did not answer in time",
                                   ex->provider->name);
         return;
+    case LLMGW_UP_INVALID:
+        e->status = 502;
+        e->type = "provider_error";
+        e->code = INVALID_CODE;
+        e->upstream_status = (int)call->status;
+        e->message = apr_psprintf(p, "provider '%s' sent an invalid answer: "
+                                  "%s", ex->provider->name,
+                                  call->error ? call->error : "unreadable");
+        return;
     case LLMGW_UP_BROKEN:
     case LLMGW_UP_INTERNAL:
     case LLMGW_UP_ABORTED:
@@ -526,6 +568,9 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     if (e->retry_after < 0) {
         e->retry_after = parse_retry_after(call->retry_after);
     }
+    if (e->retry_after > RETRY_AFTER_MAX) {
+        e->retry_after = RETRY_AFTER_MAX;
+    }
     if (e->status != 429 && e->status != 503) {
         e->retry_after = e->retry_after >= 0 && e->status >= 500
                          ? e->retry_after : -1;
@@ -538,7 +583,8 @@ static int retryable(const llmgw_upstream_call_t *call)
         return call->status == 429 || call->status >= 500;
     }
     return call->result == LLMGW_UP_CONNECT || call->result == LLMGW_UP_TIMEOUT
-           || call->result == LLMGW_UP_BROKEN;
+           || call->result == LLMGW_UP_BROKEN
+           || call->result == LLMGW_UP_INVALID;
 }
 
 /* ------------------------------------------------- the successful end */
@@ -549,20 +595,47 @@ static void account(request_rec *r, llmgw_request_t *req)
                                      req->answered_model, &req->usage);
 }
 
-/* A complete non-stream answer: translated if needed, usage noted. */
+/* The error of a 2xx answer that is not an answer of its API. */
+static void invalid_error(exchange_t *ex, llmgw_upstream_call_t *call,
+                          const char *why, llmgw_error_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->status = 502;
+    e->type = "provider_error";
+    e->code = INVALID_CODE;
+    e->message = why;
+    e->provider = ex->provider->name;
+    e->upstream_status = (int)call->status;
+    e->retry_after = -1;
+}
+
 static int invalid_response(exchange_t *ex, llmgw_upstream_call_t *call,
                             const char *why)
 {
-    llmgw_error_t e = { 0 };
-    e.status = 502;
-    e.type = "provider_error";
-    e.code = "invalid_provider_response";
-    e.message = why;
-    e.provider = ex->provider->name;
-    e.upstream_status = (int)call->status;
-    e.retry_after = -1;
+    llmgw_error_t e;
+    invalid_error(ex, call, why, &e);
     llmgw_send_error_req(ex->r, ex->req, &e);
     return OK;
+}
+
+/* Why a complete 2xx answer that did not start a client stream is not
+ * one of its API; NULL when finish_json can relay it. */
+static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
+{
+    if (ex->req->stream && sse_type(call->content_type)) {
+        return "the provider's stream was empty";
+    }
+    if (ex->req->stream) {
+        return apr_psprintf(ex->r->pool, "the provider answered a stream "
+                            "request with %s instead of text/event-stream",
+                            call->content_type && *call->content_type
+                            ? call->content_type : "no content type");
+    }
+    if (ex->body_overflow) {
+        return "provider response too large";
+    }
+    return llmgw_answer_invalid(ex->provider->type, ex->req->endpoint,
+                                ex->body.data, ex->body.len);
 }
 
 /* A complete non-stream answer: translated if needed, usage noted. An
@@ -572,17 +645,8 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     request_rec *r = ex->r;
     llmgw_request_t *req = ex->req;
     const char *out = ex->body.data ? ex->body.data : "";
-    apr_size_t out_len = ex->body.len, i;
+    apr_size_t out_len = ex->body.len;
 
-    if (ex->body_overflow) {
-        return invalid_response(ex, call, "provider response too large");
-    }
-    for (i = 0; i < out_len && apr_isspace(out[i]); i++)
-        ;
-    if (i == out_len || (out[i] != '{' && out[i] != '[')) {
-        return invalid_response(ex, call,
-                                "provider response is not a JSON document");
-    }
     if (ex->xl) {
         json_t *j = json_loadb(out, out_len, 0, NULL), *t = NULL;
         char *txt = NULL;
@@ -620,6 +684,22 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     return llmgw_send_json(r, req, (int)call->status, out, out_len);
 }
 
+/* An OpenAI-format stream that ended before its terminal event: the
+ * client gets the error event, never an invented end. */
+static void truncated_stream(exchange_t *ex, const char *why)
+{
+    llmgw_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.status = 502;
+    e.type = "provider_error";
+    e.code = INVALID_CODE;
+    e.message = why;
+    e.provider = ex->provider->name;
+    e.upstream_status = HTTP_OK;
+    e.retry_after = -1;
+    emit_error_event(ex, &e);
+}
+
 /* The upstream transfer of a stream ended: close the client stream. */
 static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
 {
@@ -649,10 +729,15 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
                     ex->stream_error = 1;
                 }
             }
-            else {
-                /* a clean close without [DONE]: complete, say so */
+            else if (ex->finish_seen) {
+                /* the terminal event (finish_reason) came, only [DONE]
+                 * is missing: the answer is complete, say so */
                 ex->stream_end = 1;
                 emit_event(ex, "[DONE]", 6);
+            }
+            else {
+                truncated_stream(ex, "the provider's stream ended before "
+                                 "its finish_reason");
             }
         }
         else {
@@ -701,7 +786,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
         llmgw_route_t *rt = &APR_ARRAY_IDX(routes, c, llmgw_route_t);
         for (attempt = 0; attempt <= retries; attempt++) {
             const char *err = NULL;
-            int rv;
+            int rv, invalid = 0;
 
             memset(&ex, 0, sizeof(ex));
             memset(&call, 0, sizeof(call));
@@ -745,14 +830,21 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             }
             if (call.result == LLMGW_UP_OK && call.status >= 200
                 && call.status < 300) {
-                return finish_json(&ex, &call);
+                const char *why = answer_problem(&ex, &call);
+                if (!why) {
+                    return finish_json(&ex, &call);
+                }
+                invalid_error(&ex, &call, why, &e);
+                invalid = 1;        /* retried, or another route tried */
             }
-            upstream_error(&ex, &call, &e);
+            else {
+                upstream_error(&ex, &call, &e);
+            }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "llmgw: attempt %d to %s:%s failed: %s",
                           req->attempts, rt->provider->name, rt->model,
                           e.message);
-            if (!retryable(&call)) {
+            if (!invalid && !retryable(&call)) {
                 goto give_up;
             }
             if (attempt < retries) {

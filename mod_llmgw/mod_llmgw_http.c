@@ -166,6 +166,7 @@ typedef struct {
     char *buf;
     apr_size_t len;                        /* unread bytes at buf */
     int timed_out, aborted, eof;
+    const char *invalid;                   /* why the framing is untrusted */
 } reader_t;
 
 /* More bytes into r->buf (after what is unread). Waits in slices so that a
@@ -178,15 +179,13 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
         apr_time_t now = apr_time_now(), limit;
         apr_status_t rv;
 
-        if (call->stream) {
-            limit = call->got_body ? r->last_byte + call->idle_timeout
-                                   : r->start + call->timeout;
+        /* LLMGWTimeout: the first byte, and a whole non-stream answer;
+         * LLMGWIdleTimeout: silence between the bytes of a stream. */
+        if (call->stream && call->got_body) {
+            limit = r->last_byte + call->idle_timeout;
         }
         else {
-            limit = r->last_byte + call->idle_timeout;
-            if (r->deadline < limit) {
-                limit = r->deadline;
-            }
+            limit = r->deadline;
         }
         if (now >= limit) {
             r->timed_out = 1;
@@ -253,7 +252,7 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
 
     for (;;) {                               /* skip 1xx answers */
         char *end, *line, *next;
-        int minor = 1;
+        int minor = 1, te = 0;
 
         while (!(end = memmem(r->buf, r->len, "\r\n\r\n", 4))) {
             if (r->len >= HEAD_MAX) {
@@ -293,12 +292,24 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
 #define HDR(n) ((apr_size_t)(colon - line) == sizeof(n) - 1 \
                 && !strncasecmp(line, n, sizeof(n) - 1))
             if (HDR("content-length")) {
-                *length = apr_atoi64(apr_pstrmemdup(r->p, v, (apr_size_t)(e - v)));
+                char *num = apr_pstrmemdup(r->p, v, (apr_size_t)(e - v)), *ne;
+                apr_int64_t l = apr_strtoi64(num, &ne, 10);
+                while (*ne == ' ' || *ne == '\t') {
+                    ne++;
+                }
+                if (ne == num || *ne || l < 0) {
+                    r->invalid = "an unreadable Content-Length";
+                }
+                else if (*length >= 0 && *length != l) {
+                    r->invalid = "two different Content-Length headers";
+                }
+                *length = l;
                 if (*kind != BODY_CHUNKED) {
                     *kind = BODY_LENGTH;
                 }
             }
             else if (HDR("transfer-encoding")) {
+                te = 1;
                 if (e - v >= 7 && !strncasecmp(e - 7, "chunked", 7)) {
                     *kind = BODY_CHUNKED;
                 }
@@ -320,6 +331,10 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
 #undef HDR
         }
         consume(r, (apr_size_t)(end - r->buf) + 4);
+        if (te && *length >= 0) {
+            /* RFC 9112 6.3: a smuggling vector; never guess which wins */
+            r->invalid = "Content-Length together with Transfer-Encoding";
+        }
         if (call->status >= 200 || call->status == 101) {
             break;
         }
@@ -344,6 +359,9 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
         while (length > 0) {
             apr_size_t n;
             if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                if (APR_STATUS_IS_EOF(rv)) {
+                    r->invalid = "the body is shorter than its Content-Length";
+                }
                 return rv;
             }
             n = (apr_int64_t)r->len < length ? r->len : (apr_size_t)length;
@@ -567,6 +585,10 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
                         ? "the provider closed the connection without an answer"
                         : "the provider sent an invalid response head");
         }
+        if (r.invalid) {
+            conn_close(r.c);
+            return fail(call, LLMGW_UP_INVALID, r.invalid);
+        }
         rv = read_body(&r, kind, length);
         if (rv == APR_SUCCESS && keep_alive && !r.aborted && !r.len) {
             conn_give(r.c);
@@ -585,6 +607,9 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
         }
         if (r.timed_out) {
             return fail(call, LLMGW_UP_TIMEOUT, "upstream timed out");
+        }
+        if (r.invalid) {
+            return fail(call, LLMGW_UP_INVALID, r.invalid);
         }
         return fail(call, LLMGW_UP_BROKEN,
                     "the provider closed the connection mid-response");

@@ -106,27 +106,71 @@ typedef struct {
     CURL *h;
     apr_time_t start;
     apr_time_t last_poll;
+    apr_time_t last_body;              /* last body byte (stream silence) */
     int timed_out;
     int aborted;
+    curl_off_t length;                 /* Content-Length, -1 when none */
+    int chunked;                       /* a Transfer-Encoding header */
+    const char *invalid;               /* why the framing is untrusted */
 } transfer_t;
 
+/* A header's value (trimmed) if the line is "name: value", else NULL. */
+static const char *header_value(transfer_t *t, const char *buf, size_t len,
+                                const char *name)
+{
+    size_t nl = strlen(name), vl;
+    const char *v;
+    if (len <= nl || strncasecmp(buf, name, nl) || buf[nl] != ':') {
+        return NULL;
+    }
+    v = buf + nl + 1;
+    vl = len - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++, vl--;
+    }
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '
+                  || v[vl - 1] == '\t')) {
+        vl--;
+    }
+    return apr_pstrmemdup(t->pool, v, vl);
+}
+
+/* Headers one by one. Framing curl would settle on its own (a second,
+ * different Content-Length; Content-Length with Transfer-Encoding) is
+ * refused here, as the native client does: never guess a body's end. */
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     transfer_t *t = ud;
     size_t len = size * n;
-    if (len > 12 && !strncasecmp(buf, "retry-after:", 12)) {
-        const char *v = buf + 12;
-        size_t vl = len - 12;
-        while (vl && (*v == ' ' || *v == '\t')) {
-            v++, vl--;
+    const char *v;
+    if ((v = header_value(t, buf, len, "retry-after"))) {
+        t->call->retry_after = v;
+    }
+    else if ((v = header_value(t, buf, len, "content-length"))) {
+        char *end;
+        apr_int64_t l = apr_strtoi64(v, &end, 10);
+        if (end == v || *end || l < 0) {
+            t->invalid = "an unreadable Content-Length";
         }
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
-            vl--;
+        else if (t->length >= 0 && t->length != l) {
+            t->invalid = "two different Content-Length headers";
         }
-        t->call->retry_after = apr_pstrmemdup(t->pool, v, vl);
+        t->length = (curl_off_t)l;
+    }
+    else if (header_value(t, buf, len, "transfer-encoding")) {
+        t->chunked = 1;
     }
     else if (len > 5 && !strncasecmp(buf, "HTTP/", 5)) {
         t->call->retry_after = NULL;   /* a new response (after 100-continue) */
+        t->length = -1;
+        t->chunked = 0;
+        t->invalid = NULL;
+    }
+    else if (len <= 2 && t->chunked && t->length >= 0) {
+        t->invalid = "Content-Length together with Transfer-Encoding";
+    }
+    if (t->invalid && len <= 2) {
+        return 0;                      /* end of a head we refuse: stop */
     }
     return len;
 }
@@ -147,6 +191,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
         call->latency = apr_time_now() - t->start;
         call->got_body = 1;
     }
+    t->last_body = apr_time_now();
     if (call->on_data && call->on_data(call, buf, len)) {
         t->aborted = 1;
         return 0;                      /* CURLE_WRITE_ERROR: stop now */
@@ -155,7 +200,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 }
 
 /* Called about once a second while idle and after every read: enforces the
- * time-to-first-byte limit of streams and notices a client that left. */
+ * time-to-first-byte limit of streams, the silence limit between a
+ * stream's bytes (LLMGWIdleTimeout), and notices a client that left. */
 static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
                        curl_off_t ult, curl_off_t uln)
 {
@@ -165,6 +211,11 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
 
     if (t->call->stream && !t->call->got_body
         && now - t->start > t->call->timeout) {
+        t->timed_out = 1;
+        return 1;
+    }
+    if (t->call->stream && t->call->got_body
+        && now - t->last_body > t->call->idle_timeout) {
         t->timed_out = 1;
         return 1;
     }
@@ -189,7 +240,6 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     transfer_t t;
     CURLcode rc;
     int i;
-    long idle_s;
 
     if (!call->use_curl && !strncmp(call->url, "http://", 7)) {
         return llmgw_http_perform(p, call);
@@ -208,6 +258,7 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     t.pool = p;
     t.h = h;
     t.start = t.last_poll = apr_time_now();
+    t.length = -1;
 
     for (i = 0; call->headers && i < call->headers->nelts; i++) {
         struct curl_slist *n = curl_slist_append(
@@ -232,12 +283,11 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     }
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
            (long)apr_time_as_msec(call->connect_timeout));
-    /* a stream's first byte is timed by on_progress: no total limit */
+    /* LLMGWTimeout bounds a whole non-stream answer; a stream's first
+     * byte and its silences (LLMGWIdleTimeout) are timed by on_progress */
     SETOPT(CURLOPT_TIMEOUT_MS,
            call->stream ? 0L : (long)apr_time_as_msec(call->timeout));
-    /* stall limit: under 1 byte/s for the idle timeout */
-    idle_s = (long)apr_time_sec(call->idle_timeout);
-    SETOPT(CURLOPT_LOW_SPEED_TIME, idle_s > 0 ? idle_s : 1L);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, 0L);
     SETOPT(CURLOPT_HEADERDATA, &t);
     SETOPT(CURLOPT_WRITEDATA, &t);
     SETOPT(CURLOPT_XFERINFODATA, &t);
@@ -256,6 +306,19 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     }
     if (rc == CURLE_OK) {
         call->result = LLMGW_UP_OK;
+    }
+    else if (t.invalid || rc == CURLE_PARTIAL_FILE
+             || rc == CURLE_WEIRD_SERVER_REPLY) {
+        /* PARTIAL_FILE: the body ended before its Content-Length;
+         * WEIRD_SERVER_REPLY: curl's own framing checks */
+        if (!call->status) {
+            long status = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            call->status = status;
+        }
+        call->result = LLMGW_UP_INVALID;
+        call->error = t.invalid ? t.invalid
+                      : "the body is shorter than its Content-Length";
     }
     else if (t.aborted) {
         call->result = LLMGW_UP_ABORTED;

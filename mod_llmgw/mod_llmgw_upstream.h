@@ -17,7 +17,10 @@ typedef enum {
     LLMGW_UP_TIMEOUT,         /* no answer in time, or a stall */
     LLMGW_UP_BROKEN,          /* connection dropped mid-response */
     LLMGW_UP_ABORTED,         /* our callback stopped it (client gone...) */
-    LLMGW_UP_INTERNAL         /* setup failure */
+    LLMGW_UP_INTERNAL,        /* setup failure */
+    LLMGW_UP_INVALID          /* a response no HTTP client can trust:
+                               * conflicting lengths, body shorter than
+                               * its Content-Length */
 } llmgw_up_result_e;
 
 typedef struct llmgw_upstream_call llmgw_upstream_call_t;
@@ -29,8 +32,8 @@ struct llmgw_upstream_call {
     apr_size_t body_len;
     apr_array_header_t *headers;          /* const char * "Name: value" */
     apr_interval_time_t connect_timeout;
-    apr_interval_time_t timeout;          /* whole call when !stream, first byte when stream */
-    apr_interval_time_t idle_timeout;     /* stall limit once bytes flow */
+    apr_interval_time_t timeout;          /* first byte, and the whole call when !stream */
+    apr_interval_time_t idle_timeout;     /* silence between a stream's bytes */
     int stream;
     int use_curl;                         /* libcurl even for http:// */
     /* Body bytes as they arrive (status known by then). Non-zero stops. */

@@ -223,7 +223,13 @@ sub gemini_stream_expect {
         my $j = eval { $RAW->decode($b->[1]) };
         push @objs, defined $j ? $j : 'invalid';
     }
-    return gemini_fold(@objs);
+    my $x = gemini_fold(@objs);
+    # A stream whose candidates did not all send a finishReason was cut
+    # (SPEC): it ends with the error event, no finish_reason is made up.
+    if (!$x->{error} && grep { !defined $_->{reason} && !exists $_->{blocked} } values %{ $x->{choices} }) {
+        $x->{error} = { type => 'provider_error', code => 'invalid_upstream_response' };
+    }
+    return $x;
 }
 
 # ---------------------------------------------------------------- comparisons

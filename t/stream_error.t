@@ -38,7 +38,7 @@ my $body = chat_body('mock/stream-error', 'error mid-stream ' . time,
     is $res->code, 200, 'huge event: 200 (the stream had started)';
     my @ev = sse_events($res->decoded_content(charset => 'none'));
     my $last = dec($ev[-1]) // {};
-    is $last->{error}{code}, 'invalid_provider_response', 'huge event: ends with an error event';
+    is $last->{error}{code}, 'invalid_upstream_response', 'huge event: ends with an error event';
     is $last->{error}{provider}, 'mock', 'huge event: error names the provider';
     ok !(grep { $_ eq '[DONE]' } @ev), 'huge event: no [DONE]';
 }

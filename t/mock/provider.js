@@ -684,6 +684,108 @@ async function handleGemini(ctx, model, method, info) {
   if (await ctx.emit(events, delay)) ctx.end();
 }
 
+// ---------------------------------------------------------------- hostile answers (issue 9)
+// Answers that are not answers of their API, in each wire format, for t/upstream_invalid.t.
+// The model name picks one (OpenAI, Anthropic and Gemini routes alike):
+//   bad-truncated      200 JSON cut in the middle (its Content-Length matches what is sent)
+//   bad-empty-object   200 {}                    bad-array   200 [1,2,3]
+//   bad-openai-shape   200 an OpenAI chat.completion (wrong on the Anthropic and Gemini routes)
+//   bad-cl-conflict    a valid answer with two different Content-Length headers
+//   bad-cl-te          a valid answer with Content-Length and Transfer-Encoding: chunked
+//   bad-cl-short       a valid answer shorter than its Content-Length, then close
+//   bad-html-stream    200 text/html (to a stream request too)
+//   bad-json-stream    200 application/json with a valid non-stream answer (to a stream request too)
+//   bad-trunc-stream   a stream cut before its terminal event (no finish_reason / finishReason /
+//                      message_stop), then a clean close
+//   bad-done-nofinish  OpenAI stream: [DONE] but no finish_reason
+//   bad-finish-nodone  OpenAI stream: finish_reason, then a close without [DONE]
+//   bad-retry-after    429 with retry-after: 999999 (Gemini: RetryInfo 999999s too)
+function hostileValid(fmt, model) {
+  if (fmt === 'anthropic') {
+    return { id: newId('msg_mock'), type: 'message', role: 'assistant', model,
+      content: [{ type: 'text', text: 'hostile' }], stop_reason: 'end_turn', stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 1 } };
+  }
+  if (fmt === 'gemini') {
+    return { candidates: [{ content: { parts: [{ text: 'hostile' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 }, modelVersion: model };
+  }
+  return { id: newId('chatcmpl-mock'), object: 'chat.completion', created: nowSec(), model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hostile', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+}
+
+// Writes a whole HTTP response by hand (framing node would refuse), then closes.
+function hostileRaw(ctx, head, body) {
+  ctx.dropped = true;
+  const sock = ctx.req.socket;
+  sock.write(`HTTP/1.1 200 OK\r\n${head.map((h) => h + '\r\n').join('')}Connection: close\r\n\r\n`);
+  sock.end(body);
+}
+
+async function hostileAnswer(ctx, fmt, model, stream) {
+  if (!/^bad-/.test(String(model))) return false;
+  countModel(model);
+  const valid = Buffer.from(JSON.stringify(hostileValid(fmt, model)));
+  const chunk = (delta, finish) => 'data: ' + JSON.stringify({ id: 'chatcmpl-bad', object: 'chat.completion.chunk',
+    created: nowSec(), model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) + '\n\n';
+  switch (model) {
+    case 'bad-truncated':
+      ctx.raw(200, valid.subarray(0, Math.floor(valid.length / 2)), 'application/json');
+      return true;
+    case 'bad-empty-object': ctx.raw(200, '{}', 'application/json'); return true;
+    case 'bad-array': ctx.raw(200, '[1,2,3]', 'application/json'); return true;
+    case 'bad-openai-shape':
+      ctx.raw(200, JSON.stringify(hostileValid('openai', model)), 'application/json');
+      return true;
+    case 'bad-cl-conflict':
+      hostileRaw(ctx, ['Content-Type: application/json', `Content-Length: ${valid.length}`,
+        `Content-Length: ${valid.length + 7}`], valid);
+      return true;
+    case 'bad-cl-te':
+      hostileRaw(ctx, ['Content-Type: application/json', `Content-Length: ${valid.length}`,
+        'Transfer-Encoding: chunked'], `${valid.length.toString(16)}\r\n${valid}\r\n0\r\n\r\n`);
+      return true;
+    case 'bad-cl-short':
+      hostileRaw(ctx, ['Content-Type: application/json', `Content-Length: ${valid.length + 100}`], valid);
+      return true;
+    case 'bad-html-stream':
+      ctx.raw(200, '<!DOCTYPE html>\n<html><body><h1>Welcome</h1></body></html>\n', 'text/html; charset=utf-8');
+      return true;
+    case 'bad-json-stream': ctx.raw(200, valid, 'application/json'); return true;
+    case 'bad-retry-after':
+      if (fmt === 'gemini') gemError(ctx, 429, 'mock rate limit', { 'retry-after': '999999' }, 999999);
+      else if (fmt === 'anthropic') antError(ctx, 429, 'mock rate limit', { 'retry-after': '999999' });
+      else oaiError(ctx, 429, 'mock rate limit', { 'retry-after': '999999' });
+      return true;
+    default: break;
+  }
+  if (!stream) { ctx.raw(200, valid, 'application/json'); return true; }
+  let events;
+  if (fmt === 'anthropic') {
+    const ev = (name, obj) => `event: ${name}\ndata: ${JSON.stringify(obj)}\n\n`;
+    events = [
+      ev('message_start', { type: 'message_start', message: { id: 'msg_bad', type: 'message', role: 'assistant',
+        model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } } }),
+      ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hel' } }),
+    ];
+  } else if (fmt === 'gemini') {
+    events = [`data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: 'hel' }], role: 'model' }, index: 0 }],
+      modelVersion: model })}\r\n\r\n`];
+  } else if (model === 'bad-done-nofinish') {
+    events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'hel' }, null), 'data: [DONE]\n\n'];
+  } else if (model === 'bad-finish-nodone') {
+    events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'hello' }, null), chunk({}, 'stop')];
+  } else {
+    events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'hel' }, null)];
+  }
+  ctx.sseHead();
+  if (await ctx.emit(events)) ctx.end();
+  return true;
+}
+// ---------------------------------------------------------------- end of hostile answers
+
 // ---------------------------------------------------------------- control + routing
 function countModel(model) {
   if (model === undefined || model === null || model === '') return;
@@ -723,6 +825,10 @@ async function route(req, res, rawBody) {
   Object.defineProperty(info, 'bodyInvalid', { value: bodyInvalid, enumerable: false });
 
   let m;
+  if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(pathname))
+      && await hostileAnswer(ctx, 'gemini', decodeURIComponent(m[1]), m[2] === 'streamGenerateContent')) return;
+  if (body && typeof body === 'object' && await hostileAnswer(ctx,
+      /\/v1\/messages$/.test(pathname) ? 'anthropic' : 'openai', body.model, body.stream === true)) return;
   if (/\/v1\/messages$/.test(pathname)) return handleAnthropic(ctx, info);
   if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/.exec(pathname))) {
     return handleGemini(ctx, decodeURIComponent(m[1]), m[2], info);

@@ -1487,20 +1487,20 @@ static const char *const spot[][2] = {
     { "googleai/streaming-success-basic-reply-short.txt", "stop" },
     { "googleai/streaming-success-thinking-function-call-thought-summary-signature.txt", "tool_calls" },
     { "vertexai/streaming-failure-api-key.txt", "error" },
-    { "vertexai/streaming-failure-empty-content.txt", "stop" },
+    { "vertexai/streaming-failure-empty-content.txt", "error" },   /* no finishReason: cut */
     { "vertexai/streaming-failure-error-mid-stream.txt", "error" },
     { "vertexai/streaming-failure-finish-reason-safety.txt", "content_filter" },
     { "vertexai/streaming-failure-http-error.txt", "error" },
     { "vertexai/streaming-failure-image-rejected.txt", "error" },
     { "vertexai/streaming-failure-invalid-json.txt", "error" },
-    { "vertexai/streaming-failure-malformed-content.txt", "stop" },
+    { "vertexai/streaming-failure-malformed-content.txt", "error" },   /* no finishReason: cut */
     { "vertexai/streaming-failure-prompt-blocked-safety-with-message.txt", "content_filter" },
     { "vertexai/streaming-failure-prompt-blocked-safety.txt", "content_filter" },
     { "vertexai/streaming-failure-recitation-no-content.txt", "content_filter" },
     { "vertexai/streaming-failure-unknown-finish-enum.txt", "stop" },
     { "vertexai/streaming-failure-unknown-model.txt", "error" },
     { "vertexai/streaming-success-function-call-short.txt", "tool_calls" },
-    { "vertexai/streaming-success-quotes-escaped.txt", "stop" },
+    { "vertexai/streaming-success-quotes-escaped.txt", "error" },   /* no finishReason: cut */
     { NULL, NULL }
 };
 
@@ -1530,6 +1530,11 @@ static void check_stream_fixture(const char *sub, const char *path)
     }
     if (raw || w.recognized == 0) {
         w.error = 1;
+    }
+    for (i = 0; i < w.n; i++) {
+        if (!w.ch[i].last_finish) {
+            w.error = 1;        /* a candidate without finishReason: cut */
+        }
     }
 
     st = T->stream_new(pool, &X);
@@ -1816,6 +1821,10 @@ START_TEST(stream_errors)
             "[{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"w\"}]}}]}]",
             "{\"candidates\":5}", "{\"candidates\":[5,{\"content\":5},{\"index\":99999}]}",
             "{\"usageMetadata\":5}", "{\"promptFeedback\":{\"blockReason\":5}}",
+            /* every candidate ends, else the stream was cut */
+            "{\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0},"
+            "{\"finishReason\":\"STOP\",\"index\":1},"
+            "{\"finishReason\":\"STOP\",\"index\":2}]}",
             NULL
         };
         st = T->stream_new(pool, &X);

@@ -1,0 +1,185 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Validation of upstream answers before they are relayed or cached: an
+ * answer that is not one of its API is a 502 invalid_upstream_response,
+ * never a 200 (SPEC "Semantics that users rely on"). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                 /* memmem */
+#endif
+#include <string.h>
+#include "llmgw_answer.h"
+#include "llmgw_json_scan.h"
+
+/* The top-level members the check looks at. */
+typedef struct {
+    llmgw_jspan_t choices, content, type, candidates, prompt_feedback, data,
+                  embedding, embeddings;
+    int has_choices, has_content, has_type, has_candidates,
+        has_prompt_feedback, has_data, has_embedding, has_embeddings;
+} members_t;
+
+#define KEY(k) (klen == sizeof(k) - 1 && !memcmp(key, k, sizeof(k) - 1))
+
+static int member(void *baton, const char *key, apr_size_t klen,
+                  int key_escaped, const llmgw_jspan_t *v)
+{
+    members_t *m = baton;
+    if (key_escaped) {
+        return 0;
+    }
+#define TAKE(k, f) if (KEY(k)) { m->f = *v; m->has_##f = 1; return 0; }
+    TAKE("choices", choices)
+    TAKE("content", content)
+    TAKE("type", type)
+    TAKE("candidates", candidates)
+    TAKE("promptFeedback", prompt_feedback)
+    TAKE("data", data)
+    TAKE("embedding", embedding)
+    TAKE("embeddings", embeddings)
+#undef TAKE
+    return 0;
+}
+
+static int is(const llmgw_jspan_t *v, int has, llmgw_jv_type_e t)
+{
+    return has && v->type == t;
+}
+
+const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
+                                 const char *body, apr_size_t len)
+{
+    llmgw_jspan_t top;
+    members_t m;
+    apr_size_t i = 0;
+
+    if (!body || !len) {
+        return "the provider sent an empty answer";
+    }
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r'
+                       || body[i] == '\n')) {
+        i++;
+    }
+    if (!llmgw_json_valid(body, len)
+        || !llmgw_json_span(body + i, len - i, &top)) {
+        return "the provider's answer is not valid JSON (truncated?)";
+    }
+    if (top.type != LLMGW_JV_OBJECT) {
+        return "the provider's answer is not a JSON object";
+    }
+    memset(&m, 0, sizeof(m));
+    llmgw_json_each(&top, member, &m);
+
+    if (ep == LLMGW_EP_CHAT) {
+        switch (pt) {
+        case LLMGW_PT_ANTHROPIC:
+            if (is(&m.type, m.has_type, LLMGW_JV_STRING)
+                && m.type.len == 9 && !memcmp(m.type.p, "\"message\"", 9)
+                && is(&m.content, m.has_content, LLMGW_JV_ARRAY)) {
+                return NULL;
+            }
+            return "the provider's answer is not an Anthropic message "
+                   "(type \"message\" and a content array)";
+        case LLMGW_PT_GEMINI:
+            if (is(&m.candidates, m.has_candidates, LLMGW_JV_ARRAY)
+                || is(&m.prompt_feedback, m.has_prompt_feedback,
+                      LLMGW_JV_OBJECT)) {
+                return NULL;
+            }
+            return "the provider's answer is not a GenerateContentResponse "
+                   "(no candidates)";
+        default:
+            if (is(&m.choices, m.has_choices, LLMGW_JV_ARRAY)) {
+                return NULL;
+            }
+            return "the provider's answer is not a chat completion "
+                   "(no choices array)";
+        }
+    }
+    if (ep == LLMGW_EP_EMBEDDINGS) {
+        if (pt == LLMGW_PT_GEMINI) {
+            if (is(&m.embedding, m.has_embedding, LLMGW_JV_OBJECT)
+                || is(&m.embeddings, m.has_embeddings, LLMGW_JV_ARRAY)) {
+                return NULL;
+            }
+            return "the provider's answer has no embeddings";
+        }
+        if (is(&m.data, m.has_data, LLMGW_JV_ARRAY)) {
+            return NULL;
+        }
+        return "the provider's answer has no data array of embeddings";
+    }
+    if (ep == LLMGW_EP_IMAGES && !is(&m.data, m.has_data, LLMGW_JV_ARRAY)) {
+        return "the provider's answer has no data array of images";
+    }
+    return NULL;
+}
+
+/* finish_reason of one choice */
+static int choice_member(void *baton, const char *key, apr_size_t klen,
+                         int key_escaped, const llmgw_jspan_t *v)
+{
+    if (!key_escaped && KEY("finish_reason") && v->type == LLMGW_JV_STRING) {
+        *(int *)baton = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int choice(void *baton, const char *key, apr_size_t klen,
+                  int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)key; (void)klen; (void)key_escaped;
+    if (v->type == LLMGW_JV_OBJECT) {
+        return llmgw_json_each(v, choice_member, baton);
+    }
+    return 0;
+}
+
+static int top_member(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *v)
+{
+    if (!key_escaped && KEY("choices") && v->type == LLMGW_JV_ARRAY) {
+        return llmgw_json_each(v, choice, baton);
+    }
+    return 0;
+}
+
+int llmgw_chunk_has_finish(const char *data, apr_size_t len)
+{
+    static const char needle[] = "\"finish_reason\"";
+    const char *p = data, *end = data + len;
+    llmgw_jspan_t top;
+    int found = 0, candidate = 0;
+
+    /* Fast path: every chunk carries "finish_reason":null; only a value
+     * that is not null is worth a scan. */
+    while (p < end) {
+        const char *q = memmem(p, (apr_size_t)(end - p), needle,
+                               sizeof(needle) - 1);
+        if (!q) {
+            break;
+        }
+        q += sizeof(needle) - 1;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'
+                           || *q == '\n' || *q == ':')) {
+            q++;
+        }
+        if (q < end && *q == '"') {
+            candidate = 1;
+            break;
+        }
+        p = q;
+    }
+    if (!candidate || !llmgw_json_valid(data, len)) {
+        return 0;
+    }
+    while (data < end && (*data == ' ' || *data == '\t' || *data == '\r'
+                          || *data == '\n')) {
+        data++;
+    }
+    if (!llmgw_json_span(data, (apr_size_t)(end - data), &top)
+        || top.type != LLMGW_JV_OBJECT) {
+        return 0;
+    }
+    llmgw_json_each(&top, top_member, &found);
+    return found;
+}

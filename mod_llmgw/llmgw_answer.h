@@ -1,0 +1,26 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_answer.h — is an upstream answer a valid answer of its API? (pure)
+ * Checked with the scanner of llmgw_json_scan.h: no tree is built for an
+ * answer that is relayed as it came.
+ */
+#ifndef LLMGW_ANSWER_H
+#define LLMGW_ANSWER_H
+
+#include "llmgw_types.h"
+
+/* NULL when body[0..len) is a valid complete non-stream answer of endpoint
+ * ep for a provider of type pt: valid JSON, an object with the members its
+ * API always has (OpenAI chat: a `choices` array; Anthropic: `type`
+ * "message" and a `content` array; Gemini: a `candidates` array or a
+ * `promptFeedback` object; embeddings: `data` array, Gemini `embedding` or
+ * `embeddings`; images: `data`). Otherwise a client-facing reason. */
+const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
+                                 const char *body, apr_size_t len);
+
+/* 1 when an OpenAI-format chat.completion.chunk (an SSE data payload) has a
+ * choice whose finish_reason is a string: the stream's terminal event.
+ * Cheap for the usual chunk ("finish_reason":null). */
+int llmgw_chunk_has_finish(const char *data, apr_size_t len);
+
+#endif
