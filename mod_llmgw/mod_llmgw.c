@@ -289,6 +289,27 @@ static double llmgw_cost(server_rec *s, const char *provider,
     return llmgw_price_cost(s, provider, model, usage);
 }
 
+static int llmgw_resolve_model(request_rec *r, const char *model,
+                               const char *provider_field,
+                               const char **provider,
+                               const char **upstream_model)
+{
+    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_module);
+    llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                              &llmgw_module);
+    llmgw_route_t rt;
+    const char *err, *code;
+    int rv = llmgw_route_resolve(r->pool, sc->routes, model, provider_field,
+                                 dc->default_provider, &rt, &err, &code);
+    if (rv) {
+        return rv;
+    }
+    *provider = rt.provider->name;
+    *upstream_model = rt.model;
+    return 0;
+}
+
 static void llmgw_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -298,6 +319,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_request_json);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
+    APR_REGISTER_OPTIONAL_FN(llmgw_resolve_model);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(llmgw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(llmgw_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
