@@ -6,6 +6,7 @@
  */
 #include "apr_strings.h"
 #include <string.h>
+#include <math.h>
 #include "apr_general.h"
 #include "ap_mpm.h"
 #include "http_protocol.h"
@@ -135,7 +136,7 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     llmgw_server_conf *sc = ap_get_module_config(s->module_config,
                                                  &llmgw_module);
     llmgw_price_t *pr;
-    double prompt, cached;
+    double prompt, cached, cost;
 
     if (!provider || !model || u->prompt_tokens < 0) {
         return -1;
@@ -150,9 +151,12 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     }
     cached = u->cached_tokens > 0 ? (double)u->cached_tokens : 0;
     prompt = (double)u->prompt_tokens - cached;
-    return (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
+    cost = (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
             + (double)(u->completion_tokens > 0 ? u->completion_tokens : 0)
               * pr->output_per_mtok) / 1e6;
+    /* to the pico-dollar, so that it prints as the decimal it is ("0.000056",
+     * not "5.6000000000000001e-05") */
+    return cost < 1e3 ? round(cost * 1e12) / 1e12 : cost;
 }
 
 /* --------------------------------------------------------- the store */

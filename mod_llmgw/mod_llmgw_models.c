@@ -4,6 +4,7 @@
 #include <string.h>
 #include "apr_strings.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_num.h"
 
 int llmgw_list_models(request_rec *r, llmgw_request_t *req)
 {
@@ -50,7 +51,7 @@ int llmgw_list_models(request_rec *r, llmgw_request_t *req)
     }
 #undef ADD_MODEL
     list = json_pack("{s:s,s:o}", "object", "list", "data", data);
-    txt = json_dumps(list, JSON_COMPACT);
+    txt = llmgw_json_dumps(list, JSON_COMPACT);
     json_decref(list);
     llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
     free(txt);

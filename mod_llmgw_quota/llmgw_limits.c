@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "llmgw_limits.h"
+#include "llmgw_num.h"
 
 /* ------------------------------------------------------------ plans */
 
@@ -357,8 +358,9 @@ static void deny(apr_pool_t *p, llmgw_decision_t *d, llmgw_verdict_e v,
         d->status = 402;
         d->type = "insufficient_quota";
         d->code = "budget_exceeded";
-        d->message = apr_psprintf(p, "the monthly budget of %.2f USD is spent; "
-                                  "it renews at %s", (double)limit / 1e6,
+        d->message = apr_psprintf(p, "the monthly budget of %s USD is spent; "
+                                  "it renews at %s",
+                                  llmgw_num_pstr(p, (double)limit / 1e6),
                                   llmgw_iso8601(p, w.reset));
         break;
     case LLMGW_DENY_QUOTA:

@@ -23,6 +23,7 @@
 #include "http_request.h"
 #include "llmgw.h"
 #include "llmgw_limits.h"
+#include "llmgw_num.h"
 
 module AP_MODULE_DECLARE_DATA llmgw_quota_module;
 
@@ -818,7 +819,7 @@ static int usage_handler(request_rec *r)
               : llmgw_usage_json(r->pool, key->workspace, key->plan,
                                  s->c.month_milli, requests, tokens,
                                  s->c.cost_micro, s->now);
-    txt = json_dumps(j, JSON_COMPACT);
+    txt = llmgw_json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!txt) {
         send_error(r, HTTP_INTERNAL_SERVER_ERROR, "internal_error", NULL,
