@@ -5,8 +5,9 @@
  * Plugs into mod_llmgw's optional hooks (authenticate, admit,
  * response_headers, completed) and serves the `llmgw-usage` and
  * `llmgw-quota-check` handlers. Counters live in mod_llmgw's shared store
- * and are changed only with atomic increments (see llmgw_limits.h for their
- * names and arithmetic). Refuses to start without mod_llmgw.
+ * and are changed only with atomic increments and decrements (see
+ * llmgw_limits.h for their names and the admission). Refuses to start
+ * without mod_llmgw.
  */
 #include <string.h>
 #include <math.h>
