@@ -528,40 +528,47 @@ static int forbidden(request_rec *r, quota_req_t *s, const char *what,
 /* models= of the key: the request's route and every `models` fallback must
  * be allowed; a request naming one fallback the key may not use is refused
  * as a whole (nothing is tried), so no attempt ever reaches a model outside
- * the key's list. */
+ * the key's list. The name the client wrote counts (an alias such as
+ * models=fast) only without a `provider` field, which would send that name
+ * to another provider. */
 static int models_check(request_rec *r, quota_req_t *s, llmgw_request_t *req)
 {
     const quota_key_t *key = s->key;
-    json_t *body, *models, *pf;
+    json_t *body = NULL, *models = NULL, *pf;
     const char *provider_field = NULL;
+    int rv = OK;
     size_t i;
 
     if (!key->models) {
         return OK;
     }
-    if (!route_allowed(r, key, req->requested_model,
+    if (req->raw_body
+        && (memmem(req->raw_body, req->raw_len, "\"models\"", 8)
+            || memmem(req->raw_body, req->raw_len, "provider\"", 9))) {
+        body = json_loadb(req->raw_body, req->raw_len, 0, NULL);
+        models = json_object_get(body, "models");
+        pf = json_object_get(body, "provider");
+        if (!json_is_string(pf)) {
+            pf = json_object_get(body, "llm_provider");
+        }
+        provider_field = json_is_string(pf) ? json_string_value(pf) : NULL;
+    }
+    if (!route_allowed(r, key, provider_field ? NULL : req->requested_model,
                        req->provider ? req->provider->name : NULL,
                        req->model)) {
-        return forbidden(r, s, req->provider && req->model
-                         ? apr_pstrcat(r->pool, req->provider->name, "/",
-                                       req->model, NULL)
-                         : req->requested_model ? req->requested_model : "",
-                         "model");
+        rv = forbidden(r, s, req->provider && req->model
+                       ? apr_pstrcat(r->pool, req->provider->name, "/",
+                                     req->model, NULL)
+                       : req->requested_model ? req->requested_model : "",
+                       "model");
     }
-    if (!req->raw_body || req->raw_len < 8
-        || !memmem(req->raw_body, req->raw_len, "\"models\"", 8)) {
-        return OK;
-    }
-    body = json_loadb(req->raw_body, req->raw_len, 0, NULL);
-    models = body ? json_object_get(body, "models") : NULL;
-    pf = body ? json_object_get(body, "provider") : NULL;
-    provider_field = json_is_string(pf) ? json_string_value(pf) : NULL;
-    for (i = 0; json_is_array(models) && i < json_array_size(models); i++) {
+    for (i = 0; rv == OK && json_is_array(models)
+                && i < json_array_size(models); i++) {
         const char *m = json_string_value(json_array_get(models, i));
         const char *prov = NULL, *um = NULL;
         int ok;
         if (!m) {
-            continue;                    /* mod_llmgw refused it already */
+            continue;                    /* mod_llmgw refuses it */
         }
         /* resolved as mod_llmgw does (with the provider field), and also
          * without it (SPEC: the field applies to `model` only): allowed
@@ -569,21 +576,19 @@ static int models_check(request_rec *r, quota_req_t *s, llmgw_request_t *req)
         if (!resolve_model || resolve_model(r, m, provider_field, &prov, &um)) {
             prov = um = NULL;
         }
-        ok = route_allowed(r, key, m, prov, um);
+        ok = route_allowed(r, key, provider_field ? NULL : m, prov, um);
         if (ok && provider_field) {
             if (!resolve_model || resolve_model(r, m, NULL, &prov, &um)) {
                 prov = um = NULL;
             }
-            ok = route_allowed(r, key, m, prov, um);
+            ok = route_allowed(r, key, NULL, prov, um);
         }
         if (!ok) {
-            const char *what = apr_pstrdup(r->pool, m);
-            json_decref(body);
-            return forbidden(r, s, what, "models");
+            rv = forbidden(r, s, apr_pstrdup(r->pool, m), "models");
         }
     }
     json_decref(body);
-    return OK;
+    return rv;
 }
 
 /* The cost reserved against the budget: the prompt estimate and

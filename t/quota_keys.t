@@ -123,13 +123,21 @@ sub node_envelope {
     is kpost('sk-k-glob', 'kother')->code, 403, 'an alias to another provider: 403';
     is kpost('sk-k-glob', 'echo', extra => { provider => 'other' })->code, 403,
         'the provider field naming another provider: 403';
+    # an allowed name with a provider field naming another provider: never
+    # answered by that provider (403, or mock/echo where the prefix wins)
+    my $pf = kpost('sk-k-glob', 'mock/echo', extra => { provider => 'other' });
+    ok $pf->code == 403 || ($pf->code == 200 && ($pf->header('x-provider') // '') eq 'mock'),
+        'mock/echo with provider=other: not served by other (' . $pf->code . ')';
+    my $upstream_pf = $pf->code == 200 ? 1 : 0;
+    is kpost('sk-k-glob', 'echo', extra => { provider => 'mock' })->code, 200,
+        'the provider field naming an allowed provider/model: 200';
     # fallbacks: one the key may not use refuses the request before any attempt
     $r = kpost('sk-k-glob', 'mock/echo', extra => { models => ['mock/echo', 'other/echo'] });
     is $r->code, 403, 'a fallback outside models=: 403 (nothing is tried)';
     like((dec($r) // {})->{error}{message} // '', qr{other/echo}, 'the 403 names the fallback');
     $r = kpost('sk-k-glob', 'mock/echo', extra => { models => ['mock/echo', 'mock/slow-1'] });
     is $r->code, 200, 'fallbacks all inside models=: 200';
-    is mock_stats()->{requests} - $before, 3, 'refused requests sent nothing upstream';
+    is mock_stats()->{requests} - $before, 4 + $upstream_pf, 'refused requests sent nothing upstream';
     # the requested name may match too: models=kfast allows the alias only
     is kpost('sk-k-alias', 'kfast')->code, 200, 'models=kfast: the alias kfast is allowed';
     is kpost('sk-k-alias', 'mock/echo')->code, 403, 'models=kfast: mock/echo written directly is not';
