@@ -149,6 +149,15 @@ APR_DECLARE_OPTIONAL_FN(double, llmgw_cost,
                         (server_rec *s, const char *provider,
                          const char *model, const llmgw_usage_t *usage));
 
+/* Resolves a model name as the request's route would (aliases, a
+ * `provider/` prefix, provider_field (may be NULL), the location's default
+ * provider): 0 with *provider and *upstream_model set, or the HTTP status
+ * (400/404) of an unknown provider or model. */
+APR_DECLARE_OPTIONAL_FN(int, llmgw_resolve_model,
+                        (request_rec *r, const char *model,
+                         const char *provider_field, const char **provider,
+                         const char **upstream_model));
+
 /* Request notes, usable in LogFormat as %{NAME}n */
 #define LLMGW_NOTE_REQUEST_ID   "llmgw-request-id"
 #define LLMGW_NOTE_PROVIDER     "llmgw-provider"
@@ -161,5 +170,6 @@ APR_DECLARE_OPTIONAL_FN(double, llmgw_cost,
 #define LLMGW_NOTE_WORKSPACE    "llmgw-workspace"
 #define LLMGW_NOTE_COST         "llmgw-cost"
 #define LLMGW_NOTE_TTFT_MS      "llmgw-ttft-ms"
+#define LLMGW_NOTE_KEY          "llmgw-key"     /* key name or id, never the secret */
 
 #endif

@@ -41,6 +41,11 @@ struct llmgw_store {
     llmgw_store_status_e (*incr)(llmgw_store_t *st, const char *key,
                                  apr_uint64_t delta, apr_uint64_t initial,
                                  apr_uint32_t ttl, apr_uint64_t *result);
+    /* Atomic decrement, floored at 0 as memcached does (a counter never
+     * goes negative). An absent key stays absent: LLMGW_STORE_NOTFOUND.
+     * *result (may be NULL) is the new value. */
+    llmgw_store_status_e (*decr)(llmgw_store_t *st, const char *key,
+                                 apr_uint64_t delta, apr_uint64_t *result);
     /* One-line state for llmgw-health, e.g. "ok" or "error: ..." */
     llmgw_store_status_e (*health)(llmgw_store_t *st, apr_pool_t *p,
                                    const char **detail);

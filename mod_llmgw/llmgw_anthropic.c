@@ -14,6 +14,7 @@
 #include <apr_hash.h>
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
+#include "llmgw_num.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 #define ANTHROPIC_PATH    "/v1/messages"
@@ -759,7 +760,7 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
                 const json_t *input = json_object_get(b, "input");
                 const char *id = jstr(b, "id");
                 const char *name = jstr(b, "name");
-                char *args = input ? json_dumps(input, JSON_COMPACT
+                char *args = input ? llmgw_json_dumps(input, JSON_COMPACT
                                                        | JSON_ENCODE_ANY)
                                    : NULL;
                 json_array_append_new(tool_calls,
@@ -965,7 +966,7 @@ static int on_block_start(llmgw_stream_t *s, const json_t *ev,
         }
         /* An input already complete at start (rare) is sent whole. */
         if (json_is_object(input) && json_object_size(input) > 0) {
-            args = json_dumps(input, JSON_COMPACT);
+            args = llmgw_json_dumps(input, JSON_COMPACT);
         }
         rv = emit_chunk(s, json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}",
                                      "tool_calls", "index", k,

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <stdlib.h>
+#include "llmgw_num.h"
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_lib.h>
@@ -178,7 +179,7 @@ static json_t *tool_call_json(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     json_t *call = json_object(), *fn = json_object();
 
     if (json_is_object(args) || json_is_array(args)) {
-        argstr = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+        argstr = llmgw_json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
     }
     if (with_index) {
         json_object_set_new(call, "index", json_integer(k));

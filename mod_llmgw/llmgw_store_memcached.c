@@ -298,6 +298,32 @@ static llmgw_store_status_e mc_incr(llmgw_store_t *st, const char *key,
     return LLMGW_STORE_OK;
 }
 
+static llmgw_store_status_e mc_decr(llmgw_store_t *st, const char *key,
+                                    apr_uint64_t delta, apr_uint64_t *result)
+{
+    llmgw_memcached_t *mc = st->impl;
+    memcached_st *m;
+    memcached_return_t rc;
+    mc_key_t k;
+    uint64_t value = 0;
+
+    if (!key_prepare(key, &k) || !(m = mc_take(mc)))
+        return LLMGW_STORE_ERROR;
+    /* memcached floors a decrement at 0; NOT_ADD: an absent key is
+     * NOT_FOUND, never created */
+    rc = memcached_decrement_with_initial(m, k.key, k.klen, delta, 0,
+                                          MEMCACHED_EXPIRATION_NOT_ADD,
+                                          &value);
+    mc_give(mc, m);
+    if (rc == MEMCACHED_NOTFOUND)
+        return LLMGW_STORE_NOTFOUND;
+    if (rc != MEMCACHED_SUCCESS)
+        return LLMGW_STORE_ERROR;
+    if (result)
+        *result = value;
+    return LLMGW_STORE_OK;
+}
+
 /* libmemcached's last error without its "(0x...) " handle prefix and its
  * " -> file:line" suffix, e.g. "CONNECTION FAILURE(Connection refused),
  * host: 10.0.0.1:11211". */
@@ -359,6 +385,7 @@ llmgw_store_t *llmgw_memcached_store(apr_pool_t *p, llmgw_memcached_t *mc)
     st->add = mc_add;
     st->del = mc_del;
     st->incr = mc_incr;
+    st->decr = mc_decr;
     st->health = mc_health;
     return st;
 }

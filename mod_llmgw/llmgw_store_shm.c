@@ -488,6 +488,45 @@ static llmgw_store_status_e shm_incr(llmgw_store_t *st, const char *key,
     return LLMGW_STORE_OK;
 }
 
+static llmgw_store_status_e shm_decr(llmgw_store_t *st, const char *key,
+                                     apr_uint64_t delta, apr_uint64_t *result)
+{
+    llmgw_shm_t *s = st->impl;
+    shm_key_t k;
+    apr_uint32_t idx;
+    apr_uint64_t n;
+    char buf[INCR_CAP + 1];
+    apr_size_t blen;
+    rec_t *r;
+
+    if (!key_prepare(key, &k))
+        return LLMGW_STORE_ERROR;
+    if (apr_global_mutex_lock(s->mutex) != APR_SUCCESS)
+        return LLMGW_STORE_ERROR;
+    r = entry_get(s, k.key, k.klen, k.hash, apr_time_now(), &idx);
+    if (!r) {
+        apr_global_mutex_unlock(s->mutex);
+        return LLMGW_STORE_NOTFOUND;
+    }
+    if (!parse_counter(rec_val(r), r->vlen, &n)) {
+        apr_global_mutex_unlock(s->mutex);
+        return LLMGW_STORE_ERROR;       /* not a counter, as in memcached */
+    }
+    n = n > delta ? n - delta : 0;      /* floored at 0, as memcached */
+    blen = format_counter(n, buf);      /* never longer than before */
+    if (!entry_is_aging(s, idx)) {
+        memcpy(rec_val(r), buf, blen);
+        r->vlen = (apr_uint32_t)blen;
+    }
+    else {
+        entry_put(s, k.key, k.klen, k.hash, buf, blen, INCR_CAP, r->expires);
+    }
+    apr_global_mutex_unlock(s->mutex);
+    if (result)
+        *result = n;
+    return LLMGW_STORE_OK;
+}
+
 static llmgw_store_status_e shm_health(llmgw_store_t *st, apr_pool_t *p,
                                        const char **detail)
 {
@@ -576,6 +615,7 @@ llmgw_store_t *llmgw_shm_store(apr_pool_t *p, llmgw_shm_t *s)
     st->add = shm_add;
     st->del = shm_del;
     st->incr = shm_incr;
+    st->decr = shm_decr;
     st->health = shm_health;
     return st;
 }

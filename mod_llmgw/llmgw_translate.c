@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "llmgw_translate.h"
+#include "llmgw_num.h"
 
 const char *llmgw_finish_reason(const char *mapped, int has_tool_calls)
 {
@@ -17,7 +18,7 @@ const char *llmgw_finish_reason(const char *mapped, int has_tool_calls)
 
 int llmgw_xlate_emit_json(json_t *j, llmgw_emit_fn emit, void *baton)
 {
-    char *txt = json_dumps(j, JSON_COMPACT);
+    char *txt = llmgw_json_dumps(j, JSON_COMPACT);
     int rv = -1;
 
     json_decref(j);

@@ -6,6 +6,7 @@
  */
 #include "apr_strings.h"
 #include <string.h>
+#include <math.h>
 #include "apr_general.h"
 #include "ap_mpm.h"
 #include "http_protocol.h"
@@ -135,7 +136,7 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     llmgw_server_conf *sc = ap_get_module_config(s->module_config,
                                                  &llmgw_module);
     llmgw_price_t *pr;
-    double prompt, cached, written;
+    double prompt, cached, written, cost;
 
     if (!provider || !model || u->prompt_tokens < 0) {
         return -1;
@@ -156,10 +157,13 @@ double llmgw_price_cost(server_rec *s, const char *provider,
     if (prompt < 0) {
         prompt = 0;
     }
-    return (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
+    cost = (prompt * pr->input_per_mtok + cached * pr->cached_per_mtok
             + written * pr->cache_write_per_mtok
             + (double)(u->completion_tokens > 0 ? u->completion_tokens : 0)
               * pr->output_per_mtok) / 1e6;
+    /* to the pico-dollar, so that it prints as the decimal it is ("0.000056",
+     * not "5.6000000000000001e-05") */
+    return cost < 1e3 ? round(cost * 1e12) / 1e12 : cost;
 }
 
 /* --------------------------------------------------------- the store */
@@ -313,6 +317,27 @@ static double llmgw_cost(server_rec *s, const char *provider,
     return llmgw_price_cost(s, provider, model, usage);
 }
 
+static int llmgw_resolve_model(request_rec *r, const char *model,
+                               const char *provider_field,
+                               const char **provider,
+                               const char **upstream_model)
+{
+    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_module);
+    llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                              &llmgw_module);
+    llmgw_route_t rt;
+    const char *err, *code;
+    int rv = llmgw_route_resolve(r->pool, sc->routes, model, provider_field,
+                                 dc->default_provider, &rt, &err, &code);
+    if (rv) {
+        return rv;
+    }
+    *provider = rt.provider->name;
+    *upstream_model = rt.model;
+    return 0;
+}
+
 static void llmgw_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -322,6 +347,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_request_json);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_request);
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
+    APR_REGISTER_OPTIONAL_FN(llmgw_resolve_model);
     ap_hook_pre_config(llmgw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(llmgw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -14,6 +14,7 @@
 #include "http_core.h"
 #include "util_filter.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_num.h"
 #include "mod_llmgw_upstream.h"
 #include "llmgw_parse.h"
 #include "llmgw_sse.h"
@@ -110,7 +111,7 @@ static int emit_event(void *baton, const char *data, apr_size_t len)
 static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
 {
     json_t *env = llmgw_envelope_json(e, ex->req->id);
-    char *txt = json_dumps(env, JSON_COMPACT);
+    char *txt = llmgw_json_dumps(env, JSON_COMPACT);
     emit_event(ex, txt, strlen(txt));
     free(txt);
     json_decref(env);
@@ -424,7 +425,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         }
     }
     if (out) {
-        char *txt = json_dumps(out, JSON_COMPACT);
+        char *txt = llmgw_json_dumps(out, JSON_COMPACT);
         json_decref(out);
         if (!txt) {
             *err = "cannot serialise the upstream request";
@@ -480,7 +481,7 @@ static long parse_retry_after(const char *v)
 static void openai_error(apr_pool_t *p, int status, const char *body,
                          apr_size_t len, llmgw_error_t *e)
 {
-    json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *j = body ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     json_t *err = json_object_get(j, "error");
     const char *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
 
@@ -648,7 +649,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     apr_size_t out_len = ex->body.len;
 
     if (ex->xl) {
-        json_t *j = json_loadb(out, out_len, 0, NULL), *t = NULL;
+        json_t *j = json_loadb(out, out_len, JSON_ALLOW_NUL, NULL), *t = NULL;
         char *txt = NULL;
         if (j && req->endpoint == LLMGW_EP_CHAT) {
             t = ex->xl->chat_response(r->pool, j, &ex->xctx, &req->usage);
@@ -660,7 +661,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
             json_decref(j);
         }
         if (t) {
-            txt = json_dumps(t, JSON_COMPACT);
+            txt = llmgw_json_dumps(t, JSON_COMPACT);
             json_decref(t);
         }
         if (!txt) {

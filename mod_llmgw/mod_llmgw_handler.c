@@ -7,6 +7,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 APLOG_USE_MODULE(llmgw);
@@ -270,7 +271,7 @@ int llmgw_health_handler(request_rec *r)
     if (!healthy) {
         json_object_set_new(j, "status", json_string("degraded"));
     }
-    txt = json_dumps(j, JSON_COMPACT);
+    txt = llmgw_json_dumps(j, JSON_COMPACT);
     json_decref(j);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     llmgw_send_json(r, req, healthy ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE,

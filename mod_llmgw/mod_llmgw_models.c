@@ -5,6 +5,7 @@
 #include <string.h>
 #include "apr_strings.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 /* One OpenAI model object; pricing from LLMGWPrice of "provider/model". */
@@ -29,7 +30,7 @@ static json_t *model_object(apr_pool_t *p, const llmgw_server_conf *sc,
 
 static int send_doc(request_rec *r, llmgw_request_t *req, json_t *doc)
 {
-    char *txt = json_dumps(doc, JSON_COMPACT);
+    char *txt = llmgw_json_dumps(doc, JSON_COMPACT);   /* shortest numbers */
     json_decref(doc);
     llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
     free(txt);

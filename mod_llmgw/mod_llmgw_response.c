@@ -6,6 +6,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_llmgw_private.h"
+#include "llmgw_num.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -64,8 +65,8 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
         apr_table_setn(n, LLMGW_NOTE_WORKSPACE, req->workspace);
     }
     if (req->cost_usd >= 0) {
-        apr_table_setn(n, LLMGW_NOTE_COST,
-                       apr_psprintf(r->pool, "%.10g", req->cost_usd));
+        apr_table_setn(n, LLMGW_NOTE_COST, llmgw_num_pstr(r->pool,
+                                                         req->cost_usd));
     }
     if (req->ttft > 0) {
         apr_table_setn(n, LLMGW_NOTE_TTFT_MS,
@@ -96,7 +97,7 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
     }
     if (req->cost_usd >= 0) {
         apr_table_setn(r->headers_out, "x-cost",
-                       apr_psprintf(r->pool, "%.8f", req->cost_usd));
+                       llmgw_num_pstr(r->pool, req->cost_usd));
     }
     llmgw_run_response_headers(r, req);
     llmgw_set_notes(r, req);
@@ -132,7 +133,7 @@ int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
                          const llmgw_error_t *e)
 {
     json_t *env = llmgw_envelope_json(e, req->id);
-    char *txt = json_dumps(env, JSON_COMPACT);
+    char *txt = llmgw_json_dumps(env, JSON_COMPACT);
     apr_size_t len = strlen(txt);
     char *body = apr_pstrmemdup(r->pool, txt, len);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_cache_entry.h"
+#include "llmgw_num.h"
 #include "llmgw_buf.h"
 
 /* ------------------------------------------------------------ buffers */
@@ -26,7 +27,7 @@ static void cb_event(cbuf_t *b, const char *data, apr_size_t n)
 /* Appends one event whose data is j (reference stolen). */
 static int cb_json_event(cbuf_t *b, json_t *j)
 {
-    char *txt = json_dumps(j, JSON_COMPACT);
+    char *txt = llmgw_json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!txt) {
         return -1;
@@ -91,7 +92,7 @@ char *llmgw_cache_entry_encode(apr_pool_t *p, const llmgw_cache_entry_t *e,
     json_object_set_new(u, "cache_write",
                         json_integer(e->usage.cache_write_tokens));
     json_object_set_new(m, "usage", u);
-    txt = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+    txt = llmgw_json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     if (!txt) {
         return NULL;
@@ -529,7 +530,7 @@ int llmgw_cache_sse_to_json(apr_pool_t *p, const char *sse, apr_size_t len,
     else if ((u = llmgw_cache_usage_json(usage))) {
         json_object_set_new(doc, "usage", u);
     }
-    txt = json_dumps(doc, JSON_COMPACT);
+    txt = llmgw_json_dumps(doc, JSON_COMPACT);
     if (txt) {
         *out_len = strlen(txt);
         *out = apr_pstrmemdup(p, txt, *out_len);

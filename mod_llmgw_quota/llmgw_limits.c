@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "llmgw_limits.h"
+#include "llmgw_num.h"
 
 /* ------------------------------------------------------------ plans */
 
@@ -51,6 +52,7 @@ const char *llmgw_plan_parse(apr_pool_t *p, const char *name, int argc,
     plan->requests_month = plan->rpm = plan->rph = plan->tpm = -1;
     plan->budget_micro_usd = -1;
     plan->cache_hit_milli = LLMGW_DEFAULT_CACHE_HIT_MILLI;
+    plan->quota_status = 402;
     if (!name || !*name) {
         return "a plan needs a name";
     }
@@ -97,10 +99,22 @@ const char *llmgw_plan_parse(apr_pool_t *p, const char *name, int argc,
             }
             plan->cache_hit_milli = (apr_int64_t)llround(d * LLMGW_MILLI);
         }
+        else if (!strcmp(k, "quota_status")) {
+            if (!strcmp(v, "402")) plan->quota_status = 402;
+            else if (!strcmp(v, "429")) plan->quota_status = 429;
+            else return apr_psprintf(p, "quota_status: '%s' is not 402 or "
+                                     "429", v);
+        }
+        else if (!strcmp(k, "tier")) {
+            if (!*v) {
+                return "tier: a tier name is required";
+            }
+            plan->tier = apr_pstrdup(p, v);
+        }
         else {
             return apr_psprintf(p, "unknown setting '%s' (requests_month, "
                                 "rpm, rph, tpm, budget_month_usd, overage, "
-                                "cache_hit_weight)", k);
+                                "quota_status, cache_hit_weight, tier)", k);
         }
     }
     return NULL;
@@ -344,8 +358,9 @@ static void deny(apr_pool_t *p, llmgw_decision_t *d, llmgw_verdict_e v,
         d->status = 402;
         d->type = "insufficient_quota";
         d->code = "budget_exceeded";
-        d->message = apr_psprintf(p, "the monthly budget of %.2f USD is spent; "
-                                  "it renews at %s", (double)limit / 1e6,
+        d->message = apr_psprintf(p, "the monthly budget of %s USD is spent; "
+                                  "it renews at %s",
+                                  llmgw_num_pstr(p, (double)limit / 1e6),
                                   llmgw_iso8601(p, w.reset));
         break;
     case LLMGW_DENY_QUOTA:
@@ -385,6 +400,11 @@ void llmgw_decide(apr_pool_t *p, const llmgw_plan_t *plan,
              && c->month_milli > plan->requests_month * LLMGW_MILLI) {
         deny(p, d, LLMGW_DENY_QUOTA, plan->requests_month, LLMGW_WIN_MONTH,
              now);
+        if (plan->quota_status == 429) {
+            /* TensorCortex: a spent month is a rate limit until it renews */
+            d->status = 429;
+            d->type = "rate_limit_error";
+        }
     }
     else if (plan->tpm > 0 && c->minute_tokens >= 0
              && c->minute_tokens > plan->tpm) {
@@ -569,8 +589,9 @@ json_t *llmgw_quota_check_json(const llmgw_plan_t *plan,
         month_milli = 0;
     }
     if (plan->requests_month > 0 && !plan->overage_allow
-        && month_milli + LLMGW_MILLI > plan->requests_month * LLMGW_MILLI) {
-        has = 0;                     /* the next request would be refused */
+        && month_milli + plan->cache_hit_milli
+           > plan->requests_month * LLMGW_MILLI) {
+        has = 0;                     /* not even a cache hit would fit */
     }
     if (plan->budget_micro_usd >= 0 && cost_micro >= plan->budget_micro_usd) {
         has = 0;
@@ -578,4 +599,202 @@ json_t *llmgw_quota_check_json(const llmgw_plan_t *plan,
     json_object_set_new(j, "has_quota", json_boolean(has));
     quota_fields(j, plan, month_milli);
     return j;
+}
+
+/* ------------------------------------------------------------ admission */
+
+void llmgw_admission_init(apr_pool_t *p, llmgw_admission_t *a,
+                          const char *workspace, apr_time_t now)
+{
+    static const struct {
+        const char *ctr;
+        llmgw_window_e win;
+    } map[LLMGW_CHG_N] = {
+        { LLMGW_CTR_COST,   LLMGW_WIN_MONTH },
+        { LLMGW_CTR_MONTH,  LLMGW_WIN_MONTH },
+        { LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE },
+        { LLMGW_CTR_MINUTE, LLMGW_WIN_MINUTE },
+        { LLMGW_CTR_HOUR,   LLMGW_WIN_HOUR },
+    };
+    llmgw_counters_t init = LLMGW_COUNTERS_INIT;
+    int i;
+
+    memset(a, 0, sizeof(*a));
+    a->c = init;
+    for (i = 0; i < LLMGW_CHG_N; i++) {
+        llmgw_window_t w;
+        llmgw_window_at(map[i].win, now, &w);
+        a->keys[i] = llmgw_counter_key(p, workspace, map[i].ctr, &w);
+        a->ttls[i] = w.ttl;
+    }
+}
+
+int llmgw_admission_settle(llmgw_store_t *st, llmgw_admission_t *a,
+                           llmgw_charge_e i, apr_int64_t target)
+{
+    apr_int64_t held = a->charged[i] ? a->held[i] : 0;
+    llmgw_store_status_e rv = LLMGW_STORE_OK;
+    apr_uint64_t v;
+
+    if (target < 0) {
+        target = 0;
+    }
+    if (target > held) {
+        rv = st->incr(st, a->keys[i], (apr_uint64_t)(target - held),
+                      (apr_uint64_t)(target - held), a->ttls[i], &v);
+    }
+    else if (target < held) {
+        rv = st->decr(st, a->keys[i], (apr_uint64_t)(held - target), &v);
+        if (rv == LLMGW_STORE_NOTFOUND) {
+            rv = LLMGW_STORE_OK;        /* the window expired meanwhile */
+        }
+    }
+    if (rv != LLMGW_STORE_OK) {
+        return -1;
+    }
+    a->held[i] = target;
+    a->charged[i] = target > 0;
+    return 0;
+}
+
+int llmgw_admission_rollback(llmgw_store_t *st, llmgw_admission_t *a)
+{
+    int i, bad = 0;
+    for (i = LLMGW_CHG_N - 1; i >= 0; i--) {
+        if (a->charged[i] && llmgw_admission_settle(st, a, i, 0)) {
+            bad = -1;
+        }
+    }
+    return bad;
+}
+
+/* Charges counter i by delta; *v is the value after it. */
+static llmgw_store_status_e charge(apr_pool_t *p, llmgw_store_t *st,
+                                   llmgw_admission_t *a,
+                                   llmgw_charge_e i, apr_int64_t delta,
+                                   apr_int64_t *v)
+{
+    apr_uint64_t r = 0;
+    llmgw_store_status_e rv;
+
+    if (delta <= 0) {                   /* nothing to hold: just read */
+        char *val = NULL;
+        apr_size_t len = 0;
+        rv = st->get(st, p, a->keys[i], &val, &len);
+        *v = rv == LLMGW_STORE_NOTFOUND ? 0
+           : rv == LLMGW_STORE_OK ? llmgw_counter_value(val) : -1;
+        return *v < 0 ? LLMGW_STORE_ERROR : LLMGW_STORE_OK;
+    }
+    rv = st->incr(st, a->keys[i], (apr_uint64_t)delta, (apr_uint64_t)delta,
+                  a->ttls[i], &r);
+    if (rv != LLMGW_STORE_OK || r > (apr_uint64_t)APR_INT64_MAX) {
+        return LLMGW_STORE_ERROR;
+    }
+    a->held[i] = delta;
+    a->charged[i] = 1;
+    *v = (apr_int64_t)r;
+    return LLMGW_STORE_OK;
+}
+
+static const char *const charge_names[LLMGW_CHG_N] = {
+    "budget counter", "month counter", "token counter", "minute counter",
+    "hour counter"
+};
+
+llmgw_store_status_e llmgw_admission_run(apr_pool_t *p, llmgw_store_t *st,
+                                         const llmgw_plan_t *plan,
+                                         llmgw_admission_t *a,
+                                         apr_int64_t tokens,
+                                         apr_int64_t cost_micro,
+                                         apr_time_t now, llmgw_decision_t *d,
+                                         const char **what)
+{
+    int i;
+    apr_int64_t v;
+
+    memset(d, 0, sizeof(*d));
+    d->verdict = LLMGW_ADMIT;
+    d->retry_after = -1;
+    for (i = 0; i < LLMGW_CHG_N; i++) {
+        apr_int64_t delta;
+        switch (i) {
+        case LLMGW_CHG_COST:
+            if (plan->budget_micro_usd < 0) continue;
+            delta = cost_micro > 0 ? cost_micro : 0;
+            break;
+        case LLMGW_CHG_MONTH:
+            delta = LLMGW_MILLI;        /* counted on every plan (usage) */
+            break;
+        case LLMGW_CHG_TOKENS:
+            if (plan->tpm <= 0) continue;
+            delta = tokens > 0 ? tokens : 1;
+            break;
+        case LLMGW_CHG_MINUTE:
+            if (plan->rpm <= 0) continue;
+            delta = 1;
+            break;
+        default:
+            if (plan->rph <= 0) continue;
+            delta = 1;
+            break;
+        }
+        if (charge(p, st, a, i, delta, &v) != LLMGW_STORE_OK) {
+            if (what) {
+                *what = charge_names[i];
+            }
+            return LLMGW_STORE_ERROR;
+        }
+        switch (i) {
+        case LLMGW_CHG_COST:
+            a->c.cost_micro = v - delta; /* spent and reserved before */
+            break;
+        case LLMGW_CHG_MONTH:
+            a->c.month_milli = v;
+            break;
+        case LLMGW_CHG_TOKENS:
+            a->c.minute_tokens = v;
+            break;
+        case LLMGW_CHG_MINUTE:
+            a->c.minute_requests = v;
+            break;
+        default:
+            a->c.hour_requests = v;
+            break;
+        }
+        llmgw_decide(p, plan, &a->c, now, d);
+        if (d->verdict == LLMGW_DENY_QUOTA
+            && plan->cache_hit_milli < LLMGW_MILLI
+            && v - LLMGW_MILLI + plan->cache_hit_milli
+               <= plan->requests_month * LLMGW_MILLI) {
+            /* a cache hit would still fit: hold only its weight */
+            if (llmgw_admission_settle(st, a, LLMGW_CHG_MONTH,
+                                       plan->cache_hit_milli)) {
+                if (what) {
+                    *what = charge_names[i];
+                }
+                return LLMGW_STORE_ERROR;
+            }
+            a->cache_only = 1;
+            a->c.month_milli = v - LLMGW_MILLI + plan->cache_hit_milli;
+            llmgw_decide(p, plan, &a->c, now, d);
+        }
+        if (d->verdict != LLMGW_ADMIT) {
+            llmgw_admission_rollback(st, a);
+            /* what the headers report: this request no longer counts
+             * against the month and the tokens */
+            if (i == LLMGW_CHG_TOKENS) {
+                a->c.minute_tokens = v - delta;
+            }
+            else if (i > LLMGW_CHG_MONTH && a->c.month_milli >= 0) {
+                a->c.month_milli -= a->cache_only ? plan->cache_hit_milli
+                                                  : LLMGW_MILLI;
+            }
+            if (i > LLMGW_CHG_TOKENS && a->c.minute_tokens >= 0) {
+                a->c.minute_tokens -= tokens > 0 ? tokens : 1;
+            }
+            a->cache_only = 0;
+            return LLMGW_STORE_OK;
+        }
+    }
+    return LLMGW_STORE_OK;
 }

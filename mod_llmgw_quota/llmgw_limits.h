@@ -4,13 +4,22 @@
  * counter names, key digests, the admission decision and the header values.
  * No httpd header (APR, jansson and OpenSSL only): unit-tested directly.
  *
- * Counters (all in the shared store, changed only with atomic incr):
+ * Counters (all in the shared store, changed only with the atomic incr and
+ * decr of the store, never read-modify-write):
  *   llmgw:q:<workspace>:<counter>:<window-start>
  * where <window-start> is the window's start in Unix seconds (UTC) and
  * <counter> one of the LLMGW_CTR_* names below. The monthly request counter
- * counts milli-requests (a cache hit weighs cache_hit_weight of a request);
- * the month and the tokens-per-minute counters are pairs charged/credited
- * (effective = charged - credited) because the store has no decrement.
+ * counts milli-requests (a cache hit weighs cache_hit_weight of a request).
+ *
+ * Admission (llmgw_admission_run) charges each window in turn with one
+ * atomic increment and checks the value it returns: the k-th request a
+ * window admits sees at least k, so no window admits more than its limit.
+ * A request refused by any window gives back everything it charged with
+ * atomic decrements, so a refusal counts in no window; and since a charge
+ * held by a request that is refused later is only ever held by a request
+ * that a later window refuses, N concurrent requests against a limit L
+ * admit exactly min(N, L). After the response each charge is settled to
+ * what the request really used (tokens, cost, a cache hit's weight).
  */
 #ifndef LLMGW_LIMITS_H
 #define LLMGW_LIMITS_H
@@ -35,6 +44,8 @@ typedef struct llmgw_plan {
     apr_int64_t budget_micro_usd;        /* budget_month_usd in 1e-6 USD */
     int overage_allow;                   /* overage=allow */
     apr_int64_t cache_hit_milli;         /* cache_hit_weight * 1000 */
+    int quota_status;                    /* 402 (default) or 429 */
+    const char *tier;                    /* tier=T, NULL when unset */
 } llmgw_plan_t;
 
 /* Parses "key=value" words of LLMGWPlan into *plan (name set by caller's
@@ -76,13 +87,13 @@ const char *llmgw_duration(apr_pool_t *p, long secs);
 
 #define LLMGW_CTR_MINUTE        "minute"        /* requests, rpm */
 #define LLMGW_CTR_HOUR          "hour"          /* requests, rph */
-#define LLMGW_CTR_TOKENS        "tokens-minute" /* tpm charged (reserved) */
-#define LLMGW_CTR_TOKENS_CREDIT "tokens-minute-credit"
-#define LLMGW_CTR_MONTH         "month"         /* milli-requests charged */
-#define LLMGW_CTR_MONTH_CREDIT  "month-credit"  /* milli-requests credited */
+#define LLMGW_CTR_TOKENS        "tokens-minute" /* tpm: used + reserved */
+#define LLMGW_CTR_TOKENS_CREDIT "tokens-minute-credit" /* (no longer used) */
+#define LLMGW_CTR_MONTH         "month"         /* milli-requests */
+#define LLMGW_CTR_MONTH_CREDIT  "month-credit"  /* (no longer used) */
 #define LLMGW_CTR_REQUESTS      "requests-month"/* requests answered */
 #define LLMGW_CTR_TOTAL_TOKENS  "tokens-month"  /* total tokens used */
-#define LLMGW_CTR_COST          "cost-month"    /* micro-USD spent */
+#define LLMGW_CTR_COST          "cost-month"    /* micro-USD spent + reserved */
 
 /* "llmgw:q:<workspace>:<counter>:<window start in Unix seconds>" */
 const char *llmgw_counter_key(apr_pool_t *p, const char *workspace,
@@ -185,6 +196,58 @@ json_t *llmgw_usage_json(apr_pool_t *p, const char *workspace,
 json_t *llmgw_quota_check_json(const llmgw_plan_t *plan,
                                apr_int64_t month_milli,
                                apr_int64_t cost_micro);
+
+/* ------------------------------------------------------------ admission */
+
+#include "llmgw_store.h"
+
+/* The counters one request charges, in the order they are charged. */
+typedef enum {
+    LLMGW_CHG_COST = 0,                  /* micro-USD reserved (budget) */
+    LLMGW_CHG_MONTH,                     /* milli-requests */
+    LLMGW_CHG_TOKENS,                    /* tokens reserved (tpm) */
+    LLMGW_CHG_MINUTE,                    /* 1 (rpm) */
+    LLMGW_CHG_HOUR,                      /* 1 (rph) */
+    LLMGW_CHG_N
+} llmgw_charge_e;
+
+typedef struct llmgw_admission {
+    const char *keys[LLMGW_CHG_N];       /* counter keys */
+    apr_uint32_t ttls[LLMGW_CHG_N];
+    apr_int64_t held[LLMGW_CHG_N];       /* what this request holds on each */
+    int charged[LLMGW_CHG_N];            /* a counter holds held[i] */
+    int cache_only;                      /* admitted for a cache hit only */
+    llmgw_counters_t c;                  /* values seen (for the headers) */
+} llmgw_admission_t;
+
+/* Counter keys and TTLs of a workspace's windows at `now`. */
+void llmgw_admission_init(apr_pool_t *p, llmgw_admission_t *a,
+                          const char *workspace, apr_time_t now);
+
+/* Charges the plan's windows in turn (budget, month, tpm, rpm, rph) and
+ * decides. tokens: the tpm reservation; cost_micro: the cost reserved
+ * against the budget (0 when unknown). A refusal gives back what it had
+ * charged. When the full request does not fit the month but a cache hit's
+ * weight does, the request is admitted holding only that weight with
+ * a->cache_only set: the caller must refuse it (llmgw_admission_rollback)
+ * unless the cache answers it. Returns LLMGW_STORE_OK with *d set, or
+ * LLMGW_STORE_ERROR when the store failed (*what names the counter; what
+ * was charged stays held, for the caller to settle or roll back). */
+llmgw_store_status_e llmgw_admission_run(apr_pool_t *p, llmgw_store_t *st,
+                                         const llmgw_plan_t *plan,
+                                         llmgw_admission_t *a,
+                                         apr_int64_t tokens,
+                                         apr_int64_t cost_micro,
+                                         apr_time_t now, llmgw_decision_t *d,
+                                         const char **what);
+
+/* Moves the charge of counter i to `target` with one atomic incr or decr.
+ * Returns 0, or -1 when the store failed. */
+int llmgw_admission_settle(llmgw_store_t *st, llmgw_admission_t *a,
+                           llmgw_charge_e i, apr_int64_t target);
+
+/* Gives back every charge (settles each to 0). Returns 0 or -1. */
+int llmgw_admission_rollback(llmgw_store_t *st, llmgw_admission_t *a);
 
 /* Parses a counter's decimal text; 0 for NULL; -1 when not a number. */
 apr_int64_t llmgw_counter_value(const char *v);

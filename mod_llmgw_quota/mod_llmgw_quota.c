@@ -5,11 +5,14 @@
  * Plugs into mod_llmgw's optional hooks (authenticate, admit,
  * response_headers, completed) and serves the `llmgw-usage` and
  * `llmgw-quota-check` handlers. Counters live in mod_llmgw's shared store
- * and are changed only with atomic increments (see llmgw_limits.h for their
- * names and arithmetic). Refuses to start without mod_llmgw.
+ * and are changed only with atomic increments and decrements (see
+ * llmgw_limits.h for their names and the admission). Refuses to start
+ * without mod_llmgw.
  */
 #include <string.h>
 #include <math.h>
+
+#include "apr_fnmatch.h"
 
 #include "apr_strings.h"
 #include "apr_atomic.h"
@@ -21,6 +24,7 @@
 #include "http_request.h"
 #include "llmgw.h"
 #include "llmgw_limits.h"
+#include "llmgw_num.h"
 
 module AP_MODULE_DECLARE_DATA llmgw_quota_module;
 
@@ -28,6 +32,8 @@ static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_error) *send_error;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
 static APR_OPTIONAL_FN_TYPE(llmgw_get_request) *get_request;
+static APR_OPTIONAL_FN_TYPE(llmgw_cost) *cost_fn;
+static APR_OPTIONAL_FN_TYPE(llmgw_resolve_model) *resolve_model;
 
 /* ------------------------------------------------------------ config */
 
@@ -35,8 +41,12 @@ typedef struct quota_key {
     unsigned char digest[LLMGW_DIGEST_LEN];
     const char *workspace;
     const char *plan_name;
-    const llmgw_plan_t *plan;            /* resolved in post_config */
+    const llmgw_plan_t *plan;            /* resolved in check_config */
     const char *where;                   /* "file:line" for messages */
+    apr_array_header_t *models;          /* models=GLOB,...: NULL = any */
+    const char *name;                    /* name=N */
+    const char *tier;                    /* tier=T (else the plan's) */
+    const char *log_id;                  /* llmgw-key note: name or id */
 } quota_key_t;
 
 typedef struct quota_server_conf {
@@ -144,9 +154,29 @@ static const char *cmd_key(cmd_parms *cmd, void *dconf, int argc,
         else if (!strncmp(argv[i], "plan=", 5)) {
             k.plan_name = apr_pstrdup(cmd->pool, argv[i] + 5);
         }
+        else if (!strncmp(argv[i], "models=", 7)) {
+            char *list = apr_pstrdup(cmd->pool, argv[i] + 7), *last, *g;
+            k.models = apr_array_make(cmd->pool, 4, sizeof(const char *));
+            for (g = apr_strtok(list, ",", &last); g;
+                 g = apr_strtok(NULL, ",", &last)) {
+                APR_ARRAY_PUSH(k.models, const char *) = g;
+            }
+            if (!k.models->nelts) {
+                return "LLMGWKey: models= needs at least one GLOB "
+                       "(models=openai/*,anthropic/claude-*)";
+            }
+        }
+        else if (!strncmp(argv[i], "name=", 5) && argv[i][5]) {
+            k.name = apr_pstrdup(cmd->pool, argv[i] + 5);
+        }
+        else if (!strncmp(argv[i], "tier=", 5) && argv[i][5]) {
+            k.tier = apr_pstrdup(cmd->pool, argv[i] + 5);
+        }
         else {
-            return apr_psprintf(cmd->pool, "LLMGWKey: unknown argument '%s' "
-                                "(workspace=W plan=P)", argv[i]);
+            /* the argument is not echoed: a misplaced key may be a secret */
+            return apr_psprintf(cmd->pool, "LLMGWKey: unknown argument #%d "
+                                "(workspace=W plan=P [models=GLOB,...] "
+                                "[name=N] [tier=T])", i + 1);
         }
     }
     if (!llmgw_workspace_ok(k.workspace)) {
@@ -165,6 +195,19 @@ static const char *cmd_key(cmd_parms *cmd, void *dconf, int argc,
         }
     }
     k.where = where(cmd);
+    {
+        /* never the secret: the name, else a short id from the digest */
+        static const char hex[] = "0123456789abcdef";
+        char id[4 + 12 + 1];
+        int j;
+        memcpy(id, "key-", 4);
+        for (j = 0; j < 6; j++) {
+            id[4 + 2 * j] = hex[k.digest[j] >> 4];
+            id[5 + 2 * j] = hex[k.digest[j] & 15];
+        }
+        id[16] = '\0';
+        k.log_id = k.name ? k.name : apr_pstrdup(cmd->pool, id);
+    }
     APR_ARRAY_PUSH(sc->keys, quota_key_t) = k;
     return NULL;
 }
@@ -189,11 +232,13 @@ static const char *cmd_fail_mode(cmd_parms *cmd, void *dconf, const char *arg)
 static const command_rec quota_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWPlan", cmd_plan, NULL, RSRC_CONF,
         "LLMGWPlan NAME [requests_month=N] [rpm=N] [rph=N] [tpm=N] "
-        "[budget_month_usd=X] [overage=deny|allow] [cache_hit_weight=W] "
-        "defines a plan that gateway keys refer to."),
+        "[budget_month_usd=X] [overage=deny|allow] [quota_status=402|429] "
+        "[cache_hit_weight=W] [tier=T] defines a plan that gateway keys "
+        "refer to."),
     AP_INIT_TAKE_ARGV("LLMGWKey", cmd_key, NULL, RSRC_CONF,
-        "LLMGWKey KEY|sha256:HEX workspace=W plan=P declares a gateway API "
-        "key of workspace W on plan P."),
+        "LLMGWKey KEY|sha256:HEX workspace=W plan=P [models=GLOB,...] "
+        "[name=N] [tier=T] declares a gateway API key of workspace W on "
+        "plan P, limited to the provider/models matching a GLOB."),
     AP_INIT_FLAG("LLMGWQuota", ap_set_flag_slot,
         (void *)APR_OFFSETOF(quota_dir_conf, enabled), RSRC_CONF | ACCESS_CONF,
         "LLMGWQuota On enforces gateway keys and plans for the requests here."),
@@ -210,12 +255,11 @@ typedef struct quota_req {
     const quota_key_t *key;
     apr_time_t now;
     llmgw_window_t win[3];               /* minute, hour, month */
+    llmgw_admission_t adm;               /* charges held, counters seen */
     llmgw_counters_t c;
     int counted;                         /* c holds what the headers need */
     int admitted;                        /* settle in completed */
     int failed_open;                     /* the store failed: no headers */
-    apr_int64_t month_charged;           /* milli-requests charged */
-    apr_int64_t tokens_reserved;
 } quota_req_t;
 
 static quota_req_t *state_get(request_rec *r)
@@ -233,6 +277,7 @@ static quota_req_t *state_new(request_rec *r, const quota_key_t *key)
     llmgw_window_at(LLMGW_WIN_HOUR, s->now, &s->win[LLMGW_WIN_HOUR]);
     llmgw_window_at(LLMGW_WIN_MONTH, s->now, &s->win[LLMGW_WIN_MONTH]);
     s->c = init;
+    llmgw_admission_init(r->pool, &s->adm, key->workspace, s->now);
     ap_set_module_config(r->request_config, &llmgw_quota_module, s);
     return s;
 }
@@ -310,20 +355,6 @@ static int ctr_get(request_rec *r, llmgw_store_t *st, quota_req_t *s,
     return 0;
 }
 
-/* charged - credited of a pair */
-static int ctr_effective(request_rec *r, llmgw_store_t *st, quota_req_t *s,
-                         const char *charged_ctr, const char *credit_ctr,
-                         llmgw_window_e w, apr_int64_t *out)
-{
-    apr_int64_t ch, cr;
-    if (ctr_get(r, st, s, charged_ctr, w, &ch)
-        || ctr_get(r, st, s, credit_ctr, w, &cr)) {
-        return -1;
-    }
-    *out = ch > cr ? ch - cr : 0;
-    return 0;
-}
-
 /* Reads the counters the headers need that admission did not see. */
 static int peek_counters(request_rec *r, llmgw_store_t *st, quota_req_t *s)
 {
@@ -343,38 +374,25 @@ static int peek_counters(request_rec *r, llmgw_store_t *st, quota_req_t *s)
         return -1;
     }
     if (plan->tpm > 0 && c->minute_tokens < 0
-        && ctr_effective(r, st, s, LLMGW_CTR_TOKENS, LLMGW_CTR_TOKENS_CREDIT,
-                         LLMGW_WIN_MINUTE, &c->minute_tokens)) {
+        && ctr_get(r, st, s, LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE,
+                   &c->minute_tokens)) {
         return -1;
     }
     if (c->month_milli < 0
-        && ctr_effective(r, st, s, LLMGW_CTR_MONTH, LLMGW_CTR_MONTH_CREDIT,
-                         LLMGW_WIN_MONTH, &c->month_milli)) {
+        && ctr_get(r, st, s, LLMGW_CTR_MONTH, LLMGW_WIN_MONTH,
+                   &c->month_milli)) {
         return -1;
     }
     s->counted = 1;
     return 0;
 }
 
-/* Gives back what admission charged (a refused request counts nothing
- * against the month or the tokens; the request windows keep it). */
+/* Gives back everything admission charged: a refused request counts in
+ * no window. */
 static void rollback(request_rec *r, llmgw_store_t *st, quota_req_t *s)
 {
-    if (s->month_charged > 0) {
-        ctr_add(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH,
-                s->month_charged, NULL);
-        if (s->c.month_milli >= 0) {
-            s->c.month_milli -= s->month_charged;
-        }
-        s->month_charged = 0;
-    }
-    if (s->tokens_reserved > 0) {
-        ctr_add(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
-                s->tokens_reserved, NULL);
-        if (s->c.minute_tokens >= 0) {
-            s->c.minute_tokens -= s->tokens_reserved;
-        }
-        s->tokens_reserved = 0;
+    if (llmgw_admission_rollback(st, &s->adm)) {
+        warn_store(r, st, "giving back a refused request's charges");
     }
 }
 
@@ -428,6 +446,7 @@ static int quota_authenticate(request_rec *r, llmgw_request_t *req)
     }
     req->workspace = key->workspace;
     req->plan = key->plan->name;
+    apr_table_setn(r->notes, LLMGW_NOTE_KEY, key->log_id);
     state_new(r, key);
     return OK;
 }
@@ -466,99 +485,199 @@ static int store_failed(request_rec *r, llmgw_store_t *st, quota_req_t *s,
     return OK;
 }
 
+/* Whether name matches one of the key's globs. */
+static int model_allowed(const quota_key_t *key, const char *name)
+{
+    int i;
+    if (!name) {
+        return 0;
+    }
+    for (i = 0; i < key->models->nelts; i++) {
+        if (apr_fnmatch(APR_ARRAY_IDX(key->models, i, const char *), name,
+                        0) == APR_SUCCESS) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A candidate route is allowed when its resolved provider/model, or the
+ * name the client wrote, matches a glob of the key's models=. */
+static int route_allowed(request_rec *r, const quota_key_t *key,
+                         const char *written, const char *provider,
+                         const char *model)
+{
+    return model_allowed(key, written)
+        || (provider && model
+            && model_allowed(key, apr_pstrcat(r->pool, provider, "/", model,
+                                              NULL)));
+}
+
+static int forbidden(request_rec *r, quota_req_t *s, const char *what,
+                     const char *param)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: key %s of "
+                  "workspace %s may not use %s", s->key->log_id,
+                  s->key->workspace, what);
+    return send_error(r, HTTP_FORBIDDEN, "permission_error",
+                      "model_not_allowed",
+                      apr_psprintf(r->pool, "this API key may not use the "
+                                   "model '%s' (%s)", what, param), -1, NULL);
+}
+
+/* models= of the key: the request's route and every `models` fallback must
+ * be allowed; a request naming one fallback the key may not use is refused
+ * as a whole (nothing is tried), so no attempt ever reaches a model outside
+ * the key's list. The name the client wrote counts (an alias such as
+ * models=fast) only without a `provider` field, which would send that name
+ * to another provider. */
+static int models_check(request_rec *r, quota_req_t *s, llmgw_request_t *req)
+{
+    const quota_key_t *key = s->key;
+    json_t *body = NULL, *models = NULL, *pf;
+    const char *provider_field = NULL;
+    int rv = OK;
+    size_t i;
+
+    if (!key->models) {
+        return OK;
+    }
+    if (req->raw_body
+        && (memmem(req->raw_body, req->raw_len, "\"models\"", 8)
+            || memmem(req->raw_body, req->raw_len, "provider\"", 9))) {
+        body = json_loadb(req->raw_body, req->raw_len, 0, NULL);
+        models = json_object_get(body, "models");
+        pf = json_object_get(body, "provider");
+        if (!json_is_string(pf)) {
+            pf = json_object_get(body, "llm_provider");
+        }
+        provider_field = json_is_string(pf) ? json_string_value(pf) : NULL;
+    }
+    if (!route_allowed(r, key, provider_field ? NULL : req->requested_model,
+                       req->provider ? req->provider->name : NULL,
+                       req->model)) {
+        rv = forbidden(r, s, req->provider && req->model
+                       ? apr_pstrcat(r->pool, req->provider->name, "/",
+                                     req->model, NULL)
+                       : req->requested_model ? req->requested_model : "",
+                       "model");
+    }
+    for (i = 0; rv == OK && json_is_array(models)
+                && i < json_array_size(models); i++) {
+        const char *m = json_string_value(json_array_get(models, i));
+        const char *prov = NULL, *um = NULL;
+        int ok;
+        if (!m) {
+            continue;                    /* mod_llmgw refuses it */
+        }
+        /* resolved as mod_llmgw does (with the provider field), and also
+         * without it (SPEC: the field applies to `model` only): allowed
+         * only when both are; an unresolvable name must match as written */
+        if (!resolve_model || resolve_model(r, m, provider_field, &prov, &um)) {
+            prov = um = NULL;
+        }
+        ok = route_allowed(r, key, provider_field ? NULL : m, prov, um);
+        if (ok && provider_field) {
+            if (!resolve_model || resolve_model(r, m, NULL, &prov, &um)) {
+                prov = um = NULL;
+            }
+            ok = route_allowed(r, key, NULL, prov, um);
+        }
+        if (!ok) {
+            rv = forbidden(r, s, apr_pstrdup(r->pool, m), "models");
+        }
+    }
+    json_decref(body);
+    return rv;
+}
+
+/* The cost reserved against the budget: the prompt estimate and
+ * max_tokens (or the default reservation) at the model's price, in
+ * micro-USD; 0 when the price is unknown. */
+static apr_int64_t cost_reserve(request_rec *r, const llmgw_request_t *req)
+{
+    llmgw_usage_t u = LLMGW_USAGE_INIT;
+    double usd;
+    if (!cost_fn || !req->provider || !req->model) {
+        return 0;
+    }
+    u.prompt_tokens = req->prompt_estimate > 0 ? req->prompt_estimate : 0;
+    u.completion_tokens = req->max_tokens >= 0 ? req->max_tokens
+                                               : LLMGW_DEFAULT_RESERVE_TOKENS;
+    u.total_tokens = u.prompt_tokens + u.completion_tokens;
+    usd = cost_fn(r->server, req->provider->name, req->model, &u);
+    return usd > 0 && usd < 1e12 ? (apr_int64_t)llround(ceil(usd * 1e6))
+                                 : 0;
+}
+
 static int quota_admit(request_rec *r, llmgw_request_t *req)
 {
     quota_req_t *s = state_get(r);
     const llmgw_plan_t *plan;
     llmgw_store_t *st;
     llmgw_decision_t d;
-    apr_int64_t ch, cr;
-    (void)req;
+    const char *what = NULL;
+    int rv;
 
     if (!s || !s->key) {
         return DECLINED;
+    }
+    if ((rv = models_check(r, s, req)) != OK) {
+        return rv;
     }
     plan = s->key->plan;
     st = get_store(r->server);
     if (!st) {
         return store_failed(r, NULL, s, "no store configured");
     }
-    /* 1. the dollar budget (charged after each response) */
-    if (plan->budget_micro_usd >= 0) {
-        if (ctr_get(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH,
-                    &s->c.cost_micro)) {
-            return store_failed(r, st, s, "budget counter");
-        }
-        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
-        if (d.verdict != LLMGW_ADMIT) {
-            peek_counters(r, st, s);
-            return refuse(r, s, &d);
-        }
+    if (llmgw_admission_run(r->pool, st, plan, &s->adm,
+                            plan->tpm > 0
+                                ? llmgw_token_reserve(req->prompt_estimate,
+                                                      req->max_tokens)
+                                : 0,
+                            plan->budget_micro_usd >= 0
+                                ? cost_reserve(r, req) : 0,
+                            s->now, &d, &what) != LLMGW_STORE_OK) {
+        s->c = s->adm.c;
+        return store_failed(r, st, s, what);
     }
-    /* 2. the month, in milli-requests: charge, then check */
-    if (ctr_add(r, st, s, LLMGW_CTR_MONTH, LLMGW_WIN_MONTH, LLMGW_MILLI, &ch)) {
-        return store_failed(r, st, s, "month counter");
-    }
-    s->month_charged = LLMGW_MILLI;
-    if (ctr_get(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH, &cr)) {
-        return store_failed(r, st, s, "month credit counter");
-    }
-    s->c.month_milli = ch > cr ? ch - cr : 0;
-    llmgw_decide(r->pool, plan, &s->c, s->now, &d);
+    s->c = s->adm.c;
     if (d.verdict != LLMGW_ADMIT) {
-        rollback(r, st, s);
         peek_counters(r, st, s);
         return refuse(r, s, &d);
-    }
-    /* 3. tokens per minute: reserve prompt estimate + max_tokens */
-    if (plan->tpm > 0) {
-        apr_int64_t reserve = llmgw_token_reserve(req->prompt_estimate,
-                                                  req->max_tokens);
-        if (ctr_add(r, st, s, LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE, reserve,
-                    &ch)) {
-            return store_failed(r, st, s, "token counter");
-        }
-        s->tokens_reserved = reserve;
-        if (ctr_get(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
-                    &cr)) {
-            return store_failed(r, st, s, "token credit counter");
-        }
-        s->c.minute_tokens = ch > cr ? ch - cr : 0;
-        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
-        if (d.verdict != LLMGW_ADMIT) {
-            rollback(r, st, s);
-            peek_counters(r, st, s);
-            return refuse(r, s, &d);
-        }
-    }
-    /* 4. requests per minute and per hour: increment, then check */
-    if (plan->rpm > 0) {
-        if (ctr_add(r, st, s, LLMGW_CTR_MINUTE, LLMGW_WIN_MINUTE, 1,
-                    &s->c.minute_requests)) {
-            return store_failed(r, st, s, "minute counter");
-        }
-        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
-        if (d.verdict != LLMGW_ADMIT) {
-            rollback(r, st, s);
-            peek_counters(r, st, s);
-            return refuse(r, s, &d);
-        }
-    }
-    if (plan->rph > 0) {
-        if (ctr_add(r, st, s, LLMGW_CTR_HOUR, LLMGW_WIN_HOUR, 1,
-                    &s->c.hour_requests)) {
-            return store_failed(r, st, s, "hour counter");
-        }
-        llmgw_decide(r->pool, plan, &s->c, s->now, &d);
-        if (d.verdict != LLMGW_ADMIT) {
-            rollback(r, st, s);
-            peek_counters(r, st, s);
-            return refuse(r, s, &d);
-        }
     }
     s->counted = 1;
     s->admitted = 1;
     return OK;
+}
+
+/* After mod_llmgw_cache's lookup missed (this hook runs last, and only
+ * when no cache answered): a request admitted for a cache hit only is
+ * refused as the month's quota, before anything goes upstream. */
+static int quota_cache_miss(request_rec *r, llmgw_request_t *req)
+{
+    quota_req_t *s = state_get(r);
+    llmgw_store_t *st;
+    llmgw_decision_t d;
+    llmgw_counters_t c;
+    (void)req;
+
+    if (!s || !s->key || !s->admitted || !s->adm.cache_only) {
+        return DECLINED;
+    }
+    st = get_store(r->server);
+    s->admitted = 0;
+    if (st) {
+        rollback(r, st, s);
+    }
+    c = s->c;
+    c.month_milli = s->key->plan->requests_month * LLMGW_MILLI + 1;
+    llmgw_decide(r->pool, s->key->plan, &c, s->now, &d);
+    if (s->c.month_milli >= 0) {
+        s->c.month_milli -= s->key->plan->cache_hit_milli;
+    }
+    refuse(r, s, &d);
+    return OK;                           /* answered: nothing goes upstream */
 }
 
 static int quota_response_headers(request_rec *r, llmgw_request_t *req)
@@ -592,7 +711,7 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
     quota_req_t *s = state_get(r);
     llmgw_store_t *st;
     const llmgw_plan_t *plan;
-    apr_int64_t credit, extra, total;
+    apr_int64_t credit, extra, total, held;
     int bad = 0;
 
     if (!s || !s->admitted || !(st = get_store(r->server))) {
@@ -602,24 +721,32 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
     plan = s->key->plan;
     total = req->cache_hit ? 0 : usage_total(&req->usage);
 
-    if (s->month_charged > 0) {
-        credit = llmgw_month_credit(plan, req->cache_hit, req->status);
-        if (credit > 0) {
-            bad |= ctr_add(r, st, s, LLMGW_CTR_MONTH_CREDIT, LLMGW_WIN_MONTH,
-                           credit, NULL);
-        }
+    /* the month: a request, a cache hit's weight, or nothing (5xx) */
+    if (s->adm.charged[LLMGW_CHG_MONTH]) {
+        bad |= llmgw_admission_settle(st, &s->adm, LLMGW_CHG_MONTH,
+                                      LLMGW_MILLI
+                                      - llmgw_month_credit(plan, req->cache_hit,
+                                                           req->status));
     }
-    if (s->tokens_reserved > 0) {
-        llmgw_token_settle(s->tokens_reserved, total,
-                           req->status > 0 && req->status < 400, &credit,
-                           &extra);
-        if (credit > 0) {
-            bad |= ctr_add(r, st, s, LLMGW_CTR_TOKENS_CREDIT, LLMGW_WIN_MINUTE,
-                           credit, NULL);
-        }
-        if (extra > 0) {
-            bad |= ctr_add(r, st, s, LLMGW_CTR_TOKENS, LLMGW_WIN_MINUTE,
-                           extra, NULL);
+    /* tokens: the reservation becomes the real usage */
+    if (s->adm.charged[LLMGW_CHG_TOKENS]) {
+        held = s->adm.held[LLMGW_CHG_TOKENS];
+        llmgw_token_settle(held, total, req->status > 0 && req->status < 400,
+                           &credit, &extra);
+        bad |= llmgw_admission_settle(st, &s->adm, LLMGW_CHG_TOKENS,
+                                      held - credit + extra);
+    }
+    /* the budget: the reserved cost becomes the real cost */
+    if (plan->budget_micro_usd >= 0) {
+        apr_int64_t micro = !req->cache_hit && req->cost_usd > 0
+                            ? (apr_int64_t)llround(req->cost_usd * 1e6) : 0;
+        bad |= llmgw_admission_settle(st, &s->adm, LLMGW_CHG_COST, micro);
+    }
+    else if (!req->cache_hit && req->cost_usd > 0) {
+        apr_int64_t micro = (apr_int64_t)llround(req->cost_usd * 1e6);
+        if (micro > 0) {
+            bad |= ctr_add(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH, micro,
+                           NULL);
         }
     }
     if (req->status < 500) {
@@ -628,13 +755,6 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
     if (total > 0) {
         bad |= ctr_add(r, st, s, LLMGW_CTR_TOTAL_TOKENS, LLMGW_WIN_MONTH,
                        total, NULL);
-    }
-    if (!req->cache_hit && req->cost_usd > 0) {
-        apr_int64_t micro = (apr_int64_t)llround(req->cost_usd * 1e6);
-        if (micro > 0) {
-            bad |= ctr_add(r, st, s, LLMGW_CTR_COST, LLMGW_WIN_MONTH, micro,
-                           NULL);
-        }
     }
     if (bad) {
         warn_store(r, st, "settlement after the response");
@@ -705,7 +825,7 @@ static int usage_handler(request_rec *r)
               : llmgw_usage_json(r->pool, key->workspace, key->plan,
                                  s->c.month_milli, requests, tokens,
                                  s->c.cost_micro, s->now);
-    txt = json_dumps(j, JSON_COMPACT);
+    txt = llmgw_json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!txt) {
         send_error(r, HTTP_INTERNAL_SERVER_ERROR, "internal_error", NULL,
@@ -721,6 +841,38 @@ static int usage_handler(request_rec *r)
 
 /* ------------------------------------------------------------ startup */
 
+/* Every key's plan exists: checked when the configuration is read, so
+ * `apachectl -t` fails naming the directive, its file and line. */
+static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    int bad = 0;
+    (void)pconf; (void)plog; (void)ptemp;
+
+    for (vs = s; vs; vs = vs->next) {
+        quota_server_conf *sc = ap_get_module_config(vs->module_config,
+                                                     &llmgw_quota_module);
+        int i;
+        for (i = 0; i < sc->keys->nelts; i++) {
+            quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
+            k->plan = apr_hash_get(sc->plans, k->plan_name,
+                                   APR_HASH_KEY_STRING);
+            if (!k->plan) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                             "LLMGWKey at %s: plan '%s' is not defined "
+                             "(define it with LLMGWPlan %s ...)", k->where,
+                             k->plan_name, k->plan_name);
+                bad = 1;
+            }
+            if (!k->tier && k->plan) {
+                k->tier = k->plan->tier;
+            }
+        }
+    }
+    return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
 static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -731,6 +883,8 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     send_error = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_error);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
     get_request = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_request);
+    cost_fn = APR_RETRIEVE_OPTIONAL_FN(llmgw_cost);
+    resolve_model = APR_RETRIEVE_OPTIONAL_FN(llmgw_resolve_model);
     if (!get_store || !send_error || !send_body || !get_request) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_quota needs mod_llmgw: load mod_llmgw "
@@ -746,13 +900,7 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             : NULL;
         for (i = 0; i < sc->keys->nelts; i++) {
             quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
-            k->plan = apr_hash_get(sc->plans, k->plan_name,
-                                   APR_HASH_KEY_STRING);
-            if (!k->plan) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs,
-                             "LLMGWKey at %s: plan '%s' is not defined "
-                             "(LLMGWPlan %s ...)", k->where, k->plan_name,
-                             k->plan_name);
+            if (!k->plan) {              /* check_config refused it */
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             memcpy(sc->digests + (apr_size_t)i * LLMGW_DIGEST_LEN, k->digest,
@@ -765,11 +913,15 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void quota_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_check_config(quota_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(quota_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(usage_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, authenticate, quota_authenticate, NULL, NULL,
                       APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, admit, quota_admit, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after every cache's lookup: runs only when none answered */
+    APR_OPTIONAL_HOOK(llmgw, cache_lookup, quota_cache_miss, NULL, NULL,
+                      APR_HOOK_REALLY_LAST);
     APR_OPTIONAL_HOOK(llmgw, response_headers, quota_response_headers, NULL,
                       NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, completed, quota_completed, NULL, NULL,

@@ -253,6 +253,48 @@ static void check_incr(llmgw_store_t *st)
     ck_assert_uint_eq(r, 0);
 }
 
+/* A counter's value; memcached pads a decremented value with spaces. */
+static apr_uint64_t decr_value(llmgw_store_t *st, const char *key)
+{
+    char *v;
+    apr_size_t len;
+
+    ck_assert_int_eq(st->get(st, tp, key, &v, &len), LLMGW_STORE_OK);
+    return (apr_uint64_t)apr_strtoi64(v, NULL, 10);
+}
+
+static void check_decr(llmgw_store_t *st)
+{
+    const char *k = uniq("dctr"), *s = uniq("dstr");
+    apr_uint64_t r = 99;
+
+    /* an absent key stays absent */
+    ck_assert_int_eq(st->decr(st, k, 1, &r), LLMGW_STORE_NOTFOUND);
+    expect_absent(st, k);
+    ck_assert_int_eq(st->incr(st, k, 0, 1000, 0, &r), LLMGW_STORE_OK);
+    ck_assert_int_eq(st->decr(st, k, 100, &r), LLMGW_STORE_OK);
+    ck_assert_uint_eq(r, 900);
+    ck_assert_uint_eq(decr_value(st, k), 900);
+    ck_assert_int_eq(st->decr(st, k, 0, &r), LLMGW_STORE_OK);
+    ck_assert_uint_eq(r, 900);
+    ck_assert_int_eq(st->decr(st, k, 899, NULL), LLMGW_STORE_OK);
+    ck_assert_uint_eq(decr_value(st, k), 1);
+    /* floored at 0, as memcached does */
+    ck_assert_int_eq(st->decr(st, k, 5, &r), LLMGW_STORE_OK);
+    ck_assert_uint_eq(r, 0);
+    ck_assert_uint_eq(decr_value(st, k), 0);
+    ck_assert_int_eq(st->incr(st, k, 7, 0, 0, &r), LLMGW_STORE_OK);
+    ck_assert_uint_eq(r, 7);
+    /* a delta over 32 bits */
+    ck_assert_int_eq(st->incr(st, k, 5000000000ULL, 0, 0, &r), LLMGW_STORE_OK);
+    ck_assert_int_eq(st->decr(st, k, 5000000001ULL, &r), LLMGW_STORE_OK);
+    ck_assert_uint_eq(r, 6);
+    /* not a number: an error */
+    ck_assert_int_eq(st->set(st, s, "abc", 3, 0), LLMGW_STORE_OK);
+    ck_assert_int_eq(st->decr(st, s, 1, &r), LLMGW_STORE_ERROR);
+    ck_assert_int_eq(st->decr(st, "", 1, &r), LLMGW_STORE_ERROR);
+}
+
 static void check_binary_and_keys(llmgw_store_t *st)
 {
     static const char bin[] = { 'a', '\0', '\xff', '\r', '\n', ' ', '\0', 'z' };
@@ -339,8 +381,10 @@ static void *APR_THREAD_FUNC incr_thread(apr_thread_t *t, void *data)
     apr_uint64_t r;
     int i;
 
+    /* +2 then -1: the count stays exact only if both are atomic */
     for (i = 0; i < job->n; i++) {
-        if (job->st->incr(job->st, job->key, 1, 1, 0, &r) != LLMGW_STORE_OK)
+        if (job->st->incr(job->st, job->key, 2, 2, 0, &r) != LLMGW_STORE_OK
+            || job->st->decr(job->st, job->key, 1, &r) != LLMGW_STORE_OK)
             job->failures++;
     }
     apr_thread_exit(t, APR_SUCCESS);
@@ -401,6 +445,7 @@ START_TEST(shm_basic)
     ck_assert_str_eq(st->kind, "shm");
     check_basic(st);
     check_incr(st);
+    check_decr(st);
     check_binary_and_keys(st);
 }
 END_TEST
@@ -713,6 +758,7 @@ START_TEST(mc_basic)
     ck_assert_str_eq(st->kind, "memcached");
     check_basic(st);
     check_incr(st);
+    check_decr(st);
     check_binary_and_keys(st);
 }
 END_TEST
