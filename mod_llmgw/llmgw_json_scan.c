@@ -88,9 +88,8 @@ static int scan_string(cur_t *c, int *escaped)
                     v = v * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0'
                                            : (p[i] | 0x20) - 'a' + 10);
                 }
-                if (v == 0) {
-                    return 0;                  /* \u0000: jansson refuses it */
-                }
+                /* \u0000 is valid JSON: accepted and relayed (jansson
+                 * reads it with JSON_ALLOW_NUL) */
                 p += 5;
                 if (v >= 0xD800 && v <= 0xDBFF) {  /* needs a low surrogate */
                     unsigned lo;

@@ -126,7 +126,7 @@ int llmgw_cache_entry_decode(apr_pool_t *p, const char *data, apr_size_t len,
     if (!nl) {
         return -1;
     }
-    m = json_loadb(data + ml, (size_t)(nl - data - ml), 0, NULL);
+    m = json_loadb(data + ml, (size_t)(nl - data - ml), JSON_ALLOW_NUL, NULL);
     if (!json_is_object(m)) {
         json_decref(m);
         return -1;
@@ -252,7 +252,7 @@ int llmgw_cache_sse_replay(apr_pool_t *p, const char *sse, apr_size_t len,
         if (is_done(x)) {
             break;
         }
-        c = json_loadb(x->data, x->len, 0, NULL);
+        c = json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);
         if (!json_is_object(c) || json_object_get(c, "error")) {
             json_decref(c);
             json_decref(last);
@@ -490,7 +490,7 @@ int llmgw_cache_sse_to_json(apr_pool_t *p, const char *sse, apr_size_t len,
         if (is_done(x)) {
             break;
         }
-        c = json_loadb(x->data, x->len, 0, NULL);
+        c = json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);
         if (!json_is_object(c) || json_object_get(c, "error")) {
             json_decref(c);
             goto done;
@@ -585,7 +585,7 @@ int llmgw_cache_json_to_sse(apr_pool_t *p, const char *json, apr_size_t len,
                             int include_usage, char **out,
                             apr_size_t *out_len)
 {
-    json_t *doc = json_loadb(json, len, 0, NULL), *choices, *ch, *u;
+    json_t *doc = json_loadb(json, len, JSON_ALLOW_NUL, NULL), *choices, *ch, *u;
     cbuf_t b;
     size_t i, k;
 
