@@ -295,6 +295,10 @@ START_TEST(sse_events_parse)
     ck_assert_str_eq(APR_ARRAY_IDX(ev, 3, llmgw_cache_event_t).data, "last");
     ev = llmgw_cache_sse_events(tp, "", 0);
     ck_assert_int_eq(ev->nelts, 0);
+    /* a bare "data" line is a data line with an empty value (the SSE spec) */
+    ev = llmgw_cache_sse_events(tp, "data\ndata: x\n\n", 14);
+    ck_assert_int_eq(ev->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 0, llmgw_cache_event_t).data, "\nx");
 }
 END_TEST
 
