@@ -14,9 +14,6 @@
 /* Prefix of every cache entry in the shared store. */
 #define LLMGW_CACHE_KEY_PREFIX "llmgw:cache:v1:"
 
-/* Hex SHA-256 (64 characters + NUL) of len bytes. */
-void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65]);
-
 /* The canonical form of a request body: a copy with the gateway's own
  * fields (LLMGW_GATEWAY_FIELDS), model (keyed separately as the
  * resolved upstream model), stream and stream_options removed at the top

@@ -4,27 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
-#include <openssl/evp.h>
 #include "llmgw_types.h"
 #include "llmgw_cache_key.h"
-
-void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
-
-    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
-        memset(out, '0', 64);       /* cannot happen with a sane libcrypto */
-        out[64] = '\0';
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    out[64] = '\0';
-}
+#include "llmgw_digest.h"
 
 /* 1.0 and 1 mean the same to every provider: integral reals become
  * integers so that they give the same key. */
@@ -101,12 +83,12 @@ const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
                             ";cred:anonymous", NULL);
     }
     else {
-        llmgw_cache_sha256_hex(client_key, strlen(client_key), h);
+        llmgw_sha256_hex(client_key, strlen(client_key), h);
         scope = apr_pstrcat(p, "vhost:", vhost ? vhost : "", ";cred:", h,
                             NULL);
     }
     if (provider_key) {
-        llmgw_cache_sha256_hex(provider_key, strlen(provider_key), h);
+        llmgw_sha256_hex(provider_key, strlen(provider_key), h);
         scope = apr_pstrcat(p, scope, ";pk:", h, NULL);
     }
     return scope;
@@ -143,6 +125,6 @@ const char *llmgw_cache_key(apr_pool_t *p, const char *scope,
         off += n;
         buf[off++] = '\n';
     }
-    llmgw_cache_sha256_hex(buf, off, h);
+    llmgw_sha256_hex(buf, off, h);
     return apr_pstrcat(p, LLMGW_CACHE_KEY_PREFIX, h, NULL);
 }

@@ -15,6 +15,7 @@
 #include <apr_file_io.h>
 
 #include "llmgw_cache_key.h"
+#include "llmgw_digest.h"
 #include "llmgw_cache_entry.h"
 
 #ifndef LLMGW_SHARED_DIR
@@ -84,7 +85,7 @@ static const char *fixture(const char *name, apr_size_t *len)
 START_TEST(sha256_vector)
 {
     char h[65];
-    llmgw_cache_sha256_hex("abc", 3, h);
+    llmgw_sha256_hex("abc", 3, h);
     ck_assert_str_eq(h, "ba7816bf8f01cfea414140de5dae2223"
                         "b00361a396177a9cb410ff61f20015ad");
 }
