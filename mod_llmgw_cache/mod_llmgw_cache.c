@@ -129,7 +129,6 @@ static const command_rec cache_cmds[] = {
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
-static APR_OPTIONAL_FN_TYPE(llmgw_request_json) *request_json;
 
 /* ------------------------------------------------ per request */
 
@@ -289,21 +288,12 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     return OK;
 }
 
-/* The request body in canonical form, from its text when the gateway kept
- * it (no tree to build), else from the tree. */
+/* The request body in canonical form, from its text (no tree built). */
 static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
 {
-    static const char *const drop[] = {
-        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options", NULL
-    };
-    if (req->raw_body) {
-        const char *c = llmgw_json_canonical(p, req->raw_body, req->raw_len,
-                                             drop, NULL);
-        if (c) {
-            return c;
-        }
-    }
-    return llmgw_cache_canonical_body(p, request_json(req));
+    return req->raw_body ? llmgw_cache_canonical_body(p, req->raw_body,
+                                                      req->raw_len)
+                         : NULL;
 }
 
 static int cache_lookup(request_rec *r, llmgw_request_t *req)
@@ -479,8 +469,7 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf; (void)plog; (void)ptemp;
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
-    request_json = APR_RETRIEVE_OPTIONAL_FN(llmgw_request_json);
-    if (!get_store || !send_body || !request_json) {
+    if (!get_store || !send_body) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_cache needs mod_llmgw: load mod_llmgw.so "
                      "(LoadModule llmgw_module) as well");

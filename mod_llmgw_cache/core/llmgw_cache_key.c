@@ -1,71 +1,27 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Cache keys: canonical request bodies and their SHA-256. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_types.h"
 #include "llmgw_cache_key.h"
 #include "llmgw_digest.h"
+#include "llmgw_json_scan.h"
 
-/* 1.0 and 1 mean the same to every provider: integral reals become
- * integers so that they give the same key. */
-static json_t *normalise(json_t *v)
-{
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (isfinite(d) && d > -9.0e15 && d < 9.0e15
-            && d == (double)(json_int_t)d) {
-            return json_integer((json_int_t)d);
-        }
-        return json_incref(v);
-    }
-    if (json_is_object(v)) {
-        json_t *o = json_object();
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x) {
-            json_object_set_new(o, k, normalise(x));
-        }
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) {
-            json_array_append_new(a, normalise(x));
-        }
-        return a;
-    }
-    return json_incref(v);
-}
-
-const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body)
+const char *llmgw_cache_canonical_body(apr_pool_t *p, const char *body,
+                                       apr_size_t len)
 {
     static const char *const drop[] = {
-        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options"
+        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options", NULL
     };
-    json_t *c;
-    char *txt;
-    const char *out;
     apr_size_t i;
-
-    if (!json_is_object(body)) {
+    for (i = 0; i < len && (body[i] == ' ' || body[i] == '\t'
+                            || body[i] == '\n' || body[i] == '\r'); i++)
+        ;
+    if (i == len || body[i] != '{' || !llmgw_json_valid(body, len)) {
         return NULL;
     }
-    c = normalise((json_t *)body);
-    for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
-        json_object_del(c, drop[i]);
-    }
-    txt = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    json_decref(c);
-    if (!txt) {
-        return NULL;
-    }
-    out = apr_pstrdup(p, txt);
-    free(txt);
-    return out;
+    return llmgw_json_canonical(p, body, len, drop, NULL);
 }
 
 const char *llmgw_cache_scope(apr_pool_t *p, const char *workspace,
