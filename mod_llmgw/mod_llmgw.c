@@ -15,6 +15,7 @@
 #include "http_core.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_store_backends.h"
+#include "llmgw_digest.h"
 #include "llmgw_parse.h"
 
 
@@ -77,8 +78,8 @@ static apr_uint64_t rng_next(void)
 
 static const char *new_request_id(apr_pool_t *p)
 {
-    static const char hexd[] = "0123456789abcdef";
-    unsigned char b[16];
+    static const int groups[] = { 4, 2, 2, 2, 6 };    /* 8-4-4-4-12 */
+    unsigned char b[16], *g = b;
     char *id = apr_palloc(p, 37), *o = id;
     apr_uint64_t x, y;
     int i;
@@ -96,14 +97,14 @@ static const char *new_request_id(apr_pool_t *p)
     memcpy(b + 8, &y, 8);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);     /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);     /* RFC 4122 variant */
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
+    for (i = 0; i < 5; i++) {
+        if (i) {
             *o++ = '-';
         }
-        *o++ = hexd[b[i] >> 4];
-        *o++ = hexd[b[i] & 15];
+        llmgw_hex(g, (apr_size_t)groups[i], o);
+        o += 2 * groups[i];
+        g += groups[i];
     }
-    *o = '\0';
     return id;
 }
 

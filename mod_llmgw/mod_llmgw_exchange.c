@@ -15,7 +15,7 @@
 #include "util_filter.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_num.h"
-#include "mod_llmgw_upstream.h"
+#include "client/mod_llmgw_upstream.h"
 #include "llmgw_parse.h"
 #include "llmgw_sse.h"
 #include "llmgw_translate.h"

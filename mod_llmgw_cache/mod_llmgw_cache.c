@@ -30,10 +30,9 @@ module AP_MODULE_DECLARE_DATA llmgw_cache_module;
 #define DEFAULT_MAX_ENTRY  1048576
 #define WARN_INTERVAL      10          /* seconds between store warnings */
 
-#define STAT_HITS      "llmgw:stats:cache:hits"
-#define STAT_MISSES    "llmgw:stats:cache:misses"
-#define STAT_BYPASSES  "llmgw:stats:cache:bypasses"
-#define STAT_ERRORS    "llmgw:stats:cache:store_errors"
+/* The cache's counters, kept per process and flushed to the store. */
+typedef enum { STAT_HITS, STAT_MISSES, STAT_BYPASSES, STAT_ERRORS,
+               STAT_COUNT } cache_stat_e;
 
 /* -1: unset (inherits), so that a <Location> overrides only what it sets. */
 typedef struct cache_conf {
@@ -129,7 +128,6 @@ static const command_rec cache_cmds[] = {
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
-static APR_OPTIONAL_FN_TYPE(llmgw_request_json) *request_json;
 
 /* ------------------------------------------------ per request */
 
@@ -183,28 +181,25 @@ static void store_warn(request_rec *r, const char *what, const char *detail)
 /* Hit, miss, bypass and error counts, summed per process and added to
  * the store at most once a second: a store round trip per request would
  * cost a memcached hit half its speed. */
-static const char *const stat_keys[] = {
-    STAT_HITS, STAT_MISSES, STAT_BYPASSES, STAT_ERRORS
+static const char *const stat_keys[STAT_COUNT] = {
+    "llmgw:stats:cache:hits", "llmgw:stats:cache:misses",
+    "llmgw:stats:cache:bypasses", "llmgw:stats:cache:store_errors"
 };
-static apr_uint32_t stat_pending[4];
+static apr_uint32_t stat_pending[STAT_COUNT];
 static apr_uint32_t stat_flushed_at;            /* apr_time_sec, truncated */
 
-static void count(llmgw_store_t *st, const char *key)
+static void count(llmgw_store_t *st, cache_stat_e stat)
 {
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now()), last;
     int i;
 
-    for (i = 0; i < 4; i++) {
-        if (stat_keys[i] == key) {
-            apr_atomic_inc32(&stat_pending[i]);
-        }
-    }
+    apr_atomic_inc32(&stat_pending[stat]);
     last = apr_atomic_read32(&stat_flushed_at);
     if (!st || now == last
         || apr_atomic_cas32(&stat_flushed_at, now, last) != last) {
         return;
     }
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < STAT_COUNT; i++) {
         apr_uint32_t n = apr_atomic_xchg32(&stat_pending[i], 0);
         apr_uint64_t v;
         if (n) {
@@ -289,21 +284,12 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     return OK;
 }
 
-/* The request body in canonical form, from its text when the gateway kept
- * it (no tree to build), else from the tree. */
+/* The request body in canonical form, from its text (no tree built). */
 static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
 {
-    static const char *const drop[] = {
-        LLMGW_GATEWAY_FIELDS, "model", "stream", "stream_options", NULL
-    };
-    if (req->raw_body) {
-        const char *c = llmgw_json_canonical(p, req->raw_body, req->raw_len,
-                                             drop, NULL);
-        if (c) {
-            return c;
-        }
-    }
-    return llmgw_cache_canonical_body(p, request_json(req));
+    return req->raw_body ? llmgw_cache_canonical_body(p, req->raw_body,
+                                                      req->raw_len)
+                         : NULL;
 }
 
 static int cache_lookup(request_rec *r, llmgw_request_t *req)
@@ -479,8 +465,7 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf; (void)plog; (void)ptemp;
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
-    request_json = APR_RETRIEVE_OPTIONAL_FN(llmgw_request_json);
-    if (!get_store || !send_body || !request_json) {
+    if (!get_store || !send_body) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_cache needs mod_llmgw: load mod_llmgw.so "
                      "(LoadModule llmgw_module) as well");

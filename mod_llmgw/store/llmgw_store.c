@@ -10,6 +10,7 @@
 #include <apr_sha1.h>
 
 #include "llmgw_store_backends.h"
+#include "llmgw_digest.h"
 
 const char *llmgw_store_status_str(llmgw_store_status_e s)
 {
@@ -27,20 +28,14 @@ const char *llmgw_store_key_digest(const char *key, apr_size_t klen,
                                    char buf[LLMGW_STORE_DIGEST_BUF],
                                    apr_size_t *out_len)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[APR_SHA1_DIGESTSIZE];
     apr_sha1_ctx_t ctx;
-    int i;
 
     apr_sha1_init(&ctx);
     apr_sha1_update_binary(&ctx, (const unsigned char *)key, (unsigned int)klen);
     apr_sha1_final(md, &ctx);
     memcpy(buf, "sha1:", 5);
-    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
-        buf[5 + 2 * i] = hex[md[i] >> 4];
-        buf[6 + 2 * i] = hex[md[i] & 0xf];
-    }
-    buf[5 + 2 * APR_SHA1_DIGESTSIZE] = '\0';
+    llmgw_hex(md, sizeof(md), buf + 5);
     *out_len = 5 + 2 * APR_SHA1_DIGESTSIZE;
     return buf;
 }

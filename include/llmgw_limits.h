@@ -28,8 +28,8 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 #include <jansson.h>
+#include "llmgw_digest.h"
 
-#define LLMGW_DIGEST_LEN 32              /* SHA-256 */
 #define LLMGW_MILLI 1000                 /* milli-requests per request */
 #define LLMGW_DEFAULT_RESERVE_TOKENS 1024
 #define LLMGW_DEFAULT_CACHE_HIT_MILLI 100 /* cache_hit_weight=0.1 */
@@ -103,10 +103,6 @@ const char *llmgw_counter_key(apr_pool_t *p, const char *workspace,
 int llmgw_workspace_ok(const char *ws);
 
 /* ------------------------------------------------------------ keys */
-
-/* SHA-256 of data. */
-void llmgw_sha256(const void *data, apr_size_t len,
-                  unsigned char out[LLMGW_DIGEST_LEN]);
 
 /* The digest of an LLMGWKey argument: "sha256:HEX" (64 hex digits, either
  * case) or a plain key. Returns 0, or -1 when a sha256: form is malformed

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "llmgw_cache_entry.h"
 #include "llmgw_num.h"
+#include "llmgw_sse.h"
 #include "llmgw_buf.h"
 
 /* ------------------------------------------------------------ buffers */
@@ -159,65 +160,25 @@ int llmgw_cache_entry_decode(apr_pool_t *p, const char *data, apr_size_t len,
 
 /* ------------------------------------------------------------ SSE */
 
+static int collect_event(void *baton, const char *event, const char *data,
+                         apr_size_t len)
+{
+    apr_array_header_t *ev = baton;
+    llmgw_cache_event_t *x = apr_array_push(ev);
+    (void)event;
+    x->data = apr_pstrmemdup(ev->pool, data, len);
+    x->len = len;
+    return 0;
+}
+
+/* The events of a stored stream, read by the gateway's one SSE parser. */
 apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
                                            apr_size_t len)
 {
     apr_array_header_t *ev = apr_array_make(p, 32, sizeof(llmgw_cache_event_t));
-    cbuf_t data;
-    int have = 0;
-    apr_size_t i = 0;
-
-    cb_init(&data, p, 1024);
-    while (i <= len) {
-        apr_size_t s = i, e;
-        int eof = (i == len);
-        while (i < len && sse[i] != '\n' && sse[i] != '\r') {
-            i++;
-        }
-        e = i;
-        if (i < len) {
-            if (sse[i] == '\r' && i + 1 < len && sse[i + 1] == '\n') {
-                i++;
-            }
-            i++;
-        }
-        else {
-            i = len + 1;
-        }
-        if (e == s) {                   /* blank line: dispatch */
-            if (have) {
-                llmgw_cache_event_t *x = apr_array_push(ev);
-                x->data = apr_pstrmemdup(p, data.data, data.len);
-                x->len = data.len;
-                data.len = 0;
-                have = 0;
-            }
-            if (eof) {
-                break;
-            }
-            continue;
-        }
-        if (sse[s] == ':') {
-            continue;                   /* comment */
-        }
-        if (e - s >= 5 && !memcmp(sse + s, "data", 4)
-            && (sse[s + 4] == ':' || e - s == 4)) {
-            apr_size_t v = s + 5;
-            if (v < e && sse[v] == ' ') {
-                v++;
-            }
-            if (have) {
-                cb_add(&data, "\n", 1);
-            }
-            cb_add(&data, sse + v, e > v ? e - v : 0);
-            have = 1;
-        }
-        if (i > len && have) {          /* last event, no blank line */
-            llmgw_cache_event_t *x = apr_array_push(ev);
-            x->data = apr_pstrmemdup(p, data.data, data.len);
-            x->len = data.len;
-            break;
-        }
+    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(p, 0, collect_event, ev);
+    if (llmgw_sse_feed(ps, sse, len) == 0) {
+        llmgw_sse_finish(ps);
     }
     return ev;
 }

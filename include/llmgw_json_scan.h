@@ -43,7 +43,9 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
                     void *baton);
 
 /* Canonical text of the validated value at buf: white space removed,
- * every object's members sorted by their key bytes, scalars as written.
+ * every object's members sorted by their key bytes, scalars as written
+ * but for a zero fraction ("1.0" is "1"); strings keep their escapes (an
+ * escaped spelling is another key: a miss, never a wrong hit).
  * Top-level members named in drop (NULL-terminated, may be NULL) are left
  * out. Allocated from p; NULL when buf is not a value. Used for cache keys:
  * the same request sent with other member order or spacing maps to the

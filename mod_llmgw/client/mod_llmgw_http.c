@@ -13,7 +13,7 @@
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
 #include "apr_uri.h"
-#include "mod_llmgw_private.h"
+#include "../mod_llmgw_private.h"
 #include "mod_llmgw_upstream.h"
 
 #define IDLE_MAX      256                  /* pooled connections a process */

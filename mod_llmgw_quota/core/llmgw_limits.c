@@ -287,15 +287,6 @@ apr_int64_t llmgw_counter_value(const char *v)
 
 /* ------------------------------------------------------------ keys */
 
-void llmgw_sha256(const void *data, apr_size_t len,
-                  unsigned char out[LLMGW_DIGEST_LEN])
-{
-    unsigned int n = LLMGW_DIGEST_LEN;
-    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL)) {
-        memset(out, 0, LLMGW_DIGEST_LEN);   /* never matches a real key */
-    }
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -14,15 +14,14 @@
 /* Prefix of every cache entry in the shared store. */
 #define LLMGW_CACHE_KEY_PREFIX "llmgw:cache:v1:"
 
-/* Hex SHA-256 (64 characters + NUL) of len bytes. */
-void llmgw_cache_sha256_hex(const void *data, apr_size_t len, char out[65]);
-
-/* The canonical form of a request body: a copy with the gateway's own
- * fields (LLMGW_GATEWAY_FIELDS), model (keyed separately as the
- * resolved upstream model), stream and stream_options removed at the top
- * level, integral reals written as integers, keys sorted at every level,
- * compact. body is not modified. NULL when body is not an object. */
-const char *llmgw_cache_canonical_body(apr_pool_t *p, const json_t *body);
+/* The canonical form of a request body's text (the one form every cache
+ * key uses: llmgw_json_canonical): the gateway's own fields
+ * (LLMGW_GATEWAY_FIELDS), model (keyed separately as the resolved upstream
+ * model), stream and stream_options left out at the top level, members
+ * sorted at every level, no white space, "1.0" written "1". NULL when body
+ * is not a JSON object. */
+const char *llmgw_cache_canonical_body(apr_pool_t *p, const char *body,
+                                       apr_size_t len);
 
 /* The scope of a request: "ws:" + workspace when there is one, else
  * "vhost:" + vhost + ";cred:" + SHA-256 of client_key (or "anonymous"

@@ -490,6 +490,20 @@ static const char *canon(cur_t *c, apr_pool_t *p, const char *const *drop,
             return NULL;
         }
         *len = v.len;
+        if (v.type == LLMGW_JV_NUMBER) {
+            /* 1.0 and 1 mean the same to every provider: an integral
+             * number written with a zero fraction keys as the integer */
+            const char *dot = memchr(v.p, '.', v.len);
+            apr_size_t i;
+            if (dot) {
+                for (i = (apr_size_t)(dot - v.p) + 1; i < v.len
+                     && v.p[i] == '0'; i++)
+                    ;
+                if (i == v.len) {
+                    *len = (apr_size_t)(dot - v.p);
+                }
+            }
+        }
         return start;
     }
 }
