@@ -24,7 +24,7 @@ static apr_pool_t *pool;
 static const llmgw_translator_t *T = &llmgw_gemini_translator;
 static llmgw_xlate_ctx_t X = {
     "gemini-2.0-flash", "chatcmpl-abc123", 1700000000, "req-42", "gem",
-    1024, 1
+    1024, 1, NULL
 };
 
 static void setup(void)
@@ -1709,29 +1709,31 @@ START_TEST(stream_chunks_shape)
     ck_assert_int_eq(feed(st, sink, events), LLMGW_XLATE_CONTINUE);
     ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_END);
     n = sink->chunks->nelts;
-    /* role(0) [thought: nothing], text(0), role(1), text(1), calls(1),
-     * finish(0), finish(1), usage */
-    ck_assert_int_eq(n, 8);
+    /* role(0), thought(0) as reasoning_content, text(0), role(1), text(1),
+     * calls(1), finish(0), finish(1), usage */
+    ck_assert_int_eq(n, 9);
     c = APR_ARRAY_IDX(sink->chunks, 0, json_t *);
     assert_json_eq(json_object_get(c, "choices"),
         "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
         "\"logprobs\":null,\"finish_reason\":null}]");
     c = APR_ARRAY_IDX(sink->chunks, 1, json_t *);
-    assert_json_eq(jget(c, "choices.0.delta"), "{\"content\":\"Hi\"}");
+    assert_json_eq(jget(c, "choices.0.delta"), "{\"reasoning_content\":\"hm\"}");
     c = APR_ARRAY_IDX(sink->chunks, 2, json_t *);
+    assert_json_eq(jget(c, "choices.0.delta"), "{\"content\":\"Hi\"}");
+    c = APR_ARRAY_IDX(sink->chunks, 3, json_t *);
     ck_assert_int_eq(iget(c, "choices.0.index"), 1);
     ck_assert_str_eq(sget(c, "choices.0.delta.role"), "assistant");
-    c = APR_ARRAY_IDX(sink->chunks, 4, json_t *);
+    c = APR_ARRAY_IDX(sink->chunks, 5, json_t *);
     assert_json_eq(jget(c, "choices.0.delta"),
         "{\"tool_calls\":["
         "{\"index\":0,\"id\":\"call_abc123_1_0\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}},"
         "{\"index\":1,\"id\":\"call_abc123_1_1\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]}");
-    c = APR_ARRAY_IDX(sink->chunks, 5, json_t *);
+    c = APR_ARRAY_IDX(sink->chunks, 6, json_t *);
     assert_json_eq(json_object_get(c, "choices"),
         "[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"length\"}]");
-    c = APR_ARRAY_IDX(sink->chunks, 6, json_t *);
-    ck_assert_str_eq(sget(c, "choices.0.finish_reason"), "tool_calls");
     c = APR_ARRAY_IDX(sink->chunks, 7, json_t *);
+    ck_assert_str_eq(sget(c, "choices.0.finish_reason"), "tool_calls");
+    c = APR_ARRAY_IDX(sink->chunks, 8, json_t *);
     assert_json_eq(c, "{\"id\":\"chatcmpl-abc123\",\"object\":\"chat.completion.chunk\","
         "\"created\":1700000000,\"model\":\"gemini-2.0-flash\",\"choices\":[],"
         "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7,"
