@@ -16,6 +16,14 @@
 #include "llmgw_types.h"
 #include "llmgw_envelope.h"
 
+/* What a request translation could not take (SPEC "Translation": nothing
+ * is dropped silently). The caller owns it; translators fill it. */
+typedef struct llmgw_xlate_report {
+    int drop_unsupported;           /* LLMGWDropUnsupported On: drop, list */
+    apr_array_header_t *dropped;    /* const char *: parameters dropped */
+    const char *param;              /* set with a 400 unsupported_parameter */
+} llmgw_xlate_report_t;
+
 /** Per-request context shared by every translator call. */
 typedef struct llmgw_xlate_ctx {
     const char *model;          /* upstream model (no provider prefix) */
@@ -25,6 +33,8 @@ typedef struct llmgw_xlate_ctx {
     const char *provider;       /* provider name, for error envelopes */
     long default_max_tokens;    /* used when the client sent none (Anthropic requires it) */
     int include_usage;          /* stream_options.include_usage */
+    llmgw_xlate_report_t *report;   /* NULL: unsupported parameters are
+                                     * refused, not recorded */
 } llmgw_xlate_ctx_t;
 
 /* Emits one SSE `data:` payload to the client: a chat.completion.chunk JSON
@@ -113,5 +123,72 @@ int llmgw_xlate_emit_provider_error(const llmgw_xlate_ctx_t *x,
 /* Maps a finish reason; SPEC: unknown maps to "stop"; tool calls win unless
  * the reason is "length". Shared by translators. */
 const char *llmgw_finish_reason(const char *mapped, int has_tool_calls);
+
+/* ---- request parameters (the per-provider tables) ---- */
+
+/* How a provider type takes one OpenAI chat parameter. */
+typedef enum {
+    LLMGW_XP_TRANSLATED = 1,    /* translated by the translator */
+    LLMGW_XP_NONE,              /* known, no equivalent: only its neutral
+                                 * value (null, false, 0, ...) is accepted */
+    LLMGW_XP_GATEWAY            /* the gateway's own field: never upstream */
+} llmgw_xparam_e;
+
+typedef struct llmgw_xparam {
+    const char *name;
+    llmgw_xparam_e how;
+} llmgw_xparam_t;
+
+/* Checks every member of req against table (ended by a NULL name): a
+ * parameter without translation (LLMGW_XP_NONE with a non-neutral value,
+ * or a name the table does not know) is dropped and listed in
+ * x->report->dropped when drop_unsupported is on, else refused: returns -1
+ * with *err and x->report->param set (a 400 unsupported_parameter).
+ * provider_type names the provider type in messages. */
+int llmgw_xlate_check_params(apr_pool_t *p, const json_t *req,
+                             const llmgw_xparam_t *table,
+                             const char *provider_type,
+                             const llmgw_xlate_ctx_t *x, const char **err);
+
+/* One parameter (or one value of it) the translator cannot take: 0 when it
+ * is dropped (listed), -1 with *err and the report's param set otherwise. */
+int llmgw_xlate_unsupported(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                            const char *param, const char *why,
+                            const char **err);
+
+/* Whether v is the neutral value of OpenAI parameter name (what sending
+ * nothing means): null, logprobs false, a penalty of 0, n 1, ... */
+int llmgw_xlate_neutral(const char *name, const json_t *v);
+
+/* reasoning_effort / reasoning ({effort, max_tokens, enabled, exclude}) of
+ * an OpenAI request. */
+typedef struct llmgw_xlate_reasoning {
+    int present;                /* either was given (not null) */
+    apr_int64_t budget;         /* thinking tokens; 0: reasoning off */
+    int exclude;                /* reasoning.exclude: no thinking text back */
+    const char *effort;         /* the effort named, or NULL */
+} llmgw_xlate_reasoning_t;
+
+/* Reads them into out; -1 with *err and *param on an invalid value. The
+ * budget of an effort: minimal 1024, low 2048, medium 8192, high 24576,
+ * none 0; reasoning.max_tokens is taken as is. */
+int llmgw_xlate_reasoning(apr_pool_t *p, const json_t *req,
+                          llmgw_xlate_reasoning_t *out, const char **param,
+                          const char **err);
+
+/* ---- embeddings ---- */
+
+/* The base64 of a float array as little-endian float32 (what OpenAI sends
+ * for encoding_format "base64"); NULL when values is not an array of
+ * numbers. New reference. */
+json_t *llmgw_xlate_embedding_base64(const json_t *values);
+
+/* Rewrites every data[].embedding array of an OpenAI embeddings `list` to
+ * its base64 string; returns how many were rewritten. */
+int llmgw_xlate_embeddings_to_base64(json_t *list);
+
+/* Whether an OpenAI embeddings request asks for base64 ("encoding_format":
+ * "base64"). */
+int llmgw_xlate_wants_base64(const json_t *req);
 
 #endif

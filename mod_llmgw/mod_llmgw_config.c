@@ -44,6 +44,7 @@ void *llmgw_create_dir_conf(apr_pool_t *p, char *dir)
     dc->retries = -1;
     dc->max_body = -1;
     dc->default_max_tokens = -1;
+    dc->drop_unsupported = -1;
     return dc;
 }
 
@@ -61,6 +62,7 @@ void *llmgw_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retries, -1);
     MERGE(max_body, -1);
     MERGE(default_max_tokens, -1);
+    MERGE(drop_unsupported, -1);
     return dc;
 }
 
@@ -519,6 +521,10 @@ const command_rec llmgw_cmds[] = {
         RSRC_CONF | ACCESS_CONF,
         "max_tokens sent to providers that require one (Anthropic) when the "
         "client set none; default 4096."),
+    AP_INIT_FLAG("LLMGWDropUnsupported", ap_set_flag_slot,
+        DIR_OFF(drop_unsupported), RSRC_CONF | ACCESS_CONF,
+        "On: parameters a provider has no equivalent for are dropped and "
+        "listed in x-llmgw-dropped instead of answered with a 400."),
     AP_INIT_TAKE_ARGV("LLMGWPrice", cmd_price, NULL, RSRC_CONF,
         "Price of PROVIDER/MODEL in USD per million input, output and "
         "optionally cached input tokens."),

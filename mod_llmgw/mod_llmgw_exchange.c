@@ -43,6 +43,7 @@ typedef struct exchange {
     const char *model;
     const llmgw_translator_t *xl;        /* NULL: OpenAI wire format */
     llmgw_xlate_ctx_t xctx;
+    llmgw_xlate_report_t report;         /* parameters refused or dropped */
     llmgw_stream_t *xs;
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
@@ -639,6 +640,25 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
                                 ex->body.data, ex->body.len);
 }
 
+/* An OpenAI embeddings answer with float arrays, as base64 strings; the
+ * text unchanged when it is not such an answer. */
+static const char *base64_embeddings(apr_pool_t *p, const char *body,
+                                     apr_size_t *len)
+{
+    json_t *j = json_loadb(body, *len, JSON_ALLOW_NUL, NULL);
+    char *txt;
+    const char *out = body;
+
+    if (j && llmgw_xlate_embeddings_to_base64(j) > 0
+        && (txt = llmgw_json_dumps(j, JSON_COMPACT)) != NULL) {
+        *len = strlen(txt);
+        out = apr_pstrmemdup(p, txt, *len);
+        free(txt);
+    }
+    json_decref(j);
+    return out;
+}
+
 /* A complete non-stream answer: translated if needed, usage noted. An
  * OpenAI-format answer is relayed as it came: only its usage is parsed. */
 static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
@@ -656,6 +676,9 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
         }
         else if (j && ex->xl->embeddings_response) {
             t = ex->xl->embeddings_response(r->pool, j, &ex->xctx, &req->usage);
+            if (t && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
+                llmgw_xlate_embeddings_to_base64(t);
+            }
         }
         if (j) {
             json_decref(j);
@@ -674,6 +697,12 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     }
     else {
         llmgw_usage_from_text(out, out_len, &req->usage);
+        if (req->endpoint == LLMGW_EP_EMBEDDINGS
+            && strstr(out, "\"embedding\"") != NULL
+            && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
+            /* asked for base64, got floats (Ollama, some proxies) */
+            out = base64_embeddings(r->pool, out, &out_len);
+        }
     }
     req->answered_provider = ex->provider->name;
     req->answered_model = ex->model;
@@ -756,6 +785,24 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
     account(ex->r, req);
 }
 
+/* SPEC "Translation": what LLMGWDropUnsupported dropped is listed. */
+static void set_dropped_header(request_rec *r, const llmgw_xlate_report_t *rep)
+{
+    const char *list = NULL;
+    int i;
+
+    for (i = 0; rep->dropped && i < rep->dropped->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(rep->dropped, i, const char *);
+        list = list ? apr_pstrcat(r->pool, list, ", ", n, NULL) : n;
+    }
+    if (list) {
+        apr_table_set(r->headers_out, "x-llmgw-dropped", list);
+    }
+    else {
+        apr_table_unset(r->headers_out, "x-llmgw-dropped");
+    }
+}
+
 /* ------------------------------------------------- retries and fallbacks */
 
 /* Waits before a retry: the provider's retry-after (header or body, e.g.
@@ -804,6 +851,8 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.xctx.default_max_tokens = dc->default_max_tokens > 0
                 ? dc->default_max_tokens : LLMGW_DEFAULT_MAX_TOKENS;
             ex.xctx.include_usage = req->include_usage;
+            ex.report.drop_unsupported = dc->drop_unsupported == 1;
+            ex.xctx.report = &ex.report;
             ex.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
             llmgw_buf_init(&ex.body, r->pool, 0);
             if (req->capture) {
@@ -813,8 +862,11 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             rv = build_call(&ex, dc, raw, raw_len,
                             raw_unchanged && c == 0, &call, &err);
             if (rv) {
-                return llmgw_error_reply(r, req, rv, NULL, NULL, err);
+                return llmgw_error_reply(r, req, rv, ex.report.param
+                                         ? "unsupported_parameter" : NULL,
+                                         ex.report.param, err);
             }
+            set_dropped_header(r, &ex.report);
             req->attempts++;
             llmgw_upstream_perform(r->pool, &call);
             req->upstream_latency = call.latency;

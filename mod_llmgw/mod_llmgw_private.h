@@ -36,6 +36,7 @@ typedef struct llmgw_dir_conf {
     int retries;
     apr_off_t max_body;
     long default_max_tokens;           /* for providers that require it */
+    int drop_unsupported;              /* LLMGWDropUnsupported (-1 unset) */
 } llmgw_dir_conf;
 
 #define LLMGW_DEFAULT_TIMEOUT         apr_time_from_sec(300)

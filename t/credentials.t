@@ -12,7 +12,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 67, need_module('llmgw'), need_module('llmgw_cache');
+plan tests => 72, need_module('llmgw'), need_module('llmgw_cache');
 
 my $KEY = provider_key();
 my $CC = '/v1/chat/completions';
@@ -148,6 +148,15 @@ mock_reset();
     is $res->code, 200, '\u0000 (to Anthropic): 200' or diag $res->content;
     my $c = mock_last()->{body}{messages}[0]{content};
     is ref $c ? $c->[0]{text} : $c, "e\0f", '\u0000 (to Anthropic): relayed';
+
+    is content_of($res), "e\0f", '\u0000 (from Anthropic): the answer keeps it';
+    $res = post_json($CC, '{"model":"mockgem/echo","messages":[{"role":"user","content":"g\u0000h"}]}');
+    is content_of($res), "g\0h", '\u0000 (Gemini): relayed both ways';
+    for my $m ('mockant/echo', 'mockgem/echo', 'mock/echo') {
+        my $r = raw_request(method => 'POST', path => $CC, timeout => 20,
+            body => qq({"model":"$m","stream":true,"messages":[{"role":"user","content":"i\\u0000j"}]}));
+        like $r->{body} // '', qr/"i\\u0000j"/, "\\u0000 in a $m stream: relayed";
+    }
 
     $res = post_json($CC, '{"model":"mock/ec\u0000ho","messages":[{"role":"user","content":"x"}]}');
     envelope_ok($res, 400, 'invalid_request_error', 'a NUL in the model name');

@@ -13,11 +13,61 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "llmgw_translate.h"
+#include "llmgw_buf.h"
 #include "llmgw_envelope.h"
 #include "llmgw_num.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 #define ANTHROPIC_PATH    "/v1/messages"
+/* The forced tool that carries a response_format answer: its input is the
+ * message content. A client tool of this name is refused. */
+#define ANTHROPIC_JSON_TOOL "llmgw_json_response"
+#define ANTHROPIC_MIN_THINKING 1024   /* Anthropic's smallest budget */
+
+/* What the Anthropic translator does with each OpenAI chat parameter
+ * (README "Translation table"); anything else is reported or dropped. */
+static const llmgw_xparam_t anth_params[] = {
+    { "model", LLMGW_XP_TRANSLATED },
+    { "messages", LLMGW_XP_TRANSLATED },
+    { "stream", LLMGW_XP_TRANSLATED },
+    { "stream_options", LLMGW_XP_TRANSLATED },
+    { "max_tokens", LLMGW_XP_TRANSLATED },
+    { "max_completion_tokens", LLMGW_XP_TRANSLATED },
+    { "temperature", LLMGW_XP_TRANSLATED },
+    { "top_p", LLMGW_XP_TRANSLATED },
+    { "top_k", LLMGW_XP_TRANSLATED },
+    { "stop", LLMGW_XP_TRANSLATED },
+    { "tools", LLMGW_XP_TRANSLATED },
+    { "tool_choice", LLMGW_XP_TRANSLATED },
+    { "parallel_tool_calls", LLMGW_XP_TRANSLATED },
+    { "response_format", LLMGW_XP_TRANSLATED },
+    { "reasoning_effort", LLMGW_XP_TRANSLATED },
+    { "reasoning", LLMGW_XP_TRANSLATED },
+    { "user", LLMGW_XP_TRANSLATED },
+    { "safety_identifier", LLMGW_XP_TRANSLATED },
+    { "metadata", LLMGW_XP_TRANSLATED },
+    { "n", LLMGW_XP_NONE },
+    { "seed", LLMGW_XP_NONE },
+    { "presence_penalty", LLMGW_XP_NONE },
+    { "frequency_penalty", LLMGW_XP_NONE },
+    { "logprobs", LLMGW_XP_NONE },
+    { "top_logprobs", LLMGW_XP_NONE },
+    { "logit_bias", LLMGW_XP_NONE },
+    { "store", LLMGW_XP_NONE },
+    { "service_tier", LLMGW_XP_NONE },
+    { "modalities", LLMGW_XP_NONE },
+    { "audio", LLMGW_XP_NONE },
+    { "prediction", LLMGW_XP_NONE },
+    { "web_search_options", LLMGW_XP_NONE },
+    { "verbosity", LLMGW_XP_NONE },
+    { "functions", LLMGW_XP_NONE },
+    { "function_call", LLMGW_XP_NONE },
+    { "prompt_cache_key", LLMGW_XP_NONE },
+    { "provider", LLMGW_XP_GATEWAY },
+    { "provider_key", LLMGW_XP_GATEWAY },
+    { "models", LLMGW_XP_GATEWAY },
+    { NULL, 0 }
+};
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -158,6 +208,7 @@ static void anth_headers(apr_pool_t *p, const char *key,
 /* State of the request being built. */
 typedef struct {
     apr_pool_t *p;
+    const llmgw_xlate_ctx_t *x;
     const char *err;
     json_t *messages;        /* Anthropic turns */
     const char *last_role;   /* role of the last turn in messages */
@@ -368,7 +419,7 @@ static int tool_use_blocks(req_state_t *st, const json_t *calls, json_t *blocks)
         }
         else if (json_is_string(args)) {
             input = json_loadb(json_string_value(args), json_string_length(args),
-                               JSON_DECODE_ANY, NULL);
+                               JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
             if (!json_is_object(input)) {
                 json_decref(input);
                 return fail(st, apr_psprintf(st->p, "tool call '%s' arguments "
@@ -497,6 +548,11 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
                 json_decref(out);
                 return fail(st, "function tools require a name");
             }
+            if (!strcmp(name, ANTHROPIC_JSON_TOOL)) {
+                json_decref(out);
+                return fail(st, "the tool name " ANTHROPIC_JSON_TOOL
+                            " is reserved by the gateway");
+            }
             if (params != NULL && !json_is_null(params)
                 && !json_is_object(params)) {
                 json_decref(out);
@@ -582,6 +638,57 @@ static int positive_int(const json_t *req, const char *key, apr_int64_t *v)
     return 1;
 }
 
+/* An unsupported parameter: dropped (0) or refused (-1). */
+static int unsupported(req_state_t *st, const char *param, const char *why)
+{
+    const char *err = NULL;
+
+    if (llmgw_xlate_unsupported(st->p, st->x, param, why, &err)) {
+        return fail(st, err);
+    }
+    return 0;
+}
+
+/* metadata.user_id, else user, else safety_identifier -> metadata.user_id.
+ * Other metadata members have no equivalent. */
+static int convert_user(req_state_t *st, const json_t *req, json_t *body)
+{
+    const json_t *md = json_object_get(req, "metadata");
+    const char *uid = NULL;
+    const char *key;
+    json_t *v;
+
+    if (md != NULL && !json_is_null(md)) {
+        if (!json_is_object(md)) {
+            return fail(st, "metadata must be an object of strings");
+        }
+        json_object_foreach((json_t *)md, key, v) {
+            if (!strcmp(key, "user_id") && json_is_string(v)) {
+                uid = json_string_value(v);
+            }
+            else if (unsupported(st, apr_pstrcat(st->p, "metadata.", key,
+                                                 NULL),
+                                 apr_psprintf(st->p, "metadata.%s has no "
+                                              "equivalent on anthropic "
+                                              "providers (only user_id)",
+                                              key))) {
+                return -1;
+            }
+        }
+    }
+    if (uid == NULL) {
+        uid = jstr(req, "user");
+    }
+    if (uid == NULL) {
+        uid = jstr(req, "safety_identifier");
+    }
+    if (uid != NULL) {
+        json_object_set_new(body, "metadata",
+                            json_pack("{s:s}", "user_id", uid));
+    }
+    return 0;
+}
+
 static int convert_params(req_state_t *st, const json_t *req,
                           const llmgw_xlate_ctx_t *x, json_t *body)
 {
@@ -645,19 +752,143 @@ static int convert_params(req_state_t *st, const json_t *req,
         return fail(st, "stop must be a string or an array of strings");
     }
 
-    v = json_object_get(req, "n");
-    if (v != NULL && !json_is_null(v)
-        && (!json_is_integer(v) || json_integer_value(v) != 1)) {
-        return fail(st, "n must be 1 for Anthropic models");
+    v = json_object_get(req, "top_k");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            return fail(st, "top_k must be a positive integer");
+        }
+        json_object_set_new(body, "top_k", json_integer(json_integer_value(v)));
     }
-
-    v = json_object_get(req, "user");
-    if (json_is_string(v)) {
-        json_object_set_new(body, "metadata",
-                            json_pack("{s:s}", "user_id", json_string_value(v)));
+    if (convert_user(st, req, body)) {
+        return -1;
     }
     if (json_is_true(json_object_get(req, "stream"))) {
         json_object_set_new(body, "stream", json_true());
+    }
+    return 0;
+}
+
+/* reasoning_effort / reasoning -> thinking {budget_tokens}; *on set when
+ * thinking is enabled. max_tokens (already in body) must exceed the budget:
+ * raised when the client set none, else the budget is cut to fit. */
+static int convert_reasoning(req_state_t *st, const json_t *req,
+                             const llmgw_xlate_ctx_t *x, json_t *body, int *on)
+{
+    llmgw_xlate_reasoning_t rs;
+    const char *param = NULL, *err = NULL;
+    apr_int64_t budget, max;
+    int client_max;
+
+    *on = 0;
+    if (llmgw_xlate_reasoning(st->p, req, &rs, &param, &err)) {
+        return fail(st, err);
+    }
+    if (!rs.present || rs.budget == 0) {
+        return 0;
+    }
+    if (rs.exclude && unsupported(st, "reasoning.exclude",
+                                  "reasoning.exclude has no equivalent on "
+                                  "anthropic providers")) {
+        return -1;
+    }
+    budget = rs.budget < ANTHROPIC_MIN_THINKING ? ANTHROPIC_MIN_THINKING
+                                                : rs.budget;
+    max = (apr_int64_t)json_integer_value(json_object_get(body, "max_tokens"));
+    client_max = (json_object_get(req, "max_completion_tokens")
+                  && !json_is_null(json_object_get(req,
+                                                   "max_completion_tokens")))
+                 || (json_object_get(req, "max_tokens")
+                     && !json_is_null(json_object_get(req, "max_tokens")));
+    if (!client_max) {
+        max = budget + (x->default_max_tokens > 0 ? x->default_max_tokens
+                                                  : 4096);
+        json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
+    }
+    else if (budget >= max) {
+        budget = max - 1;
+        if (budget < ANTHROPIC_MIN_THINKING) {
+            return fail(st, "reasoning on anthropic providers needs "
+                        "max_tokens above 1024 (the smallest thinking "
+                        "budget)");
+        }
+    }
+    json_object_set_new(body, "thinking",
+                        json_pack("{s:s, s:I}", "type", "enabled",
+                                  "budget_tokens", (json_int_t)budget));
+    *on = 1;
+    return 0;
+}
+
+/* response_format json_object / json_schema -> a forced tool whose input
+ * is the answer (returned as the message content). */
+static int convert_response_format(req_state_t *st, const json_t *req,
+                                   json_t *body, int thinking)
+{
+    const json_t *rf = json_object_get(req, "response_format");
+    const json_t *js, *schema = NULL;
+    const char *type, *desc = NULL;
+    json_t *tools, *tool, *choice;
+    int client_tools;
+
+    if (rf == NULL || json_is_null(rf)) {
+        return 0;
+    }
+    type = jstr(rf, "type");
+    if (type == NULL) {
+        return fail(st, "response_format needs a type");
+    }
+    if (!strcmp(type, "text")) {
+        return 0;
+    }
+    if (!strcmp(type, "json_schema")) {
+        js = json_object_get(rf, "json_schema");
+        schema = json_is_object(js) ? json_object_get(js, "schema") : NULL;
+        desc = jstr(js, "description");
+        if (schema != NULL && !json_is_object(schema)) {
+            return fail(st, "response_format.json_schema.schema must be an "
+                        "object");
+        }
+    }
+    else if (strcmp(type, "json_object")) {
+        return fail(st, apr_psprintf(st->p, "unsupported response_format "
+                                     "type '%s'", type));
+    }
+    if (thinking) {
+        /* Anthropic refuses a forced tool while thinking. */
+        return unsupported(st, "response_format", "response_format cannot be "
+                           "combined with reasoning on anthropic providers");
+    }
+    tool = json_pack("{s:s, s:s, s:o}", "name", ANTHROPIC_JSON_TOOL,
+                     "description", desc ? desc
+                     : "Gives the answer as JSON: the input is the answer.",
+                     "input_schema", schema ? json_deep_copy(schema)
+                                            : json_pack("{s:s}", "type",
+                                                        "object"));
+    tools = json_object_get(body, "tools");
+    client_tools = json_array_size(tools) > 0;
+    if (!client_tools) {
+        json_object_set_new(body, "tools", json_pack("[o]", tool));
+        json_object_set_new(body, "tool_choice",
+                            json_pack("{s:s, s:s}", "type", "tool",
+                                      "name", ANTHROPIC_JSON_TOOL));
+        return 0;
+    }
+    json_array_append_new(tools, tool);
+    choice = json_object_get(body, "tool_choice");
+    type = jstr(choice, "type");
+    if (type == NULL || !strcmp(type, "auto")) {
+        /* a client tool or the answer: some tool call either way */
+        json_t *any = json_pack("{s:s}", "type", "any");
+        if (json_is_true(json_object_get(choice,
+                                         "disable_parallel_tool_use"))) {
+            json_object_set_new(any, "disable_parallel_tool_use", json_true());
+        }
+        json_object_set_new(body, "tool_choice", any);
+    }
+    else if (!strcmp(type, "none")) {
+        json_object_set_new(body, "tool_choice",
+                            json_pack("{s:s, s:s}", "type", "tool",
+                                      "name", ANTHROPIC_JSON_TOOL));
     }
     return 0;
 }
@@ -670,12 +901,18 @@ static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
     const char *model;
     json_t *body;
 
+    int thinking = 0;
+
     memset(&st, 0, sizeof(st));
     st.p = p;
+    st.x = x;
     *err = NULL;
 
     if (!json_is_object(req)) {
         *err = "request body must be a JSON object";
+        return NULL;
+    }
+    if (llmgw_xlate_check_params(p, req, anth_params, "anthropic", x, err)) {
         return NULL;
     }
     msgs = json_object_get(req, "messages");
@@ -692,7 +929,9 @@ static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
     st.messages = json_array();
     if (convert_messages(&st, msgs, body)
         || convert_tools(&st, req, body)
-        || convert_params(&st, req, x, body)) {
+        || convert_params(&st, req, x, body)
+        || convert_reasoning(&st, req, x, body, &thinking)
+        || convert_response_format(&st, req, body, thinking)) {
         json_decref(st.messages);
         json_decref(body);
         *err = st.err ? st.err : "invalid request";
@@ -737,12 +976,17 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
     json_t *tool_calls = json_array();
     json_t *message;
     json_t *resp;
-    char *text = NULL;
+    /* lengths kept: "\u0000" in a text block is content too */
+    llmgw_buf_t text_b, thinking_b;
+    int has_text = 0, has_thinking = 0;
+    char *answer = NULL;        /* the response_format tool's input */
     size_t i;
     const json_t *b;
     int has_tools;
     const char *finish;
 
+    llmgw_buf_init(&text_b, p, 0);
+    llmgw_buf_init(&thinking_b, p, 0);
     if (json_is_array(content)) {
         json_array_foreach(content, i, b) {
             const char *type = jstr(b, "type");
@@ -750,10 +994,19 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
                 continue;
             }
             if (!strcmp(type, "text")) {
-                const char *t = jstr(b, "text");
-                if (t != NULL) {
-                    text = text ? apr_pstrcat(p, text, t, NULL)
-                                : apr_pstrdup(p, t);
+                const json_t *t = json_object_get(b, "text");
+                if (json_is_string(t)) {
+                    llmgw_buf_append(&text_b, json_string_value(t),
+                                     json_string_length(t));
+                    has_text = 1;
+                }
+            }
+            else if (!strcmp(type, "thinking")) {
+                const json_t *t = json_object_get(b, "thinking");
+                if (json_is_string(t)) {
+                    llmgw_buf_append(&thinking_b, json_string_value(t),
+                                     json_string_length(t));
+                    has_thinking = 1;
                 }
             }
             else if (!strcmp(type, "tool_use")) {
@@ -763,6 +1016,13 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
                 char *args = input ? llmgw_json_dumps(input, JSON_COMPACT
                                                        | JSON_ENCODE_ANY)
                                    : NULL;
+                if (name != NULL && !strcmp(name, ANTHROPIC_JSON_TOOL)) {
+                    if (answer == NULL) {
+                        answer = apr_pstrdup(p, args ? args : "{}");
+                    }
+                    free(args);
+                    continue;
+                }
                 json_array_append_new(tool_calls,
                     json_pack("{s:s, s:s, s:{s:s, s:s}}",
                               "id", id ? id : "",
@@ -774,19 +1034,30 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
         }
     }
     has_tools = json_array_size(tool_calls) > 0;
-
     message = json_pack("{s:s}", "role", "assistant");
     json_object_set_new(message, "content",
-                        text ? json_string(text)
-                             : has_tools ? json_null() : json_string(""));
+                        answer ? json_string(answer)   /* the JSON is the answer */
+                        : has_text ? json_stringn(text_b.data ? text_b.data : "",
+                                                  text_b.len)
+                        : has_tools ? json_null() : json_string(""));
+    json_object_set_new(message, "refusal", json_null());
+    if (has_thinking) {
+        json_object_set_new(message, "reasoning_content",
+                            json_stringn(thinking_b.data ? thinking_b.data
+                                                         : "", thinking_b.len));
+    }
     if (has_tools) {
         json_object_set_new(message, "tool_calls", tool_calls);
     }
     else {
         json_decref(tool_calls);
     }
-    finish = llmgw_finish_reason(map_stop_reason(jstr(native, "stop_reason")),
-                                 has_tools);
+    finish = map_stop_reason(jstr(native, "stop_reason"));
+    if (answer != NULL && !has_tools && finish != NULL
+        && !strcmp(finish, "tool_calls")) {
+        finish = "stop";        /* the answer tool is not a tool call */
+    }
+    finish = llmgw_finish_reason(finish, has_tools);
 
     resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}]}",
                      "id", x->id ? x->id : "",
@@ -819,6 +1090,8 @@ struct llmgw_stream {
     int failed;
     int tool_count;          /* tool_use blocks so far */
     apr_hash_t *tools;       /* Anthropic block index -> tool index */
+    apr_int64_t answer_block; /* block of the response_format tool, or -1 */
+    int answered;            /* the response_format tool was used */
     const char *stop_reason;
     int have_input;
     int have_output;
@@ -835,6 +1108,7 @@ static llmgw_stream_t *anth_stream_new(apr_pool_t *p,
     s->p = p;
     s->x = *x;
     s->tools = apr_hash_make(p);
+    s->answer_block = -1;
     return s;
 }
 
@@ -909,8 +1183,12 @@ static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
         return LLMGW_XLATE_ERROR;
     }
     s->done = 1;
-    finish = llmgw_finish_reason(map_stop_reason(s->stop_reason),
-                                 s->tool_count > 0);
+    finish = map_stop_reason(s->stop_reason);
+    if (s->answered && s->tool_count == 0 && finish != NULL
+        && !strcmp(finish, "tool_calls")) {
+        finish = "stop";        /* the answer tool is not a tool call */
+    }
+    finish = llmgw_finish_reason(finish, s->tool_count > 0);
     if (emit_chunk(s, json_object(), finish, emit, baton)) {
         return LLMGW_XLATE_ERROR;
     }
@@ -942,10 +1220,33 @@ static int on_block_start(llmgw_stream_t *s, const json_t *ev,
         return 0;
     }
     if (!strcmp(type, "text")) {
-        const char *t = jstr(cb, "text");
-        if (t != NULL && *t) {
-            return emit_chunk(s, json_pack("{s:s}", "content", t), NULL,
+        const json_t *t = json_object_get(cb, "text");  /* whole: \u0000 too */
+        if (json_is_string(t) && json_string_length(t)) {
+            return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
                               emit, baton);
+        }
+        return 0;
+    }
+    if (!strcmp(type, "thinking")) {
+        const json_t *t = json_object_get(cb, "thinking");  /* whole: \u0000 too */
+        if (json_is_string(t) && json_string_length(t)) {
+            return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t),
+                              NULL, emit, baton);
+        }
+        return 0;
+    }
+    if (!strcmp(type, "tool_use") && jstr(cb, "name")
+        && !strcmp(jstr(cb, "name"), ANTHROPIC_JSON_TOOL) && !s->answered) {
+        /* the response_format answer: its input streams as content */
+        const json_t *input = json_object_get(cb, "input");
+        s->answered = 1;
+        s->answer_block = found ? idx : -1;
+        if (json_is_object(input) && json_object_size(input) > 0) {
+            char *js = json_dumps(input, JSON_COMPACT);
+            int rv = js ? emit_chunk(s, json_pack("{s:s}", "content", js),
+                                     NULL, emit, baton) : 0;
+            free(js);
+            return rv;
         }
         return 0;
     }
@@ -978,7 +1279,7 @@ static int on_block_start(llmgw_stream_t *s, const json_t *ev,
         free(args);
         return rv;
     }
-    return 0;   /* thinking, redacted_thinking, server tools...: skipped */
+    return 0;   /* redacted_thinking, server tools...: skipped */
 }
 
 static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
@@ -991,11 +1292,19 @@ static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
         return 0;
     }
     if (!strcmp(type, "text_delta")) {
-        const char *t = jstr(d, "text");
-        if (t == NULL || !*t) {
+        const json_t *t = json_object_get(d, "text");   /* whole: \u0000 too */
+        if (!json_is_string(t) || !json_string_length(t)) {
             return 0;
         }
-        return emit_chunk(s, json_pack("{s:s}", "content", t), NULL,
+        return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
+                          emit, baton);
+    }
+    if (!strcmp(type, "thinking_delta")) {
+        const json_t *t = json_object_get(d, "thinking");   /* whole: \u0000 too */
+        if (!json_is_string(t) || !json_string_length(t)) {
+            return 0;
+        }
+        return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t), NULL,
                           emit, baton);
     }
     if (!strcmp(type, "input_json_delta")) {
@@ -1004,6 +1313,13 @@ static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
         apr_int64_t idx = jint(ev, "index", &found);
         const int *k = found ? apr_hash_get(s->tools, &idx, sizeof(idx)) : NULL;
 
+        if (found && s->answered && idx == s->answer_block) {
+            if (pj == NULL || !*pj) {
+                return 0;
+            }
+            return emit_chunk(s, json_pack("{s:s}", "content", pj), NULL,
+                              emit, baton);
+        }
         if (k == NULL || pj == NULL || !*pj) {
             return 0;
         }
@@ -1012,7 +1328,7 @@ static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
                                        "arguments", pj),
                           NULL, emit, baton);
     }
-    return 0;   /* thinking_delta, signature_delta, citations...: skipped */
+    return 0;   /* signature_delta, citations...: skipped */
 }
 
 static int anth_stream_event(llmgw_stream_t *s, const char *event,
@@ -1032,7 +1348,7 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
     if (data == NULL || len == 0) {
         return LLMGW_XLATE_CONTINUE;
     }
-    ev = json_loadb(data, len, 0, NULL);
+    ev = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(ev)) {
         json_decref(ev);
         return emit_gateway_error(s, "upstream sent an invalid stream event",
@@ -1150,7 +1466,7 @@ static void anth_stream_usage(const llmgw_stream_t *s, llmgw_usage_t *usage)
 static void anth_error(apr_pool_t *p, int http_status, const char *body,
                        apr_size_t len, llmgw_error_t *out)
 {
-    json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *j = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     const json_t *e = json_object_get(j, "error");
     const char *et = jstr(e, "type");
     const char *msg = jstr(e, "message");

@@ -28,6 +28,51 @@
 #define GEMINI_MAX_CHOICES    128     /* candidateCount is at most 8 */
 #define GEMINI_MAX_DEPTH      32      /* schema nesting we translate */
 
+/* What the Gemini translator does with each OpenAI chat parameter
+ * (README "Translation table"); anything else is reported or dropped. */
+static const llmgw_xparam_t gem_params[] = {
+    { "model", LLMGW_XP_TRANSLATED },
+    { "messages", LLMGW_XP_TRANSLATED },
+    { "stream", LLMGW_XP_TRANSLATED },
+    { "stream_options", LLMGW_XP_TRANSLATED },
+    { "max_tokens", LLMGW_XP_TRANSLATED },
+    { "max_completion_tokens", LLMGW_XP_TRANSLATED },
+    { "temperature", LLMGW_XP_TRANSLATED },
+    { "top_p", LLMGW_XP_TRANSLATED },
+    { "top_k", LLMGW_XP_TRANSLATED },
+    { "n", LLMGW_XP_TRANSLATED },
+    { "stop", LLMGW_XP_TRANSLATED },
+    { "seed", LLMGW_XP_TRANSLATED },
+    { "presence_penalty", LLMGW_XP_TRANSLATED },
+    { "frequency_penalty", LLMGW_XP_TRANSLATED },
+    { "logprobs", LLMGW_XP_TRANSLATED },
+    { "top_logprobs", LLMGW_XP_TRANSLATED },
+    { "tools", LLMGW_XP_TRANSLATED },
+    { "tool_choice", LLMGW_XP_TRANSLATED },
+    { "parallel_tool_calls", LLMGW_XP_TRANSLATED },
+    { "response_format", LLMGW_XP_TRANSLATED },
+    { "reasoning_effort", LLMGW_XP_TRANSLATED },
+    { "reasoning", LLMGW_XP_TRANSLATED },
+    { "user", LLMGW_XP_NONE },
+    { "safety_identifier", LLMGW_XP_NONE },
+    { "metadata", LLMGW_XP_NONE },
+    { "logit_bias", LLMGW_XP_NONE },
+    { "store", LLMGW_XP_NONE },
+    { "service_tier", LLMGW_XP_NONE },
+    { "modalities", LLMGW_XP_NONE },
+    { "audio", LLMGW_XP_NONE },
+    { "prediction", LLMGW_XP_NONE },
+    { "web_search_options", LLMGW_XP_NONE },
+    { "verbosity", LLMGW_XP_NONE },
+    { "functions", LLMGW_XP_NONE },
+    { "function_call", LLMGW_XP_NONE },
+    { "prompt_cache_key", LLMGW_XP_NONE },
+    { "provider", LLMGW_XP_GATEWAY },
+    { "provider_key", LLMGW_XP_GATEWAY },
+    { "models", LLMGW_XP_GATEWAY },
+    { NULL, 0 }
+};
+
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
@@ -166,6 +211,74 @@ static json_t *candidate_text(const json_t *parts)
     return out;
 }
 
+/* Thought parts of a candidate (includeThoughts), concatenated: the
+ * reasoning_content of the message or delta. NULL when none. */
+static json_t *candidate_thoughts(const json_t *parts)
+{
+    size_t i;
+    char *acc = NULL;
+    json_t *out;
+
+    for (i = 0; i < json_array_size(parts); i++) {
+        const json_t *part = json_array_get(parts, i);
+        const char *t = jstr(part, "text");
+        if (t && *t && json_is_true(jget(part, "thought"))) {
+            char *n = acc ? malloc(strlen(acc) + strlen(t) + 1)
+                          : malloc(strlen(t) + 1);
+            if (n == NULL) {
+                free(acc);
+                return NULL;
+            }
+            strcpy(n, acc ? acc : "");
+            strcat(n, t);
+            free(acc);
+            acc = n;
+        }
+    }
+    if (acc == NULL) {
+        return NULL;
+    }
+    out = json_string(acc);
+    free(acc);
+    return out;
+}
+
+/* logprobsResult -> OpenAI choice logprobs {content:[{token, logprob,
+ * bytes, top_logprobs}], refusal}; NULL when absent. */
+static json_t *logprobs_json(const json_t *lr)
+{
+    const json_t *chosen = jget(lr, "chosenCandidates");
+    const json_t *top = jget(lr, "topCandidates");
+    json_t *content;
+    size_t i;
+
+    if (!json_is_array(chosen)) {
+        return NULL;
+    }
+    content = json_array();
+    for (i = 0; i < json_array_size(chosen); i++) {
+        const json_t *c = json_array_get(chosen, i);
+        const json_t *alts = jget(json_array_get(top, i), "candidates");
+        const json_t *lpv = jget(c, "logProbability");
+        json_t *tops = json_array();
+        size_t k;
+
+        for (k = 0; k < json_array_size(alts); k++) {
+            const json_t *a = json_array_get(alts, k);
+            const json_t *alp = jget(a, "logProbability");
+            json_array_append_new(tops, json_pack("{s:s,s:f,s:n}",
+                "token", jstr(a, "token") ? jstr(a, "token") : "",
+                "logprob", json_is_number(alp) ? json_number_value(alp) : 0.0,
+                "bytes"));
+        }
+        json_array_append_new(content, json_pack("{s:s,s:f,s:n,s:o}",
+            "token", jstr(c, "token") ? jstr(c, "token") : "",
+            "logprob", json_is_number(lpv) ? json_number_value(lpv) : 0.0,
+            "bytes", "top_logprobs", tops));
+    }
+    return json_pack("{s:o,s:n}", "content", content, "refusal");
+}
+
 /* An OpenAI tool call for a functionCall part. */
 static json_t *tool_call_json(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                               const json_t *part, int choice, int k,
@@ -284,6 +397,7 @@ static void gem_headers(apr_pool_t *p, const char *key,
 
 typedef struct {
     apr_pool_t *p;
+    const llmgw_xlate_ctx_t *x;
     const char **err;
     json_t *contents;           /* [{role, parts}] */
     json_t *system;             /* parts of systemInstruction */
@@ -541,7 +655,7 @@ static json_t *parse_args(req_state_t *st, const json_t *a)
         return json_object();
     }
     v = json_loadb(json_string_value(a), json_string_length(a),
-                   JSON_DECODE_ANY, NULL);
+                   JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!json_is_object(v)) {
         json_decref(v);
         fail(st, "tool call arguments must be a JSON object");
@@ -639,7 +753,7 @@ static int tool_message(req_state_t *st, const json_t *msg, int legacy)
         return -1;
     }
     resp = json_loadb(json_string_value(text), json_string_length(text),
-                      0, NULL);
+                      JSON_ALLOW_NUL, NULL);
     if (!json_is_object(resp)) {
         json_decref(resp);
         resp = json_pack("{s:O}", "content", text);
@@ -716,9 +830,64 @@ static int convert_messages(req_state_t *st, const json_t *msgs)
     return 0;
 }
 
-/* JSON Schema -> Gemini Schema (an OpenAPI subset): unknown keywords are
- * dropped, ["T","null"] types become nullable, empty `properties` go. */
-static json_t *clean_schema(const json_t *s, int depth)
+/* The schema a local "$ref" ("#", "#/$defs/Name", any JSON pointer into
+ * the root) names, or NULL. */
+static const json_t *resolve_ref(apr_pool_t *p, const json_t *root,
+                                 const char *ref)
+{
+    const json_t *cur = root;
+    char *path, *tok, *last = NULL;
+
+    if (ref == NULL || ref[0] != '#') {
+        return NULL;
+    }
+    if (ref[1] == '\0') {
+        return root;
+    }
+    if (ref[1] != '/') {
+        return NULL;
+    }
+    path = apr_pstrdup(p, ref + 2);
+    for (tok = apr_strtok(path, "/", &last); tok && cur;
+         tok = apr_strtok(NULL, "/", &last)) {
+        char *r = tok, *w = tok;
+        while (*r) {                    /* ~1 is '/', ~0 is '~' */
+            if (r[0] == '~' && (r[1] == '0' || r[1] == '1')) {
+                *w++ = r[1] == '1' ? '/' : '~';
+                r += 2;
+            }
+            else {
+                *w++ = *r++;
+            }
+        }
+        *w = '\0';
+        if (json_is_object(cur)) {
+            cur = json_object_get(cur, tok);
+        }
+        else if (json_is_array(cur) && apr_isdigit(*tok)) {
+            cur = json_array_get(cur, (size_t)strtoul(tok, NULL, 10));
+        }
+        else {
+            cur = NULL;
+        }
+    }
+    return json_is_object(cur) ? cur : NULL;
+}
+
+static json_t *clean_schema_in(apr_pool_t *p, const json_t *root,
+                               const json_t *s, int depth);
+
+/* JSON Schema -> Gemini Schema (an OpenAPI subset): local `$ref`s are
+ * resolved against the root (Gemini has no $defs), a one-element `allOf`
+ * is merged, unknown keywords are dropped, ["T","null"] types become
+ * nullable, empty `properties` go. */
+static json_t *clean_schema(apr_pool_t *p, const json_t *s)
+{
+    return clean_schema_in(p, s, s, 0);
+}
+
+static json_t *clean_schema_in(apr_pool_t *p, const json_t *root,
+                               const json_t *s, int depth)
 {
     static const char *const copy[] = {
         "title", "description", "nullable", "enum", "maxItems", "minItems",
@@ -733,9 +902,32 @@ static json_t *clean_schema(const json_t *s, int depth)
     if (!json_is_object(s) || depth > GEMINI_MAX_DEPTH) {
         return json_object();
     }
+    if (json_is_string(json_object_get(s, "$ref"))) {
+        const json_t *target = resolve_ref(p, root,
+                                 json_string_value(json_object_get(s, "$ref")));
+        json_t *rest = json_copy((json_t *)s), *sib;
+
+        out = target ? clean_schema_in(p, root, target, depth + 1)
+                     : json_object();
+        json_object_del(rest, "$ref");
+        sib = clean_schema_in(p, root, rest, depth + 1);
+        json_object_update(out, sib);   /* description etc. next to it */
+        json_decref(sib);
+        json_decref(rest);
+        return out;
+    }
     out = json_object();
     json_object_foreach((json_t *)s, key, val) {
-        if (!strcmp(key, "type")) {
+        if (!strcmp(key, "allOf") && json_is_array(val)) {
+            size_t k;
+            for (k = 0; k < json_array_size(val); k++) {
+                json_t *one = clean_schema_in(p, root, json_array_get(val, k),
+                                              depth + 1);
+                json_object_update_missing(out, one);
+                json_decref(one);
+            }
+        }
+        else if (!strcmp(key, "type")) {
             if (json_is_string(val)) {
                 json_object_set(out, "type", val);
             }
@@ -764,7 +956,7 @@ static json_t *clean_schema(const json_t *s, int depth)
             const char *pk;
             json_t *pv, *props = json_object();
             json_object_foreach(val, pk, pv) {
-                json_object_set_new(props, pk, clean_schema(pv, depth + 1));
+                json_object_set_new(props, pk, clean_schema_in(p, root, pv, depth + 1));
             }
             if (json_object_size(props)) {
                 json_object_set_new(out, "properties", props);
@@ -774,14 +966,15 @@ static json_t *clean_schema(const json_t *s, int depth)
             }
         }
         else if (!strcmp(key, "items") && json_is_object(val)) {
-            json_object_set_new(out, "items", clean_schema(val, depth + 1));
+            json_object_set_new(out, "items", clean_schema_in(p, root, val, depth + 1));
         }
         else if (!strcmp(key, "anyOf") && json_is_array(val)) {
             json_t *any = json_array();
             size_t k;
             for (k = 0; k < json_array_size(val); k++) {
-                json_array_append_new(any, clean_schema(json_array_get(val, k),
-                                                        depth + 1));
+                json_array_append_new(any, clean_schema_in(p, root,
+                                                           json_array_get(val, k),
+                                                           depth + 1));
             }
             json_object_set_new(out, "anyOf", any);
         }
@@ -835,7 +1028,7 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
                                 json_object_get(fn, "description"));
             }
             if (json_is_object(params)) {
-                json_t *clean = clean_schema(params, 0);
+                json_t *clean = clean_schema(st->p, params);
                 /* An object schema without properties is refused upstream:
                  * a function without parameters says the same. */
                 if (json_object_get(clean, "properties")
@@ -923,6 +1116,47 @@ static int opt_int(req_state_t *st, const json_t *req, const char *key,
     return 0;
 }
 
+/* reasoning_effort / reasoning -> thinkingConfig (thoughts included
+ * unless reasoning.exclude); logprobs / top_logprobs -> responseLogprobs /
+ * logprobs; parallel_tool_calls false has no equivalent. */
+static int convert_extras(req_state_t *st, const json_t *req, json_t *gc)
+{
+    llmgw_xlate_reasoning_t rs;
+    const char *param = NULL, *err = NULL;
+    const json_t *lp = jget(req, "logprobs");
+    const json_t *ptc = jget(req, "parallel_tool_calls");
+
+    if (llmgw_xlate_reasoning(st->p, req, &rs, &param, &err)) {
+        return fail(st, err);
+    }
+    if (rs.present) {
+        json_t *tc = json_pack("{s:I}", "thinkingBudget",
+                               (json_int_t)rs.budget);
+        if (rs.budget > 0 && !rs.exclude) {
+            json_object_set_new(tc, "includeThoughts", json_true());
+        }
+        json_object_set_new(gc, "thinkingConfig", tc);
+    }
+    if (lp && !json_is_null(lp) && !json_is_boolean(lp)) {
+        return fail(st, "'logprobs' must be a boolean");
+    }
+    if (json_is_true(lp)) {
+        json_object_set_new(gc, "responseLogprobs", json_true());
+        if (opt_int(st, req, "top_logprobs", gc, "logprobs", 0) < 0) {
+            return -1;
+        }
+    }
+    if (json_is_false(ptc)) {
+        const char *e = NULL;
+        if (llmgw_xlate_unsupported(st->p, st->x, "parallel_tool_calls",
+                                    "parallel_tool_calls false has no "
+                                    "equivalent on gemini providers", &e)) {
+            return fail(st, e);
+        }
+    }
+    return 0;
+}
+
 static int convert_generation(req_state_t *st, const json_t *req,
                               json_t *body)
 {
@@ -940,6 +1174,8 @@ static int convert_generation(req_state_t *st, const json_t *req,
         || opt_number(st, req, "frequency_penalty", gc,
                       "frequencyPenalty") < 0
         || opt_int(st, req, "n", gc, "candidateCount", 1) < 0
+        || opt_int(st, req, "top_k", gc, "topK", 1) < 0
+        || convert_extras(st, req, gc) < 0
         || opt_int(st, req, "seed", gc, "seed", (json_int_t)-2147483647 - 1) < 0) {
         json_decref(gc);
         return -1;
@@ -980,7 +1216,7 @@ static int convert_generation(req_state_t *st, const json_t *req,
                                 json_string("application/json"));
             if (json_is_object(schema)) {
                 json_object_set_new(gc, "responseSchema",
-                                    clean_schema(schema, 0));
+                                    clean_schema(st->p, schema));
             }
         }
         else if (strcmp(type, "text")) {
@@ -1004,14 +1240,17 @@ static json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
     req_state_t st;
     json_t *body;
 
-    (void)x;
     if (err) {
         *err = NULL;
     }
     st.p = p;
+    st.x = x;
     st.err = err;
     if (!json_is_object(req)) {
         fail(&st, "request body must be a JSON object");
+        return NULL;
+    }
+    if (llmgw_xlate_check_params(p, req, gem_params, "gemini", x, err)) {
         return NULL;
     }
     st.contents = json_array();
@@ -1112,17 +1351,28 @@ static json_t *gem_chat_response(apr_pool_t *p, const json_t *native,
                                 ? json_null() : json_string(""));
         }
         json_object_set_new(msg, "refusal", json_null());
+        {
+            json_t *th = candidate_thoughts(parts);
+            if (th) {
+                json_object_set_new(msg, "reasoning_content", th);
+            }
+        }
         if (json_array_size(calls)) {
             json_object_set_new(msg, "tool_calls", calls);
         }
         else {
             json_decref(calls);
         }
-        json_array_append_new(choices, json_pack("{s:i,s:o,s:n,s:s}",
-            "index", idx, "message", msg, "logprobs",
-            "finish_reason",
-            llmgw_finish_reason(map_finish(jstr(cand, "finishReason")),
-                                json_object_get(msg, "tool_calls") != NULL)));
+        {
+            json_t *lp = logprobs_json(jget(cand, "logprobsResult"));
+            json_array_append_new(choices, json_pack("{s:i,s:o,s:o,s:s}",
+                "index", idx, "message", msg,
+                "logprobs", lp ? lp : json_null(),
+                "finish_reason",
+                llmgw_finish_reason(map_finish(jstr(cand, "finishReason")),
+                                    json_object_get(msg, "tool_calls")
+                                    != NULL)));
+        }
     }
     if (json_array_size(choices) == 0) {
         /* No candidate: a blocked prompt, or nothing generated. */
@@ -1271,7 +1521,7 @@ static void map_rpc_error(apr_pool_t *p, int http_status, const json_t *e,
 static void gem_error(apr_pool_t *p, int http_status, const char *body,
                       apr_size_t len, llmgw_error_t *out)
 {
-    json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *j = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     const json_t *e = jget(j, "error");
 
     /* Some proxies wrap the error in a one-element array. */
@@ -1396,7 +1646,7 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
     const json_t *parts = jget(jget(cand, "content"), "parts");
     int idx = candidate_index(cand, pos), rv;
     stream_choice_t *c;
-    json_t *text, *calls = NULL, *delta;
+    json_t *text, *calls = NULL, *delta, *thoughts, *lp;
     const char *fr = jstr(cand, "finishReason");
     size_t k;
 
@@ -1408,6 +1658,8 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
         return rv;
     }
     text = candidate_text(parts);
+    thoughts = candidate_thoughts(parts);
+    lp = logprobs_json(jget(cand, "logprobsResult"));
     for (k = 0; k < json_array_size(parts); k++) {
         const json_t *part = json_array_get(parts, k);
         if (json_is_object(jget(part, "functionCall"))) {
@@ -1418,19 +1670,31 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
                                                         idx, c->ncalls++, 1));
         }
     }
-    if (text || calls) {
+    if (text || calls || thoughts) {
+        json_t *chunk;
         delta = json_object();
+        if (thoughts) {
+            json_object_set_new(delta, "reasoning_content", thoughts);
+        }
         if (text) {
             json_object_set_new(delta, "content", text);
         }
         if (calls) {
             json_object_set_new(delta, "tool_calls", calls);
         }
-        rv = emit_chunk(s, idx, delta, NULL, emit, baton);
+        chunk = llmgw_xlate_chunk(&s->x, idx, delta, NULL);
+        if (lp) {
+            json_object_set_new(json_array_get(json_object_get(chunk,
+                                                               "choices"), 0),
+                                "logprobs", lp);
+            lp = NULL;
+        }
+        rv = emit_json(chunk, emit, baton);
         if (rv) {
             return rv;
         }
     }
+    json_decref(lp);
     if (fr) {
         c->finish = map_finish(fr);
     }
@@ -1458,7 +1722,7 @@ static int gem_stream_event(llmgw_stream_t *s, const char *event,
     if (len == 0 || (len == 6 && !memcmp(data, "[DONE]", 6))) {
         return LLMGW_XLATE_CONTINUE;
     }
-    j = json_loadb(data, len, 0, NULL);
+    j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(j) && json_is_array(j) && json_array_size(j) == 1
         && json_is_object(json_array_get(j, 0))) {
         json_t *inner = json_incref(json_array_get(j, 0));
@@ -1615,6 +1879,15 @@ static json_t *gem_embeddings_request(apr_pool_t *p, const json_t *req,
         && (!json_is_integer(dims) || json_integer_value(dims) < 1)) {
         if (err) {
             *err = "'dimensions' must be a positive integer";
+        }
+        return NULL;
+    }
+    if (jget(req, "encoding_format") && !json_is_null(jget(req, "encoding_format"))
+        && (!jstr(req, "encoding_format")
+            || (strcmp(jstr(req, "encoding_format"), "float")
+                && strcmp(jstr(req, "encoding_format"), "base64")))) {
+        if (err) {
+            *err = "'encoding_format' must be \"float\" or \"base64\"";
         }
         return NULL;
     }

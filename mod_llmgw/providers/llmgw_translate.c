@@ -2,6 +2,9 @@
 /* Helpers shared by the native translators. */
 #include <string.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <apr_strings.h>
+#include <apr_base64.h>
 #include "llmgw_translate.h"
 #include "llmgw_num.h"
 
@@ -67,4 +70,272 @@ int llmgw_xlate_emit_provider_error(const llmgw_xlate_ctx_t *x,
     e.message = msg;
     e.retry_after = -1;
     return llmgw_xlate_emit_error(x, &e, emit, baton);
+}
+
+/* ------------------------------------------------------------------ */
+/* Request parameters                                                  */
+/* ------------------------------------------------------------------ */
+
+int llmgw_xlate_neutral(const char *name, const json_t *v)
+{
+    if (v == NULL || json_is_null(v)) {
+        return 1;
+    }
+    if (!strcmp(name, "logprobs") || !strcmp(name, "store")
+        || !strcmp(name, "stream")) {
+        return json_is_false(v);
+    }
+    if (!strcmp(name, "parallel_tool_calls")) {
+        return json_is_true(v);
+    }
+    if (!strcmp(name, "presence_penalty") || !strcmp(name, "frequency_penalty")
+        || !strcmp(name, "top_logprobs")) {
+        return json_is_number(v) && json_number_value(v) == 0;
+    }
+    if (!strcmp(name, "n")) {
+        return json_is_integer(v) && json_integer_value(v) == 1;
+    }
+    if (!strcmp(name, "logit_bias") || !strcmp(name, "metadata")) {
+        return json_is_object(v) && json_object_size(v) == 0;
+    }
+    if (!strcmp(name, "service_tier")) {
+        return json_is_string(v) && !strcmp(json_string_value(v), "auto");
+    }
+    if (!strcmp(name, "modalities")) {
+        return json_is_array(v) && json_array_size(v) == 1
+               && json_is_string(json_array_get(v, 0))
+               && !strcmp(json_string_value(json_array_get(v, 0)), "text");
+    }
+    return 0;
+}
+
+int llmgw_xlate_unsupported(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                            const char *param, const char *why,
+                            const char **err)
+{
+    llmgw_xlate_report_t *rep = x ? x->report : NULL;
+
+    if (rep && rep->drop_unsupported) {
+        if (rep->dropped == NULL) {
+            rep->dropped = apr_array_make(p, 4, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(rep->dropped, const char *) = apr_pstrdup(p, param);
+        return 0;
+    }
+    if (rep) {
+        rep->param = apr_pstrdup(p, param);
+    }
+    *err = why;
+    return -1;
+}
+
+int llmgw_xlate_check_params(apr_pool_t *p, const json_t *req,
+                             const llmgw_xparam_t *table,
+                             const char *provider_type,
+                             const llmgw_xlate_ctx_t *x, const char **err)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)req, key, v) {
+        const llmgw_xparam_t *row;
+
+        for (row = table; row->name; row++) {
+            if (!strcmp(row->name, key)) {
+                break;
+            }
+        }
+        if (row->name && row->how != LLMGW_XP_NONE) {
+            continue;
+        }
+        if (row->name && llmgw_xlate_neutral(key, v)) {
+            continue;
+        }
+        if (!row->name && json_is_null(v)) {
+            continue;
+        }
+        if (llmgw_xlate_unsupported(p, x, key, apr_psprintf(p,
+                row->name ? "parameter '%s' has no equivalent on %s "
+                            "providers (LLMGWDropUnsupported On drops it)"
+                          : "unknown parameter '%s': %s providers cannot "
+                            "take it (LLMGWDropUnsupported On drops it)",
+                key, provider_type), err)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static apr_int64_t effort_budget(const char *e)
+{
+    static const struct { const char *name; apr_int64_t budget; } map[] = {
+        { "none", 0 }, { "minimal", 1024 }, { "low", 2048 },
+        { "medium", 8192 }, { "high", 24576 }, { "xhigh", 32768 },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(map[i].name, e)) {
+            return map[i].budget;
+        }
+    }
+    return -1;
+}
+
+int llmgw_xlate_reasoning(apr_pool_t *p, const json_t *req,
+                          llmgw_xlate_reasoning_t *out, const char **param,
+                          const char **err)
+{
+    const json_t *re = json_object_get(req, "reasoning_effort");
+    const json_t *ro = json_object_get(req, "reasoning");
+    const char *key;
+    json_t *v;
+
+    memset(out, 0, sizeof(*out));
+    if (re != NULL && !json_is_null(re)) {
+        if (!json_is_string(re)
+            || effort_budget(json_string_value(re)) < 0) {
+            *param = "reasoning_effort";
+            *err = "reasoning_effort must be one of none, minimal, low, "
+                   "medium, high";
+            return -1;
+        }
+        out->present = 1;
+        out->effort = apr_pstrdup(p, json_string_value(re));
+        out->budget = effort_budget(out->effort);
+    }
+    if (ro == NULL || json_is_null(ro)) {
+        return 0;
+    }
+    if (!json_is_object(ro)) {
+        *param = "reasoning";
+        *err = "reasoning must be an object";
+        return -1;
+    }
+    out->present = 1;
+    json_object_foreach((json_t *)ro, key, v) {
+        if (json_is_null(v)) {
+            continue;
+        }
+        if (!strcmp(key, "effort")) {
+            if (!json_is_string(v) || effort_budget(json_string_value(v)) < 0) {
+                *param = "reasoning.effort";
+                *err = "reasoning.effort must be one of none, minimal, low, "
+                       "medium, high";
+                return -1;
+            }
+            out->effort = apr_pstrdup(p, json_string_value(v));
+            out->budget = effort_budget(out->effort);
+        }
+        else if (!strcmp(key, "enabled")) {
+            if (!json_is_boolean(v)) {
+                *param = "reasoning.enabled";
+                *err = "reasoning.enabled must be a boolean";
+                return -1;
+            }
+            if (json_is_false(v)) {
+                out->budget = 0;
+                return 0;
+            }
+            if (out->budget == 0 && out->effort == NULL) {
+                out->budget = effort_budget("medium");
+            }
+        }
+        else if (!strcmp(key, "exclude")) {
+            if (!json_is_boolean(v)) {
+                *param = "reasoning.exclude";
+                *err = "reasoning.exclude must be a boolean";
+                return -1;
+            }
+            out->exclude = json_is_true(v);
+        }
+        else if (strcmp(key, "max_tokens")) {
+            *param = apr_pstrcat(p, "reasoning.", key, NULL);
+            *err = apr_psprintf(p, "unknown member '%s' of reasoning", key);
+            return -1;
+        }
+    }
+    v = json_object_get(ro, "max_tokens");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            *param = "reasoning.max_tokens";
+            *err = "reasoning.max_tokens must be a non-negative integer";
+            return -1;
+        }
+        out->budget = (apr_int64_t)json_integer_value(v);
+    }
+    else if (out->effort == NULL && !json_is_true(json_object_get(ro,
+                                                                 "enabled"))) {
+        out->budget = effort_budget("medium");   /* {} or {"exclude":..} */
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Embeddings                                                          */
+/* ------------------------------------------------------------------ */
+
+json_t *llmgw_xlate_embedding_base64(const json_t *values)
+{
+    apr_size_t n, i;
+    unsigned char *raw;
+    char *b64;
+    json_t *out;
+
+    if (!json_is_array(values)) {
+        return NULL;
+    }
+    n = json_array_size(values);
+    raw = malloc(n * 4 + 1);
+    if (raw == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        const json_t *v = json_array_get(values, i);
+        union { float f; uint32_t u; } c;
+        if (!json_is_number(v)) {
+            free(raw);
+            return NULL;
+        }
+        c.f = (float)json_number_value(v);
+        raw[i * 4] = (unsigned char)(c.u & 0xff);           /* little endian */
+        raw[i * 4 + 1] = (unsigned char)((c.u >> 8) & 0xff);
+        raw[i * 4 + 2] = (unsigned char)((c.u >> 16) & 0xff);
+        raw[i * 4 + 3] = (unsigned char)((c.u >> 24) & 0xff);
+    }
+    b64 = malloc((apr_size_t)apr_base64_encode_len((int)(n * 4)));
+    if (b64 == NULL) {
+        free(raw);
+        return NULL;
+    }
+    apr_base64_encode(b64, (const char *)raw, (int)(n * 4));
+    out = json_string(b64);
+    free(b64);
+    free(raw);
+    return out;
+}
+
+int llmgw_xlate_embeddings_to_base64(json_t *list)
+{
+    json_t *data = json_object_get(list, "data");
+    size_t i;
+    json_t *item;
+    int n = 0;
+
+    json_array_foreach(data, i, item) {
+        json_t *b64 = llmgw_xlate_embedding_base64(
+            json_object_get(item, "embedding"));
+        if (b64) {
+            json_object_set_new(item, "embedding", b64);
+            n++;
+        }
+    }
+    return n;
+}
+
+int llmgw_xlate_wants_base64(const json_t *req)
+{
+    const json_t *v = json_is_object(req)
+                      ? json_object_get(req, "encoding_format") : NULL;
+    return json_is_string(v) && !strcmp(json_string_value(v), "base64");
 }

@@ -169,6 +169,9 @@ function classify(model) {
   if (model === 'tools') return { kind: 'tools' };
   if (model === 'max-tokens') return { kind: 'max-tokens' };
   if (model === 'stream-error') return { kind: 'stream-error' };
+  if (model === 'thinking') return { kind: 'thinking' };
+  if (model === 'logprobs') return { kind: 'logprobs' };
+  if (model === 'json') return { kind: 'json' };
   if ((m = /^huge-event-(\d+)$/.exec(model))) return { kind: 'huge-event', n: Number(m[1]) };
   if ((m = /^slow-(\d+)$/.exec(model))) return { kind: 'echo', delay: parseInt(m[1], 10) };
   if ((m = /^error-(\d{3})(-html)?$/.exec(model))) return { kind: 'error', code: parseInt(m[1], 10), html: !!m[2] };
@@ -390,6 +393,8 @@ async function common(ctx, beh, model, stream, fmt) {
   return false;
 }
 
+const MOCK_THOUGHT = 'Let me think about it.';
+
 // ---------------------------------------------------------------- Anthropic
 function antErrorType(code) {
   return ({
@@ -470,7 +475,17 @@ async function handleAnthropic(ctx, info) {
   if (!stream) {
     if (beh.kind === 'drop') return ctx.dropNow();
     await ctx.sleep(delay);
+    if (beh.kind === 'json') {
+      const forced = body.tool_choice && body.tool_choice.type === 'tool' ? body.tool_choice.name : 'none';
+      return ctx.json(200, {
+        id, type: 'message', role: 'assistant', model,
+        content: [{ type: 'tool_use', id: 'toolu_json1', name: forced, input: { answer: text } }],
+        stop_reason: 'tool_use', stop_sequence: null,
+        usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+      }, { 'request-id': reqId });
+    }
     const content = [{ type: 'text', text }];
+    if (beh.kind === 'thinking') content.unshift({ type: 'thinking', thinking: MOCK_THOUGHT, signature: 'sig-mock' });
     if (tool) content.push(tool);
     return ctx.json(200, {
       id, type: 'message', role: 'assistant', model, content,
@@ -491,6 +506,36 @@ async function handleAnthropic(ctx, info) {
   const deltas = pieces(text).map((p) => ev('content_block_delta',
     { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } }));
   ctx.sseHead({ 'request-id': reqId });
+  if (beh.kind === 'json') {                 // one tool_use block of the forced tool
+    const forced = body.tool_choice && body.tool_choice.type === 'tool' ? body.tool_choice.name : 'none';
+    const js = JSON.stringify({ answer: text });
+    const k = Math.ceil(js.length / 3);
+    const evs = [events[0], ev('content_block_start', { type: 'content_block_start', index: 0,
+      content_block: { type: 'tool_use', id: 'toolu_json1', name: forced, input: {} } })];
+    for (let i = 0; i < js.length; i += k) {
+      evs.push(ev('content_block_delta', { type: 'content_block_delta', index: 0,
+        delta: { type: 'input_json_delta', partial_json: js.slice(i, i + k) } }));
+    }
+    evs.push(ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: outputTokens } }),
+      ev('message_stop', { type: 'message_stop' }));
+    if (await ctx.emit(evs, delay)) ctx.end();
+    return;
+  }
+  if (beh.kind === 'thinking') {             // a thinking block, then the text block
+    const evs = [events[0],
+      ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } }),
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: MOCK_THOUGHT } }),
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig-mock' } }),
+      ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      ev('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }),
+      ...pieces(text).map((p) => ev('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: p } })),
+      ev('content_block_stop', { type: 'content_block_stop', index: 1 }),
+      ev('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }),
+      ev('message_stop', { type: 'message_stop' })];
+    if (await ctx.emit(evs, delay)) ctx.end();
+    return;
+  }
   if (beh.kind === 'drop') return ctx.dropAfter([...events, ...deltas.slice(0, 1)]);
   if (beh.kind === 'stream-error') {
     const evs = [events[0], events[1], ev('content_block_delta',
@@ -638,6 +683,7 @@ async function handleGemini(ctx, model, method, info) {
     if (beh.kind === 'inspect') text = JSON.stringify(info);
     else if (beh.kind === 'big') text = 'x'.repeat(beh.n);
     else text = gemLastUser(body.contents);
+    if (beh.kind === 'thinking') parts = [{ text: MOCK_THOUGHT, thought: true }, { text }];
   }
   const delay = beh.delay || 0;
   const finishReason = beh.kind === 'max-tokens' ? 'MAX_TOKENS' : 'STOP';
@@ -649,10 +695,14 @@ async function handleGemini(ctx, model, method, info) {
   if (!isStream) {
     if (beh.kind === 'drop') return ctx.dropNow();
     await ctx.sleep(delay);
-    return ctx.json(200, {
-      candidates: [{ content: { parts: parts || [{ text }], role: 'model' }, finishReason, index: 0 }],
-      usageMetadata, modelVersion: model, responseId,
-    });
+    const cand = { content: { parts: parts || [{ text }], role: 'model' }, finishReason, index: 0 };
+    if (beh.kind === 'logprobs') {
+      cand.logprobsResult = {
+        topCandidates: [{ candidates: [{ token: text, logProbability: -0.25 }, { token: 'other', logProbability: -2 }] }],
+        chosenCandidates: [{ token: text, logProbability: -0.25 }],
+      };
+    }
+    return ctx.json(200, { candidates: [cand], usageMetadata, modelVersion: model, responseId });
   }
 
   const objs = [];

@@ -527,7 +527,8 @@ START_TEST(test_resp_text)
     assert_json(o, "{\"id\":\"chatcmpl-test1\",\"object\":\"chat.completion\","
                 "\"created\":1700000000,\"model\":\"claude-test\",\"choices\":"
                 "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
-                "\"Hello world\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                "\"Hello world\",\"refusal\":null,\"reasoning_content\":\"hmm\"},"
+                "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
                 "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,"
                 "\"total_tokens\":15,\"prompt_tokens_details\":"
                 "{\"cached_tokens\":0}}}");
@@ -1450,6 +1451,214 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+
+/* ------------------------------------------------------------------ */
+/* issue 9: nothing dropped silently                                   */
+/* ------------------------------------------------------------------ */
+
+/* Translates with a report (drop: LLMGWDropUnsupported On). */
+static json_t *xreq_rep(const char *txt, int drop, llmgw_xlate_report_t *rep,
+                        const char **err)
+{
+    llmgw_xlate_ctx_t x = ctx();
+    json_t *in = parse(txt), *out;
+    const char *e = NULL;
+
+    memset(rep, 0, sizeof(*rep));
+    rep->drop_unsupported = drop;
+    x.report = rep;
+    out = T->chat_request(pool, in, &x, &e);
+    json_decref(in);
+    if (err) {
+        *err = e;
+    }
+    return out;
+}
+
+#define MSGS "\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+
+START_TEST(test_req_unsupported_params)
+{
+    static const char *const refused[][2] = {
+        { "\"seed\":7", "seed" },
+        { "\"presence_penalty\":0.5", "presence_penalty" },
+        { "\"frequency_penalty\":-1", "frequency_penalty" },
+        { "\"logprobs\":true", "logprobs" },
+        { "\"top_logprobs\":3", "top_logprobs" },
+        { "\"logit_bias\":{\"50256\":-100}", "logit_bias" },
+        { "\"n\":2", "n" },
+        { "\"some_new_param\":1", "some_new_param" },
+        { "\"metadata\":{\"trace\":\"x\"}", "metadata.trace" },
+    };
+    apr_size_t i;
+    llmgw_xlate_report_t rep;
+    const char *err;
+    json_t *out;
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        const char *txt = apr_psprintf(pool, "{" MSGS ",%s}", refused[i][0]);
+        out = xreq_rep(txt, 0, &rep, &err);
+        ck_assert_msg(out == NULL, "%s was not refused", refused[i][0]);
+        ck_assert_ptr_nonnull(rep.param);
+        ck_assert_str_eq(rep.param, refused[i][1]);
+        ck_assert_ptr_nonnull(strstr(err, refused[i][1]));
+        /* LLMGWDropUnsupported On: dropped and listed, never sent */
+        out = xreq_rep(txt, 1, &rep, &err);
+        ck_assert_msg(out != NULL, "%s not dropped: %s", refused[i][0], err);
+        ck_assert_ptr_null(rep.param);
+        ck_assert_int_eq(rep.dropped->nelts, 1);
+        ck_assert_str_eq(APR_ARRAY_IDX(rep.dropped, 0, const char *),
+                         refused[i][1]);
+        ck_assert_ptr_null(json_object_get(out, "seed"));
+        ck_assert_ptr_null(json_object_get(out, "some_new_param"));
+        ck_assert_ptr_null(json_object_get(out, "metadata"));
+        json_decref(out);
+    }
+    /* neutral values say nothing: accepted */
+    out = xreq_rep("{" MSGS ",\"presence_penalty\":0,\"frequency_penalty\":0,"
+                   "\"logprobs\":false,\"n\":1,\"logit_bias\":{},\"store\":false,"
+                   "\"seed\":null,\"parallel_tool_calls\":true}", 0, &rep, &err);
+    ck_assert_msg(out != NULL, "neutral values refused: %s", err);
+    ck_assert_ptr_null(rep.dropped);
+    json_decref(out);
+}
+END_TEST
+
+START_TEST(test_req_translated_params)
+{
+    llmgw_xlate_report_t rep;
+    const char *err;
+    json_t *out, *tools;
+
+    /* metadata.user_id and top_k */
+    out = xreq_rep("{" MSGS ",\"metadata\":{\"user_id\":\"u-9\"},\"user\":\"u-1\","
+                   "\"top_k\":40}", 0, &rep, &err);
+    ck_assert_msg(out != NULL, "%s", err);
+    assert_member(out, "metadata", "{\"user_id\":\"u-9\"}");
+    assert_member(out, "top_k", "40");
+    json_decref(out);
+    out = xreq_ok("{" MSGS ",\"safety_identifier\":\"s-1\"}");
+    assert_member(out, "metadata", "{\"user_id\":\"s-1\"}");
+    json_decref(out);
+
+    /* reasoning_effort: a thinking budget, max_tokens above it */
+    out = xreq_ok("{" MSGS ",\"reasoning_effort\":\"high\"}");
+    assert_member(out, "thinking", "{\"type\":\"enabled\",\"budget_tokens\":24576}");
+    assert_member(out, "max_tokens", "25600");
+    json_decref(out);
+    out = xreq_ok("{" MSGS ",\"reasoning_effort\":\"low\",\"max_tokens\":2000}");
+    assert_member(out, "thinking", "{\"type\":\"enabled\",\"budget_tokens\":1999}");
+    assert_member(out, "max_tokens", "2000");
+    json_decref(out);
+    out = xreq_ok("{" MSGS ",\"reasoning\":{\"max_tokens\":3000}}");
+    assert_member(out, "thinking", "{\"type\":\"enabled\",\"budget_tokens\":3000}");
+    json_decref(out);
+    out = xreq_ok("{" MSGS ",\"reasoning_effort\":\"none\"}");
+    ck_assert_ptr_null(json_object_get(out, "thinking"));
+    json_decref(out);
+    ck_assert_ptr_nonnull(xreq_err("{" MSGS ",\"reasoning_effort\":\"huge\"}"));
+    ck_assert_ptr_nonnull(xreq_err("{" MSGS ",\"reasoning_effort\":\"low\","
+                                   "\"max_tokens\":500}"));
+
+    /* response_format: a forced tool carrying the schema */
+    out = xreq_ok("{" MSGS ",\"response_format\":{\"type\":\"json_schema\","
+                  "\"json_schema\":{\"name\":\"p\",\"schema\":{\"type\":\"object\","
+                  "\"properties\":{\"name\":{\"type\":\"string\"}}}}}}");
+    tools = json_object_get(out, "tools");
+    ck_assert_int_eq(json_array_size(tools), 1);
+    assert_member(json_array_get(tools, 0), "name", "\"llmgw_json_response\"");
+    assert_member(json_array_get(tools, 0), "input_schema",
+                  "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}");
+    assert_member(out, "tool_choice", "{\"type\":\"tool\",\"name\":\"llmgw_json_response\"}");
+    json_decref(out);
+    out = xreq_ok("{" MSGS ",\"response_format\":{\"type\":\"json_object\"}}");
+    assert_member(json_array_get(json_object_get(out, "tools"), 0), "input_schema",
+                  "{\"type\":\"object\"}");
+    json_decref(out);
+    /* with client tools: some tool call, the client's or the answer */
+    out = xreq_ok("{" MSGS ",\"response_format\":{\"type\":\"json_object\"},"
+                  "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}");
+    ck_assert_int_eq(json_array_size(json_object_get(out, "tools")), 2);
+    assert_member(out, "tool_choice", "{\"type\":\"any\"}");
+    json_decref(out);
+    /* with thinking a forced tool is refused upstream: reported */
+    out = xreq_rep("{" MSGS ",\"response_format\":{\"type\":\"json_object\"},"
+                   "\"reasoning_effort\":\"low\"}", 0, &rep, &err);
+    ck_assert_ptr_null(out);
+    ck_assert_str_eq(rep.param, "response_format");
+    ck_assert_ptr_nonnull(xreq_err("{" MSGS ",\"tools\":[{\"type\":\"function\","
+                                   "\"function\":{\"name\":\"llmgw_json_response\"}}]}"));
+}
+END_TEST
+
+START_TEST(test_resp_json_answer)
+{
+    json_t *o = xresp(
+        "{\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":"
+        "\"llmgw_json_response\",\"input\":{\"name\":\"Ada\"}}],"
+        "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":1,"
+        "\"output_tokens\":2}}", NULL);
+    json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
+
+    assert_member(ch, "message", "{\"role\":\"assistant\",\"content\":"
+                  "\"{\\\"name\\\":\\\"Ada\\\"}\",\"refusal\":null}");
+    assert_member(ch, "finish_reason", "\"stop\"");
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(test_stream_json_answer_thinking)
+{
+    static const char *const evs[] = {
+        MSG_START,
+        "content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}",
+        "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me think\"}}",
+        "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"sig\"}}",
+        "content_block_start", "{\"type\":\"content_block_start\",\"index\":1,"
+        "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\","
+        "\"name\":\"llmgw_json_response\",\"input\":{}}}",
+        "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}}",
+        "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"1}\"}}",
+        "message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"tool_use\"},\"usage\":{\"output_tokens\":9}}",
+        "message_stop", "{\"type\":\"message_stop\"}",
+    };
+    collector_t *c = collector();
+    const char *text = "", *reasoning = "", *finish = NULL;
+    int i, rv = stream_run(evs, 9, c, NULL);
+
+    ck_assert_int_eq(rv, LLMGW_XLATE_END);
+    for (i = 0; i < c->chunks->nelts; i++) {
+        json_t *j = parse(APR_ARRAY_IDX(c->chunks, i, const char *));
+        json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
+        json_t *d = json_object_get(ch, "delta");
+        ck_assert_ptr_null(json_object_get(d, "tool_calls"));
+        if (json_is_string(json_object_get(d, "content"))) {
+            text = apr_pstrcat(pool, text, json_string_value(
+                json_object_get(d, "content")), NULL);
+        }
+        if (json_is_string(json_object_get(d, "reasoning_content"))) {
+            reasoning = apr_pstrcat(pool, reasoning, json_string_value(
+                json_object_get(d, "reasoning_content")), NULL);
+        }
+        if (json_is_string(json_object_get(ch, "finish_reason"))) {
+            finish = apr_pstrdup(pool, json_string_value(
+                json_object_get(ch, "finish_reason")));
+        }
+        json_decref(j);
+    }
+    ck_assert_str_eq(text, "{\"a\":1}");
+    ck_assert_str_eq(reasoning, "Let me think");
+    ck_assert_ptr_nonnull(finish);
+    ck_assert_str_eq(finish, "stop");
+}
+END_TEST
+
 static Suite *anthropic_suite(void)
 {
     Suite *s = suite_create("anthropic");
@@ -1480,6 +1689,10 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_stream_malformed);
     tcase_add_test(tc, test_stream_ignored_and_odd);
     tcase_add_test(tc, test_stream_no_start);
+    tcase_add_test(tc, test_req_unsupported_params);
+    tcase_add_test(tc, test_req_translated_params);
+    tcase_add_test(tc, test_resp_json_answer);
+    tcase_add_test(tc, test_stream_json_answer_thinking);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,7 +24,7 @@ static apr_pool_t *pool;
 static const llmgw_translator_t *T = &llmgw_gemini_translator;
 static llmgw_xlate_ctx_t X = {
     "gemini-2.0-flash", "chatcmpl-abc123", 1700000000, "req-42", "gem",
-    1024, 1
+    1024, 1, NULL
 };
 
 static void setup(void)
@@ -1714,29 +1714,31 @@ START_TEST(stream_chunks_shape)
     ck_assert_int_eq(feed(st, sink, events), LLMGW_XLATE_CONTINUE);
     ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_END);
     n = sink->chunks->nelts;
-    /* role(0) [thought: nothing], text(0), role(1), text(1), calls(1),
-     * finish(0), finish(1), usage */
-    ck_assert_int_eq(n, 8);
+    /* role(0), thought(0) as reasoning_content, text(0), role(1), text(1),
+     * calls(1), finish(0), finish(1), usage */
+    ck_assert_int_eq(n, 9);
     c = APR_ARRAY_IDX(sink->chunks, 0, json_t *);
     assert_json_eq(json_object_get(c, "choices"),
         "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
         "\"logprobs\":null,\"finish_reason\":null}]");
     c = APR_ARRAY_IDX(sink->chunks, 1, json_t *);
-    assert_json_eq(jget(c, "choices.0.delta"), "{\"content\":\"Hi\"}");
+    assert_json_eq(jget(c, "choices.0.delta"), "{\"reasoning_content\":\"hm\"}");
     c = APR_ARRAY_IDX(sink->chunks, 2, json_t *);
+    assert_json_eq(jget(c, "choices.0.delta"), "{\"content\":\"Hi\"}");
+    c = APR_ARRAY_IDX(sink->chunks, 3, json_t *);
     ck_assert_int_eq(iget(c, "choices.0.index"), 1);
     ck_assert_str_eq(sget(c, "choices.0.delta.role"), "assistant");
-    c = APR_ARRAY_IDX(sink->chunks, 4, json_t *);
+    c = APR_ARRAY_IDX(sink->chunks, 5, json_t *);
     assert_json_eq(jget(c, "choices.0.delta"),
         "{\"tool_calls\":["
         "{\"index\":0,\"id\":\"call_abc123_1_0\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}},"
         "{\"index\":1,\"id\":\"call_abc123_1_1\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]}");
-    c = APR_ARRAY_IDX(sink->chunks, 5, json_t *);
+    c = APR_ARRAY_IDX(sink->chunks, 6, json_t *);
     assert_json_eq(json_object_get(c, "choices"),
         "[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"length\"}]");
-    c = APR_ARRAY_IDX(sink->chunks, 6, json_t *);
-    ck_assert_str_eq(sget(c, "choices.0.finish_reason"), "tool_calls");
     c = APR_ARRAY_IDX(sink->chunks, 7, json_t *);
+    ck_assert_str_eq(sget(c, "choices.0.finish_reason"), "tool_calls");
+    c = APR_ARRAY_IDX(sink->chunks, 8, json_t *);
     assert_json_eq(c, "{\"id\":\"chatcmpl-abc123\",\"object\":\"chat.completion.chunk\","
         "\"created\":1700000000,\"model\":\"gemini-2.0-flash\",\"choices\":[],"
         "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":3,\"total_tokens\":7,"
@@ -1888,6 +1890,144 @@ START_TEST(stream_blocked_prompt)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ */
+/* issue 9: nothing dropped silently                                   */
+/* ------------------------------------------------------------------ */
+
+#define GMSGS "\"model\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+
+START_TEST(params_translated)
+{
+    const char *err;
+    json_t *out;
+
+    out = xreq("{" GMSGS ",\"seed\":7,\"presence_penalty\":0.5,"
+               "\"frequency_penalty\":-0.5,\"logprobs\":true,\"top_logprobs\":3,"
+               "\"top_k\":20,\"reasoning_effort\":\"low\"}", &err);
+    ck_assert_msg(out != NULL, "%s", err);
+    assert_json_eq(json_object_get(out, "generationConfig"),
+        "{\"seed\":7,\"presencePenalty\":0.5,\"frequencyPenalty\":-0.5,"
+        "\"responseLogprobs\":true,\"logprobs\":3,\"topK\":20,"
+        "\"thinkingConfig\":{\"thinkingBudget\":2048,\"includeThoughts\":true}}");
+    json_decref(out);
+    out = xreq("{" GMSGS ",\"reasoning\":{\"effort\":\"none\"}}", &err);
+    assert_json_eq(json_object_get(out, "generationConfig"),
+        "{\"thinkingConfig\":{\"thinkingBudget\":0}}");
+    json_decref(out);
+    out = xreq("{" GMSGS ",\"reasoning\":{\"max_tokens\":500,\"exclude\":true}}",
+               &err);
+    assert_json_eq(json_object_get(out, "generationConfig"),
+        "{\"thinkingConfig\":{\"thinkingBudget\":500}}");
+    json_decref(out);
+
+    /* $refs resolved into responseSchema (Gemini has no $defs) */
+    out = xreq("{" GMSGS ",\"response_format\":{\"type\":\"json_schema\","
+               "\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"object\","
+               "\"properties\":{\"owner\":{\"$ref\":\"#/$defs/Person\","
+               "\"description\":\"who\"},\"pets\":{\"type\":\"array\",\"items\":"
+               "{\"$ref\":\"#/definitions/Pet\"}}},"
+               "\"$defs\":{\"Person\":{\"type\":\"object\",\"properties\":"
+               "{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}},"
+               "\"definitions\":{\"Pet\":{\"type\":\"string\",\"enum\":[\"cat\","
+               "\"dog\"]}}}}}}", &err);
+    ck_assert_msg(out != NULL, "%s", err);
+    assert_json_eq(json_object_get(json_object_get(out, "generationConfig"),
+                                   "responseSchema"),
+        "{\"type\":\"object\",\"properties\":{"
+        "\"owner\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},"
+        "\"required\":[\"name\"],\"description\":\"who\"},"
+        "\"pets\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"cat\",\"dog\"]}}}}");
+    json_decref(out);
+}
+END_TEST
+
+START_TEST(params_unsupported)
+{
+    static const char *const refused[][2] = {
+        { "\"user\":\"u-1\"", "user" },
+        { "\"metadata\":{\"a\":\"b\"}", "metadata" },
+        { "\"logit_bias\":{\"1\":2}", "logit_bias" },
+        { "\"parallel_tool_calls\":false", "parallel_tool_calls" },
+        { "\"brand_new\":true", "brand_new" },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        llmgw_xlate_report_t rep;
+        llmgw_xlate_ctx_t x = X;
+        const char *err = NULL;
+        json_t *in = parse(apr_psprintf(pool, "{" GMSGS ",%s}", refused[i][0]));
+        json_t *out;
+
+        memset(&rep, 0, sizeof(rep));
+        x.report = &rep;
+        out = T->chat_request(pool, in, &x, &err);
+        ck_assert_msg(out == NULL, "%s not refused", refused[i][0]);
+        ck_assert_str_eq(rep.param, refused[i][1]);
+        rep.drop_unsupported = 1;
+        rep.param = NULL;
+        err = NULL;
+        out = T->chat_request(pool, in, &x, &err);
+        ck_assert_msg(out != NULL, "%s not dropped: %s", refused[i][0], err);
+        ck_assert_int_eq(rep.dropped->nelts, 1);
+        ck_assert_str_eq(APR_ARRAY_IDX(rep.dropped, 0, const char *),
+                         refused[i][1]);
+        json_decref(out);
+        json_decref(in);
+    }
+}
+END_TEST
+
+START_TEST(resp_thoughts_logprobs)
+{
+    json_t *o = xresp("{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":["
+        "{\"text\":\"Thinking...\",\"thought\":true},{\"text\":\"Hi\"}]},"
+        "\"finishReason\":\"STOP\",\"index\":0,\"logprobsResult\":{"
+        "\"topCandidates\":[{\"candidates\":[{\"token\":\"Hi\",\"logProbability\":-0.5},"
+        "{\"token\":\"Yo\",\"logProbability\":-1.5}]}],"
+        "\"chosenCandidates\":[{\"token\":\"Hi\",\"logProbability\":-0.5}]}}]}", NULL);
+    json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
+
+    assert_json_eq(json_object_get(ch, "message"),
+        "{\"role\":\"assistant\",\"content\":\"Hi\",\"refusal\":null,"
+        "\"reasoning_content\":\"Thinking...\"}");
+    assert_json_eq(json_object_get(ch, "logprobs"),
+        "{\"content\":[{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":null,"
+        "\"top_logprobs\":[{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":null},"
+        "{\"token\":\"Yo\",\"logprob\":-1.5,\"bytes\":null}]}],\"refusal\":null}");
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(embeddings_base64)
+{
+    json_t *v = parse("[1.0,-2.5]");
+    json_t *b = llmgw_xlate_embedding_base64(v);
+    json_t *list = parse("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+                         "\"index\":0,\"embedding\":[1,-2.5]},{\"object\":"
+                         "\"embedding\",\"index\":1,\"embedding\":\"AAAA\"}]}");
+    json_t *req = parse("{\"input\":\"x\",\"encoding_format\":\"base64\"}");
+    const char *err = NULL;
+    llmgw_xlate_ctx_t x = X;
+
+    ck_assert_str_eq(json_string_value(b), "AACAPwAAIMA=");
+    ck_assert_int_eq(llmgw_xlate_embeddings_to_base64(list), 1);
+    ck_assert_str_eq(sget(list, "data.0.embedding"), "AACAPwAAIMA=");
+    ck_assert_str_eq(sget(list, "data.1.embedding"), "AAAA");
+    ck_assert(llmgw_xlate_wants_base64(req));
+    json_decref(b);
+    json_decref(list);
+    json_decref(v);
+    json_decref(req);
+    x.model = "text-embedding-004";
+    req = parse("{\"input\":\"x\",\"encoding_format\":\"hex\"}");
+    ck_assert_ptr_null(T->embeddings_request(pool, req, &x, &err));
+    ck_assert_ptr_nonnull(err);
+    json_decref(req);
+}
+END_TEST
+
 static Suite *gemini_suite(void)
 {
     Suite *s = suite_create("gemini");
@@ -1932,6 +2072,14 @@ static Suite *gemini_suite(void)
     tc = tcase_create("embeddings");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, embeddings);
+    tcase_add_test(tc, embeddings_base64);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("params");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, params_translated);
+    tcase_add_test(tc, params_unsupported);
+    tcase_add_test(tc, resp_thoughts_logprobs);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
