@@ -163,10 +163,14 @@ mock_reset();
     my $t2 = post_json($p, $body);
     is $t2->header('x-cache-status'), 'HIT', 'ttl 2: HIT';
     like $t2->header('Cache-Status') // '', qr/^llmgw; hit; ttl=[12]$/, 'ttl 2: ttl=1..2';
-    sleep 3;
-    my $t3 = post_json($p, $body);
-    is $t3->header('x-cache-status'), 'MISS', 'ttl 2, 3 s later: MISS';
-    isnt $t3->content, $t1->content, 'ttl 2, 3 s later: fresh answer';
+    # the entry expires after 2 s: ask until it is a MISS (at most 10 s)
+    my $t3;
+    wait_for(sub {
+        $t3 = post_json($p, $body);
+        ($t3->header('x-cache-status') // '') eq 'MISS';
+    }, 10, 0.2);
+    is $t3->header('x-cache-status'), 'MISS', 'ttl 2, once expired: MISS';
+    isnt $t3->content, $t1->content, 'ttl 2, once expired: fresh answer';
 }
 
 # ---- embeddings ---------------------------------------------------------------

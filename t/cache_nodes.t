@@ -11,7 +11,6 @@ use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
 use IO::Socket::INET ();
-use Time::HiRes qw(sleep);
 
 plan tests => 30, need_module('llmgw'), need_module('llmgw_cache'),
     need { 'memcached binary' => sub { -x '/usr/bin/memcached' } };
@@ -50,10 +49,7 @@ sub start_memcached {
         require POSIX;
         POSIX::_exit(127);
     }
-    for (1 .. 50) {
-        return ($pid, $port) if mc_up($port);
-        sleep 0.1;
-    }
+    return ($pid, $port) if wait_for(sub { mc_up($port) }, 5, 0.1);
     die "memcached did not start on $port\n";
 }
 
@@ -133,7 +129,7 @@ mock_reset();
     ok $took < 15, "memcached down: no long stalls (${took}s for 12 requests)";
     my $r = $node->post($P, $body, 'Cache-Control' => 'no-store');
     is $r->header('x-cache-status'), 'BYPASS', 'memcached down: no-store still BYPASS';
-    sleep 0.3;
+    wait_for(sub { $node->log_text($log_at) =~ /\[llmgw_cache:warn\]/ }, 5);
     my $log = $node->log_text($log_at);
     my @warn = $log =~ /(\[llmgw_cache:warn\][^\n]*)/g;
     ok @warn >= 1, 'memcached down: a warning is logged' or diag $log;
@@ -145,12 +141,10 @@ mock_reset();
     my ($mc2) = start_memcached($port);
     push @mc_pids, $mc2;
     my $back = chat_body('echo', prompt());
-    my $ok = 0;
-    for (1 .. 30) {                       # the failed server is retried after a while
-        my $x = $node->post($P, $back);
-        if (($x->header('x-cache-status') // '') eq 'HIT') { $ok = 1; last }
-        sleep 0.5;
-    }
+    # the failed server is retried after a while
+    my $ok = wait_for(sub {
+        ($node->post($P, $back)->header('x-cache-status') // '') eq 'HIT';
+    }, 15, 0.5);
     ok $ok, 'memcached back: HIT again';
     is $node->post($P, $back)->code, 200, 'memcached back: 200';
     my $h = dec($node->get('/health')) // {};

@@ -211,6 +211,12 @@ sub hdr { my ($res, $h) = @_; $res->header($h) }
 {
     fresh_minute();
     my $est = sub { int((length($JSON->encode($_[0])) + 3) / 4) };
+    # a request is counted in /api/usage once its settlement is done
+    my $requests = sub {
+        dec(gw_request('GET', '/api/usage', undef, Authorization => 'Bearer sk-q-tpm'))
+            ->{requests} // 0;
+    };
+    my $n0 = $requests->();
     my $b1 = chat_body('mock/echo', 'tokens one', max_tokens => 100);
     my $r1 = post_json($QP, $b1, Authorization => 'Bearer sk-q-tpm');
     is $r1->code, 200, 'tpm: request 1 admitted';
@@ -231,7 +237,7 @@ sub hdr { my ($res, $h) = @_; $res->header($h) }
                   grep { $_ ne '[DONE]' } sse_events($r2->content);
     ok $usage && $usage->{total_tokens} > 0, 'tpm: the stream reported usage';
     my $u2 = $usage ? $usage->{total_tokens} : 0;
-    sleep 0.3;
+    wait_for(sub { $requests->() >= $n0 + 2 }, 5);
 
     my $b3 = chat_body('mock/echo', 'tokens three', max_tokens => 1990);
     my $r3 = post_json($QP, $b3, Authorization => 'Bearer sk-q-tpm');
@@ -272,8 +278,11 @@ sub hdr { my ($res, $h) = @_; $res->header($h) }
         is $r->code, 200, "usage: request $i";
         $tokens += dec($r)->{usage}{total_tokens};
     }
-    sleep 0.2;
-    my $u = gw_request('GET', '/api/usage', undef, Authorization => 'Bearer sk-q-usage');
+    my $u;
+    wait_for(sub {     # both settled
+        $u = gw_request('GET', '/api/usage', undef, Authorization => 'Bearer sk-q-usage');
+        (dec($u)->{requests} // 0) >= 2;
+    });
     my $j = dec($u);
     for my $f (qw(consumer_id quota used remaining requests total_tokens total_cost)) {
         ok exists $j->{$f}, "/api/usage has $f";

@@ -6,7 +6,6 @@ use warnings FATAL => 'all';
 use FindBin; use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use Time::HiRes qw(sleep);
 use LLMGW::Test;
 
 unless (Apache::Test::need_module('llmgw', 'llmgw_quota', 'llmgw_cache')) {
@@ -19,16 +18,22 @@ my $QC = '/qc/v1/chat/completions';
 my @auth = (Authorization => 'Bearer sk-q-cache');
 my $body = chat_body('mock/echo', "cached quota $$");
 
+# /api/usage once $n requests are settled (counted last)
 sub usage {
-    sleep 0.2;
-    return dec(gw_request('GET', '/api/usage', undef, @auth));
+    my $n = shift;
+    my $u;
+    wait_for(sub {
+        $u = dec(gw_request('GET', '/api/usage', undef, @auth)) // {};
+        ($u->{requests} // 0) >= $n;
+    });
+    return $u;
 }
 
 my $before = mock_stats()->{requests};
 my $miss = post_json($QC, $body, @auth);
 is $miss->code, 200, 'first request: 200';
 is $miss->header('x-cache-status'), 'MISS', 'first request: MISS';
-is usage()->{used}, 1, 'a miss counts one request';
+is usage(1)->{used}, 1, 'a miss counts one request';
 
 my @hits = map { post_json($QC, $body, @auth) } 1 .. 3;
 is_deeply [ map { $_->code } @hits ], [ 200, 200, 200 ], 'three more: 200';
@@ -37,7 +42,7 @@ is_deeply [ map { $_->header('x-cache-status') // 'none' } @hits ], [ qw(HIT HIT
 is mock_stats()->{requests} - $before, 1, 'only the miss went upstream';
 ok defined $hits[0]->header('x-quota-remaining'), 'a hit carries x-quota-remaining';
 
-my $u = usage();
+my $u = usage(4);
 ok abs(($u->{used} // 0) - 1.3) < 1e-9, "1 miss + 3 hits = 1.3 requests used (got $u->{used})";
 ok abs(($u->{remaining} // 0) - 98.7) < 1e-9, "remaining 98.7 (got $u->{remaining})";
 is $u->{requests}, 4, 'requests counts every answered request';

@@ -146,10 +146,15 @@ sub node_envelope {
 
 # ---------------------------------------------------------------- item 21: llmgw-key note
 {
-    sleep 0.3;
-    open my $fh, '<', $notes or die "$notes: $!";
-    my @lines = <$fh>;
-    close $fh;
+    my @lines;
+    wait_for(sub {     # the notes are logged after the responses
+        open my $fh, '<', $notes or die "$notes: $!";
+        @lines = <$fh>;
+        close $fh;
+        (grep { /^globber kglob-\Q$tag\E 200 / } @lines)
+            && (grep { /^globber kglob-\Q$tag\E 403 / } @lines)
+            && (grep { /^four-oh-two k402-/ } @lines);
+    });
     ok((grep { /^globber kglob-\Q$tag\E 200 / } @lines), 'llmgw-key: the name= of the key');
     ok((grep { /^globber kglob-\Q$tag\E 403 / } @lines), 'llmgw-key: also on a 403');
     ok((grep { /^four-oh-two k402-/ } @lines), 'llmgw-key: another key, another name');
@@ -190,6 +195,17 @@ sub node_envelope {
 }
 
 # ---------------------------------------------------------------- item 17: has_quota and cache hits
+# /api/quota-check of sk-k-hit once "used" has reached $want (hits settle
+# after their response)
+sub used_at_least {
+    my $want = shift;
+    my $qc;
+    wait_for(sub {
+        $qc = $n->get('/api/quota-check', Authorization => 'Bearer sk-k-hit');
+        ((dec($qc) // {})->{used} // 0) >= $want - 1e-9;
+    });
+    return $qc;
+}
 {
     my $hit_text = "cache hit weight $tag";
     my $first = kpost('sk-k-hit', 'mock/echo', path => $HC, text => $hit_text);
@@ -197,8 +213,7 @@ sub node_envelope {
     my @hits = map { kpost('sk-k-hit', 'mock/echo', path => $HC, text => $hit_text) } 1 .. 5;
     is_deeply [ map { $_->header('x-cache-status') // '-' } @hits ], [ ('HIT') x 5 ],
         'five hits';
-    sleep 0.2;
-    my $qc = $n->get('/api/quota-check', Authorization => 'Bearer sk-k-hit');
+    my $qc = used_at_least(1.5);
     like $qc->content, qr/"used":1\.5[,}]/, 'quota-check: used 1.5 printed as 1.5';
     ok dec($qc)->{has_quota}, 'has_quota: 1.5 of 2, a request still fits';
     # 1.5 used: a new request (1) does not fit, a hit (0.1) does
@@ -212,13 +227,11 @@ sub node_envelope {
     is $hit->header('x-cache-status'), 'HIT', 'and is a HIT';
     # to 1.9 used: has_quota while 0.1 fits, false at 2.0
     kpost('sk-k-hit', 'mock/echo', path => $HC, text => $hit_text) for 1 .. 3;
-    sleep 0.2;
-    $qc = dec($n->get('/api/quota-check', Authorization => 'Bearer sk-k-hit'));
+    $qc = dec(used_at_least(1.9));
     ok abs($qc->{used} - 1.9) < 1e-9, "used 1.9 ($qc->{used})";
     ok $qc->{has_quota}, 'has_quota at 1.9 of 2: a hit still fits';
     is kpost('sk-k-hit', 'mock/echo', path => $HC, text => $hit_text)->code, 200, 'the last hit: 200';
-    sleep 0.2;
-    $qc = dec($n->get('/api/quota-check', Authorization => 'Bearer sk-k-hit'));
+    $qc = dec(used_at_least(2));
     is $qc->{used}, 2, 'used 2';
     ok !$qc->{has_quota}, 'has_quota false at 2 of 2';
     is kpost('sk-k-hit', 'mock/echo', path => $HC, text => $hit_text)->code, 402,

@@ -127,10 +127,7 @@ sub mc_start {
         { exec 'memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0', '-m', '16' };
         POSIX::_exit(127);
     }
-    for (1 .. 50) {
-        return $pid if mc_answers($port);
-        sleep 0.1;
-    }
+    return $pid if wait_for(sub { mc_answers($port) }, 5, 0.1);
     kill 'TERM', $pid;
     waitpid $pid, 0;
     return undef;
@@ -189,11 +186,7 @@ sub mc_stop {
     $mc = mc_start($port);
     ok $mc, 'memcached restarted';
     my $code = 0;
-    for (1 .. 40) {
-        $code = $closed->post($CC, $body, @auth)->code;
-        last if $code == 200;
-        sleep 0.25;
-    }
+    wait_for(sub { ($code = $closed->post($CC, $body, @auth)->code) == 200 }, 10, 0.25);
     is $code, 200, 'closed: admits again once the store is back';
     $open->stop;
     $closed->stop;

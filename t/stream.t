@@ -138,11 +138,7 @@ for my $case ([ '/v1', {} ], [ '/gz/v1', { 'Accept-Encoding' => 'gzip, deflate' 
     ok $r->{closed_early}, 'disconnect: client closed after the first content chunk';
     my $t0 = time;
     my $after = $before;
-    while (time - $t0 < 2.5) {
-        $after = mock_stats()->{aborted};
-        last if $after > $before;
-        sleep 0.1;
-    }
+    wait_for(sub { ($after = mock_stats()->{aborted}) > $before }, 2.5, 0.1);
     ok $after > $before, sprintf('disconnect: upstream transfer aborted (%.1fs after)', time - $t0);
     my $res = Apache::TestRequest::GET('/health');
     is $res->code, 200, 'disconnect: gateway still healthy';

@@ -2,10 +2,8 @@
 /* Upstream answers that are not answers of their API (llmgw_answer.c):
  * what a 200 must look like per endpoint and provider type, and the
  * terminal event (finish_reason) of an OpenAI-format stream. */
-#include <check.h>
 #include <string.h>
-#include <stdlib.h>
-#include <apr_general.h>
+#include "llmgw_test.h"
 #include "llmgw_answer.h"
 
 static int ok(llmgw_provider_type_e pt, llmgw_endpoint_e ep, const char *s)
@@ -107,24 +105,16 @@ START_TEST(chunk_finish)
 }
 END_TEST
 
-int main(void)
+static Suite *answer_suite(void)
 {
     Suite *s = suite_create("answer");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
+    TCase *tc = ut_tcase(s, "core", 0);
     tcase_add_test(tc, openai_chat);
     tcase_add_test(tc, anthropic_chat);
     tcase_add_test(tc, gemini_chat);
     tcase_add_test(tc, embeddings_and_images);
     tcase_add_test(tc, chunk_finish);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+UT_MAIN(answer_suite)

@@ -5,44 +5,16 @@
  * stream -> completion, completion -> stream), also over the OpenAI
  * recorded streams of LLMGW_SHARED_DIR/fixtures/openai.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_file_io.h>
 
+#include "llmgw_test.h"
 #include "llmgw_cache_key.h"
 #include "llmgw_digest.h"
 #include "llmgw_cache_entry.h"
-
-#ifndef LLMGW_SHARED_DIR
-#define LLMGW_SHARED_DIR "../shared"
-#endif
-
-static apr_pool_t *gp;
-static apr_pool_t *tp;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&tp, gp), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(tp);
-    tp = NULL;
-}
-
-static json_t *J(const char *txt)
-{
-    json_error_t e;
-    json_t *j = json_loads(txt, 0, &e);
-    ck_assert_msg(j != NULL, "bad test JSON: %s (%s)", txt, e.text);
-    return j;
-}
 
 static const char *canon(const char *txt)
 {
@@ -53,28 +25,6 @@ static const char *key_of(const char *body)
 {
     return llmgw_cache_key(tp, "ws:w1", "chat/completions", "openai",
                            "gpt-4o", canon(body));
-}
-
-static const char *fixture(const char *name, apr_size_t *len)
-{
-    const char *dir = getenv("LLMGW_SHARED_DIR");
-    const char *path = apr_pstrcat(tp, dir ? dir : LLMGW_SHARED_DIR,
-                                   "/fixtures/openai/", name, NULL);
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char *buf;
-    apr_size_t n;
-
-    ck_assert_msg(apr_file_open(&f, path, APR_FOPEN_READ, 0, tp)
-                  == APR_SUCCESS, "cannot open %s", path);
-    ck_assert_int_eq(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(tp, n + 1);
-    ck_assert_int_eq(apr_file_read_full(f, buf, n, &n), APR_SUCCESS);
-    buf[n] = '\0';
-    apr_file_close(f);
-    *len = n;
-    return buf;
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -385,7 +335,7 @@ static json_t *to_json(const char *sse, apr_size_t n, const llmgw_usage_t *u)
     apr_size_t len;
     ck_assert_int_eq(llmgw_cache_sse_to_json(tp, sse, n, u, &out, &len), 0);
     ck_assert_uint_eq(strlen(out), len);
-    return J(out);
+    return ut_json(out);
 }
 
 START_TEST(stream_to_json_simple)
@@ -417,7 +367,7 @@ END_TEST
 START_TEST(fixture_tools)
 {
     apr_size_t n;
-    const char *s = fixture("test_parse_multiple_pydantic_tools.sse", &n);
+    const char *s = ut_fixture("openai/test_parse_multiple_pydantic_tools.sse", &n);
     json_t *j = to_json(s, n, NULL), *c, *tcs, *tc, *args;
     size_t i;
 
@@ -453,7 +403,7 @@ END_TEST
 START_TEST(fixture_choices_and_reasons)
 {
     apr_size_t n;
-    const char *s = fixture("test_parse_pydantic_model_multiple_choices.sse",
+    const char *s = ut_fixture("openai/test_parse_pydantic_model_multiple_choices.sse",
                             &n);
     json_t *j = to_json(s, n, NULL), *ch, *c;
     size_t i;
@@ -470,21 +420,21 @@ START_TEST(fixture_choices_and_reasons)
     }
     json_decref(j);
 
-    s = fixture("test_parse_max_tokens_reached.sse", &n);
+    s = ut_fixture("openai/test_parse_max_tokens_reached.sse", &n);
     j = to_json(s, n, NULL);
     c = json_array_get(json_object_get(j, "choices"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(c, "finish_reason")),
                      "length");
     json_decref(j);
 
-    s = fixture("test_parse_pydantic_model_refusal.sse", &n);
+    s = ut_fixture("openai/test_parse_pydantic_model_refusal.sse", &n);
     j = to_json(s, n, NULL);
     c = json_array_get(json_object_get(j, "choices"), 0);
     ck_assert(!strncmp(json_string_value(json_object_get(
         json_object_get(c, "message"), "refusal")), "I'm sorry", 9));
     json_decref(j);
 
-    s = fixture("test_content_logprobs_events.sse", &n);
+    s = ut_fixture("openai/test_content_logprobs_events.sse", &n);
     j = to_json(s, n, NULL);
     c = json_array_get(json_object_get(j, "choices"), 0);
     ck_assert(json_array_size(json_object_get(json_object_get(c, "logprobs"),
@@ -516,7 +466,8 @@ START_TEST(fixture_roundtrips)
 
     for (f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         apr_size_t n, len, len2, len3;
-        const char *s = fixture(files[f], &n);
+        const char *s = ut_fixture(apr_pstrcat(tp, "openai/", files[f],
+                                                NULL), &n);
         char *replay, *json, *chunks, *json2;
         apr_array_header_t *ev;
         json_t *a, *b, *ch;
@@ -535,7 +486,7 @@ START_TEST(fixture_roundtrips)
         ck_assert_str_eq(APR_ARRAY_IDX(ev, ev->nelts - 1,
                                        llmgw_cache_event_t).data, "[DONE]");
         for (k = 0; k < ev->nelts - 1; k++) {
-            json_t *c = J(APR_ARRAY_IDX(ev, k, llmgw_cache_event_t).data);
+            json_t *c = ut_json(APR_ARRAY_IDX(ev, k, llmgw_cache_event_t).data);
             ck_assert_str_eq(json_string_value(json_object_get(c, "object")),
                              "chat.completion.chunk");
             if (k == 0) {      /* the SDK wants role in the first delta */
@@ -550,8 +501,8 @@ START_TEST(fixture_roundtrips)
                                      llmgw_cache_event_t).data, "\"usage\""));
         ck_assert_int_eq(llmgw_cache_sse_to_json(tp, chunks, len2, NULL,
                                                  &json2, &len3), 0);
-        a = J(json);
-        b = J(json2);
+        a = ut_json(json);
+        b = ut_json(json2);
         /* logprobs are not carried into generated chunks */
         json_array_foreach(json_object_get(a, "choices"), i, ch) {
             json_object_set_new(ch, "logprobs", json_null());
@@ -587,7 +538,7 @@ START_TEST(json_to_sse_shape)
     ev = llmgw_cache_sse_events(tp, out, len);
     ck_assert_int_eq(ev->nelts, 4);            /* role, content, finish, DONE */
     ck_assert_ptr_null(strstr(out, "usage"));
-    c = J(APR_ARRAY_IDX(ev, 1, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 1, llmgw_cache_event_t).data);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
         json_array_get(json_object_get(c, "choices"), 0), "delta"),
         "content")), "hi there");
@@ -601,7 +552,7 @@ START_TEST(json_to_sse_shape)
                                              &len), 0);
     ev = llmgw_cache_sse_events(tp, out, len);
     ck_assert_int_eq(ev->nelts, 5);            /* role, 2 tools, finish, DONE */
-    c = J(APR_ARRAY_IDX(ev, 2, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 2, llmgw_cache_event_t).data);
     tc = json_array_get(json_object_get(json_object_get(json_array_get(
         json_object_get(c, "choices"), 0), "delta"), "tool_calls"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(tc, "index")), 1);
@@ -611,7 +562,7 @@ START_TEST(json_to_sse_shape)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
         tc, "function"), "name")), "g");
     json_decref(c);
-    c = J(APR_ARRAY_IDX(ev, 3, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 3, llmgw_cache_event_t).data);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
         json_object_get(c, "choices"), 0), "finish_reason")), "tool_calls");
     json_decref(c);
@@ -621,8 +572,7 @@ END_TEST
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
-    TCase *t = tcase_create("core");
-    tcase_add_checked_fixture(t, setup, teardown);
+    TCase *t = ut_tcase(s, "core", 0);
     tcase_add_test(t, sha256_vector);
     tcase_add_test(t, canonical_sorted_compact);
     tcase_add_test(t, canonical_order_whitespace);
@@ -641,22 +591,7 @@ static Suite *cache_suite(void)
     tcase_add_test(t, fixture_choices_and_reasons);
     tcase_add_test(t, fixture_roundtrips);
     tcase_add_test(t, json_to_sse_shape);
-    suite_add_tcase(s, t);
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    apr_pool_create(&gp, NULL);
-    sr = srunner_create(cache_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_pool_destroy(gp);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UT_MAIN(cache_suite)

@@ -1,17 +1,11 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The text fast path against jansson: the scanner accepts exactly what
  * jansson accepts, and the text parse agrees with the tree parse. */
-#include <check.h>
 #include <string.h>
 #include <stdlib.h>
-#include <apr_general.h>
-#include <apr_strings.h>
-#include <apr_file_io.h>
-#include <apr_file_info.h>
+#include "llmgw_test.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_parse.h"
-
-static apr_pool_t *pool;
 
 static int jansson_ok(const char *s, apr_size_t n)
 {
@@ -64,8 +58,8 @@ END_TEST
  * of a request-sized document. */
 START_TEST(valid_agrees_on_fixtures_and_mutations)
 {
-    const char *dirs[] = { "/fixtures/gemini/googleai/",
-                           "/fixtures/gemini/vertexai/", NULL };
+    const char *globs[] = { "gemini/googleai/*.json*",
+                            "gemini/vertexai/*.json*", NULL };
     const char *doc = "{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\","
                       "\"content\":\"h\xc3\xa9 \\u00e9\"}],\"stream\":true,"
                       "\"max_tokens\":12,\"temperature\":0.5e1}";
@@ -74,31 +68,17 @@ START_TEST(valid_agrees_on_fixtures_and_mutations)
     int d, files = 0;
     char *buf = malloc(n + 1);
 
-    for (d = 0; dirs[d]; d++) {
-        apr_dir_t *dir;
-        apr_finfo_t fi;
-        const char *path = apr_pstrcat(pool, LLMGW_SHARED_DIR, dirs[d], NULL);
-        ck_assert_int_eq(apr_dir_open(&dir, path, pool), APR_SUCCESS);
-        while (apr_dir_read(&fi, APR_FINFO_NAME, dir) == APR_SUCCESS) {
-            char *txt;
-            apr_file_t *f;
-            apr_finfo_t st;
+    for (d = 0; globs[d]; d++) {
+        apr_array_header_t *paths = ut_fixture_glob(globs[d], 1);
+        int f;
+        for (f = 0; f < paths->nelts; f++) {
+            const char *path = APR_ARRAY_IDX(paths, f, const char *);
             apr_size_t len;
-            if (!strstr(fi.name, ".json")) {
-                continue;
-            }
-            ck_assert_int_eq(apr_file_open(&f, apr_pstrcat(pool, path, fi.name,
-                             NULL), APR_FOPEN_READ, 0, pool), APR_SUCCESS);
-            apr_file_info_get(&st, APR_FINFO_SIZE, f);
-            len = (apr_size_t)st.size;
-            txt = apr_palloc(pool, len + 1);
-            apr_file_read_full(f, txt, len, NULL);
-            apr_file_close(f);
+            char *txt = ut_slurp(path, &len);
             ck_assert_msg(scanner_ok(txt, len) == jansson_ok(txt, len), "%s",
-                          fi.name);
+                          path);
             files++;
         }
-        apr_dir_close(dir);
     }
     ck_assert_int_ge(files, 40);
 
@@ -123,13 +103,12 @@ static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
     llmgw_parsed_t a, b;
     const char *err, *param;
     json_t *j;
-    int fast = llmgw_parse_request_text(pool, body, strlen(body), ep, &a);
+    int fast = llmgw_parse_request_text(tp, body, strlen(body), ep, &a);
     ck_assert_msg(fast == want_fast, "fast path %d for <%s>", fast, body);
     if (!fast) {
         return;
     }
-    j = json_loads(body, 0, NULL);
-    ck_assert_ptr_nonnull(j);
+    j = ut_json(body);
     ck_assert_int_eq(llmgw_parse_request(j, ep, strlen(body), &b, &err,
                                          &param), 0);
     ck_assert_str_eq(a.model, b.model);
@@ -181,17 +160,16 @@ START_TEST(replace_model)
 {
     const char *raw = " {\"a\":{\"model\":\"inner\"},\"model\" : \"mock/echo\",\"z\":1}";
     apr_size_t n;
-    char *out = llmgw_replace_model(pool, raw, strlen(raw), "echo", &n);
+    char *out = llmgw_replace_model(tp, raw, strlen(raw), "echo", &n);
     ck_assert_str_eq(out, " {\"a\":{\"model\":\"inner\"},\"model\" : \"echo\",\"z\":1}");
     ck_assert_uint_eq(n, strlen(out));
-    out = llmgw_replace_model(pool, raw, strlen(raw), "a\"b\\c", &n);
+    out = llmgw_replace_model(tp, raw, strlen(raw), "a\"b\\c", &n);
     {
-        json_t *j = json_loads(out, 0, NULL);
-        ck_assert_ptr_nonnull(j);
+        json_t *j = ut_json(out);
         ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "a\"b\\c");
         json_decref(j);
     }
-    ck_assert_ptr_null(llmgw_replace_model(pool, "{\"x\":1}", 7, "m", &n));
+    ck_assert_ptr_null(llmgw_replace_model(tp, "{\"x\":1}", 7, "m", &n));
 }
 END_TEST
 
@@ -211,9 +189,9 @@ START_TEST(canonical_form)
     const char *c = "{\"messages\":[{\"content\":\"b\",\"role\":\"a\"},"
                     "{\"content\":\"hi there\",\"role\":\"user\"}]}";
     apr_size_t n;
-    char *ca = llmgw_json_canonical(pool, a, strlen(a), drop, &n);
-    char *cb = llmgw_json_canonical(pool, b, strlen(b), drop, NULL);
-    char *cc = llmgw_json_canonical(pool, c, strlen(c), drop, NULL);
+    char *ca = llmgw_json_canonical(tp, a, strlen(a), drop, &n);
+    char *cb = llmgw_json_canonical(tp, b, strlen(b), drop, NULL);
+    char *cc = llmgw_json_canonical(tp, c, strlen(c), drop, NULL);
     json_t *j;
     char *ref;
 
@@ -223,45 +201,34 @@ START_TEST(canonical_form)
     ck_assert_str_ne(ca, cc);                 /* message order matters */
     ck_assert_ptr_null(strstr(ca, "\"stream\""));
     ck_assert_ptr_nonnull(strstr(ca, "{\"model\":null}"));   /* nested kept */
-    j = json_loads(b, 0, NULL);
+    j = ut_json(b);
     json_object_del(j, "model");
     ref = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_str_eq(cb, ref);
     free(ref);
     json_decref(j);
-    ck_assert_ptr_null(llmgw_json_canonical(pool, "", 0, NULL, NULL));
+    ck_assert_ptr_null(llmgw_json_canonical(tp, "", 0, NULL, NULL));
     /* canonical text is its own canonical form */
-    ck_assert_str_eq(llmgw_json_canonical(pool, ca, strlen(ca), NULL, NULL), ca);
+    ck_assert_str_eq(llmgw_json_canonical(tp, ca, strlen(ca), NULL, NULL), ca);
     /* duplicates keep their order; escapes and numbers stay as written */
     {
         const char *dup = "{\"b\":1,\"a\":\"\\u00e9\",\"b\":2.50}";
-        ck_assert_str_eq(llmgw_json_canonical(pool, dup, strlen(dup), NULL, NULL),
+        ck_assert_str_eq(llmgw_json_canonical(tp, dup, strlen(dup), NULL, NULL),
                          "{\"a\":\"\\u00e9\",\"b\":1,\"b\":2.50}");
     }
 }
 END_TEST
 
-int main(void)
+static Suite *json_scan_suite(void)
 {
     Suite *s = suite_create("json_scan");
-    TCase *tc = tcase_create("scan");
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    TCase *tc = ut_tcase(s, "scan", 60);
     tcase_add_test(tc, valid_agrees_with_jansson);
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
-    tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_pool_destroy(pool);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+UT_MAIN(json_scan_suite)

@@ -3,13 +3,10 @@
  * alone and in the JSON documents the gateway prints (quota usage). */
 #include <stdlib.h>
 #include <string.h>
-#include <check.h>
-#include <apr_general.h>
 
+#include "llmgw_test.h"
 #include "llmgw_num.h"
 #include "llmgw_limits.h"
-
-static apr_pool_t *gp;
 
 static void fmt_is(double v, const char *want)
 {
@@ -86,23 +83,14 @@ START_TEST(usage_body)
 }
 END_TEST
 
-int main(void)
+static Suite *num_suite(void)
 {
     Suite *s = suite_create("num");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
-    apr_initialize();
-    apr_pool_create(&gp, NULL);
+    TCase *tc = ut_tcase(s, "core", 0);
     tcase_add_test(tc, shortest);
     tcase_add_test(tc, json_documents);
     tcase_add_test(tc, usage_body);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_pool_destroy(gp);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+UT_MAIN(num_suite)

@@ -4,29 +4,14 @@
  * and boundaries, counter names, key digests, the admission decision,
  * token settlement, cache-hit weight and the header / usage values.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 
+#include "llmgw_test.h"
 #include "llmgw_limits.h"
-
-static apr_pool_t *gp;
-static apr_pool_t *tp;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&tp, gp), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(tp);
-    tp = NULL;
-}
 
 /* apr_time_t of a civil UTC time plus microseconds */
 static apr_time_t utc(int y, int mo, int d, int h, int mi, int s, long usec)
@@ -644,8 +629,7 @@ END_TEST
 static Suite *quota_suite(void)
 {
     Suite *s = suite_create("quota");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = ut_tcase(s, "core", 0);
     tcase_add_test(tc, plans_of_the_seeds);
     tcase_add_test(tc, plan_values_and_errors);
     tcase_add_test(tc, minute_boundary);
@@ -665,21 +649,7 @@ static Suite *quota_suite(void)
     tcase_add_test(tc, tpm_flow);
     tcase_add_test(tc, headers);
     tcase_add_test(tc, usage_bodies);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-    apr_initialize();
-    apr_pool_create(&gp, NULL);
-    sr = srunner_create(quota_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_pool_destroy(gp);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UT_MAIN(quota_suite)

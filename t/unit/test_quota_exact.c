@@ -12,16 +12,14 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include <check.h>
-#include <apr_general.h>
 #include <apr_strings.h>
 
+#include "llmgw_test.h"
 #include "llmgw_limits.h"
 #include "llmgw_store_backends.h"
 
 #define PROCS   8
 
-static apr_pool_t *gp;
 static llmgw_shm_t *shm;
 
 typedef struct {
@@ -256,32 +254,21 @@ END_TEST
 static Suite *exact_suite(void)
 {
     Suite *s = suite_create("quota_exact");
-    TCase *tc = tcase_create("concurrency");
-    tcase_set_timeout(tc, 60);
+    TCase *tc = ut_tcase(s, "concurrency", 60);
     tcase_add_test(tc, month_exact);
     tcase_add_test(tc, rpm_rph_exact);
     tcase_add_test(tc, multi_window_exact);
     tcase_add_test(tc, tpm_and_budget_exact);
     tcase_add_test(tc, cache_hit_weight_exact);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-    apr_initialize();
-    apr_pool_create(&gp, NULL);
+    ut_init();
     if (llmgw_shm_create(gp, 4 * 1024 * 1024, NULL, &shm) != APR_SUCCESS
         || llmgw_shm_child_init(shm, gp) != APR_SUCCESS) {
         return EXIT_FAILURE;
     }
-    sr = srunner_create(exact_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_pool_destroy(gp);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ut_done(ut_run(exact_suite()));
 }

@@ -3,7 +3,6 @@
  * test_store.c — the LLMGWStore parser, the shm store and the memcached
  * store (against a real memcached this test starts on a free port).
  */
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,26 +16,12 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_time.h>
 
+#include "llmgw_test.h"
 #include "llmgw_store_backends.h"
-
-static apr_pool_t *gp;      /* process-wide */
-static apr_pool_t *tp;      /* per test */
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&tp, gp), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(tp);
-    tp = NULL;
-}
 
 /* ---- LLMGWStore parser ----------------------------------------------- */
 
@@ -902,50 +887,34 @@ static Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *tc;
 
-    tc = tcase_create("spec");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "spec", 0);
     tcase_add_test(tc, spec_shm);
     tcase_add_test(tc, spec_memcached);
     tcase_add_test(tc, status_names);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("shm");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = ut_tcase(s, "shm", 30);
     tcase_add_test(tc, shm_basic);
     tcase_add_test(tc, shm_ttl);
     tcase_add_test(tc, shm_toobig);
     tcase_add_test(tc, shm_eviction);
     tcase_add_test(tc, shm_churn);
     tcase_add_test(tc, shm_concurrent_incr);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("memcached");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = ut_tcase(s, "memcached", 30);
     tcase_add_test(tc, mc_basic);
     tcase_add_test(tc, mc_ttl);
     tcase_add_test(tc, mc_toobig);
     tcase_add_test(tc, mc_concurrent_incr);
     tcase_add_test(tc, mc_down);
     tcase_add_test(tc, mc_hung);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr;
     int failed;
-
-    apr_initialize();
-    apr_pool_create(&gp, NULL);
-    sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    ut_init();
+    failed = ut_run(store_suite());
     mc_stop(&main_mc);
-    apr_pool_destroy(gp);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ut_done(failed);
 }

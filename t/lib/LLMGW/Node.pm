@@ -29,6 +29,7 @@ use File::Temp ();
 use IO::Socket::INET ();
 use JSON::PP ();
 use LWP::UserAgent ();
+use LLMGW::Test ();
 use HTTP::Request ();
 use Time::HiRes qw(sleep time);
 
@@ -224,10 +225,7 @@ sub stop {
     delete $running{$pid};
     if (kill 0, $pid) {
         kill 'TERM', $pid;
-        for (1 .. 100) {
-            last unless kill 0, $pid;
-            sleep 0.05;
-        }
+        LLMGW::Test::wait_for(sub { !kill 0, $pid }, 5);
         kill 'KILL', $pid if kill 0, $pid;
     }
     delete $self->{pid};

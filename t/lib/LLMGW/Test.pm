@@ -19,7 +19,7 @@ our @EXPORT = qw(
     $JSON post_json gw_request dec chat_body
     mock_url mock_get mock_reset mock_stats mock_last
     envelope_ok uuid_re provider_key no_key_leak
-    raw_request sse_events
+    raw_request sse_events wait_for
 );
 
 our $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
@@ -37,6 +37,20 @@ our $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
         $b->failure_output(\*STDERR);
         binmode $_, ':encoding(UTF-8)' for \*STDOUT, \*STDERR;
     };
+}
+
+# Polls $cond every $every seconds (0.05 by default) until it returns true
+# or $timeout seconds (10 by default) have passed; returns its last value,
+# so that a test waits for a condition as long as it takes, and no longer,
+# instead of sleeping for a guess.
+sub wait_for {
+    my ($cond, $timeout, $every) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (1) {
+        my $v = $cond->();
+        return $v if $v || time >= $deadline;
+        sleep($every // 0.05);
+    }
 }
 
 sub provider_key { $ENV{LLMGW_TEST_PROVIDER_KEY} // 'sk-test-provider-secret-123' }

@@ -1,0 +1,209 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* llmgw_test.c — the unit-test library (see llmgw_test.h). */
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "llmgw_sse.h"
+#include "llmgw_test.h"
+
+#ifndef LLMGW_SHARED_DIR
+#define LLMGW_SHARED_DIR "../shared"
+#endif
+
+apr_pool_t *gp;
+apr_pool_t *tp;
+
+apr_pool_t *ut_pool(void)
+{
+    return tp ? tp : gp;
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+void ut_init(void)
+{
+    if (gp == NULL) {
+        apr_initialize();
+        apr_pool_create(&gp, NULL);
+    }
+}
+
+static void tp_setup(void)
+{
+    ck_assert_int_eq(apr_pool_create(&tp, gp), APR_SUCCESS);
+}
+
+static void tp_teardown(void)
+{
+    apr_pool_destroy(tp);
+    tp = NULL;
+}
+
+TCase *ut_tcase(Suite *s, const char *name, int timeout)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, tp_setup, tp_teardown);
+    if (timeout > 0) {
+        tcase_set_timeout(tc, timeout);
+    }
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+int ut_run(Suite *s)
+{
+    SRunner *sr;
+    int failed;
+    ut_init();
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
+int ut_done(int failed)
+{
+    if (gp) {
+        apr_pool_destroy(gp);
+        gp = NULL;
+        apr_terminate();
+    }
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+const char *ut_shared_dir(void)
+{
+    const char *dir = getenv("LLMGW_SHARED_DIR");
+    return dir && *dir ? dir : LLMGW_SHARED_DIR;
+}
+
+const char *ut_fixture_path(const char *rel)
+{
+    return apr_pstrcat(ut_pool(), ut_shared_dir(), "/fixtures/", rel, NULL);
+}
+
+char *ut_slurp(const char *path, apr_size_t *len)
+{
+    apr_pool_t *p = ut_pool();
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n = 0;
+    char *buf;
+
+    ck_assert_msg(apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                                0, p) == APR_SUCCESS, "cannot open %s", path);
+    ck_assert_msg(apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS,
+                  "cannot stat %s", path);
+    buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    if (fi.size > 0) {
+        ck_assert_msg(apr_file_read_full(f, buf, (apr_size_t)fi.size, &n)
+                      == APR_SUCCESS && n == (apr_size_t)fi.size,
+                      "cannot read %s (%zu of %zu bytes)", path, n,
+                      (apr_size_t)fi.size);
+    }
+    apr_file_close(f);
+    buf[n] = '\0';
+    if (len) {
+        *len = n;
+    }
+    return buf;
+}
+
+char *ut_fixture(const char *rel, apr_size_t *len)
+{
+    return ut_slurp(ut_fixture_path(rel), len);
+}
+
+apr_array_header_t *ut_fixture_glob(const char *pattern, int min)
+{
+    apr_pool_t *p = ut_pool();
+    apr_array_header_t *a = apr_array_make(p, 16, sizeof(const char *));
+    const char *pat = ut_fixture_path(pattern);
+    glob_t g;
+    size_t i;
+
+    ck_assert_msg(glob(pat, 0, NULL, &g) == 0, "no files match %s", pat);
+    for (i = 0; i < g.gl_pathc; i++) {
+        APR_ARRAY_PUSH(a, const char *) = apr_pstrdup(p, g.gl_pathv[i]);
+    }
+    globfree(&g);
+    ck_assert_msg(a->nelts >= min, "%s: %d files, want at least %d", pat,
+                  a->nelts, min);
+    return a;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+json_t *ut_jsonn(const char *txt, apr_size_t len, const char *what)
+{
+    json_error_t e;
+    json_t *j = json_loadb(txt, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    ck_assert_msg(j != NULL, "%s: not JSON: %s at line %d column %d: %.*s",
+                  what ? what : "test JSON", e.text, e.line, e.column,
+                  (int)len, txt);
+    return j;
+}
+
+json_t *ut_json(const char *txt)
+{
+    ck_assert_ptr_nonnull(txt);
+    return ut_jsonn(txt, strlen(txt), NULL);
+}
+
+json_t *ut_fixture_json(const char *rel)
+{
+    apr_size_t len;
+    const char *txt = ut_fixture(rel, &len);
+    return ut_jsonn(txt, len, rel);
+}
+
+const char *ut_json_str(const json_t *j)
+{
+    char *s;
+    const char *copy;
+    if (j == NULL) {
+        return "(null)";
+    }
+    s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    copy = apr_pstrdup(ut_pool(), s ? s : "(unprintable)");
+    free(s);
+    return copy;
+}
+
+void ut_json_eq(const json_t *got, const json_t *want, const char *what)
+{
+    ck_assert_msg(got != NULL && want != NULL && json_equal(got, want),
+                  "%s: JSON differs:\n got  %s\n want %s",
+                  what ? what : "JSON", ut_json_str(got), ut_json_str(want));
+}
+
+/* ---- SSE ---------------------------------------------------------------- */
+
+static int sse_collect(void *baton, const char *event, const char *data,
+                       apr_size_t len)
+{
+    apr_array_header_t *a = baton;
+    ut_sse_event_t *e = &APR_ARRAY_PUSH(a, ut_sse_event_t);
+    e->event = event ? apr_pstrdup(a->pool, event) : NULL;
+    e->data = apr_pstrmemdup(a->pool, data, len);
+    e->len = len;
+    return 0;
+}
+
+apr_array_header_t *ut_sse_events(const char *buf, apr_size_t len)
+{
+    apr_pool_t *p = ut_pool();
+    apr_array_header_t *a = apr_array_make(p, 16, sizeof(ut_sse_event_t));
+    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(p, 0, sse_collect, a);
+    ck_assert_int_eq(llmgw_sse_feed(ps, buf, len), 0);
+    ck_assert_int_eq(llmgw_sse_finish(ps), 0);
+    ck_assert_uint_eq(llmgw_sse_events(ps), (apr_size_t)a->nelts);
+    return a;
+}

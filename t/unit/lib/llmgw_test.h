@@ -1,0 +1,114 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/**
+ * llmgw_test.h — what every unit test of the pure core needs: APR and its
+ * pools, the recorded fixtures of LLMGW_SHARED_DIR, JSON that fails the
+ * test with a useful message, and the Check main().
+ *
+ * A test file defines its Suite and ends with UT_MAIN(its_suite):
+ *
+ *     static Suite *cache_suite(void)
+ *     {
+ *         Suite *s = suite_create("cache");
+ *         TCase *tc = ut_tcase(s, "key", 0);
+ *         tcase_add_test(tc, key_parts);
+ *         return s;
+ *     }
+ *     UT_MAIN(cache_suite)
+ *
+ * A main() of its own (to set something up around the run) calls ut_init(),
+ * ut_run() and returns ut_done().
+ *
+ * Every helper that can fail fails the running test with a message that
+ * names what it was given (the file, the JSON text and where it breaks);
+ * everything it returns lives in ut_pool().
+ */
+#ifndef LLMGW_TEST_H
+#define LLMGW_TEST_H
+
+#include <check.h>
+#include <jansson.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* The process-wide pool, from ut_init() to ut_done(). */
+extern apr_pool_t *gp;
+/* One pool per test, a child of gp, in every TCase made by ut_tcase()
+ * (NULL outside a test). */
+extern apr_pool_t *tp;
+
+/* tp during a test, gp otherwise. */
+apr_pool_t *ut_pool(void);
+
+/* ---- the run ---------------------------------------------------------- */
+
+/* apr_initialize() and gp; once. */
+void ut_init(void);
+
+/* A TCase added to s, with the per-test pool tp; timeout in seconds (0:
+ * Check's default, 4 s when tests fork). */
+TCase *ut_tcase(Suite *s, const char *name, int timeout);
+
+/* Runs every test of s (CK_NORMAL output); the number that failed. */
+int ut_run(Suite *s);
+
+/* Destroys gp and terminates APR; EXIT_FAILURE when failed != 0. */
+int ut_done(int failed);
+
+#define UT_MAIN(suite_fn)                           \
+    int main(void)                                  \
+    {                                               \
+        ut_init();                                  \
+        return ut_done(ut_run(suite_fn()));         \
+    }
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+/* $LLMGW_SHARED_DIR, else the one the tests were built for. */
+const char *ut_shared_dir(void);
+
+/* <shared>/fixtures/<rel> */
+const char *ut_fixture_path(const char *rel);
+
+/* The whole file, NUL-terminated (*len without the NUL; len may be NULL). */
+char *ut_slurp(const char *path, apr_size_t *len);
+
+/* ut_slurp() of ut_fixture_path(rel). */
+char *ut_fixture(const char *rel, apr_size_t *len);
+
+/* The paths (const char *) of the fixtures matching the glob pattern
+ * (relative to <shared>/fixtures), sorted; fails with fewer than min. */
+apr_array_header_t *ut_fixture_glob(const char *pattern, int min);
+
+/* ---- JSON --------------------------------------------------------------- */
+
+/* Parses test JSON (any top-level value, \u0000 allowed); the caller
+ * json_decref()s. A parse error fails the test with jansson's message, the
+ * line and column, and the text. */
+json_t *ut_json(const char *txt);
+json_t *ut_jsonn(const char *txt, apr_size_t len, const char *what);
+
+/* A JSON fixture file (ut_fixture()), parsed. */
+json_t *ut_fixture_json(const char *rel);
+
+/* Compact, sorted-keys text of j in ut_pool() ("(null)" for NULL). */
+const char *ut_json_str(const json_t *j);
+
+/* Fails unless got equals want (json_equal), printing both. */
+void ut_json_eq(const json_t *got, const json_t *want, const char *what);
+
+/* ---- SSE ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *event;          /* NULL when the event had no name */
+    const char *data;           /* NUL-terminated */
+    apr_size_t len;
+} ut_sse_event_t;
+
+/* The events of a whole SSE buffer through llmgw_sse (fed at once, then
+ * finished; both must succeed), as ut_sse_event_t. */
+apr_array_header_t *ut_sse_events(const char *buf, apr_size_t len);
+
+#define UT_EV(a, i) APR_ARRAY_IDX((a), (i), ut_sse_event_t)
+
+#endif /* LLMGW_TEST_H */

@@ -1,0 +1,565 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Request validation (llmgw_parse.c): the endpoint of a path, what a good
+ * and a bad body of each endpoint is, the gateway's own fields, and usage
+ * read from an answer (as JSON, from the text, from a recorded stream). */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include "llmgw_test.h"
+#include "llmgw_parse.h"
+
+/* ================================================================== */
+/* endpoint from path                                                  */
+/* ================================================================== */
+
+START_TEST(endpoint_paths)
+{
+    const char *name = "x";
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/chat/completions", &name),
+                     LLMGW_EP_CHAT);
+    ck_assert_str_eq(name, "chat/completions");
+    ck_assert_int_eq(llmgw_endpoint_from_path("/api/v1/chat/completions",
+                                              &name), LLMGW_EP_CHAT);
+    ck_assert_str_eq(name, "chat/completions");
+    ck_assert_int_eq(llmgw_endpoint_from_path("/llm/v1/embeddings", &name),
+                     LLMGW_EP_EMBEDDINGS);
+    ck_assert_str_eq(name, "embeddings");
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/chat/completions/", &name),
+                     LLMGW_EP_CHAT);
+    ck_assert_str_eq(name, "chat/completions");
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/embeddings//", &name),
+                     LLMGW_EP_EMBEDDINGS);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/models", &name),
+                     LLMGW_EP_MODELS);
+    ck_assert_str_eq(name, "models");
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/models/", &name),
+                     LLMGW_EP_MODELS);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/images/generations",
+                                              &name), LLMGW_EP_IMAGES);
+    ck_assert_str_eq(name, "images/generations");
+
+    name = "x";
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/chat/completionsX", &name),
+                     LLMGW_EP_UNKNOWN);
+    ck_assert_ptr_null(name);
+    name = "x";
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/completions", &name),
+                     LLMGW_EP_UNKNOWN);
+    ck_assert_ptr_null(name);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/xchat/completions", &name),
+                     LLMGW_EP_UNKNOWN);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/chat", &name),
+                     LLMGW_EP_UNKNOWN);
+    /* models/{id}: the id may hold a slash, raw or as %2F */
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/models/gpt-4o", &name),
+                     LLMGW_EP_MODELS);
+    ck_assert_str_eq(name, "models");
+    ck_assert_str_eq(llmgw_model_id_from_path(tp, "/v1/models/gpt-4o"),
+                     "gpt-4o");
+    ck_assert_str_eq(llmgw_model_id_from_path(tp,
+                     "/api/v1/models/openai%2Fgpt-4o-mini/"), "openai/gpt-4o-mini");
+    ck_assert_str_eq(llmgw_model_id_from_path(tp,
+                     "/v1/models/openrouter/meta-llama%2fx"), "openrouter/meta-llama/x");
+    ck_assert_ptr_null(llmgw_model_id_from_path(tp, "/v1/models"));
+    ck_assert_ptr_null(llmgw_model_id_from_path(tp, "/v1/models/"));
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/embeddingsz", &name),
+                     LLMGW_EP_UNKNOWN);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/v1/", &name),
+                     LLMGW_EP_UNKNOWN);
+    ck_assert_int_eq(llmgw_endpoint_from_path("/", &name), LLMGW_EP_UNKNOWN);
+    ck_assert_int_eq(llmgw_endpoint_from_path("", &name), LLMGW_EP_UNKNOWN);
+    ck_assert_int_eq(llmgw_endpoint_from_path(NULL, &name), LLMGW_EP_UNKNOWN);
+    ck_assert_ptr_null(name);
+}
+END_TEST
+
+/* ================================================================== */
+/* request parsing                                                     */
+/* ================================================================== */
+
+#define CHAT_MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+
+/* Expects a 400 naming param (NULL: param must be NULL). */
+static void bad(llmgw_endpoint_e ep, const char *txt, const char *want_param)
+{
+    json_t *b = ut_json(txt);
+    llmgw_parsed_t out;
+    const char *err = NULL, *param = "unset";
+    int rv = llmgw_parse_request(b, ep, strlen(txt), &out, &err, &param);
+    ck_assert_msg(rv == 400, "%s: rv %d, want 400", txt, rv);
+    ck_assert_msg(err != NULL && *err, "%s: no error message", txt);
+    if (want_param) {
+        ck_assert_msg(param != NULL && strcmp(param, want_param) == 0,
+                      "%s: param '%s', want '%s'", txt,
+                      param ? param : "(null)", want_param);
+    }
+    else {
+        ck_assert_msg(param == NULL, "%s: param '%s', want null", txt, param);
+    }
+    ck_assert_ptr_null(out.models);       /* nothing leaked on failure */
+    json_decref(b);
+}
+
+/* Parses a good body; the caller json_decref()s *body and out->models. */
+static void good(llmgw_endpoint_e ep, const char *txt, json_t **body,
+                 llmgw_parsed_t *out)
+{
+    const char *err = NULL, *param = NULL;
+    int rv;
+    *body = ut_json(txt);
+    rv = llmgw_parse_request(*body, ep, strlen(txt), out, &err, &param);
+    ck_assert_msg(rv == 0, "%s: rv %d (%s, param %s)", txt, rv,
+                  err ? err : "", param ? param : "(null)");
+}
+
+START_TEST(parse_bad_requests)
+{
+    /* body not an object */
+    bad(LLMGW_EP_CHAT, "[]", NULL);
+    bad(LLMGW_EP_CHAT, "\"x\"", NULL);
+    bad(LLMGW_EP_CHAT, "null", NULL);
+    bad(LLMGW_EP_CHAT, "42", NULL);
+    /* model */
+    bad(LLMGW_EP_CHAT, "{" CHAT_MSGS "}", "model");
+    bad(LLMGW_EP_CHAT, "{\"model\":null," CHAT_MSGS "}", "model");
+    bad(LLMGW_EP_CHAT, "{\"model\":42," CHAT_MSGS "}", "model");
+    bad(LLMGW_EP_CHAT, "{\"model\":[\"a\"]," CHAT_MSGS "}", "model");
+    bad(LLMGW_EP_CHAT, "{\"model\":{}," CHAT_MSGS "}", "model");
+    bad(LLMGW_EP_CHAT, "{\"model\":true,\"models\":[\"a\"]," CHAT_MSGS "}",
+        "model");
+    bad(LLMGW_EP_EMBEDDINGS, "{\"input\":\"x\"}", "model");
+    /* messages */
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[]}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":{}}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":\"hi\"}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":null}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[\"hi\"]}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[null]}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},"
+        "[]]}", "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}",
+        "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":1}]}",
+        "messages");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":null}]}",
+        "messages");
+    /* models fallback list with a missing model, also fails on messages */
+    bad(LLMGW_EP_CHAT, "{\"models\":[\"a\",\"b\"]}", "messages");
+    /* stream, stream_options */
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":1}", "stream");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":\"true\"}",
+        "stream");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":true,"
+        "\"stream_options\":true}", "stream_options");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream_options\":[]}",
+        "stream_options");
+    /* max tokens */
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"max_tokens\":-1}",
+        "max_tokens");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"max_tokens\":1.5}",
+        "max_tokens");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"max_tokens\":\"10\"}",
+        "max_tokens");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"max_tokens\":true}",
+        "max_tokens");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS
+        ",\"max_completion_tokens\":-5}", "max_completion_tokens");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS
+        ",\"max_completion_tokens\":\"x\",\"max_tokens\":10}",
+        "max_completion_tokens");
+    /* embeddings input */
+    bad(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\"}", "input");
+    bad(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":[]}", "input");
+    bad(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":null}", "input");
+    bad(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":42}", "input");
+    /* images prompt */
+    bad(LLMGW_EP_IMAGES, "{\"model\":\"i\"}", "prompt");
+    bad(LLMGW_EP_IMAGES, "{\"model\":\"i\",\"prompt\":[\"x\"]}", "prompt");
+    bad(LLMGW_EP_IMAGES, "{\"model\":\"i\",\"prompt\":7}", "prompt");
+    /* gateway fields */
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider\":1}",
+        "provider");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider\":[\"a\"]}",
+        "provider");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider_key\":{}}",
+        "provider_key");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider_key\":false}",
+        "provider_key");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"models\":\"a\"}",
+        "models");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"models\":[]}",
+        "models");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"models\":[\"a\",1]}",
+        "models");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"models\":[null]}",
+        "models");
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"models\":{}}",
+        "models");
+    bad(LLMGW_EP_CHAT, "{" CHAT_MSGS ",\"models\":[]}", "models");
+    /* failures after `models` was taken do not leak it (ASan checks) */
+    bad(LLMGW_EP_CHAT, "{\"models\":[\"a\"]," CHAT_MSGS ",\"stream\":3}",
+        "stream");
+    bad(LLMGW_EP_CHAT, "{\"models\":[\"a\"]," CHAT_MSGS ",\"max_tokens\":-3}",
+        "max_tokens");
+}
+END_TEST
+
+/* HardCarrx's older names llm_provider / llm_api_key: aliases of provider
+ * and provider_key, flagged for a Deprecation header, stripped like them;
+ * and which `model` the fallbacks start after. */
+START_TEST(parse_legacy_fields_and_fallbacks)
+{
+    json_t *b;
+    llmgw_parsed_t o;
+    llmgw_parsed_t t;
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"llm_provider\":\"or\","
+         "\"llm_api_key\":\"sk-old\"}", &b, &o);
+    ck_assert_str_eq(o.provider, "or");
+    ck_assert_str_eq(o.provider_key, "sk-old");
+    ck_assert_int_eq(o.legacy_fields, 1);
+    ck_assert_int_eq(llmgw_strip_gateway_fields(b), 2);
+    ck_assert_ptr_null(json_object_get(b, "llm_api_key"));
+    ck_assert_ptr_null(json_object_get(b, "llm_provider"));
+    json_decref(b);
+    /* the new names win over the old ones */
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"provider\":\"new\","
+         "\"llm_provider\":\"old\"}", &b, &o);
+    ck_assert_str_eq(o.provider, "new");
+    ck_assert_int_eq(o.legacy_fields, 0);
+    json_decref(b);
+    bad(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":1}",
+        "llm_api_key");
+    /* never the text fast path: the fields must be stripped */
+    ck_assert_int_eq(llmgw_parse_request_text(tp,
+        "{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":\"k\"}",
+        strlen("{\"model\":\"m\"," CHAT_MSGS ",\"llm_api_key\":\"k\"}"),
+        LLMGW_EP_CHAT, &t), 0);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"a\",\"models\":[\"b\"]," CHAT_MSGS "}",
+         &b, &o);
+    ck_assert_str_eq(o.model, "a");
+    ck_assert_int_eq(o.model_from_models, 0);   /* b is a fallback */
+    json_decref(o.models);
+    json_decref(b);
+    good(LLMGW_EP_CHAT, "{\"models\":[\"b\",\"c\"]," CHAT_MSGS "}", &b, &o);
+    ck_assert_str_eq(o.model, "b");
+    ck_assert_int_eq(o.model_from_models, 1);   /* c is the fallback */
+    json_decref(o.models);
+    json_decref(b);
+    /* "m\u0000x" is valid JSON but no model name */
+    {
+        json_error_t je;
+        const char *txt = "{\"model\":\"m\\u0000x\"," CHAT_MSGS "}";
+        const char *err, *param;
+        b = json_loads(txt, JSON_ALLOW_NUL, &je);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(llmgw_parse_request(b, LLMGW_EP_CHAT, strlen(txt), &o,
+                                             &err, &param), 400);
+        ck_assert_str_eq(param, "model");
+        json_decref(b);
+    }
+}
+END_TEST
+
+START_TEST(parse_good_chat)
+{
+    json_t *b;
+    llmgw_parsed_t o;
+    const char *txt;
+
+    txt = "{\"model\":\"openai/gpt-4o\"," CHAT_MSGS "}";
+    good(LLMGW_EP_CHAT, txt, &b, &o);
+    ck_assert_str_eq(o.model, "openai/gpt-4o");
+    ck_assert_int_eq(o.stream, 0);
+    ck_assert_int_eq(o.include_usage, 0);
+    ck_assert_int_eq(o.max_tokens, -1);
+    ck_assert_ptr_null(o.provider);
+    ck_assert_ptr_null(o.provider_key);
+    ck_assert_ptr_null(o.models);
+    ck_assert_int_eq(o.prompt_estimate, (apr_int64_t)((strlen(txt) + 3) / 4));
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":true,"
+         "\"stream_options\":{\"include_usage\":true},\"max_tokens\":100,"
+         "\"max_completion_tokens\":50,\"provider\":\"anthropic\","
+         "\"provider_key\":\"sk-x\"}", &b, &o);
+    ck_assert_int_eq(o.stream, 1);
+    ck_assert_int_eq(o.include_usage, 1);
+    ck_assert_int_eq(o.max_tokens, 50);              /* preferred */
+    ck_assert_str_eq(o.provider, "anthropic");
+    ck_assert_str_eq(o.provider_key, "sk-x");
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":false,"
+         "\"stream_options\":{\"include_usage\":false},\"max_tokens\":0,"
+         "\"max_completion_tokens\":null,\"provider\":null,"
+         "\"provider_key\":null,\"models\":null}", &b, &o);
+    ck_assert_int_eq(o.stream, 0);
+    ck_assert_int_eq(o.include_usage, 0);
+    ck_assert_int_eq(o.max_tokens, 0);
+    ck_assert_ptr_null(o.provider);
+    ck_assert_ptr_null(o.provider_key);
+    ck_assert_ptr_null(o.models);
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":null,"
+         "\"stream_options\":null,\"max_tokens\":null}", &b, &o);
+    ck_assert_int_eq(o.stream, 0);
+    ck_assert_int_eq(o.max_tokens, -1);
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"m\"," CHAT_MSGS ",\"stream\":true,"
+         "\"stream_options\":{},\"max_tokens\":4096}", &b, &o);
+    ck_assert_int_eq(o.stream, 1);
+    ck_assert_int_eq(o.include_usage, 0);
+    ck_assert_int_eq(o.max_tokens, 4096);
+    json_decref(b);
+
+    /* models: the list is kept, and the first names the model when absent */
+    good(LLMGW_EP_CHAT, "{\"models\":[\"a/x\",\"b/y\"]," CHAT_MSGS "}", &b, &o);
+    ck_assert_str_eq(o.model, "a/x");
+    ck_assert_ptr_nonnull(o.models);
+    ck_assert_uint_eq(json_array_size(o.models), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(o.models, 1)), "b/y");
+    json_decref(o.models);
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":null,\"models\":[\"c/z\"]," CHAT_MSGS "}",
+         &b, &o);
+    ck_assert_str_eq(o.model, "c/z");
+    json_decref(o.models);
+    json_decref(b);
+
+    good(LLMGW_EP_CHAT, "{\"model\":\"main\",\"models\":[\"c/z\"]," CHAT_MSGS
+         "}", &b, &o);
+    ck_assert_str_eq(o.model, "main");
+    ck_assert_uint_eq(json_array_size(o.models), 1);
+    json_decref(o.models);
+    json_decref(b);
+
+    /* an empty body still estimates to 0 */
+    good(LLMGW_EP_MODELS, "{\"model\":\"m\"}", &b, &o);
+    json_decref(b);
+    {
+        const char *err, *param;
+        b = ut_json("{\"model\":\"m\"}");
+        ck_assert_int_eq(llmgw_parse_request(b, LLMGW_EP_MODELS, 0, &o, &err,
+                                             &param), 0);
+        ck_assert_int_eq(o.prompt_estimate, 0);
+        ck_assert_int_eq(llmgw_parse_request(b, LLMGW_EP_MODELS, 4000, &o,
+                                             &err, &param), 0);
+        ck_assert_int_eq(o.prompt_estimate, 1000);
+        ck_assert_int_eq(llmgw_parse_request(b, LLMGW_EP_MODELS, 4001, &o,
+                                             &err, &param), 0);
+        ck_assert_int_eq(o.prompt_estimate, 1001);
+        json_decref(b);
+    }
+}
+END_TEST
+
+START_TEST(parse_good_other_endpoints)
+{
+    json_t *b;
+    llmgw_parsed_t o;
+    good(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":\"hello\"}", &b, &o);
+    ck_assert_str_eq(o.model, "e");
+    ck_assert_int_eq(o.max_tokens, -1);
+    json_decref(b);
+    good(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":[\"a\",\"b\"]}", &b,
+         &o);
+    json_decref(b);
+    good(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":[[1,2,3]]}", &b, &o);
+    json_decref(b);
+    good(LLMGW_EP_IMAGES, "{\"model\":\"dall-e-3\",\"prompt\":\"a cat\"}", &b,
+         &o);
+    ck_assert_str_eq(o.model, "dall-e-3");
+    json_decref(b);
+    /* chat checks do not apply to embeddings */
+    good(LLMGW_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":\"x\","
+         "\"messages\":[]}", &b, &o);
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(parse_strip_gateway_fields)
+{
+    json_t *b = ut_json("{\"model\":\"m\",\"provider\":\"p\",\"provider_key\":\"k\","
+                      "\"models\":[\"a\"],\"messages\":[],\"stream\":true,"
+                      "\"user\":\"u\",\"providers\":1}");
+    ck_assert_int_eq(llmgw_strip_gateway_fields(b), 3);
+    {
+        json_t *want = ut_json("{\"model\":\"m\",\"messages\":[],\"stream\":true,"
+                             "\"user\":\"u\",\"providers\":1}");
+        ut_json_eq(b, want, "stripped");
+        json_decref(want);
+    }
+    ck_assert_int_eq(llmgw_strip_gateway_fields(b), 0);
+    json_decref(b);
+
+    b = ut_json("{\"model\":\"m\",\"provider_key\":null}");
+    ck_assert_int_eq(llmgw_strip_gateway_fields(b), 1);
+    ck_assert_uint_eq(json_object_size(b), 1);
+    ck_assert_ptr_nonnull(json_object_get(b, "model"));
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(parse_usage)
+{
+    llmgw_usage_t u = LLMGW_USAGE_INIT;
+    json_t *j;
+
+    j = ut_json("{\"object\":\"chat.completion\",\"usage\":{\"prompt_tokens\":11,"
+              "\"completion_tokens\":7,\"total_tokens\":18}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, 11);
+    ck_assert_int_eq(u.completion_tokens, 7);
+    ck_assert_int_eq(u.total_tokens, 18);
+    ck_assert_int_eq(u.cached_tokens, -1);
+    json_decref(j);
+
+    /* a chunk with usage: null leaves u alone */
+    {
+        llmgw_usage_t v = LLMGW_USAGE_INIT;
+        j = ut_json("{\"object\":\"chat.completion.chunk\",\"choices\":[],"
+                  "\"usage\":null}");
+        ck_assert_int_eq(llmgw_usage_from_json(j, &v), 0);
+        ck_assert_int_eq(v.prompt_tokens, -1);
+        ck_assert_int_eq(v.completion_tokens, -1);
+        ck_assert_int_eq(v.total_tokens, -1);
+        json_decref(j);
+        j = ut_json("{\"object\":\"chat.completion.chunk\",\"choices\":[]}");
+        ck_assert_int_eq(llmgw_usage_from_json(j, &v), 0);
+        json_decref(j);
+        j = ut_json("[1]");
+        ck_assert_int_eq(llmgw_usage_from_json(j, &v), 0);
+        json_decref(j);
+    }
+
+    /* the final usage chunk of a stream */
+    j = ut_json("{\"object\":\"chat.completion.chunk\",\"choices\":[],"
+              "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,"
+              "\"total_tokens\":8,\"prompt_tokens_details\":"
+              "{\"cached_tokens\":2},\"completion_tokens_details\":"
+              "{\"reasoning_tokens\":0}}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, 5);
+    ck_assert_int_eq(u.completion_tokens, 3);
+    ck_assert_int_eq(u.total_tokens, 8);
+    ck_assert_int_eq(u.cached_tokens, 2);
+    json_decref(j);
+
+    /* embeddings: no completion_tokens */
+    j = ut_json("{\"object\":\"list\",\"data\":[],\"usage\":{\"prompt_tokens\":9,"
+              "\"total_tokens\":9}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, 9);
+    ck_assert_int_eq(u.completion_tokens, 0);
+    ck_assert_int_eq(u.total_tokens, 9);
+    ck_assert_int_eq(u.cached_tokens, -1);
+    json_decref(j);
+
+    /* total computed when missing */
+    j = ut_json("{\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.total_tokens, 10);
+    json_decref(j);
+
+    /* an empty usage object: all unknown */
+    j = ut_json("{\"usage\":{}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, -1);
+    ck_assert_int_eq(u.completion_tokens, -1);
+    ck_assert_int_eq(u.total_tokens, -1);
+    ck_assert_int_eq(u.cached_tokens, -1);
+    json_decref(j);
+
+    /* cached_tokens 0 is kept as 0 */
+    j = ut_json("{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,"
+              "\"total_tokens\":2,\"prompt_tokens_details\":"
+              "{\"cached_tokens\":0}}}");
+    ck_assert_int_eq(llmgw_usage_from_json(j, &u), 1);
+    ck_assert_int_eq(u.cached_tokens, 0);
+    json_decref(j);
+}
+END_TEST
+
+/* Every usage chunk of the recorded OpenAI streams. */
+START_TEST(parse_usage_fixtures)
+{
+    apr_size_t len;
+    char *buf = ut_fixture("openai/test_parse_nothing.sse", &len);
+    apr_array_header_t *ev = ut_sse_events(buf, len);
+    int i, found = 0;
+    for (i = 0; i < ev->nelts; i++) {
+        llmgw_usage_t u = LLMGW_USAGE_INIT;
+        json_t *j;
+        if (strcmp(UT_EV(ev, i).data, "[DONE]") == 0) {
+            continue;
+        }
+        j = ut_json(UT_EV(ev, i).data);
+        if (llmgw_usage_from_json(j, &u)) {
+            const json_t *us = json_object_get(j, "usage");
+            found++;
+            ck_assert_int_eq(u.prompt_tokens, json_integer_value(
+                                 json_object_get(us, "prompt_tokens")));
+            ck_assert_int_gt(u.completion_tokens, 0);
+            ck_assert_int_eq(u.total_tokens,
+                             u.prompt_tokens + u.completion_tokens);
+        }
+        json_decref(j);
+    }
+    ck_assert_int_eq(found, 1);
+}
+END_TEST
+
+
+
+
+/* Usage read from a slice of the response text: the last "usage" key wins,
+ * a quoted "usage" inside content never matches, null usage is not found. */
+START_TEST(usage_from_text)
+{
+    llmgw_usage_t u = LLMGW_USAGE_INIT;
+    const char *resp =
+        "{\"id\":\"x\",\"choices\":[{\"message\":{\"content\":"
+        "\"the \\\"usage\\\": {\\\"prompt_tokens\\\":99} is\"}}],"
+        "\"usage\" : {\"prompt_tokens\":12,\"completion_tokens\":5,"
+        "\"total_tokens\":17,\"prompt_tokens_details\":{\"cached_tokens\":3}}}";
+    ck_assert_int_eq(llmgw_usage_from_text(resp, strlen(resp), &u), 1);
+    ck_assert_int_eq(u.prompt_tokens, 12);
+    ck_assert_int_eq(u.completion_tokens, 5);
+    ck_assert_int_eq(u.total_tokens, 17);
+    ck_assert_int_eq(u.cached_tokens, 3);
+    {
+        llmgw_usage_t v = LLMGW_USAGE_INIT;
+        const char *none = "{\"choices\":[],\"usage\":null}";
+        const char *absent = "{\"choices\":[{\"message\":{\"content\":\"usage\"}}]}";
+        const char *cut = "{\"usage\":{\"prompt_tokens\":";
+        ck_assert_int_eq(llmgw_usage_from_text(none, strlen(none), &v), 0);
+        ck_assert_int_eq(llmgw_usage_from_text(absent, strlen(absent), &v), 0);
+        ck_assert_int_eq(llmgw_usage_from_text(cut, strlen(cut), &v), 0);
+        ck_assert_int_eq(v.prompt_tokens, -1);
+    }
+}
+END_TEST
+
+static Suite *parse_suite(void)
+{
+    Suite *s = suite_create("parse");
+    TCase *tc = ut_tcase(s, "parse", 0);
+    tcase_add_test(tc, endpoint_paths);
+    tcase_add_test(tc, parse_bad_requests);
+    tcase_add_test(tc, parse_good_chat);
+    tcase_add_test(tc, parse_legacy_fields_and_fallbacks);
+    tcase_add_test(tc, parse_good_other_endpoints);
+    tcase_add_test(tc, parse_strip_gateway_fields);
+    tcase_add_test(tc, parse_usage);
+    tcase_add_test(tc, parse_usage_fixtures);
+    tcase_add_test(tc, usage_from_text);
+    return s;
+}
+
+UT_MAIN(parse_suite)
