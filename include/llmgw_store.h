@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * llmgw_store.h — the shared store: a small key/value vtable with two
- * backends, an embedded shared-memory store (default) and memcached.
+ * llmgw_store.h — the shared store: a small key/value vtable over one of
+ * the backends of llmgw_store_backends.h (an embedded shared-memory store,
+ * the default, or memcached), chosen by LLMGWStore.
  * Gets are tri-state: a backend failure is LLMGW_STORE_ERROR, never a miss.
  * No httpd header: backends are unit-tested directly.
  */
@@ -21,7 +22,7 @@ typedef enum {
 typedef struct llmgw_store llmgw_store_t;
 
 struct llmgw_store {
-    const char *kind;                 /* "shm" or "memcached" */
+    const char *kind;                 /* the backend's scheme: "shm", ... */
     void *impl;
 
     /* *val is allocated from p (NUL-terminated for convenience). */

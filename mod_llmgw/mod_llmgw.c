@@ -169,8 +169,11 @@ double llmgw_price_cost(server_rec *s, const char *provider,
 
 /* --------------------------------------------------------- the store */
 
+/* The LLMGWStore backend and its lifecycle: read in post_config, created
+ * there before fork, opened in each child (llmgw_store_backends.h). */
 static llmgw_store_spec_t store_spec;
-static llmgw_shm_t *store_shm;
+static llmgw_store_hints_t store_hints;
+static void *store_shared;
 static llmgw_store_t *store;
 
 llmgw_store_t *llmgw_store_for(server_rec *s)
@@ -202,23 +205,27 @@ static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     llmgw_server_conf *sc = ap_get_module_config(s->module_config,
                                                  &llmgw_module);
     const char *spec = sc->store_spec ? sc->store_spec : "shm", *err = NULL;
+    const llmgw_store_backend_t *be;
     apr_status_t rv;
-    (void)plog;
+    (void)plog; (void)ptemp;
 
     store = NULL;
-    store_shm = NULL;
+    store_shared = NULL;
     if (llmgw_store_spec_parse(pconf, spec, &store_spec, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "LLMGWStore %s: %s",
                      spec, err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (store_spec.kind == LLMGW_STORE_KIND_SHM) {
-        rv = llmgw_shm_create(pconf, store_spec.shm_size,
-                              ap_runtime_dir_relative(ptemp, "llmgw-store"),
-                              &store_shm);
+    be = store_spec.backend;
+    store_hints.lock_file_base = ap_runtime_dir_relative(pconf, "llmgw-store");
+    store_hints.max_threads = 1;
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &store_hints.max_threads);
+    if (be->create) {
+        rv = be->create(pconf, store_spec.conf, &store_hints, &store_shared);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "llmgw: cannot create the shm store (%s)", spec);
+                         "llmgw: cannot create the %s store (%s)",
+                         be->scheme, spec);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -228,29 +235,19 @@ static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void llmgw_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    const llmgw_store_backend_t *be = store_spec.backend;
+    apr_status_t rv;
+
     llmgw_upstream_child_init(pchild, s);
-    if (store_shm) {
-        if (llmgw_shm_child_init(store_shm, pchild) == APR_SUCCESS) {
-            store = llmgw_shm_store(pchild, store_shm);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "llmgw: cannot attach the shm store");
-        }
+    if (!be) {
+        return;
     }
-    else if (store_spec.kind == LLMGW_STORE_KIND_MEMCACHED) {
-        llmgw_memcached_t *mc;
-        int threads = 1;
-        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-        if (llmgw_memcached_create(pchild, &store_spec,
-                                   threads > 0 ? threads : 1, &mc)
-            == APR_SUCCESS) {
-            store = llmgw_memcached_store(pchild, mc);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "llmgw: cannot set up the memcached store");
-        }
+    rv = be->child_init(pchild, store_spec.conf, store_shared, &store_hints,
+                        &store);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "llmgw: cannot set up the %s store (%s)",
+                     be->scheme, store_spec.arg);
     }
 }
 

@@ -157,7 +157,7 @@ sub hdr { my ($res, $h) = @_; $res->header($h) }
     my $second = q_chat('sk-q-rph');
     is $second->code, 200, 'rph=2: 2nd';
     is hdr($second, 'x-ratelimit-limit-requests'), 2, 'rph: the hour is the request window';
-    like hdr($second, 'x-ratelimit-reset-requests') // '', qr/^(\d+m)?\d+s$/, 'rph: reset like "59m12s"';
+    like hdr($second, 'x-ratelimit-reset-requests') // '', qr/^(?:\d+h)?(?:\d+m)?\d+s$/, 'rph: reset like "59m12s" (or "1h0m0s" on the hour)';
     my $r = q_chat('sk-q-rph');
     my $e = envelope_ok($r, 429, 'rate_limit_error', 'rph=2: 3rd', code => 'rate_limit_exceeded');
     is $e->{details}{window}, 'hour', 'rph: details.window hour';

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <libmemcached/memcached.h>
 #include <libmemcachedutil-1.0/util.h>
@@ -58,7 +59,7 @@ static apr_status_t mc_cleanup(void *data)
 }
 
 apr_status_t llmgw_memcached_create(apr_pool_t *p,
-                                    const llmgw_store_spec_t *spec,
+                                    const llmgw_memcached_conf_t *conf,
                                     int max_conns, llmgw_memcached_t **out)
 {
     static const struct {
@@ -83,8 +84,8 @@ apr_status_t llmgw_memcached_create(apr_pool_t *p,
     int n;
 
     *out = NULL;
-    if (!spec || spec->kind != LLMGW_STORE_KIND_MEMCACHED
-        || spec->nservers < 1 || spec->nservers > LLMGW_STORE_MAX_SERVERS)
+    if (!conf || conf->nservers < 1
+        || conf->nservers > LLMGW_STORE_MAX_SERVERS)
         return APR_EINVAL;
     if (max_conns < 1)
         max_conns = 1;
@@ -101,10 +102,10 @@ apr_status_t llmgw_memcached_create(apr_pool_t *p,
                                                     behaviors[i].value)))
             return APR_EGENERAL;
     }
-    for (n = 0; n < spec->nservers; n++) {
+    for (n = 0; n < conf->nservers; n++) {
         if (memcached_failed(memcached_server_add(mc->master,
-                                                  spec->servers[n].host,
-                                                  spec->servers[n].port)))
+                                                  conf->servers[n].host,
+                                                  conf->servers[n].port)))
             return APR_EINVAL;
     }
     mc->pool = memcached_pool_create(mc->master, 1, (uint32_t)max_conns);
@@ -389,3 +390,141 @@ llmgw_store_t *llmgw_memcached_store(apr_pool_t *p, llmgw_memcached_t *mc)
     st->health = mc_health;
     return st;
 }
+
+/* ---- the backend ----------------------------------------------------- */
+
+static int host_char_ok(char c, int bracketed)
+{
+    if (apr_isalnum(c) || c == '.' || c == '-' || c == '_')
+        return 1;
+    return bracketed && (c == ':' || c == '%');
+}
+
+/* One "HOST[:PORT]" or "[ADDR][:PORT]" of length len. */
+static apr_status_t parse_server(apr_pool_t *p, const char *item,
+                                 apr_size_t len, llmgw_store_server_t *srv,
+                                 const char **err)
+{
+    const char *s = apr_pstrmemdup(p, item, len);
+    const char *host, *hend, *port = NULL;
+    const char *c;
+    long pv;
+
+    if (*s == '[') {
+        host = s + 1;
+        hend = strchr(host, ']');
+        if (!hend) {
+            *err = apr_psprintf(p, "memcached server '%s' lacks a closing ']'", s);
+            return APR_EINVAL;
+        }
+        if (hend[1] == ':')
+            port = hend + 2;
+        else if (hend[1] != '\0') {
+            *err = apr_psprintf(p, "memcached server '%s' is malformed", s);
+            return APR_EINVAL;
+        }
+    }
+    else {
+        host = s;
+        hend = strchr(s, ':');
+        if (hend)
+            port = hend + 1;
+        else
+            hend = s + len;
+    }
+    if (hend == host) {
+        *err = apr_psprintf(p, "memcached server '%s' has an empty host", s);
+        return APR_EINVAL;
+    }
+    for (c = host; c < hend; c++) {
+        if (!host_char_ok(*c, *s == '[')) {
+            *err = apr_psprintf(p, "memcached server '%s' has an invalid "
+                                "character in its host", s);
+            return APR_EINVAL;
+        }
+    }
+    srv->host = apr_pstrmemdup(p, host, (apr_size_t)(hend - host));
+    srv->port = LLMGW_STORE_DEFAULT_PORT;
+    if (port) {
+        pv = 0;
+        for (c = port; *c; c++) {
+            if (!apr_isdigit(*c) || pv > 65535)
+                break;
+            pv = pv * 10 + (*c - '0');
+        }
+        if (c == port || *c != '\0' || pv < 1 || pv > 65535) {
+            *err = apr_psprintf(p, "memcached server '%s' has an invalid "
+                                "port (1-65535)", s);
+            return APR_EINVAL;
+        }
+        srv->port = (apr_port_t)pv;
+    }
+    return APR_SUCCESS;
+}
+
+/* "memcached://HOST[:PORT][,HOST[:PORT]...]" */
+static apr_status_t mc_parse(apr_pool_t *p, const char *arg, const char *rest,
+                             const void **conf, const char **err)
+{
+    llmgw_memcached_conf_t *out = apr_pcalloc(p, sizeof(*out));
+    const char *c, *end;
+    apr_status_t rv;
+
+    *conf = out;
+    if (!rest || strncmp(rest, "//", 2)) {
+        *err = apr_psprintf(p, "store '%s' is not of the form "
+                            "memcached://HOST:PORT[,HOST:PORT...]", arg);
+        return APR_EINVAL;
+    }
+    c = rest + 2;
+    for (;;) {
+        end = strchr(c, ',');
+        if (!end)
+            end = c + strlen(c);
+        if (end == c) {
+            *err = apr_psprintf(p, "store '%s' has an empty server", arg);
+            return APR_EINVAL;
+        }
+        if (out->nservers == LLMGW_STORE_MAX_SERVERS) {
+            *err = apr_psprintf(p, "store '%s' lists more than %d servers",
+                                arg, LLMGW_STORE_MAX_SERVERS);
+            return APR_EINVAL;
+        }
+        rv = parse_server(p, c, (apr_size_t)(end - c),
+                          &out->servers[out->nservers], err);
+        if (rv != APR_SUCCESS)
+            return rv;
+        out->nservers++;
+        if (*end == '\0')
+            break;
+        c = end + 1;
+    }
+    return APR_SUCCESS;
+}
+
+/* Nothing is shared across processes: each child opens its own pool of
+ * connections, one per worker thread. */
+static apr_status_t mc_backend_child_init(apr_pool_t *pchild, const void *conf,
+                                          void *shared,
+                                          const llmgw_store_hints_t *hints,
+                                          llmgw_store_t **store)
+{
+    llmgw_memcached_t *mc;
+    apr_status_t rv;
+
+    (void)shared;
+    *store = NULL;
+    rv = llmgw_memcached_create(pchild, conf, hints->max_threads > 0
+                                              ? hints->max_threads : 1, &mc);
+    if (rv == APR_SUCCESS)
+        *store = llmgw_memcached_store(pchild, mc);
+    return rv;
+}
+
+const llmgw_store_backend_t llmgw_store_memcached_backend = {
+    "memcached",
+    "memcached://HOST:PORT[,HOST:PORT...]",
+    mc_parse,
+    NULL,
+    mc_backend_child_init,
+};

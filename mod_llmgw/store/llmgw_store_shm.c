@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <apr_lib.h>
 #include <apr_shm.h>
 #include <apr_global_mutex.h>
 #include <apr_strings.h>
@@ -619,3 +620,104 @@ llmgw_store_t *llmgw_shm_store(apr_pool_t *p, llmgw_shm_t *s)
     st->health = shm_health;
     return st;
 }
+
+/* ---- the backend ----------------------------------------------------- */
+
+/* Upper bound of a segment, to keep size arithmetic far from overflow. */
+#define SHM_MAX ((apr_uint64_t)64 * 1024 * 1024 * 1024)
+
+static apr_status_t parse_size(apr_pool_t *p, const char *s, apr_size_t *out,
+                               const char **err)
+{
+    apr_uint64_t v = 0, mult = 1;
+    const char *c = s;
+
+    if (!apr_isdigit(*c)) {
+        *err = apr_psprintf(p, "shm size '%s' is not a number", s);
+        return APR_EINVAL;
+    }
+    for (; apr_isdigit(*c); c++) {
+        v = v * 10 + (apr_uint64_t)(*c - '0');
+        if (v > SHM_MAX) {
+            *err = apr_psprintf(p, "shm size '%s' is too large (max 64G)", s);
+            return APR_EINVAL;
+        }
+    }
+    switch (*c) {
+    case '\0':           break;
+    case 'k': case 'K':  mult = 1024; c++; break;
+    case 'm': case 'M':  mult = 1024 * 1024; c++; break;
+    case 'g': case 'G':  mult = 1024 * 1024 * 1024; c++; break;
+    default:             mult = 0; break;
+    }
+    if (mult == 0 || *c != '\0') {
+        *err = apr_psprintf(p, "shm size '%s' must be a number of bytes "
+                            "with an optional K, M or G suffix", s);
+        return APR_EINVAL;
+    }
+    if (v * mult > SHM_MAX) {
+        *err = apr_psprintf(p, "shm size '%s' is too large (max 64G)", s);
+        return APR_EINVAL;
+    }
+    if (v * mult < LLMGW_STORE_SHM_MIN) {
+        *err = apr_psprintf(p, "shm size '%s' is below the minimum of 1M", s);
+        return APR_EINVAL;
+    }
+    *out = (apr_size_t)(v * mult);
+    return APR_SUCCESS;
+}
+
+/* "shm" or "shm:SIZE" */
+static apr_status_t shm_parse(apr_pool_t *p, const char *arg, const char *rest,
+                              const void **conf, const char **err)
+{
+    llmgw_shm_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)arg;
+    *conf = c;
+    if (!rest) {
+        c->size = LLMGW_STORE_SHM_DEFAULT;
+        return APR_SUCCESS;
+    }
+    return parse_size(p, rest, &c->size, err);
+}
+
+/* The segment and its mutex, before fork. */
+static apr_status_t shm_backend_create(apr_pool_t *pconf, const void *conf,
+                                       const llmgw_store_hints_t *hints,
+                                       void **shared)
+{
+    const llmgw_shm_conf_t *c = conf;
+    llmgw_shm_t *s;
+    apr_status_t rv;
+
+    rv = llmgw_shm_create(pconf, c->size, hints->lock_file_base, &s);
+    *shared = s;
+    return rv;
+}
+
+/* Each child attaches the mutex. */
+static apr_status_t shm_backend_child_init(apr_pool_t *pchild,
+                                           const void *conf, void *shared,
+                                           const llmgw_store_hints_t *hints,
+                                           llmgw_store_t **store)
+{
+    apr_status_t rv;
+
+    (void)conf; (void)hints;
+    *store = NULL;
+    if (!shared)
+        return APR_EINIT;
+    rv = llmgw_shm_child_init(shared, pchild);
+    if (rv == APR_SUCCESS)
+        *store = llmgw_shm_store(pchild, shared);
+    return rv;
+}
+
+const llmgw_store_backend_t llmgw_store_shm_backend = {
+    "shm",
+    "shm[:SIZE]",
+    shm_parse,
+    shm_backend_create,
+    shm_backend_child_init,
+};

@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * test_store.c — the LLMGWStore parser, the shm store and the memcached
- * store (against a real memcached this test starts on a free port).
+ * test_store.c — the LLMGWStore parser and the backend registry, the shm
+ * store and the memcached store (against a real memcached this test starts
+ * on a free port).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,10 @@
 #include "llmgw_test.h"
 #include "llmgw_store_backends.h"
 
-/* ---- LLMGWStore parser ----------------------------------------------- */
+/* ---- LLMGWStore parser and the registry ------------------------------ */
+
+#define SHM_SIZE(s)  (((const llmgw_shm_conf_t *)(s).conf)->size)
+#define MC_CONF(s)   ((const llmgw_memcached_conf_t *)(s).conf)
 
 static void expect_bad(const char *spec)
 {
@@ -41,16 +45,17 @@ START_TEST(spec_shm)
     const char *err;
 
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm", &s, &err), APR_SUCCESS);
-    ck_assert_int_eq(s.kind, LLMGW_STORE_KIND_SHM);
-    ck_assert_uint_eq(s.shm_size, 64u * 1024 * 1024);
+    ck_assert_str_eq(s.backend->scheme, "shm");
+    ck_assert_str_eq(s.arg, "shm");
+    ck_assert_uint_eq(SHM_SIZE(s), 64u * 1024 * 1024);
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm:1M", &s, &err), APR_SUCCESS);
-    ck_assert_uint_eq(s.shm_size, 1024u * 1024);
+    ck_assert_uint_eq(SHM_SIZE(s), 1024u * 1024);
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "SHM:2g", &s, &err), APR_SUCCESS);
-    ck_assert_uint_eq(s.shm_size, (apr_size_t)2 * 1024 * 1024 * 1024);
+    ck_assert_uint_eq(SHM_SIZE(s), (apr_size_t)2 * 1024 * 1024 * 1024);
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm:2048k", &s, &err), APR_SUCCESS);
-    ck_assert_uint_eq(s.shm_size, 2048u * 1024);
+    ck_assert_uint_eq(SHM_SIZE(s), 2048u * 1024);
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm:3000000", &s, &err), APR_SUCCESS);
-    ck_assert_uint_eq(s.shm_size, 3000000u);
+    ck_assert_uint_eq(SHM_SIZE(s), 3000000u);
 
     expect_bad(NULL);
     expect_bad("");
@@ -77,31 +82,31 @@ START_TEST(spec_memcached)
 
     ck_assert_int_eq(llmgw_store_spec_parse(tp, "memcached://127.0.0.1:11311",
                                             &s, &err), APR_SUCCESS);
-    ck_assert_int_eq(s.kind, LLMGW_STORE_KIND_MEMCACHED);
-    ck_assert_int_eq(s.nservers, 1);
-    ck_assert_str_eq(s.servers[0].host, "127.0.0.1");
-    ck_assert_int_eq(s.servers[0].port, 11311);
+    ck_assert_str_eq(s.backend->scheme, "memcached");
+    ck_assert_int_eq(MC_CONF(s)->nservers, 1);
+    ck_assert_str_eq(MC_CONF(s)->servers[0].host, "127.0.0.1");
+    ck_assert_int_eq(MC_CONF(s)->servers[0].port, 11311);
 
     ck_assert_int_eq(llmgw_store_spec_parse(tp,
         "memcached://mc-1.example.org,mc_2:1,[::1]:65535,[fe80::1%eth0]",
         &s, &err), APR_SUCCESS);
-    ck_assert_int_eq(s.nservers, 4);
-    ck_assert_str_eq(s.servers[0].host, "mc-1.example.org");
-    ck_assert_int_eq(s.servers[0].port, 11211);
-    ck_assert_str_eq(s.servers[1].host, "mc_2");
-    ck_assert_int_eq(s.servers[1].port, 1);
-    ck_assert_str_eq(s.servers[2].host, "::1");
-    ck_assert_int_eq(s.servers[2].port, 65535);
-    ck_assert_str_eq(s.servers[3].host, "fe80::1%eth0");
-    ck_assert_int_eq(s.servers[3].port, 11211);
+    ck_assert_int_eq(MC_CONF(s)->nservers, 4);
+    ck_assert_str_eq(MC_CONF(s)->servers[0].host, "mc-1.example.org");
+    ck_assert_int_eq(MC_CONF(s)->servers[0].port, 11211);
+    ck_assert_str_eq(MC_CONF(s)->servers[1].host, "mc_2");
+    ck_assert_int_eq(MC_CONF(s)->servers[1].port, 1);
+    ck_assert_str_eq(MC_CONF(s)->servers[2].host, "::1");
+    ck_assert_int_eq(MC_CONF(s)->servers[2].port, 65535);
+    ck_assert_str_eq(MC_CONF(s)->servers[3].host, "fe80::1%eth0");
+    ck_assert_int_eq(MC_CONF(s)->servers[3].port, 11211);
 
     many = "memcached://h0";
     for (i = 1; i < 32; i++)
         many = apr_psprintf(tp, "%s,h%d:%d", many, i, 1000 + i);
     ck_assert_int_eq(llmgw_store_spec_parse(tp, many, &s, &err), APR_SUCCESS);
-    ck_assert_int_eq(s.nservers, 32);
-    ck_assert_str_eq(s.servers[31].host, "h31");
-    ck_assert_int_eq(s.servers[31].port, 1031);
+    ck_assert_int_eq(MC_CONF(s)->nservers, 32);
+    ck_assert_str_eq(MC_CONF(s)->servers[31].host, "h31");
+    ck_assert_int_eq(MC_CONF(s)->servers[31].port, 1031);
     expect_bad(apr_pstrcat(tp, many, ",h32", NULL));
 
     expect_bad("memcached://");
@@ -122,6 +127,40 @@ START_TEST(spec_memcached)
     expect_bad("memcached://[::1]x");
     expect_bad("memcached://[]:1");
     expect_bad("memcached:/host");
+}
+END_TEST
+
+/* Backends are found by scheme; an unknown one is named with every form. */
+START_TEST(spec_registry)
+{
+    llmgw_store_spec_t s;
+    const char *err;
+
+    ck_assert_ptr_nonnull(llmgw_store_backend_find("shm", 3));
+    ck_assert_ptr_eq(llmgw_store_backend_find("MemCached", 9),
+                     llmgw_store_backend_find("memcached", 9));
+    ck_assert_ptr_null(llmgw_store_backend_find("shm", 2));
+    ck_assert_ptr_null(llmgw_store_backend_find("redis", 5));
+    ck_assert_ptr_null(llmgw_store_backend_find("", 0));
+
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "redis://h:6379", &s, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "unknown store 'redis://h:6379': use shm[:SIZE] or "
+                     "memcached://HOST:PORT[,HOST:PORT...]");
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "", &s, &err), APR_EINVAL);
+    ck_assert_str_eq(err, "the store is empty: use shm[:SIZE] or "
+                     "memcached://HOST:PORT[,HOST:PORT...]");
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "memcached:/h", &s, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "store 'memcached:/h' is not of the form "
+                     "memcached://HOST:PORT[,HOST:PORT...]");
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "memcached://a,", &s, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "store 'memcached://a,' has an empty server");
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm:1x", &s, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "shm size '1x' must be a number of bytes with an "
+                     "optional K, M or G suffix");
 }
 END_TEST
 
@@ -435,6 +474,46 @@ START_TEST(shm_basic)
 }
 END_TEST
 
+/* Through the backend's lifecycle: created "before fork", opened in a
+ * forked child and in this process, one store for both. */
+START_TEST(shm_lifecycle)
+{
+    llmgw_store_spec_t spec;
+    llmgw_store_hints_t hints = { NULL, 4 };
+    llmgw_store_t *st;
+    void *shared = NULL;
+    const char *err;
+    pid_t pid;
+    int status;
+
+    ck_assert_int_eq(llmgw_store_spec_parse(tp, "shm:2M", &spec, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(spec.backend->create(tp, spec.conf, &hints, &shared),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(shared);
+    ck_assert_uint_eq(llmgw_shm_max_item(shared), 2 * 1024 * 1024 / 8);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        apr_pool_t *cp;
+        llmgw_store_t *cst;
+        apr_pool_create(&cp, NULL);
+        if (spec.backend->child_init(cp, spec.conf, shared, &hints, &cst)
+            != APR_SUCCESS
+            || cst->set(cst, "from-child", "1", 1, 0) != LLMGW_STORE_OK)
+            _exit(1);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(spec.backend->child_init(tp, spec.conf, shared, &hints,
+                                              &st), APR_SUCCESS);
+    ck_assert_str_eq(st->kind, "shm");
+    expect_val(st, "from-child", "1", 1);
+    check_basic(st);
+}
+END_TEST
+
 START_TEST(shm_ttl)
 {
     check_ttl(shm_store_new(1024 * 1024, NULL), apr_time_from_msec(1100));
@@ -709,18 +788,21 @@ static int mc_start(mc_server_t *srv)
     return 0;
 }
 
+/* Through the backend's lifecycle, as mod_llmgw runs it in a child. */
 static llmgw_store_t *mc_store_new(int port, int max_conns)
 {
     llmgw_store_spec_t spec;
-    llmgw_memcached_t *mc;
+    llmgw_store_hints_t hints = { NULL, max_conns };
+    llmgw_store_t *st;
     const char *err;
 
     ck_assert_int_eq(llmgw_store_spec_parse(tp,
         apr_psprintf(tp, "memcached://127.0.0.1:%d", port), &spec, &err),
         APR_SUCCESS);
-    ck_assert_int_eq(llmgw_memcached_create(tp, &spec, max_conns, &mc),
-                     APR_SUCCESS);
-    return llmgw_memcached_store(tp, mc);
+    ck_assert_ptr_null(spec.backend->create);   /* nothing shared */
+    ck_assert_int_eq(spec.backend->child_init(tp, spec.conf, NULL, &hints,
+                                              &st), APR_SUCCESS);
+    return st;
 }
 
 /* The running test memcached (started once); fails without one. */
@@ -790,7 +872,7 @@ START_TEST(mc_concurrent_incr)
         apr_pool_create(&cp, NULL);
         llmgw_store_spec_parse(cp, apr_psprintf(cp, "memcached://127.0.0.1:%d",
                                                 main_mc.port), &spec, &err);
-        if (llmgw_memcached_create(cp, &spec, 2, &mc) != APR_SUCCESS)
+        if (llmgw_memcached_create(cp, spec.conf, 2, &mc) != APR_SUCCESS)
             _exit(2);
         f = run_incr_threads(cp, llmgw_memcached_store(cp, mc), k, 4, 250);
         _exit(f == 0 ? 0 : 1);
@@ -890,10 +972,12 @@ static Suite *store_suite(void)
     tc = ut_tcase(s, "spec", 0);
     tcase_add_test(tc, spec_shm);
     tcase_add_test(tc, spec_memcached);
+    tcase_add_test(tc, spec_registry);
     tcase_add_test(tc, status_names);
 
     tc = ut_tcase(s, "shm", 30);
     tcase_add_test(tc, shm_basic);
+    tcase_add_test(tc, shm_lifecycle);
     tcase_add_test(tc, shm_ttl);
     tcase_add_test(tc, shm_toobig);
     tcase_add_test(tc, shm_eviction);
