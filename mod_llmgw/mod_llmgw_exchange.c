@@ -42,6 +42,9 @@ typedef struct exchange {
     const llmgw_provider_t *provider;
     const char *model;
     const llmgw_translator_t *xl;        /* NULL: OpenAI wire format */
+    apr_pool_t *p;                       /* this attempt's sub-pool of
+                                          * r->pool: destroyed when the
+                                          * attempt is abandoned */
     llmgw_xlate_ctx_t xctx;
     llmgw_xlate_report_t report;         /* parameters refused or dropped */
     llmgw_stream_t *xs;
@@ -213,9 +216,9 @@ static void start_stream(exchange_t *ex)
     req->capture_is_sse = 1;
     llmgw_set_gateway_headers(r, req);
     ex->streaming = 1;
-    ex->sse = llmgw_sse_parser_create(r->pool, 0, on_sse_event, ex);
+    ex->sse = llmgw_sse_parser_create(ex->p, 0, on_sse_event, ex);
     if (ex->xl) {
-        ex->xs = ex->xl->stream_new(r->pool, &ex->xctx);
+        ex->xs = ex->xl->stream_new(ex->p, &ex->xctx);
     }
 }
 
@@ -360,11 +363,10 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
                       const char *raw, apr_size_t raw_len, int raw_ok,
                       llmgw_upstream_call_t *call, const char **err)
 {
-    request_rec *r = ex->r;
     llmgw_request_t *req = ex->req;
     const llmgw_provider_t *pr = ex->provider;
     const char *key = provider_key(req, dc, pr);
-    apr_array_header_t *h = apr_array_make(r->pool, 6, sizeof(const char *));
+    apr_array_header_t *h = apr_array_make(ex->p, 6, sizeof(const char *));
     json_t *out = NULL;
     const char *path;
     int i;
@@ -377,14 +379,14 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         path = openai_path(req->endpoint);
         if (key) {
             APR_ARRAY_PUSH(h, const char *) =
-                apr_pstrcat(r->pool, "Authorization: Bearer ", key, NULL);
+                apr_pstrcat(ex->p, "Authorization: Bearer ", key, NULL);
         }
         if (raw_ok) {
             call->body = raw;               /* unchanged: no re-serialising */
             call->body_len = raw_len;
         }
         else if (!req->body) {              /* checked on its text: splice */
-            call->body = llmgw_replace_model(r->pool, raw, raw_len, ex->model,
+            call->body = llmgw_replace_model(ex->p, raw, raw_len, ex->model,
                                              &call->body_len);
             if (!call->body) {
                 *err = "the request has no model";
@@ -397,27 +399,27 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         }
     }
     else {
-        path = ex->xl->path(r->pool, &ex->xctx, req->endpoint, req->stream);
+        path = ex->xl->path(ex->p, &ex->xctx, req->endpoint, req->stream);
         if (!path) {
-            *err = apr_psprintf(r->pool, "provider '%s' does not support %s",
+            *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
                                 pr->name, req->endpoint_name);
             return 400;
         }
-        ex->xl->headers(r->pool, key, h);
+        ex->xl->headers(ex->p, key, h);
         if (!llmgw_request_json(req)) {
             *err = "the request body is not valid JSON";
             return 400;
         }
         if (req->endpoint == LLMGW_EP_CHAT) {
-            out = ex->xl->chat_request(r->pool, req->body, &ex->xctx, err);
+            out = ex->xl->chat_request(ex->p, req->body, &ex->xctx, err);
         }
         else if (req->endpoint == LLMGW_EP_EMBEDDINGS
                  && ex->xl->embeddings_request) {
-            out = ex->xl->embeddings_request(r->pool, req->body, &ex->xctx,
+            out = ex->xl->embeddings_request(ex->p, req->body, &ex->xctx,
                                              err);
         }
         else {
-            *err = apr_psprintf(r->pool, "provider '%s' does not support %s",
+            *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
                                 pr->name, req->endpoint_name);
             return 400;
         }
@@ -433,7 +435,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
             return 500;
         }
         call->body_len = strlen(txt);
-        call->body = apr_pstrmemdup(r->pool, txt, call->body_len);
+        call->body = apr_pstrmemdup(ex->p, txt, call->body_len);
         free(txt);
     }
     APR_ARRAY_PUSH(h, const char *) = "Content-Type: application/json";
@@ -444,7 +446,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
                                                        const char *);
     }
     call->headers = h;
-    call->url = apr_pstrcat(r->pool, pr->base_url, path, NULL);
+    call->url = apr_pstrcat(ex->p, pr->base_url, path, NULL);
     call->stream = req->stream;
     call->use_curl = pr->use_curl;
     call->timeout = pr->timeout ? pr->timeout : llmgw_conf_timeout(dc);
@@ -672,10 +674,10 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
         json_t *j = json_loadb(out, out_len, JSON_ALLOW_NUL, NULL), *t = NULL;
         char *txt = NULL;
         if (j && req->endpoint == LLMGW_EP_CHAT) {
-            t = ex->xl->chat_response(r->pool, j, &ex->xctx, &req->usage);
+            t = ex->xl->chat_response(ex->p, j, &ex->xctx, &req->usage);
         }
         else if (j && ex->xl->embeddings_response) {
-            t = ex->xl->embeddings_response(r->pool, j, &ex->xctx, &req->usage);
+            t = ex->xl->embeddings_response(ex->p, j, &ex->xctx, &req->usage);
             if (t && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
                 llmgw_xlate_embeddings_to_base64(t);
             }
@@ -692,7 +694,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
                                     "be translated");
         }
         out_len = strlen(txt);
-        out = apr_pstrmemdup(r->pool, txt, out_len);
+        out = apr_pstrmemdup(ex->p, txt, out_len);
         free(txt);
     }
     else {
@@ -701,7 +703,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
             && strstr(out, "\"embedding\"") != NULL
             && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
             /* asked for base64, got floats (Ollama, some proxies) */
-            out = base64_embeddings(r->pool, out, &out_len);
+            out = base64_embeddings(ex->p, out, &out_len);
         }
     }
     req->answered_provider = ex->provider->name;
@@ -838,13 +840,15 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
 
             memset(&ex, 0, sizeof(ex));
             memset(&call, 0, sizeof(call));
+            apr_pool_create(&ex.p, r->pool);
+            apr_pool_tag(ex.p, "llmgw_attempt");
             ex.r = r;
             ex.req = req;
             ex.provider = rt->provider;
             ex.model = rt->model;
             ex.xl = translator_for(rt->provider);
             ex.xctx.model = rt->model;
-            ex.xctx.id = apr_pstrcat(r->pool, "chatcmpl-", req->id, NULL);
+            ex.xctx.id = apr_pstrcat(ex.p, "chatcmpl-", req->id, NULL);
             ex.xctx.created = apr_time_sec(r->request_time);
             ex.xctx.request_id = req->id;
             ex.xctx.provider = rt->provider->name;
@@ -853,8 +857,8 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.xctx.include_usage = req->include_usage;
             ex.report.drop_unsupported = dc->drop_unsupported == 1;
             ex.xctx.report = &ex.report;
-            ex.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-            llmgw_buf_init(&ex.body, r->pool, 0);
+            ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);
+            llmgw_buf_init(&ex.body, ex.p, 0);
             if (req->capture) {
                 req->capture->len = 0;
                 req->capture_overflow = 0;
@@ -868,7 +872,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             }
             set_dropped_header(r, &ex.report);
             req->attempts++;
-            llmgw_upstream_perform(r->pool, &call);
+            llmgw_upstream_perform(ex.p, &call);
             req->upstream_latency = call.latency;
 
             if (ex.streaming) {                 /* bytes reached the client */
@@ -897,6 +901,9 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                           "llmgw: attempt %d to %s:%s failed: %s",
                           req->attempts, rt->provider->name, rt->model,
                           e.message);
+            /* e lives in r->pool: the attempt's memory can go */
+            apr_pool_destroy(ex.p);
+            ex.p = NULL;
             if (!invalid && !retryable(&call)) {
                 goto give_up;
             }

@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "llmgw_translate.h"
+#include "llmgw_chat_request.h"
 #include "llmgw_buf.h"
 #include "llmgw_envelope.h"
 #include "llmgw_num.h"
@@ -202,7 +203,7 @@ static void anth_headers(apr_pool_t *p, const char *key,
 }
 
 /* ------------------------------------------------------------------ */
-/* chat request                                                        */
+/* chat request: written from llmgw_chat_request_t                     */
 /* ------------------------------------------------------------------ */
 
 /* State of the request being built. */
@@ -242,269 +243,135 @@ static void push_turn(req_state_t *st, const char *role, json_t *blocks)
     st->last_content = blocks;
 }
 
-/* Text of a content that may only be text: a string, or an array of
- * {"type":"text"} parts (joined with sep). NULL content gives "". */
-static int text_only(req_state_t *st, const json_t *content, const char *sep,
-                     const char *what, const char **out)
+/* An image part -> Anthropic image block (new reference) or NULL. */
+static json_t *image_block(req_state_t *st, const llmgw_chat_part_t *pt)
 {
-    size_t i;
-    const json_t *part;
-    char *acc = NULL;
-
-    if (content == NULL || json_is_null(content)) {
-        *out = "";
-        return 0;
+    if (pt->mime != NULL) {
+        return json_pack("{s:s, s:{s:s, s:s, s:s%}}", "type", "image",
+                         "source", "type", "base64", "media_type", pt->mime,
+                         "data", pt->data.s, pt->data.len);
     }
-    if (json_is_string(content)) {
-        *out = apr_pstrdup(st->p, json_string_value(content));
-        return 0;
-    }
-    if (!json_is_array(content)) {
-        return fail(st, apr_psprintf(st->p, "%s content must be a string or "
-                                     "an array of text parts", what));
-    }
-    json_array_foreach(content, i, part) {
-        const char *type = jstr(part, "type");
-        const char *text = jstr(part, "text");
-        if (type == NULL || strcmp(type, "text") || text == NULL) {
-            return fail(st, apr_psprintf(st->p, "%s content parts must be "
-                                         "text parts", what));
-        }
-        acc = acc ? apr_pstrcat(st->p, acc, sep, text, NULL)
-                  : apr_pstrdup(st->p, text);
-    }
-    *out = acc ? acc : "";
-    return 0;
-}
-
-/* A text block from a JSON string, kept whole: "\u0000" is valid content. */
-static json_t *text_block_json(json_t *text)
-{
-    return json_pack("{s:s, s:O}", "type", "text", "text", text);
-}
-
-/* image_url part -> Anthropic image block (new reference) or NULL. */
-static json_t *image_block(req_state_t *st, const json_t *part)
-{
-    const json_t *iu = json_object_get(part, "image_url");
-    const char *url = json_is_string(iu) ? json_string_value(iu)
-                                         : jstr(iu, "url");
-
-    if (url == NULL) {
-        fail(st, "image_url part requires a url");
-        return NULL;
-    }
-    if (!strncmp(url, "data:", 5)) {
-        const char *meta = url + 5;
-        const char *comma = strchr(meta, ',');
-        const char *semi;
-        const char *media;
-
-        if (comma == NULL) {
-            fail(st, "invalid image data URL");
-            return NULL;
-        }
-        semi = memchr(meta, ';', (size_t)(comma - meta));
-        if (semi == NULL || (size_t)(comma - semi) != 7
-            || strncmp(semi, ";base64", 7) || semi == meta) {
-            fail(st, "image data URL must be base64 encoded with a media type");
-            return NULL;
-        }
-        media = apr_pstrmemdup(st->p, meta, (apr_size_t)(semi - meta));
-        return json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "image",
-                         "source", "type", "base64", "media_type", media,
-                         "data", comma + 1);
-    }
-    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+    if (!strncasecmp(pt->url, "http://", 7)
+        || !strncasecmp(pt->url, "https://", 8)) {
         return json_pack("{s:s, s:{s:s, s:s}}", "type", "image",
-                         "source", "type", "url", "url", url);
+                         "source", "type", "url", "url", pt->url);
     }
     fail(st, "image_url must be an http(s) URL or a base64 data URL");
     return NULL;
 }
 
-/* OpenAI message content -> new array of Anthropic blocks, or NULL. */
-static json_t *content_blocks(req_state_t *st, const json_t *content)
+/* Message content -> new array of Anthropic blocks, or NULL. Empty texts
+ * are left out (Anthropic refuses them). */
+static json_t *content_blocks(req_state_t *st, const llmgw_chat_msg_t *m)
 {
     json_t *blocks = json_array();
-    size_t i;
-    const json_t *part;
+    int i;
 
-    if (content == NULL || json_is_null(content)) {
-        return blocks;
-    }
-    if (json_is_string(content)) {
-        if (json_string_length(content) > 0) {
-            json_array_append_new(blocks, text_block_json((json_t *)content));
-        }
-        return blocks;
-    }
-    if (!json_is_array(content)) {
-        json_decref(blocks);
-        fail(st, "message content must be a string or an array of content parts");
-        return NULL;
-    }
-    json_array_foreach(content, i, part) {
-        const char *type = jstr(part, "type");
-        if (type == NULL) {
-            json_decref(blocks);
-            fail(st, "content parts must be objects with a type");
-            return NULL;
-        }
-        if (!strcmp(type, "text")) {
-            const char *text = jstr(part, "text");
-            if (text == NULL) {
-                json_decref(blocks);
-                fail(st, "text part requires a text string");
-                return NULL;
+    for (i = 0; i < m->parts->nelts; i++) {
+        const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(m->parts, i,
+                                                     llmgw_chat_part_t);
+        json_t *b = NULL;
+
+        if (pt->type == LLMGW_PART_TEXT) {
+            if (pt->text.len > 0) {
+                json_array_append_new(blocks, json_pack("{s:s, s:O}", "type",
+                                      "text", "text", pt->json_text));
             }
-            if (*text) {
-                json_array_append_new(blocks, text_block_json(
-                                          json_object_get(part, "text")));
-            }
+            continue;
         }
-        else if (!strcmp(type, "image_url")) {
-            json_t *img = image_block(st, part);
-            if (img == NULL) {
-                json_decref(blocks);
-                return NULL;
-            }
-            json_array_append_new(blocks, img);
+        if (pt->type == LLMGW_PART_IMAGE) {
+            b = image_block(st, pt);
         }
         else {
+            fail(st, apr_psprintf(st->p, "unsupported content part type "
+                                  "'%s'", pt->type == LLMGW_PART_AUDIO
+                                  ? "input_audio" : "file"));
+        }
+        if (b == NULL) {
             json_decref(blocks);
-            fail(st, apr_psprintf(st->p, "unsupported content part type '%s'",
-                                  type));
             return NULL;
         }
+        json_array_append_new(blocks, b);
     }
     return blocks;
 }
 
-/* Appends tool_use blocks for an assistant's tool_calls to blocks. */
-static int tool_use_blocks(req_state_t *st, const json_t *calls, json_t *blocks)
+/* Appends tool_use blocks for an assistant's tool calls to blocks. */
+static int tool_use_blocks(req_state_t *st, const llmgw_chat_msg_t *m,
+                           json_t *blocks)
 {
-    size_t i;
-    const json_t *call;
+    int i;
 
-    if (calls == NULL || json_is_null(calls)) {
-        return 0;
-    }
-    if (!json_is_array(calls)) {
-        return fail(st, "tool_calls must be an array");
-    }
-    json_array_foreach(calls, i, call) {
-        const json_t *fn = json_is_object(call)
-                           ? json_object_get(call, "function") : NULL;
-        const char *id = jstr(call, "id");
-        const char *type = jstr(call, "type");
-        const char *name = jstr(fn, "name");
-        const json_t *args = json_is_object(fn)
-                             ? json_object_get(fn, "arguments") : NULL;
-        json_t *input;
-
-        if (type != NULL && strcmp(type, "function")) {
-            return fail(st, apr_psprintf(st->p, "unsupported tool call type "
-                                         "'%s'", type));
-        }
-        if (id == NULL || name == NULL) {
+    for (i = 0; i < m->calls->nelts; i++) {
+        const llmgw_chat_call_t *c = &APR_ARRAY_IDX(m->calls, i,
+                                                    llmgw_chat_call_t);
+        if (c->id == NULL) {
             return fail(st, "tool calls require an id and a function name");
         }
-        if (args == NULL || json_is_null(args)
-            || (json_is_string(args) && json_string_length(args) == 0)) {
-            input = json_object();
-        }
-        else if (json_is_object(args)) {
-            input = json_deep_copy(args);
-        }
-        else if (json_is_string(args)) {
-            input = json_loadb(json_string_value(args), json_string_length(args),
-                               JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-            if (!json_is_object(input)) {
-                json_decref(input);
-                return fail(st, apr_psprintf(st->p, "tool call '%s' arguments "
-                                             "are not a valid JSON object", id));
-            }
-        }
-        else {
-            return fail(st, "tool call arguments must be a JSON string");
-        }
         json_array_append_new(blocks,
-                              json_pack("{s:s, s:s, s:s, s:o}", "type",
-                                        "tool_use", "id", id, "name", name,
-                                        "input", input));
+                              json_pack("{s:s, s:s, s:s, s:O}", "type",
+                                        "tool_use", "id", c->id, "name",
+                                        c->name, "input", c->args));
     }
     return 0;
 }
 
-static int convert_messages(req_state_t *st, const json_t *msgs,
+/* system text: each message's parts joined with "\n\n", the non-empty
+ * messages joined with "\n\n" (lengths kept: "\u0000" is content). */
+static void system_text(llmgw_buf_t *sys, const llmgw_chat_msg_t *m)
+{
+    json_t *text = llmgw_chat_msg_text(m, "\n\n");
+
+    if (json_string_length(text) > 0) {
+        if (sys->len > 0) {
+            llmgw_buf_append(sys, "\n\n", 2);
+        }
+        llmgw_buf_append(sys, json_string_value(text),
+                         json_string_length(text));
+    }
+    json_decref(text);
+}
+
+static int convert_messages(req_state_t *st, const llmgw_chat_request_t *r,
                             json_t *body)
 {
-    size_t i;
-    const json_t *m;
-    const char *system = NULL;
+    int i;
+    llmgw_buf_t system;
 
-    json_array_foreach(msgs, i, m) {
-        const char *role = jstr(m, "role");
-        const json_t *content = json_is_object(m)
-                                ? json_object_get(m, "content") : NULL;
+    llmgw_buf_init(&system, st->p, 0);
+    for (i = 0; i < r->messages->nelts; i++) {
+        const llmgw_chat_msg_t *m = &APR_ARRAY_IDX(r->messages, i,
+                                                   llmgw_chat_msg_t);
+        json_t *blocks;
 
-        if (role == NULL) {
-            return fail(st, "every message must be an object with a role");
-        }
-        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-            const char *text;
-            if (text_only(st, content, "\n\n", "system message", &text)) {
-                return -1;
-            }
-            if (*text) {
-                system = system ? apr_pstrcat(st->p, system, "\n\n", text, NULL)
-                                : text;
-            }
-        }
-        else if (!strcmp(role, "user")) {
-            json_t *blocks = content_blocks(st, content);
-            if (blocks == NULL) {
-                return -1;
-            }
-            push_turn(st, "user", blocks);
-        }
-        else if (!strcmp(role, "assistant")) {
-            json_t *blocks = content_blocks(st, content);
-            if (blocks == NULL) {
-                return -1;
-            }
-            if (tool_use_blocks(st, json_object_get(m, "tool_calls"), blocks)) {
+        switch (m->role) {
+        case LLMGW_ROLE_SYSTEM:
+            system_text(&system, m);
+            break;
+        case LLMGW_ROLE_USER:
+        case LLMGW_ROLE_ASSISTANT:
+            blocks = content_blocks(st, m);
+            if (blocks == NULL
+                || tool_use_blocks(st, m, blocks)) {
                 json_decref(blocks);
                 return -1;
             }
-            push_turn(st, "assistant", blocks);
-        }
-        else if (!strcmp(role, "tool")) {
-            const char *id = jstr(m, "tool_call_id");
-            const char *text;
-            json_t *blocks;
-
-            if (id == NULL) {
-                return fail(st, "tool messages require a tool_call_id");
-            }
-            if (text_only(st, content, "", "tool message", &text)) {
-                return -1;
-            }
-            blocks = json_array();
-            json_array_append_new(blocks,
-                                  json_pack("{s:s, s:s, s:s}", "type",
-                                            "tool_result", "tool_use_id", id,
-                                            "content", text));
-            push_turn(st, "user", blocks);
-        }
-        else {
-            return fail(st, apr_psprintf(st->p, "unsupported message role '%s'",
-                                         role));
+            push_turn(st, m->role == LLMGW_ROLE_USER ? "user" : "assistant",
+                      blocks);
+            break;
+        case LLMGW_ROLE_TOOL:
+            push_turn(st, "user",
+                      json_pack("[{s:s, s:s, s:o}]", "type", "tool_result",
+                                "tool_use_id", m->call_id,
+                                "content", llmgw_chat_msg_text(m, "")));
+            break;
+        default:
+            return fail(st, "unsupported message role 'function'");
         }
     }
-    if (system != NULL) {
-        json_object_set_new(body, "system", json_string(system));
+    if (system.len > 0) {
+        json_object_set_new(body, "system",
+                            json_stringn(system.data, system.len));
     }
     if (json_array_size(st->messages) == 0) {
         return fail(st, "messages must contain at least one user or "
@@ -513,57 +380,32 @@ static int convert_messages(req_state_t *st, const json_t *msgs,
     return 0;
 }
 
-static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
+static int convert_tools(req_state_t *st, const llmgw_chat_request_t *r,
+                         json_t *body)
 {
-    const json_t *tools = json_object_get(req, "tools");
-    const json_t *choice = json_object_get(req, "tool_choice");
-    const json_t *ptc = json_object_get(req, "parallel_tool_calls");
     json_t *out_choice = NULL;
-    size_t i;
-    const json_t *t;
+    int i;
     int have_tools = 0;
 
-    if (tools != NULL && !json_is_null(tools)) {
-        json_t *out;
-        if (!json_is_array(tools)) {
-            return fail(st, "tools must be an array");
-        }
-        out = json_array();
-        json_array_foreach(tools, i, t) {
-            const char *type = jstr(t, "type");
-            const json_t *fn = json_is_object(t) ? json_object_get(t, "function")
-                                                 : NULL;
-            const char *name = jstr(fn, "name");
-            const char *desc = jstr(fn, "description");
-            const json_t *params = json_is_object(fn)
-                                   ? json_object_get(fn, "parameters") : NULL;
+    if (r->tools != NULL) {
+        json_t *out = json_array();
+        for (i = 0; i < r->tools->nelts; i++) {
+            const llmgw_chat_tool_t *t = &APR_ARRAY_IDX(r->tools, i,
+                                                        llmgw_chat_tool_t);
             json_t *tool;
 
-            if (type == NULL || strcmp(type, "function")) {
-                json_decref(out);
-                return fail(st, apr_psprintf(st->p, "unsupported tool type "
-                                             "'%s'", type ? type : "(none)"));
-            }
-            if (name == NULL) {
-                json_decref(out);
-                return fail(st, "function tools require a name");
-            }
-            if (!strcmp(name, ANTHROPIC_JSON_TOOL)) {
+            if (!strcmp(t->name, ANTHROPIC_JSON_TOOL)) {
                 json_decref(out);
                 return fail(st, "the tool name " ANTHROPIC_JSON_TOOL
                             " is reserved by the gateway");
             }
-            if (params != NULL && !json_is_null(params)
-                && !json_is_object(params)) {
-                json_decref(out);
-                return fail(st, "function parameters must be a JSON object");
+            tool = json_pack("{s:s}", "name", t->name);
+            if (t->description != NULL) {
+                json_object_set_new(tool, "description",
+                                    json_deep_copy(t->description));
             }
-            tool = json_pack("{s:s}", "name", name);
-            if (desc != NULL) {
-                json_object_set_new(tool, "description", json_string(desc));
-            }
-            json_object_set_new(tool, "input_schema", json_is_object(params)
-                                ? json_deep_copy(params)
+            json_object_set_new(tool, "input_schema", t->parameters
+                                ? json_deep_copy(t->parameters)
                                 : json_pack("{s:s, s:{}}", "type", "object",
                                             "properties"));
             json_array_append_new(out, tool);
@@ -577,35 +419,25 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
         }
     }
 
-    if (json_is_string(choice)) {
-        const char *c = json_string_value(choice);
-        if (!strcmp(c, "auto")) {
-            out_choice = json_pack("{s:s}", "type", "auto");
-        }
-        else if (!strcmp(c, "required")) {
-            out_choice = json_pack("{s:s}", "type", "any");
-        }
-        else if (!strcmp(c, "none")) {
-            out_choice = json_pack("{s:s}", "type", "none");
-        }
-        else {
-            return fail(st, apr_psprintf(st->p, "invalid tool_choice '%s'", c));
-        }
-    }
-    else if (json_is_object(choice)) {
-        const char *type = jstr(choice, "type");
-        const char *name = jstr(json_object_get(choice, "function"), "name");
-        if (type == NULL || strcmp(type, "function") || name == NULL) {
-            return fail(st, "tool_choice object must be {\"type\":\"function\","
-                        "\"function\":{\"name\":...}}");
-        }
-        out_choice = json_pack("{s:s, s:s}", "type", "tool", "name", name);
-    }
-    else if (choice != NULL && !json_is_null(choice)) {
-        return fail(st, "tool_choice must be a string or an object");
+    switch (r->tool_choice) {
+    case LLMGW_TC_AUTO:
+        out_choice = json_pack("{s:s}", "type", "auto");
+        break;
+    case LLMGW_TC_REQUIRED:
+        out_choice = json_pack("{s:s}", "type", "any");
+        break;
+    case LLMGW_TC_NONE:
+        out_choice = json_pack("{s:s}", "type", "none");
+        break;
+    case LLMGW_TC_FUNCTION:
+        out_choice = json_pack("{s:s, s:s}", "type", "tool", "name",
+                               r->tool_choice_name);
+        break;
+    default:
+        break;
     }
 
-    if (json_is_false(ptc) && have_tools) {
+    if (r->parallel_tool_calls_off && have_tools) {
         if (out_choice == NULL) {
             out_choice = json_pack("{s:s}", "type", "auto");
         }
@@ -624,20 +456,6 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
     return 0;
 }
 
-/* Positive integer member: 1 found, 0 absent/null, -1 invalid. */
-static int positive_int(const json_t *req, const char *key, apr_int64_t *v)
-{
-    const json_t *j = json_object_get(req, key);
-    if (j == NULL || json_is_null(j)) {
-        return 0;
-    }
-    if (!json_is_integer(j) || json_integer_value(j) <= 0) {
-        return -1;
-    }
-    *v = (apr_int64_t)json_integer_value(j);
-    return 1;
-}
-
 /* An unsupported parameter: dropped (0) or refused (-1). */
 static int unsupported(req_state_t *st, const char *param, const char *why)
 {
@@ -651,18 +469,15 @@ static int unsupported(req_state_t *st, const char *param, const char *why)
 
 /* metadata.user_id, else user, else safety_identifier -> metadata.user_id.
  * Other metadata members have no equivalent. */
-static int convert_user(req_state_t *st, const json_t *req, json_t *body)
+static int convert_user(req_state_t *st, const llmgw_chat_request_t *r,
+                        json_t *body)
 {
-    const json_t *md = json_object_get(req, "metadata");
     const char *uid = NULL;
     const char *key;
     json_t *v;
 
-    if (md != NULL && !json_is_null(md)) {
-        if (!json_is_object(md)) {
-            return fail(st, "metadata must be an object of strings");
-        }
-        json_object_foreach((json_t *)md, key, v) {
+    if (r->metadata != NULL) {
+        json_object_foreach((json_t *)r->metadata, key, v) {
             if (!strcmp(key, "user_id") && json_is_string(v)) {
                 uid = json_string_value(v);
             }
@@ -677,10 +492,10 @@ static int convert_user(req_state_t *st, const json_t *req, json_t *body)
         }
     }
     if (uid == NULL) {
-        uid = jstr(req, "user");
+        uid = r->user;
     }
     if (uid == NULL) {
-        uid = jstr(req, "safety_identifier");
+        uid = r->safety_identifier;
     }
     if (uid != NULL) {
         json_object_set_new(body, "metadata",
@@ -689,56 +504,31 @@ static int convert_user(req_state_t *st, const json_t *req, json_t *body)
     return 0;
 }
 
-static int convert_params(req_state_t *st, const json_t *req,
+static int convert_params(req_state_t *st, const llmgw_chat_request_t *r,
                           const llmgw_xlate_ctx_t *x, json_t *body)
 {
-    static const char *const nums[] = { "temperature", "top_p" };
-    const json_t *v;
-    apr_int64_t max = 0;
-    int r;
+    apr_int64_t max = r->max_tokens;
     apr_size_t i;
+    json_t *seqs;
 
-    r = positive_int(req, "max_completion_tokens", &max);
-    if (r == 0) {
-        r = positive_int(req, "max_tokens", &max);
-    }
-    if (r < 0) {
-        return fail(st, "max_tokens must be a positive integer");
-    }
-    if (r == 0) {
+    if (max == 0) {
         max = x->default_max_tokens > 0 ? x->default_max_tokens : 4096;
     }
     json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
-
-    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        v = json_object_get(req, nums[i]);
-        if (v == NULL || json_is_null(v)) {
-            continue;
-        }
-        if (!json_is_number(v)) {
-            return fail(st, apr_psprintf(st->p, "%s must be a number", nums[i]));
-        }
-        json_object_set_new(body, nums[i], json_real(json_number_value(v)));
+    if (r->temperature != NULL) {
+        json_object_set_new(body, "temperature",
+                            json_real(json_number_value(r->temperature)));
     }
-
-    v = json_object_get(req, "stop");
-    if (json_is_string(v)) {
-        if (json_string_length(v) > 0) {
-            json_object_set_new(body, "stop_sequences",
-                                json_pack("[s]", json_string_value(v)));
-        }
+    if (r->top_p != NULL) {
+        json_object_set_new(body, "top_p",
+                            json_real(json_number_value(r->top_p)));
     }
-    else if (json_is_array(v)) {
-        json_t *seqs = json_array();
-        size_t k;
-        const json_t *s;
-        json_array_foreach(v, k, s) {
-            if (!json_is_string(s)) {
-                json_decref(seqs);
-                return fail(st, "stop must be a string or an array of strings");
-            }
+    if (r->stop != NULL) {
+        seqs = json_array();
+        for (i = 0; i < (apr_size_t)r->stop->nelts; i++) {
+            json_t *s = APR_ARRAY_IDX(r->stop, i, json_t *);
             if (json_string_length(s) > 0) {
-                json_array_append_new(seqs, json_string(json_string_value(s)));
+                json_array_append(seqs, s);
             }
         }
         if (json_array_size(seqs) > 0) {
@@ -748,21 +538,14 @@ static int convert_params(req_state_t *st, const json_t *req,
             json_decref(seqs);
         }
     }
-    else if (v != NULL && !json_is_null(v)) {
-        return fail(st, "stop must be a string or an array of strings");
+    if (r->top_k != NULL) {
+        json_object_set_new(body, "top_k",
+                            json_integer(json_integer_value(r->top_k)));
     }
-
-    v = json_object_get(req, "top_k");
-    if (v != NULL && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1) {
-            return fail(st, "top_k must be a positive integer");
-        }
-        json_object_set_new(body, "top_k", json_integer(json_integer_value(v)));
-    }
-    if (convert_user(st, req, body)) {
+    if (convert_user(st, r, body)) {
         return -1;
     }
-    if (json_is_true(json_object_get(req, "stream"))) {
+    if (r->stream) {
         json_object_set_new(body, "stream", json_true());
     }
     return 0;
@@ -771,35 +554,25 @@ static int convert_params(req_state_t *st, const json_t *req,
 /* reasoning_effort / reasoning -> thinking {budget_tokens}; *on set when
  * thinking is enabled. max_tokens (already in body) must exceed the budget:
  * raised when the client set none, else the budget is cut to fit. */
-static int convert_reasoning(req_state_t *st, const json_t *req,
+static int convert_reasoning(req_state_t *st, const llmgw_chat_request_t *r,
                              const llmgw_xlate_ctx_t *x, json_t *body, int *on)
 {
-    llmgw_xlate_reasoning_t rs;
-    const char *param = NULL, *err = NULL;
+    const llmgw_xlate_reasoning_t *rs = &r->reasoning;
     apr_int64_t budget, max;
-    int client_max;
 
     *on = 0;
-    if (llmgw_xlate_reasoning(st->p, req, &rs, &param, &err)) {
-        return fail(st, err);
-    }
-    if (!rs.present || rs.budget == 0) {
+    if (!rs->present || rs->budget == 0) {
         return 0;
     }
-    if (rs.exclude && unsupported(st, "reasoning.exclude",
-                                  "reasoning.exclude has no equivalent on "
-                                  "anthropic providers")) {
+    if (rs->exclude && unsupported(st, "reasoning.exclude",
+                                   "reasoning.exclude has no equivalent on "
+                                   "anthropic providers")) {
         return -1;
     }
-    budget = rs.budget < ANTHROPIC_MIN_THINKING ? ANTHROPIC_MIN_THINKING
-                                                : rs.budget;
+    budget = rs->budget < ANTHROPIC_MIN_THINKING ? ANTHROPIC_MIN_THINKING
+                                                 : rs->budget;
     max = (apr_int64_t)json_integer_value(json_object_get(body, "max_tokens"));
-    client_max = (json_object_get(req, "max_completion_tokens")
-                  && !json_is_null(json_object_get(req,
-                                                   "max_completion_tokens")))
-                 || (json_object_get(req, "max_tokens")
-                     && !json_is_null(json_object_get(req, "max_tokens")));
-    if (!client_max) {
+    if (r->max_tokens == 0) {
         max = budget + (x->default_max_tokens > 0 ? x->default_max_tokens
                                                   : 4096);
         json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
@@ -821,37 +594,16 @@ static int convert_reasoning(req_state_t *st, const json_t *req,
 
 /* response_format json_object / json_schema -> a forced tool whose input
  * is the answer (returned as the message content). */
-static int convert_response_format(req_state_t *st, const json_t *req,
+static int convert_response_format(req_state_t *st,
+                                   const llmgw_chat_request_t *r,
                                    json_t *body, int thinking)
 {
-    const json_t *rf = json_object_get(req, "response_format");
-    const json_t *js, *schema = NULL;
-    const char *type, *desc = NULL;
+    const char *type;
     json_t *tools, *tool, *choice;
     int client_tools;
 
-    if (rf == NULL || json_is_null(rf)) {
+    if (r->response_format == LLMGW_RF_UNSET) {
         return 0;
-    }
-    type = jstr(rf, "type");
-    if (type == NULL) {
-        return fail(st, "response_format needs a type");
-    }
-    if (!strcmp(type, "text")) {
-        return 0;
-    }
-    if (!strcmp(type, "json_schema")) {
-        js = json_object_get(rf, "json_schema");
-        schema = json_is_object(js) ? json_object_get(js, "schema") : NULL;
-        desc = jstr(js, "description");
-        if (schema != NULL && !json_is_object(schema)) {
-            return fail(st, "response_format.json_schema.schema must be an "
-                        "object");
-        }
-    }
-    else if (strcmp(type, "json_object")) {
-        return fail(st, apr_psprintf(st->p, "unsupported response_format "
-                                     "type '%s'", type));
     }
     if (thinking) {
         /* Anthropic refuses a forced tool while thinking. */
@@ -859,11 +611,11 @@ static int convert_response_format(req_state_t *st, const json_t *req,
                            "combined with reasoning on anthropic providers");
     }
     tool = json_pack("{s:s, s:s, s:o}", "name", ANTHROPIC_JSON_TOOL,
-                     "description", desc ? desc
+                     "description", r->rf_description ? r->rf_description
                      : "Gives the answer as JSON: the input is the answer.",
-                     "input_schema", schema ? json_deep_copy(schema)
-                                            : json_pack("{s:s}", "type",
-                                                        "object"));
+                     "input_schema", r->rf_schema
+                                     ? json_deep_copy(r->rf_schema)
+                                     : json_pack("{s:s}", "type", "object"));
     tools = json_object_get(body, "tools");
     client_tools = json_array_size(tools) > 0;
     if (!client_tools) {
@@ -897,41 +649,30 @@ static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
                                  const llmgw_xlate_ctx_t *x, const char **err)
 {
     req_state_t st;
-    const json_t *msgs;
+    llmgw_chat_request_t *r;
     const char *model;
     json_t *body;
-
     int thinking = 0;
 
+    if (llmgw_chat_request_read(p, req, anth_params, "anthropic", x, &r,
+                                err)) {
+        return NULL;
+    }
     memset(&st, 0, sizeof(st));
     st.p = p;
     st.x = x;
-    *err = NULL;
-
-    if (!json_is_object(req)) {
-        *err = "request body must be a JSON object";
-        return NULL;
-    }
-    if (llmgw_xlate_check_params(p, req, anth_params, "anthropic", x, err)) {
-        return NULL;
-    }
-    msgs = json_object_get(req, "messages");
-    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-        *err = "messages must be a non-empty array";
-        return NULL;
-    }
 
     body = json_object();
-    model = x->model ? x->model : jstr(req, "model");
+    model = x->model ? x->model : r->model;
     if (model != NULL) {
         json_object_set_new(body, "model", json_string(model));
     }
     st.messages = json_array();
-    if (convert_messages(&st, msgs, body)
-        || convert_tools(&st, req, body)
-        || convert_params(&st, req, x, body)
-        || convert_reasoning(&st, req, x, body, &thinking)
-        || convert_response_format(&st, req, body, thinking)) {
+    if (convert_messages(&st, r, body)
+        || convert_tools(&st, r, body)
+        || convert_params(&st, r, x, body)
+        || convert_reasoning(&st, r, x, body, &thinking)
+        || convert_response_format(&st, r, body, thinking)) {
         json_decref(st.messages);
         json_decref(body);
         *err = st.err ? st.err : "invalid request";

@@ -22,6 +22,7 @@
 #include <apr_hash.h>
 #include <apr_lib.h>
 #include "llmgw_translate.h"
+#include "llmgw_chat_request.h"
 #include "llmgw_envelope.h"
 
 #define GEMINI_SKIP_SIGNATURE "skip_thought_signature_validator"
@@ -392,7 +393,7 @@ static void gem_headers(apr_pool_t *p, const char *key,
 }
 
 /* ------------------------------------------------------------------ */
-/* Request: OpenAI chat -> generateContent                             */
+/* Request: llmgw_chat_request_t -> generateContent                    */
 /* ------------------------------------------------------------------ */
 
 typedef struct {
@@ -431,46 +432,6 @@ static void push_turn(req_state_t *st, const char *role, json_t *parts)
                           json_pack("{s:s,s:o}", "role", role, "parts", parts));
 }
 
-static json_t *text_part(const json_t *s)
-{
-    return json_pack("{s:O}", "text", s);
-}
-
-/* Concatenated text of a string or an array of text parts. */
-static int text_only(req_state_t *st, const json_t *content, json_t **out,
-                     const char *what)
-{
-    size_t i;
-    json_t *parts;
-    const char *text = "";
-
-    if (content == NULL || json_is_null(content)) {
-        *out = json_string("");
-        return 0;
-    }
-    if (json_is_string(content)) {
-        *out = json_incref((json_t *)content);
-        return 0;
-    }
-    if (!json_is_array(content)) {
-        return fail(st, apr_psprintf(st->p, "%s content must be a string "
-                                     "or an array of text parts", what));
-    }
-    parts = (json_t *)content;
-    for (i = 0; i < json_array_size(parts); i++) {
-        const json_t *part = json_array_get(parts, i);
-        const char *type = jstr(part, "type");
-        const char *t = jstr(part, "text");
-        if (!type || strcmp(type, "text") || !t) {
-            return fail(st, apr_psprintf(st->p, "%s content parts must be "
-                                         "text parts", what));
-        }
-        text = apr_pstrcat(st->p, text, t, NULL);
-    }
-    *out = json_string(text);
-    return *out ? 0 : fail(st, "invalid text");
-}
-
 static const char *guess_mime(apr_pool_t *p, const char *url)
 {
     static const char *const map[][2] = {
@@ -504,185 +465,46 @@ static const char *guess_mime(apr_pool_t *p, const char *url)
     return "image/jpeg";
 }
 
-/* inlineData from a "data:MIME;base64,DATA" URL. */
-static json_t *data_url_part(req_state_t *st, const char *url)
-{
-    const char *comma = strchr(url, ',');
-    const char *semi;
-    const char *mime;
-
-    if (comma == NULL) {
-        fail(st, "data URL without data");
-        return NULL;
-    }
-    semi = memchr(url, ';', (apr_size_t)(comma - url));
-    if (semi == NULL || (apr_size_t)(comma - semi) != 7
-        || strncasecmp(semi, ";base64", 7)) {
-        fail(st, "data URLs must be base64-encoded");
-        return NULL;
-    }
-    mime = apr_pstrmemdup(st->p, url + 5, (apr_size_t)(semi - url - 5));
-    if (*mime == '\0') {
-        fail(st, "data URL without a media type");
-        return NULL;
-    }
-    return json_pack("{s:{s:s,s:s}}", "inlineData", "mimeType", mime,
-                     "data", comma + 1);
-}
-
-static json_t *image_part(req_state_t *st, const json_t *part)
-{
-    const json_t *iu = jget(part, "image_url");
-    const char *url = json_is_string(iu) ? json_string_value(iu)
-                                         : jstr(iu, "url");
-
-    if (url == NULL) {
-        fail(st, "image_url part without a url");
-        return NULL;
-    }
-    if (!strncasecmp(url, "data:", 5)) {
-        return data_url_part(st, url);
-    }
-    if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)
-        || !strncasecmp(url, "gs://", 5)) {
-        return json_pack("{s:{s:s,s:s}}", "fileData",
-                         "mimeType", guess_mime(st->p, url), "fileUri", url);
-    }
-    fail(st, "image_url must be a data: or http(s) URL");
-    return NULL;
-}
-
-static json_t *audio_part(req_state_t *st, const json_t *part)
-{
-    const json_t *a = jget(part, "input_audio");
-    const char *data = jstr(a, "data"), *fmt = jstr(a, "format");
-
-    if (!data || !fmt) {
-        fail(st, "input_audio part needs data and format");
-        return NULL;
-    }
-    return json_pack("{s:{s:s,s:s}}", "inlineData", "mimeType",
-                     apr_pstrcat(st->p, "audio/", fmt, NULL), "data", data);
-}
-
-static json_t *file_part(req_state_t *st, const json_t *part)
-{
-    const char *fd = jstr(jget(part, "file"), "file_data");
-
-    if (fd == NULL || strncasecmp(fd, "data:", 5)) {
-        fail(st, "file parts need file_data as a data: URL");
-        return NULL;
-    }
-    return data_url_part(st, fd);
-}
-
-/* User content (string or parts) -> Gemini parts (new reference). */
-static json_t *content_parts(req_state_t *st, const json_t *content)
+/* A message's parts -> Gemini parts (new reference). */
+static json_t *content_parts(req_state_t *st, const llmgw_chat_msg_t *m)
 {
     json_t *parts = json_array();
-    size_t i;
+    int i;
 
-    if (content == NULL || json_is_null(content)) {
-        return parts;
-    }
-    if (json_is_string(content)) {
-        json_array_append_new(parts, text_part(content));
-        return parts;
-    }
-    if (!json_is_array(content)) {
-        json_decref(parts);
-        fail(st, "message content must be a string or an array of parts");
-        return NULL;
-    }
-    for (i = 0; i < json_array_size(content); i++) {
-        const json_t *part = json_array_get(content, i);
-        const char *type = jstr(part, "type");
-        json_t *gp = NULL;
-
-        if (type == NULL) {
-            fail(st, "content part without a type");
+    for (i = 0; i < m->parts->nelts; i++) {
+        const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(m->parts, i,
+                                                     llmgw_chat_part_t);
+        if (pt->type == LLMGW_PART_TEXT) {
+            json_array_append_new(parts, json_pack("{s:O}", "text",
+                                                   pt->json_text));
         }
-        else if (!strcmp(type, "text")) {
-            const json_t *t = jget(part, "text");
-            if (json_is_string(t)) {
-                gp = text_part(t);
-            }
-            else {
-                fail(st, "text part without text");
-            }
-        }
-        else if (!strcmp(type, "image_url")) {
-            gp = image_part(st, part);
-        }
-        else if (!strcmp(type, "input_audio")) {
-            gp = audio_part(st, part);
-        }
-        else if (!strcmp(type, "file")) {
-            gp = file_part(st, part);
+        else if (pt->mime != NULL) {      /* data URL, audio */
+            json_array_append_new(parts, json_pack("{s:{s:s,s:s%}}",
+                                  "inlineData", "mimeType", pt->mime,
+                                  "data", pt->data.s, pt->data.len));
         }
         else {
-            fail(st, apr_psprintf(st->p, "unsupported content part type "
-                                  "'%s'", type));
+            json_array_append_new(parts, json_pack("{s:{s:s,s:s}}",
+                                  "fileData", "mimeType",
+                                  guess_mime(st->p, pt->url),
+                                  "fileUri", pt->url));
         }
-        if (gp == NULL) {
-            json_decref(parts);
-            return NULL;
-        }
-        json_array_append_new(parts, gp);
     }
     return parts;
 }
 
-/* Parses OpenAI `arguments` (a JSON string, or an object) into an object. */
-static json_t *parse_args(req_state_t *st, const json_t *a)
+static int assistant_message(req_state_t *st, const llmgw_chat_msg_t *m)
 {
-    json_t *v;
-    const char *s;
-
-    if (a == NULL || json_is_null(a)) {
-        return json_object();
-    }
-    if (json_is_object(a)) {
-        return json_deep_copy(a);
-    }
-    if (!json_is_string(a)) {
-        fail(st, "tool call arguments must be a JSON string");
-        return NULL;
-    }
-    s = json_string_value(a);
-    s += strspn(s, " \t\r\n");
-    if (*s == '\0') {
-        return json_object();
-    }
-    v = json_loadb(json_string_value(a), json_string_length(a),
-                   JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(v)) {
-        json_decref(v);
-        fail(st, "tool call arguments must be a JSON object");
-        return NULL;
-    }
-    return v;
-}
-
-static int assistant_message(req_state_t *st, const json_t *msg)
-{
-    const json_t *content = jget(msg, "content");
-    const json_t *calls = jget(msg, "tool_calls");
     json_t *parts, *text;
-    size_t i;
+    int i;
     int signed_calls = 0;
     size_t first_call = (size_t)-1;
 
-    if (json_is_array(content) || json_is_string(content)
-        || content == NULL || json_is_null(content)) {
-        if (text_only(st, content, &text, "assistant") < 0) {
-            return -1;
-        }
-    }
-    else {
+    if (!m->text_only) {
         return fail(st, "assistant content must be a string or an array "
                     "of text parts");
     }
+    text = llmgw_chat_msg_text(m, "");
     parts = json_array();
     if (json_string_length(text) > 0) {
         json_array_append_new(parts, json_pack("{s:o}", "text", text));
@@ -690,35 +512,20 @@ static int assistant_message(req_state_t *st, const json_t *msg)
     else {
         json_decref(text);
     }
-    if (calls && !json_is_null(calls) && !json_is_array(calls)) {
-        json_decref(parts);
-        return fail(st, "tool_calls must be an array");
-    }
-    for (i = 0; i < json_array_size(calls); i++) {
-        const json_t *c = json_array_get(calls, i);
-        const json_t *fn = jget(c, "function");
-        const char *name = jstr(fn, "name"), *id = jstr(c, "id");
-        const char *sig = jstr(jget(jget(c, "extra_content"), "google"),
-                               "thought_signature");
-        json_t *args, *part;
+    for (i = 0; i < m->calls->nelts; i++) {
+        const llmgw_chat_call_t *c = &APR_ARRAY_IDX(m->calls, i,
+                                                    llmgw_chat_call_t);
+        json_t *part;
 
-        if (name == NULL || *name == '\0') {
-            json_decref(parts);
-            return fail(st, "tool call without a function name");
+        if (c->id) {
+            apr_hash_set(st->call_names, c->id, APR_HASH_KEY_STRING,
+                         c->name);
         }
-        args = parse_args(st, jget(fn, "arguments"));
-        if (args == NULL) {
-            json_decref(parts);
-            return -1;
-        }
-        if (id) {
-            apr_hash_set(st->call_names, apr_pstrdup(st->p, id),
-                         APR_HASH_KEY_STRING, apr_pstrdup(st->p, name));
-        }
-        part = json_pack("{s:{s:s,s:o}}", "functionCall", "name", name,
-                         "args", args);
-        if (sig) {
-            json_object_set_new(part, "thoughtSignature", json_string(sig));
+        part = json_pack("{s:{s:s,s:O}}", "functionCall", "name", c->name,
+                         "args", c->args);
+        if (c->thought_signature) {
+            json_object_set_new(part, "thoughtSignature",
+                                json_string(c->thought_signature));
             signed_calls++;
         }
         if (first_call == (size_t)-1) {
@@ -735,23 +542,21 @@ static int assistant_message(req_state_t *st, const json_t *msg)
     return 0;
 }
 
-static int tool_message(req_state_t *st, const json_t *msg, int legacy)
+static int tool_message(req_state_t *st, const llmgw_chat_msg_t *m)
 {
-    const char *id = jstr(msg, legacy ? "name" : "tool_call_id");
+    const char *id = m->call_id;
     const char *name;
     json_t *text, *resp;
 
     if (id == NULL) {
-        return fail(st, legacy ? "function message without a name"
-                               : "tool message without a tool_call_id");
+        return fail(st, "function message without a name");
     }
-    name = legacy ? id : apr_hash_get(st->call_names, id, APR_HASH_KEY_STRING);
+    name = m->role == LLMGW_ROLE_FUNCTION
+           ? id : apr_hash_get(st->call_names, id, APR_HASH_KEY_STRING);
     if (name == NULL) {
-        name = jstr(msg, "name") ? jstr(msg, "name") : id;
+        name = m->name ? m->name : id;
     }
-    if (text_only(st, jget(msg, "content"), &text, "tool") < 0) {
-        return -1;
-    }
+    text = llmgw_chat_msg_text(m, "");
     resp = json_loadb(json_string_value(text), json_string_length(text),
                       JSON_ALLOW_NUL, NULL);
     if (!json_is_object(resp)) {
@@ -765,59 +570,36 @@ static int tool_message(req_state_t *st, const json_t *msg, int legacy)
     return 0;
 }
 
-static int system_message(req_state_t *st, const json_t *msg)
+static int convert_messages(req_state_t *st, const llmgw_chat_request_t *r)
 {
-    json_t *text;
+    int i;
 
-    if (text_only(st, jget(msg, "content"), &text, "system") < 0) {
-        return -1;
-    }
-    if (json_string_length(text) > 0) {
-        json_array_append_new(st->system, json_pack("{s:o}", "text", text));
-    }
-    else {
-        json_decref(text);
-    }
-    return 0;
-}
+    for (i = 0; i < r->messages->nelts; i++) {
+        const llmgw_chat_msg_t *m = &APR_ARRAY_IDX(r->messages, i,
+                                                   llmgw_chat_msg_t);
+        json_t *text;
+        int rv = 0;
 
-static int convert_messages(req_state_t *st, const json_t *msgs)
-{
-    size_t i;
-
-    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-        return fail(st, "'messages' must be a non-empty array");
-    }
-    for (i = 0; i < json_array_size(msgs); i++) {
-        const json_t *m = json_array_get(msgs, i);
-        const char *role = jstr(m, "role");
-        int rv;
-
-        if (role == NULL) {
-            return fail(st, "every message needs a string 'role'");
-        }
-        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-            rv = system_message(st, m);
-        }
-        else if (!strcmp(role, "user")) {
-            json_t *parts = content_parts(st, jget(m, "content"));
-            rv = parts ? 0 : -1;
-            if (parts) {
-                push_turn(st, "user", parts);
+        switch (m->role) {
+        case LLMGW_ROLE_SYSTEM:
+            text = llmgw_chat_msg_text(m, "");
+            if (json_string_length(text) > 0) {
+                json_array_append_new(st->system,
+                                      json_pack("{s:o}", "text", text));
             }
-        }
-        else if (!strcmp(role, "assistant")) {
+            else {
+                json_decref(text);
+            }
+            break;
+        case LLMGW_ROLE_USER:
+            push_turn(st, "user", content_parts(st, m));
+            break;
+        case LLMGW_ROLE_ASSISTANT:
             rv = assistant_message(st, m);
-        }
-        else if (!strcmp(role, "tool")) {
-            rv = tool_message(st, m, 0);
-        }
-        else if (!strcmp(role, "function")) {
-            rv = tool_message(st, m, 1);
-        }
-        else {
-            return fail(st, apr_psprintf(st->p, "unsupported message role "
-                                         "'%s'", role));
+            break;
+        default:
+            rv = tool_message(st, m);
+            break;
         }
         if (rv < 0) {
             return -1;
@@ -993,42 +775,24 @@ static json_t *clean_schema_in(apr_pool_t *p, const json_t *root,
     return out;
 }
 
-static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
+static int convert_tools(req_state_t *st, const llmgw_chat_request_t *r,
+                         json_t *body)
 {
-    const json_t *tools = jget(req, "tools");
-    const json_t *tc = jget(req, "tool_choice");
     json_t *decls, *cfg = NULL;
-    size_t i;
+    int i;
 
-    if (tools && !json_is_null(tools)) {
-        if (!json_is_array(tools)) {
-            return fail(st, "'tools' must be an array");
-        }
+    if (r->tools != NULL) {
         decls = json_array();
-        for (i = 0; i < json_array_size(tools); i++) {
-            const json_t *t = json_array_get(tools, i);
-            const json_t *fn = jget(t, "function");
-            const char *type = jstr(t, "type");
-            const char *name = jstr(fn, "name");
-            const json_t *params = jget(fn, "parameters");
-            json_t *d;
+        for (i = 0; i < r->tools->nelts; i++) {
+            const llmgw_chat_tool_t *t = &APR_ARRAY_IDX(r->tools, i,
+                                                        llmgw_chat_tool_t);
+            json_t *d = json_pack("{s:s}", "name", t->name);
 
-            if (type && strcmp(type, "function")) {
-                json_decref(decls);
-                return fail(st, apr_psprintf(st->p, "unsupported tool type "
-                                             "'%s'", type));
+            if (t->description) {
+                json_object_set(d, "description", (json_t *)t->description);
             }
-            if (name == NULL || *name == '\0') {
-                json_decref(decls);
-                return fail(st, "every tool needs a function name");
-            }
-            d = json_pack("{s:s}", "name", name);
-            if (jstr(fn, "description")) {
-                json_object_set(d, "description",
-                                json_object_get(fn, "description"));
-            }
-            if (json_is_object(params)) {
-                json_t *clean = clean_schema(st->p, params);
+            if (t->parameters) {
+                json_t *clean = clean_schema(st->p, t->parameters);
                 /* An object schema without properties is refused upstream:
                  * a function without parameters says the same. */
                 if (json_object_get(clean, "properties")
@@ -1039,11 +803,6 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
                 else {
                     json_decref(clean);
                 }
-            }
-            else if (params && !json_is_null(params)) {
-                json_decref(d);
-                json_decref(decls);
-                return fail(st, "tool parameters must be an object");
             }
             json_array_append_new(decls, d);
         }
@@ -1057,172 +816,89 @@ static int convert_tools(req_state_t *st, const json_t *req, json_t *body)
         }
     }
 
-    if (tc == NULL || json_is_null(tc)) {
-        return 0;
-    }
-    if (json_is_string(tc)) {
-        const char *s = json_string_value(tc);
-        const char *mode = !strcmp(s, "auto") ? "AUTO"
-                         : !strcmp(s, "none") ? "NONE"
-                         : !strcmp(s, "required") ? "ANY" : NULL;
-        if (mode == NULL) {
-            return fail(st, "tool_choice must be 'auto', 'none', 'required' "
-                        "or a named function");
-        }
-        cfg = json_pack("{s:s}", "mode", mode);
-    }
-    else {
-        const char *name = jstr(jget(tc, "function"), "name");
-        if (name == NULL) {
-            return fail(st, "tool_choice object needs function.name");
-        }
+    switch (r->tool_choice) {
+    case LLMGW_TC_AUTO:
+        cfg = json_pack("{s:s}", "mode", "AUTO");
+        break;
+    case LLMGW_TC_NONE:
+        cfg = json_pack("{s:s}", "mode", "NONE");
+        break;
+    case LLMGW_TC_REQUIRED:
+        cfg = json_pack("{s:s}", "mode", "ANY");
+        break;
+    case LLMGW_TC_FUNCTION:
         cfg = json_pack("{s:s,s:[s]}", "mode", "ANY",
-                        "allowedFunctionNames", name);
+                        "allowedFunctionNames", r->tool_choice_name);
+        break;
+    default:
+        return 0;
     }
     json_object_set_new(body, "toolConfig",
                         json_pack("{s:o}", "functionCallingConfig", cfg));
     return 0;
 }
 
-/* An optional member that must be a number, copied to gc[gkey]. */
-static int opt_number(req_state_t *st, const json_t *req, const char *key,
-                      json_t *gc, const char *gkey)
+/* Sets gc[key] to v (a value as the client wrote it) when given. */
+static void opt_set(json_t *gc, const char *key, const json_t *v)
 {
-    const json_t *v = jget(req, key);
-
-    if (v == NULL || json_is_null(v)) {
-        return 0;
+    if (v != NULL) {
+        json_object_set(gc, key, (json_t *)v);
     }
-    if (!json_is_number(v)) {
-        return fail(st, apr_psprintf(st->p, "'%s' must be a number", key));
-    }
-    json_object_set(gc, gkey, (json_t *)v);
-    return 0;
 }
 
-static int opt_int(req_state_t *st, const json_t *req, const char *key,
-                   json_t *gc, const char *gkey, json_int_t min)
+static int convert_generation(req_state_t *st, const llmgw_chat_request_t *r,
+                              json_t *body)
 {
-    const json_t *v = jget(req, key);
+    json_t *gc = json_object();
 
-    if (v == NULL || json_is_null(v)) {
-        return 0;
+    if (r->max_tokens > 0) {
+        json_object_set_new(gc, "maxOutputTokens",
+                            json_integer((json_int_t)r->max_tokens));
     }
-    if (!json_is_integer(v) || json_integer_value(v) < min) {
-        return fail(st, apr_psprintf(st->p, "'%s' must be an integer >= %"
-                                     JSON_INTEGER_FORMAT, key, min));
-    }
-    json_object_set(gc, gkey, (json_t *)v);
-    return 0;
-}
-
-/* reasoning_effort / reasoning -> thinkingConfig (thoughts included
- * unless reasoning.exclude); logprobs / top_logprobs -> responseLogprobs /
- * logprobs; parallel_tool_calls false has no equivalent. */
-static int convert_extras(req_state_t *st, const json_t *req, json_t *gc)
-{
-    llmgw_xlate_reasoning_t rs;
-    const char *param = NULL, *err = NULL;
-    const json_t *lp = jget(req, "logprobs");
-    const json_t *ptc = jget(req, "parallel_tool_calls");
-
-    if (llmgw_xlate_reasoning(st->p, req, &rs, &param, &err)) {
-        return fail(st, err);
-    }
-    if (rs.present) {
+    opt_set(gc, "temperature", r->temperature);
+    opt_set(gc, "topP", r->top_p);
+    opt_set(gc, "presencePenalty", r->presence_penalty);
+    opt_set(gc, "frequencyPenalty", r->frequency_penalty);
+    opt_set(gc, "candidateCount", r->n);
+    opt_set(gc, "topK", r->top_k);
+    /* reasoning -> thinkingConfig (thoughts included unless
+     * reasoning.exclude); logprobs -> responseLogprobs / logprobs */
+    if (r->reasoning.present) {
         json_t *tc = json_pack("{s:I}", "thinkingBudget",
-                               (json_int_t)rs.budget);
-        if (rs.budget > 0 && !rs.exclude) {
+                               (json_int_t)r->reasoning.budget);
+        if (r->reasoning.budget > 0 && !r->reasoning.exclude) {
             json_object_set_new(tc, "includeThoughts", json_true());
         }
         json_object_set_new(gc, "thinkingConfig", tc);
     }
-    if (lp && !json_is_null(lp) && !json_is_boolean(lp)) {
-        return fail(st, "'logprobs' must be a boolean");
-    }
-    if (json_is_true(lp)) {
+    if (r->logprobs) {
         json_object_set_new(gc, "responseLogprobs", json_true());
-        if (opt_int(st, req, "top_logprobs", gc, "logprobs", 0) < 0) {
-            return -1;
-        }
+        opt_set(gc, "logprobs", r->top_logprobs);
     }
-    if (json_is_false(ptc)) {
+    if (r->parallel_tool_calls_off) {
         const char *e = NULL;
         if (llmgw_xlate_unsupported(st->p, st->x, "parallel_tool_calls",
                                     "parallel_tool_calls false has no "
                                     "equivalent on gemini providers", &e)) {
+            json_decref(gc);
             return fail(st, e);
         }
     }
-    return 0;
-}
-
-static int convert_generation(req_state_t *st, const json_t *req,
-                              json_t *body)
-{
-    json_t *gc = json_object();
-    const json_t *stop = jget(req, "stop");
-    const json_t *rf = jget(req, "response_format");
-    const char *mt = jget(req, "max_completion_tokens")
-                     && !json_is_null(jget(req, "max_completion_tokens"))
-                     ? "max_completion_tokens" : "max_tokens";
-
-    if (opt_int(st, req, mt, gc, "maxOutputTokens", 1) < 0
-        || opt_number(st, req, "temperature", gc, "temperature") < 0
-        || opt_number(st, req, "top_p", gc, "topP") < 0
-        || opt_number(st, req, "presence_penalty", gc, "presencePenalty") < 0
-        || opt_number(st, req, "frequency_penalty", gc,
-                      "frequencyPenalty") < 0
-        || opt_int(st, req, "n", gc, "candidateCount", 1) < 0
-        || opt_int(st, req, "top_k", gc, "topK", 1) < 0
-        || convert_extras(st, req, gc) < 0
-        || opt_int(st, req, "seed", gc, "seed", (json_int_t)-2147483647 - 1) < 0) {
-        json_decref(gc);
-        return -1;
+    opt_set(gc, "seed", r->seed);
+    if (r->stop != NULL && r->stop->nelts > 0) {
+        json_t *seqs = json_array();
+        int i;
+        for (i = 0; i < r->stop->nelts; i++) {
+            json_array_append(seqs, APR_ARRAY_IDX(r->stop, i, json_t *));
+        }
+        json_object_set_new(gc, "stopSequences", seqs);
     }
-    if (json_is_string(stop)) {
-        json_object_set_new(gc, "stopSequences", json_pack("[O]", stop));
-    }
-    else if (json_is_array(stop)) {
-        size_t i;
-        for (i = 0; i < json_array_size(stop); i++) {
-            if (!json_is_string(json_array_get(stop, i))) {
-                json_decref(gc);
-                return fail(st, "'stop' must be a string or an array of "
-                            "strings");
-            }
-        }
-        if (json_array_size(stop)) {
-            json_object_set_new(gc, "stopSequences", json_deep_copy(stop));
-        }
-    }
-    else if (stop && !json_is_null(stop)) {
-        json_decref(gc);
-        return fail(st, "'stop' must be a string or an array of strings");
-    }
-    if (rf && !json_is_null(rf)) {
-        const char *type = jstr(rf, "type");
-        if (type == NULL) {
-            json_decref(gc);
-            return fail(st, "response_format needs a type");
-        }
-        if (!strcmp(type, "json_object")) {
-            json_object_set_new(gc, "responseMimeType",
-                                json_string("application/json"));
-        }
-        else if (!strcmp(type, "json_schema")) {
-            const json_t *schema = jget(jget(rf, "json_schema"), "schema");
-            json_object_set_new(gc, "responseMimeType",
-                                json_string("application/json"));
-            if (json_is_object(schema)) {
-                json_object_set_new(gc, "responseSchema",
-                                    clean_schema(st->p, schema));
-            }
-        }
-        else if (strcmp(type, "text")) {
-            json_decref(gc);
-            return fail(st, apr_psprintf(st->p, "unsupported response_format "
-                                         "type '%s'", type));
+    if (r->response_format != LLMGW_RF_UNSET) {
+        json_object_set_new(gc, "responseMimeType",
+                            json_string("application/json"));
+        if (r->rf_schema != NULL) {
+            json_object_set_new(gc, "responseSchema",
+                                clean_schema(st->p, r->rf_schema));
         }
     }
     if (json_object_size(gc)) {
@@ -1238,27 +914,21 @@ static json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
                                 const llmgw_xlate_ctx_t *x, const char **err)
 {
     req_state_t st;
+    llmgw_chat_request_t *r;
     json_t *body;
 
-    if (err) {
-        *err = NULL;
+    if (llmgw_chat_request_read(p, req, gem_params, "gemini", x, &r, err)) {
+        return NULL;
     }
     st.p = p;
     st.x = x;
     st.err = err;
-    if (!json_is_object(req)) {
-        fail(&st, "request body must be a JSON object");
-        return NULL;
-    }
-    if (llmgw_xlate_check_params(p, req, gem_params, "gemini", x, err)) {
-        return NULL;
-    }
     st.contents = json_array();
     st.system = json_array();
     st.call_names = apr_hash_make(p);
 
     body = json_object();
-    if (convert_messages(&st, jget(req, "messages")) < 0) {
+    if (convert_messages(&st, r) < 0) {
         goto failed;
     }
     json_object_set(body, "contents", st.contents);
@@ -1266,8 +936,8 @@ static json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
         json_object_set_new(body, "systemInstruction",
                             json_pack("{s:O}", "parts", st.system));
     }
-    if (convert_tools(&st, req, body) < 0
-        || convert_generation(&st, req, body) < 0) {
+    if (convert_tools(&st, r, body) < 0
+        || convert_generation(&st, r, body) < 0) {
         goto failed;
     }
     json_decref(st.contents);
