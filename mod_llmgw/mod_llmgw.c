@@ -270,22 +270,8 @@ static int llmgw_map_to_storage(request_rec *r)
 
 /* ------------------------------------------------ optional functions */
 
-/* Named as their optional-function declarations in llmgw.h. */
-static int llmgw_send_error(request_rec *r, int status, const char *type,
-                            const char *code, const char *message,
-                            long retry_after, json_t *details)
-{
-    return llmgw_send_error_simple(r, status, type, code, message,
-                                   retry_after, details);
-}
-
-static int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
-                           const char *content_type, const char *body,
-                           apr_size_t len)
-{
-    return llmgw_send_whole(r, req, status, content_type, body, len);
-}
-
+/* llmgw_send_error and llmgw_send_body are mod_llmgw_response.c's own
+ * writers, registered under their names. */
 json_t *llmgw_request_json(llmgw_request_t *req)
 {
     if (!req->body && req->raw_body) {

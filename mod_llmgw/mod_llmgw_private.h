@@ -70,18 +70,24 @@ double llmgw_price_cost(server_rec *s, const char *provider,
                         const char *model, const llmgw_usage_t *usage);
 llmgw_store_t *llmgw_store_for(server_rec *s);
 
-/* mod_llmgw_response.c: what goes to the client */
+/* mod_llmgw_response.c: what goes to the client. One family of writers:
+ * llmgw_send_body writes every whole answer (llmgw_send_json is it with the
+ * JSON type), llmgw_send_error_req every error envelope (llmgw_error_reply
+ * builds one for the gateway's own errors). They return OK: the handler
+ * has answered. The optional function llmgw_send_error (llmgw.h) is the
+ * envelope writer for the satellites' hooks and returns the status it
+ * wrote, which the hook returns to stop the request. */
 void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req);
-int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
-                         const llmgw_error_t *e);
-int llmgw_send_error_simple(request_rec *r, int status, const char *type,
-                            const char *code, const char *message,
-                            long retry_after, json_t *details);
+int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
+                    const char *content_type, const char *body,
+                    apr_size_t len);
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
                     const char *body, apr_size_t len);
-int llmgw_send_whole(request_rec *r, llmgw_request_t *req, int status,
-                     const char *content_type, const char *body,
-                     apr_size_t len);
+int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
+                         const llmgw_error_t *e);
+int llmgw_send_error(request_rec *r, int status, const char *type,
+                     const char *code, const char *message,
+                     long retry_after, json_t *details);
 void llmgw_set_notes(request_rec *r, llmgw_request_t *req);
 
 /* The request body tree, built from raw_body on first use. */
@@ -90,7 +96,8 @@ json_t *llmgw_request_json(llmgw_request_t *req);
 /* json held by a pool: decref'd when the pool goes */
 json_t *llmgw_pool_json(apr_pool_t *p, json_t *j);
 
-/* An error of the gateway itself, as the SPEC envelope; returns OK. */
+/* An error of the gateway itself (no provider involved), as the SPEC
+ * envelope; returns OK. */
 int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
                       const char *code, const char *param, const char *msg);
 

@@ -106,12 +106,12 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
                     const char *body, apr_size_t len)
 {
-    return llmgw_send_whole(r, req, status, "application/json", body, len);
+    return llmgw_send_body(r, req, status, "application/json", body, len);
 }
 
-int llmgw_send_whole(request_rec *r, llmgw_request_t *req, int status,
-                     const char *content_type, const char *body,
-                     apr_size_t len)
+int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
+                    const char *content_type, const char *body,
+                    apr_size_t len)
 {
     r->status = status;
     req->status = status;
@@ -143,7 +143,7 @@ int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
         apr_table_setn(r->headers_out, "retry-after",
                        apr_ltoa(r->pool, e->retry_after));
     }
-    if (e->status == 405) {
+    if (e->status == HTTP_METHOD_NOT_ALLOWED) {
         apr_table_setn(r->headers_out, "Allow",
                        req->endpoint == LLMGW_EP_MODELS ? "GET" : "POST");
     }
@@ -154,15 +154,13 @@ int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
                   "llmgw: %d %s (%s) request_id=%s provider=%s upstream=%d",
                   e->status, e->type ? e->type : "-", e->message ? e->message : "-",
                   req->id, e->provider ? e->provider : "-", e->upstream_status);
-    llmgw_send_json(r, req, e->status, body, len);
-    return e->status;
+    return llmgw_send_json(r, req, e->status, body, len);
 }
 
-int llmgw_send_error_simple(request_rec *r, int status, const char *type,
-                            const char *code, const char *message,
-                            long retry_after, json_t *details)
+int llmgw_send_error(request_rec *r, int status, const char *type,
+                     const char *code, const char *message,
+                     long retry_after, json_t *details)
 {
-    llmgw_request_t *req = llmgw_request_get(r);
     llmgw_error_t e = { 0 };
     e.status = status;
     e.type = type;
@@ -170,12 +168,10 @@ int llmgw_send_error_simple(request_rec *r, int status, const char *type,
     e.message = message;
     e.retry_after = retry_after;
     e.details = details;
-    llmgw_send_error_req(r, req, &e);
+    llmgw_send_error_req(r, llmgw_request_get(r), &e);
     return status;
 }
 
-/* An error of the gateway itself (no provider involved); returns OK for
- * the handler, which has answered. */
 int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
                        const char *code, const char *param, const char *msg)
 {
@@ -185,6 +181,5 @@ int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
     e.param = param;
     e.message = msg;
     e.retry_after = -1;
-    llmgw_send_error_req(r, req, &e);
-    return OK;
+    return llmgw_send_error_req(r, req, &e);
 }
