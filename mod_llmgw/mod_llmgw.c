@@ -301,19 +301,29 @@ static double llmgw_cost(server_rec *s, const char *provider,
     return llmgw_price_cost(s, provider, model, usage);
 }
 
-static int llmgw_resolve_model(request_rec *r, const char *model,
-                               const char *provider_field,
-                               const char **provider,
-                               const char **upstream_model)
+/* The route of a model name in r's server and location (aliases, the
+ * provider field, the default provider): the one way every module and
+ * every handler resolves one. 0, or an HTTP status with *err and *code. */
+int llmgw_route_for(request_rec *r, const char *model,
+                    const char *provider_field, llmgw_route_t *rt,
+                    const char **err, const char **code)
 {
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
     llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
                                               &llmgw_module);
+    return llmgw_route_resolve(r->pool, sc->routes, model, provider_field,
+                               dc->default_provider, rt, err, code);
+}
+
+static int llmgw_resolve_model(request_rec *r, const char *model,
+                               const char *provider_field,
+                               const char **provider,
+                               const char **upstream_model)
+{
     llmgw_route_t rt;
     const char *err, *code;
-    int rv = llmgw_route_resolve(r->pool, sc->routes, model, provider_field,
-                                 dc->default_provider, &rt, &err, &code);
+    int rv = llmgw_route_for(r, model, provider_field, &rt, &err, &code);
     if (rv) {
         return rv;
     }

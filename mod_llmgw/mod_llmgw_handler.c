@@ -71,29 +71,25 @@ static int content_type_ok(request_rec *r)
  * alone its first entry is `model`). The `provider` field applies to
  * `model` only. An unknown one is answered here (the caller returns). */
 static int candidates(request_rec *r, llmgw_request_t *req,
-                      const llmgw_dir_conf *dc, const char *provider_field,
+                      const char *provider_field,
                       const llmgw_parsed_t *pq, apr_array_header_t **out)
 {
     json_t *models = pq->models;
-    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
-                                                 &llmgw_module);
     apr_array_header_t *list = apr_array_make(r->pool, 2, sizeof(llmgw_route_t));
     const char *err, *code;
     int rv;
     size_t i, n = models ? json_array_size(models) : 0;
     llmgw_route_t *rt = apr_array_push(list);
 
-    rv = llmgw_route_resolve(r->pool, sc->routes, req->requested_model,
-                             provider_field, dc->default_provider, rt, &err,
-                             &code);
+    rv = llmgw_route_for(r, req->requested_model, provider_field, rt, &err,
+                         &code);
     if (rv) {
         return llmgw_error_reply(r, req, rv, code, "model", err), rv;
     }
     for (i = pq->model_from_models ? 1 : 0; i < n; i++) {
         const char *m = json_string_value(json_array_get(models, i));
         rt = apr_array_push(list);
-        rv = llmgw_route_resolve(r->pool, sc->routes, m, NULL,
-                                 dc->default_provider, rt, &err, &code);
+        rv = llmgw_route_for(r, m, NULL, rt, &err, &code);
         if (rv) {
             return llmgw_error_reply(r, req, rv, code, "models", err), rv;
         }
@@ -198,7 +194,7 @@ int llmgw_handler(request_rec *r)
     if (pq.legacy_fields) {
         apr_table_setn(r->err_headers_out, "Deprecation", "true");
     }
-    if (candidates(r, req, dc, provider_field, &pq, &routes)) {
+    if (candidates(r, req, provider_field, &pq, &routes)) {
         return OK;
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;

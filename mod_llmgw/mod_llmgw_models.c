@@ -56,14 +56,11 @@ static int retrieve_model(request_rec *r, llmgw_request_t *req,
 {
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
-    llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
-                                              &llmgw_module);
     llmgw_route_t rt;
     const char *err, *code;
     int known;
 
-    if (llmgw_route_resolve(r->pool, sc->routes, id, NULL,
-                            dc->default_provider, &rt, &err, &code)) {
+    if (llmgw_route_for(r, id, NULL, &rt, &err, &code)) {
         return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "model_not_found",
                                  "model", apr_psprintf(r->pool,
                                  "the model '%s' does not exist", id));

@@ -69,6 +69,9 @@ llmgw_request_t *llmgw_request_get(request_rec *r);
 double llmgw_price_cost(server_rec *s, const char *provider,
                         const char *model, const llmgw_usage_t *usage);
 llmgw_store_t *llmgw_store_for(server_rec *s);
+int llmgw_route_for(request_rec *r, const char *model,
+                    const char *provider_field, llmgw_route_t *rt,
+                    const char **err, const char **code);
 
 /* mod_llmgw_response.c: what goes to the client. One family of writers:
  * llmgw_send_body writes every whole answer (llmgw_send_json is it with the
