@@ -30,6 +30,9 @@ APLOG_USE_MODULE(llmgw);
 #define RETRY_AFTER_MAX 60
 /* The code of an answer that is not one of its API (SPEC). */
 #define INVALID_CODE "invalid_upstream_response"
+/* The status logged for a client that left before its answer (nginx's
+ * "client closed request"; httpd has no name for it). */
+#define CLIENT_CLOSED 499
 
 /* ------------------------------------------------------------ buffers */
 
@@ -241,7 +244,7 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
                             apr_size_t n)
 {
     exchange_t *ex = call->baton;
-    int ok = call->status >= 200 && call->status < 300;
+    int ok = ap_is_HTTP_SUCCESS(call->status);
 
     if (ok && ex->req->stream) {
         int rv;
@@ -255,7 +258,7 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
         if (rv == LLMGW_SSE_TOO_BIG) {
             /* the client must learn the stream is cut, not see it stop */
             llmgw_error_t e = { 0 };
-            e.status = 502;
+            e.status = HTTP_BAD_GATEWAY;
             e.type = "provider_error";
             e.code = INVALID_CODE;
             e.message = "the provider sent an event larger than 8 MiB";
@@ -373,7 +376,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
 
     if (key && !header_value_ok(key)) {
         *err = "the provider key contains control characters";
-        return 400;
+        return HTTP_BAD_REQUEST;
     }
     if (!ex->xl) {
         path = openai_path(req->endpoint);
@@ -390,7 +393,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
                                              &call->body_len);
             if (!call->body) {
                 *err = "the request has no model";
-                return 400;
+                return HTTP_BAD_REQUEST;
             }
         }
         else {
@@ -403,12 +406,12 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         if (!path) {
             *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
                                 pr->name, req->endpoint_name);
-            return 400;
+            return HTTP_BAD_REQUEST;
         }
         ex->xl->headers(ex->p, key, h);
         if (!llmgw_request_json(req)) {
             *err = "the request body is not valid JSON";
-            return 400;
+            return HTTP_BAD_REQUEST;
         }
         if (req->endpoint == LLMGW_EP_CHAT) {
             out = ex->xl->chat_request(ex->p, req->body, &ex->xctx, err);
@@ -421,10 +424,10 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         else {
             *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
                                 pr->name, req->endpoint_name);
-            return 400;
+            return HTTP_BAD_REQUEST;
         }
         if (!out) {
-            return 400;
+            return HTTP_BAD_REQUEST;
         }
     }
     if (out) {
@@ -432,7 +435,7 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         json_decref(out);
         if (!txt) {
             *err = "cannot serialise the upstream request";
-            return 500;
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
         call->body_len = strlen(txt);
         call->body = apr_pstrmemdup(ex->p, txt, call->body_len);
@@ -497,8 +500,8 @@ static void openai_error(apr_pool_t *p, int status, const char *body,
     else if (json_is_string(err)) {
         msg = json_string_value(err);
     }
-    if (status >= 500) {
-        e->status = 502;
+    if (status >= HTTP_INTERNAL_SERVER_ERROR) {
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->message = apr_psprintf(p, "provider answered %d%s%s", status,
                                   msg ? ": " : "", msg ? msg : "");
@@ -526,21 +529,21 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     e->provider = ex->provider->name;
     switch (call->result) {
     case LLMGW_UP_CONNECT:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = "provider_unreachable";
         e->message = apr_psprintf(p, "could not reach provider '%s': %s",
                                   ex->provider->name, call->error);
         return;
     case LLMGW_UP_TIMEOUT:
-        e->status = 504;
+        e->status = HTTP_GATEWAY_TIME_OUT;
         e->type = "timeout_error";
         e->code = "provider_timeout";
         e->message = apr_psprintf(p, "provider '%s' did not answer in time",
                                   ex->provider->name);
         return;
     case LLMGW_UP_INVALID:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = INVALID_CODE;
         e->upstream_status = (int)call->status;
@@ -551,7 +554,7 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     case LLMGW_UP_BROKEN:
     case LLMGW_UP_INTERNAL:
     case LLMGW_UP_ABORTED:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = "provider_connection_error";
         e->message = apr_psprintf(p, "the connection to provider '%s' failed: "
@@ -575,8 +578,10 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     if (e->retry_after > RETRY_AFTER_MAX) {
         e->retry_after = RETRY_AFTER_MAX;
     }
-    if (e->status != 429 && e->status != 503) {
-        e->retry_after = e->retry_after >= 0 && e->status >= 500
+    if (e->status != HTTP_TOO_MANY_REQUESTS
+        && e->status != HTTP_SERVICE_UNAVAILABLE) {
+        e->retry_after = e->retry_after >= 0
+                         && e->status >= HTTP_INTERNAL_SERVER_ERROR
                          ? e->retry_after : -1;
     }
 }
@@ -584,7 +589,8 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
 static int retryable(const llmgw_upstream_call_t *call)
 {
     if (call->result == LLMGW_UP_OK) {
-        return call->status == 429 || call->status >= 500;
+        return call->status == HTTP_TOO_MANY_REQUESTS
+               || call->status >= HTTP_INTERNAL_SERVER_ERROR;
     }
     return call->result == LLMGW_UP_CONNECT || call->result == LLMGW_UP_TIMEOUT
            || call->result == LLMGW_UP_BROKEN
@@ -604,7 +610,7 @@ static void invalid_error(exchange_t *ex, llmgw_upstream_call_t *call,
                           const char *why, llmgw_error_t *e)
 {
     memset(e, 0, sizeof(*e));
-    e->status = 502;
+    e->status = HTTP_BAD_GATEWAY;
     e->type = "provider_error";
     e->code = INVALID_CODE;
     e->message = why;
@@ -722,7 +728,7 @@ static void truncated_stream(exchange_t *ex, const char *why)
 {
     llmgw_error_t e;
     memset(&e, 0, sizeof(e));
-    e.status = 502;
+    e.status = HTTP_BAD_GATEWAY;
     e.type = "provider_error";
     e.code = INVALID_CODE;
     e.message = why;
@@ -882,11 +888,11 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             if (ex.client_gone || call.result == LLMGW_UP_ABORTED) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw: client "
                               "left before the answer (request_id=%s)", req->id);
-                req->status = 499;
+                req->status = CLIENT_CLOSED;
                 return OK;
             }
-            if (call.result == LLMGW_UP_OK && call.status >= 200
-                && call.status < 300) {
+            if (call.result == LLMGW_UP_OK
+                && ap_is_HTTP_SUCCESS(call.status)) {
                 const char *why = answer_problem(&ex, &call);
                 if (!why) {
                     return finish_json(&ex, &call);

@@ -335,11 +335,13 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
             /* RFC 9112 6.3: a smuggling vector; never guess which wins */
             r->invalid = "Content-Length together with Transfer-Encoding";
         }
-        if (call->status >= 200 || call->status == 101) {
+        if (call->status >= HTTP_OK
+            || call->status == HTTP_SWITCHING_PROTOCOLS) {
             break;
         }
     }
-    if (call->status == 204 || call->status == 304) {
+    if (call->status == HTTP_NO_CONTENT
+        || call->status == HTTP_NOT_MODIFIED) {
         *kind = BODY_LENGTH;
         *length = 0;
     }
