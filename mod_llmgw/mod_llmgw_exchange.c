@@ -450,6 +450,12 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
     }
     call->headers = h;
     call->url = apr_pstrcat(ex->p, pr->base_url, path, NULL);
+    call->host = pr->host;
+    call->port = pr->port;
+    call->host_header = pr->host_header;
+    call->conn_key = pr->conn_key;
+    call->path = *pr->base_path ? apr_pstrcat(ex->p, pr->base_path, path, NULL)
+                                : path;
     call->stream = req->stream;
     call->use_curl = pr->use_curl;
     call->timeout = pr->timeout ? pr->timeout : llmgw_conf_timeout(dc);
