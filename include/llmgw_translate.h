@@ -1,7 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * llmgw_translate.h — OpenAI Chat Completions <-> native provider formats
- * (pure: APR + jansson only). One translator per native provider type.
+ * llmgw_translate.h — OpenAI Chat Completions <-> provider wire formats
+ * (pure: APR + jansson only). One translator per provider type: the
+ * OpenAI-compatible one (llmgw_openai.c) relays the client's bytes and the
+ * provider's answers as they are; the native ones translate.
  *
  * Client side is always OpenAI: requests are OpenAI chat requests (gateway
  * fields already removed, `model` already the upstream model), responses are
@@ -22,6 +24,8 @@ typedef struct llmgw_xlate_report {
     int drop_unsupported;           /* LLMGWDropUnsupported On: drop, list */
     apr_array_header_t *dropped;    /* const char *: parameters dropped */
     const char *param;              /* set with a 400 unsupported_parameter */
+    llmgw_usage_t *usage;           /* NULL, or where a relayed stream notes
+                                     * the usage as soon as it sees it */
 } llmgw_xlate_report_t;
 
 /** Per-request context shared by every translator call. */
@@ -37,6 +41,28 @@ typedef struct llmgw_xlate_ctx {
                                      * refused, not recorded */
 } llmgw_xlate_ctx_t;
 
+/* The client's request as the gateway hands it to raw_request and
+ * raw_response. */
+typedef struct llmgw_xlate_in {
+    llmgw_endpoint_e ep;
+    const char *endpoint_name;      /* "chat/completions"...: for messages */
+    const char *raw;                /* the client's text */
+    apr_size_t len;
+    int unchanged;                  /* raw can go as it is: no gateway
+                                     * field in it, the model the client
+                                     * named */
+    json_t *tree;                   /* its tree (gateway fields removed)
+                                     * when one was built, else NULL */
+    /* Builds the tree on first use (NULL: tree is all there is). Called
+     * only when a tree is really needed: a relayed request or answer never
+     * costs one. */
+    json_t *(*request_tree)(void *baton);
+    void *baton;
+} llmgw_xlate_in_t;
+
+/* The client's request tree (in->request_tree, else in->tree). */
+json_t *llmgw_xlate_in_tree(const llmgw_xlate_in_t *in);
+
 /* Emits one SSE `data:` payload to the client: a chat.completion.chunk JSON
  * text or, for a mid-stream error, an error envelope. Returns 0 to go on. */
 typedef int (*llmgw_emit_fn)(void *baton, const char *data, apr_size_t len);
@@ -48,7 +74,9 @@ typedef struct llmgw_stream llmgw_stream_t;   /* translator-private */
 #define LLMGW_XLATE_END      1   /* the native stream said it is complete */
 #define LLMGW_XLATE_ERROR    2   /* an error envelope was emitted; stop */
 
-typedef struct llmgw_translator {
+typedef struct llmgw_translator llmgw_translator_t;
+
+struct llmgw_translator {
     const char *name;
 
     /* Upstream path appended to the provider base URL, e.g. "/v1/messages"
@@ -60,6 +88,11 @@ typedef struct llmgw_translator {
 
     /* Appends "Name: value" strings (auth and protocol headers) to out. */
     void (*headers)(apr_pool_t *p, const char *key, apr_array_header_t *out);
+
+    /* chat_request, chat_response, embeddings_request and
+     * embeddings_response are NULL for the OpenAI-compatible relay (it
+     * goes through raw_request and raw_response); the other members are
+     * set for every provider. */
 
     /* OpenAI chat request -> native body (new reference). On invalid input
      * returns NULL with *err set to a client-facing message (400). */
@@ -94,10 +127,50 @@ typedef struct llmgw_translator {
     json_t *(*embeddings_response)(apr_pool_t *p, const json_t *native,
                                    const llmgw_xlate_ctx_t *x,
                                    llmgw_usage_t *usage);
-} llmgw_translator_t;
 
+    /* The upstream body of the request in (what the gateway calls, for
+     * every provider). A provider writing a native body builds it from the
+     * tree (llmgw_xlate_request_from_tree); an OpenAI-compatible one relays
+     * the client's text, or splices the model into it, without a tree.
+     * Returns 0 with *out (pool memory, or in->raw itself) and *out_len,
+     * or an HTTP status (400, 500) with *err. */
+    int (*raw_request)(const llmgw_translator_t *self, apr_pool_t *p,
+                       const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
+                       const char **out, apr_size_t *out_len,
+                       const char **err);
+
+    /* A complete non-stream 2xx answer to the request in -> the client's
+     * body (*out, *out_len: pool memory or body itself); fills usage.
+     * Returns 0, or -1 when the answer cannot be translated. */
+    int (*raw_response)(const llmgw_translator_t *self, apr_pool_t *p,
+                        const llmgw_xlate_ctx_t *x,
+                        const llmgw_xlate_in_t *in, const char *body,
+                        apr_size_t len, const char **out, apr_size_t *out_len,
+                        llmgw_usage_t *usage);
+};
+
+extern const llmgw_translator_t llmgw_openai_translator;
 extern const llmgw_translator_t llmgw_anthropic_translator;
 extern const llmgw_translator_t llmgw_gemini_translator;
+
+/* The translator of a provider type. */
+const llmgw_translator_t *llmgw_translator_for(llmgw_provider_type_e type);
+
+/* raw_request and raw_response of the providers writing a native body:
+ * the request tree through chat_request or embeddings_request; the answer
+ * parsed and given to chat_response or embeddings_response (base64
+ * embeddings when the client asked). */
+int llmgw_xlate_request_from_tree(const llmgw_translator_t *self,
+                                  apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                                  const llmgw_xlate_in_t *in,
+                                  const char **out, apr_size_t *out_len,
+                                  const char **err);
+int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
+                                   apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                                   const llmgw_xlate_in_t *in,
+                                   const char *body, apr_size_t len,
+                                   const char **out, apr_size_t *out_len,
+                                   llmgw_usage_t *usage);
 
 /* Helpers shared by the stream translators. */
 

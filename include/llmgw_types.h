@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <apr_network_io.h>
 #include <jansson.h>
 
 #define LLMGW_VERSION "0.1.0"
@@ -50,6 +51,12 @@ typedef struct llmgw_provider {
     const char *name;
     llmgw_provider_type_e type;
     const char *base_url;            /* without trailing slash */
+    /* base_url parsed once (LLMGWProvider), for the native http client */
+    const char *host;                /* host name or address, no brackets */
+    apr_port_t port;                 /* the scheme's port when not given */
+    const char *host_header;         /* Host header value */
+    const char *base_path;           /* path of base_url, "" when none */
+    const char *conn_key;            /* "host:port": connection pool key */
     const char *key;                 /* resolved secret, NULL when none */
     const char *key_source;          /* "env:VAR" / "file:PATH", for messages */
     apr_array_header_t *headers;     /* const char * "Name: value" */

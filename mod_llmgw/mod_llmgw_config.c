@@ -210,6 +210,37 @@ static int header_ok(const char *h)
     return 1;
 }
 
+/* Parses pr->base_url once: what the native client needs for every call
+ * (host, port, Host header, connection pool key, base path). */
+static const char *parse_base_url(cmd_parms *cmd, llmgw_provider_t *pr,
+                                  const char *given)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(cmd->pool, pr->base_url, &uri) != APR_SUCCESS
+        || !uri.hostname || !*uri.hostname || uri.query || uri.fragment
+        || uri.user || uri.password) {
+        return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL '%s' "
+                            "must be http(s)://HOST[:PORT][/PATH]",
+                            pr->name, given);
+    }
+    if (!uri.port) {
+        uri.port = apr_uri_port_of_scheme(uri.scheme);
+    }
+    pr->host = uri.hostname;
+    pr->port = uri.port;
+    pr->conn_key = apr_psprintf(cmd->pool, "%s:%u", uri.hostname,
+                                (unsigned)uri.port);
+    pr->host_header = uri.port == apr_uri_port_of_scheme(uri.scheme)
+        ? uri.hostname
+        : strchr(uri.hostname, ':')
+          ? apr_psprintf(cmd->pool, "[%s]:%u", uri.hostname,
+                         (unsigned)uri.port)
+          : pr->conn_key;
+    pr->base_path = uri.path ? uri.path : "";
+    return NULL;
+}
+
 static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
                                 char *const argv[])
 {
@@ -217,6 +248,7 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
                                                  &llmgw_module);
     llmgw_provider_t *pr;
     apr_size_t blen;
+    const char *err;
     int i;
     (void)dconf;
 
@@ -247,26 +279,19 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
         return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL must start "
                             "with http:// or https://", pr->name);
     }
-    {
-        apr_uri_t uri;
-        if (apr_uri_parse(cmd->temp_pool, argv[2], &uri) != APR_SUCCESS
-            || !uri.hostname || !*uri.hostname || uri.query || uri.fragment
-            || uri.user || uri.password) {
-            return apr_psprintf(cmd->pool, "LLMGWProvider %s: BASE-URL '%s' "
-                                "must be http(s)://HOST[:PORT][/PATH]",
-                                pr->name, argv[2]);
-        }
-    }
     blen = strlen(argv[2]);
     while (blen > 8 && argv[2][blen - 1] == '/') {
         blen--;
     }
     pr->base_url = apr_pstrmemdup(cmd->pool, argv[2], blen);
+    if ((err = parse_base_url(cmd, pr, argv[2]))) {
+        return err;
+    }
     pr->headers = apr_array_make(cmd->pool, 2, sizeof(const char *));
     pr->models = apr_array_make(cmd->pool, 4, sizeof(const char *));
 
     for (i = 3; i < argc; i++) {
-        const char *a = argv[i], *err;
+        const char *a = argv[i];
         if (!strncmp(a, "key=", 4)) {
             pr->key_source = a + 4;
             if ((err = resolve_key(cmd, a + 4, &pr->key))) {

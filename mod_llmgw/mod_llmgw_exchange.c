@@ -30,6 +30,9 @@ APLOG_USE_MODULE(llmgw);
 #define RETRY_AFTER_MAX 60
 /* The code of an answer that is not one of its API (SPEC). */
 #define INVALID_CODE "invalid_upstream_response"
+/* The status logged for a client that left before its answer (nginx's
+ * "client closed request"; httpd has no name for it). */
+#define CLIENT_CLOSED 499
 
 /* ------------------------------------------------------------ buffers */
 
@@ -41,12 +44,13 @@ typedef struct exchange {
     llmgw_request_t *req;
     const llmgw_provider_t *provider;
     const char *model;
-    const llmgw_translator_t *xl;        /* NULL: OpenAI wire format */
+    const llmgw_translator_t *xl;        /* the provider's wire format */
     apr_pool_t *p;                       /* this attempt's sub-pool of
                                           * r->pool: destroyed when the
                                           * attempt is abandoned */
     llmgw_xlate_ctx_t xctx;
     llmgw_xlate_report_t report;         /* parameters refused or dropped */
+    llmgw_xlate_in_t in;                 /* the client's request */
     llmgw_stream_t *xs;
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
@@ -55,18 +59,8 @@ typedef struct exchange {
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
     int stream_error;                    /* an error event was sent */
-    int finish_seen;                     /* OpenAI format: a finish_reason */
     int client_gone;
 } exchange_t;
-
-static const llmgw_translator_t *translator_for(const llmgw_provider_t *pr)
-{
-    switch (pr->type) {
-    case LLMGW_PT_ANTHROPIC: return &llmgw_anthropic_translator;
-    case LLMGW_PT_GEMINI:    return &llmgw_gemini_translator;
-    default:                 return NULL;
-    }
-}
 
 static void capture(llmgw_request_t *req, const char *d, apr_size_t n)
 {
@@ -122,61 +116,6 @@ static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
     ex->stream_error = 1;
 }
 
-static int error_member(void *baton, const char *key, apr_size_t klen,
-                        int key_escaped, const llmgw_jspan_t *v)
-{
-    if (!key_escaped && klen == 5 && !memcmp(key, "error", 5)
-        && v->type == LLMGW_JV_OBJECT) {
-        *(int *)baton = 1;
-    }
-    return 0;
-}
-
-/* An OpenAI-format stream event that is an error object ({"error":{...}}). */
-static int error_event(const char *data, apr_size_t len)
-{
-    llmgw_jspan_t top;
-    int found = 0;
-    if (llmgw_json_valid(data, len)
-        && llmgw_json_span(data, len, &top) && top.type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(&top, error_member, &found);
-    }
-    return found;
-}
-
-static void truncated_stream(exchange_t *ex, const char *why);
-
-/* One event of an OpenAI-format stream: relayed as is, usage noted, its
- * finish_reason (the terminal event) noted: [DONE] without one is a cut. */
-static int openai_event(exchange_t *ex, const char *data, apr_size_t len)
-{
-    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        if (!ex->finish_seen) {
-            /* [DONE] without a finish_reason: the answer was cut */
-            truncated_stream(ex, "the provider's stream ended with [DONE] "
-                             "but no finish_reason");
-            return 0;
-        }
-        ex->stream_end = 1;
-        return emit_event(ex, data, len);
-    }
-    if (!ex->finish_seen && llmgw_chunk_has_finish(data, len)) {
-        ex->finish_seen = 1;
-    }
-    /* Relayed as is: only a usage object, or an error, is looked at,
-     * with the scanner (no tree for a chunk). */
-    if (strstr(data, "\"usage\"")) {
-        llmgw_usage_t u = LLMGW_USAGE_INIT;
-        if (llmgw_usage_from_text(data, len, &u)) {
-            ex->req->usage = u;
-        }
-    }
-    if (strstr(data, "\"error\"") && error_event(data, len)) {
-        ex->stream_error = 1;
-    }
-    return emit_event(ex, data, len);
-}
-
 static int on_sse_event(void *baton, const char *event, const char *data,
                         apr_size_t len)
 {
@@ -184,9 +123,6 @@ static int on_sse_event(void *baton, const char *event, const char *data,
     int rv;
     if (ex->stream_end || ex->stream_error) {
         return 0;                   /* nothing after the end */
-    }
-    if (!ex->xl) {
-        return openai_event(ex, data, len);
     }
     rv = ex->xl->stream_event(ex->xs, event, data, len, emit_event, ex);
     if (rv == LLMGW_XLATE_END) {
@@ -217,9 +153,7 @@ static void start_stream(exchange_t *ex)
     llmgw_set_gateway_headers(r, req);
     ex->streaming = 1;
     ex->sse = llmgw_sse_parser_create(ex->p, 0, on_sse_event, ex);
-    if (ex->xl) {
-        ex->xs = ex->xl->stream_new(ex->p, &ex->xctx);
-    }
+    ex->xs = ex->xl->stream_new(ex->p, &ex->xctx);
 }
 
 /* Whether a Content-Type is text/event-stream (parameters allowed). */
@@ -241,7 +175,7 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
                             apr_size_t n)
 {
     exchange_t *ex = call->baton;
-    int ok = call->status >= 200 && call->status < 300;
+    int ok = ap_is_HTTP_SUCCESS(call->status);
 
     if (ok && ex->req->stream) {
         int rv;
@@ -255,7 +189,7 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
         if (rv == LLMGW_SSE_TOO_BIG) {
             /* the client must learn the stream is cut, not see it stop */
             llmgw_error_t e = { 0 };
-            e.status = 502;
+            e.status = HTTP_BAD_GATEWAY;
             e.type = "provider_error";
             e.code = INVALID_CODE;
             e.message = "the provider sent an event larger than 8 MiB";
@@ -314,16 +248,6 @@ static int client_left(llmgw_upstream_call_t *call)
 
 /* ------------------------------------------------- building the call */
 
-static const char *openai_path(llmgw_endpoint_e ep)
-{
-    switch (ep) {
-    case LLMGW_EP_CHAT:       return "/chat/completions";
-    case LLMGW_EP_EMBEDDINGS: return "/embeddings";
-    case LLMGW_EP_IMAGES:     return "/images/generations";
-    default:                  return "/models";
-    }
-}
-
 /* The client's own provider credential (BYOK `provider_key`, or the bearer
  * token with passthrough) was chosen for the request's provider: a fallback
  * on another provider uses that provider's configured key instead. */
@@ -360,83 +284,30 @@ static int header_value_ok(const char *v)
 /* The body and headers for one candidate route; 0 or an HTTP status with
  * *err for a request the provider type cannot take. */
 static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
-                      const char *raw, apr_size_t raw_len, int raw_ok,
                       llmgw_upstream_call_t *call, const char **err)
 {
     llmgw_request_t *req = ex->req;
     const llmgw_provider_t *pr = ex->provider;
     const char *key = provider_key(req, dc, pr);
     apr_array_header_t *h = apr_array_make(ex->p, 6, sizeof(const char *));
-    json_t *out = NULL;
     const char *path;
-    int i;
+    int i, rv;
 
     if (key && !header_value_ok(key)) {
         *err = "the provider key contains control characters";
-        return 400;
+        return HTTP_BAD_REQUEST;
     }
-    if (!ex->xl) {
-        path = openai_path(req->endpoint);
-        if (key) {
-            APR_ARRAY_PUSH(h, const char *) =
-                apr_pstrcat(ex->p, "Authorization: Bearer ", key, NULL);
-        }
-        if (raw_ok) {
-            call->body = raw;               /* unchanged: no re-serialising */
-            call->body_len = raw_len;
-        }
-        else if (!req->body) {              /* checked on its text: splice */
-            call->body = llmgw_replace_model(ex->p, raw, raw_len, ex->model,
-                                             &call->body_len);
-            if (!call->body) {
-                *err = "the request has no model";
-                return 400;
-            }
-        }
-        else {
-            json_object_set_new(req->body, "model", json_string(ex->model));
-            out = json_incref(req->body);
-        }
+    path = ex->xl->path(ex->p, &ex->xctx, req->endpoint, req->stream);
+    if (!path) {
+        *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
+                            pr->name, req->endpoint_name);
+        return HTTP_BAD_REQUEST;
     }
-    else {
-        path = ex->xl->path(ex->p, &ex->xctx, req->endpoint, req->stream);
-        if (!path) {
-            *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
-                                pr->name, req->endpoint_name);
-            return 400;
-        }
-        ex->xl->headers(ex->p, key, h);
-        if (!llmgw_request_json(req)) {
-            *err = "the request body is not valid JSON";
-            return 400;
-        }
-        if (req->endpoint == LLMGW_EP_CHAT) {
-            out = ex->xl->chat_request(ex->p, req->body, &ex->xctx, err);
-        }
-        else if (req->endpoint == LLMGW_EP_EMBEDDINGS
-                 && ex->xl->embeddings_request) {
-            out = ex->xl->embeddings_request(ex->p, req->body, &ex->xctx,
-                                             err);
-        }
-        else {
-            *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
-                                pr->name, req->endpoint_name);
-            return 400;
-        }
-        if (!out) {
-            return 400;
-        }
-    }
-    if (out) {
-        char *txt = llmgw_json_dumps(out, JSON_COMPACT);
-        json_decref(out);
-        if (!txt) {
-            *err = "cannot serialise the upstream request";
-            return 500;
-        }
-        call->body_len = strlen(txt);
-        call->body = apr_pstrmemdup(ex->p, txt, call->body_len);
-        free(txt);
+    ex->xl->headers(ex->p, key, h);
+    rv = ex->xl->raw_request(ex->xl, ex->p, &ex->xctx, &ex->in, &call->body,
+                             &call->body_len, err);
+    if (rv) {
+        return rv;
     }
     APR_ARRAY_PUSH(h, const char *) = "Content-Type: application/json";
     APR_ARRAY_PUSH(h, const char *) = req->stream
@@ -447,6 +318,12 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
     }
     call->headers = h;
     call->url = apr_pstrcat(ex->p, pr->base_url, path, NULL);
+    call->host = pr->host;
+    call->port = pr->port;
+    call->host_header = pr->host_header;
+    call->conn_key = pr->conn_key;
+    call->path = *pr->base_path ? apr_pstrcat(ex->p, pr->base_path, path, NULL)
+                                : path;
     call->stream = req->stream;
     call->use_curl = pr->use_curl;
     call->timeout = pr->timeout ? pr->timeout : llmgw_conf_timeout(dc);
@@ -480,43 +357,6 @@ static long parse_retry_after(const char *v)
     return -1;
 }
 
-/* An OpenAI-format error body (or anything else) -> gateway error. */
-static void openai_error(apr_pool_t *p, int status, const char *body,
-                         apr_size_t len, llmgw_error_t *e)
-{
-    json_t *j = body ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
-    json_t *err = json_object_get(j, "error");
-    const char *msg = NULL, *type = NULL, *code = NULL, *param = NULL;
-
-    if (json_is_object(err)) {
-        msg = json_string_value(json_object_get(err, "message"));
-        type = json_string_value(json_object_get(err, "type"));
-        code = json_string_value(json_object_get(err, "code"));
-        param = json_string_value(json_object_get(err, "param"));
-    }
-    else if (json_is_string(err)) {
-        msg = json_string_value(err);
-    }
-    if (status >= 500) {
-        e->status = 502;
-        e->type = "provider_error";
-        e->message = apr_psprintf(p, "provider answered %d%s%s", status,
-                                  msg ? ": " : "", msg ? msg : "");
-    }
-    else {
-        e->status = status;
-        e->type = type ? apr_pstrdup(p, type)
-                       : llmgw_error_type_for_status(status);
-        e->message = msg ? apr_pstrdup(p, msg)
-                         : apr_psprintf(p, "provider answered %d", status);
-        e->param = param ? apr_pstrdup(p, param) : NULL;
-    }
-    e->code = code ? apr_pstrdup(p, code) : NULL;
-    if (j) {
-        json_decref(j);
-    }
-}
-
 static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
                            llmgw_error_t *e)
 {
@@ -526,21 +366,21 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     e->provider = ex->provider->name;
     switch (call->result) {
     case LLMGW_UP_CONNECT:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = "provider_unreachable";
         e->message = apr_psprintf(p, "could not reach provider '%s': %s",
                                   ex->provider->name, call->error);
         return;
     case LLMGW_UP_TIMEOUT:
-        e->status = 504;
+        e->status = HTTP_GATEWAY_TIME_OUT;
         e->type = "timeout_error";
         e->code = "provider_timeout";
         e->message = apr_psprintf(p, "provider '%s' did not answer in time",
                                   ex->provider->name);
         return;
     case LLMGW_UP_INVALID:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = INVALID_CODE;
         e->upstream_status = (int)call->status;
@@ -551,7 +391,7 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     case LLMGW_UP_BROKEN:
     case LLMGW_UP_INTERNAL:
     case LLMGW_UP_ABORTED:
-        e->status = 502;
+        e->status = HTTP_BAD_GATEWAY;
         e->type = "provider_error";
         e->code = "provider_connection_error";
         e->message = apr_psprintf(p, "the connection to provider '%s' failed: "
@@ -561,12 +401,7 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     case LLMGW_UP_OK:
         break;
     }
-    if (ex->xl) {
-        ex->xl->error(p, (int)call->status, ex->body.data, ex->body.len, e);
-    }
-    else {
-        openai_error(p, (int)call->status, ex->body.data, ex->body.len, e);
-    }
+    ex->xl->error(p, (int)call->status, ex->body.data, ex->body.len, e);
     e->provider = ex->provider->name;
     e->upstream_status = (int)call->status;
     if (e->retry_after < 0) {
@@ -575,8 +410,10 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
     if (e->retry_after > RETRY_AFTER_MAX) {
         e->retry_after = RETRY_AFTER_MAX;
     }
-    if (e->status != 429 && e->status != 503) {
-        e->retry_after = e->retry_after >= 0 && e->status >= 500
+    if (e->status != HTTP_TOO_MANY_REQUESTS
+        && e->status != HTTP_SERVICE_UNAVAILABLE) {
+        e->retry_after = e->retry_after >= 0
+                         && e->status >= HTTP_INTERNAL_SERVER_ERROR
                          ? e->retry_after : -1;
     }
 }
@@ -584,7 +421,8 @@ static void upstream_error(exchange_t *ex, llmgw_upstream_call_t *call,
 static int retryable(const llmgw_upstream_call_t *call)
 {
     if (call->result == LLMGW_UP_OK) {
-        return call->status == 429 || call->status >= 500;
+        return call->status == HTTP_TOO_MANY_REQUESTS
+               || call->status >= HTTP_INTERNAL_SERVER_ERROR;
     }
     return call->result == LLMGW_UP_CONNECT || call->result == LLMGW_UP_TIMEOUT
            || call->result == LLMGW_UP_BROKEN
@@ -604,7 +442,7 @@ static void invalid_error(exchange_t *ex, llmgw_upstream_call_t *call,
                           const char *why, llmgw_error_t *e)
 {
     memset(e, 0, sizeof(*e));
-    e->status = 502;
+    e->status = HTTP_BAD_GATEWAY;
     e->type = "provider_error";
     e->code = INVALID_CODE;
     e->message = why;
@@ -642,27 +480,8 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
                                 ex->body.data, ex->body.len);
 }
 
-/* An OpenAI embeddings answer with float arrays, as base64 strings; the
- * text unchanged when it is not such an answer. */
-static const char *base64_embeddings(apr_pool_t *p, const char *body,
-                                     apr_size_t *len)
-{
-    json_t *j = json_loadb(body, *len, JSON_ALLOW_NUL, NULL);
-    char *txt;
-    const char *out = body;
-
-    if (j && llmgw_xlate_embeddings_to_base64(j) > 0
-        && (txt = llmgw_json_dumps(j, JSON_COMPACT)) != NULL) {
-        *len = strlen(txt);
-        out = apr_pstrmemdup(p, txt, *len);
-        free(txt);
-    }
-    json_decref(j);
-    return out;
-}
-
-/* A complete non-stream answer: translated if needed, usage noted. An
- * OpenAI-format answer is relayed as it came: only its usage is parsed. */
+/* A complete non-stream answer: translated if needed (an OpenAI-format
+ * one is relayed as it came), usage noted. */
 static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
 {
     request_rec *r = ex->r;
@@ -670,41 +489,10 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     const char *out = ex->body.data ? ex->body.data : "";
     apr_size_t out_len = ex->body.len;
 
-    if (ex->xl) {
-        json_t *j = json_loadb(out, out_len, JSON_ALLOW_NUL, NULL), *t = NULL;
-        char *txt = NULL;
-        if (j && req->endpoint == LLMGW_EP_CHAT) {
-            t = ex->xl->chat_response(ex->p, j, &ex->xctx, &req->usage);
-        }
-        else if (j && ex->xl->embeddings_response) {
-            t = ex->xl->embeddings_response(ex->p, j, &ex->xctx, &req->usage);
-            if (t && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
-                llmgw_xlate_embeddings_to_base64(t);
-            }
-        }
-        if (j) {
-            json_decref(j);
-        }
-        if (t) {
-            txt = llmgw_json_dumps(t, JSON_COMPACT);
-            json_decref(t);
-        }
-        if (!txt) {
-            return invalid_response(ex, call, "provider response could not "
-                                    "be translated");
-        }
-        out_len = strlen(txt);
-        out = apr_pstrmemdup(ex->p, txt, out_len);
-        free(txt);
-    }
-    else {
-        llmgw_usage_from_text(out, out_len, &req->usage);
-        if (req->endpoint == LLMGW_EP_EMBEDDINGS
-            && strstr(out, "\"embedding\"") != NULL
-            && llmgw_xlate_wants_base64(llmgw_request_json(req))) {
-            /* asked for base64, got floats (Ollama, some proxies) */
-            out = base64_embeddings(ex->p, out, &out_len);
-        }
+    if (ex->xl->raw_response(ex->xl, ex->p, &ex->xctx, &ex->in, out, out_len,
+                             &out, &out_len, &req->usage)) {
+        return invalid_response(ex, call, "provider response could not "
+                                "be translated");
     }
     req->answered_provider = ex->provider->name;
     req->answered_model = ex->model;
@@ -714,22 +502,6 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     req->ttft = apr_time_now() - r->request_time;
     req->complete = 1;
     return llmgw_send_json(r, req, (int)call->status, out, out_len);
-}
-
-/* An OpenAI-format stream that ended before its terminal event: the
- * client gets the error event, never an invented end. */
-static void truncated_stream(exchange_t *ex, const char *why)
-{
-    llmgw_error_t e;
-    memset(&e, 0, sizeof(e));
-    e.status = 502;
-    e.type = "provider_error";
-    e.code = INVALID_CODE;
-    e.message = why;
-    e.provider = ex->provider->name;
-    e.upstream_status = HTTP_OK;
-    e.retry_after = -1;
-    emit_error_event(ex, &e);
 }
 
 /* The upstream transfer of a stream ended: close the client stream. */
@@ -751,25 +523,13 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
     }
     if (!ex->stream_end && !ex->stream_error) {
         if (call->result == LLMGW_UP_OK) {
-            if (ex->xl) {
-                if (ex->xl->stream_finish(ex->xs, emit_event, ex)
-                    == LLMGW_XLATE_END) {
-                    ex->stream_end = 1;
-                    emit_event(ex, "[DONE]", 6);
-                }
-                else {
-                    ex->stream_error = 1;
-                }
-            }
-            else if (ex->finish_seen) {
-                /* the terminal event (finish_reason) came, only [DONE]
-                 * is missing: the answer is complete, say so */
+            if (ex->xl->stream_finish(ex->xs, emit_event, ex)
+                == LLMGW_XLATE_END) {
                 ex->stream_end = 1;
                 emit_event(ex, "[DONE]", 6);
             }
             else {
-                truncated_stream(ex, "the provider's stream ended before "
-                                 "its finish_reason");
+                ex->stream_error = 1;
             }
         }
         else {
@@ -779,9 +539,7 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
             emit_error_event(ex, &e);
         }
     }
-    if (ex->xl) {
-        ex->xl->stream_usage(ex->xs, &req->usage);
-    }
+    ex->xl->stream_usage(ex->xs, &req->usage);
     client_flush(ex);
     req->complete = ex->stream_end && !ex->stream_error && !ex->client_gone;
     account(ex->r, req);
@@ -806,6 +564,11 @@ static void set_dropped_header(request_rec *r, const llmgw_xlate_report_t *rep)
 }
 
 /* ------------------------------------------------- retries and fallbacks */
+
+static json_t *request_tree(void *baton)
+{
+    return llmgw_request_json(baton);
+}
 
 /* Waits before a retry: the provider's retry-after (header or body, e.g.
  * Gemini's RetryInfo) when it gave one, else 100 ms doubling. */
@@ -846,7 +609,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.req = req;
             ex.provider = rt->provider;
             ex.model = rt->model;
-            ex.xl = translator_for(rt->provider);
+            ex.xl = llmgw_translator_for(rt->provider->type);
             ex.xctx.model = rt->model;
             ex.xctx.id = apr_pstrcat(ex.p, "chatcmpl-", req->id, NULL);
             ex.xctx.created = apr_time_sec(r->request_time);
@@ -857,14 +620,22 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.xctx.include_usage = req->include_usage;
             ex.report.drop_unsupported = dc->drop_unsupported == 1;
             ex.xctx.report = &ex.report;
+            ex.report.usage = &req->usage;
+            ex.in.ep = req->endpoint;
+            ex.in.endpoint_name = req->endpoint_name;
+            ex.in.raw = raw;
+            ex.in.len = raw_len;
+            ex.in.unchanged = raw_unchanged && c == 0;
+            ex.in.tree = req->body;
+            ex.in.request_tree = request_tree;
+            ex.in.baton = req;
             ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);
             llmgw_buf_init(&ex.body, ex.p, 0);
             if (req->capture) {
                 req->capture->len = 0;
                 req->capture_overflow = 0;
             }
-            rv = build_call(&ex, dc, raw, raw_len,
-                            raw_unchanged && c == 0, &call, &err);
+            rv = build_call(&ex, dc, &call, &err);
             if (rv) {
                 return llmgw_error_reply(r, req, rv, ex.report.param
                                          ? "unsupported_parameter" : NULL,
@@ -882,11 +653,11 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             if (ex.client_gone || call.result == LLMGW_UP_ABORTED) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw: client "
                               "left before the answer (request_id=%s)", req->id);
-                req->status = 499;
+                req->status = CLIENT_CLOSED;
                 return OK;
             }
-            if (call.result == LLMGW_UP_OK && call.status >= 200
-                && call.status < 300) {
+            if (call.result == LLMGW_UP_OK
+                && ap_is_HTTP_SUCCESS(call.status)) {
                 const char *why = answer_problem(&ex, &call);
                 if (!why) {
                     return finish_json(&ex, &call);

@@ -12,7 +12,6 @@
 #include "apr_network_io.h"
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
-#include "apr_uri.h"
 #include "../mod_llmgw_private.h"
 #include "mod_llmgw_upstream.h"
 
@@ -335,11 +334,13 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
             /* RFC 9112 6.3: a smuggling vector; never guess which wins */
             r->invalid = "Content-Length together with Transfer-Encoding";
         }
-        if (call->status >= 200 || call->status == 101) {
+        if (call->status >= HTTP_OK
+            || call->status == HTTP_SWITCHING_PROTOCOLS) {
             break;
         }
     }
-    if (call->status == 204 || call->status == 304) {
+    if (call->status == HTTP_NO_CONTENT
+        || call->status == HTTP_NOT_MODIFIED) {
         *kind = BODY_LENGTH;
         *length = 0;
     }
@@ -459,8 +460,8 @@ static llmgw_up_result_e fail(llmgw_upstream_call_t *call,
 llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
                                      llmgw_upstream_call_t *call)
 {
-    apr_uri_t uri;
-    const char *key, *path, *host_hdr;
+    const char *key = call->conn_key, *path = call->path;
+    const char *host_hdr = call->host_header;
     struct iovec iov[2];
     char *head;
     reader_t r;
@@ -471,20 +472,8 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     call->retry_after = NULL;
     call->content_type = NULL;
     call->error = NULL;
-    if (apr_uri_parse(p, call->url, &uri) != APR_SUCCESS || !uri.hostname) {
+    if (!call->host || !key || !host_hdr || !path) {
         return fail(call, LLMGW_UP_INTERNAL, "invalid upstream URL");
-    }
-    if (!uri.port) {
-        uri.port = 80;
-    }
-    key = apr_psprintf(p, "%s:%u", uri.hostname, (unsigned)uri.port);
-    host_hdr = uri.port == 80 ? uri.hostname
-             : strchr(uri.hostname, ':')
-               ? apr_psprintf(p, "[%s]:%u", uri.hostname, (unsigned)uri.port)
-               : key;
-    path = uri.path ? uri.path : "/";
-    if (uri.query) {
-        path = apr_pstrcat(p, path, "?", uri.query, NULL);
     }
 
     /* the request head: headers as given, then framing */
@@ -533,7 +522,7 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
         if (r.c) {
             reused = 1;
         }
-        else if ((rv = conn_open(key, uri.hostname, uri.port,
+        else if ((rv = conn_open(key, call->host, call->port,
                                  call->connect_timeout, &r.c))
                  != APR_SUCCESS) {
             return fail(call, APR_STATUS_IS_TIMEUP(rv) ? LLMGW_UP_TIMEOUT

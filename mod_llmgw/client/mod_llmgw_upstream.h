@@ -10,6 +10,7 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 #include "apr_time.h"
+#include "apr_network_io.h"
 
 typedef enum {
     LLMGW_UP_OK = 0,          /* got a complete HTTP response */
@@ -27,7 +28,14 @@ typedef struct llmgw_upstream_call llmgw_upstream_call_t;
 
 struct llmgw_upstream_call {
     /* in */
-    const char *url;
+    const char *url;                      /* for libcurl */
+    /* The same target for the native client, parsed at config time
+     * (llmgw_provider_t): no URL parsing per call. */
+    const char *host;
+    apr_port_t port;
+    const char *host_header;              /* Host header value */
+    const char *conn_key;                 /* "host:port": pool key */
+    const char *path;                     /* path and query of url */
     const char *body;
     apr_size_t body_len;
     apr_array_header_t *headers;          /* const char * "Name: value" */

@@ -1232,5 +1232,7 @@ const llmgw_translator_t llmgw_anthropic_translator = {
     anth_stream_usage,
     anth_error,
     NULL,
-    NULL
+    NULL,
+    llmgw_xlate_request_from_tree,
+    llmgw_xlate_response_from_tree
 };

@@ -1643,5 +1643,7 @@ const llmgw_translator_t llmgw_gemini_translator = {
     gem_stream_usage,
     gem_error,
     gem_embeddings_request,
-    gem_embeddings_response
+    gem_embeddings_response,
+    llmgw_xlate_request_from_tree,
+    llmgw_xlate_response_from_tree
 };

@@ -339,3 +339,95 @@ int llmgw_xlate_wants_base64(const json_t *req)
                       ? json_object_get(req, "encoding_format") : NULL;
     return json_is_string(v) && !strcmp(json_string_value(v), "base64");
 }
+
+/* ------------------------------------------------------------------ */
+/* Requests and answers of the providers writing a native body         */
+/* ------------------------------------------------------------------ */
+
+const llmgw_translator_t *llmgw_translator_for(llmgw_provider_type_e type)
+{
+    switch (type) {
+    case LLMGW_PT_ANTHROPIC: return &llmgw_anthropic_translator;
+    case LLMGW_PT_GEMINI:    return &llmgw_gemini_translator;
+    default:                 return &llmgw_openai_translator;
+    }
+}
+
+json_t *llmgw_xlate_in_tree(const llmgw_xlate_in_t *in)
+{
+    return in->request_tree ? in->request_tree(in->baton) : in->tree;
+}
+
+int llmgw_xlate_request_from_tree(const llmgw_translator_t *self,
+                                  apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                                  const llmgw_xlate_in_t *in,
+                                  const char **out, apr_size_t *out_len,
+                                  const char **err)
+{
+    json_t *tree = in->tree ? in->tree : llmgw_xlate_in_tree(in), *body;
+    char *txt;
+
+    if (!tree) {
+        *err = "the request body is not valid JSON";
+        return 400;
+    }
+    if (in->ep == LLMGW_EP_CHAT) {
+        body = self->chat_request(p, tree, x, err);
+    }
+    else if (in->ep == LLMGW_EP_EMBEDDINGS && self->embeddings_request) {
+        body = self->embeddings_request(p, tree, x, err);
+    }
+    else {
+        *err = apr_psprintf(p, "provider '%s' does not support %s",
+                            x->provider, in->endpoint_name);
+        return 400;
+    }
+    if (!body) {
+        return 400;
+    }
+    txt = llmgw_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!txt) {
+        *err = "cannot serialise the upstream request";
+        return 500;
+    }
+    *out_len = strlen(txt);
+    *out = apr_pstrmemdup(p, txt, *out_len);
+    free(txt);
+    return 0;
+}
+
+int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
+                                   apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                                   const llmgw_xlate_in_t *in,
+                                   const char *body, apr_size_t len,
+                                   const char **out, apr_size_t *out_len,
+                                   llmgw_usage_t *usage)
+{
+    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL), *t = NULL;
+    char *txt = NULL;
+
+    if (j && in->ep == LLMGW_EP_CHAT) {
+        t = self->chat_response(p, j, x, usage);
+    }
+    else if (j && self->embeddings_response) {
+        t = self->embeddings_response(p, j, x, usage);
+        if (t && llmgw_xlate_wants_base64(llmgw_xlate_in_tree(in))) {
+            llmgw_xlate_embeddings_to_base64(t);
+        }
+    }
+    if (j) {
+        json_decref(j);
+    }
+    if (t) {
+        txt = llmgw_json_dumps(t, JSON_COMPACT);
+        json_decref(t);
+    }
+    if (!txt) {
+        return -1;
+    }
+    *out_len = strlen(txt);
+    *out = apr_pstrmemdup(p, txt, *out_len);
+    free(txt);
+    return 0;
+}
