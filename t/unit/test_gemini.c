@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * test_gemini.c — unit tests of the Gemini translator (llmgw_gemini.c):
+ * test_gemini.c — unit tests of the Gemini translator (providers/gemini/):
  * paths, request and response translation, errors, embeddings, and every
  * recorded stream in fixtures/gemini/{googleai,vertexai}/streaming-*.txt
  * replayed through the SSE parser and the stream translator.
