@@ -12,6 +12,8 @@
 #include <apr_file_info.h>
 #include "llmgw_translate.h"
 #include "llmgw_sse.h"
+#include "llmgw_buf.h"
+#include "llmgw_stream_reduce.h"
 
 #ifndef LLMGW_SHARED_DIR
 #define LLMGW_SHARED_DIR "../shared"
@@ -766,13 +768,69 @@ typedef struct {
     json_t *error;                 /* the error envelope, if any (owned) */
 } assembled_t;
 
+/* Text, tool calls, finish reason and usage, from the shared reducer
+ * (llmgw_stream_reduce) of the chunks before any error. */
+static void reduce(const llmgw_buf_t *sse, int finished, assembled_t *a)
+{
+    json_t *doc = sse->len ? llmgw_stream_reduce(pool, sse->data, sse->len,
+                                                 NULL) : NULL;
+    json_t *msg, *tcs, *u, *content;
+    size_t k;
+
+    if (!doc) {
+        ck_assert_msg(sse->len == 0, "the reducer refused the stream: %.*s",
+                      (int)sse->len, sse->data);
+        return;
+    }
+    msg = json_object_get(json_array_get(json_object_get(doc, "choices"), 0),
+                          "message");
+    content = json_object_get(msg, "content");
+    if (json_is_string(content)) {
+        a->text = apr_pstrdup(pool, json_string_value(content));
+    }
+    tcs = json_object_get(msg, "tool_calls");
+    ck_assert_int_eq(json_array_size(tcs), a->ntools);
+    for (k = 0; k < json_array_size(tcs); k++) {
+        json_t *t = json_array_get(tcs, k);
+        json_t *fn = json_object_get(t, "function");
+        a->tool_id[k] = apr_pstrdup(pool, json_string_value(
+                                    json_object_get(t, "id")));
+        a->tool_name[k] = apr_pstrdup(pool, json_string_value(
+                                      json_object_get(fn, "name")));
+        a->tool_args[k] = apr_pstrdup(pool, json_string_value(
+                                      json_object_get(fn, "arguments")));
+    }
+    if (finished) {
+        a->finish = apr_pstrdup(pool, json_string_value(json_object_get(
+            json_array_get(json_object_get(doc, "choices"), 0),
+            "finish_reason")));
+    }
+    u = json_object_get(doc, "usage");
+    if (json_is_object(u)) {
+        a->has_usage = 1;
+        a->prompt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        a->completion = json_integer_value(json_object_get(u,
+                                                      "completion_tokens"));
+        a->total = json_integer_value(json_object_get(u, "total_tokens"));
+        a->cached = json_integer_value(json_object_get(json_object_get(u,
+                        "prompt_tokens_details"), "cached_tokens"));
+    }
+    json_decref(doc);
+}
+
+/* Checks the structure of each chunk (one choice, role only in the first
+ * chunk, tool calls started in index order with id, type and name, nothing
+ * after the finish but the usage chunk, usage last, an error last) and
+ * reduces them. */
 static void assemble(const collector_t *c, assembled_t *a)
 {
     int i;
     int after_finish = 0;
+    llmgw_buf_t sse;
 
     memset(a, 0, sizeof(*a));
     a->text = "";
+    llmgw_buf_init(&sse, pool, 1024);
     for (i = 0; i < c->chunks->nelts; i++) {
         const char *txt = APR_ARRAY_IDX(c->chunks, i, const char *);
         json_t *j = parse(txt);
@@ -783,8 +841,12 @@ static void assemble(const collector_t *c, assembled_t *a)
         if (json_object_get(j, "error")) {
             ck_assert_msg(i == c->chunks->nelts - 1, "error is not last: %s", txt);
             a->error = j;
+            reduce(&sse, after_finish, a);
             return;
         }
+        llmgw_buf_append(&sse, "data: ", 6);
+        llmgw_buf_append(&sse, txt, strlen(txt));
+        llmgw_buf_append(&sse, "\n\n", 2);
         ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
                          "chatcmpl-test1");
         ck_assert_str_eq(json_string_value(json_object_get(j, "object")),
@@ -800,13 +862,6 @@ static void assemble(const collector_t *c, assembled_t *a)
             ck_assert_msg(after_finish, "usage chunk before the finish: %s", txt);
             ck_assert_msg(i == c->chunks->nelts - 1, "usage is not last");
             ck_assert(json_is_object(u));
-            a->has_usage = 1;
-            a->prompt = json_integer_value(json_object_get(u, "prompt_tokens"));
-            a->completion = json_integer_value(json_object_get(u,
-                                                          "completion_tokens"));
-            a->total = json_integer_value(json_object_get(u, "total_tokens"));
-            a->cached = json_integer_value(json_object_get(json_object_get(u,
-                            "prompt_tokens_details"), "cached_tokens"));
             json_decref(j);
             continue;
         }
@@ -828,8 +883,6 @@ static void assemble(const collector_t *c, assembled_t *a)
         }
         if (json_object_get(delta, "content")) {
             ck_assert(json_is_string(json_object_get(delta, "content")));
-            a->text = apr_pstrcat(pool, a->text, json_string_value(
-                                  json_object_get(delta, "content")), NULL);
         }
         tc = json_object_get(delta, "tool_calls");
         if (tc) {
@@ -848,28 +901,22 @@ static void assemble(const collector_t *c, assembled_t *a)
                     ck_assert_int_lt(idx, 8);
                     ck_assert_str_eq(json_string_value(json_object_get(t, "type")),
                                      "function");
-                    a->tool_id[idx] = apr_pstrdup(pool, json_string_value(
-                                                  json_object_get(t, "id")));
-                    a->tool_name[idx] = apr_pstrdup(pool, json_string_value(
-                                                    json_object_get(fn, "name")));
-                    ck_assert_ptr_nonnull(a->tool_name[idx]);
-                    a->tool_args[idx] = "";
+                    ck_assert(json_is_string(json_object_get(t, "id")));
+                    ck_assert(json_is_string(json_object_get(fn, "name")));
                     a->ntools++;
                 }
                 ck_assert_msg(idx >= 0 && idx < a->ntools,
                               "tool delta before its start: %s", txt);
                 ck_assert_ptr_nonnull(args);
-                a->tool_args[idx] = apr_pstrcat(pool, a->tool_args[idx], args,
-                                                NULL);
             }
         }
         if (json_is_string(fr)) {
             ck_assert_int_eq(json_object_size(delta), 0);
-            a->finish = apr_pstrdup(pool, json_string_value(fr));
             after_finish = 1;
         }
         json_decref(j);
     }
+    reduce(&sse, after_finish, a);
 }
 
 /* A recorded stream as events. */
