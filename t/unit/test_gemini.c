@@ -15,6 +15,8 @@
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
 #include "llmgw_sse.h"
+#include "llmgw_buf.h"
+#include "llmgw_stream_reduce.h"
 
 #ifndef LLMGW_SHARED_DIR
 #define LLMGW_SHARED_DIR "../shared"
@@ -1245,6 +1247,7 @@ typedef struct {
     const json_t *error;
     int after_error;            /* chunks emitted after the error */
     int after_finish;           /* content chunks after a finish_reason */
+    json_t *reduced;            /* the chunks before any error, reduced */
 } assembled_t;
 
 static got_choice_t *got_choice(assembled_t *a, int index, int *created)
@@ -1265,11 +1268,56 @@ static got_choice_t *got_choice(assembled_t *a, int index, int *created)
     return &a->ch[a->n++];
 }
 
+/* Text, tool calls, finish reason and usage, from the shared reducer
+ * (llmgw_stream_reduce) of the chunks before any error. */
+static void reduce(const llmgw_buf_t *sse, assembled_t *a, const char *fx)
+{
+    const json_t *choices, *ch;
+    size_t i;
+
+    if (sse->len == 0) {
+        return;
+    }
+    a->reduced = llmgw_stream_reduce(pool, sse->data, sse->len, NULL);
+    ck_assert_msg(a->reduced != NULL, "%s: the reducer refused the stream",
+                  fx);
+    choices = json_object_get(a->reduced, "choices");
+    json_array_foreach(choices, i, ch) {
+        const json_t *msg = json_object_get(ch, "message");
+        const json_t *tcs = json_object_get(msg, "tool_calls"), *tc;
+        int created;
+        got_choice_t *g = got_choice(a, (int)iget(ch, "index"), &created);
+        size_t k;
+
+        ck_assert_msg(!created, "%s: choice %d only in the reduction", fx,
+                      g->index);
+        if (sget(msg, "content")) {
+            g->text = sget(msg, "content");
+        }
+        ck_assert_int_eq(json_array_size(tcs), json_array_size(g->calls));
+        json_array_clear(g->calls);
+        json_array_foreach(tcs, k, tc) {
+            json_array_append_new(g->calls, json_pack("{s:s,s:s,s:s}",
+                "id", sget(tc, "id"), "name", sget(tc, "function.name"),
+                "args", sget(tc, "function.arguments")));
+        }
+        if (g->nfinish) {
+            g->finish = sget(ch, "finish_reason");
+        }
+    }
+    a->usage = json_object_get(a->reduced, "usage");
+}
+
+/* Checks the structure of each chunk (id, model, created; role only in
+ * the first chunk of a choice; tool calls started in index order with id,
+ * type and name; usage chunks without choices) and reduces them. */
 static void assemble(const sink_t *s, assembled_t *a, const char *fx)
 {
     int i;
+    llmgw_buf_t sse;
 
     memset(a, 0, sizeof(*a));
+    llmgw_buf_init(&sse, pool, 1024);
     for (i = 0; i < s->chunks->nelts; i++) {
         const json_t *c = APR_ARRAY_IDX(s->chunks, i, json_t *);
         const json_t *choices;
@@ -1283,6 +1331,13 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             a->error = c;
             continue;
         }
+        {
+            char *txt = json_dumps(c, JSON_COMPACT);
+            llmgw_buf_append(&sse, "data: ", 6);
+            llmgw_buf_append(&sse, txt, strlen(txt));
+            llmgw_buf_append(&sse, "\n\n", 2);
+            free(txt);
+        }
         ck_assert_str_eq(sget(c, "object"), "chat.completion.chunk");
         ck_assert_str_eq(sget(c, "id"), X.id);
         ck_assert_str_eq(sget(c, "model"), X.model);
@@ -1291,7 +1346,6 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
         ck_assert(json_is_array(choices));
         if (json_object_get(c, "usage")) {
             ck_assert_msg(json_array_size(choices) == 0, "%s", fx);
-            a->usage = json_object_get(c, "usage");
             continue;
         }
         for (k = 0; k < json_array_size(choices); k++) {
@@ -1312,9 +1366,6 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             if (g->nfinish && (json_object_size(delta) || json_is_string(fr))) {
                 a->after_finish++;
             }
-            if (json_is_string(json_object_get(delta, "content"))) {
-                g->text = apr_pstrcat(pool, g->text, sget(delta, "content"), NULL);
-            }
             for (t = 0; t < json_array_size(tcs); t++) {
                 const json_t *tc = json_array_get(tcs, t);
                 json_int_t ix = iget(tc, "index");
@@ -1323,20 +1374,13 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
                     ck_assert_ptr_nonnull(sget(tc, "id"));
                     ck_assert_str_eq(sget(tc, "type"), "function");
                     ck_assert_ptr_nonnull(sget(tc, "function.name"));
-                    json_array_append_new(g->calls, json_pack("{s:s,s:s,s:s}",
-                        "id", sget(tc, "id"), "name", sget(tc, "function.name"),
-                        "args", sget(tc, "function.arguments")
-                                ? sget(tc, "function.arguments") : ""));
+                    json_array_append_new(g->calls, json_object());
                 }
                 else {
-                    json_t *call = json_array_get(g->calls, (size_t)ix);
-                    ck_assert_ptr_nonnull(call);
-                    json_object_set_new(call, "args", json_string(apr_pstrcat(pool,
-                        sget(call, "args"), sget(tc, "function.arguments"), NULL)));
+                    ck_assert_ptr_nonnull(json_array_get(g->calls, (size_t)ix));
                 }
             }
             if (json_is_string(fr)) {
-                g->finish = json_string_value(fr);
                 g->nfinish++;
             }
             else {
@@ -1344,6 +1388,7 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             }
         }
     }
+    reduce(&sse, a, fx);
 }
 
 static void assembled_free(assembled_t *a)
@@ -1352,6 +1397,7 @@ static void assembled_free(assembled_t *a)
     for (i = 0; i < a->n; i++) {
         json_decref(a->ch[i].calls);
     }
+    json_decref(a->reduced);
 }
 
 /* What the recording says, computed straight from its events. */
