@@ -13,7 +13,6 @@
 #include "llmgw_test.h"
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
-#include "llmgw_sse.h"
 #include "llmgw_buf.h"
 #include "llmgw_stream_reduce.h"
 
@@ -96,9 +95,7 @@ static json_t *xreq(const char *body, const char **err)
 static void assert_json_eq(const json_t *got, const char *want)
 {
     json_t *w = ut_json(want);
-    char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    ck_assert_msg(json_equal((json_t *)got, w), "got %s\nwant %s", g, want);
-    free(g);
+    ut_json_eq(got, w, want);
     json_decref(w);
 }
 
