@@ -60,7 +60,8 @@ int llmgw_cache_sse_replay(apr_pool_t *p, const char *sse, apr_size_t len,
 /* A stored stream assembled into a `chat.completion` JSON document: content,
  * refusal and tool calls (by index: id, type, name, arguments) of every
  * choice, finish_reason, and usage (from the stream, else from usage when
- * known). Returns 0, or -1 for an invalid stream. */
+ * known): llmgw_stream_reduce() as text. Returns 0, or -1 for an invalid
+ * stream. */
 int llmgw_cache_sse_to_json(apr_pool_t *p, const char *sse, apr_size_t len,
                             const llmgw_usage_t *usage, char **out,
                             apr_size_t *out_len);

@@ -1,35 +1,19 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Unit tests of the Anthropic Messages API translator
- * (mod_llmgw/llmgw_anthropic.c), including every recorded stream in
+ * (mod_llmgw/providers/llmgw_anthropic.c), including every recorded stream in
  * $LLMGW_SHARED_DIR/fixtures/anthropic. */
 #include <check.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_file_io.h>
-#include <apr_file_info.h>
+#include "llmgw_test.h"
 #include "llmgw_translate.h"
 #include "llmgw_sse.h"
-
-#ifndef LLMGW_SHARED_DIR
-#define LLMGW_SHARED_DIR "../shared"
-#endif
+#include "llmgw_buf.h"
+#include "llmgw_stream_reduce.h"
 
 static const llmgw_translator_t *T = &llmgw_anthropic_translator;
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-}
 
 static llmgw_xlate_ctx_t ctx(void)
 {
@@ -45,22 +29,14 @@ static llmgw_xlate_ctx_t ctx(void)
     return x;
 }
 
-static json_t *parse(const char *txt)
-{
-    json_error_t e;
-    json_t *j = json_loads(txt, JSON_DECODE_ANY, &e);
-    ck_assert_msg(j != NULL, "bad test JSON: %s: %s", e.text, txt);
-    return j;
-}
-
 /* Translates an OpenAI request; returns the native body (caller decrefs)
  * or NULL with *err set. */
 static json_t *xreq(const char *txt, const char **err)
 {
     llmgw_xlate_ctx_t x = ctx();
-    json_t *in = parse(txt);
+    json_t *in = ut_json(txt);
     const char *e = NULL;
-    json_t *out = T->chat_request(pool, in, &x, &e);
+    json_t *out = T->chat_request(tp, in, &x, &e);
     json_decref(in);
     if (out == NULL) {
         ck_assert_msg(e != NULL && *e, "NULL without an error for %s", txt);
@@ -94,18 +70,8 @@ static const char *xreq_err(const char *txt)
 /* Asserts that j equals the JSON text want. */
 static void assert_json(const json_t *j, const char *want)
 {
-    json_t *w = parse(want);
-    if (!json_equal((json_t *)j, w)) {
-        char *got = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        char *exp = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        char msg[8192];
-        snprintf(msg, sizeof(msg), "got  %s\nwant %s", got ? got : "(null)",
-                 exp);
-        free(got);
-        free(exp);
-        json_decref(w);
-        ck_abort_msg("%s", msg);
-    }
+    json_t *w = ut_json(want);
+    ut_json_eq(j, w, want);
     json_decref(w);
 }
 
@@ -121,25 +87,25 @@ static void assert_member(const json_t *obj, const char *key, const char *want)
 START_TEST(test_path_headers)
 {
     llmgw_xlate_ctx_t x = ctx();
-    apr_array_header_t *h = apr_array_make(pool, 4, sizeof(const char *));
+    apr_array_header_t *h = apr_array_make(tp, 4, sizeof(const char *));
 
     ck_assert_str_eq(T->name, "anthropic");
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_CHAT, 0), "/v1/messages");
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_CHAT, 1), "/v1/messages");
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_EMBEDDINGS, 0));
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_IMAGES, 0));
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_MODELS, 0));
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_CHAT, 0), "/v1/messages");
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_CHAT, 1), "/v1/messages");
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_EMBEDDINGS, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_IMAGES, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_MODELS, 0));
     ck_assert_ptr_null(T->embeddings_request);
     ck_assert_ptr_null(T->embeddings_response);
 
-    T->headers(pool, "sk-ant-1", h);
+    T->headers(tp, "sk-ant-1", h);
     ck_assert_int_eq(h->nelts, 2);
     ck_assert_str_eq(APR_ARRAY_IDX(h, 0, const char *), "x-api-key: sk-ant-1");
     ck_assert_str_eq(APR_ARRAY_IDX(h, 1, const char *),
                      "anthropic-version: 2023-06-01");
 
     apr_array_clear(h);
-    T->headers(pool, NULL, h);
+    T->headers(tp, NULL, h);
     ck_assert_int_eq(h->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(h, 0, const char *),
                      "anthropic-version: 2023-06-01");
@@ -313,9 +279,9 @@ START_TEST(test_req_tool_choice)
     apr_size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *txt = apr_pstrcat(pool, TOOLS_REQ("%s"), NULL);
+        char *txt = apr_pstrcat(tp, TOOLS_REQ("%s"), NULL);
         json_t *o;
-        txt = apr_psprintf(pool, txt, cases[i].extra);
+        txt = apr_psprintf(tp, txt, cases[i].extra);
         o = xreq_ok(txt);
         if (!strcmp(cases[i].want, "null")) {
             ck_assert_ptr_null(json_object_get(o, "tool_choice"));
@@ -507,8 +473,8 @@ END_TEST
 static json_t *xresp(const char *native, llmgw_usage_t *u)
 {
     llmgw_xlate_ctx_t x = ctx();
-    json_t *in = parse(native);
-    json_t *out = T->chat_response(pool, in, &x, u);
+    json_t *in = ut_json(native);
+    json_t *out = T->chat_response(tp, in, &x, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -560,7 +526,7 @@ START_TEST(test_resp_tool_use)
     assert_member(json_array_get(tc, 0), "type", "\"function\"");
     assert_member(json_object_get(json_array_get(tc, 0), "function"), "name",
                   "\"get_weather\"");
-    args = parse(json_string_value(json_object_get(json_object_get(
+    args = ut_json(json_string_value(json_object_get(json_object_get(
                json_array_get(tc, 0), "function"), "arguments")));
     assert_json(args, "{\"city\":\"Paris\",\"days\":[1,2]}");
     json_decref(args);
@@ -621,7 +587,7 @@ START_TEST(test_resp_stop_reasons)
     apr_size_t i;
 
     for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        json_t *o = xresp(apr_psprintf(pool, "{\"content\":[{\"type\":\"text\","
+        json_t *o = xresp(apr_psprintf(tp, "{\"content\":[{\"type\":\"text\","
                                        "\"text\":\"x\"}],\"stop_reason\":%s}",
                                        map[i][0]), NULL);
         json_t *c = json_array_get(json_object_get(o, "choices"), 0);
@@ -664,7 +630,7 @@ static llmgw_error_t xerr(int status, const char *body)
 {
     llmgw_error_t e;
     memset(&e, 0x5a, sizeof(e));
-    T->error(pool, status, body, body ? strlen(body) : 0, &e);
+    T->error(tp, status, body, body ? strlen(body) : 0, &e);
     ck_assert_int_eq(e.retry_after, -1);
     ck_assert_ptr_null(e.details);
     ck_assert_ptr_nonnull(e.message);
@@ -697,13 +663,13 @@ START_TEST(test_errors)
     llmgw_error_t e;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *body = apr_psprintf(pool, ANT_ERR("%s", "it went wrong %d"),
+        const char *body = apr_psprintf(tp, ANT_ERR("%s", "it went wrong %d"),
                                         cases[i].etype, (int)i);
         e = xerr(cases[i].in, body);
         ck_assert_int_eq(e.status, cases[i].status);
         ck_assert_str_eq(e.type, cases[i].type);
         ck_assert_str_eq(e.code, cases[i].code);
-        ck_assert_str_eq(e.message, apr_psprintf(pool, "it went wrong %d",
+        ck_assert_str_eq(e.message, apr_psprintf(tp, "it went wrong %d",
                                                  (int)i));
         ck_assert_int_eq(e.upstream_status, cases[i].in);
     }
@@ -742,14 +708,14 @@ static int collect(void *baton, const char *data, apr_size_t len)
     ck_assert_uint_eq(strlen(data), len);
     ck_assert_msg(memchr(data, '\n', len) == NULL && memchr(data, '\r', len)
                   == NULL, "an SSE data payload must be one line");
-    APR_ARRAY_PUSH(c->chunks, const char *) = apr_pstrmemdup(pool, data, len);
+    APR_ARRAY_PUSH(c->chunks, const char *) = apr_pstrmemdup(tp, data, len);
     return 0;
 }
 
 static collector_t *collector(void)
 {
-    collector_t *c = apr_pcalloc(pool, sizeof(*c));
-    c->chunks = apr_array_make(pool, 16, sizeof(const char *));
+    collector_t *c = apr_pcalloc(tp, sizeof(*c));
+    c->chunks = apr_array_make(tp, 16, sizeof(const char *));
     return c;
 }
 
@@ -766,16 +732,72 @@ typedef struct {
     json_t *error;                 /* the error envelope, if any (owned) */
 } assembled_t;
 
+/* Text, tool calls, finish reason and usage, from the shared reducer
+ * (llmgw_stream_reduce) of the chunks before any error. */
+static void reduce(const llmgw_buf_t *sse, int finished, assembled_t *a)
+{
+    json_t *doc = sse->len ? llmgw_stream_reduce(tp, sse->data, sse->len,
+                                                 NULL) : NULL;
+    json_t *msg, *tcs, *u, *content;
+    size_t k;
+
+    if (!doc) {
+        ck_assert_msg(sse->len == 0, "the reducer refused the stream: %.*s",
+                      (int)sse->len, sse->data);
+        return;
+    }
+    msg = json_object_get(json_array_get(json_object_get(doc, "choices"), 0),
+                          "message");
+    content = json_object_get(msg, "content");
+    if (json_is_string(content)) {
+        a->text = apr_pstrdup(tp, json_string_value(content));
+    }
+    tcs = json_object_get(msg, "tool_calls");
+    ck_assert_int_eq(json_array_size(tcs), a->ntools);
+    for (k = 0; k < json_array_size(tcs); k++) {
+        json_t *t = json_array_get(tcs, k);
+        json_t *fn = json_object_get(t, "function");
+        a->tool_id[k] = apr_pstrdup(tp, json_string_value(
+                                    json_object_get(t, "id")));
+        a->tool_name[k] = apr_pstrdup(tp, json_string_value(
+                                      json_object_get(fn, "name")));
+        a->tool_args[k] = apr_pstrdup(tp, json_string_value(
+                                      json_object_get(fn, "arguments")));
+    }
+    if (finished) {
+        a->finish = apr_pstrdup(tp, json_string_value(json_object_get(
+            json_array_get(json_object_get(doc, "choices"), 0),
+            "finish_reason")));
+    }
+    u = json_object_get(doc, "usage");
+    if (json_is_object(u)) {
+        a->has_usage = 1;
+        a->prompt = json_integer_value(json_object_get(u, "prompt_tokens"));
+        a->completion = json_integer_value(json_object_get(u,
+                                                      "completion_tokens"));
+        a->total = json_integer_value(json_object_get(u, "total_tokens"));
+        a->cached = json_integer_value(json_object_get(json_object_get(u,
+                        "prompt_tokens_details"), "cached_tokens"));
+    }
+    json_decref(doc);
+}
+
+/* Checks the structure of each chunk (one choice, role only in the first
+ * chunk, tool calls started in index order with id, type and name, nothing
+ * after the finish but the usage chunk, usage last, an error last) and
+ * reduces them. */
 static void assemble(const collector_t *c, assembled_t *a)
 {
     int i;
     int after_finish = 0;
+    llmgw_buf_t sse;
 
     memset(a, 0, sizeof(*a));
     a->text = "";
+    llmgw_buf_init(&sse, tp, 1024);
     for (i = 0; i < c->chunks->nelts; i++) {
         const char *txt = APR_ARRAY_IDX(c->chunks, i, const char *);
-        json_t *j = parse(txt);
+        json_t *j = ut_json(txt);
         json_t *choices, *ch, *delta, *fr, *tc;
         size_t k;
 
@@ -783,8 +805,12 @@ static void assemble(const collector_t *c, assembled_t *a)
         if (json_object_get(j, "error")) {
             ck_assert_msg(i == c->chunks->nelts - 1, "error is not last: %s", txt);
             a->error = j;
+            reduce(&sse, after_finish, a);
             return;
         }
+        llmgw_buf_append(&sse, "data: ", 6);
+        llmgw_buf_append(&sse, txt, strlen(txt));
+        llmgw_buf_append(&sse, "\n\n", 2);
         ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
                          "chatcmpl-test1");
         ck_assert_str_eq(json_string_value(json_object_get(j, "object")),
@@ -800,13 +826,6 @@ static void assemble(const collector_t *c, assembled_t *a)
             ck_assert_msg(after_finish, "usage chunk before the finish: %s", txt);
             ck_assert_msg(i == c->chunks->nelts - 1, "usage is not last");
             ck_assert(json_is_object(u));
-            a->has_usage = 1;
-            a->prompt = json_integer_value(json_object_get(u, "prompt_tokens"));
-            a->completion = json_integer_value(json_object_get(u,
-                                                          "completion_tokens"));
-            a->total = json_integer_value(json_object_get(u, "total_tokens"));
-            a->cached = json_integer_value(json_object_get(json_object_get(u,
-                            "prompt_tokens_details"), "cached_tokens"));
             json_decref(j);
             continue;
         }
@@ -828,8 +847,6 @@ static void assemble(const collector_t *c, assembled_t *a)
         }
         if (json_object_get(delta, "content")) {
             ck_assert(json_is_string(json_object_get(delta, "content")));
-            a->text = apr_pstrcat(pool, a->text, json_string_value(
-                                  json_object_get(delta, "content")), NULL);
         }
         tc = json_object_get(delta, "tool_calls");
         if (tc) {
@@ -848,73 +865,22 @@ static void assemble(const collector_t *c, assembled_t *a)
                     ck_assert_int_lt(idx, 8);
                     ck_assert_str_eq(json_string_value(json_object_get(t, "type")),
                                      "function");
-                    a->tool_id[idx] = apr_pstrdup(pool, json_string_value(
-                                                  json_object_get(t, "id")));
-                    a->tool_name[idx] = apr_pstrdup(pool, json_string_value(
-                                                    json_object_get(fn, "name")));
-                    ck_assert_ptr_nonnull(a->tool_name[idx]);
-                    a->tool_args[idx] = "";
+                    ck_assert(json_is_string(json_object_get(t, "id")));
+                    ck_assert(json_is_string(json_object_get(fn, "name")));
                     a->ntools++;
                 }
                 ck_assert_msg(idx >= 0 && idx < a->ntools,
                               "tool delta before its start: %s", txt);
                 ck_assert_ptr_nonnull(args);
-                a->tool_args[idx] = apr_pstrcat(pool, a->tool_args[idx], args,
-                                                NULL);
             }
         }
         if (json_is_string(fr)) {
             ck_assert_int_eq(json_object_size(delta), 0);
-            a->finish = apr_pstrdup(pool, json_string_value(fr));
             after_finish = 1;
         }
         json_decref(j);
     }
-}
-
-/* A recorded stream as events. */
-typedef struct {
-    const char *event;
-    const char *data;
-    apr_size_t len;
-} rec_event_t;
-
-static int record_event(void *baton, const char *event, const char *data,
-                        apr_size_t len)
-{
-    apr_array_header_t *evs = baton;
-    rec_event_t *e = &APR_ARRAY_PUSH(evs, rec_event_t);
-    e->event = event ? apr_pstrdup(pool, event) : NULL;
-    e->data = apr_pstrmemdup(pool, data, len);
-    e->len = len;
-    return 0;
-}
-
-static const char *read_file(const char *path, apr_size_t *len)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char *buf;
-    apr_size_t n;
-
-    ck_assert_int_eq(apr_file_open(&f, path, APR_FOPEN_READ, 0, pool),
-                     APR_SUCCESS);
-    ck_assert_int_eq(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(pool, n + 1);
-    ck_assert_int_eq(apr_file_read_full(f, buf, n, len), APR_SUCCESS);
-    buf[n] = '\0';
-    apr_file_close(f);
-    return buf;
-}
-
-static apr_array_header_t *events_of(const char *buf, apr_size_t len)
-{
-    apr_array_header_t *evs = apr_array_make(pool, 32, sizeof(rec_event_t));
-    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(pool, 0, record_event, evs);
-    ck_assert_int_eq(llmgw_sse_feed(ps, buf, len), 0);
-    ck_assert_int_eq(llmgw_sse_finish(ps), 0);
-    return evs;
+    reduce(&sse, after_finish, a);
 }
 
 /* Feeds events[0..n) to a new stream; returns the last result. */
@@ -923,7 +889,7 @@ static int feed(llmgw_stream_t *s, apr_array_header_t *evs, int n,
 {
     int i, rv = LLMGW_XLATE_CONTINUE;
     for (i = 0; i < n; i++) {
-        const rec_event_t *e = &APR_ARRAY_IDX(evs, i, rec_event_t);
+        const ut_sse_event_t *e = &APR_ARRAY_IDX(evs, i, ut_sse_event_t);
         rv = T->stream_event(s, e->event, e->data, e->len, collect, c);
         if (i < n - 1 || strcmp(e->event ? e->event : "", "message_stop")) {
             ck_assert_msg(rv == LLMGW_XLATE_CONTINUE, "event %d (%s) -> %d",
@@ -953,8 +919,8 @@ static void expect_from(apr_array_header_t *evs, expected_t *x)
         block_tool[i] = -1;
     }
     for (i = 0; i < evs->nelts; i++) {
-        const rec_event_t *e = &APR_ARRAY_IDX(evs, i, rec_event_t);
-        json_t *j = parse(e->data);
+        const ut_sse_event_t *e = &APR_ARRAY_IDX(evs, i, ut_sse_event_t);
+        json_t *j = ut_json(e->data);
         const char *type = json_string_value(json_object_get(j, "type"));
         json_t *u = NULL;
         int idx = (int)json_integer_value(json_object_get(j, "index"));
@@ -969,9 +935,9 @@ static void expect_from(apr_array_header_t *evs, expected_t *x)
                         "tool_use")) {
                 ck_assert_int_lt(idx, 64);
                 block_tool[idx] = x->ntools;
-                x->tool_id[x->ntools] = apr_pstrdup(pool, json_string_value(
+                x->tool_id[x->ntools] = apr_pstrdup(tp, json_string_value(
                                                     json_object_get(cb, "id")));
-                x->tool_name[x->ntools] = apr_pstrdup(pool, json_string_value(
+                x->tool_name[x->ntools] = apr_pstrdup(tp, json_string_value(
                                                       json_object_get(cb, "name")));
                 x->tool_args[x->ntools] = "";
                 x->ntools++;
@@ -981,19 +947,19 @@ static void expect_from(apr_array_header_t *evs, expected_t *x)
             json_t *d = json_object_get(j, "delta");
             const char *dt = json_string_value(json_object_get(d, "type"));
             if (!strcmp(dt, "text_delta")) {
-                x->text = apr_pstrcat(pool, x->text, json_string_value(
+                x->text = apr_pstrcat(tp, x->text, json_string_value(
                                       json_object_get(d, "text")), NULL);
             }
             else if (!strcmp(dt, "input_json_delta")) {
                 int k = block_tool[idx];
                 ck_assert_int_ge(k, 0);
-                x->tool_args[k] = apr_pstrcat(pool, x->tool_args[k],
+                x->tool_args[k] = apr_pstrcat(tp, x->tool_args[k],
                                               json_string_value(json_object_get(
                                                   d, "partial_json")), NULL);
             }
         }
         else if (!strcmp(type, "message_delta")) {
-            x->stop_reason = apr_pstrdup(pool, json_string_value(
+            x->stop_reason = apr_pstrdup(tp, json_string_value(
                 json_object_get(json_object_get(j, "delta"), "stop_reason")));
             u = json_object_get(j, "usage");
         }
@@ -1086,8 +1052,8 @@ static int live_event(void *baton, const char *event, const char *data,
 static void check_fixture(const char *name, const char *path)
 {
     apr_size_t len;
-    const char *buf = read_file(path, &len);
-    apr_array_header_t *evs = events_of(buf, len);
+    const char *buf = ut_slurp(path, &len);
+    apr_array_header_t *evs = ut_sse_events(buf, len);
     expected_t x;
     int with_usage;
 
@@ -1104,7 +1070,7 @@ static void check_fixture(const char *name, const char *path)
         int n;
 
         xc.include_usage = with_usage;
-        s = T->stream_new(pool, &xc);
+        s = T->stream_new(tp, &xc);
         ck_assert_int_eq(feed(s, evs, evs->nelts, c), LLMGW_XLATE_END);
         n = c->chunks->nelts;
         /* finish after the end adds nothing; neither do late events */
@@ -1132,10 +1098,10 @@ static void check_fixture(const char *name, const char *path)
         int rv = 0;
         assembled_t a;
 
-        l.s = T->stream_new(pool, &xc);
+        l.s = T->stream_new(tp, &xc);
         l.c = c;
         l.rv = LLMGW_XLATE_CONTINUE;
-        ps = llmgw_sse_parser_create(pool, 0, live_event, &l);
+        ps = llmgw_sse_parser_create(tp, 0, live_event, &l);
         for (i = 0; i < len && rv == 0; i++) {
             rv = llmgw_sse_feed(ps, buf + i, 1);
         }
@@ -1151,11 +1117,11 @@ static void check_fixture(const char *name, const char *path)
     {
         llmgw_xlate_ctx_t xc = ctx();
         collector_t *c = collector();
-        llmgw_stream_t *s = T->stream_new(pool, &xc);
+        llmgw_stream_t *s = T->stream_new(tp, &xc);
         assembled_t a;
         int last = evs->nelts - 1;
 
-        ck_assert_str_eq(APR_ARRAY_IDX(evs, last, rec_event_t).event,
+        ck_assert_str_eq(APR_ARRAY_IDX(evs, last, ut_sse_event_t).event,
                          "message_stop");
         ck_assert_int_eq(feed(s, evs, last, c), LLMGW_XLATE_CONTINUE);
         ck_assert_int_eq(T->stream_finish(s, collect, c), LLMGW_XLATE_END);
@@ -1167,13 +1133,13 @@ static void check_fixture(const char *name, const char *path)
     {
         llmgw_xlate_ctx_t xc = ctx();
         collector_t *c = collector();
-        llmgw_stream_t *s = T->stream_new(pool, &xc);
+        llmgw_stream_t *s = T->stream_new(tp, &xc);
         assembled_t a;
         json_t *err;
         int cut = 0, i;
 
         for (i = 0; i < evs->nelts; i++) {
-            const char *ev = APR_ARRAY_IDX(evs, i, rec_event_t).event;
+            const char *ev = APR_ARRAY_IDX(evs, i, ut_sse_event_t).event;
             if (!strcmp(ev, "message_delta")) {
                 cut = i;
                 break;
@@ -1200,23 +1166,13 @@ static void check_fixture(const char *name, const char *path)
 
 START_TEST(test_stream_fixtures)
 {
-    const char *dir = apr_pstrcat(pool, LLMGW_SHARED_DIR,
-                                  "/fixtures/anthropic", NULL);
-    apr_dir_t *d;
-    apr_finfo_t fi;
-    int n = 0;
+    apr_array_header_t *files = ut_fixture_glob("anthropic/*.txt", 7);
+    int i;
 
-    ck_assert_msg(apr_dir_open(&d, dir, pool) == APR_SUCCESS, "no %s", dir);
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        apr_size_t l = strlen(fi.name);
-        if (l < 4 || strcmp(fi.name + l - 4, ".txt")) {
-            continue;
-        }
-        check_fixture(fi.name, apr_pstrcat(pool, dir, "/", fi.name, NULL));
-        n++;
+    for (i = 0; i < files->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(files, i, const char *);
+        check_fixture(strrchr(path, '/') + 1, path);
     }
-    apr_dir_close(d);
-    ck_assert_int_ge(n, 7);
 }
 END_TEST
 
@@ -1224,13 +1180,12 @@ END_TEST
 static void run_fixture(const char *file, assembled_t *a)
 {
     apr_size_t len;
-    const char *buf = read_file(apr_pstrcat(pool, LLMGW_SHARED_DIR,
-                                            "/fixtures/anthropic/", file, NULL),
-                                &len);
-    apr_array_header_t *evs = events_of(buf, len);
+    const char *buf = ut_fixture(apr_pstrcat(tp, "anthropic/", file, NULL),
+                                 &len);
+    apr_array_header_t *evs = ut_sse_events(buf, len);
     llmgw_xlate_ctx_t xc = ctx();
     collector_t *c = collector();
-    llmgw_stream_t *s = T->stream_new(pool, &xc);
+    llmgw_stream_t *s = T->stream_new(tp, &xc);
 
     ck_assert_int_eq(feed(s, evs, evs->nelts, c), LLMGW_XLATE_END);
     assemble(c, a);
@@ -1256,7 +1211,7 @@ START_TEST(test_stream_fixture_values)
     ck_assert_int_eq(a.ntools, 1);
     ck_assert_str_eq(a.tool_id[0], "toolu_01NRLabsLyVHZPKxbKvkfSMn");
     ck_assert_str_eq(a.tool_name[0], "get_weather");
-    args = parse(a.tool_args[0]);
+    args = ut_json(a.tool_args[0]);
     assert_json(args, "{\"location\":\"Paris\"}");
     json_decref(args);
     ck_assert_int_eq(a.prompt, 377);
@@ -1284,7 +1239,7 @@ static int stream_run(const char *const *events, int n, collector_t *c,
                       llmgw_stream_t **sp)
 {
     llmgw_xlate_ctx_t xc = ctx();
-    llmgw_stream_t *s = T->stream_new(pool, &xc);
+    llmgw_stream_t *s = T->stream_new(tp, &xc);
     int i, rv = LLMGW_XLATE_CONTINUE;
 
     for (i = 0; i < n && rv == LLMGW_XLATE_CONTINUE; i++) {
@@ -1432,7 +1387,7 @@ START_TEST(test_stream_no_start)
 {
     /* A stream that never started: finish reports it, usage is unknown. */
     llmgw_xlate_ctx_t xc = ctx();
-    llmgw_stream_t *s = T->stream_new(pool, &xc);
+    llmgw_stream_t *s = T->stream_new(tp, &xc);
     collector_t *c = collector();
     llmgw_usage_t u;
     assembled_t a;
@@ -1461,13 +1416,13 @@ static json_t *xreq_rep(const char *txt, int drop, llmgw_xlate_report_t *rep,
                         const char **err)
 {
     llmgw_xlate_ctx_t x = ctx();
-    json_t *in = parse(txt), *out;
+    json_t *in = ut_json(txt), *out;
     const char *e = NULL;
 
     memset(rep, 0, sizeof(*rep));
     rep->drop_unsupported = drop;
     x.report = rep;
-    out = T->chat_request(pool, in, &x, &e);
+    out = T->chat_request(tp, in, &x, &e);
     json_decref(in);
     if (err) {
         *err = e;
@@ -1496,7 +1451,7 @@ START_TEST(test_req_unsupported_params)
     json_t *out;
 
     for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        const char *txt = apr_psprintf(pool, "{" MSGS ",%s}", refused[i][0]);
+        const char *txt = apr_psprintf(tp, "{" MSGS ",%s}", refused[i][0]);
         out = xreq_rep(txt, 0, &rep, &err);
         ck_assert_msg(out == NULL, "%s was not refused", refused[i][0]);
         ck_assert_ptr_nonnull(rep.param);
@@ -1634,20 +1589,20 @@ START_TEST(test_stream_json_answer_thinking)
 
     ck_assert_int_eq(rv, LLMGW_XLATE_END);
     for (i = 0; i < c->chunks->nelts; i++) {
-        json_t *j = parse(APR_ARRAY_IDX(c->chunks, i, const char *));
+        json_t *j = ut_json(APR_ARRAY_IDX(c->chunks, i, const char *));
         json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
         json_t *d = json_object_get(ch, "delta");
         ck_assert_ptr_null(json_object_get(d, "tool_calls"));
         if (json_is_string(json_object_get(d, "content"))) {
-            text = apr_pstrcat(pool, text, json_string_value(
+            text = apr_pstrcat(tp, text, json_string_value(
                 json_object_get(d, "content")), NULL);
         }
         if (json_is_string(json_object_get(d, "reasoning_content"))) {
-            reasoning = apr_pstrcat(pool, reasoning, json_string_value(
+            reasoning = apr_pstrcat(tp, reasoning, json_string_value(
                 json_object_get(d, "reasoning_content")), NULL);
         }
         if (json_is_string(json_object_get(ch, "finish_reason"))) {
-            finish = apr_pstrdup(pool, json_string_value(
+            finish = apr_pstrdup(tp, json_string_value(
                 json_object_get(ch, "finish_reason")));
         }
         json_decref(j);
@@ -1662,10 +1617,8 @@ END_TEST
 static Suite *anthropic_suite(void)
 {
     Suite *s = suite_create("anthropic");
-    TCase *tc = tcase_create("translator");
+    TCase *tc = ut_tcase(s, "translator", 60);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_path_headers);
     tcase_add_test(tc, test_req_basic);
     tcase_add_test(tc, test_req_system);
@@ -1693,20 +1646,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_req_translated_params);
     tcase_add_test(tc, test_resp_json_answer);
     tcase_add_test(tc, test_stream_json_answer_thinking);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(anthropic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+UT_MAIN(anthropic_suite)

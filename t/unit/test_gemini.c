@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * test_gemini.c — unit tests of the Gemini translator (llmgw_gemini.c):
+ * test_gemini.c — unit tests of the Gemini translator (providers/gemini/):
  * paths, request and response translation, errors, embeddings, and every
  * recorded stream in fixtures/gemini/{googleai,vertexai}/streaming-*.txt
  * replayed through the SSE parser and the stream translator.
@@ -10,84 +10,30 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_file_io.h>
-#include <apr_file_info.h>
+#include "llmgw_test.h"
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
-#include "llmgw_sse.h"
+#include "llmgw_buf.h"
+#include "llmgw_stream_reduce.h"
 
-#ifndef LLMGW_SHARED_DIR
-#define LLMGW_SHARED_DIR "../shared"
-#endif
-
-static apr_pool_t *pool;
 static const llmgw_translator_t *T = &llmgw_gemini_translator;
 static llmgw_xlate_ctx_t X = {
     "gemini-2.0-flash", "chatcmpl-abc123", 1700000000, "req-42", "gem",
     1024, 1, NULL
 };
 
-static void setup(void)
-{
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-}
-
-static const char *fixture_dir(const char *sub)
-{
-    const char *shared = getenv("LLMGW_SHARED_DIR");
-    return apr_pstrcat(pool, shared && *shared ? shared : LLMGW_SHARED_DIR,
-                       "/fixtures/gemini/", sub, NULL);
-}
-
-static char *slurp(const char *path, apr_size_t *len)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    char *buf;
-    apr_size_t n;
-
-    ck_assert_msg(apr_file_open(&f, path, APR_READ | APR_BINARY,
-                                APR_OS_DEFAULT, pool) == APR_SUCCESS,
-                  "cannot open %s", path);
-    ck_assert_int_eq(apr_file_info_get(&fi, APR_FINFO_SIZE, f), APR_SUCCESS);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(pool, n + 1);
-    ck_assert_int_eq(apr_file_read_full(f, buf, n, NULL), APR_SUCCESS);
-    buf[n] = '\0';
-    apr_file_close(f);
-    if (len) {
-        *len = n;
-    }
-    return buf;
-}
-
-static json_t *load_json_file(const char *path)
+/* A JSON file (a path from ut_fixture_glob()), parsed. */
+static json_t *json_file(const char *path)
 {
     apr_size_t len;
-    char *b = slurp(path, &len);
-    json_t *j = json_loadb(b, len, 0, NULL);
-    ck_assert_msg(j != NULL, "bad JSON in %s", path);
-    return j;
-}
-
-static json_t *parse(const char *s)
-{
-    json_error_t e;
-    json_t *j = json_loads(s, 0, &e);
-    ck_assert_msg(j != NULL, "bad test JSON: %s (%s)", e.text, s);
-    return j;
+    char *b = ut_slurp(path, &len);
+    return ut_jsonn(b, len, path);
 }
 
 static const char *sget(const json_t *j, const char *path)
 {
     /* a dotted path; numbers index arrays */
-    char *p = apr_pstrdup(pool, path), *tok, *last;
+    char *p = apr_pstrdup(tp, path), *tok, *last;
     const json_t *v = j;
 
     for (tok = apr_strtok(p, ".", &last); tok && v;
@@ -104,7 +50,7 @@ static const char *sget(const json_t *j, const char *path)
 
 static const json_t *jget(const json_t *j, const char *path)
 {
-    char *p = apr_pstrdup(pool, path), *tok, *last;
+    char *p = apr_pstrdup(tp, path), *tok, *last;
     const json_t *v = j;
 
     for (tok = apr_strtok(p, ".", &last); tok && v;
@@ -136,9 +82,9 @@ static int sink_emit(void *baton, const char *data, apr_size_t len);
 /* Translates an OpenAI request; returns the native body or NULL (err). */
 static json_t *xreq(const char *body, const char **err)
 {
-    json_t *in = parse(body), *out;
+    json_t *in = ut_json(body), *out;
     *err = NULL;
-    out = T->chat_request(pool, in, &X, err);
+    out = T->chat_request(tp, in, &X, err);
     json_decref(in);
     if (out == NULL) {
         ck_assert_msg(*err != NULL && **err, "NULL without an error");
@@ -148,10 +94,8 @@ static json_t *xreq(const char *body, const char **err)
 
 static void assert_json_eq(const json_t *got, const char *want)
 {
-    json_t *w = parse(want);
-    char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    ck_assert_msg(json_equal((json_t *)got, w), "got %s\nwant %s", g, want);
-    free(g);
+    json_t *w = ut_json(want);
+    ut_json_eq(got, w, want);
     json_decref(w);
 }
 
@@ -162,22 +106,22 @@ static void assert_json_eq(const json_t *got, const char *want)
 START_TEST(path_basic)
 {
     llmgw_xlate_ctx_t x = X;
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_CHAT, 0),
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_CHAT, 0),
                      "/models/gemini-2.0-flash:generateContent");
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_CHAT, 1),
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_CHAT, 1),
                      "/models/gemini-2.0-flash:streamGenerateContent?alt=sse");
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_EMBEDDINGS, 0),
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_EMBEDDINGS, 0),
                      "/models/gemini-2.0-flash:batchEmbedContents");
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_IMAGES, 0));
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_MODELS, 0));
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_UNKNOWN, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_IMAGES, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_MODELS, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_UNKNOWN, 0));
     x.model = "models/gemini-1.5-pro-002";
-    ck_assert_str_eq(T->path(pool, &x, LLMGW_EP_CHAT, 0),
+    ck_assert_str_eq(T->path(tp, &x, LLMGW_EP_CHAT, 0),
                      "/models/gemini-1.5-pro-002:generateContent");
     x.model = "";
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_CHAT, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_CHAT, 0));
     x.model = NULL;
-    ck_assert_ptr_null(T->path(pool, &x, LLMGW_EP_CHAT, 0));
+    ck_assert_ptr_null(T->path(tp, &x, LLMGW_EP_CHAT, 0));
 }
 END_TEST
 
@@ -200,8 +144,8 @@ START_TEST(path_hostile)
     for (i = 0; cases[i][0]; i++) {
         const char *p, *q;
         x.model = cases[i][0];
-        p = T->path(pool, &x, LLMGW_EP_CHAT, 1);
-        ck_assert_str_eq(p, apr_pstrcat(pool, "/models/", cases[i][1],
+        p = T->path(tp, &x, LLMGW_EP_CHAT, 1);
+        ck_assert_str_eq(p, apr_pstrcat(tp, "/models/", cases[i][1],
                          ":streamGenerateContent?alt=sse", NULL));
         /* exactly one '?', one ':' and two '/' whatever the model is */
         ck_assert_ptr_eq(strchr(p, '?'), strrchr(p, '?'));
@@ -217,13 +161,13 @@ END_TEST
 
 START_TEST(headers_key)
 {
-    apr_array_header_t *h = apr_array_make(pool, 2, sizeof(const char *));
-    T->headers(pool, "AIza-secret", h);
+    apr_array_header_t *h = apr_array_make(tp, 2, sizeof(const char *));
+    T->headers(tp, "AIza-secret", h);
     ck_assert_int_eq(h->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(h, 0, const char *),
                      "x-goog-api-key: AIza-secret");
-    T->headers(pool, NULL, h);
-    T->headers(pool, "bad\r\nX-Injected: 1", h);
+    T->headers(tp, NULL, h);
+    T->headers(tp, "bad\r\nX-Injected: 1", h);
     ck_assert_int_eq(h->nelts, 1);
 }
 END_TEST
@@ -322,7 +266,7 @@ START_TEST(req_tools_and_choice)
         };
         int i;
         for (i = 0; modes[i][0]; i++) {
-            b = xreq(apr_psprintf(pool, "{\"messages\":[{\"role\":\"user\","
+            b = xreq(apr_psprintf(tp, "{\"messages\":[{\"role\":\"user\","
                 "\"content\":\"x\"}],\"tool_choice\":\"%s\"}", modes[i][0]), &err);
             ck_assert_ptr_nonnull(b);
             ck_assert_str_eq(sget(b, "toolConfig.functionCallingConfig.mode"),
@@ -464,7 +408,7 @@ START_TEST(req_malformed_never_crashes)
     for (i = 0; bad[i]; i++) {
         json_t *in = json_loads(bad[i], JSON_DECODE_ANY, NULL);
         const char *err = NULL;
-        json_t *out = T->chat_request(pool, in, &X, &err);
+        json_t *out = T->chat_request(tp, in, &X, &err);
         ck_assert_msg(out == NULL, "accepted %s", bad[i]);
         ck_assert_msg(err && *err, "no message for %s", bad[i]);
         json_decref(in);
@@ -475,9 +419,9 @@ START_TEST(req_malformed_never_crashes)
         const char *err;
         json_t *b;
         for (i = 0; i < 200; i++) {
-            deep = apr_psprintf(pool, "{\"type\":\"object\",\"properties\":{\"a\":%s}}", deep);
+            deep = apr_psprintf(tp, "{\"type\":\"object\",\"properties\":{\"a\":%s}}", deep);
         }
-        b = xreq(apr_psprintf(pool, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        b = xreq(apr_psprintf(tp, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                  "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":%s}}]}",
                  deep), &err);
         ck_assert_ptr_nonnull(b);
@@ -492,8 +436,8 @@ END_TEST
 
 static json_t *xresp(const char *native, llmgw_usage_t *u)
 {
-    json_t *in = parse(native), *out;
-    out = T->chat_response(pool, in, &X, u);
+    json_t *in = ut_json(native), *out;
+    out = T->chat_response(tp, in, &X, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -559,7 +503,7 @@ START_TEST(resp_function_calls)
     ck_assert_str_eq(sget(calls, "0.type"), "function");
     ck_assert_str_eq(sget(calls, "0.function.name"), "get_weather");
     ck_assert_str_eq(sget(calls, "0.extra_content.google.thought_signature"), "U0lH");
-    args = parse(sget(calls, "0.function.arguments"));
+    args = ut_json(sget(calls, "0.function.arguments"));
     assert_json_eq(args, "{\"city\":\"Paris\",\"n\":[1,null]}");
     json_decref(args);
     ck_assert_str_eq(sget(calls, "1.function.name"), "now");
@@ -592,14 +536,14 @@ START_TEST(resp_finish_reasons)
     int i;
 
     for (i = 0; map[i][0]; i++) {
-        json_t *r = xresp(apr_psprintf(pool, "{\"candidates\":[{\"content\":"
+        json_t *r = xresp(apr_psprintf(tp, "{\"candidates\":[{\"content\":"
             "{\"parts\":[{\"text\":\"t\"}]},\"finishReason\":\"%s\"}]}",
             map[i][0]), NULL);
         ck_assert_msg(!strcmp(sget(r, "choices.0.finish_reason"), map[i][1]),
                       "%s -> %s", map[i][0], sget(r, "choices.0.finish_reason"));
         json_decref(r);
         /* with a tool call, everything but length becomes tool_calls */
-        r = xresp(apr_psprintf(pool, "{\"candidates\":[{\"content\":"
+        r = xresp(apr_psprintf(tp, "{\"candidates\":[{\"content\":"
             "{\"parts\":[{\"functionCall\":{\"name\":\"f\"}}]},"
             "\"finishReason\":\"%s\"}]}", map[i][0]), NULL);
         ck_assert_str_eq(sget(r, "choices.0.finish_reason"),
@@ -648,7 +592,7 @@ START_TEST(resp_any_shape)
     for (i = 0; shapes[i]; i++) {
         json_t *in = json_loads(shapes[i], JSON_DECODE_ANY, NULL);
         llmgw_usage_t u = LLMGW_USAGE_INIT;
-        json_t *r = T->chat_response(pool, in, &X, &u);
+        json_t *r = T->chat_response(tp, in, &X, &u);
         const json_t *ch;
         if (i < 4) {
             /* not a GenerateContentResponse at all: the caller answers 502 */
@@ -667,14 +611,14 @@ START_TEST(resp_any_shape)
     {
         json_t *in = json_pack("{s:[]}", "candidates");
         json_t *r;
-        llmgw_stream_t *st = T->stream_new(pool, &X);
+        llmgw_stream_t *st = T->stream_new(tp, &X);
         sink_t *sink;
         char *txt;
         for (i = 0; i < 300; i++) {
             json_array_append_new(json_object_get(in, "candidates"),
                 json_pack("{s:{s:[{s:s}]}}", "content", "parts", "text", "x"));
         }
-        r = T->chat_response(pool, in, &X, NULL);
+        r = T->chat_response(tp, in, &X, NULL);
         ck_assert_int_eq(json_array_size(json_object_get(r, "choices")), 128);
         json_decref(r);
         sink = sink_new();
@@ -701,7 +645,7 @@ static const char *expected_text(const json_t *native, size_t pos)
         const json_t *p = json_array_get(parts, i);
         if (json_is_string(json_object_get(p, "text"))
             && !json_is_true(json_object_get(p, "thought"))) {
-            out = apr_pstrcat(pool, out,
+            out = apr_pstrcat(tp, out,
                               json_string_value(json_object_get(p, "text")),
                               NULL);
         }
@@ -731,9 +675,9 @@ static const char *expected_finish(const char *fr, int tools)
  * becomes a well-formed chat.completion that says what the recording said. */
 static void check_unary_fixture(const char *path)
 {
-    json_t *native = load_json_file(path);
+    json_t *native = json_file(path);
     llmgw_usage_t u = LLMGW_USAGE_INIT;
-    json_t *r = T->chat_response(pool, native, &X, &u);
+    json_t *r = T->chat_response(tp, native, &X, &u);
     const json_t *choices, *cands = json_object_get(native, "candidates");
     const json_t *meta = json_object_get(native, "usageMetadata");
     size_t i;
@@ -764,15 +708,15 @@ static void check_unary_fixture(const char *path)
             if (!json_is_object(fc)) {
                 continue;
             }
-            ck_assert_str_eq(sget(calls, apr_psprintf(pool, "%d.function.name", (int)ncalls)),
+            ck_assert_str_eq(sget(calls, apr_psprintf(tp, "%d.function.name", (int)ncalls)),
                              json_string_value(json_object_get(fc, "name")));
-            ck_assert_str_eq(sget(calls, apr_psprintf(pool, "%d.type", (int)ncalls)), "function");
-            ck_assert(strncmp(sget(calls, apr_psprintf(pool, "%d.id", (int)ncalls)), "call_", 5) == 0);
-            args = parse(sget(calls, apr_psprintf(pool, "%d.function.arguments", (int)ncalls)));
+            ck_assert_str_eq(sget(calls, apr_psprintf(tp, "%d.type", (int)ncalls)), "function");
+            ck_assert(strncmp(sget(calls, apr_psprintf(tp, "%d.id", (int)ncalls)), "call_", 5) == 0);
+            args = ut_json(sget(calls, apr_psprintf(tp, "%d.function.arguments", (int)ncalls)));
             want = json_object_get(fc, "args");
             want = json_is_object(want) ? json_incref(want) : json_object();
             ck_assert_msg(json_equal(args, want), "%s: args %s", path,
-                          sget(calls, apr_psprintf(pool, "%d.function.arguments",
+                          sget(calls, apr_psprintf(tp, "%d.function.arguments",
                                                    (int)ncalls)));
             json_decref(want);
             json_decref(args);
@@ -819,42 +763,20 @@ static void check_unary_fixture(const char *path)
     json_decref(native);
 }
 
-/* Names of fixtures in sub/ starting with prefix and ending with suffix. */
-static apr_array_header_t *list_fixtures(const char *sub, const char *prefix,
-                                         const char *suffix)
-{
-    apr_array_header_t *out = apr_array_make(pool, 32, sizeof(const char *));
-    const char *dir = fixture_dir(sub);
-    apr_dir_t *d;
-    apr_finfo_t fi;
-
-    ck_assert_msg(apr_dir_open(&d, dir, pool) == APR_SUCCESS, "no %s", dir);
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        size_t nl = strlen(fi.name), sl = strlen(suffix);
-        if (!strncmp(fi.name, prefix, strlen(prefix)) && nl > sl
-            && !strcmp(fi.name + nl - sl, suffix)) {
-            APR_ARRAY_PUSH(out, const char *) =
-                apr_pstrcat(pool, dir, fi.name, NULL);
-        }
-    }
-    apr_dir_close(d);
-    return out;
-}
-
 START_TEST(resp_unary_fixtures)
 {
     static const char *const subs[] = { "googleai/", "vertexai/", NULL };
     int s, i, n = 0;
 
     for (s = 0; subs[s]; s++) {
-        apr_array_header_t *a = list_fixtures(subs[s], "unary-success-", ".json");
+        apr_array_header_t *a = ut_fixture_glob(apr_pstrcat(tp, "gemini/", subs[s], "unary-success-*.json", NULL), 1);
         for (i = 0; i < a->nelts; i++) {
-            json_t *j = load_json_file(APR_ARRAY_IDX(a, i, const char *));
+            json_t *j = json_file(APR_ARRAY_IDX(a, i, const char *));
             if (!json_object_get(j, "candidates")
                 && !json_object_get(j, "promptFeedback")
                 && !json_object_get(j, "usageMetadata")) {
                 /* Imagen predictions, countTokens...: not chat answers */
-                ck_assert_ptr_null(T->chat_response(pool, j, &X, NULL));
+                ck_assert_ptr_null(T->chat_response(tp, j, &X, NULL));
             }
             else {
                 check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
@@ -863,14 +785,14 @@ START_TEST(resp_unary_fixtures)
             json_decref(j);
         }
         /* failures that are GenerateContentResponses, not google.rpc errors */
-        a = list_fixtures(subs[s], "unary-failure-", ".json");
+        a = ut_fixture_glob(apr_pstrcat(tp, "gemini/", subs[s], "unary-failure-*.json", NULL), 1);
         for (i = 0; i < a->nelts; i++) {
-            json_t *j = load_json_file(APR_ARRAY_IDX(a, i, const char *));
+            json_t *j = json_file(APR_ARRAY_IDX(a, i, const char *));
             if (!json_object_get(j, "error")
                 && !json_object_get(j, "candidates")
                 && !json_object_get(j, "promptFeedback")
                 && !json_object_get(j, "usageMetadata")) {
-                ck_assert_ptr_null(T->chat_response(pool, j, &X, NULL));
+                ck_assert_ptr_null(T->chat_response(tp, j, &X, NULL));
             }
             else if (!json_object_get(j, "error")) {
                 check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
@@ -885,9 +807,9 @@ END_TEST
 
 START_TEST(resp_fixture_spot_checks)
 {
-    json_t *n = load_json_file(apr_pstrcat(pool, fixture_dir("vertexai/"),
+    json_t *n = ut_fixture_json(apr_pstrcat(tp, "gemini/vertexai/",
         "unary-success-function-call-parallel-calls.json", NULL));
-    json_t *r = T->chat_response(pool, n, &X, NULL);
+    json_t *r = T->chat_response(tp, n, &X, NULL);
     ck_assert_str_eq(sget(r, "choices.0.finish_reason"), "tool_calls");
     ck_assert_int_ge(json_array_size(jget(r, "choices.0.message.tool_calls")), 2);
     ck_assert_str_ne(sget(r, "choices.0.message.tool_calls.0.id"),
@@ -895,17 +817,17 @@ START_TEST(resp_fixture_spot_checks)
     json_decref(r);
     json_decref(n);
 
-    n = load_json_file(apr_pstrcat(pool, fixture_dir("vertexai/"),
+    n = ut_fixture_json(apr_pstrcat(tp, "gemini/vertexai/",
         "unary-failure-prompt-blocked-safety.json", NULL));
-    r = T->chat_response(pool, n, &X, NULL);
+    r = T->chat_response(tp, n, &X, NULL);
     ck_assert_str_eq(sget(r, "choices.0.finish_reason"), "content_filter");
     json_decref(r);
     json_decref(n);
 
     /* thought summaries never reach the client */
-    n = load_json_file(apr_pstrcat(pool, fixture_dir("googleai/"),
+    n = ut_fixture_json(apr_pstrcat(tp, "gemini/googleai/",
         "unary-success-thinking-reply-thought-summary.json", NULL));
-    r = T->chat_response(pool, n, &X, NULL);
+    r = T->chat_response(tp, n, &X, NULL);
     {
         const json_t *parts = jget(n, "candidates.0.content.parts");
         size_t i;
@@ -933,7 +855,7 @@ static llmgw_error_t xerr(int status, const char *body)
 {
     llmgw_error_t e;
     memset(&e, 0x5a, sizeof(e));
-    T->error(pool, status, body, body ? strlen(body) : 0, &e);
+    T->error(tp, status, body, body ? strlen(body) : 0, &e);
     ck_assert_ptr_nonnull(e.message);
     ck_assert_ptr_nonnull(e.type);
     return e;
@@ -942,14 +864,14 @@ static llmgw_error_t xerr(int status, const char *body)
 static llmgw_error_t xerr_file(const char *sub, const char *name)
 {
     apr_size_t len;
-    char *b = slurp(apr_pstrcat(pool, fixture_dir(sub), name, NULL), &len);
+    char *b = ut_fixture(apr_pstrcat(tp, "gemini/", sub, name, NULL), &len);
     json_t *j = json_loadb(b, len, 0, NULL);
     int status = j ? (int)json_integer_value(jget(j, "error.code")) : 404;
     llmgw_error_t e;
 
     json_decref(j);
     memset(&e, 0x5a, sizeof(e));
-    T->error(pool, status, b, len, &e);
+    T->error(tp, status, b, len, &e);
     ck_assert_ptr_nonnull(e.message);
     /* never leak the (debug) key material of the details */
     ck_assert_ptr_null(strstr(e.message, "AIzv00G7"));
@@ -969,7 +891,7 @@ START_TEST(error_quota_retry_info)
     ck_assert_int_eq(e.retry_after, -1);
     /* the same body with Google's RetryInfo detail added */
     {
-        json_t *j = load_json_file(apr_pstrcat(pool, fixture_dir("vertexai/"),
+        json_t *j = ut_fixture_json(apr_pstrcat(tp, "gemini/vertexai/",
                                    "unary-failure-quota-exceeded.json", NULL));
         char *b;
         json_array_append_new((json_t *)jget(j, "error.details"), json_pack(
@@ -977,7 +899,7 @@ START_TEST(error_quota_retry_info)
             "retryDelay", "11.678940716s"));
         b = json_dumps(j, 0);
         memset(&e, 0, sizeof(e));
-        T->error(pool, 429, b, strlen(b), &e);
+        T->error(tp, 429, b, strlen(b), &e);
         ck_assert_int_eq(e.status, 429);
         ck_assert_str_eq(e.type, "rate_limit_error");
         ck_assert_int_eq(e.retry_after, 12);
@@ -997,7 +919,7 @@ START_TEST(error_retry_delays)
     int i;
 
     for (i = 0; cases[i].delay; i++) {
-        llmgw_error_t e = xerr(429, apr_psprintf(pool,
+        llmgw_error_t e = xerr(429, apr_psprintf(tp,
             "{\"error\":{\"code\":429,\"message\":\"slow down\",\"status\":\"RESOURCE_EXHAUSTED\","
             "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\"},"
             "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"%s\"}]}}",
@@ -1064,10 +986,10 @@ START_TEST(error_fixtures)
         static const char *const subs[] = { "googleai/", "vertexai/", NULL };
         int s, i;
         for (s = 0; subs[s]; s++) {
-            apr_array_header_t *a = list_fixtures(subs[s], "unary-failure-", ".json");
+            apr_array_header_t *a = ut_fixture_glob(apr_pstrcat(tp, "gemini/", subs[s], "unary-failure-*.json", NULL), 1);
             for (i = 0; i < a->nelts; i++) {
                 const char *p = APR_ARRAY_IDX(a, i, const char *);
-                json_t *j = load_json_file(p);
+                json_t *j = json_file(p);
                 if (json_object_get(j, "error")) {
                     e = xerr_file(subs[s], strrchr(p, '/') + 1);
                     ck_assert_msg(e.status >= 400 && e.status < 600, "%s", p);
@@ -1103,10 +1025,10 @@ START_TEST(error_statuses_and_non_json)
 
     {
         apr_size_t len;
-        char *html = slurp(apr_pstrcat(pool, fixture_dir("vertexai/"),
+        char *html = ut_fixture(apr_pstrcat(tp, "gemini/vertexai/",
                            "unary-failure-invalid-location-url-not-found.html", NULL), &len);
         memset(&e, 0, sizeof(e));
-        T->error(pool, 404, html, len, &e);
+        T->error(tp, 404, html, len, &e);
         ck_assert_int_eq(e.status, 404);
         ck_assert_ptr_null(strstr(e.message, "<"));
     }
@@ -1140,16 +1062,16 @@ START_TEST(embeddings)
     llmgw_usage_t u = LLMGW_USAGE_INIT;
 
     x.model = "text-embedding-004";
-    in = parse("{\"model\":\"text-embedding-004\",\"input\":[\"a\",\"b\"],\"dimensions\":8}");
-    out = T->embeddings_request(pool, in, &x, &err);
+    in = ut_json("{\"model\":\"text-embedding-004\",\"input\":[\"a\",\"b\"],\"dimensions\":8}");
+    out = T->embeddings_request(tp, in, &x, &err);
     assert_json_eq(out, "{\"requests\":["
         "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":\"a\"}]},\"outputDimensionality\":8},"
         "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":\"b\"}]},\"outputDimensionality\":8}]}");
     json_decref(out);
     json_decref(in);
 
-    in = parse("{\"input\":\"one\"}");
-    out = T->embeddings_request(pool, in, &x, &err);
+    in = ut_json("{\"input\":\"one\"}");
+    out = T->embeddings_request(tp, in, &x, &err);
     assert_json_eq(out, "{\"requests\":[{\"model\":\"models/text-embedding-004\","
                         "\"content\":{\"parts\":[{\"text\":\"one\"}]}}]}");
     json_decref(out);
@@ -1162,16 +1084,16 @@ START_TEST(embeddings)
         };
         int i;
         for (i = 0; bad[i]; i++) {
-            in = parse(bad[i]);
+            in = ut_json(bad[i]);
             err = NULL;
-            ck_assert_ptr_null(T->embeddings_request(pool, in, &x, &err));
+            ck_assert_ptr_null(T->embeddings_request(tp, in, &x, &err));
             ck_assert_ptr_nonnull(err);
             json_decref(in);
         }
     }
 
-    in = parse("{\"embeddings\":[{\"values\":[0.5,-1]},{\"values\":[2]}]}");
-    out = T->embeddings_response(pool, in, &x, &u);
+    in = ut_json("{\"embeddings\":[{\"values\":[0.5,-1]},{\"values\":[2]}]}");
+    out = T->embeddings_response(tp, in, &x, &u);
     assert_json_eq(out, "{\"object\":\"list\",\"data\":["
         "{\"object\":\"embedding\",\"index\":0,\"embedding\":[0.5,-1]},"
         "{\"object\":\"embedding\",\"index\":1,\"embedding\":[2]}],"
@@ -1179,8 +1101,8 @@ START_TEST(embeddings)
     json_decref(out);
     json_decref(in);
 
-    in = parse("{\"embedding\":{\"values\":[1]},\"usageMetadata\":{\"promptTokenCount\":3}}");
-    out = T->embeddings_response(pool, in, &x, &u);
+    in = ut_json("{\"embedding\":{\"values\":[1]},\"usageMetadata\":{\"promptTokenCount\":3}}");
+    out = T->embeddings_response(tp, in, &x, &u);
     ck_assert_int_eq(iget(out, "usage.prompt_tokens"), 3);
     ck_assert_int_eq(iget(out, "usage.total_tokens"), 3);
     ck_assert_int_eq(u.prompt_tokens, 3);
@@ -1188,8 +1110,8 @@ START_TEST(embeddings)
     json_decref(out);
     json_decref(in);
 
-    in = parse("{\"embeddings\":[5,{\"values\":\"x\"}]}");
-    out = T->embeddings_response(pool, in, &x, &u);
+    in = ut_json("{\"embeddings\":[5,{\"values\":\"x\"}]}");
+    out = T->embeddings_response(tp, in, &x, &u);
     ck_assert_int_eq(json_array_size(jget(out, "data.0.embedding")), 0);
     json_decref(out);
     json_decref(in);
@@ -1215,8 +1137,8 @@ static int sink_emit(void *baton, const char *data, apr_size_t len)
 
 static sink_t *sink_new(void)
 {
-    sink_t *s = apr_pcalloc(pool, sizeof(*s));
-    s->chunks = apr_array_make(pool, 16, sizeof(json_t *));
+    sink_t *s = apr_pcalloc(tp, sizeof(*s));
+    s->chunks = apr_array_make(tp, 16, sizeof(json_t *));
     return s;
 }
 
@@ -1245,6 +1167,7 @@ typedef struct {
     const json_t *error;
     int after_error;            /* chunks emitted after the error */
     int after_finish;           /* content chunks after a finish_reason */
+    json_t *reduced;            /* the chunks before any error, reduced */
 } assembled_t;
 
 static got_choice_t *got_choice(assembled_t *a, int index, int *created)
@@ -1265,11 +1188,56 @@ static got_choice_t *got_choice(assembled_t *a, int index, int *created)
     return &a->ch[a->n++];
 }
 
+/* Text, tool calls, finish reason and usage, from the shared reducer
+ * (llmgw_stream_reduce) of the chunks before any error. */
+static void reduce(const llmgw_buf_t *sse, assembled_t *a, const char *fx)
+{
+    const json_t *choices, *ch;
+    size_t i;
+
+    if (sse->len == 0) {
+        return;
+    }
+    a->reduced = llmgw_stream_reduce(tp, sse->data, sse->len, NULL);
+    ck_assert_msg(a->reduced != NULL, "%s: the reducer refused the stream",
+                  fx);
+    choices = json_object_get(a->reduced, "choices");
+    json_array_foreach(choices, i, ch) {
+        const json_t *msg = json_object_get(ch, "message");
+        const json_t *tcs = json_object_get(msg, "tool_calls"), *tc;
+        int created;
+        got_choice_t *g = got_choice(a, (int)iget(ch, "index"), &created);
+        size_t k;
+
+        ck_assert_msg(!created, "%s: choice %d only in the reduction", fx,
+                      g->index);
+        if (sget(msg, "content")) {
+            g->text = sget(msg, "content");
+        }
+        ck_assert_int_eq(json_array_size(tcs), json_array_size(g->calls));
+        json_array_clear(g->calls);
+        json_array_foreach(tcs, k, tc) {
+            json_array_append_new(g->calls, json_pack("{s:s,s:s,s:s}",
+                "id", sget(tc, "id"), "name", sget(tc, "function.name"),
+                "args", sget(tc, "function.arguments")));
+        }
+        if (g->nfinish) {
+            g->finish = sget(ch, "finish_reason");
+        }
+    }
+    a->usage = json_object_get(a->reduced, "usage");
+}
+
+/* Checks the structure of each chunk (id, model, created; role only in
+ * the first chunk of a choice; tool calls started in index order with id,
+ * type and name; usage chunks without choices) and reduces them. */
 static void assemble(const sink_t *s, assembled_t *a, const char *fx)
 {
     int i;
+    llmgw_buf_t sse;
 
     memset(a, 0, sizeof(*a));
+    llmgw_buf_init(&sse, tp, 1024);
     for (i = 0; i < s->chunks->nelts; i++) {
         const json_t *c = APR_ARRAY_IDX(s->chunks, i, json_t *);
         const json_t *choices;
@@ -1283,6 +1251,13 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             a->error = c;
             continue;
         }
+        {
+            char *txt = json_dumps(c, JSON_COMPACT);
+            llmgw_buf_append(&sse, "data: ", 6);
+            llmgw_buf_append(&sse, txt, strlen(txt));
+            llmgw_buf_append(&sse, "\n\n", 2);
+            free(txt);
+        }
         ck_assert_str_eq(sget(c, "object"), "chat.completion.chunk");
         ck_assert_str_eq(sget(c, "id"), X.id);
         ck_assert_str_eq(sget(c, "model"), X.model);
@@ -1291,7 +1266,6 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
         ck_assert(json_is_array(choices));
         if (json_object_get(c, "usage")) {
             ck_assert_msg(json_array_size(choices) == 0, "%s", fx);
-            a->usage = json_object_get(c, "usage");
             continue;
         }
         for (k = 0; k < json_array_size(choices); k++) {
@@ -1312,9 +1286,6 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             if (g->nfinish && (json_object_size(delta) || json_is_string(fr))) {
                 a->after_finish++;
             }
-            if (json_is_string(json_object_get(delta, "content"))) {
-                g->text = apr_pstrcat(pool, g->text, sget(delta, "content"), NULL);
-            }
             for (t = 0; t < json_array_size(tcs); t++) {
                 const json_t *tc = json_array_get(tcs, t);
                 json_int_t ix = iget(tc, "index");
@@ -1323,20 +1294,13 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
                     ck_assert_ptr_nonnull(sget(tc, "id"));
                     ck_assert_str_eq(sget(tc, "type"), "function");
                     ck_assert_ptr_nonnull(sget(tc, "function.name"));
-                    json_array_append_new(g->calls, json_pack("{s:s,s:s,s:s}",
-                        "id", sget(tc, "id"), "name", sget(tc, "function.name"),
-                        "args", sget(tc, "function.arguments")
-                                ? sget(tc, "function.arguments") : ""));
+                    json_array_append_new(g->calls, json_object());
                 }
                 else {
-                    json_t *call = json_array_get(g->calls, (size_t)ix);
-                    ck_assert_ptr_nonnull(call);
-                    json_object_set_new(call, "args", json_string(apr_pstrcat(pool,
-                        sget(call, "args"), sget(tc, "function.arguments"), NULL)));
+                    ck_assert_ptr_nonnull(json_array_get(g->calls, (size_t)ix));
                 }
             }
             if (json_is_string(fr)) {
-                g->finish = json_string_value(fr);
                 g->nfinish++;
             }
             else {
@@ -1344,6 +1308,7 @@ static void assemble(const sink_t *s, assembled_t *a, const char *fx)
             }
         }
     }
+    reduce(&sse, a, fx);
 }
 
 static void assembled_free(assembled_t *a)
@@ -1352,6 +1317,7 @@ static void assembled_free(assembled_t *a)
     for (i = 0; i < a->n; i++) {
         json_decref(a->ch[i].calls);
     }
+    json_decref(a->reduced);
 }
 
 /* What the recording says, computed straight from its events. */
@@ -1429,7 +1395,7 @@ static void want_event(want_t *w, const char *data)
             const json_t *fc = json_object_get(p, "functionCall");
             if (json_is_string(json_object_get(p, "text"))
                 && !json_is_true(json_object_get(p, "thought"))) {
-                wc->text = apr_pstrcat(pool, wc->text, sget(p, "text"), NULL);
+                wc->text = apr_pstrcat(tp, wc->text, sget(p, "text"), NULL);
             }
             if (json_is_object(fc)) {
                 json_t *args = json_object_get(fc, "args");
@@ -1440,23 +1406,10 @@ static void want_event(want_t *w, const char *data)
             }
         }
         if (sget(c, "finishReason")) {
-            wc->last_finish = apr_pstrdup(pool, sget(c, "finishReason"));
+            wc->last_finish = apr_pstrdup(tp, sget(c, "finishReason"));
         }
     }
     json_decref(j);
-}
-
-typedef struct {
-    apr_array_header_t *events;     /* const char * data */
-} events_t;
-
-static int collect_event(void *baton, const char *event, const char *data,
-                         apr_size_t len)
-{
-    events_t *e = baton;
-    (void)event;
-    APR_ARRAY_PUSH(e->events, const char *) = apr_pstrmemdup(pool, data, len);
-    return 0;
 }
 
 /* The recorded body's google.rpc error that is not an SSE event, if any:
@@ -1507,26 +1460,20 @@ static const char *const spot[][2] = {
 static void check_stream_fixture(const char *sub, const char *path)
 {
     apr_size_t len;
-    char *body = slurp(path, &len);
-    events_t ev;
-    llmgw_sse_parser_t *ps;
+    char *body = ut_slurp(path, &len);
+    apr_array_header_t *evs = ut_sse_events(body, len);
     llmgw_stream_t *st;
     sink_t *sink = sink_new();
     want_t w;
     assembled_t a;
     const char *raw = raw_error_text(body);
-    const char *name = apr_pstrcat(pool, sub, strrchr(path, '/') + 1, NULL);
+    const char *name = apr_pstrcat(tp, sub, strrchr(path, '/') + 1, NULL);
     llmgw_usage_t su;
     int i, rv = LLMGW_XLATE_CONTINUE;
 
-    ev.events = apr_array_make(pool, 16, sizeof(const char *));
-    ps = llmgw_sse_parser_create(pool, 0, collect_event, &ev);
-    ck_assert_int_eq(llmgw_sse_feed(ps, body, len), 0);
-    ck_assert_int_eq(llmgw_sse_finish(ps), 0);
-
     memset(&w, 0, sizeof(w));
-    for (i = 0; i < ev.events->nelts; i++) {
-        want_event(&w, APR_ARRAY_IDX(ev.events, i, const char *));
+    for (i = 0; i < evs->nelts; i++) {
+        want_event(&w, UT_EV(evs, i).data);
     }
     if (raw || w.recognized == 0) {
         w.error = 1;
@@ -1537,12 +1484,12 @@ static void check_stream_fixture(const char *sub, const char *path)
         }
     }
 
-    st = T->stream_new(pool, &X);
-    for (i = 0; i < ev.events->nelts && rv == LLMGW_XLATE_CONTINUE; i++) {
-        const char *d = APR_ARRAY_IDX(ev.events, i, const char *);
+    st = T->stream_new(tp, &X);
+    for (i = 0; i < evs->nelts && rv == LLMGW_XLATE_CONTINUE; i++) {
+        const char *d = UT_EV(evs, i).data;
         rv = T->stream_event(st, NULL, d, strlen(d), sink_emit, sink);
     }
-    if (rv == LLMGW_XLATE_CONTINUE && raw && ev.events->nelts) {
+    if (rv == LLMGW_XLATE_CONTINUE && raw && evs->nelts) {
         /* An error after events, recorded as raw JSON rather than as an SSE
          * event: the gateway hands such a body to the translator as data. */
         rv = T->stream_event(st, NULL, raw, strlen(raw), sink_emit, sink);
@@ -1561,11 +1508,11 @@ static void check_stream_fixture(const char *sub, const char *path)
         ck_assert_ptr_nonnull(sget(a.error, "error.type"));
         ck_assert_str_eq(sget(a.error, "error.request_id"), X.request_id);
         ck_assert_str_eq(sget(a.error, "error.provider"), X.provider);
-        if (raw && ev.events->nelts == 0) {
+        if (raw && evs->nelts == 0) {
             /* an HTTP error body: also check what T->error makes of it */
             llmgw_error_t e;
             json_t *j = json_loads(raw, JSON_DISABLE_EOF_CHECK, NULL);
-            T->error(pool, (int)json_integer_value(jget(j, "error.code")),
+            T->error(tp, (int)json_integer_value(jget(j, "error.code")),
                      raw, strlen(raw), &e);
             ck_assert_int_ge(e.status, 400);
             ck_assert_str_eq(e.message, sget(j, "error.message"));
@@ -1668,7 +1615,7 @@ START_TEST(stream_fixtures)
     int s, i, n = 0, spots = 0;
 
     for (s = 0; subs[s]; s++) {
-        apr_array_header_t *a = list_fixtures(subs[s], "streaming-", ".txt");
+        apr_array_header_t *a = ut_fixture_glob(apr_pstrcat(tp, "gemini/", subs[s], "streaming-*.txt", NULL), 1);
         for (i = 0; i < a->nelts; i++, n++) {
             check_stream_fixture(subs[s], APR_ARRAY_IDX(a, i, const char *));
         }
@@ -1706,7 +1653,7 @@ START_TEST(stream_chunks_shape)
         NULL
     };
     sink_t *sink = sink_new();
-    llmgw_stream_t *st = T->stream_new(pool, &X);
+    llmgw_stream_t *st = T->stream_new(tp, &X);
     json_t *c;
     llmgw_usage_t u;
     int n;
@@ -1758,7 +1705,7 @@ START_TEST(stream_chunks_shape)
             NULL
         };
         x.include_usage = 0;
-        st = T->stream_new(pool, &x);
+        st = T->stream_new(tp, &x);
         ck_assert_int_eq(feed(st, sink, one), LLMGW_XLATE_CONTINUE);
         ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_END);
         ck_assert_int_eq(sink->chunks->nelts, 3);
@@ -1776,7 +1723,7 @@ START_TEST(stream_errors)
     json_t *c;
 
     /* nothing received at all */
-    st = T->stream_new(pool, &X);
+    st = T->stream_new(tp, &X);
     ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_ERROR);
     ck_assert_int_eq(sink->chunks->nelts, 1);
     c = APR_ARRAY_IDX(sink->chunks, 0, json_t *);
@@ -1787,7 +1734,7 @@ START_TEST(stream_errors)
     sink_free(sink);
 
     /* malformed JSON */
-    st = T->stream_new(pool, &X);
+    st = T->stream_new(tp, &X);
     ck_assert_int_eq(T->stream_event(st, NULL, "{\"candidates\":[", 15,
                                      sink_emit, sink), LLMGW_XLATE_ERROR);
     ck_assert_int_eq(sink->chunks->nelts, 1);
@@ -1803,7 +1750,7 @@ START_TEST(stream_errors)
             "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]}}]}",
             NULL
         };
-        st = T->stream_new(pool, &X);
+        st = T->stream_new(tp, &X);
         ck_assert_int_eq(feed(st, sink, ev), LLMGW_XLATE_ERROR);
         ck_assert_int_eq(sink->chunks->nelts, 3);
         c = APR_ARRAY_IDX(sink->chunks, 2, json_t *);
@@ -1829,7 +1776,7 @@ START_TEST(stream_errors)
             "{\"finishReason\":\"STOP\",\"index\":2}]}",
             NULL
         };
-        st = T->stream_new(pool, &X);
+        st = T->stream_new(tp, &X);
         ck_assert_int_eq(feed(st, sink, ev), LLMGW_XLATE_CONTINUE);
         ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_END);
         sink_free(sink);
@@ -1838,7 +1785,7 @@ START_TEST(stream_errors)
         static const char *const bad[] = { "5", "\"x\"", "null", "[1,2]", "{]", NULL };
         int i;
         for (i = 0; bad[i]; i++) {
-            st = T->stream_new(pool, &X);
+            st = T->stream_new(tp, &X);
             ck_assert_int_eq(T->stream_event(st, NULL, bad[i], strlen(bad[i]),
                                              sink_emit, sink), LLMGW_XLATE_ERROR);
             sink_free(sink);
@@ -1858,7 +1805,7 @@ static int refuse_emit(void *baton, const char *data, apr_size_t len)
 START_TEST(stream_client_gone)
 {
     int calls = 0;
-    llmgw_stream_t *st = T->stream_new(pool, &X);
+    llmgw_stream_t *st = T->stream_new(tp, &X);
     const char *ev = "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}";
 
     ck_assert_int_eq(T->stream_event(st, NULL, ev, strlen(ev), refuse_emit, &calls),
@@ -1875,7 +1822,7 @@ START_TEST(stream_blocked_prompt)
         NULL
     };
     sink_t *sink = sink_new();
-    llmgw_stream_t *st = T->stream_new(pool, &X);
+    llmgw_stream_t *st = T->stream_new(tp, &X);
 
     ck_assert_int_eq(feed(st, sink, ev), LLMGW_XLATE_CONTINUE);
     ck_assert_int_eq(T->stream_finish(st, sink_emit, sink), LLMGW_XLATE_END);
@@ -1957,18 +1904,18 @@ START_TEST(params_unsupported)
         llmgw_xlate_report_t rep;
         llmgw_xlate_ctx_t x = X;
         const char *err = NULL;
-        json_t *in = parse(apr_psprintf(pool, "{" GMSGS ",%s}", refused[i][0]));
+        json_t *in = ut_json(apr_psprintf(tp, "{" GMSGS ",%s}", refused[i][0]));
         json_t *out;
 
         memset(&rep, 0, sizeof(rep));
         x.report = &rep;
-        out = T->chat_request(pool, in, &x, &err);
+        out = T->chat_request(tp, in, &x, &err);
         ck_assert_msg(out == NULL, "%s not refused", refused[i][0]);
         ck_assert_str_eq(rep.param, refused[i][1]);
         rep.drop_unsupported = 1;
         rep.param = NULL;
         err = NULL;
-        out = T->chat_request(pool, in, &x, &err);
+        out = T->chat_request(tp, in, &x, &err);
         ck_assert_msg(out != NULL, "%s not dropped: %s", refused[i][0], err);
         ck_assert_int_eq(rep.dropped->nelts, 1);
         ck_assert_str_eq(APR_ARRAY_IDX(rep.dropped, 0, const char *),
@@ -2002,12 +1949,12 @@ END_TEST
 
 START_TEST(embeddings_base64)
 {
-    json_t *v = parse("[1.0,-2.5]");
+    json_t *v = ut_json("[1.0,-2.5]");
     json_t *b = llmgw_xlate_embedding_base64(v);
-    json_t *list = parse("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+    json_t *list = ut_json("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
                          "\"index\":0,\"embedding\":[1,-2.5]},{\"object\":"
                          "\"embedding\",\"index\":1,\"embedding\":\"AAAA\"}]}");
-    json_t *req = parse("{\"input\":\"x\",\"encoding_format\":\"base64\"}");
+    json_t *req = ut_json("{\"input\":\"x\",\"encoding_format\":\"base64\"}");
     const char *err = NULL;
     llmgw_xlate_ctx_t x = X;
 
@@ -2021,8 +1968,8 @@ START_TEST(embeddings_base64)
     json_decref(v);
     json_decref(req);
     x.model = "text-embedding-004";
-    req = parse("{\"input\":\"x\",\"encoding_format\":\"hex\"}");
-    ck_assert_ptr_null(T->embeddings_request(pool, req, &x, &err));
+    req = ut_json("{\"input\":\"x\",\"encoding_format\":\"hex\"}");
+    ck_assert_ptr_null(T->embeddings_request(tp, req, &x, &err));
     ck_assert_ptr_nonnull(err);
     json_decref(req);
 }
@@ -2033,25 +1980,20 @@ static Suite *gemini_suite(void)
     Suite *s = suite_create("gemini");
     TCase *tc;
 
-    tc = tcase_create("path");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "path", 0);
     tcase_add_test(tc, path_basic);
     tcase_add_test(tc, path_hostile);
     tcase_add_test(tc, headers_key);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("request");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "request", 0);
     tcase_add_test(tc, req_system_and_merge);
     tcase_add_test(tc, req_images);
     tcase_add_test(tc, req_tools_and_choice);
     tcase_add_test(tc, req_tool_calls_and_responses);
     tcase_add_test(tc, req_generation_config);
     tcase_add_test(tc, req_malformed_never_crashes);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("response");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "response", 0);
     tcase_add_test(tc, resp_text_and_usage);
     tcase_add_test(tc, resp_function_calls);
     tcase_add_test(tc, resp_finish_reasons);
@@ -2059,51 +2001,29 @@ static Suite *gemini_suite(void)
     tcase_add_test(tc, resp_any_shape);
     tcase_add_test(tc, resp_unary_fixtures);
     tcase_add_test(tc, resp_fixture_spot_checks);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("error");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "error", 0);
     tcase_add_test(tc, error_quota_retry_info);
     tcase_add_test(tc, error_retry_delays);
     tcase_add_test(tc, error_fixtures);
     tcase_add_test(tc, error_statuses_and_non_json);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("embeddings");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "embeddings", 0);
     tcase_add_test(tc, embeddings);
     tcase_add_test(tc, embeddings_base64);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("params");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = ut_tcase(s, "params", 0);
     tcase_add_test(tc, params_translated);
     tcase_add_test(tc, params_unsupported);
     tcase_add_test(tc, resp_thoughts_logprobs);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("stream");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = ut_tcase(s, "stream", 60);
     tcase_add_test(tc, stream_fixtures);
     tcase_add_test(tc, stream_chunks_shape);
     tcase_add_test(tc, stream_errors);
     tcase_add_test(tc, stream_client_gone);
     tcase_add_test(tc, stream_blocked_prompt);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(gemini_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UT_MAIN(gemini_suite)
