@@ -38,17 +38,6 @@ char *llmgw_cache_entry_encode(apr_pool_t *p, const llmgw_cache_entry_t *e,
 int llmgw_cache_entry_decode(apr_pool_t *p, const char *data, apr_size_t len,
                              llmgw_cache_entry_t *e);
 
-/* One SSE event's data (its `data:` lines joined by '\n'). */
-typedef struct llmgw_cache_event {
-    const char *data;
-    apr_size_t len;
-} llmgw_cache_event_t;
-
-/* The events of an SSE body (LF, CRLF or CR line ends, comments, a last
- * event without the closing blank line): array of llmgw_cache_event_t. */
-apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
-                                           apr_size_t len);
-
 /* A stored stream replayed as SSE: its chunks, then `data: [DONE]`. The
  * usage-only chunk is left out unless include_usage; with include_usage and
  * no usage chunk stored, one is made from usage when it is known.

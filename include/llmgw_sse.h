@@ -36,4 +36,20 @@ int llmgw_sse_finish(llmgw_sse_parser_t *ps);
 /* Number of events dispatched so far. */
 apr_size_t llmgw_sse_events(const llmgw_sse_parser_t *ps);
 
+/* One event of a whole buffer: its name (NULL when none) and data. */
+typedef struct llmgw_sse_event {
+    const char *event;
+    const char *data;                /* NUL-terminated copy */
+    apr_size_t len;
+} llmgw_sse_event_t;
+
+/* Every event of a whole SSE buffer (a stored or recorded stream), by the
+ * parser above: an array of llmgw_sse_event_t allocated from p. */
+#include <apr_tables.h>
+apr_array_header_t *llmgw_sse_parse_all(apr_pool_t *p, const char *buf,
+                                        apr_size_t len);
+
+/* Whether an event is the OpenAI end marker `data: [DONE]`. */
+int llmgw_sse_is_done(const llmgw_sse_event_t *x);
+
 #endif

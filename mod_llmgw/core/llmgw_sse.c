@@ -4,6 +4,7 @@
  * buffer; an event's data is accumulated in another, so each byte is
  * copied at most twice whatever the read boundaries. */
 #include <string.h>
+#include <apr_strings.h>
 #include "llmgw_sse.h"
 
 #define DEFAULT_MAX_EVENT (8u * 1024 * 1024)
@@ -210,4 +211,33 @@ int llmgw_sse_finish(llmgw_sse_parser_t *ps)
 apr_size_t llmgw_sse_events(const llmgw_sse_parser_t *ps)
 {
     return ps->events;
+}
+
+/* ------------------------------------------------ a whole buffer */
+
+static int collect_event(void *baton, const char *event, const char *data,
+                         apr_size_t len)
+{
+    apr_array_header_t *all = baton;
+    llmgw_sse_event_t *x = apr_array_push(all);
+    x->event = event ? apr_pstrdup(all->pool, event) : NULL;
+    x->data = apr_pstrmemdup(all->pool, data, len);
+    x->len = len;
+    return 0;
+}
+
+apr_array_header_t *llmgw_sse_parse_all(apr_pool_t *p, const char *buf,
+                                        apr_size_t len)
+{
+    apr_array_header_t *all = apr_array_make(p, 32, sizeof(llmgw_sse_event_t));
+    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(p, 0, collect_event, all);
+    if (llmgw_sse_feed(ps, buf, len) == 0) {
+        llmgw_sse_finish(ps);
+    }
+    return all;
+}
+
+int llmgw_sse_is_done(const llmgw_sse_event_t *x)
+{
+    return x->len == 6 && !memcmp(x->data, "[DONE]", 6);
 }

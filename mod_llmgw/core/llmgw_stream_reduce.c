@@ -36,39 +36,6 @@ json_t *llmgw_stream_usage_json(const llmgw_usage_t *u)
 
 /* ------------------------------------------------------------ events */
 
-/* One SSE event's data. */
-typedef struct {
-    const char *data;
-    apr_size_t len;
-} event_t;
-
-static int collect_event(void *baton, const char *event, const char *data,
-                         apr_size_t len)
-{
-    apr_array_header_t *ev = baton;
-    event_t *x = apr_array_push(ev);
-    (void)event;
-    x->data = apr_pstrmemdup(ev->pool, data, len);
-    x->len = len;
-    return 0;
-}
-
-static apr_array_header_t *sse_events(apr_pool_t *p, const char *sse,
-                                      apr_size_t len)
-{
-    apr_array_header_t *ev = apr_array_make(p, 32, sizeof(event_t));
-    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(p, 0, collect_event, ev);
-    if (llmgw_sse_feed(ps, sse, len) == 0) {
-        llmgw_sse_finish(ps);
-    }
-    return ev;
-}
-
-static int is_done(const event_t *x)
-{
-    return x->len == 6 && !memcmp(x->data, "[DONE]", 6);
-}
-
 static void buf_init(llmgw_buf_t *b, apr_pool_t *p, apr_size_t hint)
 {
     llmgw_buf_init(b, p, hint ? hint : 1);   /* data is never NULL */
@@ -254,7 +221,7 @@ static json_t *build_choice(choice_acc_t *c)
 json_t *llmgw_stream_reduce(apr_pool_t *p, const char *sse, apr_size_t len,
                             const llmgw_usage_t *usage)
 {
-    apr_array_header_t *ev = sse_events(p, sse, len);
+    apr_array_header_t *ev = llmgw_sse_parse_all(p, sse, len);
     apr_array_header_t *choices = apr_array_make(p, 1, sizeof(choice_acc_t));
     apr_array_header_t *keep = apr_array_make(p, ev->nelts, sizeof(json_t *));
     json_t *doc = json_object(), *arr, *u = NULL, *rv = NULL;
@@ -263,10 +230,10 @@ json_t *llmgw_stream_reduce(apr_pool_t *p, const char *sse, apr_size_t len,
     int i, chunks = 0;
 
     for (i = 0; i < ev->nelts; i++) {
-        event_t *x = &APR_ARRAY_IDX(ev, i, event_t);
+        llmgw_sse_event_t *x = &APR_ARRAY_IDX(ev, i, llmgw_sse_event_t);
         json_t *c, *ch;
         size_t k, b;
-        if (is_done(x)) {
+        if (llmgw_sse_is_done(x)) {
             break;
         }
         c = json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);

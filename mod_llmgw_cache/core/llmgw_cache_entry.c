@@ -142,34 +142,6 @@ int llmgw_cache_entry_decode(apr_pool_t *p, const char *data, apr_size_t len,
 
 /* ------------------------------------------------------------ SSE */
 
-static int collect_event(void *baton, const char *event, const char *data,
-                         apr_size_t len)
-{
-    apr_array_header_t *ev = baton;
-    llmgw_cache_event_t *x = apr_array_push(ev);
-    (void)event;
-    x->data = apr_pstrmemdup(ev->pool, data, len);
-    x->len = len;
-    return 0;
-}
-
-/* The events of a stored stream, read by the gateway's one SSE parser. */
-apr_array_header_t *llmgw_cache_sse_events(apr_pool_t *p, const char *sse,
-                                           apr_size_t len)
-{
-    apr_array_header_t *ev = apr_array_make(p, 32, sizeof(llmgw_cache_event_t));
-    llmgw_sse_parser_t *ps = llmgw_sse_parser_create(p, 0, collect_event, ev);
-    if (llmgw_sse_feed(ps, sse, len) == 0) {
-        llmgw_sse_finish(ps);
-    }
-    return ev;
-}
-
-static int is_done(const llmgw_cache_event_t *x)
-{
-    return x->len == 6 && !memcmp(x->data, "[DONE]", 6);
-}
-
 /* A chunk that carries only usage (stream_options.include_usage). */
 static int usage_only(const json_t *c)
 {
@@ -182,17 +154,17 @@ int llmgw_cache_sse_replay(apr_pool_t *p, const char *sse, apr_size_t len,
                            int include_usage, const llmgw_usage_t *usage,
                            char **out, apr_size_t *out_len)
 {
-    apr_array_header_t *ev = llmgw_cache_sse_events(p, sse, len);
+    apr_array_header_t *ev = llmgw_sse_parse_all(p, sse, len);
     cbuf_t b;
     json_t *last = NULL;
     int i, saw_usage = 0, chunks = 0;
 
     cb_init(&b, p, len + 64);
     for (i = 0; i < ev->nelts; i++) {
-        llmgw_cache_event_t *x = &APR_ARRAY_IDX(ev, i, llmgw_cache_event_t);
+        llmgw_sse_event_t *x = &APR_ARRAY_IDX(ev, i, llmgw_sse_event_t);
         json_t *c;
         int drop = 0;
-        if (is_done(x)) {
+        if (llmgw_sse_is_done(x)) {
             break;
         }
         c = json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);

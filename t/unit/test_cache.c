@@ -15,6 +15,7 @@
 #include "llmgw_cache_key.h"
 #include "llmgw_digest.h"
 #include "llmgw_cache_entry.h"
+#include "llmgw_sse.h"
 
 static const char *canon(const char *txt)
 {
@@ -234,19 +235,19 @@ START_TEST(sse_events_parse)
 {
     const char *s = ": comment\r\ndata: one\r\n\r\nevent: x\ndata:two\ndata: 2b\n\n"
                     "\n\ndata: three\rdata: 3b\r\rdata: last";
-    apr_array_header_t *ev = llmgw_cache_sse_events(tp, s, strlen(s));
+    apr_array_header_t *ev = llmgw_sse_parse_all(tp, s, strlen(s));
     ck_assert_int_eq(ev->nelts, 4);
-    ck_assert_str_eq(APR_ARRAY_IDX(ev, 0, llmgw_cache_event_t).data, "one");
-    ck_assert_str_eq(APR_ARRAY_IDX(ev, 1, llmgw_cache_event_t).data, "two\n2b");
-    ck_assert_str_eq(APR_ARRAY_IDX(ev, 2, llmgw_cache_event_t).data,
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 0, llmgw_sse_event_t).data, "one");
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 1, llmgw_sse_event_t).data, "two\n2b");
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 2, llmgw_sse_event_t).data,
                      "three\n3b");
-    ck_assert_str_eq(APR_ARRAY_IDX(ev, 3, llmgw_cache_event_t).data, "last");
-    ev = llmgw_cache_sse_events(tp, "", 0);
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 3, llmgw_sse_event_t).data, "last");
+    ev = llmgw_sse_parse_all(tp, "", 0);
     ck_assert_int_eq(ev->nelts, 0);
     /* a bare "data" line is a data line with an empty value (the SSE spec) */
-    ev = llmgw_cache_sse_events(tp, "data\ndata: x\n\n", 14);
+    ev = llmgw_sse_parse_all(tp, "data\ndata: x\n\n", 14);
     ck_assert_int_eq(ev->nelts, 1);
-    ck_assert_str_eq(APR_ARRAY_IDX(ev, 0, llmgw_cache_event_t).data, "\nx");
+    ck_assert_str_eq(APR_ARRAY_IDX(ev, 0, llmgw_sse_event_t).data, "\nx");
 }
 END_TEST
 
@@ -482,11 +483,11 @@ START_TEST(fixture_roundtrips)
                          0);
         ck_assert_int_eq(llmgw_cache_json_to_sse(tp, json, len, 1, &chunks,
                                                  &len2), 0);
-        ev = llmgw_cache_sse_events(tp, chunks, len2);
+        ev = llmgw_sse_parse_all(tp, chunks, len2);
         ck_assert_str_eq(APR_ARRAY_IDX(ev, ev->nelts - 1,
-                                       llmgw_cache_event_t).data, "[DONE]");
+                                       llmgw_sse_event_t).data, "[DONE]");
         for (k = 0; k < ev->nelts - 1; k++) {
-            json_t *c = ut_json(APR_ARRAY_IDX(ev, k, llmgw_cache_event_t).data);
+            json_t *c = ut_json(APR_ARRAY_IDX(ev, k, llmgw_sse_event_t).data);
             ck_assert_str_eq(json_string_value(json_object_get(c, "object")),
                              "chat.completion.chunk");
             if (k == 0) {      /* the SDK wants role in the first delta */
@@ -498,7 +499,7 @@ START_TEST(fixture_roundtrips)
         }
         /* the last chunk before [DONE] carries the usage */
         ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(ev, ev->nelts - 2,
-                                     llmgw_cache_event_t).data, "\"usage\""));
+                                     llmgw_sse_event_t).data, "\"usage\""));
         ck_assert_int_eq(llmgw_cache_sse_to_json(tp, chunks, len2, NULL,
                                                  &json2, &len3), 0);
         a = ut_json(json);
@@ -535,10 +536,10 @@ START_TEST(json_to_sse_shape)
 
     ck_assert_int_eq(llmgw_cache_json_to_sse(tp, doc, strlen(doc), 0, &out,
                                              &len), 0);
-    ev = llmgw_cache_sse_events(tp, out, len);
+    ev = llmgw_sse_parse_all(tp, out, len);
     ck_assert_int_eq(ev->nelts, 4);            /* role, content, finish, DONE */
     ck_assert_ptr_null(strstr(out, "usage"));
-    c = ut_json(APR_ARRAY_IDX(ev, 1, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 1, llmgw_sse_event_t).data);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
         json_array_get(json_object_get(c, "choices"), 0), "delta"),
         "content")), "hi there");
@@ -546,13 +547,13 @@ START_TEST(json_to_sse_shape)
     json_decref(c);
     ck_assert_int_eq(llmgw_cache_json_to_sse(tp, doc, strlen(doc), 1, &out,
                                              &len), 0);
-    ck_assert_int_eq(llmgw_cache_sse_events(tp, out, len)->nelts, 5);
+    ck_assert_int_eq(llmgw_sse_parse_all(tp, out, len)->nelts, 5);
 
     ck_assert_int_eq(llmgw_cache_json_to_sse(tp, tools, strlen(tools), 0, &out,
                                              &len), 0);
-    ev = llmgw_cache_sse_events(tp, out, len);
+    ev = llmgw_sse_parse_all(tp, out, len);
     ck_assert_int_eq(ev->nelts, 5);            /* role, 2 tools, finish, DONE */
-    c = ut_json(APR_ARRAY_IDX(ev, 2, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 2, llmgw_sse_event_t).data);
     tc = json_array_get(json_object_get(json_object_get(json_array_get(
         json_object_get(c, "choices"), 0), "delta"), "tool_calls"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(tc, "index")), 1);
@@ -562,7 +563,7 @@ START_TEST(json_to_sse_shape)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
         tc, "function"), "name")), "g");
     json_decref(c);
-    c = ut_json(APR_ARRAY_IDX(ev, 3, llmgw_cache_event_t).data);
+    c = ut_json(APR_ARRAY_IDX(ev, 3, llmgw_sse_event_t).data);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
         json_object_get(c, "choices"), 0), "finish_reason")), "tool_calls");
     json_decref(c);
