@@ -212,9 +212,10 @@ typedef struct llmgw_xparam {
     llmgw_xparam_e how;
 } llmgw_xparam_t;
 
-/* Checks every member of req against table (ended by a NULL name): a
- * parameter without translation (LLMGW_XP_NONE with a non-neutral value,
- * or a name the table does not know) is dropped and listed in
+/* Checks every member of req against table (ended by a NULL name; a
+ * provider lists what it translates) and the gateway's one list of known
+ * Chat Completions parameters: a parameter without translation (a known
+ * one with a non-neutral value, or an unknown name) is dropped and listed in
  * x->report->dropped when drop_unsupported is on, else refused: returns -1
  * with *err and x->report->param set (a 400 unsupported_parameter).
  * provider_type names the provider type in messages. */

@@ -129,6 +129,37 @@ int llmgw_xlate_unsupported(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     return -1;
 }
 
+/* Every Chat Completions parameter the gateway knows, for all providers:
+ * a provider's own table lists only what it translates; the others here
+ * are known (only their neutral value passes) or the gateway's own. */
+static llmgw_xparam_e known_param(const char *name)
+{
+    static const char *const openai[] = {
+        "model", "messages", "stream", "stream_options", "max_tokens",
+        "max_completion_tokens", "temperature", "top_p", "top_k", "n",
+        "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs",
+        "top_logprobs", "logit_bias", "tools", "tool_choice",
+        "parallel_tool_calls", "response_format", "reasoning_effort",
+        "reasoning", "user", "safety_identifier", "metadata", "store",
+        "service_tier", "modalities", "audio", "prediction",
+        "web_search_options", "verbosity", "functions", "function_call",
+        "prompt_cache_key", NULL
+    };
+    static const char *const gateway[] = { LLMGW_GATEWAY_FIELDS, NULL };
+    const char *const *n;
+    for (n = gateway; *n; n++) {
+        if (!strcmp(*n, name)) {
+            return LLMGW_XP_GATEWAY;
+        }
+    }
+    for (n = openai; *n; n++) {
+        if (!strcmp(*n, name)) {
+            return LLMGW_XP_NONE;
+        }
+    }
+    return 0;
+}
+
 int llmgw_xlate_check_params(apr_pool_t *p, const json_t *req,
                              const llmgw_xparam_t *table,
                              const char *provider_type,
@@ -139,23 +170,28 @@ int llmgw_xlate_check_params(apr_pool_t *p, const json_t *req,
 
     json_object_foreach((json_t *)req, key, v) {
         const llmgw_xparam_t *row;
+        llmgw_xparam_e how = 0;
 
         for (row = table; row->name; row++) {
             if (!strcmp(row->name, key)) {
+                how = row->how;
                 break;
             }
         }
-        if (row->name && row->how != LLMGW_XP_NONE) {
+        if (!how) {
+            how = known_param(key);
+        }
+        if (how == LLMGW_XP_TRANSLATED || how == LLMGW_XP_GATEWAY) {
             continue;
         }
-        if (row->name && llmgw_xlate_neutral(key, v)) {
+        if (how == LLMGW_XP_NONE && llmgw_xlate_neutral(key, v)) {
             continue;
         }
-        if (!row->name && json_is_null(v)) {
+        if (!how && json_is_null(v)) {
             continue;
         }
         if (llmgw_xlate_unsupported(p, x, key, apr_psprintf(p,
-                row->name ? "parameter '%s' has no equivalent on %s "
+                how ? "parameter '%s' has no equivalent on %s "
                             "providers (LLMGWDropUnsupported On drops it)"
                           : "unknown parameter '%s': %s providers cannot "
                             "take it (LLMGWDropUnsupported On drops it)",

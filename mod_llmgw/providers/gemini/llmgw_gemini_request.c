@@ -30,23 +30,6 @@ static const llmgw_xparam_t gem_params[] = {
     { "response_format", LLMGW_XP_TRANSLATED },
     { "reasoning_effort", LLMGW_XP_TRANSLATED },
     { "reasoning", LLMGW_XP_TRANSLATED },
-    { "user", LLMGW_XP_NONE },
-    { "safety_identifier", LLMGW_XP_NONE },
-    { "metadata", LLMGW_XP_NONE },
-    { "logit_bias", LLMGW_XP_NONE },
-    { "store", LLMGW_XP_NONE },
-    { "service_tier", LLMGW_XP_NONE },
-    { "modalities", LLMGW_XP_NONE },
-    { "audio", LLMGW_XP_NONE },
-    { "prediction", LLMGW_XP_NONE },
-    { "web_search_options", LLMGW_XP_NONE },
-    { "verbosity", LLMGW_XP_NONE },
-    { "functions", LLMGW_XP_NONE },
-    { "function_call", LLMGW_XP_NONE },
-    { "prompt_cache_key", LLMGW_XP_NONE },
-    { "provider", LLMGW_XP_GATEWAY },
-    { "provider_key", LLMGW_XP_GATEWAY },
-    { "models", LLMGW_XP_GATEWAY },
     { NULL, 0 }
 };
 
