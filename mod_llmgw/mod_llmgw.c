@@ -14,6 +14,7 @@
 #include "util_mutex.h"
 #include "http_core.h"
 #include "mod_llmgw_private.h"
+#include "client/mod_llmgw_upstream.h"
 #include "llmgw_store_backends.h"
 #include "llmgw_digest.h"
 #include "llmgw_parse.h"

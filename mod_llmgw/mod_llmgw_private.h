@@ -117,7 +117,4 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 const char *raw, apr_size_t raw_len, int raw_unchanged,
                 apr_array_header_t *routes);
 
-/* mod_llmgw_upstream.c */
-void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s);
-
 #endif

@@ -12,7 +12,7 @@
 #include "apr_network_io.h"
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
-#include "../mod_llmgw_private.h"
+#include "httpd.h"            /* status constants */
 #include "mod_llmgw_upstream.h"
 
 #define IDLE_MAX      256                  /* pooled connections a process */

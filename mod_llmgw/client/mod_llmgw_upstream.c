@@ -9,7 +9,6 @@
 #include "apr_thread_mutex.h"
 #include "httpd.h"
 #include "http_log.h"
-#include "../mod_llmgw_private.h"
 #include "mod_llmgw_upstream.h"
 
 APLOG_USE_MODULE(llmgw);

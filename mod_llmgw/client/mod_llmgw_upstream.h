@@ -66,6 +66,10 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
                                      llmgw_upstream_call_t *call);
 void llmgw_http_child_init(apr_pool_t *pchild);
 
+/* Per child: the pooled curl handles and native connections (logs with s). */
+struct server_rec;
+void llmgw_upstream_child_init(apr_pool_t *pchild, struct server_rec *s);
+
 /* Performs the call (http:// natively, anything else with libcurl); the
  * pool holds everything it allocates. */
 llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
