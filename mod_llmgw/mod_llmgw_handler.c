@@ -7,7 +7,6 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "mod_llmgw_private.h"
-#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 APLOG_USE_MODULE(llmgw);
@@ -228,7 +227,6 @@ int llmgw_health_handler(request_rec *r)
     llmgw_request_t *req;
     llmgw_store_t *st;
     json_t *j;
-    char *txt;
     char stamp[32];
     apr_time_exp_t t;
     apr_size_t n;
@@ -267,11 +265,7 @@ int llmgw_health_handler(request_rec *r)
     if (!healthy) {
         json_object_set_new(j, "status", json_string("degraded"));
     }
-    txt = llmgw_json_dumps(j, JSON_COMPACT);
-    json_decref(j);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    llmgw_send_json(r, req, healthy ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE,
-                    apr_pstrdup(r->pool, txt), strlen(txt));
-    free(txt);
-    return OK;
+    return llmgw_send_doc(r, req, healthy ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE,
+                          j);
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 #include "apr_strings.h"
 #include "mod_llmgw_private.h"
-#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 /* One OpenAI model object; pricing from LLMGWPrice of "provider/model". */
@@ -26,15 +25,6 @@ static json_t *model_object(apr_pool_t *p, const llmgw_server_conf *sc,
             "unit", "usd_per_million_tokens"));
     }
     return m;
-}
-
-static int send_doc(request_rec *r, llmgw_request_t *req, json_t *doc)
-{
-    char *txt = llmgw_json_dumps(doc, JSON_COMPACT);   /* shortest numbers */
-    json_decref(doc);
-    llmgw_send_json(r, req, HTTP_OK, apr_pstrdup(r->pool, txt), strlen(txt));
-    free(txt);
-    return OK;
 }
 
 static int model_listed(const llmgw_provider_t *pr, const char *model)
@@ -73,7 +63,8 @@ static int retrieve_model(request_rec *r, llmgw_request_t *req,
                                  "model", apr_psprintf(r->pool,
                                  "the model '%s' does not exist", id));
     }
-    return send_doc(r, req, model_object(r->pool, sc, id, rt.provider->name,
+    return llmgw_send_doc(r, req, HTTP_OK, model_object(r->pool, sc, id,
+                                                        rt.provider->name,
                                          rt.model));
 }
 
@@ -114,6 +105,7 @@ int llmgw_list_models(request_rec *r, llmgw_request_t *req)
         }
     }
 #undef ADD_MODEL
-    return send_doc(r, req, json_pack("{s:s,s:o}", "object", "list",
+    return llmgw_send_doc(r, req, HTTP_OK, json_pack("{s:s,s:o}", "object",
+                                                     "list",
                                       "data", data));
 }

@@ -86,6 +86,9 @@ int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
                     apr_size_t len);
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
                     const char *body, apr_size_t len);
+/* A jansson document (reference taken) as JSON, numbers in shortest form. */
+int llmgw_send_doc(request_rec *r, llmgw_request_t *req, int status,
+                   json_t *doc);
 int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
                          const llmgw_error_t *e);
 int llmgw_send_error(request_rec *r, int status, const char *type,

@@ -109,6 +109,23 @@ int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,
     return llmgw_send_body(r, req, status, "application/json", body, len);
 }
 
+int llmgw_send_doc(request_rec *r, llmgw_request_t *req, int status,
+                   json_t *doc)
+{
+    char *txt = doc ? llmgw_json_dumps(doc, JSON_COMPACT) : NULL;
+    char *body;
+
+    json_decref(doc);
+    if (!txt) {
+        return llmgw_error_reply(r, req, HTTP_INTERNAL_SERVER_ERROR,
+                                 "internal_error", NULL,
+                                 "the answer could not be serialised");
+    }
+    body = apr_pstrdup(r->pool, txt);
+    free(txt);
+    return llmgw_send_json(r, req, status, body, strlen(body));
+}
+
 int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
                     const char *content_type, const char *body,
                     apr_size_t len)
