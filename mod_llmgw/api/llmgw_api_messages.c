@@ -1,0 +1,8 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Placeholder until the messages adapter lands. */
+#include "llmgw_client_api.h"
+
+const llmgw_client_api_t llmgw_api_messages = {
+    LLMGW_API_MESSAGES, "messages",
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, llmgw_envelope_json, NULL, NULL
+};
