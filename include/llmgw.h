@@ -21,6 +21,7 @@
 #include "apr_hooks.h"
 #include "apr_optional.h"
 #include "apr_optional_hooks.h"
+#include "apr_hash.h"
 #include "llmgw_types.h"
 #include "llmgw_store.h"
 #include "llmgw_buf.h"
@@ -55,6 +56,15 @@ typedef struct llmgw_request {
     /* Set by mod_llmgw_quota on admission; NULL without it. */
     const char *workspace;
     const char *plan;
+    const char *key_id;              /* the gateway key's id or name */
+    const char *tier;                /* the key's (else its plan's) tier */
+    /* The workspace's stored provider keys (provider name -> key in
+     * clear, request pool memory): used for a provider of the request
+     * when the body carries no provider_key. NULL when none. */
+    apr_hash_t *provider_keys;
+    /* A hook changed the request tree (llmgw_request_json): the tree goes
+     * upstream, never raw_body. */
+    int body_changed;
 
     /* Outcome, filled as the request goes on. */
     int status;                      /* HTTP status sent to the client */

@@ -254,8 +254,9 @@ static int client_left(llmgw_upstream_call_t *call)
 static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
                                 const llmgw_provider_t *pr)
 {
+    const char *stored;
     if (pr != req->provider) {
-        return pr->key;
+        goto configured;
     }
     if (req->provider_key) {
         return req->provider_key;
@@ -265,7 +266,12 @@ static const char *provider_key(llmgw_request_t *req, const llmgw_dir_conf *dc,
     if (dc->passthrough_auth == 1 && !req->workspace) {
         return req->client_key;
     }
-    return pr->key;
+configured:
+    /* the workspace's own key for this provider (management API) wins
+     * over the operator's */
+    stored = req->provider_keys ? apr_hash_get(req->provider_keys, pr->name,
+                                               APR_HASH_KEY_STRING) : NULL;
+    return stored ? stored : pr->key;
 }
 
 /* A credential that can go into a header line: no control characters, so a

@@ -205,6 +205,9 @@ int llmgw_handler(request_rec *r)
     if (rv != OK && rv != DECLINED) {
         return OK;                  /* the hook answered */
     }
+    if (req->body_changed) {
+        raw_unchanged = 0;          /* the hook's tree goes upstream */
+    }
     if (llmgw_run_cache_lookup(r, req) == OK) {
         req->ttft = apr_time_now() - r->request_time;
         llmgw_run_completed(r, req);
