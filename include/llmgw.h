@@ -25,6 +25,7 @@
 #include "llmgw_types.h"
 #include "llmgw_store.h"
 #include "llmgw_buf.h"
+#include "llmgw_client_api.h"
 
 
 /** One gateway request, shared by the three modules. */
@@ -33,6 +34,9 @@ typedef struct llmgw_request {
     const char *id;                  /* x-request-id (UUID) */
     llmgw_endpoint_e endpoint;
     const char *endpoint_name;       /* "chat/completions", "embeddings"... */
+    llmgw_api_e api;                 /* the API the client speaks (its
+                                      * answers' and errors' shape) */
+    void *inbound;                   /* mod_llmgw's state of a non-Chat API */
 
     /* The client's request as it came, and parsed once. A plain request to
      * an OpenAI-compatible provider is checked on its text and relayed

@@ -28,6 +28,14 @@ llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name);
 /* The {id} of a "models/{id}" path ("%2F" read as "/"), NULL for the list. */
 const char *llmgw_model_id_from_path(apr_pool_t *p, const char *path);
 
+/* The {id} of a "responses/{id}" path (one segment of [A-Za-z0-9_-]),
+ * pointing into path; NULL otherwise. */
+const char *llmgw_response_id_from_path(const char *path);
+
+/* The {model} of a Gemini ".../models/{model}:generateContent" path
+ * ("%2F" read as "/"), allocated from p; NULL when there is none. */
+const char *llmgw_gemini_model_from_path(apr_pool_t *p, const char *path);
+
 /* Checks the body for the endpoint and fills out (strings borrowed from
  * body). Returns 0 or 400 with *err and *param (the offending field) set. */
 int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,

@@ -26,6 +26,12 @@ typedef enum {
     LLMGW_EP_EMBEDDINGS,
     LLMGW_EP_IMAGES,
     LLMGW_EP_MODELS,
+    LLMGW_EP_MESSAGES,          /* Anthropic Messages */
+    LLMGW_EP_COUNT_TOKENS,      /* messages/count_tokens */
+    LLMGW_EP_RESPONSES,         /* OpenAI Responses: POST responses */
+    LLMGW_EP_RESPONSE_ITEM,     /* GET / DELETE responses/{id} */
+    LLMGW_EP_GEMINI,            /* models/{model}:generateContent */
+    LLMGW_EP_GEMINI_STREAM,     /* models/{model}:streamGenerateContent */
     LLMGW_EP_UNKNOWN
 } llmgw_endpoint_e;
 
@@ -63,6 +69,8 @@ typedef struct llmgw_provider {
     apr_array_header_t *models;      /* const char * advertised model names */
     apr_interval_time_t timeout;     /* 0: LLMGWTimeout */
     int use_curl;                    /* client=curl: libcurl for http:// too */
+    int responses_native;            /* responses=native: the Responses API
+                                      * is relayed, not translated */
 } llmgw_provider_t;
 
 #endif

@@ -59,6 +59,9 @@ static const char *client_credential(request_rec *r)
     if ((v = apr_table_get(r->headers_in, "apikey")) && *v) {
         return v;
     }
+    if ((v = apr_table_get(r->headers_in, "x-goog-api-key")) && *v) {
+        return v;                   /* the Google SDKs */
+    }
     return NULL;
 }
 

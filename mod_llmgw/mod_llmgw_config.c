@@ -30,6 +30,8 @@ void *llmgw_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->prices = apr_hash_overlay(p, add->prices, base->prices);
     sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
     sc->environment = add->environment ? add->environment : base->environment;
+    sc->response_ttl = add->response_ttl ? add->response_ttl
+                                         : base->response_ttl;
     return sc;
 }
 
@@ -45,6 +47,7 @@ void *llmgw_create_dir_conf(apr_pool_t *p, char *dir)
     dc->max_body = -1;
     dc->default_max_tokens = -1;
     dc->drop_unsupported = -1;
+    dc->envelope = -1;
     return dc;
 }
 
@@ -63,6 +66,7 @@ void *llmgw_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(max_body, -1);
     MERGE(default_max_tokens, -1);
     MERGE(drop_unsupported, -1);
+    MERGE(envelope, -1);
     return dc;
 }
 
@@ -255,7 +259,7 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
     if (argc < 3) {
         return "LLMGWProvider takes NAME TYPE BASE-URL [key=env:VAR|file:PATH] "
                "[timeout=S] [header=Name:Value]... [models=a,b] "
-               "[client=native|curl]";
+               "[client=native|curl] [responses=native|translate]";
     }
     pr = apr_pcalloc(cmd->pool, sizeof(*pr));
     pr->name = argv[0];
@@ -312,6 +316,19 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
                 apr_pstrcat(cmd->pool, apr_pstrndup(cmd->pool, a + 7,
                                                     strchr(a + 7, ':') - (a + 7)),
                             ": ", strchr(a + 7, ':') + 1, NULL);
+        }
+        else if (!strncmp(a, "responses=", 10)) {
+            if (pr->type != LLMGW_PT_OPENAI) {
+                return apr_psprintf(cmd->pool, "LLMGWProvider %s: responses= "
+                                    "is for openai providers", pr->name);
+            }
+            if (!strcmp(a + 10, "native")) {
+                pr->responses_native = 1;
+            }
+            else if (strcmp(a + 10, "translate")) {
+                return apr_psprintf(cmd->pool, "LLMGWProvider %s: responses= "
+                                    "takes native or translate", pr->name);
+            }
         }
         else if (!strncmp(a, "client=", 7)) {
             if (!strcmp(a + 7, "curl")) {
@@ -491,6 +508,40 @@ static const char *cmd_passthrough(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *cmd_envelope(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    llmgw_dir_conf *dc = dconf;
+    if (!strcasecmp(arg, "openai")) {
+        dc->envelope = LLMGW_API_CHAT;
+    }
+    else if (!strcasecmp(arg, "indoxhub")) {
+        dc->envelope = LLMGW_API_INDOXHUB;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "LLMGWEnvelope: '%s' is not openai or "
+                            "indoxhub", arg);
+    }
+    return NULL;
+}
+
+/* Stored Responses-API responses: at most 30 days, the longest relative
+ * expiry memcached takes (a larger one is read as a date). */
+static const char *cmd_response_ttl(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    (void)dconf;
+    if (end == arg || *end || v < 1 || v > LLMGW_MAX_RESPONSE_TTL) {
+        return apr_psprintf(cmd->pool, "LLMGWResponseTTL: expects seconds "
+                            "from 1 to %d (30 days)", LLMGW_MAX_RESPONSE_TTL);
+    }
+    sc->response_ttl = (apr_uint32_t)v;
+    return NULL;
+}
+
 static const char *cmd_environment(cmd_parms *cmd, void *dconf,
                                    const char *arg)
 {
@@ -517,7 +568,7 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWProvider", cmd_provider, NULL, RSRC_CONF,
         "Defines a provider: NAME TYPE(openai|anthropic|gemini) BASE-URL "
         "[key=env:VAR|file:PATH] [timeout=S] [header=Name:Value] [models=a,b] "
-        "[client=native|curl]."),
+        "[client=native|curl] [responses=native|translate]."),
     AP_INIT_TAKE1("LLMGWDefaultProvider", cmd_default_provider, NULL,
         RSRC_CONF | ACCESS_CONF,
         "The provider that serves model names without a provider prefix."),
@@ -553,6 +604,12 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWPrice", cmd_price, NULL, RSRC_CONF,
         "Price of PROVIDER/MODEL in USD per million input, output and "
         "optionally cached input tokens."),
+    AP_INIT_TAKE1("LLMGWEnvelope", cmd_envelope, NULL, RSRC_CONF | ACCESS_CONF,
+        "Shape of chat/completions answers here: openai (default) or "
+        "indoxhub."),
+    AP_INIT_TAKE1("LLMGWResponseTTL", cmd_response_ttl, NULL, RSRC_CONF,
+        "Seconds a stored Responses-API response is kept for "
+        "previous_response_id and GET responses/{id} (default 30 days)."),
     AP_INIT_TAKE1("LLMGWEnvironment", cmd_environment, NULL, RSRC_CONF,
         "Name of this deployment reported by /health (default production)."),
     AP_INIT_TAKE1("LLMGWStore", cmd_store, NULL, RSRC_CONF,

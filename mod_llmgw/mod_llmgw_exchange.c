@@ -20,6 +20,7 @@
 #include "llmgw_sse.h"
 #include "llmgw_translate.h"
 #include "llmgw_answer.h"
+#include "llmgw_native.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -52,6 +53,13 @@ typedef struct exchange {
     llmgw_xlate_report_t report;         /* parameters refused or dropped */
     llmgw_xlate_in_t in;                 /* the client's request */
     llmgw_stream_t *xs;
+    /* The client's API: NULL for Chat Completions (the provider's chunks
+     * go out as they are); else its adapter and stream state. */
+    llmgw_inbound_t *inb;
+    llmgw_api_stream_t *as;
+    int relay;                           /* the provider speaks the
+                                          * client's API: bytes relayed */
+    llmgw_native_watch_t *watch;         /* relay: usage and the end */
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
     llmgw_buf_t body;                    /* non-stream or error body */
@@ -97,9 +105,24 @@ static int client_flush(exchange_t *ex)
     return ex->client_gone;
 }
 
-static int emit_event(void *baton, const char *data, apr_size_t len)
+/* One SSE event to the client: `event:` when named, then its data, one
+ * `data:` line per line of it. */
+static int client_event(void *baton, const char *event, const char *data,
+                        apr_size_t len)
 {
     exchange_t *ex = baton;
+    const char *nl;
+    if (event) {
+        client_write(ex, "event: ", 7);
+        client_write(ex, event, strlen(event));
+        client_write(ex, "\n", 1);
+    }
+    while ((nl = memchr(data, '\n', len)) != NULL) {
+        client_write(ex, "data: ", 6);
+        client_write(ex, data, (apr_size_t)(nl - data) + 1);
+        len -= (apr_size_t)(nl - data) + 1;
+        data = nl + 1;
+    }
     client_write(ex, "data: ", 6);
     client_write(ex, data, len);
     client_write(ex, "\n\n", 2);
@@ -108,12 +131,84 @@ static int emit_event(void *baton, const char *data, apr_size_t len)
 
 static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
 {
-    json_t *env = llmgw_envelope_json(e, ex->req->id);
-    char *txt = llmgw_json_dumps(env, JSON_COMPACT);
-    emit_event(ex, txt, strlen(txt));
-    free(txt);
-    json_decref(env);
+    if (ex->as) {
+        ex->inb->api->stream_error(ex->as, e, client_event, ex);
+    }
+    else {
+        json_t *env = llmgw_envelope_json(e, ex->req->id);
+        char *txt = llmgw_json_dumps(env, JSON_COMPACT);
+        client_event(ex, NULL, txt, strlen(txt));
+        free(txt);
+        json_decref(env);
+    }
     ex->stream_error = 1;
+}
+
+/* A chunk the client's adapter refused: the provider translator's error
+ * envelope (a mid-stream error), or something that is not a chunk. */
+static void refused_chunk(exchange_t *ex, const char *data, apr_size_t len)
+{
+    json_t *j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    json_t *err = json_object_get(j, "error");
+    llmgw_error_t e;
+
+    memset(&e, 0, sizeof(e));
+    e.status = HTTP_BAD_GATEWAY;
+    e.type = "provider_error";
+    e.code = INVALID_CODE;
+    e.message = "the provider's stream could not be translated";
+    e.provider = ex->provider->name;
+    e.retry_after = -1;
+    if (json_is_object(err)) {
+        const char *v;
+        if ((v = json_string_value(json_object_get(err, "message")))) {
+            e.message = apr_pstrdup(ex->p, v);
+        }
+        if ((v = json_string_value(json_object_get(err, "type")))) {
+            e.type = apr_pstrdup(ex->p, v);
+        }
+        if ((v = json_string_value(json_object_get(err, "code")))) {
+            e.code = apr_pstrdup(ex->p, v);
+        }
+        if (json_is_integer(json_object_get(err, "upstream_status"))) {
+            e.upstream_status = (int)json_integer_value(
+                json_object_get(err, "upstream_status"));
+        }
+        if (!strcmp(e.type, "rate_limit_error")) {
+            e.status = HTTP_TOO_MANY_REQUESTS;
+        }
+    }
+    json_decref(j);
+    emit_error_event(ex, &e);
+}
+
+/* What the provider translator emits: chat.completion.chunk data, or the
+ * SPEC error envelope. */
+static int emit_event(void *baton, const char *data, apr_size_t len)
+{
+    exchange_t *ex = baton;
+    if (!ex->as) {
+        return client_event(ex, NULL, data, len);
+    }
+    if (ex->stream_error) {
+        return 0;
+    }
+    if (ex->inb->api->stream_chunk(ex->as, data, len, client_event, ex) < 0) {
+        refused_chunk(ex, data, len);
+    }
+    return 0;
+}
+
+/* The translated stream completed: [DONE], or the adapter's last events. */
+static void emit_end(exchange_t *ex)
+{
+    ex->stream_end = 1;
+    if (ex->as) {
+        ex->inb->api->stream_end(ex->as, client_event, ex);
+    }
+    else {
+        client_event(ex, NULL, "[DONE]", 6);
+    }
 }
 
 static int on_sse_event(void *baton, const char *event, const char *data,
@@ -121,13 +216,28 @@ static int on_sse_event(void *baton, const char *event, const char *data,
 {
     exchange_t *ex = baton;
     int rv;
+    if (ex->relay) {
+        /* the client's own API: relayed as it came, to the provider's
+         * close (Gemini's usage may follow its finishReason) */
+        if (ex->stream_error) {
+            return 0;
+        }
+        client_event(ex, event, data, len);
+        rv = llmgw_native_watch_event(ex->watch, event, data, len);
+        if (rv == LLMGW_NATIVE_END) {
+            ex->stream_end = 1;
+        }
+        else if (rv == LLMGW_NATIVE_ERROR) {
+            ex->stream_error = 1;
+        }
+        return 0;
+    }
     if (ex->stream_end || ex->stream_error) {
         return 0;                   /* nothing after the end */
     }
     rv = ex->xl->stream_event(ex->xs, event, data, len, emit_event, ex);
-    if (rv == LLMGW_XLATE_END) {
-        ex->stream_end = 1;
-        emit_event(ex, "[DONE]", 6);
+    if (rv == LLMGW_XLATE_END && !ex->stream_error) {
+        emit_end(ex);
     }
     else if (rv == LLMGW_XLATE_ERROR) {
         ex->stream_error = 1;
@@ -153,7 +263,17 @@ static void start_stream(exchange_t *ex)
     llmgw_set_gateway_headers(r, req);
     ex->streaming = 1;
     ex->sse = llmgw_sse_parser_create(ex->p, 0, on_sse_event, ex);
-    ex->xs = ex->xl->stream_new(ex->p, &ex->xctx);
+    if (ex->inb && req->api != LLMGW_API_INDOXHUB
+        && ex->inb->api->stream_new) {
+        ex->inb->ctx.provider = ex->provider->name;
+        ex->as = ex->inb->api->stream_new(ex->p, &ex->inb->ctx);
+    }
+    if (ex->relay) {
+        ex->watch = llmgw_native_watch_new(ex->p, req->api);
+    }
+    else {
+        ex->xs = ex->xl->stream_new(ex->p, &ex->xctx);
+    }
 }
 
 /* Whether a Content-Type is text/event-stream (parameters allowed). */
@@ -287,6 +407,68 @@ static int header_value_ok(const char *v)
     return 1;
 }
 
+/* The body of a relayed request (the client's own API): its text as it
+ * came, or with the upstream model spliced in, or its tree when the
+ * gateway's fields were taken out. Gemini's model is in the path. */
+static int relay_body(exchange_t *ex, const char **out, apr_size_t *out_len,
+                      const char **err)
+{
+    const llmgw_xlate_in_t *in = &ex->in;
+    int model_in_body = ex->req->api != LLMGW_API_GEMINI;
+    char *txt;
+
+    if (in->unchanged || (!in->tree && !model_in_body)) {
+        *out = in->raw;
+        *out_len = in->len;
+        return 0;
+    }
+    if (!in->tree) {
+        *out = llmgw_replace_model(ex->p, in->raw, in->len, ex->model,
+                                   out_len);
+        if (!*out) {
+            *err = "the request has no model";
+            return HTTP_BAD_REQUEST;
+        }
+        return 0;
+    }
+    if (model_in_body) {
+        json_object_set_new(in->tree, "model", json_string(ex->model));
+    }
+    txt = llmgw_json_dumps(in->tree, JSON_COMPACT);
+    if (!txt) {
+        *err = "cannot serialise the upstream request";
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *out_len = strlen(txt);
+    *out = apr_pstrmemdup(ex->p, txt, *out_len);
+    free(txt);
+    return 0;
+}
+
+/* The Anthropic SDKs' anthropic-version and anthropic-beta go to an
+ * anthropic provider with the Messages API they belong to (the client's
+ * version replaces the gateway's default). */
+static void anthropic_client_headers(exchange_t *ex, apr_array_header_t *h)
+{
+    const char *v = apr_table_get(ex->r->headers_in, "anthropic-version");
+    const char *b = apr_table_get(ex->r->headers_in, "anthropic-beta");
+    int i;
+    if (v && header_value_ok(v)) {
+        for (i = 0; i < h->nelts; i++) {
+            const char *line = APR_ARRAY_IDX(h, i, const char *);
+            if (!strncasecmp(line, "anthropic-version:", 18)) {
+                APR_ARRAY_IDX(h, i, const char *) =
+                    apr_pstrcat(ex->p, "anthropic-version: ", v, NULL);
+            }
+        }
+    }
+    if (b && header_value_ok(b)) {
+        APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(ex->p,
+                                                      "anthropic-beta: ", b,
+                                                      NULL);
+    }
+}
+
 /* The body and headers for one candidate route; 0 or an HTTP status with
  * *err for a request the provider type cannot take. */
 static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
@@ -303,15 +485,23 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
         *err = "the provider key contains control characters";
         return HTTP_BAD_REQUEST;
     }
-    path = ex->xl->path(ex->p, &ex->xctx, req->endpoint, req->stream);
+    path = ex->xl->path(ex->p, &ex->xctx, ex->in.ep, req->stream);
     if (!path) {
         *err = apr_psprintf(ex->p, "provider '%s' does not support %s",
                             pr->name, req->endpoint_name);
         return HTTP_BAD_REQUEST;
     }
     ex->xl->headers(ex->p, key, h);
-    rv = ex->xl->raw_request(ex->xl, ex->p, &ex->xctx, &ex->in, &call->body,
-                             &call->body_len, err);
+    if (ex->relay) {
+        rv = relay_body(ex, &call->body, &call->body_len, err);
+        if (req->api == LLMGW_API_MESSAGES) {
+            anthropic_client_headers(ex, h);
+        }
+    }
+    else {
+        rv = ex->xl->raw_request(ex->xl, ex->p, &ex->xctx, &ex->in,
+                                 &call->body, &call->body_len, err);
+    }
     if (rv) {
         return rv;
     }
@@ -482,8 +672,50 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
     if (ex->body_overflow) {
         return "provider response too large";
     }
-    return llmgw_answer_invalid(ex->provider->type, ex->req->endpoint,
+    return llmgw_answer_invalid(ex->provider->type, ex->in.ep,
                                 ex->body.data, ex->body.len);
+}
+
+/* A complete answer in the client's API: a chat.completion through the
+ * adapter, a relayed one as it is; a Responses answer is kept. 0 when it
+ * cannot be expressed. */
+static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
+{
+    request_rec *r = ex->r;
+    llmgw_request_t *req = ex->req;
+    llmgw_inbound_t *inb = ex->inb;
+    json_t *chat, *answer;
+    char *txt;
+
+    chat = json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
+    if (!chat) {
+        return 0;
+    }
+    if (ex->relay) {
+        answer = chat;
+    }
+    else {
+        inb->ctx.provider = ex->provider->name;
+        inb->ctx.duration_ms = apr_time_as_msec(apr_time_now()
+                                                - r->request_time);
+        inb->ctx.cost_usd = req->cost_usd;
+        answer = inb->api->from_chat(ex->p, chat, &inb->ctx);
+        json_decref(chat);
+        if (!answer) {
+            return 0;
+        }
+        txt = llmgw_json_dumps(answer, JSON_COMPACT);
+        if (!txt) {
+            json_decref(answer);
+            return 0;
+        }
+        *len = strlen(txt);
+        *out = apr_pstrmemdup(ex->p, txt, *len);
+        free(txt);
+    }
+    llmgw_inbound_keep(r, req, answer);
+    json_decref(answer);
+    return 1;
 }
 
 /* A complete non-stream answer: translated if needed (an OpenAI-format
@@ -495,14 +727,22 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
     const char *out = ex->body.data ? ex->body.data : "";
     apr_size_t out_len = ex->body.len;
 
-    if (ex->xl->raw_response(ex->xl, ex->p, &ex->xctx, &ex->in, out, out_len,
-                             &out, &out_len, &req->usage)) {
+    if (ex->relay) {
+        llmgw_native_answer_usage(req->api, out, out_len, &req->usage);
+    }
+    else if (ex->xl->raw_response(ex->xl, ex->p, &ex->xctx, &ex->in, out,
+                                  out_len, &out, &out_len, &req->usage)) {
         return invalid_response(ex, call, "provider response could not "
                                 "be translated");
     }
     req->answered_provider = ex->provider->name;
     req->answered_model = ex->model;
     account(r, req);
+    if (ex->inb && req->endpoint != LLMGW_EP_COUNT_TOKENS
+        && !client_answer(ex, &out, &out_len)) {
+        return invalid_response(ex, call, "provider response could not "
+                                "be translated");
+    }
     capture(req, out, out_len);
     req->capture_is_sse = 0;
     req->ttft = apr_time_now() - r->request_time;
@@ -528,11 +768,15 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
         llmgw_sse_finish(ex->sse);      /* a last event with no blank line */
     }
     if (!ex->stream_end && !ex->stream_error) {
-        if (call->result == LLMGW_UP_OK) {
+        if (call->result == LLMGW_UP_OK && ex->relay) {
+            invalid_error(ex, call, "the provider's stream ended before its "
+                          "terminal event", &e);
+            emit_error_event(ex, &e);
+        }
+        else if (call->result == LLMGW_UP_OK) {
             if (ex->xl->stream_finish(ex->xs, emit_event, ex)
-                == LLMGW_XLATE_END) {
-                ex->stream_end = 1;
-                emit_event(ex, "[DONE]", 6);
+                == LLMGW_XLATE_END && !ex->stream_error) {
+                emit_end(ex);
             }
             else {
                 ex->stream_error = 1;
@@ -545,10 +789,22 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
             emit_error_event(ex, &e);
         }
     }
-    ex->xl->stream_usage(ex->xs, &req->usage);
+    if (ex->relay) {
+        llmgw_native_watch_usage(ex->watch, &req->usage);
+    }
+    else {
+        ex->xl->stream_usage(ex->xs, &req->usage);
+    }
     client_flush(ex);
     req->complete = ex->stream_end && !ex->stream_error && !ex->client_gone;
     account(ex->r, req);
+    if (req->complete && ex->as && ex->inb->api->stream_result) {
+        json_t *answer = ex->inb->api->stream_result(ex->as);
+        if (answer) {
+            llmgw_inbound_keep(ex->r, req, answer);
+            json_decref(answer);
+        }
+    }
 }
 
 /* SPEC "Translation": what LLMGWDropUnsupported dropped is listed. */
@@ -635,6 +891,29 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.in.tree = req->body;
             ex.in.request_tree = request_tree;
             ex.in.baton = req;
+            if (req->api != LLMGW_API_CHAT) {
+                ex.inb = llmgw_inbound(req);
+                ex.relay = llmgw_inbound_relays(req, rt->provider);
+            }
+            if (ex.inb && !ex.relay && req->api != LLMGW_API_INDOXHUB) {
+                /* translated: the provider gets the request's Chat form */
+                const char *err = NULL, *param = NULL;
+                int st = 0;
+                json_t *chat = llmgw_inbound_chat(req, &st, &err, &param);
+                if (!chat) {
+                    return llmgw_error_reply(r, req, st, param
+                                             ? "invalid_request" : NULL,
+                                             param, err);
+                }
+                ex.in.ep = LLMGW_EP_CHAT;
+                ex.in.endpoint_name = "chat/completions";
+                ex.in.raw = NULL;
+                ex.in.len = 0;
+                ex.in.unchanged = 0;
+                ex.in.tree = chat;
+                ex.in.request_tree = NULL;
+                ex.xctx.include_usage = 1;  /* the adapter's last events */
+            }
             ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);
             llmgw_buf_init(&ex.body, ex.p, 0);
             if (req->capture) {

@@ -97,10 +97,45 @@ static int candidates(request_rec *r, llmgw_request_t *req,
     return 0;
 }
 
+/* The routes that serve only their own providers: Gemini's format goes
+ * to gemini providers, count_tokens to anthropic ones. Answers and
+ * returns 0 otherwise. */
+static int routes_speak_api(request_rec *r, llmgw_request_t *req,
+                            apr_array_header_t *routes)
+{
+    int i;
+    for (i = 0; i < routes->nelts; i++) {
+        const llmgw_provider_t *pr = APR_ARRAY_IDX(routes, i,
+                                                   llmgw_route_t).provider;
+        const char *need = NULL;
+        if (req->api == LLMGW_API_GEMINI && pr->type != LLMGW_PT_GEMINI) {
+            need = "gemini";
+        }
+        else if (req->endpoint == LLMGW_EP_COUNT_TOKENS
+                 && pr->type != LLMGW_PT_ANTHROPIC) {
+            need = "anthropic";
+        }
+        if (need) {
+            llmgw_error_reply(r, req, HTTP_BAD_REQUEST,
+                              "unsupported_provider", "model",
+                              apr_psprintf(r->pool, "%s is served by %s "
+                                           "providers only; '%s' is not one",
+                                           req->endpoint_name, need,
+                                           pr->name));
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static llmgw_endpoint_e check_method(request_rec *r, llmgw_endpoint_e ep)
 {
     if (ep == LLMGW_EP_MODELS) {
         return r->method_number == M_GET ? ep : LLMGW_EP_UNKNOWN;
+    }
+    if (ep == LLMGW_EP_RESPONSE_ITEM) {
+        return r->method_number == M_GET || r->method_number == M_DELETE
+               ? ep : LLMGW_EP_UNKNOWN;
     }
     return r->method_number == M_POST ? ep : LLMGW_EP_UNKNOWN;
 }
@@ -123,6 +158,7 @@ int llmgw_handler(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &llmgw_module);
     req = llmgw_request_get(r);
     req->endpoint = llmgw_endpoint_from_path(r->uri, &req->endpoint_name);
+    req->api = llmgw_api_of(dc, req->endpoint);
 
     rv = llmgw_run_authenticate(r, req);
     if (rv != OK && rv != DECLINED) {
@@ -141,6 +177,9 @@ int llmgw_handler(request_rec *r)
     }
     if (req->endpoint == LLMGW_EP_MODELS) {
         return llmgw_list_models(r, req);
+    }
+    if (req->endpoint == LLMGW_EP_RESPONSE_ITEM) {
+        return llmgw_response_item(r, req);
     }
     if (!content_type_ok(r)) {
         return llmgw_error_reply(r, req, HTTP_UNSUPPORTED_MEDIA_TYPE,
@@ -179,8 +218,16 @@ int llmgw_handler(request_rec *r)
         }
     }
     llmgw_pool_json(r->pool, pq.models);
+    if (req->api == LLMGW_API_GEMINI
+        && !(pq.model = llmgw_gemini_model_from_path(r->pool, r->uri))) {
+        return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "unknown_route",
+                                 NULL, "no model in the path");
+    }
     req->requested_model = apr_pstrdup(r->pool, pq.model);
-    req->stream = pq.stream && req->endpoint == LLMGW_EP_CHAT;
+    req->stream = (pq.stream && (req->endpoint == LLMGW_EP_CHAT
+                                 || req->endpoint == LLMGW_EP_MESSAGES
+                                 || req->endpoint == LLMGW_EP_RESPONSES))
+                  || req->endpoint == LLMGW_EP_GEMINI_STREAM;
     req->include_usage = pq.include_usage;
     req->max_tokens = pq.max_tokens;
     req->prompt_estimate = pq.prompt_estimate;
@@ -193,7 +240,8 @@ int llmgw_handler(request_rec *r)
     if (pq.legacy_fields) {
         apr_table_setn(r->err_headers_out, "Deprecation", "true");
     }
-    if (candidates(r, req, provider_field, &pq, &routes)) {
+    if (candidates(r, req, provider_field, &pq, &routes)
+        || !routes_speak_api(r, req, routes)) {
         return OK;
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;
@@ -207,6 +255,9 @@ int llmgw_handler(request_rec *r)
     }
     if (req->body_changed) {
         raw_unchanged = 0;          /* the hook's tree goes upstream */
+    }
+    if (req->api != LLMGW_API_CHAT && llmgw_inbound_prepare(r, req)) {
+        return OK;                  /* answered (previous_response_id) */
     }
     if (llmgw_run_cache_lookup(r, req) == OK) {
         req->ttft = apr_time_now() - r->request_time;

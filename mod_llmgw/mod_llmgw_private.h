@@ -18,6 +18,7 @@ typedef struct llmgw_server_conf {
     apr_hash_t *prices;                /* "provider/model" -> llmgw_price_t */
     const char *store_spec;            /* LLMGWStore (main server) */
     const char *environment;           /* LLMGWEnvironment, for /health */
+    apr_uint32_t response_ttl;         /* LLMGWResponseTTL, 0 unset */
 } llmgw_server_conf;
 
 typedef struct llmgw_price {
@@ -37,6 +38,8 @@ typedef struct llmgw_dir_conf {
     apr_off_t max_body;
     long default_max_tokens;           /* for providers that require it */
     int drop_unsupported;              /* LLMGWDropUnsupported (-1 unset) */
+    int envelope;                      /* LLMGWEnvelope: LLMGW_API_CHAT or
+                                        * LLMGW_API_INDOXHUB (-1 unset) */
 } llmgw_dir_conf;
 
 #define LLMGW_DEFAULT_TIMEOUT         apr_time_from_sec(300)
@@ -44,6 +47,8 @@ typedef struct llmgw_dir_conf {
 #define LLMGW_DEFAULT_MAX_BODY        (10 * 1024 * 1024)
 #define LLMGW_DEFAULT_MAX_TOKENS      4096
 #define LLMGW_MAX_MAX_BODY            ((apr_int64_t)1 << 30)   /* 1 GiB */
+#define LLMGW_MAX_RESPONSE_TTL        (30 * 86400)
+#define LLMGW_DEFAULT_RESPONSE_TTL    LLMGW_MAX_RESPONSE_TTL
 
 extern const command_rec llmgw_cmds[];
 void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -106,6 +111,37 @@ json_t *llmgw_pool_json(apr_pool_t *p, json_t *j);
  * envelope; returns OK. */
 int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
                       const char *code, const char *param, const char *msg);
+
+/* mod_llmgw_inbound.c: the client APIs other than Chat Completions. */
+typedef struct llmgw_inbound {
+    const llmgw_client_api_t *api;
+    llmgw_api_ctx_t ctx;             /* what the adapter knows */
+    json_t *chat;                    /* the Chat form, built on first use */
+    int chat_status;                 /* != 0: it could not be built */
+    const char *chat_err, *chat_param;
+    int store;                       /* Responses: keep the answer */
+} llmgw_inbound_t;
+
+/* The API a route under a mount speaks (LLMGWEnvelope for Chat). */
+llmgw_api_e llmgw_api_of(const llmgw_dir_conf *dc, llmgw_endpoint_e ep);
+/* The request's inbound state, made on first use. */
+llmgw_inbound_t *llmgw_inbound(llmgw_request_t *req);
+/* Whether a route to pr relays the client's own API (no translation). */
+int llmgw_inbound_relays(const llmgw_request_t *req,
+                         const llmgw_provider_t *pr);
+/* After admission: the adapter's context, and for Responses the stored
+ * conversation of previous_response_id. 0, or the status of the error
+ * already answered. */
+int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req);
+/* The request's Chat form (pool held; gateway fields removed), or NULL
+ * with *status (400...), *err and *param. */
+json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
+                           const char **err, const char **param);
+/* A complete Responses answer: kept for previous_response_id and GET
+ * responses/{id} unless the request said store: false. */
+void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer);
+/* GET / DELETE responses/{id}. */
+int llmgw_response_item(request_rec *r, llmgw_request_t *req);
 
 /* mod_llmgw_handler.c */
 int llmgw_handler(request_rec *r);

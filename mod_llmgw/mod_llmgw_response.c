@@ -149,7 +149,9 @@ int llmgw_send_body(request_rec *r, llmgw_request_t *req, int status,
 int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
                          const llmgw_error_t *e)
 {
-    json_t *env = llmgw_envelope_json(e, req->id);
+    /* in the shape of the API the client speaks (Anthropic's on
+     * messages, Google's on Gemini's routes...), same status */
+    json_t *env = llmgw_client_api(req->api)->error_body(e, req->id);
     char *txt = llmgw_json_dumps(env, JSON_COMPACT);
     apr_size_t len = strlen(txt);
     char *body = apr_pstrmemdup(r->pool, txt, len);
@@ -162,7 +164,9 @@ int llmgw_send_error_req(request_rec *r, llmgw_request_t *req,
     }
     if (e->status == HTTP_METHOD_NOT_ALLOWED) {
         apr_table_setn(r->headers_out, "Allow",
-                       req->endpoint == LLMGW_EP_MODELS ? "GET" : "POST");
+                       req->endpoint == LLMGW_EP_MODELS ? "GET"
+                       : req->endpoint == LLMGW_EP_RESPONSE_ITEM
+                       ? "GET, DELETE" : "POST");
     }
     /* An error is never a partial success: drop success-only headers. */
     apr_table_unset(r->headers_out, "x-tokens-prompt");

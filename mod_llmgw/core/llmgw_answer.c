@@ -12,9 +12,10 @@
 /* The top-level members the check looks at. */
 typedef struct {
     llmgw_jspan_t choices, content, type, candidates, prompt_feedback, data,
-                  embedding, embeddings;
+                  embedding, embeddings, object, output, input_tokens;
     int has_choices, has_content, has_type, has_candidates,
-        has_prompt_feedback, has_data, has_embedding, has_embeddings;
+        has_prompt_feedback, has_data, has_embedding, has_embeddings,
+        has_object, has_output, has_input_tokens;
 } members_t;
 
 #define KEY(k) (klen == sizeof(k) - 1 && !memcmp(key, k, sizeof(k) - 1))
@@ -35,6 +36,9 @@ static int member(void *baton, const char *key, apr_size_t klen,
     TAKE("data", data)
     TAKE("embedding", embedding)
     TAKE("embeddings", embeddings)
+    TAKE("object", object)
+    TAKE("output", output)
+    TAKE("input_tokens", input_tokens)
 #undef TAKE
     return 0;
 }
@@ -68,6 +72,23 @@ const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
     memset(&m, 0, sizeof(m));
     llmgw_json_each(&top, member, &m);
 
+    /* the native relays: the client's own API */
+    if (ep == LLMGW_EP_MESSAGES || ep == LLMGW_EP_GEMINI) {
+        ep = LLMGW_EP_CHAT;         /* the provider's own answer */
+    }
+    if (ep == LLMGW_EP_RESPONSES) {
+        if (is(&m.object, m.has_object, LLMGW_JV_STRING)
+            && m.object.len == 10 && !memcmp(m.object.p, "\"response\"", 10)
+            && is(&m.output, m.has_output, LLMGW_JV_ARRAY)) {
+            return NULL;
+        }
+        return "the provider's answer is not a Responses API response "
+               "(object \"response\" and an output array)";
+    }
+    if (ep == LLMGW_EP_COUNT_TOKENS) {
+        return is(&m.input_tokens, m.has_input_tokens, LLMGW_JV_NUMBER)
+               ? NULL : "the provider's answer has no input_tokens";
+    }
     if (ep == LLMGW_EP_CHAT) {
         switch (pt) {
         case LLMGW_PT_ANTHROPIC:

@@ -12,13 +12,46 @@ static const struct {
     { "/embeddings",         LLMGW_EP_EMBEDDINGS },
     { "/models",             LLMGW_EP_MODELS },
     { "/images/generations", LLMGW_EP_IMAGES },
+    { "/messages",           LLMGW_EP_MESSAGES },
+    { "/messages/count_tokens", LLMGW_EP_COUNT_TOKENS },
+    { "/responses",          LLMGW_EP_RESPONSES },
 };
+
+/* The {model} of ".../models/{model}:METHOD" (Gemini's own routes), and
+ * whether METHOD is one the gateway serves. */
+static llmgw_endpoint_e gemini_route(const char *path, apr_size_t n)
+{
+    static const char gen[] = ":generateContent",
+                      sgen[] = ":streamGenerateContent";
+    const char *m = path ? strstr(path, "/models/") : NULL;
+    if (!m || !memchr(m, ':', n - (apr_size_t)(m - path))) {
+        return LLMGW_EP_UNKNOWN;
+    }
+    if (n >= sizeof(sgen) - 1
+        && !memcmp(path + n - (sizeof(sgen) - 1), sgen, sizeof(sgen) - 1)) {
+        return LLMGW_EP_GEMINI_STREAM;
+    }
+    if (n >= sizeof(gen) - 1
+        && !memcmp(path + n - (sizeof(gen) - 1), gen, sizeof(gen) - 1)) {
+        return LLMGW_EP_GEMINI;
+    }
+    return LLMGW_EP_UNKNOWN;
+}
 
 llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name)
 {
     apr_size_t n = path ? strlen(path) : 0, i;
     while (n > 1 && path[n - 1] == '/') {       /* tolerate a trailing slash */
         n--;
+    }
+    if (path && strstr(path, "/models/") && memchr(path, ':', n)) {
+        llmgw_endpoint_e ep = gemini_route(path, n);
+        *name = ep == LLMGW_EP_GEMINI_STREAM ? "streamGenerateContent"
+                                             : "generateContent";
+        if (ep == LLMGW_EP_UNKNOWN) {
+            *name = NULL;
+        }
+        return ep;
     }
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         apr_size_t sl = strlen(routes[i].suffix);
@@ -30,6 +63,10 @@ llmgw_endpoint_e llmgw_endpoint_from_path(const char *path, const char **name)
     if (path && strstr(path, "/models/")) {
         *name = "models";           /* models/{id}: llmgw_model_id_from_path */
         return LLMGW_EP_MODELS;
+    }
+    if (path && llmgw_response_id_from_path(path)) {
+        *name = "responses";        /* responses/{id} */
+        return LLMGW_EP_RESPONSE_ITEM;
     }
     *name = NULL;
     return LLMGW_EP_UNKNOWN;
@@ -68,6 +105,38 @@ const char *llmgw_model_id_from_path(apr_pool_t *p, const char *path)
     }
     *o = '\0';
     return id;
+}
+
+const char *llmgw_response_id_from_path(const char *path)
+{
+    const char *s = path ? strstr(path, "/responses/") : NULL;
+    const char *id;
+    if (!s) {
+        return NULL;
+    }
+    id = s + 11;
+    /* one segment of id characters: resp_ ids are [A-Za-z0-9_-] */
+    if (!*id || id[strspn(id, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")]) {
+        return NULL;
+    }
+    return id;
+}
+
+const char *llmgw_gemini_model_from_path(apr_pool_t *p, const char *path)
+{
+    const char *s = path ? strstr(path, "/models/") : NULL;
+    const char *colon;
+    if (!s) {
+        return NULL;
+    }
+    s += 8;
+    colon = strrchr(s, ':');
+    if (!colon || colon == s) {
+        return NULL;
+    }
+    return llmgw_model_id_from_path(p, apr_pstrcat(p, "/models/",
+                                    apr_pstrmemdup(p, s, colon - s), NULL));
 }
 
 /* Rough prompt size in tokens: 4 bytes a token, the usual estimate. */
@@ -185,6 +254,9 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
         out->model = json_string_value(json_array_get(out->models, 0));
         out->model_from_models = 1;
     }
+    else if (ep == LLMGW_EP_GEMINI || ep == LLMGW_EP_GEMINI_STREAM) {
+        out->model = NULL;          /* in the path */
+    }
     else {
         *param = "model";
         *err = "'model' is required";
@@ -210,6 +282,38 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
         if (!json_is_string(json_object_get(body, "prompt"))) {
             *param = "prompt";
             *err = "'prompt' must be a string";
+            goto fail;
+        }
+        break;
+    case LLMGW_EP_MESSAGES:
+    case LLMGW_EP_COUNT_TOKENS:
+        if ((rv = check_messages(json_object_get(body, "messages"), err,
+                                 param))) {
+            goto fail;
+        }
+        break;
+    case LLMGW_EP_RESPONSES:
+        v = json_object_get(body, "input");
+        if (!json_is_string(v) && !json_is_array(v)) {
+            *param = "input";
+            *err = "'input' must be a string or an array of items";
+            goto fail;
+        }
+        v = json_object_get(body, "max_output_tokens");
+        if (v && !json_is_null(v)) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1) {
+                *param = "max_output_tokens";
+                *err = "'max_output_tokens' must be a positive integer";
+                goto fail;
+            }
+            out->max_tokens = json_integer_value(v);
+        }
+        break;
+    case LLMGW_EP_GEMINI:
+    case LLMGW_EP_GEMINI_STREAM:
+        if (!json_is_array(json_object_get(body, "contents"))) {
+            *param = "contents";
+            *err = "'contents' must be an array";
             goto fail;
         }
         break;
@@ -433,6 +537,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     memset(&sc, 0, sizeof(sc));
     memset(out, 0, sizeof(*out));
     out->max_tokens = -1;
+    if (ep != LLMGW_EP_CHAT && ep != LLMGW_EP_EMBEDDINGS
+        && ep != LLMGW_EP_IMAGES) {
+        return 0;                   /* the other APIs are read as trees */
+    }
     sc.plain = 1;
     for (i = 0; i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n'
                             || raw[i] == '\r'); i++)

@@ -169,7 +169,15 @@ static const char *anth_path(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                              llmgw_endpoint_e ep, int stream)
 {
     (void)p; (void)x; (void)stream;
-    return ep == LLMGW_EP_CHAT ? ANTHROPIC_PATH : NULL;
+    switch (ep) {
+    case LLMGW_EP_CHAT:
+    case LLMGW_EP_MESSAGES:         /* the Messages API, relayed */
+        return ANTHROPIC_PATH;
+    case LLMGW_EP_COUNT_TOKENS:
+        return ANTHROPIC_PATH "/count_tokens";
+    default:
+        return NULL;
+    }
 }
 
 static void anth_headers(apr_pool_t *p, const char *key,

@@ -28,6 +28,7 @@ static const char *oai_path(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     case LLMGW_EP_CHAT:       return "/chat/completions";
     case LLMGW_EP_EMBEDDINGS: return "/embeddings";
     case LLMGW_EP_IMAGES:     return "/images/generations";
+    case LLMGW_EP_RESPONSES:  return "/responses";   /* responses=native */
     default:                  return "/models";
     }
 }

@@ -394,6 +394,9 @@ async function common(ctx, beh, model, stream, fmt) {
 }
 
 const MOCK_THOUGHT = 'Let me think about it.';
+// A signature shaped like Anthropic's (base64 with '+', '/' and '='):
+// relayed byte for byte, it must come back unchanged.
+const MOCK_SIGNATURE = 'EqQBCkgIARABGAIiQL+/mock/Sig+nature==0123456789abcdefABCDEF/+=';
 
 // ---------------------------------------------------------------- Anthropic
 function antErrorType(code) {
@@ -485,7 +488,7 @@ async function handleAnthropic(ctx, info) {
       }, { 'request-id': reqId });
     }
     const content = [{ type: 'text', text }];
-    if (beh.kind === 'thinking') content.unshift({ type: 'thinking', thinking: MOCK_THOUGHT, signature: 'sig-mock' });
+    if (beh.kind === 'thinking') content.unshift({ type: 'thinking', thinking: MOCK_THOUGHT, signature: MOCK_SIGNATURE });
     if (tool) content.push(tool);
     return ctx.json(200, {
       id, type: 'message', role: 'assistant', model, content,
@@ -526,7 +529,7 @@ async function handleAnthropic(ctx, info) {
     const evs = [events[0],
       ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } }),
       ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: MOCK_THOUGHT } }),
-      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig-mock' } }),
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: MOCK_SIGNATURE } }),
       ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
       ev('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }),
       ...pieces(text).map((p) => ev('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: p } })),
@@ -855,6 +858,77 @@ function handleControl(ctx, pathname) {
   return ctx.json(404, { error: { message: `unknown mock control endpoint ${pathname}`, type: 'not_found' } });
 }
 
+// ---------------------------------------------------------------- Anthropic count_tokens
+function handleCountTokens(ctx, info) {
+  const { req } = ctx;
+  if (req.method !== 'POST') return antError(ctx, 405, `method ${req.method} not allowed`);
+  if (!req.headers['x-api-key']) return antError(ctx, 401, 'x-api-key header is required');
+  const body = info.body;
+  if (info.bodyInvalid || !body || typeof body !== 'object') return antError(ctx, 400, 'invalid JSON');
+  countModel(body.model);
+  ctx.json(200, { input_tokens: ceilTok(antPromptChars(body)) });
+}
+
+// ---------------------------------------------------------------- OpenAI Responses (native)
+// The text of the last user input of a Responses request.
+function respLastUser(input) {
+  if (typeof input === 'string') return input;
+  if (!Array.isArray(input)) return '';
+  for (let i = input.length - 1; i >= 0; i--) {
+    const it = input[i];
+    if (it && it.role === 'user') {
+      if (typeof it.content === 'string') return it.content;
+      if (Array.isArray(it.content)) return it.content.filter((p) => p && typeof p.text === 'string').map((p) => p.text).join('');
+    }
+  }
+  return '';
+}
+
+async function handleResponses(ctx, info) {
+  const { req } = ctx;
+  if (req.method !== 'POST') return oaiError(ctx, 405, `method ${req.method} not allowed`);
+  const body = info.body;
+  if (info.bodyInvalid || !body || typeof body !== 'object' || Array.isArray(body)) {
+    return oaiError(ctx, 400, 'We could not parse the JSON body of your request.');
+  }
+  countModel(body.model);
+  const beh = classify(body.model);
+  const stream = body.stream === true;
+  if (await common(ctx, beh, body.model, stream, 'openai')) return;
+  const text = beh.kind === 'inspect' ? JSON.stringify(info) : respLastUser(body.input);
+  const id = newId('resp_mock'), msgId = newId('msg_mock');
+  const usage = { input_tokens: ceilTok(JSON.stringify(body.input || '').length), input_tokens_details: { cached_tokens: 0 },
+    output_tokens: ceilTok(text.length), output_tokens_details: { reasoning_tokens: 0 } };
+  usage.total_tokens = usage.input_tokens + usage.output_tokens;
+  const item = { id: msgId, type: 'message', status: 'completed', role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }] };
+  const resp = (status, output, u) => ({ id, object: 'response', created_at: nowSec(), status, model: body.model,
+    output, usage: u, error: null, incomplete_details: null, instructions: body.instructions || null,
+    previous_response_id: body.previous_response_id || null, metadata: body.metadata || {} });
+  if (!stream) {
+    if (beh.kind === 'drop') return ctx.dropNow();
+    await ctx.sleep(beh.delay || 0);
+    return ctx.json(200, resp('completed', [item], usage));
+  }
+  let seq = 0;
+  const ev = (type, obj) => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...obj })}\n\n`;
+  const events = [
+    ev('response.created', { response: resp('in_progress', [], null) }),
+    ev('response.in_progress', { response: resp('in_progress', [], null) }),
+    ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
+    ev('response.content_part.added', { item_id: msgId, output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }),
+    ...pieces(text).map((p) => ev('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: p })),
+  ];
+  ctx.sseHead({});
+  if (beh.kind === 'drop') return ctx.dropAfter(events);
+  events.push(
+    ev('response.output_text.done', { item_id: msgId, output_index: 0, content_index: 0, text }),
+    ev('response.content_part.done', { item_id: msgId, output_index: 0, content_index: 0, part: item.content[0] }),
+    ev('response.output_item.done', { output_index: 0, item }),
+    ev('response.completed', { response: resp('completed', [item], usage) }));
+  if (await ctx.emit(events, beh.delay || 0)) ctx.end();
+}
+
 async function route(req, res, rawBody) {
   const ctx = makeCtx(req, res);
   const url = new URL(req.url, 'http://127.0.0.1');
@@ -880,6 +954,8 @@ async function route(req, res, rawBody) {
   if (body && typeof body === 'object' && await hostileAnswer(ctx,
       /\/v1\/messages$/.test(pathname) ? 'anthropic' : 'openai', body.model, body.stream === true)) return;
   if (/\/v1\/messages$/.test(pathname)) return handleAnthropic(ctx, info);
+  if (/\/v1\/messages\/count_tokens$/.test(pathname)) return handleCountTokens(ctx, info);
+  if (/\/v1\/responses$/.test(pathname)) return handleResponses(ctx, info);
   if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/.exec(pathname))) {
     return handleGemini(ctx, decodeURIComponent(m[1]), m[2], info);
   }

@@ -33,6 +33,8 @@ static const char *gem_path(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     }
     m = gem_encode_model(p, m);
     switch (ep) {
+    case LLMGW_EP_GEMINI:           /* Gemini's own API, relayed */
+    case LLMGW_EP_GEMINI_STREAM:
     case LLMGW_EP_CHAT:
         return apr_pstrcat(p, "/models/", m,
                            stream ? ":streamGenerateContent?alt=sse"

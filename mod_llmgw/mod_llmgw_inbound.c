@@ -1,0 +1,267 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The client APIs other than Chat Completions, httpd side: which API a
+ * request speaks, its Chat form for the routes that translate, whether a
+ * route relays the client's own API, and the Responses-API store
+ * (previous_response_id, GET and DELETE responses/{id}). The conversions
+ * themselves are the pure adapters of llmgw_client_api.h. */
+#include <string.h>
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "mod_llmgw_private.h"
+#include "llmgw_api_responses.h"
+#include "llmgw_cache_key.h"
+#include "llmgw_digest.h"
+#include "llmgw_num.h"
+#include "llmgw_parse.h"
+
+APLOG_USE_MODULE(llmgw);
+
+#define RESPONSE_KEY_PREFIX "llmgw:resp:v1:"
+
+llmgw_api_e llmgw_api_of(const llmgw_dir_conf *dc, llmgw_endpoint_e ep)
+{
+    switch (ep) {
+    case LLMGW_EP_MESSAGES:
+    case LLMGW_EP_COUNT_TOKENS:
+        return LLMGW_API_MESSAGES;
+    case LLMGW_EP_RESPONSES:
+    case LLMGW_EP_RESPONSE_ITEM:
+        return LLMGW_API_RESPONSES;
+    case LLMGW_EP_GEMINI:
+    case LLMGW_EP_GEMINI_STREAM:
+        return LLMGW_API_GEMINI;
+    case LLMGW_EP_CHAT:
+        return dc->envelope == LLMGW_API_INDOXHUB ? LLMGW_API_INDOXHUB
+                                                  : LLMGW_API_CHAT;
+    default:
+        return LLMGW_API_CHAT;
+    }
+}
+
+llmgw_inbound_t *llmgw_inbound(llmgw_request_t *req)
+{
+    llmgw_inbound_t *in = req->inbound;
+    request_rec *r = req->r;
+    if (!in) {
+        char *hex = apr_pstrdup(r->pool, req->id), *o = hex;
+        const char *c;
+        for (c = req->id; *c; c++) {        /* the UUID without dashes */
+            if (*c != '-') {
+                *o++ = *c;
+            }
+        }
+        *o = '\0';
+        in = apr_pcalloc(r->pool, sizeof(*in));
+        in->api = llmgw_client_api(req->api);
+        in->ctx.id = apr_pstrcat(r->pool, req->api == LLMGW_API_MESSAGES
+                                 ? "msg_" : req->api == LLMGW_API_RESPONSES
+                                 ? "resp_" : "chatcmpl-", hex, NULL);
+        in->ctx.created = apr_time_sec(r->request_time);
+        in->ctx.request_id = req->id;
+        in->ctx.cost_usd = -1;
+        in->store = req->api == LLMGW_API_RESPONSES;
+        req->inbound = in;
+    }
+    return in;
+}
+
+int llmgw_inbound_relays(const llmgw_request_t *req,
+                         const llmgw_provider_t *pr)
+{
+    switch (req->api) {
+    case LLMGW_API_MESSAGES:
+        return pr->type == LLMGW_PT_ANTHROPIC;
+    case LLMGW_API_RESPONSES:
+        return pr->type == LLMGW_PT_OPENAI && pr->responses_native;
+    case LLMGW_API_GEMINI:
+        return 1;                   /* only gemini providers are routed */
+    default:
+        return 0;
+    }
+}
+
+json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
+                           const char **err, const char **param)
+{
+    llmgw_inbound_t *in = llmgw_inbound(req);
+    if (!in->chat && !in->chat_status) {
+        json_t *tree = llmgw_request_json(req);
+        if (!in->api->to_chat) {
+            in->chat_status = HTTP_BAD_REQUEST;
+            in->chat_err = apr_psprintf(req->r->pool, "the %s API is served "
+                                        "only by its own providers",
+                                        in->api->name);
+        }
+        else {
+            in->chat_status = in->api->to_chat(req->r->pool, tree, &in->ctx,
+                                               &in->chat, &in->chat_err,
+                                               &in->chat_param);
+            if (!in->chat_status && in->chat) {
+                llmgw_pool_json(req->r->pool, in->chat);
+                llmgw_strip_gateway_fields(in->chat);
+            }
+            else if (!in->chat_status) {
+                in->chat_status = HTTP_INTERNAL_SERVER_ERROR;
+                in->chat_err = "the request could not be translated";
+            }
+        }
+    }
+    *status = in->chat_status;
+    *err = in->chat_err;
+    *param = in->chat_param;
+    return in->chat;
+}
+
+/* ------------------------------------------------ the Responses store */
+
+/* Who may read a stored response: the workspace, else the client's
+ * credential (hashed) on this virtual host. */
+static const char *response_key(request_rec *r, llmgw_request_t *req,
+                                const char *id)
+{
+    const char *scope = llmgw_cache_scope(r->pool, req->workspace,
+                                          r->server->server_hostname,
+                                          req->client_key, NULL);
+    char hex[65];
+    llmgw_sha256_hex(scope, strlen(scope), hex);
+    return apr_pstrcat(r->pool, RESPONSE_KEY_PREFIX, hex, ":", id, NULL);
+}
+
+/* The stored record of id: {"response":..., "conversation":[...]} (pool
+ * held), NULL when absent; *failed when the store could not answer. */
+static json_t *load_response(request_rec *r, llmgw_request_t *req,
+                             const char *id, int *failed)
+{
+    llmgw_store_t *st = llmgw_store_for(r->server);
+    char *val;
+    apr_size_t len;
+    llmgw_store_status_e s;
+
+    *failed = 0;
+    if (!st) {
+        *failed = 1;
+        return NULL;
+    }
+    s = st->get(st, r->pool, response_key(r, req, id), &val, &len);
+    if (s != LLMGW_STORE_OK) {
+        *failed = s != LLMGW_STORE_NOTFOUND;
+        return NULL;
+    }
+    return llmgw_pool_json(r->pool, json_loadb(val, len, JSON_ALLOW_NUL,
+                                               NULL));
+}
+
+int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
+{
+    llmgw_inbound_t *in = llmgw_inbound(req);
+    json_t *tree = req->body ? req->body : llmgw_request_json(req);
+    const json_t *prev, *store;
+    json_t *rec;
+    int failed;
+
+    in->ctx.model = req->requested_model;
+    in->ctx.request = tree;
+    if (req->api != LLMGW_API_RESPONSES) {
+        return 0;
+    }
+    store = json_object_get(tree, "store");
+    in->store = !json_is_false(store);
+    prev = json_object_get(tree, "previous_response_id");
+    if (!prev || json_is_null(prev)) {
+        return 0;
+    }
+    if (!json_is_string(prev) || !llmgw_response_id_from_path(
+            apr_pstrcat(r->pool, "/responses/", json_string_value(prev),
+                        NULL))) {
+        return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_request",
+                                 "previous_response_id",
+                                 "'previous_response_id' must be a "
+                                 "response id"), HTTP_BAD_REQUEST;
+    }
+    rec = load_response(r, req, json_string_value(prev), &failed);
+    if (failed) {
+        return llmgw_error_reply(r, req, HTTP_SERVICE_UNAVAILABLE,
+                                 "store_unavailable", "previous_response_id",
+                                 "stored responses cannot be read now"),
+               HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (!json_is_array(json_object_get(rec, "conversation"))) {
+        return llmgw_error_reply(r, req, HTTP_BAD_REQUEST,
+                                 "previous_response_not_found",
+                                 "previous_response_id",
+                                 apr_psprintf(r->pool, "Previous response "
+                                              "with id '%s' not found.",
+                                              json_string_value(prev))),
+               HTTP_BAD_REQUEST;
+    }
+    in->ctx.history = json_object_get(rec, "conversation");
+    return 0;
+}
+
+void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
+                        json_t *answer)
+{
+    llmgw_inbound_t *in = req->inbound;
+    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_module);
+    llmgw_store_t *st = llmgw_store_for(r->server);
+    const char *id = json_string_value(json_object_get(answer, "id"));
+    json_t *rec;
+    char *txt;
+    llmgw_store_status_e s;
+
+    if (!in || !in->store || !st || !id || req->api != LLMGW_API_RESPONSES
+        || !llmgw_response_id_from_path(apr_pstrcat(r->pool, "/responses/",
+                                                    id, NULL))) {
+        return;
+    }
+    rec = json_pack("{s:O,s:o}", "response", answer, "conversation",
+                    llmgw_responses_conversation(in->ctx.history,
+                                                 in->ctx.request, answer));
+    txt = rec ? llmgw_json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!txt) {
+        return;
+    }
+    s = st->set(st, response_key(r, req, id), txt, strlen(txt),
+                sc->response_ttl ? sc->response_ttl
+                                 : LLMGW_DEFAULT_RESPONSE_TTL);
+    free(txt);
+    if (s != LLMGW_STORE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "llmgw: response %s "
+                      "not stored: %s", id, llmgw_store_status_str(s));
+    }
+}
+
+/* GET and DELETE responses/{id}. */
+int llmgw_response_item(request_rec *r, llmgw_request_t *req)
+{
+    const char *id = llmgw_response_id_from_path(r->uri);
+    llmgw_store_t *st = llmgw_store_for(r->server);
+    json_t *rec;
+    int failed;
+
+    rec = load_response(r, req, id, &failed);
+    if (failed) {
+        return llmgw_error_reply(r, req, HTTP_SERVICE_UNAVAILABLE,
+                                 "store_unavailable", NULL,
+                                 "stored responses cannot be read now");
+    }
+    if (!json_is_object(json_object_get(rec, "response"))) {
+        return llmgw_error_reply(r, req, HTTP_NOT_FOUND, "not_found", NULL,
+                                 apr_psprintf(r->pool, "No response found "
+                                              "with id '%s'.", id));
+    }
+    if (r->method_number == M_DELETE) {
+        if (st->del(st, response_key(r, req, id)) == LLMGW_STORE_ERROR) {
+            return llmgw_error_reply(r, req, HTTP_SERVICE_UNAVAILABLE,
+                                     "store_unavailable", NULL,
+                                     "the response could not be deleted");
+        }
+        return llmgw_send_doc(r, req, HTTP_OK,
+                              json_pack("{s:s,s:s,s:b}", "id", id,
+                                        "object", "response", "deleted", 1));
+    }
+    return llmgw_send_doc(r, req, HTTP_OK,
+                          json_incref(json_object_get(rec, "response")));
+}
