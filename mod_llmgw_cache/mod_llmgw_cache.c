@@ -245,7 +245,25 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     const char *ctype;
     int rv;
 
-    if (req->stream) {
+    if (req->api != LLMGW_API_CHAT && req->api != LLMGW_API_INDOXHUB) {
+        /* the other APIs: as stored, or in the other framing through
+         * their adapter */
+        const llmgw_client_api_t *api = llmgw_client_api(req->api);
+        const char *conv = e->body;
+        ctype = req->stream ? "text/event-stream" : "application/json";
+        len = e->len;
+        rv = 0;
+        if (req->stream && !e->is_sse) {
+            rv = api->expand ? api->expand(r->pool, e->body, e->len, &conv,
+                                           &len) : -1;
+        }
+        else if (!req->stream && e->is_sse) {
+            rv = api->reduce ? api->reduce(r->pool, e->body, e->len, &conv,
+                                           &len) : -1;
+        }
+        out = (char *)conv;
+    }
+    else if (req->stream) {
         ctype = "text/event-stream";
         rv = e->is_sse
              ? llmgw_cache_sse_replay(r->pool, e->body, e->len,
@@ -284,6 +302,31 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     return OK;
 }
 
+/* The endpoints whose answers are stored: not count_tokens (free and
+ * cheap), not the Responses store's GET / DELETE. */
+static int cacheable(llmgw_endpoint_e ep)
+{
+    switch (ep) {
+    case LLMGW_EP_CHAT:
+    case LLMGW_EP_EMBEDDINGS:
+    case LLMGW_EP_MESSAGES:
+    case LLMGW_EP_RESPONSES:
+    case LLMGW_EP_GEMINI:
+    case LLMGW_EP_GEMINI_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The endpoint part of a key: the API is part of it, so that an answer in
+ * one shape (IndoxHub's envelope) never answers a request of another. */
+static const char *key_endpoint(const llmgw_request_t *req)
+{
+    return req->api == LLMGW_API_INDOXHUB ? "chat/completions+indoxhub"
+                                          : req->endpoint_name;
+}
+
 /* The request body in canonical form, from its text (no tree built). */
 static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
 {
@@ -309,8 +352,7 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
         return DECLINED;
     }
     req->cache_status = "BYPASS";
-    if ((req->endpoint != LLMGW_EP_CHAT && req->endpoint != LLMGW_EP_EMBEDDINGS)
-        || !req->provider || !req->model
+    if (!cacheable(req->endpoint) || !req->provider || !req->model
         || !(ctx->canon = canonical_body(r->pool, req))) {
         return DECLINED;
     }
@@ -338,7 +380,7 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
         store_warn(r, "the cache lookup", "no shared store");
         return DECLINED;
     }
-    key = llmgw_cache_key(r->pool, ctx->scope, req->endpoint_name,
+    key = llmgw_cache_key(r->pool, ctx->scope, key_endpoint(req),
                           req->provider->name, req->model, ctx->canon);
     s = key ? st->get(st, r->pool, key, &val, &vlen) : LLMGW_STORE_NOTFOUND;
     if (s == LLMGW_STORE_ERROR) {
@@ -420,7 +462,7 @@ static int cache_completed(request_rec *r, llmgw_request_t *req)
         || !req->answered_provider || !req->answered_model) {
         return OK;
     }
-    key = llmgw_cache_key(r->pool, ctx->scope, req->endpoint_name,
+    key = llmgw_cache_key(r->pool, ctx->scope, key_endpoint(req),
                           req->answered_provider, req->answered_model,
                           ctx->canon);
     if (!key) {
