@@ -34,6 +34,11 @@ my @bad = (
     [ 'provider timeout nan',          'LLMGWProvider p openai http://127.0.0.1:1/v1 timeout=nan', 'LLMGWProvider', qr/seconds/ ],
     [ 'default max tokens overflow',   'LLMGWDefaultMaxTokens 99999999999999999999', 'LLMGWDefaultMaxTokens', qr/1 to/ ],
     [ 'empty models=',                 'LLMGWProvider p openai http://127.0.0.1:1/v1 models=,,', 'LLMGWProvider', qr/models=/ ],
+    [ 'responses= on anthropic',       'LLMGWProvider p anthropic http://127.0.0.1:1 responses=native', 'LLMGWProvider', qr/responses=/ ],
+    [ 'responses= unknown value',      'LLMGWProvider p openai http://127.0.0.1:1/v1 responses=yes', 'LLMGWProvider', qr/native or translate/ ],
+    [ 'unknown envelope',              'LLMGWEnvelope anthropic', 'LLMGWEnvelope', qr/openai or indoxhub/ ],
+    [ 'response TTL zero',             'LLMGWResponseTTL 0', 'LLMGWResponseTTL', qr/30 days/ ],
+    [ 'response TTL over 30 days',     'LLMGWResponseTTL 2592001', 'LLMGWResponseTTL', qr/30 days/ ],
 );
 
 plan tests => 3 * @bad + 2 + 2;
