@@ -5,8 +5,8 @@
  *
  *   llmgw_api_messages.c          the table, error shape, from_chat
  *   llmgw_api_messages_request.c  to_chat
- *   llmgw_api_messages_stream.c   chunk stream -> Messages events, reduce,
- *                                 expand
+ *   llmgw_api_messages_stream.c   chunk stream -> Messages events
+ *   llmgw_api_messages_reduce.c   reduce and expand (the cache's framing)
  */
 #ifndef LLMGW_API_MESSAGES_H
 #define LLMGW_API_MESSAGES_H
@@ -37,6 +37,23 @@ json_t *llmgw_msg_error_event(const llmgw_error_t *e);
  * object (new reference): absent, null, empty or whitespace-only is {}
  * (llmgw_chat_request.h's rule); NULL when it is not a JSON object. */
 json_t *llmgw_msg_tool_input(const json_t *arguments);
+
+/* Messages events (new references; the json_t arguments are stolen):
+ * message_start of message (its content emptied, no stop reason yet),
+ * content_block_start/_delta/_stop at index, message_delta of delta
+ * ({stop_reason, stop_sequence}) and usage. */
+json_t *llmgw_msg_ev_message_start(json_t *message);
+json_t *llmgw_msg_ev_block_start(apr_size_t index, json_t *block);
+json_t *llmgw_msg_ev_block_delta(apr_size_t index, json_t *delta);
+json_t *llmgw_msg_ev_block_stop(apr_size_t index);
+json_t *llmgw_msg_ev_message_delta(json_t *delta, json_t *usage);
+
+/* llmgw_api_emit_json as event name: 0, or -1. */
+int llmgw_msg_emit_ev(const char *name, json_t *ev, llmgw_event_emit_fn emit,
+                      void *baton);
+
+/* Whether t is a non-empty string. */
+int llmgw_msg_is_text(const json_t *t);
 
 /* The parts of llmgw_api_messages. */
 int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,

@@ -261,7 +261,7 @@ static int convert_message(req_t *r, const json_t *m, size_t mi, json_t *out)
                 goto bad;
             }
             json_array_append_new(calls,
-                json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "id", id,
+                json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id,
                           "type", "function", "function", "name", name,
                           "arguments", args));
             free(args);
@@ -679,7 +679,8 @@ int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
 bad:
     json_decref(messages);
     json_decref(out);
-    *err = r.err;
-    *param = r.param;
+    /* pool copies: a member name points into the client's tree */
+    *err = apr_pstrdup(p, r.err ? r.err : "invalid request");
+    *param = r.param ? apr_pstrdup(p, r.param) : NULL;
     return 400;
 }
