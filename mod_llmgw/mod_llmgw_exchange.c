@@ -901,8 +901,13 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 int st = 0;
                 json_t *chat = llmgw_inbound_chat(req, &st, &err, &param);
                 if (!chat) {
-                    return llmgw_error_reply(r, req, st, param
-                                             ? "invalid_request" : NULL,
+                    /* the adapters word what Chat cannot express as
+                     * "... cannot be translated ..." */
+                    return llmgw_error_reply(r, req, st, err
+                                             && strstr(err, "cannot be "
+                                                       "translated")
+                                             ? "unsupported_parameter"
+                                             : "invalid_request",
                                              param, err);
                 }
                 ex.in.ep = LLMGW_EP_CHAT;
