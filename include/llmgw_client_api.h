@@ -61,6 +61,9 @@ typedef struct llmgw_api_ctx {
 
 typedef struct llmgw_api_stream llmgw_api_stream_t;   /* adapter-private */
 
+/* The error code of a parameter that has no translation. */
+#define LLMGW_API_UNSUPPORTED "unsupported_parameter"
+
 typedef struct llmgw_client_api {
     llmgw_api_e api;
     const char *name;           /* "chat/completions", "messages", ... */
@@ -70,10 +73,13 @@ typedef struct llmgw_client_api {
      * (LLMGW_GATEWAY_FIELDS) kept as they came, `stream` as asked and
      * `stream_options.include_usage` true when streaming (the adapter
      * needs the usage for its last events). c->history (Responses) comes
-     * before the request's own input. Returns 0, or 400 with *err and
-     * *param (the offending field, or NULL). NULL for Chat itself. */
+     * before the request's own input. Returns 0, or 400 with *err,
+     * *param (the offending field, or NULL) and *code: NULL for an invalid
+     * request, LLMGW_API_UNSUPPORTED for a valid one that names what Chat
+     * cannot express (SPEC: never dropped silently). NULL for Chat. */
     int (*to_chat)(apr_pool_t *p, const json_t *in, const llmgw_api_ctx_t *c,
-                   json_t **chat, const char **err, const char **param);
+                   json_t **chat, const char **err, const char **param,
+                   const char **code);
 
     /* A chat.completion tree -> the client's answer tree (new reference),
      * NULL when it cannot be expressed (a 502 for the glue). */

@@ -897,18 +897,12 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             }
             if (ex.inb && !ex.relay && req->api != LLMGW_API_INDOXHUB) {
                 /* translated: the provider gets the request's Chat form */
-                const char *err = NULL, *param = NULL;
+                const char *err = NULL, *param = NULL, *code = NULL;
                 int st = 0;
-                json_t *chat = llmgw_inbound_chat(req, &st, &err, &param);
+                json_t *chat = llmgw_inbound_chat(req, &st, &err, &param,
+                                                  &code);
                 if (!chat) {
-                    /* the adapters word what Chat cannot express as
-                     * "... cannot be translated ..." */
-                    return llmgw_error_reply(r, req, st, err
-                                             && strstr(err, "cannot be "
-                                                       "translated")
-                                             ? "unsupported_parameter"
-                                             : "invalid_request",
-                                             param, err);
+                    return llmgw_error_reply(r, req, st, code, param, err);
                 }
                 ex.in.ep = LLMGW_EP_CHAT;
                 ex.in.endpoint_name = "chat/completions";

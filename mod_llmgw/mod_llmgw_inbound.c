@@ -81,7 +81,8 @@ int llmgw_inbound_relays(const llmgw_request_t *req,
 }
 
 json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
-                           const char **err, const char **param)
+                           const char **err, const char **param,
+                           const char **code)
 {
     llmgw_inbound_t *in = llmgw_inbound(req);
     if (!in->chat && !in->chat_status) {
@@ -95,7 +96,8 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
         else {
             in->chat_status = in->api->to_chat(req->r->pool, tree, &in->ctx,
                                                &in->chat, &in->chat_err,
-                                               &in->chat_param);
+                                               &in->chat_param,
+                                               &in->chat_code);
             if (!in->chat_status && in->chat) {
                 llmgw_pool_json(req->r->pool, in->chat);
                 llmgw_strip_gateway_fields(in->chat);
@@ -109,6 +111,7 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
     *status = in->chat_status;
     *err = in->chat_err;
     *param = in->chat_param;
+    *code = in->chat_code ? in->chat_code : "invalid_request";
     return in->chat;
 }
 

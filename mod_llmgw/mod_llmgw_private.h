@@ -118,7 +118,7 @@ typedef struct llmgw_inbound {
     llmgw_api_ctx_t ctx;             /* what the adapter knows */
     json_t *chat;                    /* the Chat form, built on first use */
     int chat_status;                 /* != 0: it could not be built */
-    const char *chat_err, *chat_param;
+    const char *chat_err, *chat_param, *chat_code;
     int store;                       /* Responses: keep the answer */
 } llmgw_inbound_t;
 
@@ -134,9 +134,10 @@ int llmgw_inbound_relays(const llmgw_request_t *req,
  * already answered. */
 int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req);
 /* The request's Chat form (pool held; gateway fields removed), or NULL
- * with *status (400...), *err and *param. */
+ * with *status (400...), *err, *param and *code. */
 json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
-                           const char **err, const char **param);
+                           const char **err, const char **param,
+                           const char **code);
 /* A complete Responses answer: kept for previous_response_id and GET
  * responses/{id} unless the request said store: false. */
 void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer);

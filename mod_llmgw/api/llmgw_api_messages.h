@@ -58,7 +58,7 @@ int llmgw_msg_is_text(const json_t *t);
 /* The parts of llmgw_api_messages. */
 int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
                       const llmgw_api_ctx_t *c, json_t **chat,
-                      const char **err, const char **param);
+                      const char **err, const char **param, const char **code);
 llmgw_api_stream_t *llmgw_msg_stream_new(apr_pool_t *p,
                                          const llmgw_api_ctx_t *c);
 int llmgw_msg_stream_chunk(llmgw_api_stream_t *s, const char *data,

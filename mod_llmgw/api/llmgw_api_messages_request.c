@@ -14,6 +14,7 @@ typedef struct {
     apr_pool_t *p;
     const char *err;
     const char *param;
+    const char *code;           /* LLMGW_API_UNSUPPORTED or NULL */
 } req_t;
 
 static int fail(req_t *r, const char *param, const char *msg)
@@ -23,6 +24,15 @@ static int fail(req_t *r, const char *param, const char *msg)
         r->param = param;
     }
     return -1;
+}
+
+/* Valid, but without a Chat form: a 400 unsupported_parameter. */
+static int unsupported(req_t *r, const char *param, const char *msg)
+{
+    if (r->err == NULL) {
+        r->code = LLMGW_API_UNSUPPORTED;
+    }
+    return fail(r, param, msg);
 }
 
 static int fail_type(req_t *r, const char *param, const char *want)
@@ -285,7 +295,7 @@ static int convert_message(req_t *r, const json_t *m, size_t mi, json_t *out)
             continue;
         }
         else {
-            fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
+            unsupported(r, apr_pstrcat(r->p, bp, ".type", NULL),
                  apr_psprintf(r->p, "%s: a %s %s block cannot be translated "
                               "for this provider", bp, role, type));
             goto bad;
@@ -417,7 +427,7 @@ static int convert_tools(req_t *r, const json_t *v, json_t *chat)
             && !json_is_null(json_object_get(t, "type"))
             && (type == NULL || strcmp(type, "custom"))) {
             json_decref(out);
-            return fail(r, "tools", apr_psprintf(r->p, "%s: the server tool "
+            return unsupported(r, "tools", apr_psprintf(r->p, "%s: the server tool "
                         "'%s' cannot be translated for this provider (only "
                         "custom tools)", tp, type ? type : "?"));
         }
@@ -526,8 +536,9 @@ static int convert_metadata(req_t *r, const json_t *v, json_t *chat)
         }
         else if (!json_is_null(x)) {
             const char *kp = apr_pstrcat(r->p, "metadata.", k, NULL);
-            return fail(r, kp, apr_psprintf(r->p, "%s cannot be translated "
-                                            "for this provider", kp));
+            return unsupported(r, kp, apr_psprintf(r->p, "%s cannot be "
+                                            "translated for this provider",
+                                            kp));
         }
     }
     return 0;
@@ -553,7 +564,7 @@ static int is_number(const json_t *v)
 
 int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
                       const llmgw_api_ctx_t *c, json_t **chat,
-                      const char **err, const char **param)
+                      const char **err, const char **param, const char **code)
 {
     req_t r;
     json_t *out, *messages;
@@ -565,6 +576,7 @@ int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
     r.p = p;
     *chat = NULL;
     *param = NULL;
+    *code = NULL;
     if (!json_is_object(in)) {
         *err = "the request body must be a JSON object";
         return 400;
@@ -664,7 +676,7 @@ int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
             rv = convert_metadata(&r, v, out);
         }
         else {
-            rv = fail(&r, apr_pstrdup(p, k),
+            rv = unsupported(&r, apr_pstrdup(p, k),
                       apr_psprintf(p, "%s cannot be translated for this "
                                    "provider", k));
         }
@@ -682,5 +694,6 @@ bad:
     /* pool copies: a member name points into the client's tree */
     *err = apr_pstrdup(p, r.err ? r.err : "invalid request");
     *param = r.param ? apr_pstrdup(p, r.param) : NULL;
+    *code = r.code;
     return 400;
 }

@@ -18,7 +18,8 @@
 /* to_chat of the adapter. */
 int llmgw_responses_to_chat(apr_pool_t *p, const json_t *in,
                             const llmgw_api_ctx_t *c, json_t **chat,
-                            const char **err, const char **param);
+                            const char **err, const char **param,
+                            const char **code);
 
 /* A Chat Completions usage object -> the Responses one (new reference),
  * JSON null when u is not an object. */

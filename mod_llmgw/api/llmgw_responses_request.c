@@ -13,6 +13,7 @@ typedef struct {
     apr_pool_t *p;
     const char **err;
     const char **param;
+    const char **code;          /* LLMGW_API_UNSUPPORTED or NULL */
 } rq_t;
 
 static int bad(rq_t *q, const char *param, const char *msg)
@@ -20,6 +21,13 @@ static int bad(rq_t *q, const char *param, const char *msg)
     *q->err = msg;
     *q->param = param;
     return 400;
+}
+
+/* Valid, but without a Chat form: a 400 unsupported_parameter. */
+static int unsupported(rq_t *q, const char *param, const char *msg)
+{
+    *q->code = LLMGW_API_UNSUPPORTED;
+    return bad(q, param, msg);
 }
 
 static int given(const json_t *v)
@@ -67,7 +75,7 @@ static json_t *part_to_chat(rq_t *q, const json_t *part, const char *where,
         const json_t *url = json_object_get(part, "image_url");
         const json_t *detail = json_object_get(part, "detail");
         if (given(json_object_get(part, "file_id"))) {
-            bad(q, apr_pstrcat(q->p, where, ".file_id", NULL),
+            unsupported(q, apr_pstrcat(q->p, where, ".file_id", NULL),
                 "input_image file_id is not supported by the gateway: send "
                 "image_url (a URL or a data URL)");
             return NULL;
@@ -90,7 +98,7 @@ static json_t *part_to_chat(rq_t *q, const json_t *part, const char *where,
         const json_t *fd = json_object_get(part, "file_data");
         const json_t *fn = json_object_get(part, "filename");
         if (!is_data_url(fd)) {
-            bad(q, apr_pstrcat(q->p, where, ".file_data", NULL),
+            unsupported(q, apr_pstrcat(q->p, where, ".file_data", NULL),
                 "input_file needs file_data as a data: URL (file_id and "
                 "file_url are not supported by the gateway)");
             return NULL;
@@ -311,7 +319,7 @@ static int tools_to_chat(rq_t *q, const json_t *tools, json_t *chat)
 
         if (type == NULL || strcmp(type, "function")) {
             json_decref(out);
-            return bad(q, "tools", apr_psprintf(q->p, "tools of type '%s' "
+            return unsupported(q, "tools", apr_psprintf(q->p, "tools of type '%s' "
                        "are not supported by the gateway: function tools "
                        "only", type ? type : "(none)"));
         }
@@ -373,7 +381,7 @@ static int text_to_chat(rq_t *q, const json_t *text, json_t *chat)
     }
     json_object_foreach((json_t *)text, k, v) {
         if (strcmp(k, "format") && given(v)) {
-            return bad(q, apr_pstrcat(q->p, "text.", k, NULL),
+            return unsupported(q, apr_pstrcat(q->p, "text.", k, NULL),
                        apr_psprintf(q->p, "text.%s is not supported by the "
                                     "gateway", k));
         }
@@ -477,7 +485,7 @@ static int member_to_chat(rq_t *q, const char *k, const json_t *v,
             return bad(q, k, apr_psprintf(q->p, "%s must be a boolean", k));
         }
         if (!strcmp(k, "background") && json_is_true(v)) {
-            return bad(q, k, "background responses are not supported by the "
+            return unsupported(q, k, "background responses are not supported by the "
                        "gateway");
         }
         if (!strcmp(k, "parallel_tool_calls") || !strcmp(k, "stream")) {
@@ -528,13 +536,14 @@ static int member_to_chat(rq_t *q, const char *k, const json_t *v,
         }
         return 0;                           /* summary: ours to write */
     }
-    return bad(q, k, apr_psprintf(q->p, "%s is not supported by the gateway",
+    return unsupported(q, k, apr_psprintf(q->p, "%s is not supported by the gateway",
                                   k));
 }
 
 int llmgw_responses_to_chat(apr_pool_t *p, const json_t *in,
                             const llmgw_api_ctx_t *c, json_t **chat,
-                            const char **err, const char **param)
+                            const char **err, const char **param,
+                            const char **code)
 {
     rq_t q;
     const json_t *model = json_object_get(in, "model");
@@ -548,6 +557,8 @@ int llmgw_responses_to_chat(apr_pool_t *p, const json_t *in,
     q.p = p;
     q.err = err;
     q.param = param;
+    q.code = code;
+    *code = NULL;
     *chat = NULL;
     if (!json_is_object(in)) {
         return bad(&q, NULL, "the request must be a JSON object");

@@ -51,8 +51,8 @@ static json_t *to_chat_ok(const char *txt)
     llmgw_api_ctx_t c = ctx();
     json_t *in = ut_json(txt);
     json_t *chat = NULL;
-    const char *err = NULL, *param = NULL;
-    int rv = A->to_chat(tp, in, &c, &chat, &err, &param);
+    const char *err = NULL, *param = NULL, *code = NULL;
+    int rv = A->to_chat(tp, in, &c, &chat, &err, &param, &code);
 
     json_decref(in);
     ck_assert_msg(rv == 0, "to_chat %s: %d %s (param %s)", txt, rv, err,
@@ -67,8 +67,8 @@ static void to_chat_err(const char *txt, const char *param)
     llmgw_api_ctx_t c = ctx();
     json_t *in = ut_json(txt);
     json_t *chat = NULL;
-    const char *err = NULL, *got = NULL;
-    int rv = A->to_chat(tp, in, &c, &chat, &err, &got);
+    const char *err = NULL, *got = NULL, *code = NULL;
+    int rv = A->to_chat(tp, in, &c, &chat, &err, &got, &code);
 
     json_decref(in);
     ck_assert_msg(rv == 400, "to_chat %s: %d, want 400 (got %s)", txt, rv,
@@ -1245,11 +1245,43 @@ START_TEST(anthropic_recordings_through)
 }
 END_TEST
 
+/* What Chat cannot express is LLMGW_API_UNSUPPORTED; an invalid request
+ * has no code. */
+static const char *code_of(const char *txt)
+{
+    llmgw_api_ctx_t c = ctx();
+    json_t *in = ut_json(txt), *chat = NULL;
+    const char *err = NULL, *param = NULL, *code = "unset";
+    ck_assert_int_eq(A->to_chat(tp, in, &c, &chat, &err, &param, &code), 400);
+    json_decref(in);
+    return code;
+}
+
+START_TEST(req_error_codes)
+{
+    ck_assert_str_eq(code_of("{\"model\":\"m\",\"max_tokens\":5,\"messages\":"
+                             "[{\"role\":\"user\",\"content\":\"x\"}],"
+                             "\"service_tier\":\"auto\"}"),
+                     LLMGW_API_UNSUPPORTED);
+    ck_assert_str_eq(code_of("{\"model\":\"m\",\"max_tokens\":5,\"messages\":"
+                             "[{\"role\":\"user\",\"content\":\"x\"}],"
+                             "\"tools\":[{\"type\":\"web_search_20250305\","
+                             "\"name\":\"web_search\"}]}"),
+                     LLMGW_API_UNSUPPORTED);
+    ck_assert_ptr_null(code_of("{\"model\":\"m\",\"messages\":"
+                               "[{\"role\":\"user\",\"content\":\"x\"}]}"));
+    ck_assert_ptr_null(code_of("{\"model\":\"m\",\"max_tokens\":5,"
+                               "\"messages\":[{\"role\":\"user\","
+                               "\"content\":7}]}"));
+}
+END_TEST
+
 static Suite *messages_suite(void)
 {
     Suite *s = suite_create("api_messages");
     TCase *tc = ut_tcase(s, "request", 0);
     tcase_add_test(tc, req_basic);
+    tcase_add_test(tc, req_error_codes);
     tcase_add_test(tc, req_system_blocks);
     tcase_add_test(tc, req_content_blocks);
     tcase_add_test(tc, req_tool_history);

@@ -39,11 +39,11 @@ static json_t *to_chat_h(const char *req, const char *history)
     json_t *h = history ? ut_json(history) : NULL;
     llmgw_api_ctx_t c = ctx(in);
     json_t *out = NULL;
-    const char *err = NULL, *param = NULL;
+    const char *err = NULL, *param = NULL, *code = NULL;
     int rv;
 
     c.history = h;
-    rv = A->to_chat(tp, in, &c, &out, &err, &param);
+    rv = A->to_chat(tp, in, &c, &out, &err, &param, &code);
     ck_assert_msg(rv == 0, "to_chat refused %s: %s (param %s)", req, err,
                   param);
     json_decref(in);
@@ -65,8 +65,8 @@ static void refused(const char *req, const char *param)
     json_t *in = ut_json(req);
     llmgw_api_ctx_t c = ctx(in);
     json_t *out = NULL;
-    const char *err = NULL, *p = NULL;
-    int rv = A->to_chat(tp, in, &c, &out, &err, &p);
+    const char *err = NULL, *p = NULL, *code = NULL;
+    int rv = A->to_chat(tp, in, &c, &out, &err, &p, &code);
 
     ck_assert_msg(rv == 400, "%s: %d, want 400", req, rv);
     ck_assert_msg(out == NULL, "%s: a request with the error", req);
@@ -987,11 +987,36 @@ START_TEST(test_recorded_responses_streams)
 }
 END_TEST
 
+/* What Chat cannot express is LLMGW_API_UNSUPPORTED; an invalid request
+ * has no code. */
+static const char *code_of(const char *txt)
+{
+    json_t *in = ut_json(txt), *out = NULL;
+    llmgw_api_ctx_t c = ctx(in);
+    const char *err = NULL, *param = NULL, *code = "unset";
+    ck_assert_int_eq(A->to_chat(tp, in, &c, &out, &err, &param, &code), 400);
+    json_decref(in);
+    return code;
+}
+
+START_TEST(req_error_codes)
+{
+    ck_assert_str_eq(code_of("{\"model\":\"m\",\"input\":\"x\","
+                             "\"background\":true}"), LLMGW_API_UNSUPPORTED);
+    ck_assert_str_eq(code_of("{\"model\":\"m\",\"input\":\"x\","
+                             "\"tools\":[{\"type\":\"web_search\"}]}"),
+                     LLMGW_API_UNSUPPORTED);
+    ck_assert_ptr_null(code_of("{\"model\":\"m\"}"));
+    ck_assert_ptr_null(code_of("{\"model\":\"m\",\"input\":7}"));
+}
+END_TEST
+
 static Suite *responses_suite(void)
 {
     Suite *s = suite_create("api_responses");
     TCase *tc = ut_tcase(s, "request", 0);
     tcase_add_test(tc, test_to_chat_string_and_params);
+    tcase_add_test(tc, req_error_codes);
     tcase_add_test(tc, test_to_chat_items);
     tcase_add_test(tc, test_to_chat_history_order);
     tcase_add_test(tc, test_to_chat_tools);
