@@ -10,6 +10,9 @@
 #   (e) the gateway translating to an Anthropic-format mock (nginx /v1/messages)
 #   (f1) cache hits, shm store        (f2) cache hits, memcached store
 #   (g) quota on (gateway key, huge plan)
+#   (i) the Messages API translated to the openai mock   (j) the Responses API
+#       translated to the openai mock   (k) the Messages API relayed to the
+#       Anthropic-format mock (the same 1 KB prompt in each API's shape)
 #   (h) Portkey open-source gateway (@portkey-ai/gateway from npm) on the same mock
 #
 # Every Apache setup is its own httpd instance with identical event MPM settings
@@ -301,7 +304,7 @@ LLMGWKey bench-key-0001 workspace=bench plan=huge"
 # ---------------------------------------------------------------- setups
 # id label url rss-name extra-headers
 declare -A URL HDRS RSSN LABEL STATUS WHY
-SETUP_IDS="a b c d e f1 f2 g h"
+SETUP_IDS="a b c d e f1 f2 g h i j k"
 LABEL[a]="direct to mock (nginx)";       URL[a]="http://127.0.0.1:$NGX/v1/chat/completions"
 LABEL[b]="Apache static file";           URL[b]="http://127.0.0.1:$PB/v1/chat/completions";  RSSN[b]=static
 LABEL[c]="Apache mod_proxy_http";        URL[c]="http://127.0.0.1:$PC/v1/chat/completions";  RSSN[c]=proxy
@@ -311,9 +314,14 @@ LABEL[f1]="llmgw cache hit, shm";        URL[f1]="http://127.0.0.1:$PF1/v1/chat/
 LABEL[f2]="llmgw cache hit, memcached";  URL[f2]="http://127.0.0.1:$PF2/v1/chat/completions"; RSSN[f2]=cache_mc
 LABEL[g]="llmgw quota on";               URL[g]="http://127.0.0.1:$PG/v1/chat/completions";  RSSN[g]=quota
 LABEL[h]="Portkey gateway $PORTKEY_VERSION"; URL[h]="http://127.0.0.1:$PK/v1/chat/completions"; RSSN[h]=portkey
+LABEL[i]="llmgw messages -> openai";     URL[i]="http://127.0.0.1:$PD/v1/messages";          RSSN[i]=gateway
+LABEL[j]="llmgw responses -> openai";    URL[j]="http://127.0.0.1:$PD/v1/responses";         RSSN[j]=gateway
+LABEL[k]="llmgw messages -> anthropic";  URL[k]="http://127.0.0.1:$PE/v1/messages";          RSSN[k]=gateway
+declare -A BODY
+BODY[i]="$BENCH/messages-request.json"; BODY[j]="$BENCH/responses-request.json"; BODY[k]="$BENCH/messages-request.json"
 HDRS[g]="Authorization: Bearer bench-key-0001"
 HDRS[h]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$NGX/v1|Authorization: Bearer $BENCH_UPSTREAM_KEY"
-for s in $SETUP_IDS; do HDRS[$s]=${HDRS[$s]:-}; RSSN[$s]=${RSSN[$s]:-}; STATUS[$s]=""; WHY[$s]=""; done
+for s in $SETUP_IDS; do HDRS[$s]=${HDRS[$s]:-}; RSSN[$s]=${RSSN[$s]:-}; BODY[$s]=${BODY[$s]:-$REQ}; STATUS[$s]=""; WHY[$s]=""; done
 STREAM_URL_a="http://127.0.0.1:$NGX/stream/v1/chat/completions"
 STREAM_URL_c="http://127.0.0.1:$PC/stream/v1/chat/completions"
 STREAM_URL_d="http://127.0.0.1:$PD/v1/chat/completions"
@@ -392,8 +400,8 @@ if wanted c; then
 LoadModule proxy_http_module $MODDIR/mod_proxy_http.so" "$PC" "ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On
 ProxyPass /stream/ http://127.0.0.1:$NGX/stream/ keepalive=On flushpackets=on")"
 fi
-if wanted d || wanted e; then
-    add_httpd "d e" gateway "$(write_httpd gateway NORMAL "$GW_MODS" "$PD $PE" "$(gw_common shm:64M)
+if wanted d || wanted e || wanted i || wanted j || wanted k; then
+    add_httpd "d e i j k" gateway "$(write_httpd gateway NORMAL "$GW_MODS" "$PD $PE" "$(gw_common shm:64M)
 $(gw_vhost "$PD" bench "$CACHE_OFF $QUOTA_OFF")
 $(gw_vhost "$PE" ant "$CACHE_OFF $QUOTA_OFF")")"
 fi
@@ -458,10 +466,11 @@ for s in $SETUP_IDS; do
     if ! wait_port "$port"; then na "$s" FAIL "not listening on $port"; continue; fi
     code=""
     for try in 1 2 3 4 5 6 7 8 9 10; do
-        code=$(curl_post "${URL[$s]}" "${HDRS[$s]}" "$REQ" "$OUT/check_$s.hdr")
+        code=$(curl_post "${URL[$s]}" "${HDRS[$s]}" "${BODY[$s]}" "$OUT/check_$s.hdr")
         [ "$code" = 200 ] && break; sleep 0.3
     done
-    if [ "$code" != 200 ] || ! grep -q '"choices"' "$OUT/check_$s.hdr.body"; then
+    # the answer of each API: a chat completion, a Messages answer, a response
+    if [ "$code" != 200 ] || ! grep -qE '"choices"|"type":"message"|"object":"response"' "$OUT/check_$s.hdr.body"; then
         na "$s" FAIL "HTTP $code: $(head -c 160 "$OUT/check_$s.hdr.body" | tr '\n' ' ')"; continue
     fi
     case $s in f1|f2)
@@ -489,8 +498,8 @@ to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
 }
 run_wrk() {  # SETUP ROUND
     local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
-    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
-    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
+    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
+    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
     local rps p50 p99 non2xx sock
     rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
     p50=$(awk '$1=="50%"{print $2}' "$f.c1.txt"); p99=$(awk '$1=="99%"{print $2}' "$f.c1.txt")
@@ -545,7 +554,7 @@ for (const [s, v] of Object.entries(j)) {
 # warm-up: every setup 1 s at full concurrency (fills pools, JITs Portkey)
 for s in $SETUP_IDS; do
     [ "${STATUS[$s]}" = ok ] || continue
-    BENCH_BODY="$REQ" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d2s -s "$BENCH/post.lua" "${URL[$s]}" > "$OUT/warm_$s.txt" 2>&1
+    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d2s -s "$BENCH/post.lua" "${URL[$s]}" > "$OUT/warm_$s.txt" 2>&1
 done
 
 order=""; for s in $SETUP_IDS; do [ "${STATUS[$s]}" = ok ] && order="$order $s"; done

@@ -81,6 +81,10 @@ chk('anthropic (e) / miss path (d), req/s', ratio('e', 'd', 'rps'), (x) => f2(x)
 chk('cache hit shm (f1) / static (b), req/s', ratio('f1', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
 chk('cache hit memcached (f2) / static (b), req/s', ratio('f2', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
 chk('quota on (g) / miss path (d), req/s', ratio('g', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('messages -> openai (i) / miss path (d), req/s', ratio('i', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('responses -> openai (j) / miss path (d), req/s', ratio('j', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('messages relayed (k) / miss path (d), req/s', ratio('k', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('messages -> openai (i) / chat -> anthropic (e), req/s', ratio('i', 'e', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('added p50, miss path (d) - direct (a)', ok('d') && ok('a') ? M('d', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '<= 100us', (x) => x <= 100);
 chk('added p50, mod_proxy (c) - direct (a)', ok('c') && ok('a') ? M('c', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '(info)', () => true);
 chk('stream first chunk added, (d) - (a)', ok('d') && ok('a') && M('d', 'ttfb_ms') != null ? M('d', 'ttfb_ms') - ttfbA : null, (x) => x.toFixed(2) + 'ms', '<= 1ms', (x) => x <= 1);
