@@ -11,6 +11,7 @@
 #   (f1) cache hits, shm store        (f2) cache hits, memcached store
 #   (g) quota on (gateway key, huge plan)
 #   (h) Portkey open-source gateway (@portkey-ai/gateway from npm) on the same mock
+#   (i) (d) with LLMGWOTLPEndpoint pointing at a dead collector (every span dropped)
 #
 # Every Apache setup is its own httpd instance with identical event MPM settings
 # (2 processes x 64 threads), so peak RSS can be told apart; no access log anywhere.
@@ -107,6 +108,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mapfile -t P < <(node "$BENCH/free-ports.js" 16)
 NGX=${P[0]}; SSE=${P[1]}; MC=${P[2]}; PK=${P[3]}
 PB=${P[4]}; PC=${P[5]}; PD=${P[6]}; PE=${P[7]}; PF1=${P[8]}; PF2=${P[9]}; PG=${P[10]}; PS=${P[11]}
+PI=${P[12]}; DEADOTLP=${P[13]}     # nothing listens on DEADOTLP: a dead collector
 
 # ---------------------------------------------------------------- bodies
 cp "$BENCH/chat-response.json" "$OUT/www/v1/chat/completions"
@@ -301,7 +303,7 @@ LLMGWKey bench-key-0001 workspace=bench plan=huge"
 # ---------------------------------------------------------------- setups
 # id label url rss-name extra-headers
 declare -A URL HDRS RSSN LABEL STATUS WHY
-SETUP_IDS="a b c d e f1 f2 g h"
+SETUP_IDS="a b c d e f1 f2 g h i"
 LABEL[a]="direct to mock (nginx)";       URL[a]="http://127.0.0.1:$NGX/v1/chat/completions"
 LABEL[b]="Apache static file";           URL[b]="http://127.0.0.1:$PB/v1/chat/completions";  RSSN[b]=static
 LABEL[c]="Apache mod_proxy_http";        URL[c]="http://127.0.0.1:$PC/v1/chat/completions";  RSSN[c]=proxy
@@ -310,6 +312,7 @@ LABEL[e]="llmgw -> anthropic";           URL[e]="http://127.0.0.1:$PE/v1/chat/co
 LABEL[f1]="llmgw cache hit, shm";        URL[f1]="http://127.0.0.1:$PF1/v1/chat/completions"; RSSN[f1]=cache_shm
 LABEL[f2]="llmgw cache hit, memcached";  URL[f2]="http://127.0.0.1:$PF2/v1/chat/completions"; RSSN[f2]=cache_mc
 LABEL[g]="llmgw quota on";               URL[g]="http://127.0.0.1:$PG/v1/chat/completions";  RSSN[g]=quota
+LABEL[i]="llmgw miss, dead OTLP collector"; URL[i]="http://127.0.0.1:$PI/v1/chat/completions"; RSSN[i]=otlp_dead
 LABEL[h]="Portkey gateway $PORTKEY_VERSION"; URL[h]="http://127.0.0.1:$PK/v1/chat/completions"; RSSN[h]=portkey
 HDRS[g]="Authorization: Bearer bench-key-0001"
 HDRS[h]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$NGX/v1|Authorization: Bearer $BENCH_UPSTREAM_KEY"
@@ -415,6 +418,14 @@ $(gw_vhost "$PG" bench "LLMGWQuota On
     $CACHE_OFF")")"
 else
     na g n/a "LLMGWQuota/LLMGWKey/LLMGWPlan not available (${QUOTA_WHY:-mod_llmgw_quota not built})"
+fi
+
+# (i): (d) with traces on, to a collector that is not there (every span
+# dropped): what a dead collector costs a request
+if wanted i; then
+    add_httpd i otlp_dead "$(write_httpd otlp_dead NORMAL "$GW_MODS" "$PI" "$(gw_common shm:64M)
+LLMGWOTLPEndpoint http://127.0.0.1:$DEADOTLP
+$(gw_vhost "$PI" bench "$CACHE_OFF $QUOTA_OFF")")"
 fi
 
 # Portkey: npm package in build/out/portkey (outside the source tree)
