@@ -179,21 +179,38 @@ static const char *system_of(request_rec *r, const char *provider)
     }
 }
 
+/* The 16 bytes of a UUID's hex digits (dashes skipped). */
+static void uuid_bytes(const char *id, unsigned char out[16])
+{
+    int n = 0;
+    memset(out, 0, 16);
+    for (; id && *id && n < 32; id++) {
+        int v = *id >= '0' && *id <= '9' ? *id - '0'
+              : *id >= 'a' && *id <= 'f' ? *id - 'a' + 10 : -1;
+        if (v >= 0) {
+            out[n / 2] |= (unsigned char)(n % 2 ? v : v << 4);
+            n++;
+        }
+    }
+}
+
 static void trace(request_rec *r, llmgw_request_t *req, apr_time_t now)
 {
     llmgw_span_t sp;
     const char *tp;
+    int i;
 
     memset(&sp, 0, sizeof(sp));
+    /* Ids from the request id (a random UUID v4): no system call per
+     * request, and the trace id of a request is its x-request-id without
+     * the dashes, unless the client's traceparent names the trace. */
+    uuid_bytes(req->id, sp.trace_id);
+    for (i = 0; i < 8; i++) {
+        sp.span_id[i] = (unsigned char)(sp.trace_id[i] ^ sp.trace_id[i + 8]);
+    }
     tp = apr_table_get(r->headers_in, "traceparent");
     if (llmgw_otlp_traceparent(tp, sp.trace_id, sp.parent_id) == 0) {
         sp.has_parent = 1;
-    }
-    else if (apr_generate_random_bytes(sp.trace_id, 16) != APR_SUCCESS) {
-        return;
-    }
-    if (apr_generate_random_bytes(sp.span_id, 8) != APR_SUCCESS) {
-        return;
     }
     sp.start = r->request_time;
     sp.end = now;

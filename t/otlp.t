@@ -17,7 +17,7 @@ use LLMGW::Test;
 use LLMGW::Node;
 use LLMGW::Metrics qw(parse_metrics metric_value);
 
-plan tests => 35, need_module('llmgw');
+plan tests => 36, need_module('llmgw');
 
 # ---- the receiver
 my $dir = File::Temp::tempdir(CLEANUP => 1);
@@ -83,6 +83,8 @@ sub spans_total {
     my $s1 = $by_id{ $r1->header('x-request-id') // '' } // {};
     my $a1 = attrs($s1);
     like $s1->{traceId} // '', qr/^[0-9a-f]{32}$/, 'traceId: 32 hex digits';
+    is $s1->{traceId}, ($r1->header('x-request-id') // '') =~ s/-//gr,
+       'without traceparent, the trace id is the x-request-id';
     like $s1->{spanId} // '', qr/^[0-9a-f]{16}$/, 'spanId: 16 hex digits';
     like $s1->{startTimeUnixNano} // '', qr/^\d{19}$/, 'start time in nanoseconds';
     ok(($s1->{endTimeUnixNano} // 0) >= ($s1->{startTimeUnixNano} // 1), 'end after start');

@@ -130,13 +130,24 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c,
     return ud ? 0 : ox.stop;
 }
 
+/* While a collector that refused or timed out is given time to come back,
+ * batches are dropped unencoded: a dead collector costs no CPU either. */
+#define DOWN_PAUSE apr_time_from_sec(1)
+static apr_time_t down_until;
+
 static void export(CURL *h, struct curl_slist *hdr, int n, int final)
 {
-    char *body = llmgw_otlp_json(ox.batch, n, "llmgw", LLMGW_VERSION,
-                                 ox.host);
+    char *body;
     long status = 0;
     CURLcode rc;
 
+    if (apr_time_now() < down_until) {
+        while (n--) {
+            llmgw_metrics_inc(ox.m, LLMGW_M_OTLP_DROPPED_EXPORT);
+        }
+        return;
+    }
+    body = llmgw_otlp_json(ox.batch, n, "llmgw", LLMGW_VERSION, ox.host);
     if (!body) {
         rc = CURLE_OUT_OF_MEMORY;
     }
@@ -161,6 +172,10 @@ static void export(CURL *h, struct curl_slist *hdr, int n, int final)
             llmgw_metrics_inc(ox.m, LLMGW_M_OTLP_EXPORTED);
         }
         return;
+    }
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT
+        || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        down_until = apr_time_now() + DOWN_PAUSE;
     }
     while (n--) {
         llmgw_metrics_inc(ox.m, LLMGW_M_OTLP_DROPPED_EXPORT);
@@ -239,6 +254,7 @@ void llmgw_otlp_child_init(apr_pool_t *pchild, server_rec *s,
     apr_status_t rv;
 
     memset(&ox, 0, sizeof(ox));
+    down_until = 0;
     if (!endpoint) {
         return;
     }
