@@ -14,6 +14,7 @@
 #       translated to the openai mock   (k) the Messages API relayed to the
 #       Anthropic-format mock (the same 1 KB prompt in each API's shape)
 #   (h) Portkey open-source gateway (@portkey-ai/gateway from npm) on the same mock
+#   (o) (d) with LLMGWOTLPEndpoint pointing at a dead collector (every span dropped)
 #
 # Every Apache setup is its own httpd instance with identical event MPM settings
 # (2 processes x 64 threads), so peak RSS can be told apart; no access log anywhere.
@@ -110,6 +111,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mapfile -t P < <(node "$BENCH/free-ports.js" 16)
 NGX=${P[0]}; SSE=${P[1]}; MC=${P[2]}; PK=${P[3]}
 PB=${P[4]}; PC=${P[5]}; PD=${P[6]}; PE=${P[7]}; PF1=${P[8]}; PF2=${P[9]}; PG=${P[10]}; PS=${P[11]}
+PI=${P[12]}; DEADOTLP=${P[13]}     # nothing listens on DEADOTLP: a dead collector
 
 # ---------------------------------------------------------------- bodies
 cp "$BENCH/chat-response.json" "$OUT/www/v1/chat/completions"
@@ -304,7 +306,7 @@ LLMGWKey bench-key-0001 workspace=bench plan=huge"
 # ---------------------------------------------------------------- setups
 # id label url rss-name extra-headers
 declare -A URL HDRS RSSN LABEL STATUS WHY
-SETUP_IDS="a b c d e f1 f2 g h i j k"
+SETUP_IDS="a b c d e f1 f2 g h i j k o"
 LABEL[a]="direct to mock (nginx)";       URL[a]="http://127.0.0.1:$NGX/v1/chat/completions"
 LABEL[b]="Apache static file";           URL[b]="http://127.0.0.1:$PB/v1/chat/completions";  RSSN[b]=static
 LABEL[c]="Apache mod_proxy_http";        URL[c]="http://127.0.0.1:$PC/v1/chat/completions";  RSSN[c]=proxy
@@ -313,6 +315,7 @@ LABEL[e]="llmgw -> anthropic";           URL[e]="http://127.0.0.1:$PE/v1/chat/co
 LABEL[f1]="llmgw cache hit, shm";        URL[f1]="http://127.0.0.1:$PF1/v1/chat/completions"; RSSN[f1]=cache_shm
 LABEL[f2]="llmgw cache hit, memcached";  URL[f2]="http://127.0.0.1:$PF2/v1/chat/completions"; RSSN[f2]=cache_mc
 LABEL[g]="llmgw quota on";               URL[g]="http://127.0.0.1:$PG/v1/chat/completions";  RSSN[g]=quota
+LABEL[o]="llmgw miss, dead OTLP collector"; URL[o]="http://127.0.0.1:$PI/v1/chat/completions"; RSSN[o]=otlp_dead
 LABEL[h]="Portkey gateway $PORTKEY_VERSION"; URL[h]="http://127.0.0.1:$PK/v1/chat/completions"; RSSN[h]=portkey
 LABEL[i]="llmgw messages -> openai";     URL[i]="http://127.0.0.1:$PD/v1/messages";          RSSN[i]=gateway
 LABEL[j]="llmgw responses -> openai";    URL[j]="http://127.0.0.1:$PD/v1/responses";         RSSN[j]=gateway
@@ -423,6 +426,14 @@ $(gw_vhost "$PG" bench "LLMGWQuota On
     $CACHE_OFF")")"
 else
     na g n/a "LLMGWQuota/LLMGWKey/LLMGWPlan not available (${QUOTA_WHY:-mod_llmgw_quota not built})"
+fi
+
+# (i): (d) with traces on, to a collector that is not there (every span
+# dropped): what a dead collector costs a request
+if wanted o; then
+    add_httpd o otlp_dead "$(write_httpd otlp_dead NORMAL "$GW_MODS" "$PI" "$(gw_common shm:64M)
+LLMGWOTLPEndpoint http://127.0.0.1:$DEADOTLP
+$(gw_vhost "$PI" bench "$CACHE_OFF $QUOTA_OFF")")"
 fi
 
 # Portkey: npm package in build/out/portkey (outside the source tree)

@@ -26,6 +26,7 @@
 #include "llmgw_store.h"
 #include "llmgw_buf.h"
 #include "llmgw_client_api.h"
+#include "llmgw_metrics.h"
 
 
 /** One gateway request, shared by the three modules. */
@@ -171,6 +172,11 @@ APR_DECLARE_OPTIONAL_FN(int, llmgw_resolve_model,
                         (request_rec *r, const char *model,
                          const char *provider_field, const char **provider,
                          const char **upstream_model));
+
+/* Adds one to a plain counter of the metrics (llmgw_metrics.h: cache
+ * results, store errors, limit decisions): one atomic addition in shared
+ * memory, for the satellites (mod_llmgw counts its own). */
+APR_DECLARE_OPTIONAL_FN(void, llmgw_metric_inc, (llmgw_metric_e which));
 
 /* Request notes, usable in LogFormat as %{NAME}n */
 #define LLMGW_NOTE_REQUEST_ID   "llmgw-request-id"

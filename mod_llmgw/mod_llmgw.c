@@ -338,7 +338,6 @@ static int llmgw_resolve_model(request_rec *r, const char *model,
 
 static void llmgw_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     APR_REGISTER_OPTIONAL_FN(llmgw_send_error);
     APR_REGISTER_OPTIONAL_FN(llmgw_send_body);
     APR_REGISTER_OPTIONAL_FN(llmgw_get_store);
@@ -353,6 +352,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(llmgw_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    llmgw_observability_hooks(p);
 }
 
 AP_DECLARE_MODULE(llmgw) = {

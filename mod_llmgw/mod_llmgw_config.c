@@ -11,6 +11,7 @@
 #include "apr_file_io.h"
 #include "apr_env.h"
 #include "mod_llmgw_private.h"
+#include "client/mod_llmgw_otlp.h"
 #include "llmgw_store_backends.h"
 
 void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s)
@@ -615,5 +616,8 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE1("LLMGWStore", cmd_store, NULL, RSRC_CONF,
         "The shared store: shm[:SIZE] (default) or "
         "memcached://HOST:PORT[,HOST:PORT...]."),
+    AP_INIT_TAKE_ARGV("LLMGWOTLPEndpoint", llmgw_cmd_otlp_endpoint, NULL,
+                      RSRC_CONF, "OTLP/HTTP collector URL for the gateway's "
+                      "trace spans (JSON; /v1/traces appended), [queue=N]"),
     { NULL }
 };

@@ -262,6 +262,7 @@ static void start_stream(exchange_t *ex)
     req->capture_is_sse = 1;
     llmgw_set_gateway_headers(r, req);
     ex->streaming = 1;
+    llmgw_count_stream(1);
     ex->sse = llmgw_sse_parser_create(ex->p, 0, on_sse_event, ex);
     if (ex->inb && req->api != LLMGW_API_INDOXHUB
         && ex->inb->api->stream_new) {
@@ -863,6 +864,12 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             const char *err = NULL;
             int rv, invalid = 0;
 
+            if (attempt) {
+                llmgw_count_retry(rt->provider->name);
+            }
+            else if (c) {
+                llmgw_count_fallback();
+            }
             memset(&ex, 0, sizeof(ex));
             memset(&call, 0, sizeof(call));
             apr_pool_create(&ex.p, r->pool);
@@ -932,6 +939,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
 
             if (ex.streaming) {                 /* bytes reached the client */
                 finish_stream(&ex, &call);
+                llmgw_count_stream(-1);
                 return OK;
             }
             if (ex.client_gone || call.result == LLMGW_UP_ABORTED) {

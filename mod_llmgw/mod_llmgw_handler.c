@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The `llmgw` handler: authenticate, read and parse the body once, route,
  * run the admission and cache hooks, then hand the request to llmgw_proxy
- * (mod_llmgw_exchange.c). Also the `llmgw-health` handler. */
+ * (mod_llmgw_exchange.c). */
 #include <string.h>
 #include "apr_strings.h"
 #include "http_protocol.h"
@@ -270,56 +270,4 @@ int llmgw_handler(request_rec *r)
     /* again at the end: a stream's usage and cost are known only now */
     llmgw_set_notes(r, req);
     return rv;
-}
-
-/* GET /health (TensorCortex's shape): 200 "healthy", or 503 "degraded"
- * when the shared store cannot be reached, so a load balancer stops
- * sending traffic to this node. */
-int llmgw_health_handler(request_rec *r)
-{
-    llmgw_server_conf *sc;
-    llmgw_request_t *req;
-    llmgw_store_t *st;
-    json_t *j;
-    char stamp[32];
-    apr_time_exp_t t;
-    apr_size_t n;
-    int healthy = 1;
-
-    if (!r->handler || strcmp(r->handler, "llmgw-health")) {
-        return DECLINED;
-    }
-    req = llmgw_request_get(r);
-    if (r->method_number != M_GET) {
-        return llmgw_error_reply(r, req, HTTP_METHOD_NOT_ALLOWED,
-                           "method_not_allowed", NULL, "use GET");
-    }
-    sc = ap_get_module_config(r->server->module_config, &llmgw_module);
-    apr_time_exp_gmt(&t, apr_time_now());
-    apr_strftime(stamp, &n, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &t);
-    j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "healthy",
-                  "service", "llmgw", "version", LLMGW_VERSION,
-                  "environment", sc->environment ? sc->environment
-                                                 : "production",
-                  "timestamp", stamp);
-    st = llmgw_store_for(r->server);
-    if (st) {
-        const char *detail = NULL;
-        llmgw_store_status_e s = st->health(st, r->pool, &detail);
-        healthy = s == LLMGW_STORE_OK;
-        json_object_set_new(j, "store", json_pack("{s:s,s:s}", "kind", st->kind,
-                            "status", healthy ? "ok"
-                                      : (detail ? detail : "error")));
-    }
-    else {
-        healthy = 0;
-        json_object_set_new(j, "store", json_pack("{s:s}", "status",
-                                                  "unavailable"));
-    }
-    if (!healthy) {
-        json_object_set_new(j, "status", json_string("degraded"));
-    }
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    return llmgw_send_doc(r, req, healthy ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE,
-                          j);
 }

@@ -146,7 +146,22 @@ int llmgw_response_item(request_rec *r, llmgw_request_t *req);
 
 /* mod_llmgw_handler.c */
 int llmgw_handler(request_rec *r);
+
+/* mod_llmgw_health.c: GET /health */
 int llmgw_health_handler(request_rec *r);
+
+/* mod_llmgw_metrics.c: metrics, the end of every request (notes, metrics,
+ * a trace span: a log_transaction hook), mod_status, LLMGWOTLPEndpoint.
+ * llmgw_observability_hooks is called by llmgw_register_hooks. The counts
+ * below are single atomic additions, made where the event happens. */
+void llmgw_observability_hooks(apr_pool_t *p);
+void llmgw_count(llmgw_metric_e which);
+void llmgw_count_retry(const char *provider);   /* an attempt retried */
+void llmgw_count_fallback(void);                /* the next route tried */
+void llmgw_count_stream(int delta);             /* +1 started, -1 ended */
+/* The circuit breaker's state of a provider ("closed", "open",
+ * "half_open"): the one place /health and the metrics read it. */
+const char *llmgw_circuit_state(server_rec *s, const llmgw_provider_t *p);
 
 /* mod_llmgw_models.c: GET models */
 int llmgw_list_models(request_rec *r, llmgw_request_t *req);

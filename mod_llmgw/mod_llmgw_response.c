@@ -64,6 +64,9 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
     if (req->workspace) {
         apr_table_setn(n, LLMGW_NOTE_WORKSPACE, req->workspace);
     }
+    if (req->key_id) {
+        apr_table_setn(n, LLMGW_NOTE_KEY, req->key_id);
+    }
     if (req->cost_usd >= 0) {
         apr_table_setn(n, LLMGW_NOTE_COST, llmgw_num_pstr(r->pool,
                                                          req->cost_usd));

@@ -128,6 +128,7 @@ static const command_rec cache_cmds[] = {
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
+static APR_OPTIONAL_FN_TYPE(llmgw_metric_inc) *metric_inc;
 
 /* ------------------------------------------------ per request */
 
@@ -193,6 +194,17 @@ static void count(llmgw_store_t *st, cache_stat_e stat)
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now()), last;
     int i;
 
+    static const llmgw_metric_e metric[STAT_COUNT] = {
+        LLMGW_M_CACHE_HIT, LLMGW_M_CACHE_MISS, LLMGW_M_CACHE_BYPASS,
+        LLMGW_M_CACHE_ERROR
+    };
+
+    if (metric_inc) {
+        metric_inc(metric[stat]);
+        if (stat == STAT_ERRORS) {
+            metric_inc(LLMGW_M_STORE_ERROR);
+        }
+    }
     apr_atomic_inc32(&stat_pending[stat]);
     last = apr_atomic_read32(&stat_flushed_at);
     if (!st || now == last
@@ -507,6 +519,7 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf; (void)plog; (void)ptemp;
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
+    metric_inc = APR_RETRIEVE_OPTIONAL_FN(llmgw_metric_inc);
     if (!get_store || !send_body) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_cache needs mod_llmgw: load mod_llmgw.so "

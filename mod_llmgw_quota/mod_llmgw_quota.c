@@ -34,6 +34,8 @@ static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
 static APR_OPTIONAL_FN_TYPE(llmgw_get_request) *get_request;
 static APR_OPTIONAL_FN_TYPE(llmgw_cost) *cost_fn;
 static APR_OPTIONAL_FN_TYPE(llmgw_resolve_model) *resolve_model;
+static APR_OPTIONAL_FN_TYPE(llmgw_metric_inc) *metric_inc;
+#define METRIC(which) do { if (metric_inc) metric_inc(which); } while (0)
 
 /* ------------------------------------------------------------ config */
 
@@ -446,6 +448,7 @@ static int quota_authenticate(request_rec *r, llmgw_request_t *req)
     }
     req->workspace = key->workspace;
     req->plan = key->plan->name;
+    req->key_id = key->log_id;
     apr_table_setn(r->notes, LLMGW_NOTE_KEY, key->log_id);
     state_new(r, key);
     return OK;
@@ -455,6 +458,9 @@ static int refuse(request_rec *r, quota_req_t *s, const llmgw_decision_t *d)
 {
     json_t *details = llmgw_decision_details(d);
     int rv;
+    METRIC(d->window && !strcmp(d->window, "hour") ? LLMGW_M_LIMIT_DENY_HOUR
+           : d->window && !strcmp(d->window, "minute") ? LLMGW_M_LIMIT_DENY_MINUTE
+           : LLMGW_M_LIMIT_DENY_MONTH);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: workspace %s "
                   "plan %s: %s (%s)", s->key->workspace, s->key->plan->name,
                   d->code, d->message);
@@ -471,6 +477,9 @@ static int store_failed(request_rec *r, llmgw_store_t *st, quota_req_t *s,
     quota_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_quota_module);
     warn_store(r, st, what);
+    METRIC(LLMGW_M_STORE_ERROR);
+    METRIC(sc->fail_closed == 1 ? LLMGW_M_LIMIT_FAIL_CLOSED
+                                : LLMGW_M_LIMIT_FAIL_OPEN);
     if (sc->fail_closed == 1) {
         if (st) {
             rollback(r, st, s);
@@ -648,6 +657,7 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     }
     s->counted = 1;
     s->admitted = 1;
+    METRIC(LLMGW_M_LIMIT_ALLOW);
     return OK;
 }
 
@@ -885,6 +895,7 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     get_request = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_request);
     cost_fn = APR_RETRIEVE_OPTIONAL_FN(llmgw_cost);
     resolve_model = APR_RETRIEVE_OPTIONAL_FN(llmgw_resolve_model);
+    metric_inc = APR_RETRIEVE_OPTIONAL_FN(llmgw_metric_inc);
     if (!get_store || !send_error || !send_body || !get_request) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_quota needs mod_llmgw: load mod_llmgw "

@@ -33,6 +33,8 @@ my @bad = (
     [ 'timeout nan',                   'LLMGWConnectTimeout nan', 'LLMGWConnectTimeout', qr/seconds/ ],
     [ 'provider timeout nan',          'LLMGWProvider p openai http://127.0.0.1:1/v1 timeout=nan', 'LLMGWProvider', qr/seconds/ ],
     [ 'default max tokens overflow',   'LLMGWDefaultMaxTokens 99999999999999999999', 'LLMGWDefaultMaxTokens', qr/1 to/ ],
+    [ 'OTLP endpoint not http',        'LLMGWOTLPEndpoint ftp://127.0.0.1/x', 'LLMGWOTLPEndpoint', qr/http/ ],
+    [ 'OTLP queue of 0',               'LLMGWOTLPEndpoint http://127.0.0.1:1 queue=0', 'LLMGWOTLPEndpoint', qr/queue=/ ],
     [ 'empty models=',                 'LLMGWProvider p openai http://127.0.0.1:1/v1 models=,,', 'LLMGWProvider', qr/models=/ ],
     [ 'responses= on anthropic',       'LLMGWProvider p anthropic http://127.0.0.1:1 responses=native', 'LLMGWProvider', qr/responses=/ ],
     [ 'responses= unknown value',      'LLMGWProvider p openai http://127.0.0.1:1/v1 responses=yes', 'LLMGWProvider', qr/native or translate/ ],

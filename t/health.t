@@ -1,5 +1,5 @@
 # llmgw-health (TensorCortex's shape): {"status","service","version",
-# "environment","timestamp","store"}; 503 "degraded" when the shared store
+# "environment","timestamp","store","providers":{NAME:{"circuit"}}}; 503 "degraded" when the shared store
 # cannot be reached, so that a load balancer stops sending traffic.
 use strict;
 use warnings FATAL => 'all';
@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
 
-plan tests => 16, need_module('llmgw');
+plan tests => 19, need_module('llmgw');
 
 {
     my $res = gw_request('GET', '/health');
@@ -22,6 +22,11 @@ plan tests => 16, need_module('llmgw');
     is $j->{environment}, 'testing', 'environment from LLMGWEnvironment';
     like $j->{timestamp} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'timestamp: RFC 3339 UTC';
     is $j->{store}{status}, 'ok', 'store ok';
+    is_deeply $j->{providers}{mock}, { circuit => 'closed' }, 'providers: mock, circuit closed';
+    ok ref $j->{providers}{mockant} eq 'HASH' && ref $j->{providers}{dead} eq 'HASH',
+       'providers: every configured provider is listed';
+    ok !grep({ ($_->{circuit} // '') !~ /^(closed|open|half_open)$/ } values %{ $j->{providers} }),
+       'providers: circuit is closed, open or half_open';
 }
 
 # a node whose memcached is not there: degraded, 503

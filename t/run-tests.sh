@@ -48,8 +48,10 @@ outer() {
 
     work=$(mktemp -d /tmp/llmgw-t.XXXXXX) || die "mktemp failed"
     chmod 755 "$work"
+    # t/ and, for t/install.t, what `make install` installs from build/
     tar -C "$top" --exclude=t/sdk/node_modules --exclude=t/logs --exclude=t/unit \
-        -cf - t | tar -C "$work" -xf - || die "cannot copy t/ to $work"
+        -cf - t build/Makefile build/debian build/llmgw-example.conf build/llmgw-full.conf \
+        | tar -C "$work" -xf - || die "cannot copy t/ to $work"
     mkdir -p "$work/home" "$work/run" "$work/t/htdocs"
     [ -f "$work/t/htdocs/index.html" ] || echo "llmgw test docroot" > "$work/t/htdocs/index.html"
 
@@ -93,6 +95,7 @@ outer() {
         HOME="$work/home" \
         LLMGW_WORK="$work" \
         LLMGW_TOP="$top" \
+        LLMGW_BUILD="$work/build" \
         LLMGW_SHARED_DIR="$shared" \
         LLMGW_FIXTURES="$fixtures" \
         LLMGW_SO_LLMGW="$so_llmgw" \

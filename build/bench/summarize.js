@@ -80,6 +80,8 @@ chk('miss path (d) / Portkey (h), req/s', ratio('d', 'h', 'rps'), (x) => f1(x) +
 chk('anthropic (e) / miss path (d), req/s', ratio('e', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('cache hit shm (f1) / static (b), req/s', ratio('f1', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
 chk('cache hit memcached (f2) / static (b), req/s', ratio('f2', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.7x', (x) => x >= 0.7);
+chk('dead OTLP collector (o) / miss path (d), req/s', ratio('o', 'd', 'rps'), (x) => f2(x) + 'x', '>= 0.95x', (x) => x >= 0.95);
+chk('added p50, dead OTLP collector (o) - miss (d)', ok('o') && ok('d') ? M('o', 'p50_us') - M('d', 'p50_us') : null, (x) => Math.round(x) + 'us', '<= 5us', (x) => x <= 5);
 chk('quota on (g) / miss path (d), req/s', ratio('g', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('messages -> openai (i) / miss path (d), req/s', ratio('i', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('responses -> openai (j) / miss path (d), req/s', ratio('j', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);

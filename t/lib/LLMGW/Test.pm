@@ -187,6 +187,7 @@ sub _same {
 
 # ---- raw HTTP/1.1 client --------------------------------------------------
 # raw_request(method => , path => , headers => {..}, body => string,
+#             port => N (another server on 127.0.0.1, e.g. an LLMGW::Node),
 #             timeout => s, stop_after => qr/.../ (close once the decoded body
 #             matches), on_read => sub)
 # Returns { status, headers (lc name => value), body (de-chunked, not
@@ -194,7 +195,8 @@ sub _same {
 # t_first_data (time the first "data:" of the body arrived), t_end, closed_early }.
 sub raw_request {
     my %a = @_;
-    my ($host, $port) = split /:/, Apache::TestRequest::hostport();
+    my ($host, $port) = $a{port} ? ('127.0.0.1', $a{port})
+                                 : split /:/, Apache::TestRequest::hostport();
     $host = '127.0.0.1' if $host eq 'localhost';
     my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 5)
         or die "connect $host:$port: $!";
