@@ -92,7 +92,8 @@ static int fail(admin_ctx_t *c, int status, const char *code,
                   "%s %s by %s request_id=%s", status, code ? code : "-",
                   message, c->r->method, c->r->uri, c->who ? c->who : "-",
                   c->req->id);
-    return send_doc(c, status, env);
+    send_doc(c, status, env);
+    return status;                       /* answered: non-zero */
 }
 
 static int db_failed(admin_ctx_t *c)

@@ -204,8 +204,7 @@ static int is_system(const json_t *m)
 }
 
 /* The index of the oldest message that may be dropped: not a system
- * message, not the last one; a tool answer goes with the assistant turn
- * before it (dropped with it, never left without its call). -1: none. */
+ * message, not the last one. -1: none. */
 static long oldest_droppable(const json_t *msgs)
 {
     size_t i, n = json_array_size(msgs);
@@ -217,10 +216,10 @@ static long oldest_droppable(const json_t *msgs)
     return -1;
 }
 
-static int is_tool(const json_t *m)
+static int is_user(const json_t *m)
 {
     const char *role = json_string_value(json_object_get(m, "role"));
-    return role && !strcmp(role, "tool");
+    return role && !strcmp(role, "user");
 }
 
 llmgw_policy_verdict_e llmgw_policy_apply(const llmgw_policy_t *pol,
@@ -242,9 +241,12 @@ llmgw_policy_verdict_e llmgw_policy_apply(const llmgw_policy_t *pol,
             *prompt_estimate -= message_tokens(json_array_get(msgs,
                                                               (size_t)i));
             json_array_remove(msgs, (size_t)i);
-            /* the tool answers of a dropped turn go with it */
+            /* a turn goes whole: the answers and tool results after its
+             * user message, up to the next user message (never the last
+             * message), so the conversation still opens with a user */
             while ((size_t)i + 1 < json_array_size(msgs)
-                   && is_tool(json_array_get(msgs, (size_t)i))) {
+                   && !is_user(json_array_get(msgs, (size_t)i))
+                   && !is_system(json_array_get(msgs, (size_t)i))) {
                 *prompt_estimate -= message_tokens(json_array_get(msgs,
                                                                   (size_t)i));
                 json_array_remove(msgs, (size_t)i);
