@@ -1085,38 +1085,6 @@ static int usage_handler(request_rec *r)
 
 /* ------------------------------------------------------------ startup */
 
-/* Every key's plan exists: checked when the configuration is read, so
- * `apachectl -t` fails naming the directive, its file and line. */
-static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                              apr_pool_t *ptemp, server_rec *s)
-{
-    server_rec *vs;
-    int bad = 0;
-    (void)pconf; (void)plog; (void)ptemp;
-
-    for (vs = s; vs; vs = vs->next) {
-        quota_server_conf *sc = ap_get_module_config(vs->module_config,
-                                                     &llmgw_quota_module);
-        int i;
-        for (i = 0; i < sc->keys->nelts; i++) {
-            quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
-            k->plan = apr_hash_get(sc->plans, k->plan_name,
-                                   APR_HASH_KEY_STRING);
-            if (!k->plan) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
-                             "LLMGWKey at %s: plan '%s' is not defined "
-                             "(define it with LLMGWPlan %s ...)", k->where,
-                             k->plan_name, k->plan_name);
-                bad = 1;
-            }
-            if (!k->tier && k->plan) {
-                k->tier = k->plan->tier;
-            }
-        }
-    }
-    return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
-}
-
 /* LLMGWSecretKeyFile, read once at start-up (as root, before httpd drops
  * its privileges), into every server's configuration. */
 static int secret_load(apr_pool_t *pconf, server_rec *s)
@@ -1141,6 +1109,51 @@ static int secret_load(apr_pool_t *pconf, server_rec *s)
     }
     OPENSSL_cleanse(key, sizeof(key));
     return OK;
+}
+
+/* Every key's plan exists: checked when the configuration is read, so
+ * `apachectl -t` fails naming the directive, its file and line. */
+static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    int bad = 0;
+    (void)plog; (void)ptemp;
+
+    /* read here (as root, before the children start), so that `apachectl
+     * -t` fails on a missing or short file too */
+    if (secret_load(pconf, s) != OK) {
+        bad = 1;
+    }
+    adb_post_config();
+    for (vs = s; vs; vs = vs->next) {
+        quota_server_conf *sc = ap_get_module_config(vs->module_config,
+                                                     &llmgw_quota_module);
+        int i;
+        if (sc->managed == 1 && !adb_available()) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                         "LLMGWManagedKeys On needs mod_dbd: LoadModule "
+                         "dbd_module, then DBDriver sqlite3|pgsql and "
+                         "DBDParams");
+            bad = 1;
+        }
+        for (i = 0; i < sc->keys->nelts; i++) {
+            quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
+            k->plan = apr_hash_get(sc->plans, k->plan_name,
+                                   APR_HASH_KEY_STRING);
+            if (!k->plan) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                             "LLMGWKey at %s: plan '%s' is not defined "
+                             "(define it with LLMGWPlan %s ...)", k->where,
+                             k->plan_name, k->plan_name);
+                bad = 1;
+            }
+            if (!k->tier && k->plan) {
+                k->tier = k->plan->tier;
+            }
+        }
+    }
+    return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
 static void quota_child_init(apr_pool_t *p, server_rec *s)
@@ -1172,20 +1185,11 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "(LoadModule llmgw_module) as well");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (secret_load(pconf, s) != OK) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+
     for (vs = s; vs; vs = vs->next) {
         quota_server_conf *sc = ap_get_module_config(vs->module_config,
                                                      &llmgw_quota_module);
         int i;
-        if (sc->managed == 1 && !adb_available()) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
-                         "LLMGWManagedKeys On needs mod_dbd: LoadModule "
-                         "dbd_module, then DBDriver sqlite3|pgsql and "
-                         "DBDParams");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
         sc->digests = sc->keys->nelts
             ? apr_palloc(pconf, (apr_size_t)sc->keys->nelts * LLMGW_DIGEST_LEN)
             : NULL;

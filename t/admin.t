@@ -426,5 +426,35 @@ my ($MEMBER, $MEMBER_ID, $WSADMIN, $OTHER_MEMBER);
     }
 }
 
+# ---------------------------------------------------------------- config errors
+{
+    my $base = Apache::Test::vars('t_dir') . '/conf/base.conf';
+    my $httpd = $ENV{HTTPD} // '/usr/sbin/apache2';
+    open my $fh, '>:raw', "$dir/short.key" or die $!;
+    print $fh 'x' x 16;
+    close $fh;
+    my $n = 0;
+    my $check = sub {
+        my ($line) = @_;
+        my $file = "$dir/bad" . ++$n . '.conf';
+        open my $cf, '>', $file or die $!;
+        print $cf qq(Include "$base"\nServerName localhost\nListen 127.0.0.1:1\nPidFile $dir/x.pid\n)
+            . qq(DefaultRuntimeDir $dir\nErrorLog $dir/x.log\n$line\n);
+        close $cf;
+        my $out = `$httpd -t -f $file 2>&1`;
+        return ($? >> 8, $out, $file);
+    };
+    my ($rc, $out, $file) = $check->("LLMGWSecretKeyFile $dir/missing.key");
+    isnt $rc, 0, 'a missing LLMGWSecretKeyFile fails httpd -t';
+    like $out, qr/LLMGWSecretKeyFile at \Q$file\E:7: .*missing\.key/, '... naming the directive, file, line and path';
+    ($rc, $out, $file) = $check->("LLMGWSecretKeyFile $dir/short.key");
+    isnt $rc, 0, 'a short LLMGWSecretKeyFile fails httpd -t';
+    like $out, qr/LLMGWSecretKeyFile.*32 random bytes.*16 bytes/s, '... saying it wants 32 bytes';
+    ($rc, $out) = $check->("LLMGWAdminKey plain-admin-secret-$tag");
+    isnt $rc, 0, 'LLMGWAdminKey with a plain secret fails httpd -t';
+    like $out, qr/LLMGWAdminKey.*sha256:HEX/s, '... asking for sha256:HEX';
+    unlike $out, qr/plain-admin-secret/, '... without echoing the secret';
+}
+
 $node->stop;
 done_testing();
