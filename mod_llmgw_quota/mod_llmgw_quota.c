@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "apr_fnmatch.h"
+#include "openssl/crypto.h"
 
 #include "apr_strings.h"
 #include "apr_atomic.h"
@@ -25,8 +26,7 @@
 #include "llmgw.h"
 #include "llmgw_limits.h"
 #include "llmgw_num.h"
-
-module AP_MODULE_DECLARE_DATA llmgw_quota_module;
+#include "mod_llmgw_quota.h"
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_error) *send_error;
@@ -37,26 +37,14 @@ static APR_OPTIONAL_FN_TYPE(llmgw_resolve_model) *resolve_model;
 static APR_OPTIONAL_FN_TYPE(llmgw_metric_inc) *metric_inc;
 #define METRIC(which) do { if (metric_inc) metric_inc(which); } while (0)
 
+/* the same, for the management API's files (mod_llmgw_quota.h) */
+APR_OPTIONAL_FN_TYPE(llmgw_get_store) *llmgw_q_get_store;
+APR_OPTIONAL_FN_TYPE(llmgw_send_body) *llmgw_q_send_body;
+APR_OPTIONAL_FN_TYPE(llmgw_get_request) *llmgw_q_get_request;
+APR_OPTIONAL_FN_TYPE(llmgw_request_json) *llmgw_q_request_json;
+APR_OPTIONAL_FN_TYPE(llmgw_resolve_model) *llmgw_q_resolve_model;
+
 /* ------------------------------------------------------------ config */
-
-typedef struct quota_key {
-    unsigned char digest[LLMGW_DIGEST_LEN];
-    const char *workspace;
-    const char *plan_name;
-    const llmgw_plan_t *plan;            /* resolved in check_config */
-    const char *where;                   /* "file:line" for messages */
-    apr_array_header_t *models;          /* models=GLOB,...: NULL = any */
-    const char *name;                    /* name=N */
-    const char *tier;                    /* tier=T (else the plan's) */
-    const char *log_id;                  /* llmgw-key note: name or id */
-} quota_key_t;
-
-typedef struct quota_server_conf {
-    apr_hash_t *plans;                   /* name -> llmgw_plan_t (global) */
-    apr_array_header_t *keys;            /* quota_key_t, inherited first */
-    unsigned char *digests;              /* keys' digests, contiguous */
-    int fail_closed;                     /* -1 unset, 0 open, 1 closed */
-} quota_server_conf;
 
 typedef struct quota_dir_conf {
     int enabled;                         /* -1 unset */
@@ -69,7 +57,20 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     sc->plans = apr_hash_make(p);
     sc->keys = apr_array_make(p, 4, sizeof(quota_key_t));
     sc->fail_closed = -1;
+    sc->managed = -1;
     return sc;
+}
+
+quota_server_conf *quota_sconf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &llmgw_quota_module);
+}
+
+const llmgw_plan_t *quota_plan(server_rec *s, const char *name)
+{
+    return name ? apr_hash_get(quota_sconf(s)->plans, name,
+                               APR_HASH_KEY_STRING)
+                : NULL;
 }
 
 static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
@@ -81,6 +82,12 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     sc->keys = apr_array_append(p, base->keys, add->keys);
     sc->fail_closed = add->fail_closed >= 0 ? add->fail_closed
                                             : base->fail_closed;
+    sc->managed = add->managed >= 0 ? add->managed : base->managed;
+    /* server-wide: the main server's (the secret is read in post_config) */
+    sc->has_admin_key = base->has_admin_key;
+    memcpy(sc->admin_digest, base->admin_digest, LLMGW_DIGEST_LEN);
+    sc->secret_file = base->secret_file;
+    sc->secret_where = base->secret_where;
     return sc;
 }
 
@@ -209,6 +216,7 @@ static const char *cmd_key(cmd_parms *cmd, void *dconf, int argc,
         }
         id[16] = '\0';
         k.log_id = k.name ? k.name : apr_pstrdup(cmd->pool, id);
+        k.key_id = k.log_id;
     }
     APR_ARRAY_PUSH(sc->keys, quota_key_t) = k;
     return NULL;
@@ -231,6 +239,51 @@ static const char *cmd_fail_mode(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *cmd_admin_key(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    quota_server_conf *sc = quota_sconf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    /* only a digest: the admin secret itself never sits in a config file */
+    if (strncasecmp(arg, "sha256:", 7)
+        || llmgw_key_digest(arg, sc->admin_digest)) {
+        return "LLMGWAdminKey: the argument must be sha256:HEX (64 hex "
+               "digits: the SHA-256 of the admin secret, e.g. printf %s "
+               "SECRET | sha256sum)";
+    }
+    sc->has_admin_key = 1;
+    return NULL;
+}
+
+static const char *cmd_secret_file(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    quota_server_conf *sc = quota_sconf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    sc->secret_file = ap_server_root_relative(cmd->pool, arg);
+    if (!sc->secret_file) {
+        return apr_pstrcat(cmd->pool, "LLMGWSecretKeyFile: invalid path ",
+                           arg, NULL);
+    }
+    sc->secret_where = where(cmd);
+    return NULL;
+}
+
+static const char *cmd_managed(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)dconf;
+    quota_sconf(cmd->server)->managed = on ? 1 : 0;
+    return NULL;
+}
+
 static const command_rec quota_cmds[] = {
     AP_INIT_TAKE_ARGV("LLMGWPlan", cmd_plan, NULL, RSRC_CONF,
         "LLMGWPlan NAME [requests_month=N] [rpm=N] [rph=N] [tpm=N] "
@@ -247,6 +300,15 @@ static const command_rec quota_cmds[] = {
     AP_INIT_TAKE1("LLMGWQuotaFailMode", cmd_fail_mode, NULL, RSRC_CONF,
         "LLMGWQuotaFailMode open|closed: admit (open, the default) or refuse "
         "with 503 (closed) when the counter store cannot be reached."),
+    AP_INIT_TAKE1("LLMGWAdminKey", cmd_admin_key, NULL, RSRC_CONF,
+        "LLMGWAdminKey sha256:HEX is the SHA-256 of the management API "
+        "operator's secret, which manages every workspace."),
+    AP_INIT_TAKE1("LLMGWSecretKeyFile", cmd_secret_file, NULL, RSRC_CONF,
+        "LLMGWSecretKeyFile PATH names a root-only file of 32 random bytes "
+        "that encrypt stored provider keys (AES-256-GCM), read at start-up."),
+    AP_INIT_FLAG("LLMGWManagedKeys", cmd_managed, NULL, RSRC_CONF,
+        "LLMGWManagedKeys On accepts the keys made with the management API "
+        "(the mod_dbd database of DBDriver/DBDParams) besides LLMGWKey keys."),
     { NULL }
 };
 
@@ -430,25 +492,105 @@ static int unauthorized(request_rec *r, const char *client_key)
 
 /* ------------------------------------------------------------ hooks */
 
+/* The request's gateway key: a static LLMGWKey, else (LLMGWManagedKeys
+ * On) a key of the management API, checked (revoked, expired, suspended
+ * workspace) and copied into the request pool. 0 with *out set, or the
+ * status of the error answered. */
+static int key_resolve(request_rec *r, const char *client_key,
+                       const quota_key_t **out)
+{
+    quota_server_conf *sc = quota_sconf(r->server);
+    const quota_key_t *key = key_lookup(r->server, client_key);
+    unsigned char d[LLMGW_DIGEST_LEN];
+    managed_key_t *mk = NULL;
+    const llmgw_plan_t *plan;
+    quota_key_t *k;
+    mk_status_e st;
+
+    if (key) {
+        *out = key;
+        return 0;
+    }
+    if (!client_key || sc->managed != 1) {
+        return unauthorized(r, client_key);
+    }
+    llmgw_sha256(client_key, strlen(client_key), d);
+    st = managed_lookup(r, d, &mk);
+    if (st == MK_ERROR) {
+        return send_error(r, HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+                          "key_store_unavailable", "API keys cannot be "
+                          "checked now; try again later", -1, NULL);
+    }
+    if (st == MK_UNKNOWN) {
+        return unauthorized(r, client_key);
+    }
+    apr_table_setn(r->notes, LLMGW_NOTE_KEY, mk->key.id);
+    if (mk->key.revoked_at >= 0) {
+        apr_table_setn(r->headers_out, "WWW-Authenticate",
+                       "Bearer realm=\"llmgw\"");
+        return send_error(r, HTTP_UNAUTHORIZED, "authentication_error",
+                          "revoked_api_key", "this API key has been revoked",
+                          -1, NULL);
+    }
+    if (mk->key.expires_at >= 0
+        && mk->key.expires_at <= apr_time_sec(apr_time_now())) {
+        apr_table_setn(r->headers_out, "WWW-Authenticate",
+                       "Bearer realm=\"llmgw\"");
+        return send_error(r, HTTP_UNAUTHORIZED, "authentication_error",
+                          "expired_api_key", "this API key has expired", -1,
+                          NULL);
+    }
+    if (!strcmp(mk->ws.status, "suspended")) {
+        return send_error(r, HTTP_FORBIDDEN, "permission_error",
+                          "workspace_suspended", "this API key's workspace "
+                          "is suspended", -1, NULL);
+    }
+    plan = quota_plan(r->server, mk->ws.plan);
+    if (!plan) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "llmgw_quota: "
+                      "workspace %s is on plan '%s', which no LLMGWPlan "
+                      "defines: its keys are refused", mk->ws.id,
+                      mk->ws.plan);
+        return send_error(r, HTTP_FORBIDDEN, "permission_error",
+                          "plan_not_available", "this API key's plan is not "
+                          "available on this server", -1, NULL);
+    }
+    k = apr_pcalloc(r->pool, sizeof(*k));
+    memcpy(k->digest, d, LLMGW_DIGEST_LEN);
+    k->workspace = mk->ws.id;
+    k->plan_name = mk->ws.plan;
+    k->plan = plan;
+    k->where = "the management API";
+    k->models = mk->key.models;
+    k->name = mk->key.name;
+    k->tier = plan->tier;
+    k->log_id = mk->key.id;
+    k->key_id = mk->key.id;
+    k->managed = mk;
+    *out = k;
+    return 0;
+}
+
 static int quota_authenticate(request_rec *r, llmgw_request_t *req)
 {
     quota_dir_conf *dc = ap_get_module_config(r->per_dir_config,
                                               &llmgw_quota_module);
-    const quota_key_t *key;
+    const quota_key_t *key = NULL;
+    int rv;
 
     if (dc->enabled != 1) {
         return DECLINED;
     }
-    key = key_lookup(r->server, req->client_key);
-    if (!key) {
+    if ((rv = key_resolve(r, req->client_key, &key))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: %s API key "
-                      "(request_id=%s)", req->client_key ? "unknown" : "no",
-                      req->id);
-        return unauthorized(r, req->client_key);
+                      "refused with %d (request_id=%s)",
+                      req->client_key ? "this" : "no", rv, req->id);
+        return rv;
     }
     req->workspace = key->workspace;
     req->plan = key->plan->name;
-    req->key_id = key->log_id;
+    req->key_id = key->key_id;
+    req->tier = key->tier;
     apr_table_setn(r->notes, LLMGW_NOTE_KEY, key->log_id);
     state_new(r, key);
     return OK;
@@ -600,6 +742,52 @@ static int models_check(request_rec *r, quota_req_t *s, llmgw_request_t *req)
     return rv;
 }
 
+/* The workspace's context-quota policy (managed keys): a prompt over
+ * max_prompt_tokens is refused (400 context_quota_exceeded) or loses its
+ * oldest turns; max_tokens is capped. A changed tree goes upstream. */
+static int policy_enforce(request_rec *r, const managed_key_t *mk,
+                          llmgw_request_t *req)
+{
+    const llmgw_policy_t *pol = &mk->policy;
+    apr_int64_t est = req->prompt_estimate, mt = req->max_tokens;
+    llmgw_policy_verdict_e v;
+
+    if (!llmgw_policy_active(pol)) {
+        return OK;
+    }
+    if (req->endpoint == LLMGW_EP_CHAT) {
+        json_t *body = llmgw_q_request_json ? llmgw_q_request_json(req) : NULL;
+        if (!body) {
+            return OK;
+        }
+        v = llmgw_policy_apply(pol, body, &est, &mt);
+    }
+    else {
+        v = pol->max_prompt_tokens >= 0 && est > pol->max_prompt_tokens
+            ? LLMGW_POLICY_REJECT : LLMGW_POLICY_PASS;
+    }
+    if (v == LLMGW_POLICY_REJECT) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_quota: workspace "
+                      "%s: prompt of about %" APR_INT64_T_FMT " tokens over "
+                      "its max_prompt_tokens %" APR_INT64_T_FMT, mk->ws.id,
+                      req->prompt_estimate, pol->max_prompt_tokens);
+        return send_error(r, HTTP_BAD_REQUEST, "invalid_request_error",
+                          "context_quota_exceeded",
+                          apr_psprintf(r->pool, "the prompt (about %"
+                                       APR_INT64_T_FMT " tokens) is over "
+                                       "this workspace's max_prompt_tokens "
+                                       "(%" APR_INT64_T_FMT ")",
+                                       req->prompt_estimate,
+                                       pol->max_prompt_tokens), -1, NULL);
+    }
+    if (v == LLMGW_POLICY_CHANGED) {
+        req->body_changed = 1;
+        req->prompt_estimate = est;
+        req->max_tokens = mt;
+    }
+    return OK;
+}
+
 /* The cost reserved against the budget: the prompt estimate and
  * max_tokens (or the default reservation) at the model's price, in
  * micro-USD; 0 when the price is unknown. */
@@ -633,6 +821,12 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     }
     if ((rv = models_check(r, s, req)) != OK) {
         return rv;
+    }
+    if (s->key->managed) {
+        if ((rv = policy_enforce(r, s->key->managed, req)) != OK) {
+            return rv;
+        }
+        req->provider_keys = managed_provider_keys(r, s->key->managed);
     }
     plan = s->key->plan;
     st = get_store(r->server);
@@ -716,6 +910,48 @@ static apr_int64_t usage_total(const llmgw_usage_t *u)
     return -1;
 }
 
+/* A managed key's workspace: this request's usage under its provider and
+ * model (billing's usage by model, from the same store as the limits). */
+static int model_usage(request_rec *r, llmgw_store_t *st, quota_req_t *s,
+                       llmgw_request_t *req, apr_int64_t total)
+{
+    const char *prov = req->answered_provider ? req->answered_provider
+                     : req->provider ? req->provider->name : NULL;
+    const char *model = req->answered_model ? req->answered_model
+                                            : req->model;
+    int bad = 0;
+    if (!prov || !model) {
+        return 0;
+    }
+    bad |= ctr_add(r, st, s, llmgw_admin_model_counter(r->pool, prov, model,
+                                                        "requests"),
+                   LLMGW_WIN_MONTH, 1, NULL);
+    if (!req->cache_hit && total > 0) {
+        if (req->usage.prompt_tokens > 0) {
+            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
+                               r->pool, prov, model, "prompt"),
+                           LLMGW_WIN_MONTH, req->usage.prompt_tokens, NULL);
+        }
+        if (req->usage.completion_tokens > 0) {
+            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
+                               r->pool, prov, model, "completion"),
+                           LLMGW_WIN_MONTH, req->usage.completion_tokens,
+                           NULL);
+        }
+    }
+    if (!req->cache_hit && req->cost_usd > 0) {
+        apr_int64_t micro = (apr_int64_t)llround(req->cost_usd * 1e6);
+        if (micro > 0) {
+            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
+                               r->pool, prov, model, "cost"),
+                           LLMGW_WIN_MONTH, micro, NULL);
+        }
+    }
+    managed_note_model(r, s->key->workspace, s->win[LLMGW_WIN_MONTH].start,
+                       prov, model);
+    return bad;
+}
+
 static int quota_completed(request_rec *r, llmgw_request_t *req)
 {
     quota_req_t *s = state_get(r);
@@ -766,6 +1002,9 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
         bad |= ctr_add(r, st, s, LLMGW_CTR_TOTAL_TOKENS, LLMGW_WIN_MONTH,
                        total, NULL);
     }
+    if (s->key->managed && req->status < 500) {
+        bad |= model_usage(r, st, s, req, total);
+    }
     if (bad) {
         warn_store(r, st, "settlement after the response");
     }
@@ -807,9 +1046,7 @@ static int usage_handler(request_rec *r)
                    "method_not_allowed", "use GET", -1, NULL);
         return OK;
     }
-    key = key_lookup(r->server, client_key);
-    if (!key) {
-        unauthorized(r, client_key);
+    if (key_resolve(r, client_key, &key)) {
         return OK;
     }
     req->workspace = key->workspace;
@@ -835,6 +1072,12 @@ static int usage_handler(request_rec *r)
               : llmgw_usage_json(r->pool, key->workspace, key->plan,
                                  s->c.month_milli, requests, tokens,
                                  s->c.cost_micro, s->now);
+    if (!check) {
+        /* the key's name and id (HardCarrx's username and custom_id) */
+        json_object_set_new(j, "username", key->name ? json_string(key->name)
+                                                     : json_null());
+        json_object_set_new(j, "custom_id", json_string(key->key_id));
+    }
     txt = llmgw_json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!txt) {
@@ -851,6 +1094,32 @@ static int usage_handler(request_rec *r)
 
 /* ------------------------------------------------------------ startup */
 
+/* LLMGWSecretKeyFile, read once at start-up (as root, before httpd drops
+ * its privileges), into every server's configuration. */
+static int secret_load(apr_pool_t *pconf, server_rec *s)
+{
+    quota_server_conf *main = quota_sconf(s);
+    unsigned char key[LLMGW_ADMIN_SECRET_LEN];
+    const char *err;
+    server_rec *vs;
+
+    if (!main->secret_file) {
+        return OK;
+    }
+    if ((err = llmgw_secret_key_load(pconf, main->secret_file, key))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "LLMGWSecretKeyFile at %s: %s", main->secret_where, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        quota_server_conf *sc = quota_sconf(vs);
+        memcpy(sc->secret, key, LLMGW_ADMIN_SECRET_LEN);
+        sc->has_secret = 1;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    return OK;
+}
+
 /* Every key's plan exists: checked when the configuration is read, so
  * `apachectl -t` fails naming the directive, its file and line. */
 static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -858,12 +1127,25 @@ static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     server_rec *vs;
     int bad = 0;
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
 
+    /* read here (as root, before the children start), so that `apachectl
+     * -t` fails on a missing or short file too */
+    if (secret_load(pconf, s) != OK) {
+        bad = 1;
+    }
+    adb_post_config();
     for (vs = s; vs; vs = vs->next) {
         quota_server_conf *sc = ap_get_module_config(vs->module_config,
                                                      &llmgw_quota_module);
         int i;
+        if (sc->managed == 1 && !adb_available()) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                         "LLMGWManagedKeys On needs mod_dbd: LoadModule "
+                         "dbd_module, then DBDriver sqlite3|pgsql and "
+                         "DBDParams");
+            bad = 1;
+        }
         for (i = 0; i < sc->keys->nelts; i++) {
             quota_key_t *k = &APR_ARRAY_IDX(sc->keys, i, quota_key_t);
             k->plan = apr_hash_get(sc->plans, k->plan_name,
@@ -883,6 +1165,11 @@ static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return bad ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
+static void quota_child_init(apr_pool_t *p, server_rec *s)
+{
+    managed_child_init(p, s);
+}
+
 static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -896,12 +1183,19 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     cost_fn = APR_RETRIEVE_OPTIONAL_FN(llmgw_cost);
     resolve_model = APR_RETRIEVE_OPTIONAL_FN(llmgw_resolve_model);
     metric_inc = APR_RETRIEVE_OPTIONAL_FN(llmgw_metric_inc);
+    llmgw_q_get_store = get_store;
+    llmgw_q_send_body = send_body;
+    llmgw_q_get_request = get_request;
+    llmgw_q_request_json = APR_RETRIEVE_OPTIONAL_FN(llmgw_request_json);
+    llmgw_q_resolve_model = resolve_model;
+    adb_post_config();
     if (!get_store || !send_error || !send_body || !get_request) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_quota needs mod_llmgw: load mod_llmgw "
                      "(LoadModule llmgw_module) as well");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+
     for (vs = s; vs; vs = vs->next) {
         quota_server_conf *sc = ap_get_module_config(vs->module_config,
                                                      &llmgw_quota_module);
@@ -927,6 +1221,8 @@ static void quota_register_hooks(apr_pool_t *p)
     ap_hook_check_config(quota_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(quota_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(usage_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(admin_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(quota_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, authenticate, quota_authenticate, NULL, NULL,
                       APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, admit, quota_admit, NULL, NULL, APR_HOOK_MIDDLE);

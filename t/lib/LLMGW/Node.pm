@@ -59,7 +59,7 @@ sub _load_modules {
     my $txt = '';
     $txt .= "LoadModule ${_}_module $m/mod_$_.so\n"
         for qw(mpm_event authz_core authz_host mime headers env setenvif
-               deflate filter alias dir);
+               deflate filter alias dir dbd);
     for my $m (['llmgw', 'LLMGW', 'mod_llmgw'], ['llmgw_cache', 'CACHE', 'mod_llmgw_cache'],
                ['llmgw_quota', 'QUOTA', 'mod_llmgw_quota']) {
         my ($mod, $env, $dir) = @$m;
