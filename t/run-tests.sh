@@ -281,8 +281,10 @@ inner() {
     local tests=() rc
     [ -n "${LLMGW_TESTS:-}" ] && read -r -a tests <<< "$LLMGW_TESTS"
     [ -n "${LLMGW_VERBOSE:-}" ] && tests=(-verbose "${tests[@]}")
+    # a port the OS says is free: Apache::Test's own "select" starts at
+    # 8529 and races with any other run on the machine
     perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD" \
-        -httpd_conf "$LLMGW_WORK/t/conf/base.conf" -port select \
+        -httpd_conf "$LLMGW_WORK/t/conf/base.conf" -port "$(free_port)" \
         "${tests[@]}" 2>&1 | tee "$RUN/harness.out"
     rc=${PIPESTATUS[0]}
     cleanup
