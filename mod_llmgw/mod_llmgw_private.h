@@ -14,7 +14,8 @@ extern module AP_MODULE_DECLARE_DATA llmgw_module;
 
 /* Per-server (vhost) configuration: the provider table and what hangs off it. */
 typedef struct llmgw_server_conf {
-    llmgw_route_table_t *routes;       /* providers + aliases */
+    llmgw_route_table_t *routes;       /* providers, aliases, routers */
+    apr_hash_t *circuits;              /* provider -> llmgw_circuit_conf_t */
     apr_hash_t *prices;                /* "provider/model" -> llmgw_price_t */
     const char *store_spec;            /* LLMGWStore (main server) */
     const char *environment;           /* LLMGWEnvironment, for /health */
@@ -77,6 +78,10 @@ llmgw_store_t *llmgw_store_for(server_rec *s);
 int llmgw_route_for(request_rec *r, const char *model,
                     const char *provider_field, llmgw_route_t *rt,
                     const char **err, const char **code);
+/* The circuit of a provider of s: "closed" (also without LLMGWCircuit),
+ * "open" or "half_open"; NULL when s has no such provider. For /health
+ * and the metrics (llmgw_circuit_open). */
+const char *llmgw_circuit_state(server_rec *s, const char *provider);
 
 /* mod_llmgw_response.c: what goes to the client. One family of writers:
  * llmgw_send_body writes every whole answer (llmgw_send_json is it with the
