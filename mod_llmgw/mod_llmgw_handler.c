@@ -301,9 +301,27 @@ int llmgw_handler(request_rec *r)
     return rv;
 }
 
+/* "providers": {NAME: {"circuit": "closed"|"open"|"half_open"}} of the
+ * server's providers; 0 when there are some and every circuit is open. */
+static int providers_section(request_rec *r, llmgw_server_conf *sc, json_t *j)
+{
+    json_t *ps = json_object();
+    int i, open = 0, n = sc->routes->order->nelts;
+    for (i = 0; i < n; i++) {
+        const llmgw_provider_t *pr = APR_ARRAY_IDX(sc->routes->order, i,
+                                                   llmgw_provider_t *);
+        const char *st = llmgw_circuit_state(r->server, pr->name);
+        open += st && !strcmp(st, "open");
+        json_object_set_new(ps, pr->name, json_pack("{s:s}", "circuit",
+                                                     st ? st : "closed"));
+    }
+    json_object_set_new(j, "providers", ps);
+    return !n || open < n;
+}
+
 /* GET /health (TensorCortex's shape): 200 "healthy", or 503 "degraded"
- * when the shared store cannot be reached, so a load balancer stops
- * sending traffic to this node. */
+ * when the shared store cannot be reached or every provider's circuit is
+ * open, so a load balancer stops sending traffic to this node. */
 int llmgw_health_handler(request_rec *r)
 {
     llmgw_server_conf *sc;
@@ -344,6 +362,9 @@ int llmgw_health_handler(request_rec *r)
         healthy = 0;
         json_object_set_new(j, "store", json_pack("{s:s}", "status",
                                                   "unavailable"));
+    }
+    if (!providers_section(r, sc, j)) {
+        healthy = 0;                /* every provider's circuit is open */
     }
     if (!healthy) {
         json_object_set_new(j, "status", json_string("degraded"));

@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
 
-plan tests => 16, need_module('llmgw');
+plan tests => 19, need_module('llmgw');
 
 {
     my $res = gw_request('GET', '/health');
@@ -22,6 +22,11 @@ plan tests => 16, need_module('llmgw');
     is $j->{environment}, 'testing', 'environment from LLMGWEnvironment';
     like $j->{timestamp} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'timestamp: RFC 3339 UTC';
     is $j->{store}{status}, 'ok', 'store ok';
+    # every provider with its circuit (LLMGWCircuit or none: closed)
+    is $j->{providers}{mock}{circuit}, 'closed', 'providers: mock closed';
+    is $j->{providers}{bal2}{circuit}, 'closed', 'providers: bal2 (LLMGWCircuit) closed';
+    is scalar(grep { ($_->{circuit} // '') !~ /^(closed|open|half_open)$/ }
+              values %{ $j->{providers} // {} }), 0, 'providers: every circuit named';
 }
 
 # a node whose memcached is not there: degraded, 503
