@@ -88,8 +88,9 @@ llmgw_route_table_t *llmgw_route_table_merge(apr_pool_t *p,
                                              const llmgw_route_table_t *add);
 
 /* Returns 0 and fills out, or an HTTP status (400/404) with *err set.
- * An alias resolves to its heaviest target, a router is not resolved
- * (its name is a plain model here): llmgw_route_expand does both. */
+ * An alias resolves to its heaviest target; a router's name is a 400
+ * model_is_router (one route cannot stand for its rules: a key's models=
+ * check then sees the name as written): llmgw_route_expand does both. */
 int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
                         const char *model, const char *provider_field,
                         const char *default_provider,

@@ -77,6 +77,14 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
         out->model = model;
         return 0;
     }
+    if (t->routers && apr_hash_get(t->routers, model, APR_HASH_KEY_STRING)) {
+        /* one route cannot stand for a router's rules: a caller that
+         * checks a name (a key's models=) must see the name itself */
+        *err = apr_psprintf(p, "'%s' is a router: its rules choose the "
+                            "model of each request", model);
+        *err_code = "model_is_router";
+        return 400;
+    }
     alias = apr_hash_get(t->aliases, model, APR_HASH_KEY_STRING);
     if (alias) {
         model = APR_ARRAY_IDX(alias->targets, 0, llmgw_alias_target_t).target;

@@ -282,6 +282,16 @@ START_TEST(router_expansion)
                                             &f, 0, out, NULL, &err, &code), 0);
         ck_assert_str_eq(route_str(out, 0), "gemini/strict");
     }
+    /* resolve (one route) refuses a router's name */
+    {
+        llmgw_route_t r;
+        const char *err = NULL, *code = NULL;
+        ck_assert_int_eq(llmgw_route_resolve(tp, t, "auto", NULL, "openai",
+                                             &r, &err, &code), 400);
+        ck_assert_str_eq(code, "model_is_router");
+        ck_assert_int_eq(llmgw_route_resolve(tp, t, "auto", "openai", NULL,
+                                             &r, &err, &code), 0);
+    }
     /* a plain name is its one route */
     a = expand(t, "anthropic/c", &f, 0, NULL, 0);
     ck_assert_int_eq(a->nelts, 1);
