@@ -49,6 +49,11 @@ typedef struct llmgw_request {
     const char *requested_model;     /* as the client wrote it */
     const llmgw_provider_t *provider;
     const char *model;               /* upstream model */
+    /* Set when a router (LLMGWRouter) chose the candidate routes: the
+     * x-llmgw-rule, -rules-version, -resolved-model, -tier headers. */
+    const char *router;              /* its name; NULL otherwise */
+    int rule;                        /* the matching rule, 1-based */
+    const char *rules_version;       /* hash of the router's rules */
     int stream;
     int include_usage;
     apr_int64_t max_tokens;          /* -1 when the client set none */

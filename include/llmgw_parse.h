@@ -19,6 +19,10 @@ typedef struct llmgw_parsed {
     int include_usage;
     apr_int64_t max_tokens;          /* -1 when absent */
     apr_int64_t prompt_estimate;
+    /* What routing rules look at (LLMGWRoute), read in the same pass. */
+    int tools;                       /* a non-empty `tools`/`functions` */
+    int images;                      /* an image part in the input */
+    int json;                        /* a JSON response format */
 } llmgw_parsed_t;
 
 /* The endpoint a request path names ("/x/v1/chat/completions" -> CHAT);

@@ -71,6 +71,10 @@ typedef struct llmgw_provider {
     int use_curl;                    /* client=curl: libcurl for http:// too */
     int responses_native;            /* responses=native: the Responses API
                                       * is relayed, not translated */
+    /* LLMGWCircuit: its settings and its slot in the table every child
+     * shares (llmgw_circuit.h), set in post_config; NULL without one. */
+    const struct llmgw_circuit_conf *circuit;
+    struct llmgw_circuit_slot *circuit_slot;
 } llmgw_provider_t;
 
 #endif

@@ -18,6 +18,8 @@
 #include "llmgw_store_backends.h"
 #include "llmgw_digest.h"
 #include "llmgw_parse.h"
+#include "llmgw_circuit.h"
+#include "apr_shm.h"
 
 
 /* ------------------------------------------------------------ hooks */
@@ -203,6 +205,70 @@ static int llmgw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return llmgw_config_check(s);
 }
 
+/* ---------------------------------------------------------- circuits */
+
+/* One slot per provider with an LLMGWCircuit, in an anonymous shared
+ * segment made before fork: every child sees the same state, changed with
+ * atomics only (llmgw_circuit.h). The provider points at its slot. */
+static apr_status_t circuits_create(apr_pool_t *pconf, server_rec *s)
+{
+    server_rec *vs;
+    apr_hash_index_t *hi;
+    apr_shm_t *shm;
+    llmgw_circuit_slot_t *slots;
+    apr_size_t n = 0, used = 0;
+    apr_status_t rv;
+
+    for (vs = s; vs; vs = vs->next) {
+        llmgw_server_conf *sc = ap_get_module_config(vs->module_config,
+                                                     &llmgw_module);
+        n += apr_hash_count(sc->circuits);
+    }
+    if (!n) {
+        return APR_SUCCESS;
+    }
+    rv = apr_shm_create(&shm, n * sizeof(*slots), NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    slots = apr_shm_baseaddr_get(shm);
+    memset(slots, 0, n * sizeof(*slots));
+    for (vs = s; vs; vs = vs->next) {
+        llmgw_server_conf *sc = ap_get_module_config(vs->module_config,
+                                                     &llmgw_module);
+        for (hi = apr_hash_first(NULL, sc->circuits); hi;
+             hi = apr_hash_next(hi)) {
+            const char *name = apr_hash_this_key(hi);
+            const llmgw_circuit_conf_t *c = apr_hash_this_val(hi);
+            llmgw_provider_t *pr = apr_hash_get(sc->routes->providers, name,
+                                                APR_HASH_KEY_STRING);
+            if (!pr) {
+                continue;           /* refused by check_config */
+            }
+            if (pr->circuit) {
+                if (pr->circuit != c) {
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                                 "LLMGWCircuit %s: the provider is shared "
+                                 "with another server, whose circuit "
+                                 "settings it keeps", name);
+                }
+                continue;
+            }
+            pr->circuit = c;
+            pr->circuit_slot = &slots[used++];
+        }
+    }
+    return APR_SUCCESS;
+}
+
+const char *llmgw_circuit_state(server_rec *s, const llmgw_provider_t *pr)
+{
+    (void)s;
+    return llmgw_circuit_state_name(pr->circuit_slot
+                                    ? llmgw_circuit_state_of(pr->circuit_slot)
+                                    : LLMGW_CIRCUIT_CLOSED);
+}
+
 static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
@@ -232,6 +298,12 @@ static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          be->scheme, spec);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+    rv = circuits_create(pconf, s);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "llmgw: cannot create the shared circuit table");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_add_version_component(pconf, "llmgw/" LLMGW_VERSION);
     return OK;

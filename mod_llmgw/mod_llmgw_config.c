@@ -13,6 +13,7 @@
 #include "mod_llmgw_private.h"
 #include "client/mod_llmgw_otlp.h"
 #include "llmgw_store_backends.h"
+#include "llmgw_circuit.h"
 
 void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -20,6 +21,7 @@ void *llmgw_create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     sc->routes = llmgw_route_table_make(p);
     sc->prices = apr_hash_make(p);
+    sc->circuits = apr_hash_make(p);
     return sc;
 }
 
@@ -29,6 +31,7 @@ void *llmgw_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     llmgw_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
     sc->routes = llmgw_route_table_merge(p, base->routes, add->routes);
     sc->prices = apr_hash_overlay(p, add->prices, base->prices);
+    sc->circuits = apr_hash_overlay(p, add->circuits, base->circuits);
     sc->store_spec = add->store_spec ? add->store_spec : base->store_spec;
     sc->environment = add->environment ? add->environment : base->environment;
     sc->response_ttl = add->response_ttl ? add->response_ttl
@@ -93,19 +96,28 @@ apr_off_t llmgw_conf_max_body(const llmgw_dir_conf *dc)
 }
 
 /* ------------------------------------------------------------------ */
-/* Directives that name a provider are checked once the whole configuration
- * is read (providers may come later in the file): check_config, which also
- * runs for `apachectl -t`, fails naming the directive, file and line. */
+/* Directives that name another object (a provider, a router, a target) are
+ * checked once the whole configuration is read (it may come later in the
+ * file): check_config, which also runs for `apachectl -t`, fails naming the
+ * directive, file and line. */
+
+typedef enum {
+    REF_PROVIDER,                   /* name is a provider */
+    REF_TARGET,                     /* PROVIDER/MODEL or an alias */
+    REF_ROUTER,                     /* LLMGWRoute: a declared router */
+    REF_ROUTER_RULES                /* LLMGWRouter: it has rules */
+} ref_kind_e;
 
 typedef struct provider_ref {
     server_rec *server;
+    ref_kind_e kind;
     const char *directive, *name, *file;
     int line;
 } provider_ref_t;
 
 static apr_array_header_t *provider_refs;
 
-static void check_provider_later(cmd_parms *cmd, const char *name)
+static void check_later(cmd_parms *cmd, ref_kind_e kind, const char *name)
 {
     provider_ref_t *ref;
     if (!provider_refs) {
@@ -113,10 +125,16 @@ static void check_provider_later(cmd_parms *cmd, const char *name)
     }
     ref = apr_array_push(provider_refs);
     ref->server = cmd->server;
+    ref->kind = kind;
     ref->directive = cmd->cmd->name;
     ref->name = name;
     ref->file = cmd->directive ? cmd->directive->filename : "?";
     ref->line = cmd->directive ? cmd->directive->line_num : 0;
+}
+
+static void check_provider_later(cmd_parms *cmd, const char *name)
+{
+    check_later(cmd, REF_PROVIDER, name);
 }
 
 void llmgw_config_pre_read(void)
@@ -124,22 +142,76 @@ void llmgw_config_pre_read(void)
     provider_refs = NULL;           /* the pool of the last read is gone */
 }
 
+/* What is wrong with a reference, or NULL. */
+static const char *ref_problem(apr_pool_t *p, const provider_ref_t *ref,
+                               const llmgw_route_table_t *t)
+{
+    const llmgw_router_t *rt;
+    const char *slash;
+
+    switch (ref->kind) {
+    case REF_PROVIDER:
+        return apr_hash_get(t->providers, ref->name, APR_HASH_KEY_STRING)
+            ? NULL : apr_psprintf(p, "no LLMGWProvider named '%s'",
+                                  ref->name);
+    case REF_TARGET:
+        if (apr_hash_get(t->routers, ref->name, APR_HASH_KEY_STRING)) {
+            return apr_psprintf(p, "target '%s' is a router (a rule's "
+                                "targets are PROVIDER/MODEL or aliases)",
+                                ref->name);
+        }
+        slash = strchr(ref->name, '/');
+        if (!slash) {
+            return apr_hash_get(t->aliases, ref->name, APR_HASH_KEY_STRING)
+                ? NULL : apr_psprintf(p, "target '%s' is neither "
+                                      "PROVIDER/MODEL nor an "
+                                      "LLMGWModelAlias", ref->name);
+        }
+        if (!apr_hash_get(t->providers, apr_pstrmemdup(p, ref->name,
+                                                      slash - ref->name),
+                          APR_HASH_KEY_STRING) || !slash[1]) {
+            return apr_psprintf(p, "target '%s': no LLMGWProvider named "
+                                "'%.*s', or no model", ref->name,
+                                (int)(slash - ref->name), ref->name);
+        }
+        return NULL;
+    case REF_ROUTER:
+        rt = apr_hash_get(t->routers, ref->name, APR_HASH_KEY_STRING);
+        return rt && rt->declared ? NULL
+            : apr_psprintf(p, "no LLMGWRouter named '%s'", ref->name);
+    case REF_ROUTER_RULES:
+        rt = apr_hash_get(t->routers, ref->name, APR_HASH_KEY_STRING);
+        if (!rt || !rt->rules->nelts) {
+            return apr_psprintf(p, "router '%s' has no LLMGWRoute",
+                                ref->name);
+        }
+        if (apr_hash_get(t->aliases, ref->name, APR_HASH_KEY_STRING)) {
+            return apr_psprintf(p, "'%s' is both a router and an "
+                                "LLMGWModelAlias", ref->name);
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
 int llmgw_config_check(server_rec *s)
 {
     int i, bad = 0;
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
     for (i = 0; provider_refs && i < provider_refs->nelts; i++) {
         provider_ref_t *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref_t);
         llmgw_server_conf *sc = ap_get_module_config(
             ref->server->module_config, &llmgw_module);
-        if (!apr_hash_get(sc->routes->providers, ref->name,
-                          APR_HASH_KEY_STRING)) {
+        const char *why = ref_problem(p, ref, sc->routes);
+        if (why) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         "%s: no LLMGWProvider named '%s' in this server or "
-                         "virtual host (%s line %d)", ref->directive,
-                         ref->name, ref->file, ref->line);
+                         "%s: %s in this server or virtual host (%s line "
+                         "%d)", ref->directive, why, ref->file, ref->line);
             bad = 1;
         }
     }
+    apr_pool_destroy(p);
     return bad ? !OK : OK;
 }
 
@@ -371,19 +443,155 @@ static const char *cmd_provider(cmd_parms *cmd, void *dconf, int argc,
     return NULL;
 }
 
-static const char *cmd_alias(cmd_parms *cmd, void *dconf, const char *alias,
-                             const char *target)
+/* LLMGWModelAlias ALIAS T1 [weight=N] [T2 [weight=N]]... */
+static const char *cmd_alias(cmd_parms *cmd, void *dconf, int argc,
+                             char *const argv[])
 {
     llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
                                                  &llmgw_module);
-    const char *slash = strchr(target, '/');
+    llmgw_alias_t *a;
+    int i;
     (void)dconf;
-    if (!slash || slash == target || !slash[1]) {
-        return "LLMGWModelAlias: the target must be PROVIDER/MODEL";
+    if (argc < 2) {
+        return "LLMGWModelAlias takes ALIAS PROVIDER/MODEL [weight=N] "
+               "[PROVIDER/MODEL [weight=N]]...";
     }
-    apr_hash_set(sc->routes->aliases, alias, APR_HASH_KEY_STRING, target);
-    check_provider_later(cmd, apr_pstrmemdup(cmd->pool, target,
-                                             (apr_size_t)(slash - target)));
+    if (!llmgw_model_name_ok(argv[0])) {
+        return apr_psprintf(cmd->pool, "LLMGWModelAlias: '%s' is not a model "
+                            "name", argv[0]);
+    }
+    a = llmgw_alias_make(cmd->pool);
+    for (i = 1; i < argc; i++) {
+        const char *target = argv[i], *slash = strchr(target, '/');
+        apr_uint32_t weight = 1;
+        if (!strncmp(target, "weight=", 7)) {
+            return apr_psprintf(cmd->pool, "LLMGWModelAlias %s: '%s' must "
+                                "follow a target", argv[0], target);
+        }
+        if (!slash || slash == target || !slash[1]
+            || !llmgw_model_name_ok(target)) {
+            return apr_psprintf(cmd->pool, "LLMGWModelAlias %s: the target "
+                                "'%s' must be PROVIDER/MODEL", argv[0],
+                                target);
+        }
+        if (i + 1 < argc && !strncmp(argv[i + 1], "weight=", 7)) {
+            const char *w = argv[++i] + 7;
+            char *end;
+            apr_int64_t v;
+            errno = 0;
+            v = apr_isdigit(*w) ? apr_strtoi64(w, &end, 10) : -1;
+            if (v < 1 || v > 1000000 || errno == ERANGE || *end) {
+                return apr_psprintf(cmd->pool, "LLMGWModelAlias %s: '%s' is "
+                                    "not a weight (1 to 1000000)", argv[0],
+                                    argv[i]);
+            }
+            weight = (apr_uint32_t)v;
+        }
+        llmgw_alias_add(a, target, weight);
+        check_provider_later(cmd, apr_pstrmemdup(cmd->pool, target,
+                                                 (apr_size_t)(slash - target)));
+    }
+    apr_hash_set(sc->routes->aliases, argv[0], APR_HASH_KEY_STRING, a);
+    return NULL;
+}
+
+static const char *cmd_router(cmd_parms *cmd, void *dconf, const char *name)
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    llmgw_router_t *rt;
+    (void)dconf;
+    if (!llmgw_model_name_ok(name)) {
+        return apr_psprintf(cmd->pool, "LLMGWRouter: '%s' is not a model "
+                            "name", name);
+    }
+    rt = llmgw_router_get(cmd->pool, sc->routes, name);
+    if (rt->declared) {
+        return apr_psprintf(cmd->pool, "LLMGWRouter %s: defined twice", name);
+    }
+    rt->declared = 1;
+    check_later(cmd, REF_ROUTER_RULES, rt->name);
+    return NULL;
+}
+
+/* LLMGWRoute NAME [CONDITION...] -> TARGET[,TARGET...] */
+static const char *cmd_route(cmd_parms *cmd, void *dconf, int argc,
+                             char *const argv[])
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    llmgw_rule_t *rule;
+    const char *err;
+    int i;
+    (void)dconf;
+    if (argc < 3) {
+        return "LLMGWRoute takes NAME [CONDITION...] -> TARGET[,TARGET...]";
+    }
+    if ((err = llmgw_rule_parse(cmd->pool, argc - 1, argv + 1, &rule))) {
+        return apr_psprintf(cmd->pool, "LLMGWRoute %s: %s", argv[0], err);
+    }
+    llmgw_router_add(cmd->pool, llmgw_router_get(cmd->pool, sc->routes,
+                                                 argv[0]), rule);
+    check_later(cmd, REF_ROUTER, apr_pstrdup(cmd->pool, argv[0]));
+    for (i = 0; i < rule->targets->nelts; i++) {
+        check_later(cmd, REF_TARGET, APR_ARRAY_IDX(rule->targets, i,
+                                                   const char *));
+    }
+    return NULL;
+}
+
+/* LLMGWCircuit PROVIDER [failures=N] [window=S] [cooldown=S] */
+static const char *cmd_circuit(cmd_parms *cmd, void *dconf, int argc,
+                               char *const argv[])
+{
+    llmgw_server_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &llmgw_module);
+    llmgw_circuit_conf_t *c;
+    int i;
+    (void)dconf;
+    if (argc < 1) {
+        return "LLMGWCircuit takes PROVIDER [failures=N] [window=S] "
+               "[cooldown=S]";
+    }
+    c = apr_pcalloc(cmd->pool, sizeof(*c));
+    c->failures = LLMGW_CIRCUIT_DEFAULT_FAILURES;
+    c->window_ms = LLMGW_CIRCUIT_DEFAULT_WINDOW_MS;
+    c->cooldown_ms = LLMGW_CIRCUIT_DEFAULT_COOLDOWN_MS;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *err;
+        apr_interval_time_t t;
+        if (!strncmp(a, "failures=", 9)) {
+            char *end;
+            apr_int64_t v;
+            errno = 0;
+            v = apr_isdigit(a[9]) ? apr_strtoi64(a + 9, &end, 10) : -1;
+            if (v < 1 || v > 100000 || errno == ERANGE || *end) {
+                return apr_psprintf(cmd->pool, "LLMGWCircuit %s: '%s': "
+                                    "failures= takes 1 to 100000", argv[0],
+                                    a);
+            }
+            c->failures = (apr_uint32_t)v;
+        }
+        else if (!strncmp(a, "window=", 7) || !strncmp(a, "cooldown=", 9)) {
+            int window = a[0] == 'w';
+            if ((err = parse_seconds(cmd, a + (window ? 7 : 9), &t))) {
+                return err;
+            }
+            if (t < APR_USEC_PER_SEC / 1000) {
+                return apr_psprintf(cmd->pool, "LLMGWCircuit %s: '%s' is "
+                                    "under a millisecond", argv[0], a);
+            }
+            *(window ? &c->window_ms : &c->cooldown_ms) =
+                (apr_uint64_t)apr_time_as_msec(t);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "LLMGWCircuit %s: unknown option "
+                                "'%s' (failures=N, window=S, cooldown=S)",
+                                argv[0], a);
+        }
+    }
+    apr_hash_set(sc->circuits, argv[0], APR_HASH_KEY_STRING, c);
+    check_provider_later(cmd, argv[0]);
     return NULL;
 }
 
@@ -573,8 +781,19 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE1("LLMGWDefaultProvider", cmd_default_provider, NULL,
         RSRC_CONF | ACCESS_CONF,
         "The provider that serves model names without a provider prefix."),
-    AP_INIT_TAKE2("LLMGWModelAlias", cmd_alias, NULL, RSRC_CONF,
-        "Maps a model name clients use to PROVIDER/MODEL."),
+    AP_INIT_TAKE_ARGV("LLMGWModelAlias", cmd_alias, NULL, RSRC_CONF,
+        "Maps a model name clients use to PROVIDER/MODEL, or to several "
+        "PROVIDER/MODEL [weight=N] balanced by weight (the others being "
+        "fallbacks)."),
+    AP_INIT_TAKE1("LLMGWRouter", cmd_router, NULL, RSRC_CONF,
+        "Declares a router: a model name resolved by its LLMGWRoute rules."),
+    AP_INIT_TAKE_ARGV("LLMGWRoute", cmd_route, NULL, RSRC_CONF,
+        "A rule of a router: NAME [tools|images|stream|json|prompt_tokens>N|"
+        "prompt_tokens<N|tier=T|header:NAME=VALUE]... -> TARGET[,TARGET...]."),
+    AP_INIT_TAKE_ARGV("LLMGWCircuit", cmd_circuit, NULL, RSRC_CONF,
+        "A circuit breaker on PROVIDER: [failures=N] retryable failures "
+        "within [window=S] seconds open it for [cooldown=S] seconds "
+        "(defaults 5, 30, 30)."),
     AP_INIT_FLAG("LLMGWPassthroughAuth", cmd_passthrough, NULL,
         RSRC_CONF | ACCESS_CONF,
         "On: the client's bearer token is sent upstream as the provider key."),

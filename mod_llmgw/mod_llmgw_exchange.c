@@ -21,6 +21,7 @@
 #include "llmgw_translate.h"
 #include "llmgw_answer.h"
 #include "llmgw_native.h"
+#include "llmgw_circuit.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -848,6 +849,63 @@ static void backoff(request_rec *r, int attempt, long ra)
     apr_sleep(wait);
 }
 
+/* ------------------------------------------------- circuit breakers */
+
+/* Whether the provider's circuit lets this attempt through (closed, or
+ * this is the one probe after the cooldown); else *wait_ms is how long
+ * until a probe may go. */
+static int circuit_lets_through(const llmgw_provider_t *pr,
+                                apr_uint64_t *wait_ms)
+{
+    apr_uint64_t now;
+    if (!pr->circuit_slot) {
+        return 1;
+    }
+    now = (apr_uint64_t)apr_time_as_msec(apr_time_now());
+    if (llmgw_circuit_allow(pr->circuit_slot, pr->circuit, now)
+        != LLMGW_CIRCUIT_DENY) {
+        return 1;
+    }
+    *wait_ms = pr->circuit->cooldown_ms;
+    return 0;
+}
+
+/* An attempt's outcome for its provider's circuit: a retryable failure
+ * counts, anything else the provider answered closes it. */
+static void circuit_outcome(request_rec *r, const llmgw_provider_t *pr,
+                            int failed)
+{
+    if (!pr->circuit_slot) {
+        return;
+    }
+    if (!failed) {
+        llmgw_circuit_success(pr->circuit_slot);
+    }
+    else if (llmgw_circuit_failure(pr->circuit_slot, pr->circuit,
+                                   (apr_uint64_t)apr_time_as_msec(
+                                       apr_time_now()))) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "llmgw: circuit of "
+                      "provider %s opened after %u failures", pr->name,
+                      pr->circuit->failures);
+    }
+}
+
+/* Every candidate's circuit is open: 503 circuit_open at once. */
+static int circuits_open(request_rec *r, llmgw_request_t *req,
+                         apr_uint64_t wait_ms)
+{
+    llmgw_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.status = HTTP_SERVICE_UNAVAILABLE;
+    e.type = "service_unavailable";
+    e.code = "circuit_open";
+    e.message = "every provider that could serve this request has its "
+                "circuit open (too many recent failures); try again later";
+    e.retry_after = (long)((wait_ms + 999) / 1000);
+    llmgw_send_error_req(r, req, &e);
+    return OK;
+}
+
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                  const char *raw, apr_size_t raw_len, int raw_unchanged,
                  apr_array_header_t *routes)
@@ -856,6 +914,8 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
     llmgw_upstream_call_t call;
     llmgw_error_t e;
     int c, attempt, retries = dc->retries >= 0 ? dc->retries : 0;
+    int tried = 0;                          /* circuits: an attempt went */
+    apr_uint64_t wait_ms = 0;
 
     memset(&e, 0, sizeof(e));
     for (c = 0; c < routes->nelts; c++) {
@@ -863,6 +923,11 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
         for (attempt = 0; attempt <= retries; attempt++) {
             const char *err = NULL;
             int rv, invalid = 0;
+
+            if (!circuit_lets_through(rt->provider, &wait_ms)) {
+                break;                      /* open: the next candidate */
+            }
+            tried = 1;
 
             if (attempt) {
                 llmgw_count_retry(rt->provider->name);
@@ -938,6 +1003,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             req->upstream_latency = call.latency;
 
             if (ex.streaming) {                 /* bytes reached the client */
+                circuit_outcome(r, rt->provider, 0);
                 finish_stream(&ex, &call);
                 llmgw_count_stream(-1);
                 return OK;
@@ -952,6 +1018,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 && ap_is_HTTP_SUCCESS(call.status)) {
                 const char *why = answer_problem(&ex, &call);
                 if (!why) {
+                    circuit_outcome(r, rt->provider, 0);
                     return finish_json(&ex, &call);
                 }
                 invalid_error(&ex, &call, why, &e);
@@ -964,6 +1031,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                           "llmgw: attempt %d to %s:%s failed: %s",
                           req->attempts, rt->provider->name, rt->model,
                           e.message);
+            circuit_outcome(r, rt->provider, invalid || retryable(&call));
             /* e lives in r->pool: the attempt's memory can go */
             apr_pool_destroy(ex.p);
             ex.p = NULL;
@@ -974,6 +1042,9 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 backoff(r, attempt, e.retry_after);
             }
         }
+    }
+    if (!tried) {
+        return circuits_open(r, req, wait_ms);
     }
 give_up:
     req->answered_provider = ex.provider->name;

@@ -66,32 +66,61 @@ static int content_type_ok(request_rec *r)
 
 /* ------------------------------------------------- the handler */
 
+static const char *facts_header(void *baton, const char *name)
+{
+    return apr_table_get(((request_rec *)baton)->headers_in, name);
+}
+
 /* The routes to try: `model`, then every `models` entry (with `models`
  * alone its first entry is `model`). The `provider` field applies to
- * `model` only. An unknown one is answered here (the caller returns). */
+ * `model` only. A router name gives its matching rule's targets, an alias
+ * of several targets its weighted pick then the others (the pick spread
+ * by the request id, so that children and nodes share the load). An
+ * unknown one is answered here (the caller returns). */
 static int candidates(request_rec *r, llmgw_request_t *req,
                       const char *provider_field,
                       const llmgw_parsed_t *pq, apr_array_header_t **out)
 {
+    llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
+                                                 &llmgw_module);
+    llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                              &llmgw_module);
     json_t *models = pq->models;
     apr_array_header_t *list = apr_array_make(r->pool, 2, sizeof(llmgw_route_t));
+    llmgw_route_facts_t facts;
+    llmgw_route_choice_t choice = { NULL, 0 };
+    apr_uint64_t pick = llmgw_route_pick_of(req->id);
     const char *err, *code;
     int rv;
     size_t i, n = models ? json_array_size(models) : 0;
-    llmgw_route_t *rt = apr_array_push(list);
 
-    rv = llmgw_route_for(r, req->requested_model, provider_field, rt, &err,
-                         &code);
+    facts.tools = pq->tools;
+    facts.images = pq->images;
+    facts.stream = req->stream;
+    facts.json = pq->json;
+    facts.prompt_tokens = req->prompt_estimate;
+    facts.tier = req->tier;
+    facts.header = facts_header;
+    facts.baton = r;
+    rv = llmgw_route_expand(r->pool, sc->routes, req->requested_model,
+                            provider_field, dc->default_provider, &facts,
+                            pick, list, &choice, &err, &code);
     if (rv) {
         return llmgw_error_reply(r, req, rv, code, "model", err), rv;
     }
     for (i = pq->model_from_models ? 1 : 0; i < n; i++) {
         const char *m = json_string_value(json_array_get(models, i));
-        rt = apr_array_push(list);
-        rv = llmgw_route_for(r, m, NULL, rt, &err, &code);
+        rv = llmgw_route_expand(r->pool, sc->routes, m, NULL,
+                                dc->default_provider, &facts, pick, list,
+                                &choice, &err, &code);
         if (rv) {
             return llmgw_error_reply(r, req, rv, code, "models", err), rv;
         }
+    }
+    if (choice.router) {
+        req->router = choice.router->name;
+        req->rule = choice.rule;
+        req->rules_version = choice.router->version;
     }
     *out = list;
     return 0;

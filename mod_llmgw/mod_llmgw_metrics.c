@@ -81,15 +81,6 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 /* ------------------------------------------------ providers */
 
-/* The circuit breaker's state of a provider: "closed", "open" or
- * "half_open". Circuits are not there yet: every provider is closed.
- * /health and llmgw_circuit_open read it here only. */
-const char *llmgw_circuit_state(server_rec *s, const llmgw_provider_t *p)
-{
-    (void)s; (void)p;
-    return "closed";
-}
-
 /* The providers of r's server, in configuration order. */
 static llmgw_metrics_provider_t *providers_of(request_rec *r, int *n)
 {

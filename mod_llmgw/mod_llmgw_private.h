@@ -14,7 +14,8 @@ extern module AP_MODULE_DECLARE_DATA llmgw_module;
 
 /* Per-server (vhost) configuration: the provider table and what hangs off it. */
 typedef struct llmgw_server_conf {
-    llmgw_route_table_t *routes;       /* providers + aliases */
+    llmgw_route_table_t *routes;       /* providers, aliases, routers */
+    apr_hash_t *circuits;              /* provider -> llmgw_circuit_conf_t */
     apr_hash_t *prices;                /* "provider/model" -> llmgw_price_t */
     const char *store_spec;            /* LLMGWStore (main server) */
     const char *environment;           /* LLMGWEnvironment, for /health */
@@ -77,6 +78,10 @@ llmgw_store_t *llmgw_store_for(server_rec *s);
 int llmgw_route_for(request_rec *r, const char *model,
                     const char *provider_field, llmgw_route_t *rt,
                     const char **err, const char **code);
+/* The circuit of a provider of s: "closed" (also without LLMGWCircuit),
+ * "open" or "half_open": the one place /health and the metrics
+ * (llmgw_circuit_open) read it. */
+const char *llmgw_circuit_state(server_rec *s, const llmgw_provider_t *pr);
 
 /* mod_llmgw_response.c: what goes to the client. One family of writers:
  * llmgw_send_body writes every whole answer (llmgw_send_json is it with the
@@ -159,9 +164,6 @@ void llmgw_count(llmgw_metric_e which);
 void llmgw_count_retry(const char *provider);   /* an attempt retried */
 void llmgw_count_fallback(void);                /* the next route tried */
 void llmgw_count_stream(int delta);             /* +1 started, -1 ended */
-/* The circuit breaker's state of a provider ("closed", "open",
- * "half_open"): the one place /health and the metrics read it. */
-const char *llmgw_circuit_state(server_rec *s, const llmgw_provider_t *p);
 
 /* mod_llmgw_models.c: GET models */
 int llmgw_list_models(request_rec *r, llmgw_request_t *req);

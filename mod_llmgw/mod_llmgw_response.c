@@ -78,6 +78,33 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
     }
 }
 
+/* A router chose the model (HPP's X-HPP-Router-*): which one, by which
+ * rule of which version of the rules, for which tier; x-llmgw gets
+ * `; rule=N`. */
+static void set_router_headers(request_rec *r, llmgw_request_t *req)
+{
+    const char *x = apr_table_get(r->headers_out, "x-llmgw");
+    const char *prov = req->answered_provider ? req->answered_provider
+                       : req->provider ? req->provider->name : NULL;
+    const char *model = req->answered_provider ? req->answered_model
+                        : req->model;
+    if (prov && model) {
+        apr_table_setn(r->headers_out, "x-llmgw-resolved-model",
+                       apr_pstrcat(r->pool, prov, "/", model, NULL));
+    }
+    apr_table_setn(r->headers_out, "x-llmgw-rule", apr_itoa(r->pool,
+                                                            req->rule));
+    apr_table_setn(r->headers_out, "x-llmgw-rules-version",
+                   req->rules_version);
+    if (req->tier) {
+        apr_table_setn(r->headers_out, "x-llmgw-tier", req->tier);
+    }
+    if (x) {
+        apr_table_setn(r->headers_out, "x-llmgw",
+                       apr_psprintf(r->pool, "%s; rule=%d", x, req->rule));
+    }
+}
+
 /* Every gateway response carries these, set just before the status line
  * goes out so the satellites' response_headers hooks see the outcome. */
 void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
@@ -93,6 +120,9 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
                                      * a cache that is on looked it up */
                                     req->cache_status ? "exact" : "none",
                                     req->attempts));
+    }
+    if (req->router) {
+        set_router_headers(r, req);
     }
     if (!req->stream || req->cache_hit) {
         set_int_header(r, "x-tokens-prompt", req->usage.prompt_tokens);

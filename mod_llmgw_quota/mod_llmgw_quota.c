@@ -590,7 +590,7 @@ static int quota_authenticate(request_rec *r, llmgw_request_t *req)
     req->workspace = key->workspace;
     req->plan = key->plan->name;
     req->key_id = key->key_id;
-    req->tier = key->tier;
+    req->tier = key->tier;          /* the key's, else its plan's */
     apr_table_setn(r->notes, LLMGW_NOTE_KEY, key->log_id);
     state_new(r, key);
     return OK;

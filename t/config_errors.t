@@ -41,6 +41,25 @@ my @bad = (
     [ 'unknown envelope',              'LLMGWEnvelope anthropic', 'LLMGWEnvelope', qr/openai or indoxhub/ ],
     [ 'response TTL zero',             'LLMGWResponseTTL 0', 'LLMGWResponseTTL', qr/30 days/ ],
     [ 'response TTL over 30 days',     'LLMGWResponseTTL 2592001', 'LLMGWResponseTTL', qr/30 days/ ],
+    [ 'rule of an unknown router',     'LLMGWRoute nope tools -> mock/m', 'LLMGWRoute', qr/no LLMGWRouter named 'nope'/ ],
+    [ 'rule to an unknown provider',   "LLMGWRouter r\nLLMGWRoute r tools -> ghost/m", 'LLMGWRoute', qr/ghost/, 1 ],
+    [ 'rule to an unknown alias',      "LLMGWRouter r\nLLMGWRoute r -> mock/a,justaname", 'LLMGWRoute', qr/justaname/, 1 ],
+    [ 'rule to a router',              "LLMGWRouter r\nLLMGWRoute r -> r", 'LLMGWRoute', qr/is a router/, 1 ],
+    [ 'unknown condition',             "LLMGWRouter r\nLLMGWRoute r vision -> mock/m", 'LLMGWRoute', qr/unknown condition 'vision'/, 1 ],
+    [ 'bad prompt_tokens',             "LLMGWRouter r\nLLMGWRoute r prompt_tokens>lots -> mock/m", 'LLMGWRoute', qr/prompt_tokens>N/, 1 ],
+    [ 'bad header condition',          "LLMGWRouter r\nLLMGWRoute r header:X-Team -> mock/m", 'LLMGWRoute', qr/header:NAME=VALUE/, 1 ],
+    [ 'rule without ->',               "LLMGWRouter r\nLLMGWRoute r tools mock/m", 'LLMGWRoute', qr/missing/, 1 ],
+    [ 'router without rules',          'LLMGWRouter lonely', 'LLMGWRouter', qr/no LLMGWRoute/ ],
+    [ 'router twice',                  "LLMGWRouter r\nLLMGWRouter r", 'LLMGWRouter', qr/twice/, 1 ],
+    [ 'router named like an alias',    "LLMGWModelAlias r mock/m\nLLMGWRouter r\nLLMGWRoute r -> mock/m", 'LLMGWRouter', qr/both a router and an LLMGWModelAlias/, 1 ],
+    [ 'weight zero',                   'LLMGWModelAlias a mock/m weight=0 mock/n', 'LLMGWModelAlias', qr/not a weight/ ],
+    [ 'weight not a number',           'LLMGWModelAlias a mock/m weight=x', 'LLMGWModelAlias', qr/not a weight/ ],
+    [ 'weight before a target',        'LLMGWModelAlias a weight=2 mock/m', 'LLMGWModelAlias', qr/follow a target/ ],
+    [ 'weighted target unknown',       'LLMGWModelAlias a mock/m weight=2 ghost/n', 'LLMGWModelAlias', qr/ghost/ ],
+    [ 'circuit of an unknown provider', 'LLMGWCircuit ghost failures=3', 'LLMGWCircuit', qr/ghost/ ],
+    [ 'circuit failures zero',         'LLMGWCircuit mock failures=0', 'LLMGWCircuit', qr/failures=/ ],
+    [ 'circuit cooldown nan',          'LLMGWCircuit mock cooldown=nan', 'LLMGWCircuit', qr/seconds/ ],
+    [ 'circuit unknown option',        'LLMGWCircuit mock retries=3', 'LLMGWCircuit', qr/unknown option/ ],
 );
 
 plan tests => 3 * @bad + 2 + 2;
@@ -100,7 +119,13 @@ for my $case (@bad) {
         'LLMGWPrice mock/m 0.4 1.6 0.1 0.5',
         'LLMGWMaxBody 1048576',
         'LLMGWProvider later openai http://127.0.0.1:2/v1',
-        'LLMGWModelAlias b later/m');
+        'LLMGWModelAlias b later/m',
+        'LLMGWModelAlias bal mock/m weight=3 later/n weight=1',
+        'LLMGWRoute hpp/auto tools json stream images prompt_tokens>10 prompt_tokens<90000 tier=pro header:X-Team=ml -> mock/t, bal',
+        'LLMGWRouter hpp/auto',
+        'LLMGWRoute hpp/auto -> later/x',
+        'LLMGWCircuit later failures=2 window=10 cooldown=0.5',
+        'LLMGWCircuit mock');
     is $rc, 0, 'a correct configuration passes httpd -t' or diag $out;
     like $out, qr/Syntax OK/, 'Syntax OK';
 }

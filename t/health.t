@@ -27,6 +27,7 @@ plan tests => 19, need_module('llmgw');
        'providers: every configured provider is listed';
     ok !grep({ ($_->{circuit} // '') !~ /^(closed|open|half_open)$/ } values %{ $j->{providers} }),
        'providers: circuit is closed, open or half_open';
+    is $j->{providers}{bal2}{circuit}, 'closed', 'providers: bal2 (LLMGWCircuit) closed';
 }
 
 # a node whose memcached is not there: degraded, 503

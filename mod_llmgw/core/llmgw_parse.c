@@ -183,6 +183,75 @@ static int string_field(const json_t *body, const char *name,
     return 0;
 }
 
+/* ---------------------------------------- facts for the routing rules */
+
+static int image_type(const char *t)
+{
+    return t && (!strcmp(t, "image_url") || !strcmp(t, "input_image")
+                 || !strcmp(t, "image"));
+}
+
+/* An image part in a list of messages (Chat, Messages), input items
+ * (Responses) or contents (Gemini: inlineData / fileData of an image). */
+static int tree_images(const json_t *list)
+{
+    size_t i, j;
+    const json_t *m, *part;
+    json_array_foreach(list, i, m) {
+        const json_t *parts = json_object_get(m, "content");
+        if (!json_is_array(parts)) {
+            parts = json_object_get(m, "parts");
+        }
+        if (image_type(json_string_value(json_object_get(m, "type")))) {
+            return 1;
+        }
+        json_array_foreach(parts, j, part) {
+            const json_t *d;
+            const char *mime;
+            if (image_type(json_string_value(json_object_get(part, "type")))) {
+                return 1;
+            }
+            d = json_object_get(part, "inlineData");
+            if (!d) {
+                d = json_object_get(part, "fileData");
+            }
+            mime = json_string_value(json_object_get(d, "mimeType"));
+            if (mime && !strncmp(mime, "image/", 6)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int json_format(const json_t *f)
+{
+    const char *t = json_string_value(json_object_get(f, "type"));
+    return json_is_object(f) && (!t || strcmp(t, "text"));
+}
+
+static void tree_facts(const json_t *body, llmgw_parsed_t *out)
+{
+    const json_t *v = json_object_get(body, "tools");
+    const char *mime;
+    out->tools = (json_is_array(v) && json_array_size(v))
+                 || json_array_size(json_object_get(body, "functions"));
+    out->json = json_format(json_object_get(body, "response_format"))
+                || json_format(json_object_get(json_object_get(body, "text"),
+                                               "format"));
+    mime = json_string_value(json_object_get(json_object_get(body,
+                             "generationConfig"), "responseMimeType"));
+    out->json |= mime && !strcmp(mime, "application/json");
+    v = json_object_get(body, "messages");
+    if (!json_is_array(v)) {
+        v = json_object_get(body, "input");
+    }
+    if (!json_is_array(v)) {
+        v = json_object_get(body, "contents");
+    }
+    out->images = json_is_array(v) && tree_images(v);
+}
+
 int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
                         apr_size_t raw_len, llmgw_parsed_t *out,
                         const char **err, const char **param)
@@ -353,6 +422,7 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
         out->max_tokens = json_integer_value(v);
     }
     out->prompt_estimate = estimate_tokens(raw_len);
+    tree_facts(body, out);
     return 0;
 fail:
     if (out->models) {
@@ -403,9 +473,11 @@ int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
 
 typedef struct {
     llmgw_jspan_t model, messages, input, prompt, stream, stream_options,
-                  max_tokens, max_completion_tokens;
+                  max_tokens, max_completion_tokens, tools, functions,
+                  response_format;
     unsigned seen;
     int plain;                      /* 0: leave it to the tree path */
+    int images;                     /* an image part in messages */
 } scan_t;
 
 static const struct {
@@ -414,7 +486,8 @@ static const struct {
 } fields[] = {
 #define F(n) { #n, APR_OFFSETOF(scan_t, n) }
     F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
-    F(max_tokens), F(max_completion_tokens),
+    F(max_tokens), F(max_completion_tokens), F(tools), F(functions),
+    F(response_format),
 #undef F
 };
 
@@ -455,12 +528,45 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
     return 0;
 }
 
+/* A part's "type" (unescaped key and value): an image type stops. */
+static int image_part_type(void *baton, const char *key, apr_size_t klen,
+                           int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)baton;
+    if (key_escaped || klen != 4 || memcmp(key, "type", 4)
+        || v->type != LLMGW_JV_STRING) {
+        return 0;
+    }
+    return (v->len == 11 && !memcmp(v->p, "\"image_url\"", 11))
+           || (v->len == 13 && !memcmp(v->p, "\"input_image\"", 13));
+}
+
+static int image_part(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)baton; (void)key; (void)klen; (void)key_escaped;
+    return v->type == LLMGW_JV_OBJECT
+           && llmgw_json_each(v, image_part_type, NULL);
+}
+
+typedef struct {
+    int found;                      /* role: 1 a string, -1 not */
+    int *images;
+} message_scan_t;
+
 static int has_string_role(void *baton, const char *key, apr_size_t klen,
                            int key_escaped, const llmgw_jspan_t *v)
 {
-    int *found = baton;
-    if (!key_escaped && klen == 4 && !memcmp(key, "role", 4)) {
-        *found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
+    message_scan_t *ms = baton;
+    if (key_escaped) {
+        return 0;
+    }
+    if (klen == 4 && !memcmp(key, "role", 4)) {
+        ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
+    }
+    else if (klen == 7 && !memcmp(key, "content", 7) && ms->images
+             && !*ms->images && v->type == LLMGW_JV_ARRAY) {
+        *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
     }
     return 0;
 }
@@ -468,13 +574,25 @@ static int has_string_role(void *baton, const char *key, apr_size_t klen,
 static int message_ok(void *baton, const char *key, apr_size_t klen,
                       int key_escaped, const llmgw_jspan_t *v)
 {
-    int found = 0;
-    (void)baton; (void)key; (void)klen; (void)key_escaped;
+    message_scan_t ms = { 0, baton };
+    (void)key; (void)klen; (void)key_escaped;
     if (v->type != LLMGW_JV_OBJECT) {
         return 1;
     }
-    llmgw_json_each(v, has_string_role, &found);
-    return found == 1 ? 0 : 1;
+    llmgw_json_each(v, has_string_role, &ms);
+    return ms.found == 1 ? 0 : 1;
+}
+
+/* response_format's "type": anything but "text" asks for JSON. */
+static int format_type(void *baton, const char *key, apr_size_t klen,
+                       int key_escaped, const llmgw_jspan_t *v)
+{
+    int *json = baton;
+    if (!key_escaped && klen == 4 && !memcmp(key, "type", 4)) {
+        *json = !(v->type == LLMGW_JV_STRING && v->len == 6
+                  && !memcmp(v->p, "\"text\"", 6));
+    }
+    return 0;
 }
 
 static int count_one(void *baton, const char *key, apr_size_t klen,
@@ -558,7 +676,7 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     switch (ep) {
     case LLMGW_EP_CHAT:
         if (!sc.messages.p || !non_empty_array(&sc.messages)
-            || llmgw_json_each(&sc.messages, message_ok, NULL)) {
+            || llmgw_json_each(&sc.messages, message_ok, &sc.images)) {
             return 0;
         }
         break;
@@ -601,6 +719,13 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     }
     out->model = apr_pstrmemdup(p, sc.model.p + 1, sc.model.len - 2);
     out->prompt_estimate = estimate_tokens(len);
+    out->tools = (sc.tools.p && non_empty_array(&sc.tools))
+                 || (sc.functions.p && non_empty_array(&sc.functions));
+    out->images = sc.images;
+    if (sc.response_format.p && sc.response_format.type == LLMGW_JV_OBJECT) {
+        out->json = 1;
+        llmgw_json_each(&sc.response_format, format_type, &out->json);
+    }
     return 1;
 }
 

@@ -9,6 +9,7 @@ llmgw_route_table_t *llmgw_route_table_make(apr_pool_t *p)
     t->providers = apr_hash_make(p);
     t->order = apr_array_make(p, 4, sizeof(llmgw_provider_t *));
     t->aliases = apr_hash_make(p);
+    t->routers = apr_hash_make(p);
     return t;
 }
 
@@ -20,6 +21,7 @@ llmgw_route_table_t *llmgw_route_table_merge(apr_pool_t *p,
     int i;
     t->providers = apr_hash_overlay(p, add->providers, base->providers);
     t->aliases = apr_hash_overlay(p, add->aliases, base->aliases);
+    t->routers = apr_hash_overlay(p, add->routers, base->routers);
     /* order: the vhost's own providers, then inherited ones not overridden */
     t->order = apr_array_copy(p, add->order);
     for (i = 0; i < base->order->nelts; i++) {
@@ -52,7 +54,8 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
                         llmgw_route_t *out, const char **err,
                         const char **err_code)
 {
-    const char *alias, *slash;
+    const llmgw_alias_t *alias;
+    const char *slash;
     llmgw_provider_t *prov = NULL;
 
     *err_code = NULL;
@@ -74,9 +77,17 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
         out->model = model;
         return 0;
     }
+    if (t->routers && apr_hash_get(t->routers, model, APR_HASH_KEY_STRING)) {
+        /* one route cannot stand for a router's rules: a caller that
+         * checks a name (a key's models=) must see the name itself */
+        *err = apr_psprintf(p, "'%s' is a router: its rules choose the "
+                            "model of each request", model);
+        *err_code = "model_is_router";
+        return 400;
+    }
     alias = apr_hash_get(t->aliases, model, APR_HASH_KEY_STRING);
     if (alias) {
-        model = alias;
+        model = APR_ARRAY_IDX(alias->targets, 0, llmgw_alias_target_t).target;
     }
     slash = strchr(model, '/');
     if (slash) {
@@ -112,5 +123,79 @@ int llmgw_route_resolve(apr_pool_t *p, const llmgw_route_table_t *t,
     }
     out->provider = prov;
     out->model = model;
+    return 0;
+}
+
+/* A name that is not a router: an alias's targets (the first picked by
+ * weight, the others in weight order) or the name's one route. */
+static int expand_name(apr_pool_t *p, const llmgw_route_table_t *t,
+                       const char *model, const char *provider_field,
+                       const char *default_provider, apr_uint64_t pick,
+                       apr_array_header_t *out, const char **err,
+                       const char **err_code)
+{
+    const llmgw_alias_t *alias = provider_field || !model ? NULL
+        : apr_hash_get(t->aliases, model, APR_HASH_KEY_STRING);
+    int first, i, rv;
+
+    if (!alias || alias->targets->nelts < 2) {
+        return llmgw_route_resolve(p, t, model, provider_field,
+                                   default_provider, apr_array_push(out),
+                                   err, err_code);
+    }
+    first = llmgw_alias_pick(alias, pick);
+    for (i = -1; i < alias->targets->nelts; i++) {
+        if (i == first) {
+            continue;
+        }
+        rv = llmgw_route_resolve(p, t, APR_ARRAY_IDX(alias->targets,
+                                                     i < 0 ? first : i,
+                                                     llmgw_alias_target_t)
+                                       .target, NULL, default_provider,
+                                 apr_array_push(out), err, err_code);
+        if (rv) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+int llmgw_route_expand(apr_pool_t *p, const llmgw_route_table_t *t,
+                       const char *model, const char *provider_field,
+                       const char *default_provider,
+                       const llmgw_route_facts_t *facts, apr_uint64_t pick,
+                       apr_array_header_t *out, llmgw_route_choice_t *choice,
+                       const char **err, const char **err_code)
+{
+    static const llmgw_route_facts_t none = { 0, 0, 0, 0, -1, NULL, NULL,
+                                              NULL };
+    const llmgw_router_t *rt = provider_field || !model || !t->routers ? NULL
+        : apr_hash_get(t->routers, model, APR_HASH_KEY_STRING);
+    const llmgw_rule_t *rule;
+    int idx, i, rv;
+
+    if (!rt) {
+        return expand_name(p, t, model, provider_field, default_provider,
+                           pick, out, err, err_code);
+    }
+    idx = llmgw_router_match(rt, facts ? facts : &none);
+    if (idx < 0) {
+        *err = apr_psprintf(p, "no rule of router '%s' matches this "
+                            "request", rt->name);
+        *err_code = "no_matching_rule";
+        return 400;
+    }
+    if (choice && !choice->router) {
+        choice->router = rt;
+        choice->rule = idx + 1;
+    }
+    rule = APR_ARRAY_IDX(rt->rules, idx, llmgw_rule_t *);
+    for (i = 0; i < rule->targets->nelts; i++) {
+        rv = expand_name(p, t, APR_ARRAY_IDX(rule->targets, i, const char *),
+                         NULL, default_provider, pick, out, err, err_code);
+        if (rv) {
+            return rv;
+        }
+    }
     return 0;
 }

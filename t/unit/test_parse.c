@@ -546,6 +546,91 @@ START_TEST(usage_from_text)
 }
 END_TEST
 
+/* What routing rules look at (tools, images, json), read by both paths
+ * in the pass that checks the request: the same answer either way. */
+START_TEST(parse_routing_facts)
+{
+    static const struct {
+        llmgw_endpoint_e ep;
+        const char *txt;
+        int text_path, tools, images, json;
+    } cases[] = {
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}]}", 1, 0, 0, 0 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}],\"tools\":[{\"type\":\"function\","
+          "\"function\":{\"name\":\"f\"}}]}", 1, 1, 0, 0 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"tools\":[],\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"hi\"}]}", 1, 0, 0, 0 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"functions\":[{\"name\":\"f\"}],"
+          "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+          1, 1, 0, 0 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+          "\"content\":\"s\"},{\"role\":\"user\",\"content\":[{\"type\":"
+          "\"text\",\"text\":\"what?\"},{\"type\":\"image_url\","
+          "\"image_url\":{\"url\":\"data:image/png;base64,AA\"}}]}]}",
+          1, 0, 1, 0 },
+        /* a text part that mentions image_url is not an image */
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":[{\"type\":\"text\",\"text\":\"image_url\"}]}]}",
+          1, 0, 0, 0 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}],\"response_format\":{\"type\":"
+          "\"json_object\"}}", 1, 0, 0, 1 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}],\"response_format\":{\"type\":"
+          "\"json_schema\",\"json_schema\":{\"name\":\"x\"}}}", 1, 0, 0, 1 },
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}],\"response_format\":{\"type\":\"text\"}}",
+          1, 0, 0, 0 },
+        /* gateway fields: the tree path decides, with the same facts */
+        { LLMGW_EP_CHAT, "{\"model\":\"m\",\"provider\":\"p\",\"tools\":[{}],"
+          "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+          "\"image_url\",\"image_url\":{\"url\":\"u\"}}]}],"
+          "\"response_format\":{\"type\":\"json_object\"}}", 0, 1, 1, 1 },
+        { LLMGW_EP_RESPONSES, "{\"model\":\"m\",\"input\":[{\"role\":\"user\","
+          "\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"}]}],"
+          "\"text\":{\"format\":{\"type\":\"json_schema\"}},\"tools\":[{"
+          "\"type\":\"function\",\"name\":\"f\"}]}", 0, 1, 1, 1 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{}}]}]}", 0, 0, 1, 0 },
+        { LLMGW_EP_GEMINI, "{\"contents\":[{\"parts\":[{\"inlineData\":{"
+          "\"mimeType\":\"image/png\",\"data\":\"AA\"}}]}],"
+          "\"generationConfig\":{\"responseMimeType\":\"application/json\"}}",
+          0, 0, 1, 1 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        llmgw_parsed_t tree, text;
+        json_t *b;
+        int plain;
+        good(cases[i].ep, cases[i].txt, &b, &tree);
+        ck_assert_msg(tree.tools == cases[i].tools, "case %d: tools",
+                      (int)i);
+        ck_assert_msg(tree.images == cases[i].images, "case %d: images",
+                      (int)i);
+        ck_assert_msg(tree.json == cases[i].json, "case %d: json", (int)i);
+        plain = llmgw_parse_request_text(tp, cases[i].txt,
+                                         strlen(cases[i].txt), cases[i].ep,
+                                         &text);
+        ck_assert_msg(plain == cases[i].text_path, "case %d: text path %d",
+                      (int)i, plain);
+        if (plain) {
+            ck_assert_msg(text.tools == tree.tools
+                          && text.images == tree.images
+                          && text.json == tree.json,
+                          "case %d: the text path reads %d %d %d", (int)i,
+                          text.tools, text.images, text.json);
+        }
+        if (tree.models) {
+            json_decref(tree.models);
+        }
+        json_decref(b);
+    }
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -559,6 +644,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, parse_usage);
     tcase_add_test(tc, parse_usage_fixtures);
     tcase_add_test(tc, usage_from_text);
+    tcase_add_test(tc, parse_routing_facts);
     return s;
 }
 

@@ -22,6 +22,14 @@ static void add_prov(llmgw_route_table_t *t, llmgw_provider_t *p)
     APR_ARRAY_PUSH(t->order, llmgw_provider_t *) = p;
 }
 
+static void alias(llmgw_route_table_t *t, const char *name,
+                  const char *target)
+{
+    llmgw_alias_t *a = llmgw_alias_make(tp);
+    llmgw_alias_add(a, target, 1);
+    apr_hash_set(t->aliases, name, APR_HASH_KEY_STRING, a);
+}
+
 static llmgw_route_table_t *table(void)
 {
     llmgw_route_table_t *t = llmgw_route_table_make(tp);
@@ -29,10 +37,9 @@ static llmgw_route_table_t *table(void)
     add_prov(t, prov("anthropic"));
     add_prov(t, prov("openrouter"));
     add_prov(t, prov("mock"));
-    apr_hash_set(t->aliases, "fast", APR_HASH_KEY_STRING, "openai/gpt-4o-mini");
-    apr_hash_set(t->aliases, "smart", APR_HASH_KEY_STRING,
-                 "anthropic/claude-sonnet-4");
-    apr_hash_set(t->aliases, "broken", APR_HASH_KEY_STRING, "nobody/x");
+    alias(t, "fast", "openai/gpt-4o-mini");
+    alias(t, "smart", "anthropic/claude-sonnet-4");
+    alias(t, "broken", "nobody/x");
     return t;
 }
 
@@ -179,9 +186,9 @@ START_TEST(route_table_merge)
     add_prov(base, b_gem);
     add_prov(vh, v_mock);
     add_prov(vh, v_anth);
-    apr_hash_set(base->aliases, "fast", APR_HASH_KEY_STRING, "openai/a");
-    apr_hash_set(base->aliases, "keep", APR_HASH_KEY_STRING, "gemini/g");
-    apr_hash_set(vh->aliases, "fast", APR_HASH_KEY_STRING, "mock/b");
+    alias(base, "fast", "openai/a");
+    alias(base, "keep", "gemini/g");
+    alias(vh, "fast", "mock/b");
 
     m = llmgw_route_table_merge(tp, base, vh);
     ck_assert_int_eq(m->order->nelts, 4);
@@ -209,8 +216,9 @@ START_TEST(route_table_merge)
     ck_assert_uint_eq(apr_hash_count(base->providers), 3);
     ck_assert_ptr_eq(apr_hash_get(base->providers, "anthropic",
                                   APR_HASH_KEY_STRING), b_anth);
-    ck_assert_str_eq(apr_hash_get(base->aliases, "fast", APR_HASH_KEY_STRING),
-                     "openai/a");
+    ck_assert_str_eq(APR_ARRAY_IDX(((llmgw_alias_t *)apr_hash_get(
+                         base->aliases, "fast", APR_HASH_KEY_STRING))->targets,
+                         0, llmgw_alias_target_t).target, "openai/a");
 
     /* an empty vhost inherits everything, in order */
     m = llmgw_route_table_merge(tp, base, llmgw_route_table_make(tp));
