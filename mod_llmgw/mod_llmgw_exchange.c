@@ -419,12 +419,13 @@ static int relay_body(exchange_t *ex, const char **out, apr_size_t *out_len,
     int model_in_body = ex->req->api != LLMGW_API_GEMINI;
     char *txt;
 
-    if (in->unchanged || (!in->tree && !model_in_body)) {
+    if (in->unchanged || ((!in->tree || ex->inb->raw_clean)
+                           && !model_in_body)) {
         *out = in->raw;
         *out_len = in->len;
         return 0;
     }
-    if (!in->tree) {
+    if (!in->tree || ex->inb->raw_clean) {
         *out = llmgw_replace_model(ex->p, in->raw, in->len, ex->model,
                                    out_len);
         if (!*out) {

@@ -179,7 +179,7 @@ int llmgw_handler(request_rec *r)
     char *raw = NULL;
     apr_size_t raw_len = 0;
     const char *err, *param, *provider_field = NULL;
-    int rv, raw_unchanged;
+    int rv, raw_unchanged, raw_clean;
 
     if (!r->handler || strcmp(r->handler, "llmgw")) {
         return DECLINED;
@@ -275,8 +275,11 @@ int llmgw_handler(request_rec *r)
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;
     req->model = APR_ARRAY_IDX(routes, 0, llmgw_route_t).model;
-    raw_unchanged = (!req->body || llmgw_strip_gateway_fields(req->body) == 0)
-                    && !strcmp(req->model, req->requested_model);
+    raw_clean = !req->body || llmgw_strip_gateway_fields(req->body) == 0;
+    raw_unchanged = raw_clean && !strcmp(req->model, req->requested_model);
+    if (req->api != LLMGW_API_CHAT) {
+        llmgw_inbound(req)->raw_clean = raw_clean;
+    }
 
     rv = llmgw_run_admit(r, req);
     if (rv != OK && rv != DECLINED) {
@@ -284,6 +287,9 @@ int llmgw_handler(request_rec *r)
     }
     if (req->body_changed) {
         raw_unchanged = 0;          /* the hook's tree goes upstream */
+        if (req->inbound) {
+            llmgw_inbound(req)->raw_clean = 0;
+        }
     }
     if (req->api != LLMGW_API_CHAT && llmgw_inbound_prepare(r, req)) {
         return OK;                  /* answered (previous_response_id) */

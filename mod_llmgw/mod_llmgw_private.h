@@ -125,6 +125,9 @@ typedef struct llmgw_inbound {
     int chat_status;                 /* != 0: it could not be built */
     const char *chat_err, *chat_param, *chat_code;
     int store;                       /* Responses: keep the answer */
+    int raw_clean;                   /* the client's text holds no gateway
+                                      * field: a relay splices the model
+                                      * into it, byte for byte otherwise */
 } llmgw_inbound_t;
 
 /* The API a route under a mount speaks (LLMGWEnvelope for Chat). */

@@ -13,7 +13,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 110, need_module('llmgw');
+plan tests => 111, need_module('llmgw');
 
 my $KEY = provider_key();
 my $SIG = 'EqQBCkgIARABGAIiQL+/mock/Sig+nature==0123456789abcdefABCDEF/+=';
@@ -75,12 +75,16 @@ sub events_of {
     is $j->{content}[0]{signature}, $SIG, 'thinking answer: the signature is byte-identical';
     like $res->content, qr/\Q"signature":"$SIG"\E/, 'thinking answer: signature bytes unchanged in the text';
 
-    # a provider prefix is stripped from the model, nothing else changes
+    # a provider prefix is stripped from the model, nothing else changes:
+    # not a space, not an escape, not a number's form
     mock_reset();
-    $res = post_json('/v1/messages', { model => 'mockant/echo', max_tokens => 8,
-        messages => [ { role => 'user', content => 'prefixed' } ] }, %AH);
+    my $text = qq({ "max_tokens" : 8, "temperature": 1.0, "model":"mockant/echo",\n)
+             . qq(  "messages":[{"role":"user","content":"pr\\u00e9fix\\u0000ed \\/ 1e2"}] });
+    $res = post_json('/v1/messages', $text, %AH);
     is $res->code, 200, 'messages relay with provider/model: 200' or diag $res->content;
-    is mock_last()->{body}{model}, 'echo', 'messages relay with provider/model: upstream model without the prefix';
+    (my $want = $text) =~ s{"mockant/echo"}{"echo"};
+    is mock_last()->{raw}, $want, 'messages relay with provider/model: the same bytes but the model';
+    is $body->{model}, 'inspect', '(the first request was not changed by the test)';
 }
 
 # ---- the Messages stream, relayed ------------------------------------------

@@ -11,7 +11,11 @@
 // cache-write count). Gemini fixtures: fixture-NAME looks in googleai/ then vertexai/;
 // fixture-googleai.NAME / fixture-vertexai.NAME pick the folder.
 // Control endpoints: GET /__mock/stats (requests, by_model, by_path, aborted, connections:
-// TCP connections accepted since the last reset), POST /__mock/reset, GET /__mock/last.
+// TCP connections accepted since the last reset), POST /__mock/reset, GET /__mock/last (the
+// last request: method, path, query, headers, parsed body and its raw text).
+// Besides chat/completions, embeddings, images and models it serves /v1/messages and
+// /v1/messages/count_tokens (Anthropic), /v1/responses (the OpenAI Responses API, for
+// responses=native providers) and Gemini's models/{model}:generateContent.
 'use strict';
 
 const http = require('node:http');
@@ -854,7 +858,9 @@ function handleControl(ctx, pathname) {
     lastRequest = null;
     return ctx.json(200, { ok: true });
   }
-  if (pathname === '/__mock/last' && req.method === 'GET') return ctx.json(200, lastRequest);
+  if (pathname === '/__mock/last' && req.method === 'GET') {
+    return ctx.json(200, lastRequest && { ...lastRequest, raw: lastRequest.raw });
+  }
   return ctx.json(404, { error: { message: `unknown mock control endpoint ${pathname}`, type: 'not_found' } });
 }
 
@@ -947,6 +953,8 @@ async function route(req, res, rawBody) {
   stats.requests++;
   stats.by_path[pathname] = (stats.by_path[pathname] || 0) + 1;
   Object.defineProperty(info, 'bodyInvalid', { value: bodyInvalid, enumerable: false });
+  // the bytes as they came, for GET /__mock/last only (not in `inspect`)
+  Object.defineProperty(info, 'raw', { value: rawBody.toString('utf8'), enumerable: false });
 
   let m;
   if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(pathname))
