@@ -126,6 +126,11 @@ extern const llmgw_client_api_t llmgw_api_gemini;
 /* The adapter of an API. */
 const llmgw_client_api_t *llmgw_client_api(llmgw_api_e api);
 
+/* An llmgw_event_emit_fn whose baton is an llmgw_buf_t: the events as SSE
+ * text (expand writes its stream with it). */
+int llmgw_api_buf_event(void *baton, const char *event, const char *data,
+                        apr_size_t len);
+
 /* Shared by the adapters: serialises j (stolen; shortest numbers) and
  * emits it as event `event`; returns emit's value, -1 when j cannot be
  * serialised. */

@@ -341,22 +341,6 @@ int llmgw_msg_reduce(apr_pool_t *p, const char *sse, apr_size_t len,
 /* expand: an answer -> its event stream                               */
 /* ------------------------------------------------------------------ */
 
-static int buf_emit(void *baton, const char *event, const char *data,
-                    apr_size_t len)
-{
-    llmgw_buf_t *b = baton;
-
-    if (event != NULL) {
-        llmgw_buf_append(b, "event: ", 7);
-        llmgw_buf_append(b, event, strlen(event));
-        llmgw_buf_append(b, "\n", 1);
-    }
-    llmgw_buf_append(b, "data: ", 6);
-    llmgw_buf_append(b, data, len);
-    llmgw_buf_append(b, "\n\n", 2);
-    return 0;
-}
-
 /* One block of an answer as start, deltas and stop. */
 static int expand_block(llmgw_buf_t *b, apr_size_t i, const json_t *block)
 {
@@ -399,7 +383,7 @@ static int expand_block(llmgw_buf_t *b, apr_size_t i, const json_t *block)
     if (rv == 0) {
         rv = llmgw_msg_emit_ev("content_block_start",
                                llmgw_msg_ev_block_start(i, start),
-                               buf_emit, b);
+                               llmgw_api_buf_event, b);
         start = NULL;
     }
     json_array_foreach(deltas, k, d) {
@@ -407,14 +391,14 @@ static int expand_block(llmgw_buf_t *b, apr_size_t i, const json_t *block)
             rv = llmgw_msg_emit_ev("content_block_delta",
                                    llmgw_msg_ev_block_delta(i,
                                        json_incref((json_t *)d)),
-                                   buf_emit, b);
+                                   llmgw_api_buf_event, b);
         }
     }
     json_decref(start);
     json_decref(deltas);
     return rv ? rv : llmgw_msg_emit_ev("content_block_stop",
                                        llmgw_msg_ev_block_stop(i),
-                                       buf_emit, b);
+                                       llmgw_api_buf_event, b);
 }
 
 int llmgw_msg_expand(apr_pool_t *p, const char *json, apr_size_t len,
@@ -440,7 +424,7 @@ int llmgw_msg_expand(apr_pool_t *p, const char *json, apr_size_t len,
     json_object_set_new(su, "output_tokens", json_integer(0));
     json_object_set_new(message, "usage", su);
     rv = llmgw_msg_emit_ev("message_start",
-                           llmgw_msg_ev_message_start(message), buf_emit, &b);
+                           llmgw_msg_ev_message_start(message), llmgw_api_buf_event, &b);
     json_array_foreach(content, i, block) {
         if (rv == 0) {
             rv = expand_block(&b, i, block);
@@ -455,12 +439,12 @@ int llmgw_msg_expand(apr_pool_t *p, const char *json, apr_size_t len,
                                llmgw_msg_ev_message_delta(delta,
                                    json_is_object(usage)
                                    ? json_deep_copy(usage) : json_object()),
-                               buf_emit, &b);
+                               llmgw_api_buf_event, &b);
     }
     rv = rv ? rv : llmgw_msg_emit_ev("message_stop",
                                      json_pack("{s:s}", "type",
                                                "message_stop"),
-                                     buf_emit, &b);
+                                     llmgw_api_buf_event, &b);
     json_decref(ans);
     if (rv) {
         return -1;

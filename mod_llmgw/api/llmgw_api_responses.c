@@ -335,22 +335,6 @@ static int resp_reduce(apr_pool_t *p, const char *sse, apr_size_t len,
     return -1;
 }
 
-/* Collects the events of expand as SSE text. */
-static int collect(void *baton, const char *event, const char *data,
-                   apr_size_t len)
-{
-    llmgw_buf_t *b = baton;
-    if (event) {
-        llmgw_buf_append(b, "event: ", 7);
-        llmgw_buf_append(b, event, strlen(event));
-        llmgw_buf_append(b, "\n", 1);
-    }
-    llmgw_buf_append(b, "data: ", 6);
-    llmgw_buf_append(b, data, len);
-    llmgw_buf_append(b, "\n\n", 2);
-    return 0;
-}
-
 static int text_of(const json_t *o, const char *k, const char **s,
                    apr_size_t *len)
 {
@@ -436,7 +420,7 @@ static int resp_expand(apr_pool_t *p, const char *json, apr_size_t len,
     apr_pool_create(&sp, p);
     llmgw_buf_init(&buf, p, len * 2 + 1024);
     b = llmgw_rb_new(sp, base, json_string_value(json_object_get(r, "id")));
-    llmgw_rb_emitter(b, collect, &buf);
+    llmgw_rb_emitter(b, llmgw_api_buf_event, &buf);
     rv = llmgw_rb_start(b);
     json_array_foreach(output, i, item) {
         if (rv || (rv = expand_item(b, item, (int)i))) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "llmgw_client_api.h"
 #include "llmgw_num.h"
+#include "llmgw_buf.h"
 
 const llmgw_client_api_t *llmgw_client_api(llmgw_api_e api)
 {
@@ -34,6 +35,21 @@ int llmgw_api_emit_json(const char *event, json_t *j,
     rv = emit(baton, event, txt, strlen(txt));
     free(txt);
     return rv;
+}
+
+int llmgw_api_buf_event(void *baton, const char *event, const char *data,
+                        apr_size_t len)
+{
+    llmgw_buf_t *b = baton;
+    if (event) {
+        llmgw_buf_append(b, "event: ", 7);
+        llmgw_buf_append(b, event, strlen(event));
+        llmgw_buf_append(b, "\n", 1);
+    }
+    llmgw_buf_append(b, "data: ", 6);
+    llmgw_buf_append(b, data, len);
+    llmgw_buf_append(b, "\n\n", 2);
+    return 0;
 }
 
 /* ------------------------------------------------ Chat Completions */

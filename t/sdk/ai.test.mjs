@@ -7,6 +7,7 @@
 import { generateText, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { z } from 'zod';
+import { assert, eq, runChecks } from './checks.mjs';
 
 const baseURL = process.env.LLMGW_BASE_URL;
 if (!baseURL) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -19,11 +20,6 @@ const tools = {
   }),
 };
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
-function eq(got, want, what) {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
 
 // Runs streamText to the end; returns what a UI would have seen.
 async function stream(id, opts) {
@@ -133,18 +129,4 @@ const checks = [
   }],
 ];
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

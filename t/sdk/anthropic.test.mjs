@@ -7,6 +7,7 @@
 // Run by t/sdk_anthropic.t with LLMGW_BASE_URL=http://127.0.0.1:PORT/v1.
 // Prints "1..N", then one "ok - name" or "not ok - name: reason" per check.
 import Anthropic from '@anthropic-ai/sdk';
+import { assert, eq, runChecks } from './checks.mjs';
 
 const base = process.env.LLMGW_BASE_URL;
 if (!base) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -17,11 +18,6 @@ const viaChat = new Anthropic({ baseURL: origin, apiKey: 'sk-client-gateway-key'
 const tools = [{ name: 'get_weather', description: 'Current weather of a city',
   input_schema: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } }];
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
-function eq(got, want, what) {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
 const user = (text) => [{ role: 'user', content: text }];
 const textOf = (msg) => msg.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
 
@@ -142,18 +138,4 @@ const checks = [
   }],
 ];
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

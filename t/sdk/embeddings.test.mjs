@@ -5,12 +5,12 @@
 // "1..N", then one "ok - name" or "not ok - name: reason" line per check.
 import OpenAI from 'openai';
 import crypto from 'node:crypto';
+import { assert } from './checks.mjs';
 
 const baseURL = process.env.LLMGW_BASE_URL;
 if (!baseURL) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
 const client = new OpenAI({ baseURL, apiKey: 'sk-client-gateway-key', maxRetries: 0, timeout: 20000 });
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
 
 // The mock provider's embedding of a text (t/mock/provider.js embedding()).
 function mockEmbedding(str) {

@@ -5,6 +5,7 @@
 // and errors as the SDK's ApiError. Run by t/sdk_genai.t.
 // Prints "1..N", then one "ok - name" or "not ok - name: reason" per check.
 import { GoogleGenAI, ApiError } from '@google/genai';
+import { assert, eq, runChecks } from './checks.mjs';
 
 const base = process.env.LLMGW_BASE_URL;
 if (!base) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -12,11 +13,6 @@ const origin = new URL(base).origin;
 const ai = new GoogleGenAI({ apiKey: 'sk-client-gateway-key',
   httpOptions: { baseUrl: `${origin}/gem`, apiVersion: 'v1beta' } });
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
-function eq(got, want, what) {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
 
 const checks = [
   ['generateContent', async () => {
@@ -52,18 +48,4 @@ const checks = [
   }],
 ];
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

@@ -2,6 +2,7 @@
 // LLMGW_BASE_URL=http://127.0.0.1:PORT/v1. Prints "1..N", then one
 // "ok - name" or "not ok - name: reason" line per check.
 import OpenAI from 'openai';
+import { assert, runChecks } from './checks.mjs';
 
 const baseURL = process.env.LLMGW_BASE_URL;
 if (!baseURL) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -9,7 +10,6 @@ const client = new OpenAI({ baseURL, apiKey: 'sk-client-gateway-key', maxRetries
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const msgs = (text) => [{ role: 'user', content: text }];
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
 function eq(got, want, what) {
   if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 }
@@ -157,18 +157,4 @@ const checks = [
   }],
 ];
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

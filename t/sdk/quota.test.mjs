@@ -2,6 +2,7 @@
 // LLMGW_BASE_URL=http://127.0.0.1:PORT/q/v1. Prints "1..N", then one
 // "ok - name" or "not ok - name: reason" line per check.
 import OpenAI from 'openai';
+import { assert } from './checks.mjs';
 
 const baseURL = process.env.LLMGW_BASE_URL;
 if (!baseURL) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -9,7 +10,6 @@ const mk = (apiKey) => new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 200
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const msgs = (text) => [{ role: 'user', content: text }];
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
 function eq(got, want, what) {
   if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 }

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { generateText, streamText, tool } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { z } from 'zod';
+import { assert, eq, runChecks } from './checks.mjs';
 
 const base = process.env.LLMGW_BASE_URL;
 if (!base) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -19,11 +20,6 @@ const weather = { type: 'function', name: 'get_weather', description: 'Current w
   parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } };
 const MOCK_THOUGHT = 'Let me think about it.';
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
-function eq(got, want, what) {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
 
 async function streamAll(params, c = client) {
   const events = [];
@@ -144,18 +140,4 @@ checks.push(
   }],
 );
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);

@@ -7,6 +7,7 @@
 // LLMGW_BASE_URL=http://127.0.0.1:PORT/v1. Prints "1..N", then one
 // "ok - name" or "not ok - name: reason" line per check.
 import OpenAI from 'openai';
+import { assert, eq, runChecks } from './checks.mjs';
 
 const baseURL = process.env.LLMGW_BASE_URL;
 if (!baseURL) { console.log('not ok - setup: LLMGW_BASE_URL is not set'); process.exit(1); }
@@ -21,11 +22,6 @@ const WEATHER = {
   },
 };
 
-function assert(cond, what) { if (!cond) throw new Error(what); }
-function eq(got, want, what) {
-  const g = JSON.stringify(got), w = JSON.stringify(want);
-  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
-}
 
 async function final(model, extra = {}) {
   const runner = client.chat.completions.stream({ model, messages: msgs(extra.text ?? 'weather in Paris?'), ...extra.body });
@@ -184,18 +180,4 @@ const checks = [
     OpenAI.NotFoundError, 404)],
 ];
 
-console.log(`1..${checks.length}`);
-let failed = 0;
-for (const [name, fn] of checks) {
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => setTimeout(() => rej(new Error('check timed out after 30 s')), 30000).unref()),
-    ]);
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${String(e && e.message || e).replace(/\s+/g, ' ')}`);
-  }
-}
-process.exit(failed ? 1 : 0);
+await runChecks(checks);
