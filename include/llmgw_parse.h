@@ -67,6 +67,13 @@ int llmgw_strip_gateway_fields(json_t *body);
  * Returns 1 when a usage object was found. */
 int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u);
 
+/* The last `"NAME": {...}` member of a JSON text (a key: inside a string
+ * the quotes would be escaped), found from the end without parsing the
+ * rest: 1 with *obj / *obj_len spanning the object. */
+int llmgw_last_member_object(const char *buf, apr_size_t len,
+                             const char *name, const char **obj,
+                             apr_size_t *obj_len);
+
 /* The same from a response's text without parsing all of it: the last
  * `"usage": {` (a key: inside a string the quotes would be escaped) is
  * parsed on its own. Returns 1 when found. */

@@ -690,6 +690,9 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
     json_t *chat, *answer;
     char *txt;
 
+    if (ex->relay && !inb->store) {
+        return 1;                   /* relayed as it came: nothing to read */
+    }
     chat = json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
     if (!chat) {
         return 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_native.h"
+#include "llmgw_parse.h"
 
 struct llmgw_native_watch {
     apr_pool_t *p;
@@ -203,17 +204,27 @@ const char *llmgw_native_watch_error(const llmgw_native_watch_t *w)
 int llmgw_native_answer_usage(llmgw_api_e api, const char *body,
                               apr_size_t len, llmgw_usage_t *usage)
 {
-    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    /* only the usage object is parsed: it comes last, the answer can be
+     * megabytes */
+    const char *name = api == LLMGW_API_GEMINI ? "usageMetadata" : "usage";
+    const char *obj;
+    apr_size_t olen;
+    json_t *j;
     llmgw_usage_t u = LLMGW_USAGE_INIT;
+
+    if (!llmgw_last_member_object(body, len, name, &obj, &olen)
+        || !(j = json_loadb(obj, olen, JSON_ALLOW_NUL, NULL))) {
+        return 0;
+    }
     switch (api) {
     case LLMGW_API_MESSAGES:
-        anthropic_usage(json_object_get(j, "usage"), &u);
+        anthropic_usage(j, &u);
         break;
     case LLMGW_API_RESPONSES:
-        responses_usage(json_object_get(j, "usage"), &u);
+        responses_usage(j, &u);
         break;
     case LLMGW_API_GEMINI:
-        gemini_usage(json_object_get(j, "usageMetadata"), &u);
+        gemini_usage(j, &u);
         break;
     default:
         break;

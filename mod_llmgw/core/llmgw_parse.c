@@ -818,24 +818,23 @@ static int usage_member(void *baton, const char *key, apr_size_t klen,
     return 0;
 }
 
-int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
+int llmgw_last_member_object(const char *buf, apr_size_t len,
+                             const char *name, const char **obj,
+                             apr_size_t *obj_len)
 {
-    static const char key[] = "\"usage\"";
-    const apr_size_t klen = sizeof(key) - 1;
+    const apr_size_t nlen = strlen(name);
     const char *end = buf + len;
     apr_size_t i = len;
 
-    while (i >= klen) {
-        const char *k = buf + i - klen, *c;
+    while (i >= nlen + 2) {
+        const char *k = buf + i - nlen - 2, *c;
         llmgw_jspan_t span;
-        llmgw_usage_t found = LLMGW_USAGE_INIT;
-        usage_scan_t us = { &found, 0 };
 
         i--;
-        if (memcmp(k, key, klen)) {
+        if (k[0] != '"' || k[nlen + 1] != '"' || memcmp(k + 1, name, nlen)) {
             continue;
         }
-        for (c = k + klen; c < end && apr_isspace(*c); c++)
+        for (c = k + nlen + 2; c < end && apr_isspace(*c); c++)
             ;
         if (c >= end || *c != ':') {
             continue;                       /* a string value "usage" */
@@ -846,15 +845,32 @@ int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
             || span.type != LLMGW_JV_OBJECT) {
             return 0;                       /* "usage": null, or cut */
         }
-        llmgw_json_each(&span, usage_member, &us);
-        if (found.completion_tokens < 0 && found.prompt_tokens >= 0) {
-            found.completion_tokens = 0;    /* embeddings */
-        }
-        if (found.total_tokens < 0 && found.prompt_tokens >= 0) {
-            found.total_tokens = found.prompt_tokens + found.completion_tokens;
-        }
-        *u = found;
+        *obj = span.p;
+        *obj_len = span.len;
         return 1;
     }
     return 0;
+}
+
+int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
+{
+    llmgw_usage_t found = LLMGW_USAGE_INIT;
+    usage_scan_t us = { &found, 0 };
+    llmgw_jspan_t span;
+    const char *obj;
+    apr_size_t olen;
+
+    if (!llmgw_last_member_object(buf, len, "usage", &obj, &olen)
+        || !llmgw_json_span(obj, olen, &span)) {
+        return 0;
+    }
+    llmgw_json_each(&span, usage_member, &us);
+    if (found.completion_tokens < 0 && found.prompt_tokens >= 0) {
+        found.completion_tokens = 0;    /* embeddings */
+    }
+    if (found.total_tokens < 0 && found.prompt_tokens >= 0) {
+        found.total_tokens = found.prompt_tokens + found.completion_tokens;
+    }
+    *u = found;
+    return 1;
 }
