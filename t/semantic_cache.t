@@ -17,7 +17,7 @@ use LLMGW::Test;
 use LLMGW::Node;
 use JSON::PP ();
 
-plan tests => 52, need_module('llmgw'), need_module('llmgw_cache'),
+plan tests => 50, need_module('llmgw'), need_module('llmgw_cache'),
     need_module('llmgw_quota');
 
 my $tag = "$$" . time;
