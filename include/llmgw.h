@@ -76,6 +76,23 @@ typedef struct llmgw_request {
      * upstream, never raw_body. */
     int body_changed;
 
+    /* Memory (SPEC "Memory"). The workspace's policy, set by
+     * mod_llmgw_quota when it authenticates a managed key: mem_policy_mode
+     * "session" or "profile" (NULL: none), max_turns and ttl_seconds (0:
+     * defaults), mem_max_prompt_tokens (-1 or 0: none). memory_mode is
+     * what mod_llmgw applied ("session", "profile"; NULL: none), shown as
+     * mem= in x-llmgw. */
+    const char *mem_policy_mode;
+    apr_int64_t mem_max_turns;
+    apr_int64_t mem_ttl;
+    apr_int64_t mem_max_prompt_tokens;
+    const char *memory_mode;
+
+    /* What the location's cache does, for x-llmgw's cache= ("exact",
+     * "semantic"), set by the cache; NULL: "exact" when cache_status is
+     * set, else "none". */
+    const char *cache_kind;
+
     /* Outcome, filled as the request goes on. */
     int status;                      /* HTTP status sent to the client */
     const char *answered_provider;   /* after fallbacks */
@@ -182,6 +199,21 @@ APR_DECLARE_OPTIONAL_FN(int, llmgw_resolve_model,
  * results, store errors, limit decisions): one atomic addition in shared
  * memory, for the satellites (mod_llmgw counts its own). */
 APR_DECLARE_OPTIONAL_FN(void, llmgw_metric_inc, (llmgw_metric_e which));
+
+/* An embedding of text by PROVIDER's MODEL through the gateway's own
+ * upstream client (the provider's configured key and timeouts, kept-alive
+ * connections), for mod_llmgw_cache's semantic cache: never charged to
+ * the client, counted in llmgw_embedding_calls_total. 0 with *vec (dim
+ * floats, from p), or -1 (logged at debug: the caller goes on without). */
+APR_DECLARE_OPTIONAL_FN(int, llmgw_embed,
+                        (request_rec *r, apr_pool_t *p, const char *provider,
+                         const char *model, const char *text, float **vec,
+                         apr_size_t *dim));
+
+/* Whether PROVIDER exists in server s and can embed: NULL, or why not
+ * (for a directive's check at configuration time). */
+APR_DECLARE_OPTIONAL_FN(const char *, llmgw_embedder_check,
+                        (apr_pool_t *p, server_rec *s, const char *provider));
 
 /* Request notes, usable in LogFormat as %{NAME}n */
 #define LLMGW_NOTE_REQUEST_ID   "llmgw-request-id"

@@ -29,8 +29,9 @@ typedef enum {
     LLMGW_ADM_PROVIDER_KEY,      /* workspaces/:id/provider-keys/:p DELETE */
     LLMGW_ADM_ENTITLEMENTS,      /* billing/workspaces/:id/entitlements GET */
     LLMGW_ADM_USAGE,             /* billing/workspaces/:id/usage        GET */
-    LLMGW_ADM_POLICY             /* billing/workspaces/:id/context-quota-policy
+    LLMGW_ADM_POLICY,            /* billing/workspaces/:id/context-quota-policy
                                   *                                 GET PUT */
+    LLMGW_ADM_MEMORY             /* workspaces/:id/memory/:user  GET PUT DELETE */
 } llmgw_admin_route_e;
 
 typedef struct llmgw_admin_route {
@@ -39,6 +40,7 @@ typedef struct llmgw_admin_route {
     const char *workspace;       /* :id (NULL for LLMGW_ADM_WORKSPACES) */
     const char *key_id;          /* :key_id of revoke */
     const char *provider;        /* :provider of DELETE provider-keys */
+    const char *user;            /* :user of memory */
 } llmgw_admin_route_t;
 
 /* Reads a request path from its first `workspaces`, `projects` or

@@ -53,6 +53,12 @@ typedef enum {
     LLMGW_M_OTLP_EXPORTED,       /* llmgw_otlp_spans_total{result="exported"} */
     LLMGW_M_OTLP_DROPPED_QUEUE,  /* {result="dropped_queue_full"} */
     LLMGW_M_OTLP_DROPPED_EXPORT, /* {result="dropped_export_failed"} */
+    LLMGW_M_SEMANTIC_HIT,        /* llmgw_semantic_cache_total{result="hit"} */
+    LLMGW_M_SEMANTIC_MISS,       /* {result="miss"}: embedded, nothing close */
+    LLMGW_M_SEMANTIC_SKIP,       /* {result="skipped"}: no embedding (the
+                                  * embedder failed, or not a text turn) */
+    LLMGW_M_EMBED_OK,            /* llmgw_embedding_calls_total{result="ok"} */
+    LLMGW_M_EMBED_ERROR,         /* {result="error"} */
     LLMGW_M_COUNT
 } llmgw_metric_e;
 

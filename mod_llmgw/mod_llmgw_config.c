@@ -52,6 +52,7 @@ void *llmgw_create_dir_conf(apr_pool_t *p, char *dir)
     dc->default_max_tokens = -1;
     dc->drop_unsupported = -1;
     dc->envelope = -1;
+    dc->memory = -1;
     return dc;
 }
 
@@ -71,6 +72,7 @@ void *llmgw_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(default_max_tokens, -1);
     MERGE(drop_unsupported, -1);
     MERGE(envelope, -1);
+    MERGE(memory, -1);
     return dc;
 }
 
@@ -835,6 +837,9 @@ const command_rec llmgw_cmds[] = {
     AP_INIT_TAKE1("LLMGWStore", cmd_store, NULL, RSRC_CONF,
         "The shared store: shm[:SIZE] (default) or "
         "memcached://HOST:PORT[,HOST:PORT...]."),
+    AP_INIT_TAKE1("LLMGWMemory", llmgw_cmd_memory, NULL,
+                  RSRC_CONF | ACCESS_CONF, "Conversation memory here: none "
+                  "(default), session or profile (x-llmgw-memory overrides)."),
     AP_INIT_TAKE_ARGV("LLMGWOTLPEndpoint", llmgw_cmd_otlp_endpoint, NULL,
                       RSRC_CONF, "OTLP/HTTP collector URL for the gateway's "
                       "trace spans (JSON; /v1/traces appended), [queue=N]"),

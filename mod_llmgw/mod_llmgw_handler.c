@@ -281,6 +281,9 @@ int llmgw_handler(request_rec *r)
         llmgw_inbound(req)->raw_clean = raw_clean;
     }
 
+    if (llmgw_memory_apply(r, req)) {
+        return OK;                  /* answered (a bad memory header) */
+    }
     rv = llmgw_run_admit(r, req);
     if (rv != OK && rv != DECLINED) {
         return OK;                  /* the hook answered */
@@ -297,11 +300,13 @@ int llmgw_handler(request_rec *r)
     if (llmgw_run_cache_lookup(r, req) == OK) {
         req->ttft = apr_time_now() - r->request_time;
         llmgw_run_completed(r, req);
+        llmgw_memory_complete(r, req);
         llmgw_set_notes(r, req);
         return OK;
     }
     rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
     llmgw_run_completed(r, req);
+    llmgw_memory_complete(r, req);
     /* again at the end: a stream's usage and cost are known only now */
     llmgw_set_notes(r, req);
     return rv;

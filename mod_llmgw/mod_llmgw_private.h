@@ -41,6 +41,8 @@ typedef struct llmgw_dir_conf {
     int drop_unsupported;              /* LLMGWDropUnsupported (-1 unset) */
     int envelope;                      /* LLMGWEnvelope: LLMGW_API_CHAT or
                                         * LLMGW_API_INDOXHUB (-1 unset) */
+    int memory;                        /* LLMGWMemory: llmgw_mem_mode_e
+                                        * (-1 unset: none) */
 } llmgw_dir_conf;
 
 #define LLMGW_DEFAULT_TIMEOUT         apr_time_from_sec(300)
@@ -151,6 +153,17 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
 void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer);
 /* GET / DELETE responses/{id}. */
 int llmgw_response_item(request_rec *r, llmgw_request_t *req);
+
+/* mod_llmgw_memory.c: conversation memory (SPEC "Memory"). apply runs
+ * after routing, before admission: it may extend the request tree
+ * (earlier turns, a profile) and sets req->memory_mode; complete runs
+ * after the answer and remembers a complete one. */
+const char *llmgw_cmd_memory(cmd_parms *cmd, void *dconf, const char *arg);
+int llmgw_memory_apply(request_rec *r, llmgw_request_t *req);
+void llmgw_memory_complete(request_rec *r, llmgw_request_t *req);
+
+/* mod_llmgw_embed.c: registers llmgw_embed and llmgw_embedder_check. */
+void llmgw_embed_register(void);
 
 /* mod_llmgw_handler.c */
 int llmgw_handler(request_rec *r);

@@ -113,13 +113,16 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
     if (req->answered_provider) {
         apr_table_setn(r->headers_out, "x-provider", req->answered_provider);
         apr_table_setn(r->headers_out, "x-llmgw",
-                       apr_psprintf(r->pool, "route=%s:%s; cache=%s; attempts=%d",
+                       apr_psprintf(r->pool, "route=%s:%s; cache=%s; attempts=%d%s%s",
                                     req->answered_provider,
                                     req->answered_model ? req->answered_model : "",
                                     /* what this location's cache does:
                                      * a cache that is on looked it up */
-                                    req->cache_status ? "exact" : "none",
-                                    req->attempts));
+                                    req->cache_kind ? req->cache_kind
+                                    : req->cache_status ? "exact" : "none",
+                                    req->attempts,
+                                    req->memory_mode ? "; mem=" : "",
+                                    req->memory_mode ? req->memory_mode : ""));
     }
     if (req->router) {
         set_router_headers(r, req);

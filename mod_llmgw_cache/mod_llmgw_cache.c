@@ -9,6 +9,15 @@
  * holds and how it is replayed as JSON or SSE is in llmgw_cache_entry.c.
  * A store that fails never fails a request: the answer goes on as a MISS
  * and a (throttled) warning is logged.
+ *
+ * The semantic cache (LLMGWSemanticCache On) runs after an exact miss of a
+ * Chat Completions or Messages request: the last user message is embedded
+ * (LLMGWSemanticEmbedder, through mod_llmgw's llmgw_embed) and looked up
+ * in a bucket of the shared store keyed by everything else of the request
+ * (llmgw_semantic.c); the best entries above LLMGWSemanticThreshold point
+ * to exact entries, served as a hit. A stored answer is added to its
+ * bucket; entries pushed out of a full bucket are deleted with it. An
+ * embedder that fails is a plain miss.
  */
 #include <string.h>
 #include "apr_strings.h"
@@ -21,6 +30,8 @@
 #include "llmgw_json_scan.h"
 #include "llmgw_cache_key.h"
 #include "llmgw_cache_entry.h"
+#include "llmgw_semantic.h"
+#include "llmgw_num.h"
 
 module AP_MODULE_DECLARE_DATA llmgw_cache_module;
 
@@ -29,6 +40,8 @@ module AP_MODULE_DECLARE_DATA llmgw_cache_module;
 #define DEFAULT_TTL        3600
 #define DEFAULT_MAX_ENTRY  1048576
 #define WARN_INTERVAL      10          /* seconds between store warnings */
+#define DEFAULT_THRESHOLD  0.95
+#define SEM_CANDIDATES     3           /* exact entries read per lookup */
 
 /* The cache's counters, kept per process and flushed to the store. */
 typedef enum { STAT_HITS, STAT_MISSES, STAT_BYPASSES, STAT_ERRORS,
@@ -39,6 +52,10 @@ typedef struct cache_conf {
     int enabled;
     apr_int64_t ttl;
     apr_int64_t max_entry;
+    int semantic;                /* LLMGWSemanticCache */
+    const char *embed_provider;  /* LLMGWSemanticEmbedder PROVIDER/MODEL */
+    const char *embed_model;
+    double threshold;            /* LLMGWSemanticThreshold, < 0 unset */
 } cache_conf;
 
 static void *create_conf(apr_pool_t *p, char *dir)
@@ -48,6 +65,8 @@ static void *create_conf(apr_pool_t *p, char *dir)
     c->enabled = -1;
     c->ttl = -1;
     c->max_entry = -1;
+    c->semantic = -1;
+    c->threshold = -1;
     return c;
 }
 
@@ -57,6 +76,12 @@ static void *merge_conf(apr_pool_t *p, void *basev, void *addv)
     c->enabled = add->enabled >= 0 ? add->enabled : base->enabled;
     c->ttl = add->ttl >= 0 ? add->ttl : base->ttl;
     c->max_entry = add->max_entry >= 0 ? add->max_entry : base->max_entry;
+    c->semantic = add->semantic >= 0 ? add->semantic : base->semantic;
+    c->embed_provider = add->embed_provider ? add->embed_provider
+                                            : base->embed_provider;
+    c->embed_model = add->embed_provider ? add->embed_model
+                                         : base->embed_model;
+    c->threshold = add->threshold >= 0 ? add->threshold : base->threshold;
     return c;
 }
 
@@ -73,6 +98,17 @@ static apr_int64_t conf_ttl(const cache_conf *c)
 static apr_int64_t conf_max_entry(const cache_conf *c)
 {
     return c->max_entry >= 0 ? c->max_entry : DEFAULT_MAX_ENTRY;
+}
+
+/* The semantic cache works where the cache is on and an embedder is set. */
+static int conf_semantic(const cache_conf *c)
+{
+    return conf_enabled(c) && c->semantic == 1 && c->embed_provider;
+}
+
+static double conf_threshold(const cache_conf *c)
+{
+    return c->threshold >= 0 ? c->threshold : DEFAULT_THRESHOLD;
 }
 
 /* Directives in server or vhost context land in the server's default
@@ -111,6 +147,59 @@ static const char *set_max_entry(cmd_parms *cmd, void *dc, const char *arg)
                           &((cache_conf *)dc)->max_entry);
 }
 
+static const char *set_semantic(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)cmd;
+    ((cache_conf *)dc)->semantic = flag ? 1 : 0;
+    return NULL;
+}
+
+/* LLMGWSemanticEmbedder names a provider: checked in check_config (the
+ * providers may come later in the file), naming the file and line. */
+typedef struct embedder_ref {
+    server_rec *server;
+    const char *provider, *file;
+    int line;
+} embedder_ref_t;
+
+static apr_array_header_t *embedder_refs;
+
+static const char *set_embedder(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    cache_conf *dc = dcv;
+    const char *slash = strchr(arg, '/');
+    embedder_ref_t *ref;
+
+    if (!slash || slash == arg || !slash[1]) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not PROVIDER/MODEL",
+                            cmd->cmd->name, arg);
+    }
+    dc->embed_provider = apr_pstrmemdup(cmd->pool, arg,
+                                        (apr_size_t)(slash - arg));
+    dc->embed_model = slash + 1;
+    if (!embedder_refs) {
+        embedder_refs = apr_array_make(cmd->pool, 4, sizeof(embedder_ref_t));
+    }
+    ref = apr_array_push(embedder_refs);
+    ref->server = cmd->server;
+    ref->provider = dc->embed_provider;
+    ref->file = cmd->directive ? cmd->directive->filename : "?";
+    ref->line = cmd->directive ? cmd->directive->line_num : 0;
+    return NULL;
+}
+
+static const char *set_threshold(cmd_parms *cmd, void *dc, const char *arg)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v > 0 && v <= 1)) {        /* nan too */
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number with "
+                            "0 < X <= 1", cmd->cmd->name, arg);
+    }
+    ((cache_conf *)dc)->threshold = v;
+    return NULL;
+}
+
 static const command_rec cache_cmds[] = {
     AP_INIT_FLAG("LLMGWCache", set_cache, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to answer repeated chat completion and embedding "
@@ -121,6 +210,17 @@ static const command_rec cache_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Largest response body in bytes that is cached "
                   "(default 1048576)."),
+    AP_INIT_FLAG("LLMGWSemanticCache", set_semantic, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to answer a paraphrase of an earlier question from the "
+                 "cache (needs LLMGWCache On and LLMGWSemanticEmbedder)."),
+    AP_INIT_TAKE1("LLMGWSemanticEmbedder", set_embedder, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "PROVIDER/MODEL whose embeddings the semantic cache uses."),
+    AP_INIT_TAKE1("LLMGWSemanticThreshold", set_threshold, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Smallest cosine similarity of a semantic hit, 0 < X <= 1 "
+                  "(default 0.95)."),
     { NULL }
 };
 
@@ -129,6 +229,8 @@ static const command_rec cache_cmds[] = {
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_body) *send_body;
 static APR_OPTIONAL_FN_TYPE(llmgw_metric_inc) *metric_inc;
+static APR_OPTIONAL_FN_TYPE(llmgw_embed) *embed_fn;
+static APR_OPTIONAL_FN_TYPE(llmgw_request_json) *request_json;
 
 /* ------------------------------------------------ per request */
 
@@ -141,6 +243,12 @@ typedef struct cache_ctx {
     const char *canon;
     apr_int64_t age;         /* of the hit, seconds */
     apr_int64_t remaining;   /* ttl left of the hit, seconds */
+    /* semantic */
+    const char *sem_context; /* canonical request without the last text */
+    float *sem_vec;          /* embedding of the last user text */
+    apr_size_t sem_dim;
+    int sem_hit;
+    double similarity;
 } cache_ctx;
 
 static cache_ctx *ctx_get(request_rec *r, int create)
@@ -306,9 +414,16 @@ static int serve_hit(request_rec *r, llmgw_request_t *req, cache_ctx *ctx,
     ctx->hit = 1;
     req->cache_hit = 1;
     req->cache_status = "HIT";
+    req->cache_kind = ctx->sem_hit ? "semantic" : "exact";
     req->usage = e->usage;
     req->answered_provider = e->provider;
     req->answered_model = e->model;
+    /* what the client got, for whoever reads the answer after (memory) */
+    if (req->capture && req->capture_limit && len <= req->capture_limit) {
+        req->capture->len = 0;
+        llmgw_buf_append(req->capture, out, len);
+        req->capture_is_sse = !strcmp(ctype, "text/event-stream");
+    }
     send_body(r, req, HTTP_OK, ctype, out, len);
     req->complete = 1;
     return OK;
@@ -339,12 +454,173 @@ static const char *key_endpoint(const llmgw_request_t *req)
                                           : req->endpoint_name;
 }
 
-/* The request body in canonical form, from its text (no tree built). */
+/* The request body in canonical form, from its text (no tree built);
+ * from the tree when a hook changed it (memory, a policy): the key is
+ * what is really sent. */
 static const char *canonical_body(apr_pool_t *p, llmgw_request_t *req)
 {
+    if (req->body_changed && req->body) {
+        char *txt = llmgw_json_dumps(req->body, JSON_COMPACT);
+        const char *c = txt ? llmgw_cache_canonical_body(p, txt, strlen(txt))
+                            : NULL;
+        free(txt);
+        return c;
+    }
     return req->raw_body ? llmgw_cache_canonical_body(p, req->raw_body,
                                                       req->raw_len)
                          : NULL;
+}
+
+/* ------------------------------------------------ the semantic cache */
+
+static void metric(llmgw_metric_e m)
+{
+    if (metric_inc) {
+        metric_inc(m);
+    }
+}
+
+/* The bucket of the index for a route: the exact key's construction over
+ * the request without its last user text, under the semantic prefix. */
+static const char *sem_bucket_key(apr_pool_t *p, cache_ctx *ctx,
+                                  llmgw_request_t *req, const char *provider,
+                                  const char *model)
+{
+    const char *k = llmgw_cache_key(p, ctx->scope,
+                                    apr_pstrcat(p, key_endpoint(req),
+                                                "#semantic", NULL),
+                                    provider, model, ctx->sem_context);
+    return k ? apr_pstrcat(p, LLMGW_SEM_KEY_PREFIX,
+                           k + sizeof(LLMGW_CACHE_KEY_PREFIX) - 1, NULL)
+             : NULL;
+}
+
+/* An exact entry still valid (by the location's TTL too), or -1. */
+static int entry_load(request_rec *r, llmgw_store_t *st, const char *key,
+                      apr_int64_t ttl, cache_ctx *ctx,
+                      llmgw_cache_entry_t *e, llmgw_store_status_e *s)
+{
+    char *val = NULL;
+    apr_size_t vlen = 0;
+    apr_int64_t now, expires;
+
+    *s = st->get(st, r->pool, key, &val, &vlen);
+    if (*s != LLMGW_STORE_OK
+        || llmgw_cache_entry_decode(r->pool, val, vlen, e) != 0) {
+        return -1;
+    }
+    now = apr_time_sec(apr_time_now());
+    expires = e->created + ttl;
+    if (e->expires < expires) {
+        expires = e->expires;
+    }
+    if (now >= expires) {
+        return -1;
+    }
+    ctx->age = now > e->created ? now - e->created : 0;
+    ctx->remaining = expires - now;
+    return 0;
+}
+
+/* After an exact miss: embed the last user text and serve the closest
+ * stored answer of the same context. OK when served; DECLINED otherwise
+ * (the embedding is kept for the store). Never an error. */
+static int semantic_lookup(request_rec *r, llmgw_request_t *req,
+                           cache_conf *conf, cache_ctx *ctx, llmgw_store_t *st)
+{
+    const char *text, *bkey;
+    llmgw_sem_bucket_t *b;
+    apr_array_header_t *m;
+    json_t *tree;
+    char *val = NULL;
+    apr_size_t vlen = 0;
+    int i;
+
+    if (!embed_fn || !request_json
+        || (req->endpoint != LLMGW_EP_CHAT
+            && req->endpoint != LLMGW_EP_MESSAGES)
+        || !(tree = request_json(req))
+        || llmgw_semantic_split(r->pool, tree, &text, &ctx->sem_context)) {
+        metric(LLMGW_M_SEMANTIC_SKIP);
+        return DECLINED;
+    }
+    if (embed_fn(r, r->pool, conf->embed_provider, conf->embed_model, text,
+                 &ctx->sem_vec, &ctx->sem_dim)) {
+        ctx->sem_vec = NULL;
+        metric(LLMGW_M_SEMANTIC_SKIP);
+        return DECLINED;            /* the embedder failed: a plain miss */
+    }
+    bkey = sem_bucket_key(r->pool, ctx, req, req->provider->name, req->model);
+    if (!bkey || st->get(st, r->pool, bkey, &val, &vlen) != LLMGW_STORE_OK
+        || llmgw_sem_bucket_decode(r->pool, val, vlen, &b)) {
+        metric(LLMGW_M_SEMANTIC_MISS);
+        return DECLINED;
+    }
+    m = llmgw_sem_bucket_match(r->pool, b, ctx->sem_vec, ctx->sem_dim,
+                               conf_threshold(conf), SEM_CANDIDATES);
+    for (i = 0; i < m->nelts; i++) {
+        const llmgw_sem_match_t *c = &APR_ARRAY_IDX(m, i, llmgw_sem_match_t);
+        llmgw_cache_entry_t e;
+        llmgw_store_status_e s;
+        if (entry_load(r, st, apr_pstrcat(r->pool, LLMGW_CACHE_KEY_PREFIX,
+                                          c->key, NULL),
+                       conf_ttl(conf), ctx, &e, &s)) {
+            continue;               /* gone with its answer: the next one */
+        }
+        ctx->sem_hit = 1;
+        ctx->similarity = c->similarity;
+        if (serve_hit(r, req, ctx, &e) == OK) {
+            metric(LLMGW_M_SEMANTIC_HIT);
+            return OK;
+        }
+        ctx->sem_hit = 0;
+    }
+    metric(LLMGW_M_SEMANTIC_MISS);
+    return DECLINED;
+}
+
+/* A stored answer joins its bucket; entries pushed out of the bucket are
+ * deleted with their answers, so the index never points far. */
+static void semantic_store(request_rec *r, llmgw_request_t *req,
+                           cache_ctx *ctx, llmgw_store_t *st,
+                           const char *exact_key, apr_uint32_t ttl)
+{
+    const char *bkey = sem_bucket_key(r->pool, ctx, req,
+                                      req->answered_provider,
+                                      req->answered_model);
+    apr_array_header_t *evicted = apr_array_make(r->pool, 2,
+                                                 sizeof(const char *));
+    llmgw_sem_bucket_t *b = NULL;
+    llmgw_store_status_e s;
+    char *val = NULL, *enc;
+    apr_size_t vlen = 0, elen;
+    int i;
+
+    if (!bkey) {
+        return;
+    }
+    s = st->get(st, r->pool, bkey, &val, &vlen);
+    if (s == LLMGW_STORE_ERROR) {
+        return;
+    }
+    if (s != LLMGW_STORE_OK
+        || llmgw_sem_bucket_decode(r->pool, val, vlen, &b)) {
+        b = llmgw_sem_bucket_make(r->pool, ctx->sem_dim);
+    }
+    if (llmgw_sem_bucket_add(r->pool, b,
+                             exact_key + sizeof(LLMGW_CACHE_KEY_PREFIX) - 1,
+                             ctx->sem_vec, ctx->sem_dim, evicted)) {
+        return;
+    }
+    enc = llmgw_sem_bucket_encode(r->pool, b, &elen);
+    if (st->set(st, bkey, enc, elen, ttl) != LLMGW_STORE_OK) {
+        return;
+    }
+    for (i = 0; i < evicted->nelts; i++) {
+        (void)st->del(st, apr_pstrcat(r->pool, LLMGW_CACHE_KEY_PREFIX,
+                                      APR_ARRAY_IDX(evicted, i, const char *),
+                                      NULL));
+    }
 }
 
 static int cache_lookup(request_rec *r, llmgw_request_t *req)
@@ -382,7 +658,12 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
         count(st, STAT_BYPASSES);
         return DECLINED;
     }
-    req->capture_limit = (apr_size_t)conf_max_entry(conf);
+    if (req->capture_limit < (apr_size_t)conf_max_entry(conf)) {
+        req->capture_limit = (apr_size_t)conf_max_entry(conf);
+    }
+    if (conf_semantic(conf)) {
+        req->cache_kind = "semantic";
+    }
     if (cc_has(cc, "no-cache")) {
         count(st, STAT_BYPASSES);
         return DECLINED;                /* the fresh answer is stored */
@@ -418,6 +699,11 @@ static int cache_lookup(request_rec *r, llmgw_request_t *req)
             }
         }
     }
+    if (conf_semantic(conf)
+        && semantic_lookup(r, req, conf, ctx, st) == OK) {
+        count(st, STAT_HITS);
+        return OK;
+    }
     count(st, STAT_MISSES);
     return DECLINED;
 }
@@ -438,8 +724,14 @@ static int cache_response_headers(request_rec *r, llmgw_request_t *req)
     if (ctx && ctx->hit && req->cache_hit) {
         apr_table_setn(h, "x-cache-status", "HIT");
         apr_table_setn(h, "Cache-Status",
-                       apr_psprintf(r->pool, "llmgw; hit; ttl=%" APR_INT64_T_FMT,
-                                    ctx->remaining));
+                       apr_psprintf(r->pool, "llmgw; hit; ttl=%" APR_INT64_T_FMT
+                                    "%s", ctx->remaining,
+                                    ctx->sem_hit ? "; detail=semantic" : ""));
+        if (ctx->sem_hit) {
+            apr_table_setn(h, "x-cache-similarity",
+                           llmgw_sem_similarity_str(r->pool,
+                                                    ctx->similarity));
+        }
         apr_table_setn(h, "Age", apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                               ctx->age));
         return OK;
@@ -471,6 +763,7 @@ static int cache_completed(request_rec *r, llmgw_request_t *req)
     if (!ctx || !ctx->active || ctx->no_store || ctx->skip_write || ctx->hit
         || req->cache_hit || !req->complete || req->status != HTTP_OK
         || req->capture_overflow || !req->capture || !req->capture->len
+        || req->capture->len > (apr_size_t)conf_max_entry(conf)
         || !req->answered_provider || !req->answered_model) {
         return OK;
     }
@@ -508,6 +801,9 @@ static int cache_completed(request_rec *r, llmgw_request_t *req)
                       "of %" APR_SIZE_T_FMT " bytes not stored: %s", vlen,
                       llmgw_store_status_str(s));
     }
+    else if (ctx->sem_vec && conf_semantic(conf)) {
+        semantic_store(r, req, ctx, st, key, (apr_uint32_t)ttl);
+    }
     return OK;
 }
 
@@ -520,6 +816,8 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     get_store = APR_RETRIEVE_OPTIONAL_FN(llmgw_get_store);
     send_body = APR_RETRIEVE_OPTIONAL_FN(llmgw_send_body);
     metric_inc = APR_RETRIEVE_OPTIONAL_FN(llmgw_metric_inc);
+    embed_fn = APR_RETRIEVE_OPTIONAL_FN(llmgw_embed);
+    request_json = APR_RETRIEVE_OPTIONAL_FN(llmgw_request_json);
     if (!get_store || !send_body) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_llmgw_cache needs mod_llmgw: load mod_llmgw.so "
@@ -529,9 +827,42 @@ static int cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static int cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    embedder_refs = NULL;           /* the pool of the last read is gone */
+    return OK;
+}
+
+/* Runs for `apachectl -t` too: an embedder that names no provider, or
+ * one without embeddings, fails the check naming the file and line. */
+static int cache_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(llmgw_embedder_check) *check =
+        APR_RETRIEVE_OPTIONAL_FN(llmgw_embedder_check);
+    int i, bad = 0;
+    (void)pconf; (void)plog;
+    for (i = 0; check && embedder_refs && i < embedder_refs->nelts; i++) {
+        embedder_ref_t *ref = &APR_ARRAY_IDX(embedder_refs, i,
+                                             embedder_ref_t);
+        const char *why = check(ptemp, ref->server, ref->provider);
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "LLMGWSemanticEmbedder: %s (%s line %d)", why,
+                         ref->file, ref->line);
+            bad = 1;
+        }
+    }
+    return bad ? !OK : OK;
+}
+
 static void cache_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_pre_config(cache_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(cache_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cache_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(llmgw, cache_lookup, cache_lookup, NULL, NULL,
                       APR_HOOK_MIDDLE);

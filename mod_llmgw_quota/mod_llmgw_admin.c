@@ -23,6 +23,8 @@
 #include "mod_llmgw_quota.h"
 #include "llmgw_envelope.h"
 #include "llmgw_num.h"
+#include "llmgw_memory.h"
+#include "llmgw_cache_key.h"
 
 APLOG_USE_MODULE(llmgw_quota);
 
@@ -681,6 +683,98 @@ static int policy(admin_ctx_t *c, const llmgw_admin_ws_t *ws)
     return send_doc(c, HTTP_OK, llmgw_policy_json(&pol));
 }
 
+/* ------------------------------------------------------------ memory */
+
+/* PUT, GET and DELETE workspaces/:id/memory/:user: the user's profile
+ * and session (llmgw_memory.h), in the shared store where mod_llmgw reads
+ * and writes them; DELETE erases both. */
+static int memory(admin_ctx_t *c, const llmgw_admin_ws_t *ws)
+{
+    request_rec *r = c->r;
+    llmgw_store_t *st = llmgw_q_get_store(r->server);
+    const char *scope = llmgw_cache_scope(r->pool, ws->id, NULL, NULL, NULL);
+    const char *user = c->rt.user, *pkey, *skey, *profile = NULL;
+    llmgw_store_status_e s1, s2;
+    char *val = NULL;
+    apr_size_t len = 0;
+    apr_int64_t turns = 0;
+    json_t *t, *doc;
+
+    if (!llmgw_memory_name_ok(user)) {
+        return fail(c, HTTP_BAD_REQUEST, "invalid_parameter", "user",
+                    "a user is 1 to 256 printable characters");
+    }
+    if (!st) {
+        return fail(c, HTTP_SERVICE_UNAVAILABLE, "store_unavailable", NULL,
+                    "memory is unavailable; try again later");
+    }
+    pkey = llmgw_memory_key(r->pool, scope, "profile", user);
+    skey = llmgw_memory_key(r->pool, scope, "session", user);
+    if (r->method_number == M_DELETE) {
+        s1 = st->del(st, pkey);
+        s2 = st->del(st, skey);
+        if (s1 == LLMGW_STORE_ERROR || s2 == LLMGW_STORE_ERROR) {
+            return fail(c, HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                        NULL, "memory could not be erased; try again later");
+        }
+        doc = llmgw_memory_json(user, NULL, 0);
+        json_object_set_new(doc, "deleted", json_true());
+        return send_doc(c, HTTP_OK, doc);
+    }
+    if (r->method_number == M_PUT) {
+        const json_t *pf;
+        const char *k;
+        json_t *v;
+        int rv;
+        if ((rv = read_body(c))) {
+            return rv;
+        }
+        if (!json_is_object(c->body)) {
+            return fail(c, HTTP_BAD_REQUEST, "invalid_parameter", NULL,
+                        "the body must be an object {\"profile\": \"...\"}");
+        }
+        json_object_foreach((json_t *)c->body, k, v) {
+            if (strcmp(k, "profile")) {
+                return fail(c, HTTP_BAD_REQUEST, "invalid_parameter",
+                            apr_pstrdup(r->pool, k), "unknown field");
+            }
+        }
+        pf = json_object_get(c->body, "profile");
+        if (!json_is_string(pf) || !json_string_length(pf)
+            || json_string_length(pf) > LLMGW_MEM_PROFILE_MAX
+            || memchr(json_string_value(pf), 0, json_string_length(pf))) {
+            return fail(c, HTTP_BAD_REQUEST, "invalid_parameter", "profile",
+                        "profile must be a text of 1 to 16384 bytes");
+        }
+        profile = json_string_value(pf);
+        if (st->set(st, pkey, profile, strlen(profile), 0)
+            != LLMGW_STORE_OK) {
+            return fail(c, HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                        NULL, "the profile could not be stored; try again "
+                        "later");
+        }
+    }
+    else {
+        s1 = st->get(st, r->pool, pkey, &val, &len);
+        if (s1 == LLMGW_STORE_ERROR) {
+            return fail(c, HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                        NULL, "memory is unavailable; try again later");
+        }
+        profile = s1 == LLMGW_STORE_OK ? val : NULL;
+    }
+    val = NULL;
+    len = 0;
+    s2 = st->get(st, r->pool, skey, &val, &len);
+    if (s2 == LLMGW_STORE_ERROR) {
+        return fail(c, HTTP_SERVICE_UNAVAILABLE, "store_unavailable", NULL,
+                    "memory is unavailable; try again later");
+    }
+    t = llmgw_memory_turns(s2 == LLMGW_STORE_OK ? val : NULL, len);
+    turns = (apr_int64_t)json_array_size(t);
+    json_decref(t);
+    return send_doc(c, HTTP_OK, llmgw_memory_json(user, profile, turns));
+}
+
 /* ------------------------------------------------------------ handler */
 
 int admin_handler(request_rec *r)
@@ -779,6 +873,9 @@ int admin_handler(request_rec *r)
         break;
     case LLMGW_ADM_POLICY:
         policy(&c, &ws);
+        break;
+    case LLMGW_ADM_MEMORY:
+        memory(&c, &ws);
         break;
     default:
         fail(&c, HTTP_NOT_FOUND, "unknown_route", NULL, "no such route");

@@ -591,6 +591,16 @@ static int quota_authenticate(request_rec *r, llmgw_request_t *req)
     req->plan = key->plan->name;
     req->key_id = key->key_id;
     req->tier = key->tier;          /* the key's, else its plan's */
+    if (key->managed) {
+        /* the workspace policy's memory part (SPEC "Memory") */
+        const llmgw_policy_t *pol = &key->managed->policy;
+        if (pol->memory_mode && strcmp(pol->memory_mode, "none")) {
+            req->mem_policy_mode = pol->memory_mode;
+        }
+        req->mem_max_turns = pol->memory_max_turns;
+        req->mem_ttl = pol->memory_ttl_seconds;
+        req->mem_max_prompt_tokens = pol->max_prompt_tokens;
+    }
     apr_table_setn(r->notes, LLMGW_NOTE_KEY, key->log_id);
     state_new(r, key);
     return OK;

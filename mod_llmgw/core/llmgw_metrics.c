@@ -631,6 +631,22 @@ void llmgw_metrics_render(const llmgw_metrics_t *m,
            LOAD(m->c[LLMGW_M_OTLP_DROPPED_QUEUE]));
     simple(o, "llmgw_otlp_spans_total", "{result=\"dropped_export_failed\"}",
            LOAD(m->c[LLMGW_M_OTLP_DROPPED_EXPORT]));
+    family(o, "llmgw_semantic_cache_total", "counter", "Semantic cache "
+           "lookups after an exact miss (skipped: nothing to embed, or the "
+           "embedder failed).");
+    simple(o, "llmgw_semantic_cache_total", "{result=\"hit\"}",
+           LOAD(m->c[LLMGW_M_SEMANTIC_HIT]));
+    simple(o, "llmgw_semantic_cache_total", "{result=\"miss\"}",
+           LOAD(m->c[LLMGW_M_SEMANTIC_MISS]));
+    simple(o, "llmgw_semantic_cache_total", "{result=\"skipped\"}",
+           LOAD(m->c[LLMGW_M_SEMANTIC_SKIP]));
+    family(o, "llmgw_embedding_calls_total", "counter", "Embedding calls "
+           "the gateway made for itself (LLMGWSemanticEmbedder), not charged "
+           "to any client.");
+    simple(o, "llmgw_embedding_calls_total", "{result=\"ok\"}",
+           LOAD(m->c[LLMGW_M_EMBED_OK]));
+    simple(o, "llmgw_embedding_calls_total", "{result=\"error\"}",
+           LOAD(m->c[LLMGW_M_EMBED_ERROR]));
     family(o, "llmgw_metrics_overflow_total", "counter", "Observations "
            "whose label set found no free slot (counted nowhere else).");
     simple(o, "llmgw_metrics_overflow_total", "", LOAD(m->overflow));

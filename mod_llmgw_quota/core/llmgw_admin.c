@@ -116,6 +116,10 @@ void llmgw_admin_route_parse(apr_pool_t *p, const char *path,
             rt->provider = seg[i + 2];
             rt->route = LLMGW_ADM_PROVIDER_KEY;
         }
+        else if (!strcmp(seg[i + 1], "memory")) {
+            rt->user = seg[i + 2];
+            rt->route = LLMGW_ADM_MEMORY;
+        }
         return;
     case 4:
         rt->workspace = seg[i];
@@ -147,6 +151,8 @@ const char *llmgw_admin_route_methods(llmgw_admin_route_e route)
         return "GET";
     case LLMGW_ADM_POLICY:
         return "GET, PUT";
+    case LLMGW_ADM_MEMORY:
+        return "GET, PUT, DELETE";
     default:
         return "";
     }
