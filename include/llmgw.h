@@ -87,6 +87,7 @@ typedef struct llmgw_request {
     apr_int64_t mem_ttl;
     apr_int64_t mem_max_prompt_tokens;
     const char *memory_mode;
+    const char *memory_asked;        /* the body's `memory` field, if any */
 
     /* What the location's cache does, for x-llmgw's cache= ("exact",
      * "semantic"), set by the cache; NULL: "exact" when cache_status is

@@ -12,6 +12,7 @@ typedef struct llmgw_parsed {
     const char *model;               /* borrowed from the body */
     const char *provider;            /* `provider` (or `llm_provider`) */
     const char *provider_key;        /* `provider_key` (or `llm_api_key`) */
+    const char *memory;              /* `memory`: none|session|profile */
     json_t *models;                  /* `models` fallback list, new ref or NULL */
     int model_from_models;           /* no `model`: it is models[0] */
     int legacy_fields;               /* llm_provider / llm_api_key used */

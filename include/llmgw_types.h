@@ -19,7 +19,8 @@
  * upstream, never part of a cache key's body. llm_provider and llm_api_key
  * are HardCarrx's older names of provider and provider_key. */
 #define LLMGW_GATEWAY_FIELDS \
-    "provider", "provider_key", "models", "llm_provider", "llm_api_key"
+    "provider", "provider_key", "models", "llm_provider", "llm_api_key", \
+    "memory"
 
 typedef enum {
     LLMGW_EP_CHAT = 0,

@@ -266,6 +266,9 @@ int llmgw_handler(request_rec *r)
     if (pq.provider_key) {
         req->provider_key = apr_pstrdup(r->pool, pq.provider_key);
     }
+    if (pq.memory) {
+        req->memory_asked = apr_pstrdup(r->pool, pq.memory);
+    }
     if (pq.legacy_fields) {
         apr_table_setn(r->err_headers_out, "Deprecation", "true");
     }

@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Conversation memory (SPEC "Memory"), httpd side. The mode comes from the
- * request's x-llmgw-memory header, else the workspace's policy (set by
- * mod_llmgw_quota), else LLMGWMemory; the conversation is named by
+ * request's x-llmgw-memory header (or its body's `memory` field), else the
+ * workspace's policy (set by mod_llmgw_quota), else LLMGWMemory; the conversation is named by
  * x-llmgw-session, else the body's `user` (Messages: metadata.user_id).
  * session: the earlier turns, kept in the shared store, go before the
  * request's messages (after its system messages); a complete answer adds
@@ -77,7 +77,9 @@ int llmgw_memory_apply(request_rec *r, llmgw_request_t *req)
 {
     llmgw_dir_conf *dc = ap_get_module_config(r->per_dir_config,
                                               &llmgw_module);
+    /* the header, else the body's `memory` field (a gateway field) */
     const char *h = apr_table_get(r->headers_in, MEM_HEADER), *name, *key;
+    const char *what = h ? MEM_HEADER : "memory";
     llmgw_store_t *st;
     llmgw_store_status_e s;
     json_t *body;
@@ -85,12 +87,16 @@ int llmgw_memory_apply(request_rec *r, llmgw_request_t *req)
     apr_size_t len = 0;
     int mode;
 
+    if (!h) {
+        h = req->memory_asked;
+    }
     if (h) {
         if ((mode = llmgw_memory_mode(h)) < 0) {
             return llmgw_error_reply(r, req, HTTP_BAD_REQUEST,
-                                     "invalid_request", MEM_HEADER,
-                                     "x-llmgw-memory must be none, session "
-                                     "or profile"), HTTP_BAD_REQUEST;
+                                     "invalid_request", what,
+                                     apr_pstrcat(r->pool, what, " must be "
+                                                 "none, session or profile",
+                                                 NULL)), HTTP_BAD_REQUEST;
         }
     }
     else if (req->mem_policy_mode) {

@@ -24,7 +24,7 @@ unless (Apache::Test::need_module('llmgw', 'llmgw_quota', 'llmgw_cache', 'dbd'))
     exit;
 }
 Apache::Test::test_pm_refresh();
-plan tests => 46;
+plan tests => 50;
 
 my $tag = "$$" . time;
 my $ADMIN = "mem-admin-$tag";
@@ -129,6 +129,15 @@ unlike $r->header('x-llmgw') // '', qr/mem=/, 'x-llmgw-memory: none: no mem=';
 $r = say_to($b, '/session', $KA, 'echo', 'x', 'x-llmgw-session' => $S, 'x-llmgw-memory' => 'forever');
 is $r->code, 400, 'a bad x-llmgw-memory: 400';
 is((dec($r) // {})->{error}{param}, 'x-llmgw-memory', 'a bad x-llmgw-memory: param names it');
+
+# the body's `memory` field (a gateway field) does what the header does
+$r = say_to($b, '/session', $KA, 'inspect', 'plain again', 'x-llmgw-session' => $S,
+            body => { memory => 'none' });
+is roles_texts(sent($r)), 'user:plain again', 'memory: "none" in the body: nothing added';
+ok !exists sent($r)->{memory}, 'memory field: never sent upstream';
+$r = say_to($b, '/session', $KA, 'echo', 'x', 'x-llmgw-session' => $S, body => { memory => 'forever' });
+is $r->code, 400, 'a bad memory field: 400';
+is((dec($r) // {})->{error}{param}, 'memory', 'a bad memory field: param names it');
 
 # an aborted stream is not remembered
 $r = say_to($a, '/session', $KA, 'stream-error', 'cut me', 'x-llmgw-session' => $S,

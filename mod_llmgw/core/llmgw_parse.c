@@ -269,7 +269,8 @@ int llmgw_parse_request(json_t *body, llmgw_endpoint_e ep,
     }
     if ((rv = string_field(body, "provider", &out->provider, err, param))
         || (rv = string_field(body, "provider_key", &out->provider_key,
-                              err, param))) {
+                              err, param))
+        || (rv = string_field(body, "memory", &out->memory, err, param))) {
         return rv;
     }
     /* HardCarrx's older names: aliases, answered with Deprecation: true */
