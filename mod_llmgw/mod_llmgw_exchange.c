@@ -719,7 +719,7 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
         *out = apr_pstrmemdup(ex->p, txt, *len);
         free(txt);
     }
-    llmgw_inbound_keep(r, req, answer);
+    llmgw_inbound_keep(r, req, answer, *out, *len);
     json_decref(answer);
     return 1;
 }
@@ -807,7 +807,7 @@ static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
     if (req->complete && ex->as && ex->inb->api->stream_result) {
         json_t *answer = ex->inb->api->stream_result(ex->as);
         if (answer) {
-            llmgw_inbound_keep(ex->r, req, answer);
+            llmgw_inbound_keep(ex->r, req, answer, NULL, 0);
             json_decref(answer);
         }
     }

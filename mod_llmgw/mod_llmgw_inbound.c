@@ -202,15 +202,16 @@ int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
 }
 
 void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
-                        json_t *answer)
+                        json_t *answer, const char *text, apr_size_t len)
 {
     llmgw_inbound_t *in = req->inbound;
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
     llmgw_store_t *st = llmgw_store_for(r->server);
     const char *id = json_string_value(json_object_get(answer, "id"));
-    json_t *rec;
-    char *txt;
+    json_t *conv;
+    char *ctxt, *atxt = NULL, *rec;
+    apr_size_t clen;
     llmgw_store_status_e s;
 
     if (!in || !in->store || !st || !id || req->api != LLMGW_API_RESPONSES
@@ -218,18 +219,34 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
                                                     id, NULL))) {
         return;
     }
-    rec = json_pack("{s:O,s:o}", "response", answer, "conversation",
-                    llmgw_responses_conversation(in->ctx.history,
-                                                 in->ctx.request, answer));
-    txt = rec ? llmgw_json_dumps(rec, JSON_COMPACT) : NULL;
-    json_decref(rec);
-    if (!txt) {
+    conv = llmgw_responses_conversation(in->ctx.history, in->ctx.request,
+                                        answer);
+    ctxt = conv ? llmgw_json_dumps(conv, JSON_COMPACT) : NULL;
+    json_decref(conv);
+    if (!text && ctxt) {            /* a stream's answer: not written yet */
+        atxt = llmgw_json_dumps(answer, JSON_COMPACT);
+        text = atxt;
+        len = atxt ? strlen(atxt) : 0;
+    }
+    if (!ctxt || !text) {
+        free(ctxt);
+        free(atxt);
         return;
     }
-    s = st->set(st, response_key(r, req, id), txt, strlen(txt),
+    /* {"response":...,"conversation":[...]}, the answer as the client got
+     * it: not serialised a second time */
+    clen = strlen(ctxt);
+    rec = apr_palloc(r->pool, len + clen + 35);
+    memcpy(rec, "{\"response\":", 12);
+    memcpy(rec + 12, text, len);
+    memcpy(rec + 12 + len, ",\"conversation\":", 16);
+    memcpy(rec + 28 + len, ctxt, clen);
+    memcpy(rec + 28 + len + clen, "}", 2);
+    free(ctxt);
+    free(atxt);
+    s = st->set(st, response_key(r, req, id), rec, 29 + len + clen,
                 sc->response_ttl ? sc->response_ttl
                                  : LLMGW_DEFAULT_RESPONSE_TTL);
-    free(txt);
     if (s != LLMGW_STORE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "llmgw: response %s "
                       "not stored: %s", id, llmgw_store_status_str(s));

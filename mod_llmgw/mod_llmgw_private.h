@@ -149,8 +149,10 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
                            const char **err, const char **param,
                            const char **code);
 /* A complete Responses answer: kept for previous_response_id and GET
- * responses/{id} unless the request said store: false. */
-void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer);
+ * responses/{id} unless the request said store: false. text/len: the
+ * answer as serialised for the client, or NULL (it is written here). */
+void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer,
+                        const char *text, apr_size_t len);
 /* GET / DELETE responses/{id}. */
 int llmgw_response_item(request_rec *r, llmgw_request_t *req);
 

@@ -620,8 +620,9 @@ json_t *llmgw_responses_conversation(const json_t *history,
     const json_t *it;
     size_t i;
 
+    /* items shared, not copied: the conversation is serialised at once */
     json_array_foreach(history, i, it) {
-        json_array_append_new(all, json_deep_copy(it));
+        json_array_append(all, (json_t *)it);
     }
     if (json_is_string(input)) {
         json_array_append_new(all, json_pack("{s:s,s:s,s:O}", "type",
@@ -630,7 +631,7 @@ json_t *llmgw_responses_conversation(const json_t *history,
     }
     else if (json_is_array(input)) {
         json_array_foreach(input, i, it) {
-            json_array_append_new(all, json_deep_copy(it));
+            json_array_append(all, (json_t *)it);
         }
     }
     else {
@@ -638,7 +639,7 @@ json_t *llmgw_responses_conversation(const json_t *history,
         return NULL;
     }
     json_array_foreach(output, i, it) {
-        json_array_append_new(all, json_deep_copy(it));
+        json_array_append(all, (json_t *)it);
     }
     return all;
 }
