@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs libFuzzer targets for a bounded time each:
 #   t/fuzz/run.sh SECONDS build/out/fuzz/fuzz_json ...
-# Each target starts from its corpus: t/fuzz/corpus/NAME (seeds from the unit
-# tests and every crash found, kept as regression cases: all of them are run
-# first) and the recorded provider streams of $LLMGW_SHARED_DIR/fixtures
-# that fit it. New inputs go to a temp dir, never into the tree. A crash, a
+# Each target starts from its corpus: t/fuzz/corpus/NAME (hand seeds and
+# every crash found, kept as regression cases: all of them are run first),
+# the JSON texts of the unit tests (t/fuzz/corpus/unit, made by
+# t/fuzz/seeds.pl) for targets reading JSON, and the recorded provider
+# answers and streams of $LLMGW_SHARED_DIR/fixtures that fit it. New inputs go to a temp dir, never into the tree. A crash, a
 # leak, a timeout or any sanitizer report fails the run; its input is kept
 # under build/out/fuzz/artifacts and its log printed.
 set -u
@@ -28,6 +29,12 @@ seeds_for() {
     esac
     case $name in
         fuzz_sse|fuzz_provider_stream|fuzz_api_stream|fuzz_native|fuzz_cache_entry) sse=1;;
+    esac
+    # the JSON texts of the unit tests (t/fuzz/seeds.pl) for JSON inputs
+    case $name in
+        fuzz_sse|fuzz_provider_stream|fuzz_native|fuzz_api_stream)
+            cp "$here"/corpus/unit-sse/* "$dir"/ 2>/dev/null;;
+        *) cp "$here"/corpus/unit/* "$dir"/ 2>/dev/null;;
     esac
     if [ -d "$fx" ]; then
         [ $json = 1 ] && find "$fx" -type f -name '*.json' -exec cp -t "$dir" {} + 2>/dev/null
