@@ -848,10 +848,15 @@ async function hostileAnswer(ctx, fmt, model, stream) {
 //                      every MS ms
 //   fault-halfclose    the head and one chunk (stream) or half the body, then FIN (the
 //                      socket stays open for reading)
+// /__mock/stats fault_open: fault answers whose response is not closed yet (a gateway
+// worker still holding one shows there).
+let faultOpen = 0;
 async function faultAnswer(ctx, model, stream) {
   const m = /^fault-(reset|stall|halfclose|drip-(\d+))$/.exec(String(model || ''));
   if (!m) return false;
   countModel(model);
+  faultOpen++;
+  ctx.res.once('close', () => { faultOpen--; });
   const sock = ctx.req.socket;
   const chunk = (delta, finish) => 'data: ' + JSON.stringify({ id: 'chatcmpl-fault', object: 'chat.completion.chunk',
     created: nowSec(), model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) + '\n\n';
@@ -898,7 +903,7 @@ function countModel(model) {
 
 function handleControl(ctx, pathname) {
   const { req } = ctx;
-  if (pathname === '/__mock/stats' && req.method === 'GET') return ctx.json(200, stats);
+  if (pathname === '/__mock/stats' && req.method === 'GET') return ctx.json(200, { ...stats, fault_open: faultOpen });
   if (pathname === '/__mock/reset' && (req.method === 'POST' || req.method === 'GET')) {
     resetState();
     lastRequest = null;
