@@ -5,7 +5,7 @@ set -e
 PKGS="apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libmemcached-dev
       libssl-dev memcached libapache2-mod-perl2 libwww-perl libjson-pp-perl
       check pkg-config nodejs npm curl prometheus libaprutil1-dbd-sqlite3
-      libaprutil1-dbd-pgsql postgresql sqlite3"
+      libaprutil1-dbd-pgsql postgresql sqlite3 clang libclang-rt-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

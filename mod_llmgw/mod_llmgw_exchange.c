@@ -307,7 +307,13 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
             }
             start_stream(ex);
         }
-        rv = llmgw_sse_feed(ex->sse, d, n);
+        {
+            apr_size_t seen = llmgw_sse_events(ex->sse);
+            rv = llmgw_sse_feed(ex->sse, d, n);
+            if (llmgw_sse_events(ex->sse) != seen) {
+                call->last_event = apr_time_now();  /* LLMGWIdleTimeout */
+            }
+        }
         if (rv == LLMGW_SSE_TOO_BIG) {
             /* the client must learn the stream is cut, not see it stop */
             llmgw_error_t e = { 0 };

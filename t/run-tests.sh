@@ -18,6 +18,11 @@
 #   LLMGW_KEEP_TMP=1   keep the temp dir even when everything passed
 #   LLMGW_TESTS="t/health.t t/chat.t"   run only these suites
 #   LLMGW_VERBOSE=1    print every test line (Apache::Test -verbose)
+#   LLMGW_SANITIZE=1   the modules are the ASan/UBSan build (make -C build
+#                      integration-asan): httpd (Apache::Test's and every
+#                      LLMGW::Node) runs with the sanitizer runtime preloaded,
+#                      reports go to t/logs/asan.PID / ubsan.PID and any
+#                      report fails the run
 set -u
 
 TEST_USER=llmgwtest
@@ -102,6 +107,8 @@ outer() {
         LLMGW_SO_CACHE="$so_cache" \
         LLMGW_SO_QUOTA="$so_quota" \
         LLMGW_TESTS="${LLMGW_TESTS:-}" LLMGW_VERBOSE="${LLMGW_VERBOSE:-}" \
+        LLMGW_SANITIZE="${LLMGW_SANITIZE:-}" \
+        LLMGW_ASAN_RT="$( [ -n "${LLMGW_SANITIZE:-}" ] && ${CC:-gcc} -print-file-name=libasan.so)" \
         APXS="$APXS" HTTPD="$HTTPD" \
         bash "$work/t/run-tests.sh" --inner &
     local child=$!
@@ -263,11 +270,47 @@ scan_error_log() {
     return 0
 }
 
+# LLMGW_SANITIZE: HTTPD becomes a wrapper that starts the real httpd with
+# the ASan runtime preloaded (the modules are instrumented, httpd is not)
+# and the reports written under t/logs. Leaks are not checked: httpd frees
+# its pools at exit only in part, by design.
+sanitize_wrap() {
+    local rt=${LLMGW_ASAN_RT:-} logs="$LLMGW_WORK/t/logs" w="$RUN/httpd-asan"
+    [ -n "$rt" ] && [ -f "$rt" ] || { say "LLMGW_SANITIZE: no libasan.so (${rt:-none})"; return 1; }
+    mkdir -p "$logs"
+    cat > "$w" <<EOF
+#!/bin/sh
+export LD_PRELOAD="$rt\${LD_PRELOAD:+:\$LD_PRELOAD}"
+export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1"
+export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
+exec "$HTTPD" "\$@"
+EOF
+    chmod 755 "$w"
+    HTTPD=$w
+    export HTTPD
+    say "sanitized run: httpd through $w"
+}
+
+# Any sanitizer report (LLMGW_SANITIZE) fails the run.
+scan_sanitizer_logs() {
+    local f bad=0
+    for f in t/logs/asan.* t/logs/ubsan.*; do
+        [ -s "$f" ] || continue
+        say "sanitizer report in $f:"
+        head -40 "$f" | sed 's/^/  /'
+        bad=1
+    done
+    return $bad
+}
+
 inner() {
     cd "$LLMGW_WORK" || exit 1
     RUN="$LLMGW_WORK/run"
     trap cleanup EXIT
     trap 'exit 130' INT TERM HUP
+    if [ -n "${LLMGW_SANITIZE:-}" ]; then
+        sanitize_wrap || die "cannot set up the sanitized httpd"
+    fi
 
     export LLMGW_TEST_PROVIDER_KEY=$PROVIDER_KEY
     export APACHE_TEST_NO_STICKY_PREFERENCES=1 APACHE_TEST_NO_COLOR=1
@@ -296,6 +339,7 @@ inner() {
     [ "$passed" -gt 0 ] || { say "no test ran"; fail=1; }
     [ "$failed" = 0 ] || fail=1
     scan_error_log || fail=1
+    [ -n "${LLMGW_SANITIZE:-}" ] && { scan_sanitizer_logs || fail=1; }
     if [ -s "$RUN/mock.log" ] && grep -qiE 'uncaught|unhandled|TypeError|ReferenceError' "$RUN/mock.log"; then
         say "the mock provider logged errors (not counted):"; grep -iE 'uncaught|unhandled|Error' "$RUN/mock.log" | head -5 | sed 's/^/  /'
     fi

@@ -161,7 +161,7 @@ typedef struct {
     apr_pool_t *p;
     conn_t *c;
     apr_time_t start, deadline;           /* deadline: whole non-stream call */
-    apr_time_t last_byte, last_poll;
+    apr_time_t last_poll;
     char *buf;
     apr_size_t len;                        /* unread bytes at buf */
     int timed_out, aborted, eof;
@@ -179,9 +179,10 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
         apr_status_t rv;
 
         /* LLMGWTimeout: the first byte, and a whole non-stream answer;
-         * LLMGWIdleTimeout: silence between the bytes of a stream. */
+         * LLMGWIdleTimeout: silence between the events of a stream (a
+         * byte dripped now and then is not an event). */
         if (call->stream && call->got_body) {
-            limit = r->last_byte + call->idle_timeout;
+            limit = call->last_event + call->idle_timeout;
         }
         else {
             limit = r->deadline;
@@ -195,7 +196,6 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
         rv = apr_socket_recv(r->c->sock, r->buf + r->len, &n);
         if (n > 0) {
             r->len += n;
-            r->last_byte = apr_time_now();
             return APR_SUCCESS;
         }
         if (APR_STATUS_IS_EOF(rv) || rv == APR_SUCCESS) {
@@ -225,7 +225,8 @@ static int deliver(reader_t *r, const char *d, apr_size_t n)
     }
     if (!call->got_body) {
         call->got_body = 1;
-        call->latency = apr_time_now() - r->start;
+        call->last_event = apr_time_now();
+        call->latency = call->last_event - r->start;
     }
     if (call->on_data && call->on_data(call, d, n)) {
         r->aborted = 1;
@@ -506,7 +507,7 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     r.call = call;
     r.p = p;
     r.buf = apr_palloc(p, HEAD_MAX + READ_SIZE);
-    r.start = r.last_poll = r.last_byte = apr_time_now();
+    r.start = r.last_poll = apr_time_now();
     r.deadline = r.start + call->timeout;
 
     /* A pooled connection may have been closed by the server just now:

@@ -105,7 +105,6 @@ typedef struct {
     CURL *h;
     apr_time_t start;
     apr_time_t last_poll;
-    apr_time_t last_body;              /* last body byte (stream silence) */
     int timed_out;
     int aborted;
     curl_off_t length;                 /* Content-Length, -1 when none */
@@ -188,9 +187,9 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
         call->status = status;
         call->content_type = ct ? apr_pstrdup(t->pool, ct) : NULL;
         call->latency = apr_time_now() - t->start;
+        call->last_event = apr_time_now();
         call->got_body = 1;
     }
-    t->last_body = apr_time_now();
     if (call->on_data && call->on_data(call, buf, len)) {
         t->aborted = 1;
         return 0;                      /* CURLE_WRITE_ERROR: stop now */
@@ -200,7 +199,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 /* Called about once a second while idle and after every read: enforces the
  * time-to-first-byte limit of streams, the silence limit between a
- * stream's bytes (LLMGWIdleTimeout), and notices a client that left. */
+ * stream's events (LLMGWIdleTimeout), and notices a client that left. */
 static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
                        curl_off_t ult, curl_off_t uln)
 {
@@ -214,7 +213,7 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
         return 1;
     }
     if (t->call->stream && t->call->got_body
-        && now - t->last_body > t->call->idle_timeout) {
+        && now - t->call->last_event > t->call->idle_timeout) {
         t->timed_out = 1;
         return 1;
     }

@@ -41,12 +41,16 @@ struct llmgw_upstream_call {
     apr_array_header_t *headers;          /* const char * "Name: value" */
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;          /* first byte, and the whole call when !stream */
-    apr_interval_time_t idle_timeout;     /* silence between a stream's bytes */
+    apr_interval_time_t idle_timeout;     /* silence between a stream's events */
     int stream;
     int use_curl;                         /* libcurl even for http:// */
     /* Body bytes as they arrive (status known by then). Non-zero stops. */
     int (*on_data)(llmgw_upstream_call_t *call, const char *buf,
                    apr_size_t len);
+    /* A stream's last progress: set by the client at the first body byte
+     * and by on_data at every complete event; LLMGWIdleTimeout counts from
+     * it (bytes dripped without an event are no progress). */
+    apr_time_t last_event;
     /* Polled while waiting; non-zero aborts (client went away). */
     int (*should_abort)(llmgw_upstream_call_t *call);
     void *baton;

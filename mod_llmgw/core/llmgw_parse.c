@@ -1,4 +1,5 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <stddef.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -485,7 +486,7 @@ static const struct {
     const char *name;
     apr_size_t off;                 /* offset of the span in scan_t, or -1 */
 } fields[] = {
-#define F(n) { #n, APR_OFFSETOF(scan_t, n) }
+#define F(n) { #n, offsetof(scan_t, n) }
     F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
     F(max_tokens), F(max_completion_tokens), F(tools), F(functions),
     F(response_format),

@@ -23,7 +23,10 @@
 #define MC_POLL_TIMEOUT_MS      500
 #define MC_IO_TIMEOUT_US        500000
 #define MC_FAILURE_LIMIT        2
-#define MC_RETRY_TIMEOUT_S      2
+/* A server marked failed is retried once its second of timeout has passed
+ * (libmemcached counts whole seconds and each pooled handle keeps its own
+ * mark): a memcached that comes back is used again within 2 s. */
+#define MC_RETRY_TIMEOUT_S      1
 #define MC_FETCH_WAIT_S         2      /* pool waits up to 1-2 s */
 #define MC_RELATIVE_TTL_MAX     (60 * 60 * 24 * 30)
 

@@ -851,6 +851,61 @@ async function hostileAnswer(ctx, fmt, model, stream) {
 }
 // ---------------------------------------------------------------- end of hostile answers
 
+// ---------------------------------------------------------------- faulty upstreams (issue 17)
+// Upstreams that misbehave at the transport level, OpenAI route (t/faults.t):
+//   fault-reset        stream: the head and one chunk, then a TCP reset; else a reset at once
+//   fault-stall        stream: the head and one chunk, then silence; else the head and half
+//                      the body, then silence (until the gateway leaves)
+//   fault-drip-MS      a valid answer (stream: every event up to [DONE]) written one byte
+//                      every MS ms
+//   fault-halfclose    the head and one chunk (stream) or half the body, then FIN (the
+//                      socket stays open for reading)
+// /__mock/stats fault_open: fault answers whose response is not closed yet (a gateway
+// worker still holding one shows there).
+let faultOpen = 0;
+async function faultAnswer(ctx, model, stream) {
+  const m = /^fault-(reset|stall|halfclose|drip-(\d+))$/.exec(String(model || ''));
+  if (!m) return false;
+  countModel(model);
+  faultOpen++;
+  ctx.res.once('close', () => { faultOpen--; });
+  const sock = ctx.req.socket;
+  const chunk = (delta, finish) => 'data: ' + JSON.stringify({ id: 'chatcmpl-fault', object: 'chat.completion.chunk',
+    created: nowSec(), model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }) + '\n\n';
+  const valid = Buffer.from(JSON.stringify(hostileValid('openai', model)));
+  const events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'drip' }, null),
+    chunk({}, 'stop'), 'data: [DONE]\n\n'];
+  ctx.dropped = true;                     // never counted as aborted
+  if (m[1] === 'reset') {
+    if (stream) { ctx.sseHead(); ctx.res.write(events[0]); }
+    setTimeout(() => (sock.resetAndDestroy ? sock.resetAndDestroy() : sock.destroy()), stream ? 50 : 0);
+    return true;
+  }
+  if (m[1] === 'stall' || m[1] === 'halfclose') {
+    if (stream) { ctx.sseHead(); ctx.res.write(events[0]); }
+    else {
+      ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': valid.length });
+      ctx.res.write(valid.subarray(0, Math.floor(valid.length / 2)));
+    }
+    if (m[1] === 'halfclose') setTimeout(() => sock.end(), 50);
+    return true;
+  }
+  // drip
+  const ms = parseInt(m[2], 10);
+  const body = stream ? Buffer.from(events.join('')) : valid;
+  if (stream) ctx.sseHead();
+  else ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  ctx.res.flushHeaders();
+  for (let i = 0; i < body.length; i++) {
+    await new Promise((r) => setTimeout(r, ms));
+    if (sock.destroyed || ctx.res.writableEnded) return true;
+    ctx.res.write(body.subarray(i, i + 1));
+  }
+  ctx.res.end();
+  return true;
+}
+// ---------------------------------------------------------------- end of faulty upstreams
+
 // ---------------------------------------------------------------- control + routing
 function countModel(model) {
   if (model === undefined || model === null || model === '') return;
@@ -860,7 +915,7 @@ function countModel(model) {
 
 function handleControl(ctx, pathname) {
   const { req } = ctx;
-  if (pathname === '/__mock/stats' && req.method === 'GET') return ctx.json(200, stats);
+  if (pathname === '/__mock/stats' && req.method === 'GET') return ctx.json(200, { ...stats, fault_open: faultOpen });
   if (pathname === '/__mock/reset' && (req.method === 'POST' || req.method === 'GET')) {
     resetState();
     lastRequest = null;
@@ -967,6 +1022,8 @@ async function route(req, res, rawBody) {
   let m;
   if ((m = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(pathname))
       && await hostileAnswer(ctx, 'gemini', decodeURIComponent(m[1]), m[2] === 'streamGenerateContent')) return;
+  if (body && typeof body === 'object' && !/\/v1\/messages$/.test(pathname)
+      && await faultAnswer(ctx, body.model, body.stream === true)) return;
   if (body && typeof body === 'object' && await hostileAnswer(ctx,
       /\/v1\/messages$/.test(pathname) ? 'anthropic' : 'openai', body.model, body.stream === true)) return;
   if (/\/v1\/messages$/.test(pathname)) return handleAnthropic(ctx, info);

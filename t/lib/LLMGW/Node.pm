@@ -214,6 +214,30 @@ sub request {
 sub post { my ($self, $path, $body, @h) = @_; $self->request('POST', $path, $body, @h) }
 sub get  { my ($self, $path, @h) = @_; $self->request('GET', $path, undef, @h) }
 
+# `apachectl -k CMD` for this node: graceful (SIGUSR1: new children, those
+# in flight finish their requests), graceful-stop (SIGWINCH: the listeners
+# close, the server exits once its requests are done), restart. Returns
+# system()'s status.
+sub ctl {
+    my ($self, $cmd) = @_;
+    die "LLMGW::Node: bad command '$cmd'\n" unless $cmd =~ /^(graceful|graceful-stop|restart)$/;
+    my $httpd = $ENV{HTTPD} // '/usr/sbin/apache2';
+    return system($httpd, '-d', $self->{t}, '-f', $self->{conf_file}, '-k', $cmd);
+}
+
+# The pids of the node's children (processes whose parent is the node).
+sub children {
+    my $self = shift;
+    my $pid = $self->{pid} or return ();
+    my @kids;
+    for my $st (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $st or next;
+        my $l = <$fh> // next;
+        push @kids, $1 if $l =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $pid;
+    }
+    return @kids;
+}
+
 sub stop {
     my $self = shift;
     my $pid = $self->{pid};
