@@ -122,6 +122,8 @@ STREAM_REQ="$OUT/stream-request.json"
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-20","stream":true/' "$REQ" > "$STREAM_REQ"
 SHORT_REQ="$OUT/short-stream-request.json" # 2 chunks x 5 ms: first-chunk timing
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "$SHORT_REQ"
+ANT_STREAM_REQ="$OUT/ant-stream-request.json" # the same stream from an Anthropic-format upstream
+sed 's/"model":"gpt-4o-mini"/"model":"bsa\/stream-64-20","stream":true/' "$REQ" > "$ANT_STREAM_REQ"
 HOLD_REQ="$OUT/hold-request.json" # 64 chunks x 78 ms = 5 s
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-78","stream":true/' "$REQ" > "$HOLD_REQ"
 
@@ -284,6 +286,7 @@ LLMGWStore $1
 LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider bs openai http://127.0.0.1:$NGX/stream/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWProvider bsa anthropic http://127.0.0.1:$NGX/stream key=env:BENCH_UPSTREAM_KEY
 LLMGWTimeout 300
 EOF
 }
@@ -504,12 +507,27 @@ done
 
 # ---------------------------------------------------------------- runs
 RES="$OUT/results.tsv"; cat "$OUT/stream_checks.tsv" > "$RES" 2>/dev/null || : > "$RES"
+# CPU time of a setup's processes (the httpd parent, its reaped and living
+# children; Portkey's node process), in clock ticks: sampled around the
+# setup's own run, so setups sharing an instance (d e i j k) are told apart.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # SETUP -> ticks
+    local n=${RSSN[$1]:-}
+    case $n in
+        "") echo "";;
+        portkey) node "$BENCH/cpu-ticks.js" "$OUT/portkey.pid";;
+        *) node "$BENCH/cpu-ticks.js" "$OUT/$n/httpd.pid";;
+    esac
+}
 to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
     awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
 }
 run_wrk() {  # SETUP ROUND
     local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
+    local t0 t1 nreq
+    t0=$(cpu_ticks "$s")
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
+    t1=$(cpu_ticks "$s")
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
     local rps p50 p99 non2xx sock
     rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
@@ -517,10 +535,17 @@ run_wrk() {  # SETUP ROUND
     non2xx=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk '/Non-2xx or 3xx responses:/{n+=$NF} END{print n+0}')
     sock=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk -F'[ ,]+' '/Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}')
     [ -n "$rps" ] && printf '%s\t%s\trps\t%s\n' "$s" "$r" "$rps" >> "$RES"
+    # CPU of the setup's own process tree over its c$CONN run / requests served
+    nreq=$(awk '/requests in/{print $1}' "$f.c$CONN.txt")
+    local cpu_us=""
+    if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
+        cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$nreq" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1000000/hz/n}')
+        printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
+    fi
     [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
     [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"
     printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$((non2xx + sock))" >> "$RES"
-    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
+    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, ${cpu_us:-?} us CPU/req, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
 }
 run_stream() {  # SETUP ROUND
     local s=$1 r=$2 u="STREAM_URL_$1" hx="STREAM_HDR_$1" extra=() j
@@ -562,6 +587,35 @@ for (const [s, v] of Object.entries(j)) {
     log "round $r first chunk: $j"
 }
 
+# CPU per relayed chunk: STREAM_CPU_N concurrent 64-chunk streams through
+# mod_proxy_http (c) and the gateway (d), the CPU of each instance measured
+# around its own batch; OpenAI-format (relayed) and Anthropic-format (the
+# gateway translates to OpenAI chunks, mod_proxy relays the Anthropic events)
+STREAM_CPU_N=${BENCH_STREAM_CPU_N:-200}
+run_stream_cpu() {  # ROUND
+    local r=$1 s kind url req t0 t1 j ok
+    local jobs="c:oai d:oai c:ant d:ant"
+    [ $((r % 2)) = 0 ] && jobs="d:oai c:oai d:ant c:ant"
+    for job in $jobs; do
+        s=${job%%:*}; kind=${job#*:}
+        [ "${STREAM_OK[$s]:-0}" = 1 ] || continue
+        case $s:$kind in
+            c:oai) url=$STREAM_URL_c; req=$STREAM_REQ;;
+            d:oai) url=$STREAM_URL_d; req=$STREAM_REQ;;
+            c:ant) url="http://127.0.0.1:$PC/stream/v1/messages"; req=$ANT_STREAM_REQ;;
+            d:ant) url=$STREAM_URL_d; req=$ANT_STREAM_REQ;;
+        esac
+        t0=$(cpu_ticks "$s")
+        j=$(node "$BENCH/stream-client.js" "$url" "$req" --n "$STREAM_CPU_N" --concurrent --timeout 60)
+        t1=$(cpu_ticks "$s")
+        ok=$(node -e 'const j = JSON.parse(process.argv[1]); console.log(j.ok + " " + j.errors)' "$j")
+        # per upstream content chunk: every stream carries 64
+        awk -v s="$s" -v r="$r" -v k="$kind" -v a="$t0" -v b="$t1" -v ok="${ok% *}" -v e="${ok#* }" -v hz="$CLK_TCK" \
+            'BEGIN{ if (ok > 0) printf "%s\t%s\tstream_cpu_%s\t%.2f\n", s, r, k, (b-a)*1000000/hz/(ok*64); printf "%s\t%s\tstream_errors\t%d\n", s, r, e }' >> "$RES"
+        log "round $r ($s) $STREAM_CPU_N concurrent $kind streams: $(( (t1 - t0) * 1000 / CLK_TCK )) ms CPU, $j"
+    done
+}
+
 # warm-up: every setup 1 s at full concurrency (fills pools, JITs Portkey)
 for s in $SETUP_IDS; do
     [ "${STATUS[$s]}" = ok ] || continue
@@ -579,6 +633,7 @@ for r in $(seq 1 "$ROUNDS"); do
         if [ "${STREAM_OK[$s]:-0}" = 1 ]; then run_stream "$s" "$r"; fi
     done
     run_ttfb "$r"
+    run_stream_cpu "$r"
 done
 kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
 
@@ -586,6 +641,7 @@ kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SA
 {
     printf 'machine\t%s, %s cores, %s MB RAM, %s\n' "$(uname -sr)" "$(nproc)" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
         "$($APACHE -v | awk -F': ' '/version/{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), node $(node --version)"
+    printf 'stream_cpu_n\t%s\n' "$STREAM_CPU_N"
     printf 'rounds\t%s\nconc\t%s\ndur\t%s\ndur1\t%s\nstream_n\t%s\n' "$ROUNDS" "$CONN" "$DUR" "$DUR1" "$STREAM_N"
     printf 'stream_desc\tvia nginx /stream/ to a Node SSE server (first chunk at once); first chunk: %s short streams per setup, setups interleaved request by request, one kept-alive connection each; spread: 3 concurrent 64-chunk streams, 20 ms apart\n' "$STREAM_N"
     printf 'setups\t['
