@@ -291,12 +291,10 @@ int llmgw_handler(request_rec *r)
     if (llmgw_run_cache_lookup(r, req) == OK) {
         req->ttft = apr_time_now() - r->request_time;
         llmgw_run_completed(r, req);
-        llmgw_set_notes(r, req);
         return OK;
     }
     rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
     llmgw_run_completed(r, req);
-    /* again at the end: a stream's usage and cost are known only now */
-    llmgw_set_notes(r, req);
+    /* the notes are set once, by the log_transaction hook (metrics) */
     return rv;
 }
