@@ -350,6 +350,72 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
     return 0;
 }
 
+int llmgw_json_object_each(const char *buf, apr_size_t len,
+                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
+                           void *baton)
+{
+    cur_t c = { buf, buf + len };
+    const char *start;
+    int esc;
+
+    ws(&c);
+    if (c.p >= c.end || *c.p != '{') {
+        return 0;
+    }
+    start = c.p++;
+    ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+        goto done;
+    }
+    for (;;) {
+        const char *key;
+        apr_size_t klen;
+        llmgw_jspan_t v;
+        if (c.p >= c.end || *c.p != '"') {
+            return 0;
+        }
+        key = c.p + 1;
+        if (!scan_string(&c, &esc)) {
+            return 0;
+        }
+        klen = (apr_size_t)(c.p - key - 1);
+        ws(&c);
+        if (c.p >= c.end || *c.p != ':') {
+            return 0;
+        }
+        c.p++;
+        ws(&c);
+        if (!scan_value(&c, 1, &v)) {
+            return 0;
+        }
+        if (fn(baton, key, klen, esc, &v)) {
+            return -1;
+        }
+        ws(&c);
+        if (c.p >= c.end) {
+            return 0;
+        }
+        if (*c.p == ',') {
+            c.p++;
+            ws(&c);
+            continue;
+        }
+        if (*c.p != '}') {
+            return 0;
+        }
+        c.p++;
+        break;
+    }
+done:
+    top->p = start;
+    top->len = (apr_size_t)(c.p - start);
+    top->type = LLMGW_JV_OBJECT;
+    top->escaped = 0;
+    ws(&c);
+    return c.p == c.end ? 1 : 0;
+}
+
 /* ------------------------------------------------------ canonical form */
 
 /* One pass: each value is scanned once and its canonical text built from

@@ -650,7 +650,6 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     scan_t sc;
     llmgw_jspan_t top;
     const llmgw_jspan_t *mt;
-    apr_size_t i;
 
     memset(&sc, 0, sizeof(sc));
     memset(out, 0, sizeof(*out));
@@ -660,15 +659,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
-    for (i = 0; i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n'
-                            || raw[i] == '\r'); i++)
-        ;
-    if (!llmgw_json_valid(raw, len)
-        || !llmgw_json_span(raw + i, len - i, &top)
-        || top.type != LLMGW_JV_OBJECT) {
+    /* validated and its members read in one pass */
+    if (llmgw_json_object_each(raw, len, &top, top_member, &sc) != 1) {
         return 0;
     }
-    llmgw_json_each(&top, top_member, &sc);
     if (!sc.plain || !sc.model.p || sc.model.type != LLMGW_JV_STRING
         || sc.model.escaped) {
         return 0;
@@ -826,12 +820,19 @@ int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
     apr_size_t i = len;
 
     while (i >= klen) {
-        const char *k = buf + i - klen, *c;
+        const char *k, *c;
         llmgw_jspan_t span;
         llmgw_usage_t found = LLMGW_USAGE_INIT;
         usage_scan_t us = { &found, 0 };
+        /* from the end, quote to quote (the usage is last in most
+         * answers): memrchr instead of a memcmp at every byte */
+        const char *q = memrchr(buf, '"', i - klen + 1);
 
-        i--;
+        if (!q) {
+            break;
+        }
+        k = q;
+        i = (apr_size_t)(q - buf) + klen - 1;
         if (memcmp(k, key, klen)) {
             continue;
         }

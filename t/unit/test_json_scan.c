@@ -98,6 +98,50 @@ START_TEST(valid_agrees_on_fixtures_and_mutations)
 }
 END_TEST
 
+static int count_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)key; (void)klen; (void)key_escaped; (void)v;
+    return ++*(int *)baton == 1000;     /* stops at the 1000th */
+}
+
+/* llmgw_json_object_each: the one-pass validation and member walk takes
+ * exactly the objects jansson takes, sees every member, stops when asked. */
+START_TEST(object_each_agrees_with_jansson)
+{
+    const char *doc = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],"
+                      "\"stream\":true,\"n\":-1.5e3,\"x\":null}";
+    apr_size_t n = strlen(doc), i;
+    llmgw_jspan_t top;
+    int k, count;
+
+    for (k = 0; corpus[k]; k++) {
+        apr_size_t len = strlen(corpus[k]);
+        json_t *j = json_loadb(corpus[k], len, JSON_ALLOW_NUL, NULL);
+        count = 0;
+        ck_assert_msg((llmgw_json_object_each(corpus[k], len, &top,
+                                              count_member, &count) == 1)
+                      == json_is_object(j), "disagree on <%s>", corpus[k]);
+        if (json_is_object(j)) {
+            ck_assert_int_eq(count, (int)json_object_size(j));
+            ck_assert_int_eq(top.type, LLMGW_JV_OBJECT);
+            ck_assert(top.p[0] == '{' && top.p[top.len - 1] == '}');
+        }
+        json_decref(j);
+    }
+    for (i = 0; i <= n; i++) {              /* every prefix: only the whole */
+        count = 0;
+        ck_assert_int_eq(llmgw_json_object_each(doc, i, &top, count_member,
+                                                &count) == 1, i == n);
+    }
+    ck_assert_int_eq(count, 5);
+    count = 998;                            /* the 2nd member stops it */
+    ck_assert_int_eq(llmgw_json_object_each(doc, n, &top, count_member,
+                                            &count), -1);
+    ck_assert_int_eq(count, 1000);
+}
+END_TEST
+
 static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
 {
     llmgw_parsed_t a, b;
@@ -225,6 +269,7 @@ static Suite *json_scan_suite(void)
     TCase *tc = ut_tcase(s, "scan", 60);
     tcase_add_test(tc, valid_agrees_with_jansson);
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
+    tcase_add_test(tc, object_each_agrees_with_jansson);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
