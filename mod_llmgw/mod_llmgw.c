@@ -20,6 +20,7 @@
 #include "llmgw_parse.h"
 #include "llmgw_circuit.h"
 #include "apr_shm.h"
+#include "llmgw_json_scan.h"
 
 
 /* ------------------------------------------------------------ hooks */
@@ -367,8 +368,9 @@ json_t *llmgw_request_json(llmgw_request_t *req)
 {
     if (!req->body && req->raw_body) {
         req->body = llmgw_pool_json(req->r->pool,
-                                    json_loadb(req->raw_body, req->raw_len,
-                                               JSON_ALLOW_NUL, NULL));
+                                    llmgw_json_loadb(req->raw_body,
+                                                     req->raw_len,
+                                                     JSON_ALLOW_NUL, NULL));
         if (req->body) {
             llmgw_strip_gateway_fields(req->body);
         }

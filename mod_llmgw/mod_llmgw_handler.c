@@ -8,6 +8,7 @@
 #include "http_request.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_parse.h"
+#include "llmgw_json_scan.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -232,8 +233,8 @@ int llmgw_handler(request_rec *r)
      * for its wording) go through a jansson tree. */
     if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)) {
         req->body = llmgw_pool_json(r->pool,
-                                    json_loadb(raw, raw_len, JSON_ALLOW_NUL,
-                                               &jerr));
+                                    llmgw_json_loadb(raw, raw_len,
+                                                     JSON_ALLOW_NUL, &jerr));
         if (!req->body) {
             return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json",
                                      NULL, apr_psprintf(r->pool,

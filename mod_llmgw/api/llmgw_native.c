@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_native.h"
+#include "llmgw_json_scan.h"
 
 struct llmgw_native_watch {
     apr_pool_t *p;
@@ -168,7 +169,7 @@ int llmgw_native_watch_event(llmgw_native_watch_t *w, const char *event,
     const char *type;
     int rv = LLMGW_NATIVE_CONTINUE;
 
-    j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    j = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(j)) {
         json_decref(j);
         return LLMGW_NATIVE_CONTINUE;   /* relayed; the end decides */
@@ -203,7 +204,7 @@ const char *llmgw_native_watch_error(const llmgw_native_watch_t *w)
 int llmgw_native_answer_usage(llmgw_api_e api, const char *body,
                               apr_size_t len, llmgw_usage_t *usage)
 {
-    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    json_t *j = llmgw_json_loadb(body, len, JSON_ALLOW_NUL, NULL);
     llmgw_usage_t u = LLMGW_USAGE_INIT;
     switch (api) {
     case LLMGW_API_MESSAGES:

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <apr_tables.h>
 #include <apr_strings.h>
 #include "llmgw_json_scan.h"
@@ -589,4 +590,179 @@ char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
         *out_len = n;
     }
     return apr_pstrmemdup(p, txt, n);
+}
+
+/* ------------------------------------------------------ jansson trees */
+
+static unsigned hexval(char ch)
+{
+    return (unsigned)(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+}
+
+/* A string's text between its quotes, unescaped into buf (at least len
+ * bytes: unescaping never grows it); its length, or -1 for a NUL byte
+ * where NULs are refused (object keys, as jansson). */
+static long unescape(const char *s, apr_size_t len, char *buf, int nul_ok)
+{
+    const char *end = s + len;
+    char *o = buf;
+    while (s < end) {
+        unsigned v;
+        int i;
+        if (*s != '\\') {
+            *o++ = *s++;
+            continue;
+        }
+        s++;
+        switch (*s++) {
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u': break;
+        default: *o++ = s[-1]; continue;           /* " \ / */
+        }
+        for (i = 0, v = 0; i < 4; i++, s++) {      /* validated: 4 hex */
+            v = v * 16 + hexval(*s);
+        }
+        if (v >= 0xD800 && v <= 0xDBFF) {          /* then \uDC00-DFFF */
+            unsigned lo = 0;
+            for (i = 0, s += 2; i < 4; i++, s++) {
+                lo = lo * 16 + hexval(*s);
+            }
+            v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (v == 0 && !nul_ok) {
+            return -1;
+        }
+        if (v < 0x80) {
+            *o++ = (char)v;
+        }
+        else if (v < 0x800) {
+            *o++ = (char)(0xC0 | (v >> 6));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+        else if (v < 0x10000) {
+            *o++ = (char)(0xE0 | (v >> 12));
+            *o++ = (char)(0x80 | ((v >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+        else {
+            *o++ = (char)(0xF0 | (v >> 18));
+            *o++ = (char)(0x80 | ((v >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((v >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+    }
+    return (long)(o - buf);
+}
+
+static json_t *tree_of(const llmgw_jspan_t *v);
+
+/* (out of the recursion: their buffers are not on every level's frame) */
+static __attribute__((noinline)) int set_escaped_key(json_t *parent,
+                                                     const char *key,
+                                                     apr_size_t klen,
+                                                     json_t *child)
+{
+    char small[256], *buf = klen < sizeof(small) ? small : malloc(klen + 1);
+    long n = buf ? unescape(key, klen, buf, 0) : -1;
+    int rv = n < 0 || json_object_setn_new_nocheck(parent, buf, (size_t)n,
+                                                   child);
+    if (n < 0) {
+        json_decref(child);
+    }
+    if (buf && buf != small) {
+        free(buf);
+    }
+    return rv ? 1 : 0;
+}
+
+static __attribute__((noinline)) json_t *escaped_string(const llmgw_jspan_t *v)
+{
+    char small[512], *buf = v->len < sizeof(small) ? small : malloc(v->len);
+    long n = buf ? unescape(v->p + 1, v->len - 2, buf, 1) : -1;
+    json_t *j = n < 0 ? NULL : json_stringn_nocheck(buf, (size_t)n);
+    if (buf && buf != small) {
+        free(buf);
+    }
+    return j;
+}
+
+static int tree_member(void *baton, const char *key, apr_size_t klen,
+                       int key_escaped, const llmgw_jspan_t *v)
+{
+    json_t *parent = baton, *child = tree_of(v);
+    if (!child) {
+        return 1;
+    }
+    if (!key) {
+        return json_array_append_new(parent, child) ? 1 : 0;
+    }
+    if (key_escaped) {
+        return set_escaped_key(parent, key, klen, child);
+    }
+    return json_object_setn_new_nocheck(parent, key, klen, child) ? 1 : 0;
+}
+
+static json_t *tree_of(const llmgw_jspan_t *v)
+{
+    json_t *j;
+    switch (v->type) {
+    case LLMGW_JV_OBJECT:
+    case LLMGW_JV_ARRAY:
+        j = v->type == LLMGW_JV_OBJECT ? json_object() : json_array();
+        if (j && llmgw_json_each(v, tree_member, j)) {
+            json_decref(j);
+            return NULL;
+        }
+        return j;
+    case LLMGW_JV_STRING:
+        if (v->escaped) {
+            return escaped_string(v);
+        }
+        return json_stringn_nocheck(v->p + 1, v->len - 2);
+    case LLMGW_JV_TRUE:
+        return json_true();
+    case LLMGW_JV_FALSE:
+        return json_false();
+    case LLMGW_JV_NULL:
+        return json_null();
+    case LLMGW_JV_NUMBER: {
+        char num[64], *e;
+        if (v->len >= sizeof(num)) {
+            return NULL;                    /* jansson's own say */
+        }
+        memcpy(num, v->p, v->len);
+        num[v->len] = '\0';
+        errno = 0;
+        if (!memchr(num, '.', v->len) && !memchr(num, 'e', v->len)
+            && !memchr(num, 'E', v->len)) {
+            long long n = strtoll(num, &e, 10);
+            return errno || *e ? NULL : json_integer((json_int_t)n);
+        }
+        {
+            double d = strtod(num, &e);
+            return errno || *e ? NULL : json_real(d);
+        }
+    }
+    }
+    return NULL;
+}
+
+json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
+                         json_error_t *error)
+{
+    cur_t c = { buf, buf + len };
+    llmgw_jspan_t top;
+    json_t *j = NULL;
+
+    ws(&c);
+    if (flags == JSON_ALLOW_NUL && c.p < c.end && (*c.p == '{' || *c.p == '[')
+        && llmgw_json_valid(buf, len)
+        && llmgw_json_span(c.p, (apr_size_t)(c.end - c.p), &top)) {
+        j = tree_of(&top);
+    }
+    return j ? j : json_loadb(buf, len, flags, error);
 }

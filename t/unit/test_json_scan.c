@@ -142,6 +142,70 @@ START_TEST(object_each_agrees_with_jansson)
 }
 END_TEST
 
+static void same_tree(const char *s, apr_size_t n)
+{
+    json_error_t e1, e2;
+    json_t *a = llmgw_json_loadb(s, n, JSON_ALLOW_NUL, &e1);
+    json_t *b = json_loadb(s, n, JSON_ALLOW_NUL, &e2);
+    ck_assert_msg(!a == !b, "loads differ on <%.*s>", (int)n, s);
+    if (a) {
+        char *x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+        ck_assert_msg(json_equal(a, b) && !strcmp(x, y), "trees differ on "
+                      "<%.*s>: %s / %s", (int)n, s, x, y);
+        free(x);
+        free(y);
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
+/* llmgw_json_loadb builds exactly jansson's tree (order, numbers,
+ * escapes), or is jansson. */
+START_TEST(loadb_same_as_jansson)
+{
+    static const char *const more[] = {
+        "{\"a\":1,\"a\":2,\"b\":[1,-0,2.5,1e3,-1.5E-2,9223372036854775807]}",
+        "[9223372036854775808]", "[1e400]", "[1e-400]", "{\"k\\u00e9y\":\"\\ud83d\\ude00\\t\"}",
+        "{\"\\u0000\":1}", "[\"a\\u0000b\",\"\\/\\b\\f\\n\\r\"]", " [ {} , [] ] ", "\"top\"", "12",
+        NULL
+    };
+    const char *globs[] = { "gemini/googleai/*.json*",
+                            "gemini/vertexai/*.json*", NULL };
+    const char *doc = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"h\xc3\xa9 \\u00e9\\n\"}],\"n\":-12,\"t\":0.5e1}";
+    static const char subst[] = "{}[]\",:\\ -0.eEtn\x80\xc3";
+    char buf[256];
+    apr_size_t n = strlen(doc), k, m;
+    int i, d;
+    for (k = 0; k <= n; k++) {
+        same_tree(doc, k);
+    }
+    for (k = 0; k < n; k++) {
+        for (m = 0; m < sizeof(subst) - 1; m++) {
+            memcpy(buf, doc, n + 1);
+            buf[k] = subst[m];
+            same_tree(buf, n);
+        }
+    }
+    for (i = 0; corpus[i]; i++) {
+        same_tree(corpus[i], strlen(corpus[i]));
+    }
+    for (i = 0; more[i]; i++) {
+        same_tree(more[i], strlen(more[i]));
+    }
+    for (d = 0; globs[d]; d++) {
+        apr_array_header_t *paths = ut_fixture_glob(globs[d], 1);
+        int f;
+        for (f = 0; f < paths->nelts; f++) {
+            apr_size_t len;
+            char *txt = ut_slurp(APR_ARRAY_IDX(paths, f, const char *), &len);
+            same_tree(txt, len);
+        }
+    }
+}
+END_TEST
+
 static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
 {
     llmgw_parsed_t a, b;
@@ -270,6 +334,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, valid_agrees_with_jansson);
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
     tcase_add_test(tc, object_each_agrees_with_jansson);
+    tcase_add_test(tc, loadb_same_as_jansson);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
