@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
 
-plan tests => 19, need_module('llmgw');
+plan tests => 20, need_module('llmgw');
 
 {
     my $res = gw_request('GET', '/health');
