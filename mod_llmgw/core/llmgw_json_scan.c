@@ -766,3 +766,171 @@ json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
     }
     return j ? j : json_loadb(buf, len, flags, error);
 }
+
+/* ------------------------------------------------ compact serialisation */
+
+typedef struct {
+    char *d;
+    size_t len, cap;
+    int prec;
+    int fail;
+} dump_t;
+
+static void put(dump_t *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        char *d;
+        while (o->len + n + 1 > cap) {
+            cap *= 2;
+        }
+        if (!(d = realloc(o->d, cap))) {
+            o->fail = 1;
+            return;
+        }
+        o->d = d;
+        o->cap = cap;
+    }
+    memcpy(o->d + o->len, s, n);
+    o->len += n;
+}
+
+/* jansson's escaping: " \ and the controls (short forms, else \u00XX);
+ * '/' and non-ASCII as they are */
+static void put_string(dump_t *o, const char *s, size_t n)
+{
+    const char *end = s + n, *run = s;
+    put(o, "\"", 1);
+    for (; s < end; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8];
+        const char *e;
+        size_t en = 2;
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            continue;
+        }
+        put(o, run, (size_t)(s - run));
+        run = s + 1;
+        switch (ch) {
+        case '"': e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04X", ch);
+            e = esc;
+            en = 6;
+        }
+        put(o, e, en);
+    }
+    put(o, run, (size_t)(s - run));
+    put(o, "\"", 1);
+}
+
+/* jansson's jsonp_dtostr: %.*g, ".0" when it reads as an integer, no '+'
+ * and no leading zeros in the exponent */
+static void put_real(dump_t *o, double v)
+{
+    char b[64], *e;
+    int n = snprintf(b, sizeof(b) - 3, "%.*g", o->prec, v);
+    if (n < 0 || (size_t)n >= sizeof(b) - 3) {
+        o->fail = 1;
+        return;
+    }
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + n, ".0", 3);
+        n += 2;
+    }
+    if ((e = strchr(b, 'e')) != NULL) {
+        char *start = e + 1, *stop = start + 1;
+        if (*start == '-') {
+            start++;
+        }
+        while (*stop == '0') {
+            stop++;
+        }
+        if (stop != start) {
+            memmove(start, stop, (size_t)(b + n - stop) + 1);
+            n -= (int)(stop - start);
+        }
+    }
+    put(o, b, (size_t)n);
+}
+
+static void dump_value(dump_t *o, const json_t *j, int depth)
+{
+    char b[32];
+    if (o->fail || depth > 2048) {
+        o->fail = 1;
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        void *it = json_object_iter((json_t *)j);
+        int first = 1;
+        put(o, "{", 1);
+        for (; it; it = json_object_iter_next((json_t *)j, it)) {
+            if (!first) {
+                put(o, ",", 1);
+            }
+            first = 0;
+            put_string(o, json_object_iter_key(it),
+                       json_object_iter_key_len(it));
+            put(o, ":", 1);
+            dump_value(o, json_object_iter_value(it), depth + 1);
+        }
+        put(o, "}", 1);
+        return;
+    }
+    case JSON_ARRAY: {
+        size_t i, n = json_array_size(j);
+        put(o, "[", 1);
+        for (i = 0; i < n; i++) {
+            if (i) {
+                put(o, ",", 1);
+            }
+            dump_value(o, json_array_get(j, i), depth + 1);
+        }
+        put(o, "]", 1);
+        return;
+    }
+    case JSON_STRING:
+        put_string(o, json_string_value(j), json_string_length(j));
+        return;
+    case JSON_INTEGER:
+        put(o, b, (size_t)snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
+                                   json_integer_value(j)));
+        return;
+    case JSON_REAL:
+        put_real(o, json_real_value(j));
+        return;
+    case JSON_TRUE:
+        put(o, "true", 4);
+        return;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        return;
+    case JSON_NULL:
+        put(o, "null", 4);
+        return;
+    }
+    o->fail = 1;
+}
+
+char *llmgw_json_dump_compact(const json_t *j, int precision)
+{
+    dump_t o = { NULL, 0, 0, precision, 0 };
+    if (!json_is_object(j) && !json_is_array(j)) {
+        return NULL;
+    }
+    dump_value(&o, j, 0);
+    if (o.fail || !o.d) {
+        free(o.d);
+        return NULL;
+    }
+    o.d[o.len] = '\0';
+    return o.d;
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "llmgw_test.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 static int jansson_ok(const char *s, apr_size_t n)
@@ -206,6 +207,61 @@ START_TEST(loadb_same_as_jansson)
 }
 END_TEST
 
+/* llmgw_json_dumps' compact writer: json_dumps' bytes exactly */
+static void same_dump(json_t *j)
+{
+    int prec = llmgw_json_precision(j);
+    char *a = llmgw_json_dump_compact(j, prec);
+    char *b = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(prec));
+    ck_assert_msg(a && b && !strcmp(a, b), "dumps differ:\n%s\n%s", a, b);
+    free(a);
+    free(b);
+}
+
+START_TEST(dump_same_as_jansson)
+{
+    const char *globs[] = { "gemini/googleai/*.json*",
+                            "gemini/vertexai/*.json*", NULL };
+    const double reals[] = { 0.1, 1e21, 1e-7, 3.0, -0.0, 5.6e-05, 1.5e300,
+                             123456789.125, 0.30000000000000004, -2.5 };
+    static const char odd[] = "a\0b\x01\x1f\"\\/\b\f\n\r\t\x7f"
+                              "\xc3\xa9\xe2\x80\xa8";
+    json_t *j = json_object(), *a = json_array();
+    int d, i;
+
+    for (i = 0; i < (int)(sizeof(reals) / sizeof(reals[0])); i++) {
+        json_t *one = json_pack("[f]", reals[i]);
+        same_dump(one);
+        json_decref(one);
+        json_array_append_new(a, json_real(reals[i]));
+    }
+    json_array_append_new(a, json_integer(-9223372036854775807LL - 1));
+    json_array_append_new(a, json_stringn(odd, sizeof(odd) - 1));
+    json_object_set_new(j, "z", a);
+    json_object_set_new(j, "a\tkey", json_true());
+    json_object_set_new(j, "n", json_null());
+    json_object_set_new(j, "f", json_false());
+    json_object_set_new(j, "e", json_object());
+    json_object_set_new(j, "ea", json_array());
+    json_object_setn_new(j, "k\0nul", 5, json_integer(7));
+    same_dump(j);
+    json_decref(j);
+    for (d = 0; globs[d]; d++) {
+        apr_array_header_t *paths = ut_fixture_glob(globs[d], 1);
+        int f;
+        for (f = 0; f < paths->nelts; f++) {
+            apr_size_t len;
+            char *txt = ut_slurp(APR_ARRAY_IDX(paths, f, const char *), &len);
+            json_t *t = json_loadb(txt, len, JSON_ALLOW_NUL, NULL);
+            if (t) {
+                same_dump(t);
+                json_decref(t);
+            }
+        }
+    }
+}
+END_TEST
+
 static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
 {
     llmgw_parsed_t a, b;
@@ -335,6 +391,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
     tcase_add_test(tc, object_each_agrees_with_jansson);
     tcase_add_test(tc, loadb_same_as_jansson);
+    tcase_add_test(tc, dump_same_as_jansson);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
