@@ -25,9 +25,12 @@
 #   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
 #   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
 #   BENCH_STREAMS=1000     run ONLY the concurrent-streams scenario instead: N
-#                          streams at once, upstream holds each ~5 s; the gateway
-#                          instance then has ServerLimit 16 x ThreadsPerChild 64
-#                          = MaxRequestWorkers 1024 (a stream holds a thread).
+#                          streams at once, upstream holds each BENCH_STREAM_HOLD
+#                          (5) s; the gateway instance then has N/256+1 processes
+#                          x ThreadsPerChild 256, ThreadStackSize 1 MB (a stream
+#                          holds a worker thread). BENCH_STREAMS=10000
+#                          BENCH_STREAM_HOLD=30 is the issue-16 target.
+#   BENCH_STREAM_CPU_N=200 concurrent streams per batch for CPU per relayed chunk
 #   BENCH_KEEP=1           leave the processes running (debugging)
 # Results: build/out/bench/ (configs, logs, raw results.tsv, table.txt).
 set -u
@@ -124,8 +127,12 @@ SHORT_REQ="$OUT/short-stream-request.json" # 2 chunks x 5 ms: first-chunk timing
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "$SHORT_REQ"
 ANT_STREAM_REQ="$OUT/ant-stream-request.json" # the same stream from an Anthropic-format upstream
 sed 's/"model":"gpt-4o-mini"/"model":"bsa\/stream-64-20","stream":true/' "$REQ" > "$ANT_STREAM_REQ"
-HOLD_REQ="$OUT/hold-request.json" # 64 chunks x 78 ms = 5 s
-sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-78","stream":true/' "$REQ" > "$HOLD_REQ"
+HOLD_S=${BENCH_STREAM_HOLD:-5}    # the streams scenario: upstream holds each HOLD_S s
+HOLD_MS=$((HOLD_S * 1000 / 64))
+HOLD_REQ="$OUT/hold-request.json" # 64 chunks x HOLD_MS ms
+sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-64-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
+# workers for the streams scenario: N streams + a spare process
+STREAM_PROCS=$(( (${STREAMS:-0} + 255) / 256 + 1 ))
 
 # ---------------------------------------------------------------- upstreams
 node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
@@ -184,15 +191,17 @@ Group www-data"
 mpm_conf() {
     if [ "$1" = STREAMS ]; then cat <<EOF
 # a streaming request holds a worker thread for its whole duration:
-# 16 processes x 64 threads = 1024 concurrent streams
-StartServers 16
-ServerLimit 16
-ThreadLimit 64
-ThreadsPerChild 64
-MaxRequestWorkers 1024
-MinSpareThreads 64
-MaxSpareThreads 1024
-ListenBacklog 4096
+# $STREAM_PROCS processes x 256 threads = $((STREAM_PROCS * 256)) workers for $STREAMS streams;
+# a thread costs only the stack pages it touches (1 MB reserved each, not 8)
+ThreadStackSize 1048576
+StartServers $STREAM_PROCS
+ServerLimit $STREAM_PROCS
+ThreadLimit 256
+ThreadsPerChild 256
+MaxRequestWorkers $((STREAM_PROCS * 256))
+MinSpareThreads 256
+MaxSpareThreads $((STREAM_PROCS * 256))
+ListenBacklog 16384
 EOF
     else cat <<EOF
 StartServers 2
@@ -364,21 +373,21 @@ $(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")")
     log "warm-up (4 streams): $(cat "$OUT/streams-warm.json")"
     log "$STREAMS concurrent streams direct to the upstream (baseline)"
     node "$BENCH/stream-client.js" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams-direct.json"
+        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams-direct.json"
     sleep 1
-    log "$STREAMS concurrent streams through the gateway (upstream holds each ~5 s: 64 chunks x 78 ms)"
+    log "$STREAMS concurrent streams through the gateway (upstream holds each ~$HOLD_S s: 64 chunks x $HOLD_MS ms)"
     node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams.json"
+        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams.json"
     sleep 0.5
     kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
-    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" <<'EOF' | tee "$OUT/table.txt"
+    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" <<'EOF' | tee "$OUT/table.txt"
 const fs = require('fs');
-const [sf, rf, base, n, df] = process.argv.slice(2);
+const [sf, rf, base, n, df, hs, hms, procs] = process.argv.slice(2);
 const d = JSON.parse(fs.readFileSync(df));
 const s = JSON.parse(fs.readFileSync(sf)), r = JSON.parse(fs.readFileSync(rf)).gateway;
 const mb = (kb) => (kb / 1024).toFixed(1);
 console.log('');
-console.log(`llmgw ${n} concurrent streams (64 chunks x 78 ms = ~5 s upstream hold each), event MPM 16 x 64 threads`);
+console.log(`llmgw ${n} concurrent streams (64 chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x 256 threads, ThreadStackSize 1 MB`);
 console.log(`  completed with [DONE], no error: ${s.ok}/${s.n}   errors: ${s.errors} ${JSON.stringify(s.error_kinds)}`);
 console.log(`  wall: ${s.wall_s.toFixed(1)} s   first chunk p50/p90: ${s.ttfb_ms_p50?.toFixed(1)}/${s.ttfb_ms_p90?.toFixed(1)} ms   first-to-last p50: ${Math.round(s.spread_ms_p50)} ms   chunks/stream min: ${s.chunks_min}`);
 console.log(`  direct to the upstream, same load: ${d.ok}/${d.n} ok, first chunk p50/p90: ${d.ttfb_ms_p50?.toFixed(1)}/${d.ttfb_ms_p90?.toFixed(1)} ms, wall ${d.wall_s.toFixed(1)} s`);
