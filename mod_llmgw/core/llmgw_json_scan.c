@@ -751,20 +751,103 @@ static json_t *tree_of(const llmgw_jspan_t *v)
     return NULL;
 }
 
+/* One validating pass that builds the tree as it goes (scalars through
+ * tree_of); NULL for text the scanner refuses. */
+static json_t *build(cur_t *c, int depth)
+{
+    llmgw_jspan_t v;
+    json_t *j, *child;
+    char close;
+    int is_object, esc;
+
+    if (c->p >= c->end) {
+        return NULL;
+    }
+    if (*c->p != '{' && *c->p != '[') {
+        return scan_value(c, depth, &v) ? tree_of(&v) : NULL;
+    }
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return NULL;
+    }
+    is_object = *c->p == '{';
+    close = is_object ? '}' : ']';
+    if (!(j = is_object ? json_object() : json_array())) {
+        return NULL;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return j;
+    }
+    for (;;) {
+        const char *key = NULL;
+        apr_size_t klen = 0;
+        esc = 0;
+        if (is_object) {
+            if (c->p >= c->end || *c->p != '"') {
+                goto fail;
+            }
+            key = c->p + 1;
+            if (!scan_string(c, &esc)) {
+                goto fail;
+            }
+            klen = (apr_size_t)(c->p - key - 1);
+            ws(c);
+            if (c->p >= c->end || *c->p != ':') {
+                goto fail;
+            }
+            c->p++;
+            ws(c);
+        }
+        if (!(child = build(c, depth + 1))) {
+            goto fail;
+        }
+        if (!is_object) {
+            if (json_array_append_new(j, child)) {
+                goto fail;
+            }
+        }
+        else if (esc ? set_escaped_key(j, key, klen, child)
+                 : json_object_setn_new_nocheck(j, key, klen, child) != 0) {
+            goto fail;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            goto fail;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p == close) {
+            c->p++;
+            return j;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(j);
+    return NULL;
+}
+
 json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
                          json_error_t *error)
 {
     cur_t c = { buf, buf + len };
-    llmgw_jspan_t top;
     json_t *j = NULL;
 
     ws(&c);
     if (flags == JSON_ALLOW_NUL && c.p < c.end && (*c.p == '{' || *c.p == '[')
-        && llmgw_json_valid(buf, len)
-        && llmgw_json_span(c.p, (apr_size_t)(c.end - c.p), &top)) {
-        j = tree_of(&top);
+        && (j = build(&c, 0)) != NULL) {
+        ws(&c);
+        if (c.p == c.end) {
+            return j;
+        }
+        json_decref(j);
     }
-    return j ? j : json_loadb(buf, len, flags, error);
+    return json_loadb(buf, len, flags, error);
 }
 
 /* ------------------------------------------------ compact serialisation */
