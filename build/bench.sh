@@ -25,9 +25,12 @@
 #   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
 #   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
 #   BENCH_STREAMS=1000     run ONLY the concurrent-streams scenario instead: N
-#                          streams at once, upstream holds each ~5 s; the gateway
-#                          instance then has ServerLimit 16 x ThreadsPerChild 64
-#                          = MaxRequestWorkers 1024 (a stream holds a thread).
+#                          streams at once, upstream holds each BENCH_STREAM_HOLD
+#                          (5) s; the gateway instance then has N/256+1 processes
+#                          x ThreadsPerChild 256, ThreadStackSize 1 MB (a stream
+#                          holds a worker thread). BENCH_STREAMS=10000
+#                          BENCH_STREAM_HOLD=30 is the issue-16 target.
+#   BENCH_STREAM_CPU_N=200 concurrent streams per batch for CPU per relayed chunk
 #   BENCH_KEEP=1           leave the processes running (debugging)
 # Results: build/out/bench/ (configs, logs, raw results.tsv, table.txt).
 set -u
@@ -122,8 +125,14 @@ STREAM_REQ="$OUT/stream-request.json"
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-20","stream":true/' "$REQ" > "$STREAM_REQ"
 SHORT_REQ="$OUT/short-stream-request.json" # 2 chunks x 5 ms: first-chunk timing
 sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "$SHORT_REQ"
-HOLD_REQ="$OUT/hold-request.json" # 64 chunks x 78 ms = 5 s
-sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-64-78","stream":true/' "$REQ" > "$HOLD_REQ"
+ANT_STREAM_REQ="$OUT/ant-stream-request.json" # the same stream from an Anthropic-format upstream
+sed 's/"model":"gpt-4o-mini"/"model":"bsa\/stream-64-20","stream":true/' "$REQ" > "$ANT_STREAM_REQ"
+HOLD_S=${BENCH_STREAM_HOLD:-5}    # the streams scenario: upstream holds each HOLD_S s
+HOLD_MS=$((HOLD_S * 1000 / 64))
+HOLD_REQ="$OUT/hold-request.json" # 64 chunks x HOLD_MS ms
+sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-64-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
+# workers for the streams scenario: N streams + a spare process
+STREAM_PROCS=$(( (${STREAMS:-0} + 255) / 256 + 1 ))
 
 # ---------------------------------------------------------------- upstreams
 node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
@@ -182,15 +191,17 @@ Group www-data"
 mpm_conf() {
     if [ "$1" = STREAMS ]; then cat <<EOF
 # a streaming request holds a worker thread for its whole duration:
-# 16 processes x 64 threads = 1024 concurrent streams
-StartServers 16
-ServerLimit 16
-ThreadLimit 64
-ThreadsPerChild 64
-MaxRequestWorkers 1024
-MinSpareThreads 64
-MaxSpareThreads 1024
-ListenBacklog 4096
+# $STREAM_PROCS processes x 256 threads = $((STREAM_PROCS * 256)) workers for $STREAMS streams;
+# a thread costs only the stack pages it touches (1 MB reserved each, not 8)
+ThreadStackSize 1048576
+StartServers $STREAM_PROCS
+ServerLimit $STREAM_PROCS
+ThreadLimit 256
+ThreadsPerChild 256
+MaxRequestWorkers $((STREAM_PROCS * 256))
+MinSpareThreads 256
+MaxSpareThreads $((STREAM_PROCS * 256))
+ListenBacklog 16384
 EOF
     else cat <<EOF
 StartServers 2
@@ -284,6 +295,7 @@ LLMGWStore $1
 LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider bs openai http://127.0.0.1:$NGX/stream/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWProvider bsa anthropic http://127.0.0.1:$NGX/stream key=env:BENCH_UPSTREAM_KEY
 LLMGWTimeout 300
 EOF
 }
@@ -361,21 +373,21 @@ $(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")")
     log "warm-up (4 streams): $(cat "$OUT/streams-warm.json")"
     log "$STREAMS concurrent streams direct to the upstream (baseline)"
     node "$BENCH/stream-client.js" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams-direct.json"
+        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams-direct.json"
     sleep 1
-    log "$STREAMS concurrent streams through the gateway (upstream holds each ~5 s: 64 chunks x 78 ms)"
+    log "$STREAMS concurrent streams through the gateway (upstream holds each ~$HOLD_S s: 64 chunks x $HOLD_MS ms)"
     node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout 120 > "$OUT/streams.json"
+        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams.json"
     sleep 0.5
     kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
-    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" <<'EOF' | tee "$OUT/table.txt"
+    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" <<'EOF' | tee "$OUT/table.txt"
 const fs = require('fs');
-const [sf, rf, base, n, df] = process.argv.slice(2);
+const [sf, rf, base, n, df, hs, hms, procs] = process.argv.slice(2);
 const d = JSON.parse(fs.readFileSync(df));
 const s = JSON.parse(fs.readFileSync(sf)), r = JSON.parse(fs.readFileSync(rf)).gateway;
 const mb = (kb) => (kb / 1024).toFixed(1);
 console.log('');
-console.log(`llmgw ${n} concurrent streams (64 chunks x 78 ms = ~5 s upstream hold each), event MPM 16 x 64 threads`);
+console.log(`llmgw ${n} concurrent streams (64 chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x 256 threads, ThreadStackSize 1 MB`);
 console.log(`  completed with [DONE], no error: ${s.ok}/${s.n}   errors: ${s.errors} ${JSON.stringify(s.error_kinds)}`);
 console.log(`  wall: ${s.wall_s.toFixed(1)} s   first chunk p50/p90: ${s.ttfb_ms_p50?.toFixed(1)}/${s.ttfb_ms_p90?.toFixed(1)} ms   first-to-last p50: ${Math.round(s.spread_ms_p50)} ms   chunks/stream min: ${s.chunks_min}`);
 console.log(`  direct to the upstream, same load: ${d.ok}/${d.n} ok, first chunk p50/p90: ${d.ttfb_ms_p50?.toFixed(1)}/${d.ttfb_ms_p90?.toFixed(1)} ms, wall ${d.wall_s.toFixed(1)} s`);
@@ -504,12 +516,27 @@ done
 
 # ---------------------------------------------------------------- runs
 RES="$OUT/results.tsv"; cat "$OUT/stream_checks.tsv" > "$RES" 2>/dev/null || : > "$RES"
+# CPU time of a setup's processes (the httpd parent, its reaped and living
+# children; Portkey's node process), in clock ticks: sampled around the
+# setup's own run, so setups sharing an instance (d e i j k) are told apart.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # SETUP -> ticks
+    local n=${RSSN[$1]:-}
+    case $n in
+        "") echo "";;
+        portkey) node "$BENCH/cpu-ticks.js" "$OUT/portkey.pid";;
+        *) node "$BENCH/cpu-ticks.js" "$OUT/$n/httpd.pid";;
+    esac
+}
 to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
     awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
 }
 run_wrk() {  # SETUP ROUND
     local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
+    local t0 t1 nreq
+    t0=$(cpu_ticks "$s")
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
+    t1=$(cpu_ticks "$s")
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
     local rps p50 p99 non2xx sock
     rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
@@ -517,10 +544,17 @@ run_wrk() {  # SETUP ROUND
     non2xx=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk '/Non-2xx or 3xx responses:/{n+=$NF} END{print n+0}')
     sock=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk -F'[ ,]+' '/Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}')
     [ -n "$rps" ] && printf '%s\t%s\trps\t%s\n' "$s" "$r" "$rps" >> "$RES"
+    # CPU of the setup's own process tree over its c$CONN run / requests served
+    nreq=$(awk '/requests in/{print $1}' "$f.c$CONN.txt")
+    local cpu_us=""
+    if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
+        cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$nreq" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1000000/hz/n}')
+        printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
+    fi
     [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
     [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"
     printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$((non2xx + sock))" >> "$RES"
-    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
+    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, ${cpu_us:-?} us CPU/req, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
 }
 run_stream() {  # SETUP ROUND
     local s=$1 r=$2 u="STREAM_URL_$1" hx="STREAM_HDR_$1" extra=() j
@@ -562,6 +596,35 @@ for (const [s, v] of Object.entries(j)) {
     log "round $r first chunk: $j"
 }
 
+# CPU per relayed chunk: STREAM_CPU_N concurrent 64-chunk streams through
+# mod_proxy_http (c) and the gateway (d), the CPU of each instance measured
+# around its own batch; OpenAI-format (relayed) and Anthropic-format (the
+# gateway translates to OpenAI chunks, mod_proxy relays the Anthropic events)
+STREAM_CPU_N=${BENCH_STREAM_CPU_N:-200}
+run_stream_cpu() {  # ROUND
+    local r=$1 s kind url req t0 t1 j ok
+    local jobs="c:oai d:oai c:ant d:ant"
+    [ $((r % 2)) = 0 ] && jobs="d:oai c:oai d:ant c:ant"
+    for job in $jobs; do
+        s=${job%%:*}; kind=${job#*:}
+        [ "${STREAM_OK[$s]:-0}" = 1 ] || continue
+        case $s:$kind in
+            c:oai) url=$STREAM_URL_c; req=$STREAM_REQ;;
+            d:oai) url=$STREAM_URL_d; req=$STREAM_REQ;;
+            c:ant) url="http://127.0.0.1:$PC/stream/v1/messages"; req=$ANT_STREAM_REQ;;
+            d:ant) url=$STREAM_URL_d; req=$ANT_STREAM_REQ;;
+        esac
+        t0=$(cpu_ticks "$s")
+        j=$(node "$BENCH/stream-client.js" "$url" "$req" --n "$STREAM_CPU_N" --concurrent --timeout 60)
+        t1=$(cpu_ticks "$s")
+        ok=$(node -e 'const j = JSON.parse(process.argv[1]); console.log(j.ok + " " + j.errors)' "$j")
+        # per upstream content chunk: every stream carries 64
+        awk -v s="$s" -v r="$r" -v k="$kind" -v a="$t0" -v b="$t1" -v ok="${ok% *}" -v e="${ok#* }" -v hz="$CLK_TCK" \
+            'BEGIN{ if (ok > 0) printf "%s\t%s\tstream_cpu_%s\t%.2f\n", s, r, k, (b-a)*1000000/hz/(ok*64); printf "%s\t%s\tstream_errors\t%d\n", s, r, e }' >> "$RES"
+        log "round $r ($s) $STREAM_CPU_N concurrent $kind streams: $(( (t1 - t0) * 1000 / CLK_TCK )) ms CPU, $j"
+    done
+}
+
 # warm-up: every setup 1 s at full concurrency (fills pools, JITs Portkey)
 for s in $SETUP_IDS; do
     [ "${STATUS[$s]}" = ok ] || continue
@@ -579,6 +642,7 @@ for r in $(seq 1 "$ROUNDS"); do
         if [ "${STREAM_OK[$s]:-0}" = 1 ]; then run_stream "$s" "$r"; fi
     done
     run_ttfb "$r"
+    run_stream_cpu "$r"
 done
 kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
 
@@ -586,6 +650,7 @@ kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SA
 {
     printf 'machine\t%s, %s cores, %s MB RAM, %s\n' "$(uname -sr)" "$(nproc)" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
         "$($APACHE -v | awk -F': ' '/version/{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), node $(node --version)"
+    printf 'stream_cpu_n\t%s\n' "$STREAM_CPU_N"
     printf 'rounds\t%s\nconc\t%s\ndur\t%s\ndur1\t%s\nstream_n\t%s\n' "$ROUNDS" "$CONN" "$DUR" "$DUR1" "$STREAM_N"
     printf 'stream_desc\tvia nginx /stream/ to a Node SSE server (first chunk at once); first chunk: %s short streams per setup, setups interleaved request by request, one kept-alive connection each; spread: 3 concurrent 64-chunk streams, 20 ms apart\n' "$STREAM_N"
     printf 'setups\t['

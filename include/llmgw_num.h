@@ -109,9 +109,20 @@ static APR_INLINE int llmgw_json_precision(const json_t *j)
  * document's reals all have one at the same precision (the usual case:
  * prices, costs, counts); a real that needs 17 digits keeps them. The
  * caller free()s the text, as with json_dumps. */
+/* (llmgw_json_scan.c) json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(
+ * precision)) of an object or array, byte for byte, in a fraction of its
+ * instructions; NULL when it cannot (then json_dumps says). */
+char *llmgw_json_dump_compact(const json_t *j, int precision);
+
 static APR_INLINE char *llmgw_json_dumps(const json_t *j, size_t flags)
 {
-    return json_dumps(j, flags | JSON_REAL_PRECISION(llmgw_json_precision(j)));
+    int prec = llmgw_json_precision(j);
+    char *txt;
+    if (flags == JSON_COMPACT
+        && (txt = llmgw_json_dump_compact(j, prec)) != NULL) {
+        return txt;
+    }
+    return json_dumps(j, flags | JSON_REAL_PRECISION(prec));
 }
 
 #endif

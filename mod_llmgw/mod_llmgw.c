@@ -20,6 +20,7 @@
 #include "llmgw_parse.h"
 #include "llmgw_circuit.h"
 #include "apr_shm.h"
+#include "llmgw_json_scan.h"
 
 
 /* ------------------------------------------------------------ hooks */
@@ -328,20 +329,35 @@ static void llmgw_child_init(apr_pool_t *pchild, server_rec *s)
 }
 
 /* Gateway locations have no file behind them: like mod_proxy, skip the
- * directory and file walk (and any .htaccess lookup) for them. */
-static int llmgw_map_to_storage(request_rec *r)
+ * directory and file walk (and any .htaccess lookup, and their stat()s)
+ * for them. The handler is known after the location walk, when the names
+ * are translated; map_to_storage runs on the server's defaults, so the
+ * decision is carried in r->filename ("llmgw:URI", as mod_proxy's
+ * "proxy:"). */
+#define LLMGW_FILENAME "llmgw:"
+static int llmgw_translate_name(request_rec *r)
 {
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
     const char *h, *err = NULL;
 
-    if (!d->expr_handler) {
+    if (!d->expr_handler || !r->uri || r->uri[0] != '/') {
         return DECLINED;
     }
     h = ap_expr_str_exec(r, d->expr_handler, &err);
     if (!err && h && !strncmp(h, "llmgw", 5)) {
+        r->filename = apr_pstrcat(r->pool, LLMGW_FILENAME, r->uri, NULL);
         return OK;
     }
     return DECLINED;
+}
+
+static const char *const after_rewrite[] = { "mod_rewrite.c", NULL };
+
+static int llmgw_map_to_storage(request_rec *r)
+{
+    return r->filename && !strncmp(r->filename, LLMGW_FILENAME,
+                                   sizeof(LLMGW_FILENAME) - 1)
+           ? OK : DECLINED;
 }
 
 /* ------------------------------------------------ optional functions */
@@ -352,8 +368,9 @@ json_t *llmgw_request_json(llmgw_request_t *req)
 {
     if (!req->body && req->raw_body) {
         req->body = llmgw_pool_json(req->r->pool,
-                                    json_loadb(req->raw_body, req->raw_len,
-                                               JSON_ALLOW_NUL, NULL));
+                                    llmgw_json_loadb(req->raw_body,
+                                                     req->raw_len,
+                                                     JSON_ALLOW_NUL, NULL));
         if (req->body) {
             llmgw_strip_gateway_fields(req->body);
         }
@@ -422,6 +439,10 @@ static void llmgw_register_hooks(apr_pool_t *p)
     ap_hook_check_config(llmgw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(llmgw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after mod_rewrite's, before mod_alias' and the core's (mod_proxy's
+     * order) */
+    ap_hook_translate_name(llmgw_translate_name, after_rewrite, NULL,
+                           APR_HOOK_FIRST);
     ap_hook_map_to_storage(llmgw_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(llmgw_health_handler, NULL, NULL, APR_HOOK_MIDDLE);

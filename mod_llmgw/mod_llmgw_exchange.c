@@ -22,6 +22,7 @@
 #include "llmgw_answer.h"
 #include "llmgw_native.h"
 #include "llmgw_circuit.h"
+#include "llmgw_json_scan.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -149,7 +150,7 @@ static void emit_error_event(exchange_t *ex, const llmgw_error_t *e)
  * envelope (a mid-stream error), or something that is not a chunk. */
 static void refused_chunk(exchange_t *ex, const char *data, apr_size_t len)
 {
-    json_t *j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    json_t *j = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     json_t *err = json_object_get(j, "error");
     llmgw_error_t e;
 
@@ -699,7 +700,7 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
     if (ex->relay && !inb->store) {
         return 1;                   /* relayed as it came: nothing to read */
     }
-    chat = json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
+    chat = llmgw_json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
     if (!chat) {
         return 0;
     }

@@ -8,6 +8,7 @@
 #include "http_request.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_parse.h"
+#include "llmgw_json_scan.h"
 
 APLOG_USE_MODULE(llmgw);
 
@@ -232,8 +233,8 @@ int llmgw_handler(request_rec *r)
      * for its wording) go through a jansson tree. */
     if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)) {
         req->body = llmgw_pool_json(r->pool,
-                                    json_loadb(raw, raw_len, JSON_ALLOW_NUL,
-                                               &jerr));
+                                    llmgw_json_loadb(raw, raw_len,
+                                                     JSON_ALLOW_NUL, &jerr));
         if (!req->body) {
             return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json",
                                      NULL, apr_psprintf(r->pool,
@@ -304,13 +305,11 @@ int llmgw_handler(request_rec *r)
         req->ttft = apr_time_now() - r->request_time;
         llmgw_run_completed(r, req);
         llmgw_memory_complete(r, req);
-        llmgw_set_notes(r, req);
         return OK;
     }
     rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
     llmgw_run_completed(r, req);
     llmgw_memory_complete(r, req);
-    /* again at the end: a stream's usage and cost are known only now */
-    llmgw_set_notes(r, req);
+    /* the notes are set once, by the log_transaction hook (metrics) */
     return rv;
 }

@@ -243,15 +243,19 @@ static int observe(request_rec *r)
     while (r->next) {
         r = r->next;                 /* the request that ran the handler */
     }
-    if (!r->handler || strcmp(r->handler, "llmgw")
-        || !(req = ap_get_module_config(r->request_config, &llmgw_module))) {
+    if (!(req = ap_get_module_config(r->request_config, &llmgw_module))) {
         return DECLINED;
     }
-    now = apr_time_now();
     if (!req->status) {
         req->status = r->status;
     }
+    /* the one place the notes are set, for every handler's request (the
+     * gateway's, llmgw-admin's, /api/usage's...) */
     llmgw_set_notes(r, req);
+    if (!r->handler || strcmp(r->handler, "llmgw")) {
+        return DECLINED;
+    }
+    now = apr_time_now();
     memset(&o, 0, sizeof(o));
     o.endpoint = req->endpoint_name;
     o.provider = req->answered_provider;

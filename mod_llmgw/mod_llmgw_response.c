@@ -136,7 +136,6 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
                        llmgw_num_pstr(r->pool, req->cost_usd));
     }
     llmgw_run_response_headers(r, req);
-    llmgw_set_notes(r, req);
 }
 
 int llmgw_send_json(request_rec *r, llmgw_request_t *req, int status,

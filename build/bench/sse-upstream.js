@@ -34,6 +34,7 @@ const server = http.createServer((req, res) => {
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     }) + '\n\n';
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    if (/\/messages$/.test(req.url)) return anthropic(res, n, ms, model);
     res.write(ev({ role: 'assistant', content: '' }, null));
     let i = 0, timer = null;
     const tick = () => {
@@ -51,6 +52,30 @@ const server = http.createServer((req, res) => {
     res.on('close', () => clearTimeout(timer));
   });
 });
+// POST .../messages: the same stream in the Anthropic Messages format
+// (message_start, content_block_start, N text deltas, stop events).
+function anthropic(res, n, ms, model) {
+  const ev = (type, o) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
+  res.write(ev('message_start', { message: { id: 'msg_bench' + (++seq), type: 'message', role: 'assistant',
+    model, content: [], stop_reason: null, stop_sequence: null,
+    usage: { input_tokens: 25, output_tokens: 1 } } }) +
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+  let i = 0, timer = null;
+  const tick = () => {
+    if (res.destroyed) return;
+    if (i < n) {
+      res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'tok' + (i % 10) } }));
+      i++;
+      timer = setTimeout(tick, ms);
+      return;
+    }
+    res.end(ev('content_block_stop', { index: 0 }) +
+      ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: n } }) +
+      ev('message_stop', {}));
+  };
+  timer = setTimeout(tick, ms);
+  res.on('close', () => clearTimeout(timer));
+}
 server.keepAliveTimeout = 120000;
 server.headersTimeout = 130000;
 server.requestTimeout = 0;

@@ -48,7 +48,8 @@ function one() {
           if (r.first === null) { r.first = now; r.ttfb = now; }
           r.last = now;
           const p = line.slice(5).trim();
-          if (p === '[DONE]') r.done = true;
+          // the end: OpenAI's [DONE], Anthropic's message_stop
+          if (p === '[DONE]' || p.startsWith('{"type":"message_stop"')) r.done = true;
           else {
             r.chunks++;
             if (p.includes('"error"')) r.error = r.error || 'error event';
@@ -90,6 +91,7 @@ const pct = (a, p) => { if (!a.length) return null; const s = [...a].sort((x, y)
     ttfb_ms_p50: med(ttfb), ttfb_ms_p90: pct(ttfb, 0.9),
     spread_ms_p50: med(spread), spread_ms_min: ok.length ? Math.min(...spread) : null,
     chunks_min: ok.length ? Math.min(...ok.map((r) => r.chunks)) : null,
+    chunks_total: ok.reduce((a, r) => a + r.chunks, 0),
     wall_s: (Date.now() - t0) / 1000,
   }));
 })();

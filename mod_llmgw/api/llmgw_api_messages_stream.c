@@ -11,6 +11,7 @@
 #include "llmgw_api_messages.h"
 #include "llmgw_buf.h"
 #include "llmgw_num.h"
+#include "llmgw_json_scan.h"
 
 /* ------------------------------------------------------------------ */
 /* events                                                              */
@@ -289,7 +290,7 @@ int llmgw_msg_stream_chunk(llmgw_api_stream_t *s, const char *data,
     if (s->ended || s->failed) {
         return -1;
     }
-    j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    j = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     choices = json_object_get(j, "choices");
     usage = json_object_get(j, "usage");
     if (!json_is_object(j)

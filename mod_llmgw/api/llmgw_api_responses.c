@@ -12,6 +12,7 @@
 #include "llmgw_client_api.h"
 #include "llmgw_api_responses.h"
 #include "llmgw_responses_private.h"
+#include "llmgw_json_scan.h"
 
 /* ------------------------------------------------------- the response */
 
@@ -264,7 +265,7 @@ static int resp_stream_chunk(llmgw_api_stream_t *s, const char *data,
                              apr_size_t len, llmgw_event_emit_fn emit,
                              void *baton)
 {
-    json_t *chunk = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    json_t *chunk = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     int rv;
 
     if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
@@ -313,7 +314,7 @@ static int resp_reduce(apr_pool_t *p, const char *sse, apr_size_t len,
     for (i = 0; i < evs->nelts; i++) {
         const llmgw_sse_event_t *x = &APR_ARRAY_IDX(evs, i,
                                                     llmgw_sse_event_t);
-        json_t *j = json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);
+        json_t *j = llmgw_json_loadb(x->data, x->len, JSON_ALLOW_NUL, NULL);
         const char *type = json_string_value(json_object_get(j, "type"));
         const json_t *r = json_object_get(j, "response");
 
@@ -395,7 +396,7 @@ static int expand_item(llmgw_rb_t *b, const json_t *item, int n)
 static int resp_expand(apr_pool_t *p, const char *json, apr_size_t len,
                        const char **out, apr_size_t *out_len)
 {
-    json_t *r = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+    json_t *r = llmgw_json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     const json_t *output = json_object_get(r, "output");
     const json_t *item;
     apr_pool_t *sp;

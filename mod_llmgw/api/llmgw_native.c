@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "llmgw_native.h"
 #include "llmgw_parse.h"
+#include "llmgw_json_scan.h"
 
 struct llmgw_native_watch {
     apr_pool_t *p;
@@ -169,7 +170,7 @@ int llmgw_native_watch_event(llmgw_native_watch_t *w, const char *event,
     const char *type;
     int rv = LLMGW_NATIVE_CONTINUE;
 
-    j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    j = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(j)) {
         json_decref(j);
         return LLMGW_NATIVE_CONTINUE;   /* relayed; the end decides */
@@ -213,7 +214,7 @@ int llmgw_native_answer_usage(llmgw_api_e api, const char *body,
     llmgw_usage_t u = LLMGW_USAGE_INIT;
 
     if (!llmgw_last_member_object(body, len, name, &obj, &olen)
-        || !(j = json_loadb(obj, olen, JSON_ALLOW_NUL, NULL))) {
+        || !(j = llmgw_json_loadb(obj, olen, JSON_ALLOW_NUL, NULL))) {
         return 0;
     }
     switch (api) {

@@ -53,24 +53,18 @@ const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
 {
     llmgw_jspan_t top;
     members_t m;
-    apr_size_t i = 0;
 
     if (!body || !len) {
         return "the provider sent an empty answer";
     }
-    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r'
-                       || body[i] == '\n')) {
-        i++;
-    }
-    if (!llmgw_json_valid(body, len)
-        || !llmgw_json_span(body + i, len - i, &top)) {
-        return "the provider's answer is not valid JSON (truncated?)";
-    }
-    if (top.type != LLMGW_JV_OBJECT) {
+    /* validated and its members read in one pass */
+    memset(&m, 0, sizeof(m));
+    if (llmgw_json_object_each(body, len, &top, member, &m) != 1) {
+        if (!llmgw_json_valid(body, len)) {
+            return "the provider's answer is not valid JSON (truncated?)";
+        }
         return "the provider's answer is not a JSON object";
     }
-    memset(&m, 0, sizeof(m));
-    llmgw_json_each(&top, member, &m);
 
     /* the native relays: the client's own API */
     if (ep == LLMGW_EP_MESSAGES || ep == LLMGW_EP_GEMINI) {
@@ -169,6 +163,7 @@ int llmgw_chunk_has_finish(const char *data, apr_size_t len)
     static const char needle[] = "\"finish_reason\"";
     const char *p = data, *end = data + len;
     llmgw_jspan_t top;
+    int rv;
     int found = 0, candidate = 0;
 
     /* Fast path: every chunk carries "finish_reason":null; only a value
@@ -190,17 +185,10 @@ int llmgw_chunk_has_finish(const char *data, apr_size_t len)
         }
         p = q;
     }
-    if (!candidate || !llmgw_json_valid(data, len)) {
+    if (!candidate) {
         return 0;
     }
-    while (data < end && (*data == ' ' || *data == '\t' || *data == '\r'
-                          || *data == '\n')) {
-        data++;
-    }
-    if (!llmgw_json_span(data, (apr_size_t)(end - data), &top)
-        || top.type != LLMGW_JV_OBJECT) {
-        return 0;
-    }
-    llmgw_json_each(&top, top_member, &found);
-    return found;
+    /* found stops the scan: the rest of the text is checked then */
+    rv = llmgw_json_object_each(data, len, &top, top_member, &found);
+    return found && (rv == 1 || (rv == -1 && llmgw_json_valid(data, len)));
 }

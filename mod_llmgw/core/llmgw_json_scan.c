@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <apr_tables.h>
 #include <apr_strings.h>
 #include "llmgw_json_scan.h"
@@ -350,6 +351,72 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
     return 0;
 }
 
+int llmgw_json_object_each(const char *buf, apr_size_t len,
+                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
+                           void *baton)
+{
+    cur_t c = { buf, buf + len };
+    const char *start;
+    int esc;
+
+    ws(&c);
+    if (c.p >= c.end || *c.p != '{') {
+        return 0;
+    }
+    start = c.p++;
+    ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+        goto done;
+    }
+    for (;;) {
+        const char *key;
+        apr_size_t klen;
+        llmgw_jspan_t v;
+        if (c.p >= c.end || *c.p != '"') {
+            return 0;
+        }
+        key = c.p + 1;
+        if (!scan_string(&c, &esc)) {
+            return 0;
+        }
+        klen = (apr_size_t)(c.p - key - 1);
+        ws(&c);
+        if (c.p >= c.end || *c.p != ':') {
+            return 0;
+        }
+        c.p++;
+        ws(&c);
+        if (!scan_value(&c, 1, &v)) {
+            return 0;
+        }
+        if (fn(baton, key, klen, esc, &v)) {
+            return -1;
+        }
+        ws(&c);
+        if (c.p >= c.end) {
+            return 0;
+        }
+        if (*c.p == ',') {
+            c.p++;
+            ws(&c);
+            continue;
+        }
+        if (*c.p != '}') {
+            return 0;
+        }
+        c.p++;
+        break;
+    }
+done:
+    top->p = start;
+    top->len = (apr_size_t)(c.p - start);
+    top->type = LLMGW_JV_OBJECT;
+    top->escaped = 0;
+    ws(&c);
+    return c.p == c.end ? 1 : 0;
+}
+
 /* ------------------------------------------------------ canonical form */
 
 /* One pass: each value is scanned once and its canonical text built from
@@ -523,4 +590,430 @@ char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
         *out_len = n;
     }
     return apr_pstrmemdup(p, txt, n);
+}
+
+/* ------------------------------------------------------ jansson trees */
+
+static unsigned hexval(char ch)
+{
+    return (unsigned)(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+}
+
+/* A string's text between its quotes, unescaped into buf (at least len
+ * bytes: unescaping never grows it); its length, or -1 for a NUL byte
+ * where NULs are refused (object keys, as jansson). */
+static long unescape(const char *s, apr_size_t len, char *buf, int nul_ok)
+{
+    const char *end = s + len;
+    char *o = buf;
+    while (s < end) {
+        unsigned v;
+        int i;
+        if (*s != '\\') {
+            *o++ = *s++;
+            continue;
+        }
+        s++;
+        switch (*s++) {
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u': break;
+        default: *o++ = s[-1]; continue;           /* " \ / */
+        }
+        for (i = 0, v = 0; i < 4; i++, s++) {      /* validated: 4 hex */
+            v = v * 16 + hexval(*s);
+        }
+        if (v >= 0xD800 && v <= 0xDBFF) {          /* then \uDC00-DFFF */
+            unsigned lo = 0;
+            for (i = 0, s += 2; i < 4; i++, s++) {
+                lo = lo * 16 + hexval(*s);
+            }
+            v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (v == 0 && !nul_ok) {
+            return -1;
+        }
+        if (v < 0x80) {
+            *o++ = (char)v;
+        }
+        else if (v < 0x800) {
+            *o++ = (char)(0xC0 | (v >> 6));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+        else if (v < 0x10000) {
+            *o++ = (char)(0xE0 | (v >> 12));
+            *o++ = (char)(0x80 | ((v >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+        else {
+            *o++ = (char)(0xF0 | (v >> 18));
+            *o++ = (char)(0x80 | ((v >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((v >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (v & 0x3F));
+        }
+    }
+    return (long)(o - buf);
+}
+
+static json_t *tree_of(const llmgw_jspan_t *v);
+
+/* (out of the recursion: their buffers are not on every level's frame) */
+static __attribute__((noinline)) int set_escaped_key(json_t *parent,
+                                                     const char *key,
+                                                     apr_size_t klen,
+                                                     json_t *child)
+{
+    char small[256], *buf = klen < sizeof(small) ? small : malloc(klen + 1);
+    long n = buf ? unescape(key, klen, buf, 0) : -1;
+    int rv = n < 0 || json_object_setn_new_nocheck(parent, buf, (size_t)n,
+                                                   child);
+    if (n < 0) {
+        json_decref(child);
+    }
+    if (buf && buf != small) {
+        free(buf);
+    }
+    return rv ? 1 : 0;
+}
+
+static __attribute__((noinline)) json_t *escaped_string(const llmgw_jspan_t *v)
+{
+    char small[512], *buf = v->len < sizeof(small) ? small : malloc(v->len);
+    long n = buf ? unescape(v->p + 1, v->len - 2, buf, 1) : -1;
+    json_t *j = n < 0 ? NULL : json_stringn_nocheck(buf, (size_t)n);
+    if (buf && buf != small) {
+        free(buf);
+    }
+    return j;
+}
+
+static int tree_member(void *baton, const char *key, apr_size_t klen,
+                       int key_escaped, const llmgw_jspan_t *v)
+{
+    json_t *parent = baton, *child = tree_of(v);
+    if (!child) {
+        return 1;
+    }
+    if (!key) {
+        return json_array_append_new(parent, child) ? 1 : 0;
+    }
+    if (key_escaped) {
+        return set_escaped_key(parent, key, klen, child);
+    }
+    return json_object_setn_new_nocheck(parent, key, klen, child) ? 1 : 0;
+}
+
+static json_t *tree_of(const llmgw_jspan_t *v)
+{
+    json_t *j;
+    switch (v->type) {
+    case LLMGW_JV_OBJECT:
+    case LLMGW_JV_ARRAY:
+        j = v->type == LLMGW_JV_OBJECT ? json_object() : json_array();
+        if (j && llmgw_json_each(v, tree_member, j)) {
+            json_decref(j);
+            return NULL;
+        }
+        return j;
+    case LLMGW_JV_STRING:
+        if (v->escaped) {
+            return escaped_string(v);
+        }
+        return json_stringn_nocheck(v->p + 1, v->len - 2);
+    case LLMGW_JV_TRUE:
+        return json_true();
+    case LLMGW_JV_FALSE:
+        return json_false();
+    case LLMGW_JV_NULL:
+        return json_null();
+    case LLMGW_JV_NUMBER: {
+        char num[64], *e;
+        if (v->len >= sizeof(num)) {
+            return NULL;                    /* jansson's own say */
+        }
+        memcpy(num, v->p, v->len);
+        num[v->len] = '\0';
+        errno = 0;
+        if (!memchr(num, '.', v->len) && !memchr(num, 'e', v->len)
+            && !memchr(num, 'E', v->len)) {
+            long long n = strtoll(num, &e, 10);
+            return errno || *e ? NULL : json_integer((json_int_t)n);
+        }
+        {
+            double d = strtod(num, &e);
+            return errno || *e ? NULL : json_real(d);
+        }
+    }
+    }
+    return NULL;
+}
+
+/* One validating pass that builds the tree as it goes (scalars through
+ * tree_of); NULL for text the scanner refuses. */
+static json_t *build(cur_t *c, int depth)
+{
+    llmgw_jspan_t v;
+    json_t *j, *child;
+    char close;
+    int is_object, esc;
+
+    if (c->p >= c->end) {
+        return NULL;
+    }
+    if (*c->p != '{' && *c->p != '[') {
+        return scan_value(c, depth, &v) ? tree_of(&v) : NULL;
+    }
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return NULL;
+    }
+    is_object = *c->p == '{';
+    close = is_object ? '}' : ']';
+    if (!(j = is_object ? json_object() : json_array())) {
+        return NULL;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return j;
+    }
+    for (;;) {
+        const char *key = NULL;
+        apr_size_t klen = 0;
+        esc = 0;
+        if (is_object) {
+            if (c->p >= c->end || *c->p != '"') {
+                goto fail;
+            }
+            key = c->p + 1;
+            if (!scan_string(c, &esc)) {
+                goto fail;
+            }
+            klen = (apr_size_t)(c->p - key - 1);
+            ws(c);
+            if (c->p >= c->end || *c->p != ':') {
+                goto fail;
+            }
+            c->p++;
+            ws(c);
+        }
+        if (!(child = build(c, depth + 1))) {
+            goto fail;
+        }
+        if (!is_object) {
+            if (json_array_append_new(j, child)) {
+                goto fail;
+            }
+        }
+        else if (esc ? set_escaped_key(j, key, klen, child)
+                 : json_object_setn_new_nocheck(j, key, klen, child) != 0) {
+            goto fail;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            goto fail;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p == close) {
+            c->p++;
+            return j;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(j);
+    return NULL;
+}
+
+json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
+                         json_error_t *error)
+{
+    cur_t c = { buf, buf + len };
+    json_t *j = NULL;
+
+    ws(&c);
+    if (flags == JSON_ALLOW_NUL && c.p < c.end && (*c.p == '{' || *c.p == '[')
+        && (j = build(&c, 0)) != NULL) {
+        ws(&c);
+        if (c.p == c.end) {
+            return j;
+        }
+        json_decref(j);
+    }
+    return json_loadb(buf, len, flags, error);
+}
+
+/* ------------------------------------------------ compact serialisation */
+
+typedef struct {
+    char *d;
+    size_t len, cap;
+    int prec;
+    int fail;
+} dump_t;
+
+static void put(dump_t *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        char *d;
+        while (o->len + n + 1 > cap) {
+            cap *= 2;
+        }
+        if (!(d = realloc(o->d, cap))) {
+            o->fail = 1;
+            return;
+        }
+        o->d = d;
+        o->cap = cap;
+    }
+    memcpy(o->d + o->len, s, n);
+    o->len += n;
+}
+
+/* jansson's escaping: " \ and the controls (short forms, else \u00XX);
+ * '/' and non-ASCII as they are */
+static void put_string(dump_t *o, const char *s, size_t n)
+{
+    const char *end = s + n, *run = s;
+    put(o, "\"", 1);
+    for (; s < end; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8];
+        const char *e;
+        size_t en = 2;
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            continue;
+        }
+        put(o, run, (size_t)(s - run));
+        run = s + 1;
+        switch (ch) {
+        case '"': e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04X", ch);
+            e = esc;
+            en = 6;
+        }
+        put(o, e, en);
+    }
+    put(o, run, (size_t)(s - run));
+    put(o, "\"", 1);
+}
+
+/* jansson's jsonp_dtostr: %.*g, ".0" when it reads as an integer, no '+'
+ * and no leading zeros in the exponent */
+static void put_real(dump_t *o, double v)
+{
+    char b[64], *e;
+    int n = snprintf(b, sizeof(b) - 3, "%.*g", o->prec, v);
+    if (n < 0 || (size_t)n >= sizeof(b) - 3) {
+        o->fail = 1;
+        return;
+    }
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + n, ".0", 3);
+        n += 2;
+    }
+    if ((e = strchr(b, 'e')) != NULL) {
+        char *start = e + 1, *stop = start + 1;
+        if (*start == '-') {
+            start++;
+        }
+        while (*stop == '0') {
+            stop++;
+        }
+        if (stop != start) {
+            memmove(start, stop, (size_t)(b + n - stop) + 1);
+            n -= (int)(stop - start);
+        }
+    }
+    put(o, b, (size_t)n);
+}
+
+static void dump_value(dump_t *o, const json_t *j, int depth)
+{
+    char b[32];
+    if (o->fail || depth > 2048) {
+        o->fail = 1;
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        void *it = json_object_iter((json_t *)j);
+        int first = 1;
+        put(o, "{", 1);
+        for (; it; it = json_object_iter_next((json_t *)j, it)) {
+            if (!first) {
+                put(o, ",", 1);
+            }
+            first = 0;
+            put_string(o, json_object_iter_key(it),
+                       json_object_iter_key_len(it));
+            put(o, ":", 1);
+            dump_value(o, json_object_iter_value(it), depth + 1);
+        }
+        put(o, "}", 1);
+        return;
+    }
+    case JSON_ARRAY: {
+        size_t i, n = json_array_size(j);
+        put(o, "[", 1);
+        for (i = 0; i < n; i++) {
+            if (i) {
+                put(o, ",", 1);
+            }
+            dump_value(o, json_array_get(j, i), depth + 1);
+        }
+        put(o, "]", 1);
+        return;
+    }
+    case JSON_STRING:
+        put_string(o, json_string_value(j), json_string_length(j));
+        return;
+    case JSON_INTEGER:
+        put(o, b, (size_t)snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
+                                   json_integer_value(j)));
+        return;
+    case JSON_REAL:
+        put_real(o, json_real_value(j));
+        return;
+    case JSON_TRUE:
+        put(o, "true", 4);
+        return;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        return;
+    case JSON_NULL:
+        put(o, "null", 4);
+        return;
+    }
+    o->fail = 1;
+}
+
+char *llmgw_json_dump_compact(const json_t *j, int precision)
+{
+    dump_t o = { NULL, 0, 0, precision, 0 };
+    if (!json_is_object(j) && !json_is_array(j)) {
+        return NULL;
+    }
+    dump_value(&o, j, 0);
+    if (o.fail || !o.d) {
+        free(o.d);
+        return NULL;
+    }
+    o.d[o.len] = '\0';
+    return o.d;
 }

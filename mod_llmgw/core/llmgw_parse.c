@@ -652,7 +652,6 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     scan_t sc;
     llmgw_jspan_t top;
     const llmgw_jspan_t *mt;
-    apr_size_t i;
 
     memset(&sc, 0, sizeof(sc));
     memset(out, 0, sizeof(*out));
@@ -662,15 +661,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
-    for (i = 0; i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n'
-                            || raw[i] == '\r'); i++)
-        ;
-    if (!llmgw_json_valid(raw, len)
-        || !llmgw_json_span(raw + i, len - i, &top)
-        || top.type != LLMGW_JV_OBJECT) {
+    /* validated and its members read in one pass */
+    if (llmgw_json_object_each(raw, len, &top, top_member, &sc) != 1) {
         return 0;
     }
-    llmgw_json_each(&top, top_member, &sc);
     if (!sc.plain || !sc.model.p || sc.model.type != LLMGW_JV_STRING
         || sc.model.escaped) {
         return 0;
@@ -824,19 +818,26 @@ int llmgw_last_member_object(const char *buf, apr_size_t len,
                              const char *name, const char **obj,
                              apr_size_t *obj_len)
 {
-    const apr_size_t nlen = strlen(name);
+    const apr_size_t klen = strlen(name) + 2;      /* with its quotes */
     const char *end = buf + len;
     apr_size_t i = len;
 
-    while (i >= nlen + 2) {
-        const char *k = buf + i - nlen - 2, *c;
+    while (i >= klen) {
+        const char *k, *c;
         llmgw_jspan_t span;
+        /* from the end, quote to quote (the member is last in most
+         * answers): memrchr instead of a memcmp at every byte */
+        const char *q = memrchr(buf, '"', i - klen + 1);
 
-        i--;
-        if (k[0] != '"' || k[nlen + 1] != '"' || memcmp(k + 1, name, nlen)) {
+        if (!q) {
+            break;
+        }
+        k = q;
+        i = (apr_size_t)(q - buf) + klen - 1;
+        if (k[klen - 1] != '"' || memcmp(k + 1, name, klen - 2)) {
             continue;
         }
-        for (c = k + nlen + 2; c < end && apr_isspace(*c); c++)
+        for (c = k + klen; c < end && apr_isspace(*c); c++)
             ;
         if (c >= end || *c != ':') {
             continue;                       /* a string value "usage" */

@@ -17,6 +17,7 @@
 #include "llmgw_buf.h"
 #include "llmgw_envelope.h"
 #include "llmgw_num.h"
+#include "llmgw_json_scan.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 #define ANTHROPIC_PATH    "/v1/messages"
@@ -1077,7 +1078,7 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
     if (data == NULL || len == 0) {
         return LLMGW_XLATE_CONTINUE;
     }
-    ev = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    ev = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(ev)) {
         json_decref(ev);
         return emit_gateway_error(s, "upstream sent an invalid stream event",
@@ -1195,7 +1196,8 @@ static void anth_stream_usage(const llmgw_stream_t *s, llmgw_usage_t *usage)
 static void anth_error(apr_pool_t *p, int http_status, const char *body,
                        apr_size_t len, llmgw_error_t *out)
 {
-    json_t *j = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
+    json_t *j = body && len
+                ? llmgw_json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     const json_t *e = json_object_get(j, "error");
     const char *et = jstr(e, "type");
     const char *msg = jstr(e, "message");

@@ -7,6 +7,7 @@
 #include <apr_base64.h>
 #include "llmgw_translate.h"
 #include "llmgw_num.h"
+#include "llmgw_json_scan.h"
 
 const char *llmgw_finish_reason(const char *mapped, int has_tool_calls)
 {
@@ -440,7 +441,7 @@ int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
                                    const char **out, apr_size_t *out_len,
                                    llmgw_usage_t *usage)
 {
-    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL), *t = NULL;
+    json_t *j = llmgw_json_loadb(body, len, JSON_ALLOW_NUL, NULL), *t = NULL;
     char *txt = NULL;
 
     if (j && in->ep == LLMGW_EP_CHAT) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "llmgw_test.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 #include "llmgw_parse.h"
 
 static int jansson_ok(const char *s, apr_size_t n)
@@ -95,6 +96,169 @@ START_TEST(valid_agrees_on_fixtures_and_mutations)
         }
     }
     free(buf);
+}
+END_TEST
+
+static int count_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    (void)key; (void)klen; (void)key_escaped; (void)v;
+    return ++*(int *)baton == 1000;     /* stops at the 1000th */
+}
+
+/* llmgw_json_object_each: the one-pass validation and member walk takes
+ * exactly the objects jansson takes, sees every member, stops when asked. */
+START_TEST(object_each_agrees_with_jansson)
+{
+    const char *doc = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}],"
+                      "\"stream\":true,\"n\":-1.5e3,\"x\":null}";
+    apr_size_t n = strlen(doc), i;
+    llmgw_jspan_t top;
+    int k, count;
+
+    for (k = 0; corpus[k]; k++) {
+        apr_size_t len = strlen(corpus[k]);
+        json_t *j = json_loadb(corpus[k], len, JSON_ALLOW_NUL, NULL);
+        count = 0;
+        ck_assert_msg((llmgw_json_object_each(corpus[k], len, &top,
+                                              count_member, &count) == 1)
+                      == json_is_object(j), "disagree on <%s>", corpus[k]);
+        if (json_is_object(j)) {
+            ck_assert_int_eq(count, (int)json_object_size(j));
+            ck_assert_int_eq(top.type, LLMGW_JV_OBJECT);
+            ck_assert(top.p[0] == '{' && top.p[top.len - 1] == '}');
+        }
+        json_decref(j);
+    }
+    for (i = 0; i <= n; i++) {              /* every prefix: only the whole */
+        count = 0;
+        ck_assert_int_eq(llmgw_json_object_each(doc, i, &top, count_member,
+                                                &count) == 1, i == n);
+    }
+    ck_assert_int_eq(count, 5);
+    count = 998;                            /* the 2nd member stops it */
+    ck_assert_int_eq(llmgw_json_object_each(doc, n, &top, count_member,
+                                            &count), -1);
+    ck_assert_int_eq(count, 1000);
+}
+END_TEST
+
+static void same_tree(const char *s, apr_size_t n)
+{
+    json_error_t e1, e2;
+    json_t *a = llmgw_json_loadb(s, n, JSON_ALLOW_NUL, &e1);
+    json_t *b = json_loadb(s, n, JSON_ALLOW_NUL, &e2);
+    ck_assert_msg(!a == !b, "loads differ on <%.*s>", (int)n, s);
+    if (a) {
+        char *x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+        ck_assert_msg(json_equal(a, b) && !strcmp(x, y), "trees differ on "
+                      "<%.*s>: %s / %s", (int)n, s, x, y);
+        free(x);
+        free(y);
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
+/* llmgw_json_loadb builds exactly jansson's tree (order, numbers,
+ * escapes), or is jansson. */
+START_TEST(loadb_same_as_jansson)
+{
+    static const char *const more[] = {
+        "{\"a\":1,\"a\":2,\"b\":[1,-0,2.5,1e3,-1.5E-2,9223372036854775807]}",
+        "[9223372036854775808]", "[1e400]", "[1e-400]", "{\"k\\u00e9y\":\"\\ud83d\\ude00\\t\"}",
+        "{\"\\u0000\":1}", "[\"a\\u0000b\",\"\\/\\b\\f\\n\\r\"]", " [ {} , [] ] ", "\"top\"", "12",
+        NULL
+    };
+    const char *globs[] = { "gemini/googleai/*.json*",
+                            "gemini/vertexai/*.json*", NULL };
+    const char *doc = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                      "\"content\":\"h\xc3\xa9 \\u00e9\\n\"}],\"n\":-12,\"t\":0.5e1}";
+    static const char subst[] = "{}[]\",:\\ -0.eEtn\x80\xc3";
+    char buf[256];
+    apr_size_t n = strlen(doc), k, m;
+    int i, d;
+    for (k = 0; k <= n; k++) {
+        same_tree(doc, k);
+    }
+    for (k = 0; k < n; k++) {
+        for (m = 0; m < sizeof(subst) - 1; m++) {
+            memcpy(buf, doc, n + 1);
+            buf[k] = subst[m];
+            same_tree(buf, n);
+        }
+    }
+    for (i = 0; corpus[i]; i++) {
+        same_tree(corpus[i], strlen(corpus[i]));
+    }
+    for (i = 0; more[i]; i++) {
+        same_tree(more[i], strlen(more[i]));
+    }
+    for (d = 0; globs[d]; d++) {
+        apr_array_header_t *paths = ut_fixture_glob(globs[d], 1);
+        int f;
+        for (f = 0; f < paths->nelts; f++) {
+            apr_size_t len;
+            char *txt = ut_slurp(APR_ARRAY_IDX(paths, f, const char *), &len);
+            same_tree(txt, len);
+        }
+    }
+}
+END_TEST
+
+/* llmgw_json_dumps' compact writer: json_dumps' bytes exactly */
+static void same_dump(json_t *j)
+{
+    int prec = llmgw_json_precision(j);
+    char *a = llmgw_json_dump_compact(j, prec);
+    char *b = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(prec));
+    ck_assert_msg(a && b && !strcmp(a, b), "dumps differ:\n%s\n%s", a, b);
+    free(a);
+    free(b);
+}
+
+START_TEST(dump_same_as_jansson)
+{
+    const char *globs[] = { "gemini/googleai/*.json*",
+                            "gemini/vertexai/*.json*", NULL };
+    const double reals[] = { 0.1, 1e21, 1e-7, 3.0, -0.0, 5.6e-05, 1.5e300,
+                             123456789.125, 0.30000000000000004, -2.5 };
+    static const char odd[] = "a\0b\x01\x1f\"\\/\b\f\n\r\t\x7f"
+                              "\xc3\xa9\xe2\x80\xa8";
+    json_t *j = json_object(), *a = json_array();
+    int d, i;
+
+    for (i = 0; i < (int)(sizeof(reals) / sizeof(reals[0])); i++) {
+        json_t *one = json_pack("[f]", reals[i]);
+        same_dump(one);
+        json_decref(one);
+        json_array_append_new(a, json_real(reals[i]));
+    }
+    json_array_append_new(a, json_integer(-9223372036854775807LL - 1));
+    json_array_append_new(a, json_stringn(odd, sizeof(odd) - 1));
+    json_object_set_new(j, "z", a);
+    json_object_set_new(j, "a\tkey", json_true());
+    json_object_set_new(j, "n", json_null());
+    json_object_set_new(j, "f", json_false());
+    json_object_set_new(j, "e", json_object());
+    json_object_set_new(j, "ea", json_array());
+    json_object_setn_new(j, "k\0nul", 5, json_integer(7));
+    same_dump(j);
+    json_decref(j);
+    for (d = 0; globs[d]; d++) {
+        apr_array_header_t *paths = ut_fixture_glob(globs[d], 1);
+        int f;
+        for (f = 0; f < paths->nelts; f++) {
+            apr_size_t len;
+            char *txt = ut_slurp(APR_ARRAY_IDX(paths, f, const char *), &len);
+            json_t *t = json_loadb(txt, len, JSON_ALLOW_NUL, NULL);
+            if (t) {
+                same_dump(t);
+                json_decref(t);
+            }
+        }
+    }
 }
 END_TEST
 
@@ -225,6 +389,9 @@ static Suite *json_scan_suite(void)
     TCase *tc = ut_tcase(s, "scan", 60);
     tcase_add_test(tc, valid_agrees_with_jansson);
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
+    tcase_add_test(tc, object_each_agrees_with_jansson);
+    tcase_add_test(tc, loadb_same_as_jansson);
+    tcase_add_test(tc, dump_same_as_jansson);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);

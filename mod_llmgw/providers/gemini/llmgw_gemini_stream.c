@@ -4,6 +4,7 @@
  * streamGenerateContent?alt=sse events -> chat.completion.chunk events.
  */
 #include "llmgw_gemini_int.h"
+#include "llmgw_json_scan.h"
 
 typedef struct {
     int index;
@@ -181,7 +182,7 @@ int gem_stream_event(llmgw_stream_t *s, const char *event,
     if (len == 0 || (len == 6 && !memcmp(data, "[DONE]", 6))) {
         return LLMGW_XLATE_CONTINUE;
     }
-    j = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
+    j = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(j) && json_is_array(j) && json_array_size(j) == 1
         && json_is_object(json_array_get(j, 0))) {
         json_t *inner = json_incref(json_array_get(j, 0));
