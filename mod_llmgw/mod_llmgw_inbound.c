@@ -157,16 +157,20 @@ static json_t *load_response(request_rec *r, llmgw_request_t *req,
 int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
 {
     llmgw_inbound_t *in = llmgw_inbound(req);
-    json_t *tree = req->body ? req->body : llmgw_request_json(req);
+    json_t *tree;
     const json_t *prev, *store;
     json_t *rec;
     int failed;
 
     in->ctx.model = req->requested_model;
-    in->ctx.request = tree;
+    in->ctx.request = req->body;
     if (req->api != LLMGW_API_RESPONSES) {
+        /* only Responses reads the request tree (its answers echo it):
+         * an IndoxHub request checked on its text builds none */
         return 0;
     }
+    tree = req->body ? req->body : llmgw_request_json(req);
+    in->ctx.request = tree;
     store = json_object_get(tree, "store");
     in->store = !json_is_false(store);
     prev = json_object_get(tree, "previous_response_id");
