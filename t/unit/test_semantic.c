@@ -77,12 +77,49 @@ START_TEST(split_context)
 }
 END_TEST
 
+/* The Responses API (string or items input) and Gemini's contents: a
+ * string input and one user item share their context. */
+START_TEST(split_other_apis)
+{
+    const char *t1, *c1, *t2, *c2, *t3, *c3, *t4, *c4;
+    json_t *a = J("{\"model\":\"m\",\"instructions\":\"S\",\"input\":\"What is X?\"}");
+    json_t *b = J("{\"model\":\"m\",\"instructions\":\"S\",\"input\":[{\"role\":"
+                  "\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Tell me X\"}]}]}");
+    json_t *g1 = J("{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"What\"},"
+                   "{\"text\":\"is X?\"}]}],\"systemInstruction\":{\"parts\":[{\"text\":\"S\"}]}}");
+    json_t *g2 = J("{\"contents\":[{\"parts\":[{\"text\":\"Tell me X\"}]}],"
+                   "\"systemInstruction\":{\"parts\":[{\"text\":\"S\"}]}}");
+    ck_assert_int_eq(llmgw_semantic_split(tp, a, &t1, &c1), 0);
+    ck_assert_str_eq(t1, "What is X?");
+    ck_assert_int_eq(llmgw_semantic_split(tp, b, &t2, &c2), 0);
+    ck_assert_str_eq(t2, "Tell me X");
+    ck_assert_ptr_null(strstr(c1, "What is X"));
+    ck_assert_ptr_null(strstr(c2, "Tell me"));
+    ck_assert_str_eq(c1, c2);           /* a string input or one user item */
+    ck_assert_int_eq(llmgw_semantic_split(tp, g1, &t3, &c3), 0);
+    ck_assert_str_eq(t3, "What\nis X?");
+    ck_assert_int_eq(llmgw_semantic_split(tp, g2, &t4, &c4), 0);
+    ck_assert_ptr_null(strstr(c3, "is X"));
+    ck_assert_ptr_nonnull(strstr(c3, "systemInstruction"));
+    json_decref(a);
+    json_decref(b);
+    json_decref(g1);
+    json_decref(g2);
+}
+END_TEST
+
 START_TEST(split_refuses)
 {
     const char *t, *c;
     const char *bad[] = {
         "{\"messages\":[]}",
-        "{\"input\":\"x\"}",
+        "{\"model\":\"m\"}",
+        "{\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c\","
+        "\"output\":\"x\"}]}",
+        "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
+        "\"image_url\":\"x\"}]}]}",
+        "{\"contents\":[{\"role\":\"model\",\"parts\":[{\"text\":\"x\"}]}]}",
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"inlineData\":{}}]}]}",
         "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
         "{\"role\":\"assistant\",\"content\":\"yo\"}]}",
         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
@@ -383,6 +420,7 @@ static Suite *semantic_suite(void)
     tcase_add_test(t, cosine_values);
     tcase_add_test(t, similarity_string);
     tcase_add_test(t, split_context);
+    tcase_add_test(t, split_other_apis);
     tcase_add_test(t, split_refuses);
     tcase_add_test(t, bucket_roundtrip);
     tcase_add_test(t, bucket_bound_and_evict);
