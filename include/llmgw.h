@@ -49,6 +49,10 @@ typedef struct llmgw_request {
     const char *requested_model;     /* as the client wrote it */
     const llmgw_provider_t *provider;
     const char *model;               /* upstream model */
+    /* Every candidate route in order (llmgw_route_t of llmgw_route.h), the
+     * first being provider/model; an admission hook may remove later ones
+     * (a key's models= list), never the first. */
+    apr_array_header_t *routes;
     /* Set when a router (LLMGWRouter) chose the candidate routes: the
      * x-llmgw-rule, -rules-version, -resolved-model, -tier headers. */
     const char *router;              /* its name; NULL otherwise */

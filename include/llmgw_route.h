@@ -73,6 +73,10 @@ typedef struct llmgw_route_table {
 typedef struct llmgw_route {
     const llmgw_provider_t *provider;
     const char *model;               /* upstream model */
+    /* The name the client wrote that expanded to this route (the request's
+     * model or a `models` entry: a router, an alias, provider/model);
+     * set by llmgw_route_expand. */
+    const char *written;
 } llmgw_route_t;
 
 /* Which router and rule chose the candidates (llmgw_route_expand). */

@@ -279,6 +279,7 @@ int llmgw_handler(request_rec *r)
     }
     req->provider = APR_ARRAY_IDX(routes, 0, llmgw_route_t).provider;
     req->model = APR_ARRAY_IDX(routes, 0, llmgw_route_t).model;
+    req->routes = routes;
     raw_clean = !req->body || llmgw_strip_gateway_fields(req->body) == 0;
     raw_unchanged = raw_clean && !strcmp(req->model, req->requested_model);
     if (req->api != LLMGW_API_CHAT) {

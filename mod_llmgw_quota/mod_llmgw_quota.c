@@ -27,6 +27,7 @@
 #include "llmgw_limits.h"
 #include "llmgw_num.h"
 #include "mod_llmgw_quota.h"
+#include "llmgw_route.h"
 
 static APR_OPTIONAL_FN_TYPE(llmgw_get_store) *get_store;
 static APR_OPTIONAL_FN_TYPE(llmgw_send_error) *send_error;
@@ -686,6 +687,31 @@ static int forbidden(request_rec *r, quota_req_t *s, const char *what,
                                    "model '%s' (%s)", what, param), -1, NULL);
 }
 
+/* The candidates a router or an alias added after the first (its other
+ * targets, tried as fallbacks) are kept only when the key may use them, or
+ * the name the client wrote for them: the first candidate and the
+ * client's own `models` entries were checked whole. */
+static void keep_allowed_routes(request_rec *r, const quota_key_t *key,
+                                const char *provider_field,
+                                apr_array_header_t *routes)
+{
+    int i, kept = 1;
+    for (i = 1; i < routes->nelts; i++) {
+        llmgw_route_t rt = APR_ARRAY_IDX(routes, i, llmgw_route_t);
+        if (route_allowed(r, key, provider_field ? NULL : rt.written,
+                          rt.provider ? rt.provider->name : NULL, rt.model)) {
+            APR_ARRAY_IDX(routes, kept++, llmgw_route_t) = rt;
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "llmgw_quota: "
+                          "fallback %s/%s skipped: not in the key's models=",
+                          rt.provider ? rt.provider->name : "?",
+                          rt.model ? rt.model : "?");
+        }
+    }
+    routes->nelts = kept;
+}
+
 /* models= of the key: the request's route and every `models` fallback must
  * be allowed; a request naming one fallback the key may not use is refused
  * as a whole (nothing is tried), so no attempt ever reaches a model outside
@@ -749,6 +775,9 @@ static int models_check(request_rec *r, quota_req_t *s, llmgw_request_t *req)
         }
     }
     json_decref(body);
+    if (rv == OK && req->routes) {
+        keep_allowed_routes(r, key, provider_field, req->routes);
+    }
     return rv;
 }
 

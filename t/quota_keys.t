@@ -31,6 +31,8 @@ my $conf = <<"EOF_CONF";
 LLMGWProvider other openai http://127.0.0.1:$mock/v1 key=env:LLMGW_TEST_PROVIDER_KEY models=echo
 LLMGWModelAlias kfast mock/echo
 LLMGWModelAlias kother other/echo
+LLMGWRouter kauto
+LLMGWRoute kauto -> mock/error-500,other/echo
 LLMGWPrice mock/echo 0.4 1.6 0.1
 LLMGWPrice mock/qpriced 1000 1000
 
@@ -44,6 +46,8 @@ LLMGWKey sk-k-402   workspace=k402-$tag   plan=k402 name=four-oh-two
 LLMGWKey sk-k-glob  workspace=kglob-$tag  plan=kbasic models=mock/echo*,mock/slow-* name=globber tier=silver
 LLMGWKey sk-k-alias workspace=kalias-$tag plan=kbasic models=kfast
 LLMGWKey sk-k-any   workspace=kany-$tag   plan=kbasic
+LLMGWKey sk-k-mixed workspace=kmix-$tag   plan=kbasic models=mock/*
+LLMGWKey sk-k-router workspace=krt-$tag  plan=kbasic models=kauto
 LLMGWKey sk-k-budget workspace=kbud-$tag  plan=kbudget
 LLMGWKey sk-k-hit   workspace=khit-$tag   plan=khit
 LogFormat "%{llmgw-key}n %{llmgw-workspace}n %>s %U" keynotes
@@ -142,6 +146,24 @@ sub node_envelope {
     is kpost('sk-k-alias', 'kfast')->code, 200, 'models=kfast: the alias kfast is allowed';
     is kpost('sk-k-alias', 'mock/echo')->code, 403, 'models=kfast: mock/echo written directly is not';
     is kpost('sk-k-any', 'other/echo')->code, 200, 'a key without models= uses any model';
+
+    # a router's later targets are fallbacks the client did not name: one
+    # outside models= is skipped (never reached); a key granted the router
+    # by name (models=kauto) may reach them all
+    my $k = 'sk-k-mixed';
+    for my $name ('kauto') {
+        my $b0 = mock_stats()->{by_model} // {};
+        $r = kpost($k, $name);
+        is $r->code, 502, "$name: its first target fails, the fallback outside models= is not tried";
+        is $r->header('x-provider') // 'mock', 'mock', "... the error is the first target's";
+        my $b1 = mock_stats()->{by_model} // {};
+        is(($b1->{echo} // 0) - ($b0->{echo} // 0), 0, "... nothing reached other/echo ($name)");
+        for my $key ('sk-k-any', 'sk-k-router') {
+            $r = kpost($key, $name);
+            is $r->code, 200, "$name, $key (no models=, or models=$name): the fallback answers";
+            is $r->header('x-provider'), 'other', '... from other';
+        }
+    }
 }
 
 # ---------------------------------------------------------------- item 21: llmgw-key note

@@ -172,11 +172,15 @@ int llmgw_route_expand(apr_pool_t *p, const llmgw_route_table_t *t,
     const llmgw_router_t *rt = provider_field || !model || !t->routers ? NULL
         : apr_hash_get(t->routers, model, APR_HASH_KEY_STRING);
     const llmgw_rule_t *rule;
-    int idx, i, rv;
+    int idx, i, rv, start = out->nelts;
 
     if (!rt) {
-        return expand_name(p, t, model, provider_field, default_provider,
-                           pick, out, err, err_code);
+        rv = expand_name(p, t, model, provider_field, default_provider,
+                         pick, out, err, err_code);
+        for (i = start; !rv && i < out->nelts; i++) {
+            APR_ARRAY_IDX(out, i, llmgw_route_t).written = model;
+        }
+        return rv;
     }
     idx = llmgw_router_match(rt, facts ? facts : &none);
     if (idx < 0) {
@@ -196,6 +200,9 @@ int llmgw_route_expand(apr_pool_t *p, const llmgw_route_table_t *t,
         if (rv) {
             return rv;
         }
+    }
+    for (i = start; i < out->nelts; i++) {
+        APR_ARRAY_IDX(out, i, llmgw_route_t).written = model;
     }
     return 0;
 }
