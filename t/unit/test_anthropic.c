@@ -8,6 +8,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "llmgw_test.h"
+#include "ut_xlate.h"
 #include "llmgw_translate.h"
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
@@ -37,6 +38,7 @@ static json_t *xreq(const char *txt, const char **err)
     json_t *in = ut_json(txt);
     const char *e = NULL;
     json_t *out = T->chat_request(tp, in, &x, &e);
+    ut_xlate_same_request(T, &x, in, out, e);
     json_decref(in);
     if (out == NULL) {
         ck_assert_msg(e != NULL && *e, "NULL without an error for %s", txt);
@@ -475,6 +477,7 @@ static json_t *xresp(const char *native, llmgw_usage_t *u)
     llmgw_xlate_ctx_t x = ctx();
     json_t *in = ut_json(native);
     json_t *out = T->chat_response(tp, in, &x, u);
+    ut_xlate_same_response(T, &x, in, out, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -1423,6 +1426,7 @@ static json_t *xreq_rep(const char *txt, int drop, llmgw_xlate_report_t *rep,
     rep->drop_unsupported = drop;
     x.report = rep;
     out = T->chat_request(tp, in, &x, &e);
+    ut_xlate_same_request(T, &x, in, out, e);
     json_decref(in);
     if (err) {
         *err = e;
