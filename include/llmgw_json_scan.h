@@ -88,6 +88,11 @@ void llmgw_buf_json_real(llmgw_buf_t *b, double v);
  * writes it; -1 (b unchanged) when it cannot. */
 int llmgw_buf_json(llmgw_buf_t *b, const json_t *j);
 
+/* A string literal, a C string as a JSON string, an integer. */
+#define LLMGW_BUF_LIT(b, s) llmgw_buf_append((b), "" s, sizeof("" s) - 1)
+void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s);
+void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v);
+
 /* Whether a member key as llmgw_json_each gives it (the raw text between
  * the quotes, escaped or not) is name. */
 int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,

@@ -172,6 +172,24 @@ int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
                                    const char **out, apr_size_t *out_len,
                                    llmgw_usage_t *usage);
 
+/* Turns written directly (the request writers): items are written into
+ * blk (llmgw_xlate_turn_item before each), then llmgw_xlate_turn_push
+ * makes them a turn {"role":ROLE,"KEY":[items]} of out, merged into the
+ * last turn when it has the same role; no item, no turn. */
+#include "llmgw_buf.h"
+typedef struct llmgw_xlate_turns {
+    llmgw_buf_t out;            /* the turns array's members */
+    llmgw_buf_t blk;            /* the next turn's items */
+    const char *last_role;
+    const char *key;            /* "content", "parts" */
+} llmgw_xlate_turns_t;
+
+void llmgw_xlate_turns_init(llmgw_xlate_turns_t *t, apr_pool_t *p,
+                            const char *key);
+/* blk, with a comma when it already holds an item */
+llmgw_buf_t *llmgw_xlate_turn_item(llmgw_xlate_turns_t *t);
+void llmgw_xlate_turn_push(llmgw_xlate_turns_t *t, const char *role);
+
 /* Helpers shared by the stream translators. */
 
 /* Serialises j (stolen) compactly and emits it; returns emit's value, or

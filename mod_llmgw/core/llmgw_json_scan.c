@@ -1043,6 +1043,18 @@ void llmgw_buf_json_string(llmgw_buf_t *b, const char *s, apr_size_t n)
     put_string(&o, s, n);
 }
 
+void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s)
+{
+    llmgw_buf_json_string(b, s, strlen(s));
+}
+
+void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, v);
+    llmgw_buf_append(b, num, (apr_size_t)n);
+}
+
 void llmgw_buf_json_real(llmgw_buf_t *b, double v)
 {
     dump_t o = { NULL, 0, 0, llmgw_num_precision(v), 0, b };

@@ -678,19 +678,9 @@ static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
 /* chat request: written directly from llmgw_chat_request_t            */
 /* ------------------------------------------------------------------ */
 
-#define W_LIT(b, s) llmgw_buf_append((b), "" s, sizeof("" s) - 1)
-
-static void w_str(llmgw_buf_t *b, const char *s)
-{
-    llmgw_buf_json_string(b, s, strlen(s));
-}
-
-static void w_int(llmgw_buf_t *b, apr_int64_t v)
-{
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, v);
-    llmgw_buf_append(b, num, (apr_size_t)n);
-}
+#define W_LIT LLMGW_BUF_LIT
+#define w_str llmgw_buf_json_cstr
+#define w_int llmgw_buf_int
 
 /* tool_choice as the writer keeps it until the end */
 typedef enum { TC_NONE_SENT = 0, TC_AUTO, TC_ANY, TC_NONE, TC_TOOL } tc_e;
@@ -699,9 +689,7 @@ typedef struct {
     apr_pool_t *p;
     const llmgw_xlate_ctx_t *x;
     const char *err;
-    llmgw_buf_t msgs;        /* the messages array's members */
-    llmgw_buf_t blk;         /* one message's blocks */
-    const char *last_role;   /* role of the last turn in msgs */
+    llmgw_xlate_turns_t turns;  /* the messages */
     llmgw_buf_t system;      /* the system text (not escaped) */
     llmgw_buf_t tools;       /* the tools array's members */
     int ntools;
@@ -731,30 +719,6 @@ static int wunsupported(wr_t *w, const char *param, const char *why)
     return 0;
 }
 
-/* Appends the blocks in w->blk as a turn of role, merging same-role turns;
- * no blocks: no turn. */
-static void w_turn(wr_t *w, const char *role)
-{
-    if (w->blk.len == 0) {
-        return;
-    }
-    if (w->last_role != NULL && !strcmp(w->last_role, role)) {
-        w->msgs.len -= 2;                       /* reopen: "]}" */
-        W_LIT(&w->msgs, ",");
-    }
-    else {
-        if (w->msgs.len) {
-            W_LIT(&w->msgs, ",");
-        }
-        W_LIT(&w->msgs, "{\"role\":");
-        w_str(&w->msgs, role);
-        W_LIT(&w->msgs, ",\"content\":[");
-    }
-    llmgw_buf_append(&w->msgs, w->blk.data, w->blk.len);
-    W_LIT(&w->msgs, "]}");
-    w->last_role = role;
-}
-
 static void w_block_sep(llmgw_buf_t *b)
 {
     if (b->len) {
@@ -762,11 +726,11 @@ static void w_block_sep(llmgw_buf_t *b)
     }
 }
 
-/* Message content -> blocks in w->blk. Empty texts are left out
+/* Message content -> blocks of the next turn. Empty texts are left out
  * (Anthropic refuses them). */
 static int w_content(wr_t *w, const llmgw_chat_msg_t *m)
 {
-    llmgw_buf_t *b = &w->blk;
+    llmgw_buf_t *b = &w->turns.blk;
     int i;
 
     for (i = 0; i < m->parts->nelts; i++) {
@@ -812,10 +776,10 @@ static int w_content(wr_t *w, const llmgw_chat_msg_t *m)
     return 0;
 }
 
-/* An assistant's tool calls -> tool_use blocks in w->blk. */
+/* An assistant's tool calls -> tool_use blocks of the next turn. */
 static int w_tool_uses(wr_t *w, const llmgw_chat_msg_t *m)
 {
-    llmgw_buf_t *b = &w->blk;
+    llmgw_buf_t *b = &w->turns.blk;
     int i;
 
     for (i = 0; i < m->calls->nelts; i++) {
@@ -840,6 +804,7 @@ static int w_tool_uses(wr_t *w, const llmgw_chat_msg_t *m)
 
 static int w_messages(wr_t *w, const llmgw_chat_request_t *r)
 {
+    llmgw_buf_t *b;
     int i;
 
     for (i = 0; i < r->messages->nelts; i++) {
@@ -847,7 +812,6 @@ static int w_messages(wr_t *w, const llmgw_chat_request_t *r)
                                                    llmgw_chat_msg_t);
         apr_size_t mark;
 
-        w->blk.len = 0;
         switch (m->role) {
         case LLMGW_ROLE_SYSTEM:
             /* each message's parts joined with "\n\n", the non-empty
@@ -866,24 +830,26 @@ static int w_messages(wr_t *w, const llmgw_chat_request_t *r)
             if (w_content(w, m) || w_tool_uses(w, m)) {
                 return -1;
             }
-            w_turn(w, m->role == LLMGW_ROLE_USER ? "user" : "assistant");
+            llmgw_xlate_turn_push(&w->turns, m->role == LLMGW_ROLE_USER
+                                             ? "user" : "assistant");
             break;
         case LLMGW_ROLE_TOOL:
             if (m->call_id == NULL) {
                 break;          /* (the reader refuses it) */
             }
-            W_LIT(&w->blk, "{\"type\":\"tool_result\",\"tool_use_id\":");
-            w_str(&w->blk, m->call_id);
-            W_LIT(&w->blk, ",\"content\":");
-            llmgw_chat_msg_text_write(&w->blk, m, "", 1);
-            W_LIT(&w->blk, "}");
-            w_turn(w, "user");
+            b = llmgw_xlate_turn_item(&w->turns);
+            W_LIT(b, "{\"type\":\"tool_result\",\"tool_use_id\":");
+            w_str(b, m->call_id);
+            W_LIT(b, ",\"content\":");
+            llmgw_chat_msg_text_write(b, m, "", 1);
+            W_LIT(b, "}");
+            llmgw_xlate_turn_push(&w->turns, "user");
             break;
         default:
             return wfail(w, "unsupported message role 'function'");
         }
     }
-    if (w->msgs.len == 0) {
+    if (w->turns.out.len == 0) {
         return wfail(w, "messages must contain at least one user or "
                      "assistant message");
     }
@@ -1140,7 +1106,7 @@ static void w_body(wr_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
         W_LIT(b, "}");
     }
     W_LIT(b, ",\"messages\":[");
-    llmgw_buf_append(b, w->msgs.data, w->msgs.len);
+    llmgw_buf_append(b, w->turns.out.data, w->turns.out.len);
     W_LIT(b, "]}");
 }
 
@@ -1159,8 +1125,7 @@ static int anth_write_request(apr_pool_t *p, const json_t *req,
     memset(&w, 0, sizeof(w));
     w.p = p;
     w.x = x;
-    llmgw_buf_init(&w.msgs, p, 1024);
-    llmgw_buf_init(&w.blk, p, 0);
+    llmgw_xlate_turns_init(&w.turns, p, "content");
     llmgw_buf_init(&w.system, p, 0);
     llmgw_buf_init(&w.tools, p, 0);
     w.max = r->max_tokens ? r->max_tokens
@@ -1170,7 +1135,7 @@ static int anth_write_request(apr_pool_t *p, const json_t *req,
         *err = w.err ? w.err : "invalid request";
         return -1;
     }
-    llmgw_buf_init(out, p, w.msgs.len + w.system.len + w.tools.len + 512);
+    llmgw_buf_init(out, p, w.turns.out.len + w.system.len + w.tools.len + 512);
     w_body(&w, r, out);
     return 0;
 }

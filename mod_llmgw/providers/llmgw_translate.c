@@ -73,6 +73,48 @@ int llmgw_xlate_emit_provider_error(const llmgw_xlate_ctx_t *x,
     return llmgw_xlate_emit_error(x, &e, emit, baton);
 }
 
+void llmgw_xlate_turns_init(llmgw_xlate_turns_t *t, apr_pool_t *p,
+                            const char *key)
+{
+    llmgw_buf_init(&t->out, p, 1024);
+    llmgw_buf_init(&t->blk, p, 0);
+    t->last_role = NULL;
+    t->key = key;
+}
+
+llmgw_buf_t *llmgw_xlate_turn_item(llmgw_xlate_turns_t *t)
+{
+    if (t->blk.len) {
+        LLMGW_BUF_LIT(&t->blk, ",");
+    }
+    return &t->blk;
+}
+
+void llmgw_xlate_turn_push(llmgw_xlate_turns_t *t, const char *role)
+{
+    if (t->blk.len == 0) {
+        return;
+    }
+    if (t->last_role != NULL && !strcmp(t->last_role, role)) {
+        t->out.len -= 2;                        /* reopen: "]}" */
+        LLMGW_BUF_LIT(&t->out, ",");
+    }
+    else {
+        if (t->out.len) {
+            LLMGW_BUF_LIT(&t->out, ",");
+        }
+        LLMGW_BUF_LIT(&t->out, "{\"role\":");
+        llmgw_buf_json_cstr(&t->out, role);
+        LLMGW_BUF_LIT(&t->out, ",\"");
+        llmgw_buf_append(&t->out, t->key, strlen(t->key));
+        LLMGW_BUF_LIT(&t->out, "\":[");
+    }
+    llmgw_buf_append(&t->out, t->blk.data, t->blk.len);
+    LLMGW_BUF_LIT(&t->out, "]}");
+    t->last_role = role;
+    t->blk.len = 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Request parameters                                                  */
 /* ------------------------------------------------------------------ */

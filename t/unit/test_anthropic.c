@@ -476,8 +476,14 @@ static json_t *xresp(const char *native, llmgw_usage_t *u)
 {
     llmgw_xlate_ctx_t x = ctx();
     json_t *in = ut_json(native);
-    json_t *out = T->chat_response(tp, in, &x, u);
-    ut_xlate_same_response(T, &x, in, out, u);
+    llmgw_usage_t before = LLMGW_USAGE_INIT;
+    json_t *out;
+
+    if (u) {
+        before = *u;
+    }
+    out = T->chat_response(tp, in, &x, u);
+    ut_xlate_same_response(T, &x, in, out, &before, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;

@@ -61,6 +61,7 @@ void ut_xlate_same_request(const llmgw_translator_t *T,
 void ut_xlate_same_response(const llmgw_translator_t *T,
                             const llmgw_xlate_ctx_t *x, const json_t *native,
                             const json_t *old,
+                            const llmgw_usage_t *before,
                             const llmgw_usage_t *old_usage)
 {
     llmgw_xlate_in_t in;
@@ -71,6 +72,9 @@ void ut_xlate_same_response(const llmgw_translator_t *T,
     char *txt = json_dumps(native, JSON_COMPACT | JSON_ENCODE_ANY);
 
     ck_assert_ptr_nonnull(txt);
+    if (before) {
+        u = *before;
+    }
     memset(&in, 0, sizeof(in));
     in.ep = LLMGW_EP_CHAT;
     in.endpoint_name = "chat/completions";

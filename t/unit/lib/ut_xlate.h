@@ -18,10 +18,12 @@ void ut_xlate_same_request(const llmgw_translator_t *T,
                            const llmgw_xlate_ctx_t *x, const json_t *req,
                            const json_t *old, const char *old_err);
 
-/* old and old_usage: what T->chat_response(p, native, x, &usage) gave. */
+/* old and old_usage: what T->chat_response(p, native, x, &usage) gave;
+ * before: usage before that call (NULL: LLMGW_USAGE_INIT). */
 void ut_xlate_same_response(const llmgw_translator_t *T,
                             const llmgw_xlate_ctx_t *x, const json_t *native,
                             const json_t *old,
+                            const llmgw_usage_t *before,
                             const llmgw_usage_t *old_usage);
 
 #endif
