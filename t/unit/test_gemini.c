@@ -11,37 +11,12 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "llmgw_test.h"
-#include "ut_xlate.h"
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
 #include "llmgw_buf.h"
 #include "llmgw_stream_reduce.h"
 
 static const llmgw_translator_t *T = &llmgw_gemini_translator;
-
-/* The tree functions, each result checked against the direct writers
- * (raw_request, raw_response): the same document. */
-static json_t *xl_req(apr_pool_t *p, const json_t *req,
-                      const llmgw_xlate_ctx_t *x, const char **err)
-{
-    json_t *out = T->chat_request(p, req, x, err);
-    ut_xlate_same_request(T, x, req, out, err ? *err : NULL);
-    return out;
-}
-
-static json_t *xl_resp(apr_pool_t *p, const json_t *native,
-                       const llmgw_xlate_ctx_t *x, llmgw_usage_t *u)
-{
-    llmgw_usage_t before = LLMGW_USAGE_INIT;
-    json_t *out;
-
-    if (u) {
-        before = *u;
-    }
-    out = T->chat_response(p, native, x, u);
-    ut_xlate_same_response(T, x, native, out, &before, u);
-    return out;
-}
 static llmgw_xlate_ctx_t X = {
     "gemini-2.0-flash", "chatcmpl-abc123", 1700000000, "req-42", "gem",
     1024, 1, NULL
@@ -109,7 +84,7 @@ static json_t *xreq(const char *body, const char **err)
 {
     json_t *in = ut_json(body), *out;
     *err = NULL;
-    out = xl_req(tp, in, &X, err);
+    out = T->chat_request(tp, in, &X, err);
     json_decref(in);
     if (out == NULL) {
         ck_assert_msg(*err != NULL && **err, "NULL without an error");
@@ -433,7 +408,7 @@ START_TEST(req_malformed_never_crashes)
     for (i = 0; bad[i]; i++) {
         json_t *in = json_loads(bad[i], JSON_DECODE_ANY, NULL);
         const char *err = NULL;
-        json_t *out = xl_req(tp, in, &X, &err);
+        json_t *out = T->chat_request(tp, in, &X, &err);
         ck_assert_msg(out == NULL, "accepted %s", bad[i]);
         ck_assert_msg(err && *err, "no message for %s", bad[i]);
         json_decref(in);
@@ -462,7 +437,7 @@ END_TEST
 static json_t *xresp(const char *native, llmgw_usage_t *u)
 {
     json_t *in = ut_json(native), *out;
-    out = xl_resp(tp, in, &X, u);
+    out = T->chat_response(tp, in, &X, u);
     json_decref(in);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -617,7 +592,7 @@ START_TEST(resp_any_shape)
     for (i = 0; shapes[i]; i++) {
         json_t *in = json_loads(shapes[i], JSON_DECODE_ANY, NULL);
         llmgw_usage_t u = LLMGW_USAGE_INIT;
-        json_t *r = xl_resp(tp, in, &X, &u);
+        json_t *r = T->chat_response(tp, in, &X, &u);
         const json_t *ch;
         if (i < 4) {
             /* not a GenerateContentResponse at all: the caller answers 502 */
@@ -643,7 +618,7 @@ START_TEST(resp_any_shape)
             json_array_append_new(json_object_get(in, "candidates"),
                 json_pack("{s:{s:[{s:s}]}}", "content", "parts", "text", "x"));
         }
-        r = xl_resp(tp, in, &X, NULL);
+        r = T->chat_response(tp, in, &X, NULL);
         ck_assert_int_eq(json_array_size(json_object_get(r, "choices")), 128);
         json_decref(r);
         sink = sink_new();
@@ -702,7 +677,7 @@ static void check_unary_fixture(const char *path)
 {
     json_t *native = json_file(path);
     llmgw_usage_t u = LLMGW_USAGE_INIT;
-    json_t *r = xl_resp(tp, native, &X, &u);
+    json_t *r = T->chat_response(tp, native, &X, &u);
     const json_t *choices, *cands = json_object_get(native, "candidates");
     const json_t *meta = json_object_get(native, "usageMetadata");
     size_t i;
@@ -801,7 +776,7 @@ START_TEST(resp_unary_fixtures)
                 && !json_object_get(j, "promptFeedback")
                 && !json_object_get(j, "usageMetadata")) {
                 /* Imagen predictions, countTokens...: not chat answers */
-                ck_assert_ptr_null(xl_resp(tp, j, &X, NULL));
+                ck_assert_ptr_null(T->chat_response(tp, j, &X, NULL));
             }
             else {
                 check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
@@ -817,7 +792,7 @@ START_TEST(resp_unary_fixtures)
                 && !json_object_get(j, "candidates")
                 && !json_object_get(j, "promptFeedback")
                 && !json_object_get(j, "usageMetadata")) {
-                ck_assert_ptr_null(xl_resp(tp, j, &X, NULL));
+                ck_assert_ptr_null(T->chat_response(tp, j, &X, NULL));
             }
             else if (!json_object_get(j, "error")) {
                 check_unary_fixture(APR_ARRAY_IDX(a, i, const char *));
@@ -834,7 +809,7 @@ START_TEST(resp_fixture_spot_checks)
 {
     json_t *n = ut_fixture_json(apr_pstrcat(tp, "gemini/vertexai/",
         "unary-success-function-call-parallel-calls.json", NULL));
-    json_t *r = xl_resp(tp, n, &X, NULL);
+    json_t *r = T->chat_response(tp, n, &X, NULL);
     ck_assert_str_eq(sget(r, "choices.0.finish_reason"), "tool_calls");
     ck_assert_int_ge(json_array_size(jget(r, "choices.0.message.tool_calls")), 2);
     ck_assert_str_ne(sget(r, "choices.0.message.tool_calls.0.id"),
@@ -844,7 +819,7 @@ START_TEST(resp_fixture_spot_checks)
 
     n = ut_fixture_json(apr_pstrcat(tp, "gemini/vertexai/",
         "unary-failure-prompt-blocked-safety.json", NULL));
-    r = xl_resp(tp, n, &X, NULL);
+    r = T->chat_response(tp, n, &X, NULL);
     ck_assert_str_eq(sget(r, "choices.0.finish_reason"), "content_filter");
     json_decref(r);
     json_decref(n);
@@ -852,7 +827,7 @@ START_TEST(resp_fixture_spot_checks)
     /* thought summaries never reach the client */
     n = ut_fixture_json(apr_pstrcat(tp, "gemini/googleai/",
         "unary-success-thinking-reply-thought-summary.json", NULL));
-    r = xl_resp(tp, n, &X, NULL);
+    r = T->chat_response(tp, n, &X, NULL);
     {
         const json_t *parts = jget(n, "candidates.0.content.parts");
         size_t i;
@@ -1934,13 +1909,13 @@ START_TEST(params_unsupported)
 
         memset(&rep, 0, sizeof(rep));
         x.report = &rep;
-        out = xl_req(tp, in, &x, &err);
+        out = T->chat_request(tp, in, &x, &err);
         ck_assert_msg(out == NULL, "%s not refused", refused[i][0]);
         ck_assert_str_eq(rep.param, refused[i][1]);
         rep.drop_unsupported = 1;
         rep.param = NULL;
         err = NULL;
-        out = xl_req(tp, in, &x, &err);
+        out = T->chat_request(tp, in, &x, &err);
         ck_assert_msg(out != NULL, "%s not dropped: %s", refused[i][0], err);
         ck_assert_int_eq(rep.dropped->nelts, 1);
         ck_assert_str_eq(APR_ARRAY_IDX(rep.dropped, 0, const char *),

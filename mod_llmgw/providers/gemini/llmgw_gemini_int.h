@@ -53,7 +53,8 @@ json_t *gem_usage_from_meta(const json_t *m, llmgw_usage_t *u);
 /* llmgw_gemini_schema.c */
 json_t *gem_clean_schema(apr_pool_t *p, const json_t *s);
 
-/* llmgw_gemini_request.c */
+/* llmgw_gemini_request.c (gem_chat_request, gem_chat_response: the tree
+ * forms of gem_raw_request, gem_raw_response) */
 json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
                          const llmgw_xlate_ctx_t *x, const char **err);
 
