@@ -890,10 +890,24 @@ static void put_escaped(dump_t *o, const char *s, size_t n)
 {
     const char *end = s + n, *run = s;
     for (; s < end; s++) {
-        unsigned char ch = (unsigned char)*s;
+        unsigned char ch;
         char esc[8];
         const char *e;
         size_t en = 2;
+        /* 8 plain ASCII bytes at a time (as scan_string) */
+        while (end - s >= 8) {
+            apr_uint64_t x;
+            memcpy(&x, s, 8);
+            if (((x - ONES * 0x20) | x | has_byte(x, '"') | has_byte(x, '\\'))
+                & (ONES * 0x80)) {
+                break;
+            }
+            s += 8;
+        }
+        if (s >= end) {
+            break;
+        }
+        ch = (unsigned char)*s;
         if (ch >= 0x20 && ch != '"' && ch != '\\') {
             continue;
         }

@@ -292,7 +292,8 @@ START_TEST(buf_writers_same_as_dumps)
 {
     static const char *const docs[] = {
         "[\"plain\"]", "[\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u0001 \\u001f\"]",
-        "[\"nul \\u0000 in\"]", "[\"\\u00e9t\\u00e9 \\ud83d\\ude00\"]",
+        "[\"nul \\u0000 in\"]",
+        "[\"0123456789abcdefg\\\"hijklmnopqrstu\\u001fvwxyz0123456789\\\\ABCDEFGH\\u00e9IJKLMNOPQ\\nRSTUVWXYZ_tail\"]", "[\"\\u00e9t\\u00e9 \\ud83d\\ude00\"]",
         "[0.7]", "[1.0]", "[1e300]", "[-2.5e-7]", "[0.1]", "[123456789.123]",
         "{\"a\":[1,2.5,{\"b\":null}],\"c\":true,\"d\":\"x\\ny\"}",
     };
