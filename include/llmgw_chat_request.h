@@ -49,6 +49,7 @@
 #include <apr_tables.h>
 #include <jansson.h>
 #include "llmgw_translate.h"
+#include "llmgw_buf.h"
 
 /* A text with its length, borrowed from the request tree. */
 typedef struct llmgw_text {
@@ -169,6 +170,11 @@ int llmgw_chat_request_read(apr_pool_t *p, const json_t *req,
 /** The text parts of msg joined with sep, as a new JSON string (new
  * reference; "" when there are none). Non-text parts are skipped. */
 json_t *llmgw_chat_msg_text(const llmgw_chat_msg_t *msg, const char *sep);
+
+/** The same written into b: as a JSON string (quoted: escaped, quotes
+ * around it) or as the text itself (quoted 0). */
+void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
+                               const char *sep, int quoted);
 
 /** Whether the table translates parameter name (LLMGW_XP_TRANSLATED). */
 int llmgw_xlate_translates(const llmgw_xparam_t *table, const char *name);

@@ -74,4 +74,28 @@ char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
 json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
                          json_error_t *error);
 
+/* Writing JSON directly (the translators' writers): the one escaper of
+ * llmgw_json_dumps, appending to a buffer. */
+#include "llmgw_buf.h"
+
+/* s[0..n) escaped as jansson escapes (no quotes around it). */
+void llmgw_buf_json_escape(llmgw_buf_t *b, const char *s, apr_size_t n);
+/* s[0..n) as a JSON string, quotes included. */
+void llmgw_buf_json_string(llmgw_buf_t *b, const char *s, apr_size_t n);
+/* v as a JSON real in its shortest round-trip form ("0.7", "1.0"). */
+void llmgw_buf_json_real(llmgw_buf_t *b, double v);
+/* j (any value) as llmgw_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes it; -1 (b unchanged) when it cannot. */
+int llmgw_buf_json(llmgw_buf_t *b, const json_t *j);
+
+/* A string literal, a C string as a JSON string, an integer. */
+#define LLMGW_BUF_LIT(b, s) llmgw_buf_append((b), "" s, sizeof("" s) - 1)
+void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s);
+void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v);
+
+/* Whether a member key as llmgw_json_each gives it (the raw text between
+ * the quotes, escaped or not) is name. */
+int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
+                      const char *name);
+
 #endif

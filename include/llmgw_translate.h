@@ -95,11 +95,15 @@ struct llmgw_translator {
      * set for every provider. */
 
     /* OpenAI chat request -> native body (new reference). On invalid input
-     * returns NULL with *err set to a client-facing message (400). */
+     * returns NULL with *err set to a client-facing message (400).
+     * Anthropic and Gemini: the tree form of raw_request
+     * (llmgw_xlate_chat_request_tree). */
     json_t *(*chat_request)(apr_pool_t *p, const json_t *req,
                             const llmgw_xlate_ctx_t *x, const char **err);
 
-    /* Native response -> OpenAI chat.completion (new reference); fills usage. */
+    /* Native response -> OpenAI chat.completion (new reference); fills
+     * usage. Anthropic and Gemini: the tree form of raw_response
+     * (llmgw_xlate_chat_response_tree); NULL for what it refuses. */
     json_t *(*chat_response)(apr_pool_t *p, const json_t *native,
                              const llmgw_xlate_ctx_t *x, llmgw_usage_t *usage);
 
@@ -171,6 +175,36 @@ int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
                                    const char *body, apr_size_t len,
                                    const char **out, apr_size_t *out_len,
                                    llmgw_usage_t *usage);
+
+/* Turns written directly (the request writers): items are written into
+ * blk (llmgw_xlate_turn_item before each), then llmgw_xlate_turn_push
+ * makes them a turn {"role":ROLE,"KEY":[items]} of out, merged into the
+ * last turn when it has the same role; no item, no turn. */
+#include "llmgw_buf.h"
+typedef struct llmgw_xlate_turns {
+    llmgw_buf_t out;            /* the turns array's members */
+    llmgw_buf_t blk;            /* the next turn's items */
+    const char *last_role;
+    const char *key;            /* "content", "parts" */
+} llmgw_xlate_turns_t;
+
+void llmgw_xlate_turns_init(llmgw_xlate_turns_t *t, apr_pool_t *p,
+                            const char *key);
+/* blk, with a comma when it already holds an item */
+llmgw_buf_t *llmgw_xlate_turn_item(llmgw_xlate_turns_t *t);
+void llmgw_xlate_turn_push(llmgw_xlate_turns_t *t, const char *role);
+
+/* chat_request and chat_response of the providers writing their JSON
+ * directly: the tree forms of raw_request and raw_response (the one
+ * writer and reader), for callers holding trees. */
+json_t *llmgw_xlate_chat_request_tree(const llmgw_translator_t *self,
+                                      apr_pool_t *p, const json_t *req,
+                                      const llmgw_xlate_ctx_t *x,
+                                      const char **err);
+json_t *llmgw_xlate_chat_response_tree(const llmgw_translator_t *self,
+                                       apr_pool_t *p, const json_t *native,
+                                       const llmgw_xlate_ctx_t *x,
+                                       llmgw_usage_t *usage);
 
 /* Helpers shared by the stream translators. */
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <apr_strings.h>
 #include "llmgw_chat_request.h"
+#include "llmgw_json_scan.h"
 
 typedef struct {
     apr_pool_t *p;
@@ -263,6 +264,41 @@ json_t *llmgw_chat_msg_text(const llmgw_chat_msg_t *msg, const char *sep)
     out = json_stringn(buf, total);
     free(buf);
     return out;
+}
+
+void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
+                               const char *sep, int quoted)
+{
+    apr_size_t seplen = strlen(sep), n = 0;
+    int i;
+
+    if (quoted) {
+        llmgw_buf_append(b, "\"", 1);
+    }
+    for (i = 0; i < msg->parts->nelts; i++) {
+        const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(msg->parts, i,
+                                                     llmgw_chat_part_t);
+        if (pt->type != LLMGW_PART_TEXT) {
+            continue;
+        }
+        if (n++ && seplen) {
+            if (quoted) {
+                llmgw_buf_json_escape(b, sep, seplen);
+            }
+            else {
+                llmgw_buf_append(b, sep, seplen);
+            }
+        }
+        if (quoted) {
+            llmgw_buf_json_escape(b, pt->text.s, pt->text.len);
+        }
+        else {
+            llmgw_buf_append(b, pt->text.s, pt->text.len);
+        }
+    }
+    if (quoted) {
+        llmgw_buf_append(b, "\"", 1);
+    }
 }
 
 /* ------------------------------------------------------------------ */

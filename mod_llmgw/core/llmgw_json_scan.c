@@ -5,6 +5,7 @@
 #include <apr_tables.h>
 #include <apr_strings.h>
 #include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 
 typedef struct {
     const char *p, *end;
@@ -857,10 +858,15 @@ typedef struct {
     size_t len, cap;
     int prec;
     int fail;
+    llmgw_buf_t *buf;           /* set: written there (d unused) */
 } dump_t;
 
 static void put(dump_t *o, const char *s, size_t n)
 {
+    if (o->buf) {
+        llmgw_buf_append(o->buf, s, n);
+        return;
+    }
     if (o->len + n + 1 > o->cap) {
         size_t cap = o->cap ? o->cap : 1024;
         char *d;
@@ -880,15 +886,28 @@ static void put(dump_t *o, const char *s, size_t n)
 
 /* jansson's escaping: " \ and the controls (short forms, else \u00XX);
  * '/' and non-ASCII as they are */
-static void put_string(dump_t *o, const char *s, size_t n)
+static void put_escaped(dump_t *o, const char *s, size_t n)
 {
     const char *end = s + n, *run = s;
-    put(o, "\"", 1);
     for (; s < end; s++) {
-        unsigned char ch = (unsigned char)*s;
+        unsigned char ch;
         char esc[8];
         const char *e;
         size_t en = 2;
+        /* 8 plain ASCII bytes at a time (as scan_string) */
+        while (end - s >= 8) {
+            apr_uint64_t x;
+            memcpy(&x, s, 8);
+            if (((x - ONES * 0x20) | x | has_byte(x, '"') | has_byte(x, '\\'))
+                & (ONES * 0x80)) {
+                break;
+            }
+            s += 8;
+        }
+        if (s >= end) {
+            break;
+        }
+        ch = (unsigned char)*s;
         if (ch >= 0x20 && ch != '"' && ch != '\\') {
             continue;
         }
@@ -910,6 +929,12 @@ static void put_string(dump_t *o, const char *s, size_t n)
         put(o, e, en);
     }
     put(o, run, (size_t)(s - run));
+}
+
+static void put_string(dump_t *o, const char *s, size_t n)
+{
+    put(o, "\"", 1);
+    put_escaped(o, s, n);
     put(o, "\"", 1);
 }
 
@@ -1005,7 +1030,7 @@ static void dump_value(dump_t *o, const json_t *j, int depth)
 
 char *llmgw_json_dump_compact(const json_t *j, int precision)
 {
-    dump_t o = { NULL, 0, 0, precision, 0 };
+    dump_t o = { NULL, 0, 0, precision, 0, NULL };
     if (!json_is_object(j) && !json_is_array(j)) {
         return NULL;
     }
@@ -1016,4 +1041,68 @@ char *llmgw_json_dump_compact(const json_t *j, int precision)
     }
     o.d[o.len] = '\0';
     return o.d;
+}
+
+/* ------------------------------------------- direct writing into a buffer */
+
+void llmgw_buf_json_escape(llmgw_buf_t *b, const char *s, apr_size_t n)
+{
+    dump_t o = { NULL, 0, 0, 17, 0, b };
+    put_escaped(&o, s, n);
+}
+
+void llmgw_buf_json_string(llmgw_buf_t *b, const char *s, apr_size_t n)
+{
+    dump_t o = { NULL, 0, 0, 17, 0, b };
+    put_string(&o, s, n);
+}
+
+void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s)
+{
+    llmgw_buf_json_string(b, s, strlen(s));
+}
+
+void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, v);
+    llmgw_buf_append(b, num, (apr_size_t)n);
+}
+
+void llmgw_buf_json_real(llmgw_buf_t *b, double v)
+{
+    dump_t o = { NULL, 0, 0, llmgw_num_precision(v), 0, b };
+    put_real(&o, v);
+}
+
+int llmgw_buf_json(llmgw_buf_t *b, const json_t *j)
+{
+    dump_t o = { NULL, 0, 0, llmgw_json_precision(j), 0, b };
+    apr_size_t mark = b->len;
+    dump_value(&o, j, 0);
+    if (o.fail) {
+        b->len = mark;
+        if (b->data) {
+            b->data[mark] = '\0';
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
+                      const char *name)
+{
+    apr_size_t n = strlen(name);
+    char small[64];
+    long u;
+
+    if (!escaped) {
+        return klen == n && !memcmp(key, name, n);
+    }
+    if (klen >= sizeof(small) || klen < n) {
+        return 0;               /* unescaping never grows a text */
+    }
+    u = unescape(key, klen, small, 0);
+    return u == (long)n && !memcmp(small, name, n);
 }

@@ -7,7 +7,10 @@
  * reference) or released before the function returns; strings that must
  * outlive a json_t are copied into the pool first.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
@@ -192,488 +195,496 @@ static void anth_headers(apr_pool_t *p, const char *key,
 }
 
 /* ------------------------------------------------------------------ */
-/* chat request: written from llmgw_chat_request_t                     */
+/* chat request: written directly from llmgw_chat_request_t            */
 /* ------------------------------------------------------------------ */
 
-/* State of the request being built. */
+#define W_LIT LLMGW_BUF_LIT
+#define w_str llmgw_buf_json_cstr
+#define w_int llmgw_buf_int
+
+/* tool_choice as the writer keeps it until the end */
+typedef enum { TC_NONE_SENT = 0, TC_AUTO, TC_ANY, TC_NONE, TC_TOOL } tc_e;
+
 typedef struct {
     apr_pool_t *p;
     const llmgw_xlate_ctx_t *x;
     const char *err;
-    json_t *messages;        /* Anthropic turns */
-    const char *last_role;   /* role of the last turn in messages */
-    json_t *last_content;    /* borrowed: content array of the last turn */
-} req_state_t;
+    llmgw_xlate_turns_t turns;  /* the messages */
+    llmgw_buf_t system;      /* the system text (not escaped) */
+    llmgw_buf_t tools;       /* the tools array's members */
+    int ntools;
+    tc_e tc;
+    const char *tc_name;
+    int tc_dpu;              /* disable_parallel_tool_use */
+    apr_int64_t max;
+    apr_int64_t budget;      /* thinking budget, 0: none */
+    const char *uid;
+} wr_t;
 
-static int fail(req_state_t *st, const char *msg)
+static int wfail(wr_t *w, const char *msg)
 {
-    if (st->err == NULL) {
-        st->err = msg;
+    if (w->err == NULL) {
+        w->err = msg;
     }
     return -1;
 }
 
-/* Appends blocks (stolen) to a turn of role, merging same-role turns. */
-static void push_turn(req_state_t *st, const char *role, json_t *blocks)
+static int wunsupported(wr_t *w, const char *param, const char *why)
 {
-    if (json_array_size(blocks) == 0) {
-        json_decref(blocks);
-        return;
+    const char *err = NULL;
+
+    if (llmgw_xlate_unsupported(w->p, w->x, param, why, &err)) {
+        return wfail(w, err);
     }
-    if (st->last_role != NULL && !strcmp(st->last_role, role)) {
-        json_array_extend(st->last_content, blocks);
-        json_decref(blocks);
-        return;
-    }
-    json_array_append_new(st->messages,
-                          json_pack("{s:s, s:o}", "role", role,
-                                    "content", blocks));
-    st->last_role = role;
-    st->last_content = blocks;
+    return 0;
 }
 
-/* An image part -> Anthropic image block (new reference) or NULL. */
-static json_t *image_block(req_state_t *st, const llmgw_chat_part_t *pt)
+static void w_block_sep(llmgw_buf_t *b)
 {
-    if (pt->mime != NULL) {
-        return json_pack("{s:s, s:{s:s, s:s, s:s%}}", "type", "image",
-                         "source", "type", "base64", "media_type", pt->mime,
-                         "data", pt->data.s, pt->data.len);
+    if (b->len) {
+        W_LIT(b, ",");
     }
-    if (!strncasecmp(pt->url, "http://", 7)
-        || !strncasecmp(pt->url, "https://", 8)) {
-        return json_pack("{s:s, s:{s:s, s:s}}", "type", "image",
-                         "source", "type", "url", "url", pt->url);
-    }
-    fail(st, "image_url must be an http(s) URL or a base64 data URL");
-    return NULL;
 }
 
-/* Message content -> new array of Anthropic blocks, or NULL. Empty texts
- * are left out (Anthropic refuses them). */
-static json_t *content_blocks(req_state_t *st, const llmgw_chat_msg_t *m)
+/* Message content -> blocks of the next turn. Empty texts are left out
+ * (Anthropic refuses them). */
+static int w_content(wr_t *w, const llmgw_chat_msg_t *m)
 {
-    json_t *blocks = json_array();
+    llmgw_buf_t *b = &w->turns.blk;
     int i;
 
     for (i = 0; i < m->parts->nelts; i++) {
         const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(m->parts, i,
                                                      llmgw_chat_part_t);
-        json_t *b = NULL;
-
         if (pt->type == LLMGW_PART_TEXT) {
             if (pt->text.len > 0) {
-                json_array_append_new(blocks, json_pack("{s:s, s:O}", "type",
-                                      "text", "text", pt->json_text));
+                w_block_sep(b);
+                W_LIT(b, "{\"type\":\"text\",\"text\":");
+                llmgw_buf_json_string(b, pt->text.s, pt->text.len);
+                W_LIT(b, "}");
             }
             continue;
         }
-        if (pt->type == LLMGW_PART_IMAGE) {
-            b = image_block(st, pt);
+        if (pt->type != LLMGW_PART_IMAGE) {
+            return wfail(w, apr_psprintf(w->p, "unsupported content part "
+                                         "type '%s'", pt->type
+                                         == LLMGW_PART_AUDIO ? "input_audio"
+                                                             : "file"));
+        }
+        if (pt->mime != NULL) {
+            w_block_sep(b);
+            W_LIT(b, "{\"type\":\"image\",\"source\":{\"type\":\"base64\","
+                  "\"media_type\":");
+            w_str(b, pt->mime);
+            W_LIT(b, ",\"data\":");
+            llmgw_buf_json_string(b, pt->data.s, pt->data.len);
+            W_LIT(b, "}}");
+        }
+        else if (!strncasecmp(pt->url, "http://", 7)
+                 || !strncasecmp(pt->url, "https://", 8)) {
+            w_block_sep(b);
+            W_LIT(b, "{\"type\":\"image\",\"source\":{\"type\":\"url\","
+                  "\"url\":");
+            w_str(b, pt->url);
+            W_LIT(b, "}}");
         }
         else {
-            fail(st, apr_psprintf(st->p, "unsupported content part type "
-                                  "'%s'", pt->type == LLMGW_PART_AUDIO
-                                  ? "input_audio" : "file"));
+            return wfail(w, "image_url must be an http(s) URL or a base64 "
+                         "data URL");
         }
-        if (b == NULL) {
-            json_decref(blocks);
-            return NULL;
-        }
-        json_array_append_new(blocks, b);
     }
-    return blocks;
+    return 0;
 }
 
-/* Appends tool_use blocks for an assistant's tool calls to blocks. */
-static int tool_use_blocks(req_state_t *st, const llmgw_chat_msg_t *m,
-                           json_t *blocks)
+/* An assistant's tool calls -> tool_use blocks of the next turn. */
+static int w_tool_uses(wr_t *w, const llmgw_chat_msg_t *m)
 {
+    llmgw_buf_t *b = &w->turns.blk;
     int i;
 
     for (i = 0; i < m->calls->nelts; i++) {
         const llmgw_chat_call_t *c = &APR_ARRAY_IDX(m->calls, i,
                                                     llmgw_chat_call_t);
         if (c->id == NULL) {
-            return fail(st, "tool calls require an id and a function name");
+            return wfail(w, "tool calls require an id and a function name");
         }
-        json_array_append_new(blocks,
-                              json_pack("{s:s, s:s, s:s, s:O}", "type",
-                                        "tool_use", "id", c->id, "name",
-                                        c->name, "input", c->args));
+        w_block_sep(b);
+        W_LIT(b, "{\"type\":\"tool_use\",\"id\":");
+        w_str(b, c->id);
+        W_LIT(b, ",\"name\":");
+        w_str(b, c->name);
+        W_LIT(b, ",\"input\":");
+        if (llmgw_buf_json(b, c->args)) {
+            return wfail(w, "cannot write a tool call's arguments");
+        }
+        W_LIT(b, "}");
     }
     return 0;
 }
 
-/* system text: each message's parts joined with "\n\n", the non-empty
- * messages joined with "\n\n" (lengths kept: "\u0000" is content). */
-static void system_text(llmgw_buf_t *sys, const llmgw_chat_msg_t *m)
+static int w_messages(wr_t *w, const llmgw_chat_request_t *r)
 {
-    json_t *text = llmgw_chat_msg_text(m, "\n\n");
-
-    if (json_string_length(text) > 0) {
-        if (sys->len > 0) {
-            llmgw_buf_append(sys, "\n\n", 2);
-        }
-        llmgw_buf_append(sys, json_string_value(text),
-                         json_string_length(text));
-    }
-    json_decref(text);
-}
-
-static int convert_messages(req_state_t *st, const llmgw_chat_request_t *r,
-                            json_t *body)
-{
+    llmgw_buf_t *b;
     int i;
-    llmgw_buf_t system;
 
-    llmgw_buf_init(&system, st->p, 0);
     for (i = 0; i < r->messages->nelts; i++) {
         const llmgw_chat_msg_t *m = &APR_ARRAY_IDX(r->messages, i,
                                                    llmgw_chat_msg_t);
-        json_t *blocks;
+        apr_size_t mark;
 
         switch (m->role) {
         case LLMGW_ROLE_SYSTEM:
-            system_text(&system, m);
+            /* each message's parts joined with "\n\n", the non-empty
+             * messages joined with "\n\n" (lengths kept) */
+            mark = w->system.len;
+            if (mark > 0) {
+                W_LIT(&w->system, "\n\n");
+            }
+            llmgw_chat_msg_text_write(&w->system, m, "\n\n", 0);
+            if (w->system.len == mark + (mark > 0 ? 2 : 0)) {
+                w->system.len = mark;           /* an empty one */
+            }
             break;
         case LLMGW_ROLE_USER:
         case LLMGW_ROLE_ASSISTANT:
-            blocks = content_blocks(st, m);
-            if (blocks == NULL
-                || tool_use_blocks(st, m, blocks)) {
-                json_decref(blocks);
+            if (w_content(w, m) || w_tool_uses(w, m)) {
                 return -1;
             }
-            push_turn(st, m->role == LLMGW_ROLE_USER ? "user" : "assistant",
-                      blocks);
+            llmgw_xlate_turn_push(&w->turns, m->role == LLMGW_ROLE_USER
+                                             ? "user" : "assistant");
             break;
         case LLMGW_ROLE_TOOL:
-            push_turn(st, "user",
-                      json_pack("[{s:s, s:s, s:o}]", "type", "tool_result",
-                                "tool_use_id", m->call_id,
-                                "content", llmgw_chat_msg_text(m, "")));
+            if (m->call_id == NULL) {
+                break;          /* (the reader refuses it) */
+            }
+            b = llmgw_xlate_turn_item(&w->turns);
+            W_LIT(b, "{\"type\":\"tool_result\",\"tool_use_id\":");
+            w_str(b, m->call_id);
+            W_LIT(b, ",\"content\":");
+            llmgw_chat_msg_text_write(b, m, "", 1);
+            W_LIT(b, "}");
+            llmgw_xlate_turn_push(&w->turns, "user");
             break;
         default:
-            return fail(st, "unsupported message role 'function'");
+            return wfail(w, "unsupported message role 'function'");
         }
     }
-    if (system.len > 0) {
-        json_object_set_new(body, "system",
-                            json_stringn(system.data, system.len));
-    }
-    if (json_array_size(st->messages) == 0) {
-        return fail(st, "messages must contain at least one user or "
-                    "assistant message");
+    if (w->turns.out.len == 0) {
+        return wfail(w, "messages must contain at least one user or "
+                     "assistant message");
     }
     return 0;
 }
 
-static int convert_tools(req_state_t *st, const llmgw_chat_request_t *r,
-                         json_t *body)
+static int w_tools(wr_t *w, const llmgw_chat_request_t *r)
 {
-    json_t *out_choice = NULL;
+    llmgw_buf_t *b = &w->tools;
     int i;
-    int have_tools = 0;
 
     if (r->tools != NULL) {
-        json_t *out = json_array();
         for (i = 0; i < r->tools->nelts; i++) {
             const llmgw_chat_tool_t *t = &APR_ARRAY_IDX(r->tools, i,
                                                         llmgw_chat_tool_t);
-            json_t *tool;
-
             if (!strcmp(t->name, ANTHROPIC_JSON_TOOL)) {
-                json_decref(out);
-                return fail(st, "the tool name " ANTHROPIC_JSON_TOOL
-                            " is reserved by the gateway");
+                return wfail(w, "the tool name " ANTHROPIC_JSON_TOOL
+                             " is reserved by the gateway");
             }
-            tool = json_pack("{s:s}", "name", t->name);
+            w_block_sep(b);
+            W_LIT(b, "{\"name\":");
+            w_str(b, t->name);
             if (t->description != NULL) {
-                json_object_set_new(tool, "description",
-                                    json_deep_copy(t->description));
+                W_LIT(b, ",\"description\":");
+                if (llmgw_buf_json(b, t->description)) {
+                    return wfail(w, "cannot write a tool description");
+                }
             }
-            json_object_set_new(tool, "input_schema", t->parameters
-                                ? json_deep_copy(t->parameters)
-                                : json_pack("{s:s, s:{}}", "type", "object",
-                                            "properties"));
-            json_array_append_new(out, tool);
-        }
-        have_tools = json_array_size(out) > 0;
-        if (have_tools) {
-            json_object_set_new(body, "tools", out);
-        }
-        else {
-            json_decref(out);
+            W_LIT(b, ",\"input_schema\":");
+            if (t->parameters == NULL) {
+                W_LIT(b, "{\"type\":\"object\",\"properties\":{}}");
+            }
+            else if (llmgw_buf_json(b, t->parameters)) {
+                return wfail(w, "cannot write a tool's parameters");
+            }
+            W_LIT(b, "}");
+            w->ntools++;
         }
     }
-
     switch (r->tool_choice) {
-    case LLMGW_TC_AUTO:
-        out_choice = json_pack("{s:s}", "type", "auto");
-        break;
-    case LLMGW_TC_REQUIRED:
-        out_choice = json_pack("{s:s}", "type", "any");
-        break;
-    case LLMGW_TC_NONE:
-        out_choice = json_pack("{s:s}", "type", "none");
-        break;
+    case LLMGW_TC_AUTO:     w->tc = TC_AUTO; break;
+    case LLMGW_TC_REQUIRED: w->tc = TC_ANY; break;
+    case LLMGW_TC_NONE:     w->tc = TC_NONE; break;
     case LLMGW_TC_FUNCTION:
-        out_choice = json_pack("{s:s, s:s}", "type", "tool", "name",
-                               r->tool_choice_name);
+        w->tc = TC_TOOL;
+        w->tc_name = r->tool_choice_name;
         break;
     default:
         break;
     }
-
-    if (r->parallel_tool_calls_off && have_tools) {
-        if (out_choice == NULL) {
-            out_choice = json_pack("{s:s}", "type", "auto");
+    if (r->parallel_tool_calls_off && w->ntools) {
+        if (w->tc == TC_NONE_SENT) {
+            w->tc = TC_AUTO;
         }
-        if (strcmp(jstr(out_choice, "type"), "none")) {
-            json_object_set_new(out_choice, "disable_parallel_tool_use",
-                                json_true());
+        if (w->tc != TC_NONE) {
+            w->tc_dpu = 1;
         }
     }
     /* Anthropic refuses tool_choice without tools. */
-    if (out_choice != NULL && have_tools) {
-        json_object_set_new(body, "tool_choice", out_choice);
-    }
-    else {
-        json_decref(out_choice);
-    }
-    return 0;
-}
-
-/* An unsupported parameter: dropped (0) or refused (-1). */
-static int unsupported(req_state_t *st, const char *param, const char *why)
-{
-    const char *err = NULL;
-
-    if (llmgw_xlate_unsupported(st->p, st->x, param, why, &err)) {
-        return fail(st, err);
+    if (!w->ntools) {
+        w->tc = TC_NONE_SENT;
+        w->tc_dpu = 0;
     }
     return 0;
 }
 
 /* metadata.user_id, else user, else safety_identifier -> metadata.user_id.
  * Other metadata members have no equivalent. */
-static int convert_user(req_state_t *st, const llmgw_chat_request_t *r,
-                        json_t *body)
+static int w_user(wr_t *w, const llmgw_chat_request_t *r)
 {
-    const char *uid = NULL;
     const char *key;
     json_t *v;
 
     if (r->metadata != NULL) {
         json_object_foreach((json_t *)r->metadata, key, v) {
             if (!strcmp(key, "user_id") && json_is_string(v)) {
-                uid = json_string_value(v);
+                w->uid = json_string_value(v);
             }
-            else if (unsupported(st, apr_pstrcat(st->p, "metadata.", key,
+            else if (wunsupported(w, apr_pstrcat(w->p, "metadata.", key,
                                                  NULL),
-                                 apr_psprintf(st->p, "metadata.%s has no "
-                                              "equivalent on anthropic "
-                                              "providers (only user_id)",
-                                              key))) {
+                                  apr_psprintf(w->p, "metadata.%s has no "
+                                               "equivalent on anthropic "
+                                               "providers (only user_id)",
+                                               key))) {
                 return -1;
             }
         }
     }
-    if (uid == NULL) {
-        uid = r->user;
+    if (w->uid == NULL) {
+        w->uid = r->user;
     }
-    if (uid == NULL) {
-        uid = r->safety_identifier;
-    }
-    if (uid != NULL) {
-        json_object_set_new(body, "metadata",
-                            json_pack("{s:s}", "user_id", uid));
+    if (w->uid == NULL) {
+        w->uid = r->safety_identifier;
     }
     return 0;
 }
 
-static int convert_params(req_state_t *st, const llmgw_chat_request_t *r,
-                          const llmgw_xlate_ctx_t *x, json_t *body)
-{
-    apr_int64_t max = r->max_tokens;
-    apr_size_t i;
-    json_t *seqs;
-
-    if (max == 0) {
-        max = x->default_max_tokens > 0 ? x->default_max_tokens : 4096;
-    }
-    json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
-    if (r->temperature != NULL) {
-        json_object_set_new(body, "temperature",
-                            json_real(json_number_value(r->temperature)));
-    }
-    if (r->top_p != NULL) {
-        json_object_set_new(body, "top_p",
-                            json_real(json_number_value(r->top_p)));
-    }
-    if (r->stop != NULL) {
-        seqs = json_array();
-        for (i = 0; i < (apr_size_t)r->stop->nelts; i++) {
-            json_t *s = APR_ARRAY_IDX(r->stop, i, json_t *);
-            if (json_string_length(s) > 0) {
-                json_array_append(seqs, s);
-            }
-        }
-        if (json_array_size(seqs) > 0) {
-            json_object_set_new(body, "stop_sequences", seqs);
-        }
-        else {
-            json_decref(seqs);
-        }
-    }
-    if (r->top_k != NULL) {
-        json_object_set_new(body, "top_k",
-                            json_integer(json_integer_value(r->top_k)));
-    }
-    if (convert_user(st, r, body)) {
-        return -1;
-    }
-    if (r->stream) {
-        json_object_set_new(body, "stream", json_true());
-    }
-    return 0;
-}
-
-/* reasoning_effort / reasoning -> thinking {budget_tokens}; *on set when
- * thinking is enabled. max_tokens (already in body) must exceed the budget:
- * raised when the client set none, else the budget is cut to fit. */
-static int convert_reasoning(req_state_t *st, const llmgw_chat_request_t *r,
-                             const llmgw_xlate_ctx_t *x, json_t *body, int *on)
+/* reasoning_effort / reasoning -> thinking {budget_tokens}. max_tokens
+ * must exceed the budget: raised when the client set none, else the
+ * budget is cut to fit. */
+static int w_reasoning(wr_t *w, const llmgw_chat_request_t *r)
 {
     const llmgw_xlate_reasoning_t *rs = &r->reasoning;
-    apr_int64_t budget, max;
+    apr_int64_t budget;
 
-    *on = 0;
     if (!rs->present || rs->budget == 0) {
         return 0;
     }
-    if (rs->exclude && unsupported(st, "reasoning.exclude",
-                                   "reasoning.exclude has no equivalent on "
-                                   "anthropic providers")) {
+    if (rs->exclude && wunsupported(w, "reasoning.exclude",
+                                    "reasoning.exclude has no equivalent on "
+                                    "anthropic providers")) {
         return -1;
     }
     budget = rs->budget < ANTHROPIC_MIN_THINKING ? ANTHROPIC_MIN_THINKING
                                                  : rs->budget;
-    max = (apr_int64_t)json_integer_value(json_object_get(body, "max_tokens"));
     if (r->max_tokens == 0) {
-        max = budget + (x->default_max_tokens > 0 ? x->default_max_tokens
-                                                  : 4096);
-        json_object_set_new(body, "max_tokens", json_integer((json_int_t)max));
+        w->max = budget + (w->x->default_max_tokens > 0
+                           ? w->x->default_max_tokens : 4096);
     }
-    else if (budget >= max) {
-        budget = max - 1;
+    else if (budget >= w->max) {
+        budget = w->max - 1;
         if (budget < ANTHROPIC_MIN_THINKING) {
-            return fail(st, "reasoning on anthropic providers needs "
-                        "max_tokens above 1024 (the smallest thinking "
-                        "budget)");
+            return wfail(w, "reasoning on anthropic providers needs "
+                         "max_tokens above 1024 (the smallest thinking "
+                         "budget)");
         }
     }
-    json_object_set_new(body, "thinking",
-                        json_pack("{s:s, s:I}", "type", "enabled",
-                                  "budget_tokens", (json_int_t)budget));
-    *on = 1;
+    w->budget = budget;
     return 0;
 }
 
 /* response_format json_object / json_schema -> a forced tool whose input
  * is the answer (returned as the message content). */
-static int convert_response_format(req_state_t *st,
-                                   const llmgw_chat_request_t *r,
-                                   json_t *body, int thinking)
+static int w_response_format(wr_t *w, const llmgw_chat_request_t *r)
 {
-    const char *type;
-    json_t *tools, *tool, *choice;
-    int client_tools;
+    llmgw_buf_t *b = &w->tools;
 
     if (r->response_format == LLMGW_RF_UNSET) {
         return 0;
     }
-    if (thinking) {
+    if (w->budget) {
         /* Anthropic refuses a forced tool while thinking. */
-        return unsupported(st, "response_format", "response_format cannot be "
-                           "combined with reasoning on anthropic providers");
+        return wunsupported(w, "response_format", "response_format cannot "
+                            "be combined with reasoning on anthropic "
+                            "providers");
     }
-    tool = json_pack("{s:s, s:s, s:o}", "name", ANTHROPIC_JSON_TOOL,
-                     "description", r->rf_description ? r->rf_description
-                     : "Gives the answer as JSON: the input is the answer.",
-                     "input_schema", r->rf_schema
-                                     ? json_deep_copy(r->rf_schema)
-                                     : json_pack("{s:s}", "type", "object"));
-    tools = json_object_get(body, "tools");
-    client_tools = json_array_size(tools) > 0;
-    if (!client_tools) {
-        json_object_set_new(body, "tools", json_pack("[o]", tool));
-        json_object_set_new(body, "tool_choice",
-                            json_pack("{s:s, s:s}", "type", "tool",
-                                      "name", ANTHROPIC_JSON_TOOL));
-        return 0;
+    w_block_sep(b);
+    W_LIT(b, "{\"name\":\"" ANTHROPIC_JSON_TOOL "\",\"description\":");
+    w_str(b, r->rf_description ? r->rf_description
+          : "Gives the answer as JSON: the input is the answer.");
+    W_LIT(b, ",\"input_schema\":");
+    if (r->rf_schema == NULL) {
+        W_LIT(b, "{\"type\":\"object\"}");
     }
-    json_array_append_new(tools, tool);
-    choice = json_object_get(body, "tool_choice");
-    type = jstr(choice, "type");
-    if (type == NULL || !strcmp(type, "auto")) {
+    else if (llmgw_buf_json(b, r->rf_schema)) {
+        return wfail(w, "cannot write the response_format schema");
+    }
+    W_LIT(b, "}");
+    if (!w->ntools || w->tc == TC_NONE) {
+        w->tc = TC_TOOL;
+        w->tc_name = ANTHROPIC_JSON_TOOL;
+        w->tc_dpu = 0;
+    }
+    else if (w->tc == TC_NONE_SENT || w->tc == TC_AUTO) {
         /* a client tool or the answer: some tool call either way */
-        json_t *any = json_pack("{s:s}", "type", "any");
-        if (json_is_true(json_object_get(choice,
-                                         "disable_parallel_tool_use"))) {
-            json_object_set_new(any, "disable_parallel_tool_use", json_true());
-        }
-        json_object_set_new(body, "tool_choice", any);
+        w->tc = TC_ANY;
     }
-    else if (!strcmp(type, "none")) {
-        json_object_set_new(body, "tool_choice",
-                            json_pack("{s:s, s:s}", "type", "tool",
-                                      "name", ANTHROPIC_JSON_TOOL));
-    }
+    w->ntools++;
     return 0;
 }
 
-static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
-                                 const llmgw_xlate_ctx_t *x, const char **err)
+static void w_body(wr_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
 {
-    req_state_t st;
+    static const char *const tc_type[] = { NULL, "auto", "any", "none",
+                                           "tool" };
+    const char *model = w->x->model ? w->x->model : r->model;
+    apr_size_t i;
+    int first = 1;
+
+    W_LIT(b, "{");
+    if (model != NULL) {
+        W_LIT(b, "\"model\":");
+        w_str(b, model);
+        first = 0;
+    }
+    if (!first) {
+        W_LIT(b, ",");
+    }
+    W_LIT(b, "\"max_tokens\":");
+    w_int(b, w->max);
+    if (w->system.len > 0) {
+        W_LIT(b, ",\"system\":");
+        llmgw_buf_json_string(b, w->system.data, w->system.len);
+    }
+    if (w->ntools) {
+        W_LIT(b, ",\"tools\":[");
+        llmgw_buf_append(b, w->tools.data, w->tools.len);
+        W_LIT(b, "]");
+    }
+    if (w->tc != TC_NONE_SENT) {
+        W_LIT(b, ",\"tool_choice\":{\"type\":");
+        w_str(b, tc_type[w->tc]);
+        if (w->tc == TC_TOOL) {
+            W_LIT(b, ",\"name\":");
+            w_str(b, w->tc_name);
+        }
+        if (w->tc_dpu) {
+            W_LIT(b, ",\"disable_parallel_tool_use\":true");
+        }
+        W_LIT(b, "}");
+    }
+    if (r->temperature != NULL) {
+        W_LIT(b, ",\"temperature\":");
+        llmgw_buf_json_real(b, json_number_value(r->temperature));
+    }
+    if (r->top_p != NULL) {
+        W_LIT(b, ",\"top_p\":");
+        llmgw_buf_json_real(b, json_number_value(r->top_p));
+    }
+    if (r->stop != NULL) {
+        int n = 0;
+        for (i = 0; i < (apr_size_t)r->stop->nelts; i++) {
+            json_t *s = APR_ARRAY_IDX(r->stop, i, json_t *);
+            if (json_string_length(s) > 0) {
+                if (n++) {
+                    W_LIT(b, ",");
+                }
+                else {
+                    W_LIT(b, ",\"stop_sequences\":[");
+                }
+                llmgw_buf_json_string(b, json_string_value(s),
+                                      json_string_length(s));
+            }
+        }
+        if (n) {
+            W_LIT(b, "]");
+        }
+    }
+    if (r->top_k != NULL) {
+        W_LIT(b, ",\"top_k\":");
+        w_int(b, (apr_int64_t)json_integer_value(r->top_k));
+    }
+    if (w->uid != NULL) {
+        W_LIT(b, ",\"metadata\":{\"user_id\":");
+        w_str(b, w->uid);
+        W_LIT(b, "}");
+    }
+    if (r->stream) {
+        W_LIT(b, ",\"stream\":true");
+    }
+    if (w->budget) {
+        W_LIT(b, ",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":");
+        w_int(b, w->budget);
+        W_LIT(b, "}");
+    }
+    W_LIT(b, ",\"messages\":[");
+    llmgw_buf_append(b, w->turns.out.data, w->turns.out.len);
+    W_LIT(b, "]}");
+}
+
+/* The Anthropic body of the chat request req, into out (pool p). */
+static int anth_write_request(apr_pool_t *p, const json_t *req,
+                              const llmgw_xlate_ctx_t *x, llmgw_buf_t *out,
+                              const char **err)
+{
     llmgw_chat_request_t *r;
-    const char *model;
-    json_t *body;
-    int thinking = 0;
+    wr_t w;
 
     if (llmgw_chat_request_read(p, req, anth_params, "anthropic", x, &r,
                                 err)) {
-        return NULL;
+        return -1;
     }
-    memset(&st, 0, sizeof(st));
-    st.p = p;
-    st.x = x;
-
-    body = json_object();
-    model = x->model ? x->model : r->model;
-    if (model != NULL) {
-        json_object_set_new(body, "model", json_string(model));
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    w.x = x;
+    llmgw_xlate_turns_init(&w.turns, p, "content");
+    llmgw_buf_init(&w.system, p, 0);
+    llmgw_buf_init(&w.tools, p, 0);
+    w.max = r->max_tokens ? r->max_tokens
+          : x->default_max_tokens > 0 ? x->default_max_tokens : 4096;
+    if (w_messages(&w, r) || w_tools(&w, r) || w_user(&w, r)
+        || w_reasoning(&w, r) || w_response_format(&w, r)) {
+        *err = w.err ? w.err : "invalid request";
+        return -1;
     }
-    st.messages = json_array();
-    if (convert_messages(&st, r, body)
-        || convert_tools(&st, r, body)
-        || convert_params(&st, r, x, body)
-        || convert_reasoning(&st, r, x, body, &thinking)
-        || convert_response_format(&st, r, body, thinking)) {
-        json_decref(st.messages);
-        json_decref(body);
-        *err = st.err ? st.err : "invalid request";
-        return NULL;
-    }
-    json_object_set_new(body, "messages", st.messages);
-    return body;
+    llmgw_buf_init(out, p, w.turns.out.len + w.system.len + w.tools.len + 512);
+    w_body(&w, r, out);
+    return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* chat response                                                       */
-/* ------------------------------------------------------------------ */
+static int anth_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
+                            const llmgw_xlate_ctx_t *x,
+                            const llmgw_xlate_in_t *in, const char **out,
+                            apr_size_t *out_len, const char **err)
+{
+    json_t *tree = in->tree ? in->tree : llmgw_xlate_in_tree(in);
+    llmgw_buf_t b;
+
+    (void)self;
+    if (!tree) {
+        *err = "the request body is not valid JSON";
+        return 400;
+    }
+    if (in->ep != LLMGW_EP_CHAT) {
+        *err = apr_psprintf(p, "provider '%s' does not support %s",
+                            x->provider, in->endpoint_name);
+        return 400;
+    }
+    if (anth_write_request(p, tree, x, &b, err)) {
+        return 400;
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
+}
 
 /* OpenAI usage object from counts; fills u. */
 static json_t *usage_json(apr_int64_t input, apr_int64_t cache_read,
@@ -697,114 +708,370 @@ static json_t *usage_json(apr_int64_t input, apr_int64_t cache_read,
                      "cached_tokens", (json_int_t)cache_read);
 }
 
-static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
-                                  const llmgw_xlate_ctx_t *x,
-                                  llmgw_usage_t *usage)
-{
-    const json_t *content = json_object_get(native, "content");
-    const json_t *u = json_object_get(native, "usage");
-    json_t *tool_calls = json_array();
-    json_t *message;
-    json_t *resp;
-    /* lengths kept: "\u0000" in a text block is content too */
-    llmgw_buf_t text_b, thinking_b;
-    int has_text = 0, has_thinking = 0;
-    char *answer = NULL;        /* the response_format tool's input */
-    size_t i;
-    const json_t *b;
-    int has_tools;
-    const char *finish;
+/* ------------------------------------------------------------------ */
+/* chat response: read with the scanner, written directly              */
+/* ------------------------------------------------------------------ */
 
-    llmgw_buf_init(&text_b, p, 0);
-    llmgw_buf_init(&thinking_b, p, 0);
-    if (json_is_array(content)) {
-        json_array_foreach(content, i, b) {
-            const char *type = jstr(b, "type");
-            if (type == NULL) {
-                continue;
-            }
-            if (!strcmp(type, "text")) {
-                const json_t *t = json_object_get(b, "text");
-                if (json_is_string(t)) {
-                    llmgw_buf_append(&text_b, json_string_value(t),
-                                     json_string_length(t));
-                    has_text = 1;
-                }
-            }
-            else if (!strcmp(type, "thinking")) {
-                const json_t *t = json_object_get(b, "thinking");
-                if (json_is_string(t)) {
-                    llmgw_buf_append(&thinking_b, json_string_value(t),
-                                     json_string_length(t));
-                    has_thinking = 1;
-                }
-            }
-            else if (!strcmp(type, "tool_use")) {
-                const json_t *input = json_object_get(b, "input");
-                const char *id = jstr(b, "id");
-                const char *name = jstr(b, "name");
-                char *args = input ? llmgw_json_dumps(input, JSON_COMPACT
-                                                       | JSON_ENCODE_ANY)
-                                   : NULL;
-                if (name != NULL && !strcmp(name, ANTHROPIC_JSON_TOOL)) {
-                    if (answer == NULL) {
-                        answer = apr_pstrdup(p, args ? args : "{}");
-                    }
-                    free(args);
-                    continue;
-                }
-                json_array_append_new(tool_calls,
-                    json_pack("{s:s, s:s, s:{s:s, s:s}}",
-                              "id", id ? id : "",
-                              "type", "function",
-                              "function", "name", name ? name : "",
-                              "arguments", args ? args : "{}"));
-                free(args);
-            }
+/* A validated integer span's value; 0 when it is not an integer (a
+ * fraction or an exponent: jansson's real) or out of range (*bad set). */
+static apr_int64_t span_int(const llmgw_jspan_t *v, int *bad)
+{
+    char num[32], *e;
+    long long n;
+
+    if (v->type != LLMGW_JV_NUMBER || memchr(v->p, '.', v->len)
+        || memchr(v->p, 'e', v->len) || memchr(v->p, 'E', v->len)) {
+        return 0;
+    }
+    if (v->len >= sizeof(num)) {
+        *bad = 1;
+        return 0;
+    }
+    memcpy(num, v->p, v->len);
+    num[v->len] = '\0';
+    errno = 0;
+    n = strtoll(num, &e, 10);
+    if (errno || *e) {
+        *bad = 1;               /* jansson refuses the whole answer */
+        return 0;
+    }
+    return (apr_int64_t)n;
+}
+
+/* A string span's text between its quotes (escaped: JSON text as is). */
+#define SPAN_IN(v) ((v)->p + 1)
+#define SPAN_INLEN(v) ((v)->len - 2)
+
+/* Whether a string span's value is lit (only an unescaped spelling of it
+ * matches: the providers' tokens never hold an escape). */
+static int span_is(const llmgw_jspan_t *v, const char *lit)
+{
+    apr_size_t n = strlen(lit);
+    return v && v->type == LLMGW_JV_STRING && v->len == n + 2
+           && !memcmp(v->p + 1, lit, n);
+}
+
+/* A string span's value in the pool (unescaped), or NULL. */
+static const char *span_pstr(apr_pool_t *p, const llmgw_jspan_t *v)
+{
+    json_t *j;
+    const char *s;
+
+    if (v == NULL || v->type != LLMGW_JV_STRING) {
+        return NULL;
+    }
+    if (!v->escaped) {
+        return apr_pstrmemdup(p, SPAN_IN(v), SPAN_INLEN(v));
+    }
+    j = llmgw_json_loadb(v->p, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                         NULL);
+    s = json_is_string(j) ? apr_pstrdup(p, json_string_value(j)) : NULL;
+    json_decref(j);
+    return s;
+}
+
+typedef struct {
+    llmgw_jspan_t content, usage, stop;
+    int has_content, has_usage, has_stop;
+    int bad;
+} ans_top_t;
+
+static int ans_top_member(void *baton, const char *key, apr_size_t klen,
+                          int esc, const llmgw_jspan_t *v)
+{
+    ans_top_t *t = baton;
+
+    /* the last of a repeated member wins, as in jansson */
+    if (llmgw_json_key_is(key, klen, esc, "content")) {
+        t->content = *v;
+        t->has_content = 1;
+    }
+    else if (llmgw_json_key_is(key, klen, esc, "usage")) {
+        t->usage = *v;
+        t->has_usage = 1;
+    }
+    else if (llmgw_json_key_is(key, klen, esc, "stop_reason")) {
+        t->stop = *v;
+        t->has_stop = 1;
+    }
+    return 0;
+}
+
+/* One content block's members. */
+typedef struct {
+    llmgw_jspan_t type, text, thinking, input, id, name;
+    unsigned seen;
+} ans_block_t;
+
+enum { B_TYPE = 1, B_TEXT = 2, B_THINKING = 4, B_INPUT = 8, B_ID = 16,
+       B_NAME = 32 };
+
+static int ans_block_member(void *baton, const char *key, apr_size_t klen,
+                            int esc, const llmgw_jspan_t *v)
+{
+    ans_block_t *b = baton;
+    static const struct { const char *name; unsigned bit;
+                          apr_size_t off; } m[] = {
+        { "type", B_TYPE, offsetof(ans_block_t, type) },
+        { "text", B_TEXT, offsetof(ans_block_t, text) },
+        { "thinking", B_THINKING, offsetof(ans_block_t, thinking) },
+        { "input", B_INPUT, offsetof(ans_block_t, input) },
+        { "id", B_ID, offsetof(ans_block_t, id) },
+        { "name", B_NAME, offsetof(ans_block_t, name) },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        if (llmgw_json_key_is(key, klen, esc, m[i].name)) {
+            *(llmgw_jspan_t *)((char *)b + m[i].off) = *v;
+            b->seen |= m[i].bit;
+            break;
         }
     }
-    has_tools = json_array_size(tool_calls) > 0;
-    message = json_pack("{s:s}", "role", "assistant");
-    json_object_set_new(message, "content",
-                        answer ? json_string(answer)   /* the JSON is the answer */
-                        : has_text ? json_stringn(text_b.data ? text_b.data : "",
-                                                  text_b.len)
-                        : has_tools ? json_null() : json_string(""));
-    json_object_set_new(message, "refusal", json_null());
-    if (has_thinking) {
-        json_object_set_new(message, "reasoning_content",
-                            json_stringn(thinking_b.data ? thinking_b.data
-                                                         : "", thinking_b.len));
+    return 0;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    llmgw_buf_t text, thinking, calls;  /* escaped texts; tool_calls */
+    int has_text, has_thinking, ncalls;
+    const char *answer;         /* the response_format tool's input */
+    int fail;
+} ans_t;
+
+/* A tool_use input as the old writer printed it: compact, through the
+ * tree (numbers and escapes normalised as jansson prints them). */
+static char *input_text(const llmgw_jspan_t *v)
+{
+    int tree = v->type == LLMGW_JV_OBJECT || v->type == LLMGW_JV_ARRAY;
+    json_t *j = llmgw_json_loadb(v->p, v->len, tree ? JSON_ALLOW_NUL
+                                 : JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    char *txt = j ? llmgw_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
+                  : NULL;
+    json_decref(j);
+    return txt;
+}
+
+static int ans_block(void *baton, const char *key, apr_size_t klen, int esc,
+                     const llmgw_jspan_t *v)
+{
+    ans_t *a = baton;
+    ans_block_t b;
+
+    (void)key; (void)klen; (void)esc;
+    if (v->type != LLMGW_JV_OBJECT) {
+        return 0;
     }
-    if (has_tools) {
-        json_object_set_new(message, "tool_calls", tool_calls);
+    memset(&b, 0, sizeof(b));
+    llmgw_json_each(v, ans_block_member, &b);
+    if (!(b.seen & B_TYPE) || b.type.type != LLMGW_JV_STRING) {
+        return 0;
     }
-    else {
-        json_decref(tool_calls);
+    if (span_is(&b.type, "text")) {
+        if ((b.seen & B_TEXT) && b.text.type == LLMGW_JV_STRING) {
+            llmgw_buf_append(&a->text, SPAN_IN(&b.text), SPAN_INLEN(&b.text));
+            a->has_text = 1;
+        }
     }
-    finish = map_stop_reason(jstr(native, "stop_reason"));
-    if (answer != NULL && !has_tools && finish != NULL
+    else if (span_is(&b.type, "thinking")) {
+        if ((b.seen & B_THINKING) && b.thinking.type == LLMGW_JV_STRING) {
+            llmgw_buf_append(&a->thinking, SPAN_IN(&b.thinking),
+                             SPAN_INLEN(&b.thinking));
+            a->has_thinking = 1;
+        }
+    }
+    else if (span_is(&b.type, "tool_use")) {
+        const char *name = (b.seen & B_NAME) ? span_pstr(a->p, &b.name)
+                                             : NULL;
+        char *args = (b.seen & B_INPUT) ? input_text(&b.input) : NULL;
+
+        if (name != NULL && !strcmp(name, ANTHROPIC_JSON_TOOL)) {
+            if (a->answer == NULL) {
+                a->answer = apr_pstrdup(a->p, args ? args : "{}");
+            }
+            free(args);
+            return 0;
+        }
+        if (a->ncalls++) {
+            W_LIT(&a->calls, ",");
+        }
+        W_LIT(&a->calls, "{\"id\":");
+        if ((b.seen & B_ID) && b.id.type == LLMGW_JV_STRING) {
+            llmgw_buf_append(&a->calls, b.id.p, b.id.len);
+        }
+        else {
+            W_LIT(&a->calls, "\"\"");
+        }
+        W_LIT(&a->calls, ",\"type\":\"function\",\"function\":{\"name\":");
+        if ((b.seen & B_NAME) && b.name.type == LLMGW_JV_STRING) {
+            llmgw_buf_append(&a->calls, b.name.p, b.name.len);
+        }
+        else {
+            W_LIT(&a->calls, "\"\"");
+        }
+        W_LIT(&a->calls, ",\"arguments\":");
+        w_str(&a->calls, args ? args : "{}");
+        W_LIT(&a->calls, "}}");
+        free(args);
+    }
+    return 0;
+}
+
+typedef struct {
+    apr_int64_t input, cache_read, cache_write, output;
+    int bad;
+} ans_usage_t;
+
+static int ans_usage_member(void *baton, const char *key, apr_size_t klen,
+                            int esc, const llmgw_jspan_t *v)
+{
+    ans_usage_t *u = baton;
+
+    if (llmgw_json_key_is(key, klen, esc, "input_tokens")) {
+        u->input = span_int(v, &u->bad);
+    }
+    else if (llmgw_json_key_is(key, klen, esc, "cache_read_input_tokens")) {
+        u->cache_read = span_int(v, &u->bad);
+    }
+    else if (llmgw_json_key_is(key, klen, esc,
+                               "cache_creation_input_tokens")) {
+        u->cache_write = span_int(v, &u->bad);
+    }
+    else if (llmgw_json_key_is(key, klen, esc, "output_tokens")) {
+        u->output = span_int(v, &u->bad);
+    }
+    return 0;
+}
+
+/* The Anthropic answer body -> chat.completion into out; fills usage.
+ * -1 when the body is not an answer (not JSON). */
+static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
+                               const char *body, apr_size_t len,
+                               llmgw_buf_t *out, llmgw_usage_t *usage)
+{
+    ans_top_t t;
+    ans_t a;
+    ans_usage_t u;
+    llmgw_jspan_t top;
+    const char *finish = NULL;
+    int rv;
+
+    memset(&t, 0, sizeof(t));
+    rv = llmgw_json_object_each(body, len, &top, ans_top_member, &t);
+    if (rv != 1) {
+        /* an array is JSON too: an answer with nothing in it */
+        const char *s = body;
+        while (s < body + len && (*s == ' ' || *s == '\t' || *s == '\n'
+                                  || *s == '\r')) {
+            s++;
+        }
+        if (s == body + len || *s != '[' || !llmgw_json_valid(body, len)) {
+            return -1;
+        }
+        memset(&t, 0, sizeof(t));
+    }
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    llmgw_buf_init(&a.text, p, t.has_content ? t.content.len : 0);
+    llmgw_buf_init(&a.thinking, p, 0);
+    llmgw_buf_init(&a.calls, p, 0);
+    if (t.has_content && t.content.type == LLMGW_JV_ARRAY) {
+        llmgw_json_each(&t.content, ans_block, &a);
+    }
+    memset(&u, 0, sizeof(u));
+    if (t.has_usage && t.usage.type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(&t.usage, ans_usage_member, &u);
+        if (u.bad) {
+            return -1;
+        }
+    }
+    if (t.has_stop) {
+        finish = map_stop_reason(span_pstr(p, &t.stop));
+    }
+    if (a.answer != NULL && !a.ncalls && finish != NULL
         && !strcmp(finish, "tool_calls")) {
         finish = "stop";        /* the answer tool is not a tool call */
     }
-    finish = llmgw_finish_reason(finish, has_tools);
+    finish = llmgw_finish_reason(finish, a.ncalls > 0);
 
-    resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}]}",
-                     "id", x->id ? x->id : "",
-                     "object", "chat.completion",
-                     "created", (json_int_t)x->created,
-                     "model", x->model ? x->model : "",
-                     "choices", "index", 0, "message", message,
-                     "logprobs", "finish_reason", finish);
-    if (json_is_object(u)) {
-        json_object_set_new(resp, "usage",
-                            usage_json(jint(u, "input_tokens", NULL),
-                                       jint(u, "cache_read_input_tokens", NULL),
-                                       jint(u, "cache_creation_input_tokens",
-                                            NULL),
-                                       jint(u, "output_tokens", NULL), usage));
+    llmgw_buf_init(out, p, a.text.len + a.thinking.len + a.calls.len + 512);
+    W_LIT(out, "{\"id\":");
+    w_str(out, x->id ? x->id : "");
+    W_LIT(out, ",\"object\":\"chat.completion\",\"created\":");
+    w_int(out, x->created);
+    W_LIT(out, ",\"model\":");
+    w_str(out, x->model ? x->model : "");
+    W_LIT(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+          "\"assistant\",\"content\":");
+    if (a.answer != NULL) {
+        w_str(out, a.answer);           /* the JSON is the answer */
     }
-    return resp;
+    else if (a.has_text) {
+        W_LIT(out, "\"");
+        llmgw_buf_append(out, a.text.data ? a.text.data : "", a.text.len);
+        W_LIT(out, "\"");
+    }
+    else if (a.ncalls) {
+        W_LIT(out, "null");
+    }
+    else {
+        W_LIT(out, "\"\"");
+    }
+    W_LIT(out, ",\"refusal\":null");
+    if (a.has_thinking) {
+        W_LIT(out, ",\"reasoning_content\":\"");
+        llmgw_buf_append(out, a.thinking.data ? a.thinking.data : "",
+                         a.thinking.len);
+        W_LIT(out, "\"");
+    }
+    if (a.ncalls) {
+        W_LIT(out, ",\"tool_calls\":[");
+        llmgw_buf_append(out, a.calls.data, a.calls.len);
+        W_LIT(out, "]");
+    }
+    W_LIT(out, "},\"logprobs\":null,\"finish_reason\":");
+    w_str(out, finish);
+    W_LIT(out, "}]");
+    if (t.has_usage && t.usage.type == LLMGW_JV_OBJECT) {
+        apr_int64_t prompt = u.input + u.cache_read + u.cache_write;
+
+        if (usage != NULL) {
+            usage->prompt_tokens = prompt;
+            usage->completion_tokens = u.output;
+            usage->total_tokens = prompt + u.output;
+            usage->cached_tokens = u.cache_read;
+            usage->cache_write_tokens = u.cache_write;
+        }
+        W_LIT(out, ",\"usage\":{\"prompt_tokens\":");
+        w_int(out, prompt);
+        W_LIT(out, ",\"completion_tokens\":");
+        w_int(out, u.output);
+        W_LIT(out, ",\"total_tokens\":");
+        w_int(out, prompt + u.output);
+        W_LIT(out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        w_int(out, u.cache_read);
+        W_LIT(out, "}}");
+    }
+    W_LIT(out, "}");
+    return 0;
+}
+
+static int anth_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
+                             const llmgw_xlate_ctx_t *x,
+                             const llmgw_xlate_in_t *in, const char *body,
+                             apr_size_t len, const char **out,
+                             apr_size_t *out_len, llmgw_usage_t *usage)
+{
+    llmgw_buf_t b;
+
+    (void)self;
+    if (in->ep != LLMGW_EP_CHAT
+        || anth_write_response(p, x, body, len, &b, usage)) {
+        return -1;
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1210,6 +1477,21 @@ static void anth_error(apr_pool_t *p, int http_status, const char *body,
     json_decref(j);
 }
 
+static json_t *anth_chat_request(apr_pool_t *p, const json_t *req,
+                                 const llmgw_xlate_ctx_t *x, const char **err)
+{
+    return llmgw_xlate_chat_request_tree(&llmgw_anthropic_translator, p, req,
+                                         x, err);
+}
+
+static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
+                                  const llmgw_xlate_ctx_t *x,
+                                  llmgw_usage_t *usage)
+{
+    return llmgw_xlate_chat_response_tree(&llmgw_anthropic_translator, p,
+                                          native, x, usage);
+}
+
 const llmgw_translator_t llmgw_anthropic_translator = {
     "anthropic",
     anth_path,
@@ -1223,6 +1505,6 @@ const llmgw_translator_t llmgw_anthropic_translator = {
     anth_error,
     NULL,
     NULL,
-    llmgw_xlate_request_from_tree,
-    llmgw_xlate_response_from_tree
+    anth_raw_request,
+    anth_raw_response
 };

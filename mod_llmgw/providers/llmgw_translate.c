@@ -73,6 +73,48 @@ int llmgw_xlate_emit_provider_error(const llmgw_xlate_ctx_t *x,
     return llmgw_xlate_emit_error(x, &e, emit, baton);
 }
 
+void llmgw_xlate_turns_init(llmgw_xlate_turns_t *t, apr_pool_t *p,
+                            const char *key)
+{
+    llmgw_buf_init(&t->out, p, 1024);
+    llmgw_buf_init(&t->blk, p, 0);
+    t->last_role = NULL;
+    t->key = key;
+}
+
+llmgw_buf_t *llmgw_xlate_turn_item(llmgw_xlate_turns_t *t)
+{
+    if (t->blk.len) {
+        LLMGW_BUF_LIT(&t->blk, ",");
+    }
+    return &t->blk;
+}
+
+void llmgw_xlate_turn_push(llmgw_xlate_turns_t *t, const char *role)
+{
+    if (t->blk.len == 0) {
+        return;
+    }
+    if (t->last_role != NULL && !strcmp(t->last_role, role)) {
+        t->out.len -= 2;                        /* reopen: "]}" */
+        LLMGW_BUF_LIT(&t->out, ",");
+    }
+    else {
+        if (t->out.len) {
+            LLMGW_BUF_LIT(&t->out, ",");
+        }
+        LLMGW_BUF_LIT(&t->out, "{\"role\":");
+        llmgw_buf_json_cstr(&t->out, role);
+        LLMGW_BUF_LIT(&t->out, ",\"");
+        llmgw_buf_append(&t->out, t->key, strlen(t->key));
+        LLMGW_BUF_LIT(&t->out, "\":[");
+    }
+    llmgw_buf_append(&t->out, t->blk.data, t->blk.len);
+    LLMGW_BUF_LIT(&t->out, "]}");
+    t->last_role = role;
+    t->blk.len = 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Request parameters                                                  */
 /* ------------------------------------------------------------------ */
@@ -467,4 +509,46 @@ int llmgw_xlate_response_from_tree(const llmgw_translator_t *self,
     *out = apr_pstrmemdup(p, txt, *out_len);
     free(txt);
     return 0;
+}
+
+json_t *llmgw_xlate_chat_request_tree(const llmgw_translator_t *self,
+                                      apr_pool_t *p, const json_t *req,
+                                      const llmgw_xlate_ctx_t *x,
+                                      const char **err)
+{
+    llmgw_xlate_in_t in;
+    const char *out = NULL;
+    apr_size_t len = 0;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    in.tree = (json_t *)req;
+    if (self->raw_request(self, p, x, &in, &out, &len, err)) {
+        return NULL;
+    }
+    return llmgw_json_loadb(out, len, JSON_ALLOW_NUL, NULL);
+}
+
+json_t *llmgw_xlate_chat_response_tree(const llmgw_translator_t *self,
+                                       apr_pool_t *p, const json_t *native,
+                                       const llmgw_xlate_ctx_t *x,
+                                       llmgw_usage_t *usage)
+{
+    llmgw_xlate_in_t in;
+    const char *out = NULL;
+    apr_size_t len = 0;
+    char *txt = json_dumps(native, JSON_COMPACT | JSON_ENCODE_ANY);
+    int rv;
+
+    if (txt == NULL) {
+        return NULL;
+    }
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    rv = self->raw_response(self, p, x, &in, txt, strlen(txt), &out, &len,
+                            usage);
+    free(txt);
+    return rv ? NULL : llmgw_json_loadb(out, len, JSON_ALLOW_NUL, NULL);
 }

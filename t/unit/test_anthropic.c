@@ -601,7 +601,7 @@ END_TEST
 START_TEST(test_resp_odd_shapes)
 {
     static const char *const bodies[] = {
-        "null", "[]", "{}", "{\"content\":null}", "{\"content\":[null,1]}",
+        "[]", "{}", "{\"content\":null}", "{\"content\":[null,1]}",
         "{\"content\":[{\"type\":\"text\"}]}",
         "{\"content\":[{\"type\":\"tool_use\"}]}",
         "{\"content\":[{\"type\":\"tool_use\",\"id\":3,\"name\":[],\"input\":5}]}",
@@ -618,6 +618,13 @@ START_TEST(test_resp_odd_shapes)
         ck_assert_ptr_nonnull(json_string_value(json_object_get(c,
                                                                 "finish_reason")));
         json_decref(o);
+    }
+    {
+        /* not an object or an array: no answer (a 502 in the gateway) */
+        llmgw_xlate_ctx_t x = ctx();
+        json_t *in = json_null();
+        ck_assert_ptr_null(T->chat_response(tp, in, &x, NULL));
+        json_decref(in);
     }
 }
 END_TEST

@@ -286,6 +286,56 @@ static void both(const char *body, llmgw_endpoint_e ep, int want_fast)
     json_decref(j);
 }
 
+/* The direct writers (llmgw_buf_json*): the bytes llmgw_json_dumps writes
+ * for the same value; keys matched escaped or not. */
+START_TEST(buf_writers_same_as_dumps)
+{
+    static const char *const docs[] = {
+        "[\"plain\"]", "[\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u0001 \\u001f\"]",
+        "[\"nul \\u0000 in\"]",
+        "[\"0123456789abcdefg\\\"hijklmnopqrstu\\u001fvwxyz0123456789\\\\ABCDEFGH\\u00e9IJKLMNOPQ\\nRSTUVWXYZ_tail\"]", "[\"\\u00e9t\\u00e9 \\ud83d\\ude00\"]",
+        "[0.7]", "[1.0]", "[1e300]", "[-2.5e-7]", "[0.1]", "[123456789.123]",
+        "{\"a\":[1,2.5,{\"b\":null}],\"c\":true,\"d\":\"x\\ny\"}",
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_t *j = ut_json(docs[i]), *v = json_array_get(j, 0);
+        char *want = llmgw_json_dumps(j, JSON_COMPACT);
+        llmgw_buf_t b;
+
+        llmgw_buf_init(&b, tp, 0);
+        ck_assert_int_eq(llmgw_buf_json(&b, j), 0);
+        ck_assert_str_eq(b.data, want);
+        if (json_is_string(v)) {
+            b.len = 0;
+            llmgw_buf_append(&b, "[", 1);
+            llmgw_buf_json_string(&b, json_string_value(v),
+                                  json_string_length(v));
+            llmgw_buf_append(&b, "]", 1);
+            ck_assert_str_eq(b.data, want);
+        }
+        if (json_is_real(v)) {
+            json_t *one = json_real(json_real_value(v));
+            char *w1 = llmgw_json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
+            b.len = 0;
+            llmgw_buf_json_real(&b, json_real_value(v));
+            b.data[b.len] = '\0';
+            ck_assert_str_eq(b.data, w1);
+            free(w1);
+            json_decref(one);
+        }
+        free(want);
+        json_decref(j);
+    }
+    ck_assert(llmgw_json_key_is("content", 7, 0, "content"));
+    ck_assert(!llmgw_json_key_is("content", 7, 0, "conten"));
+    ck_assert(llmgw_json_key_is("cont\\u0065nt", 12, 1, "content"));
+    ck_assert(!llmgw_json_key_is("cont\\u0065nx", 12, 1, "content"));
+    ck_assert(!llmgw_json_key_is("a\\u0000", 7, 1, "a"));
+}
+END_TEST
+
 START_TEST(text_parse_agrees_with_tree)
 {
     both("{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
@@ -392,6 +442,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, object_each_agrees_with_jansson);
     tcase_add_test(tc, loadb_same_as_jansson);
     tcase_add_test(tc, dump_same_as_jansson);
+    tcase_add_test(tc, buf_writers_same_as_dumps);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);

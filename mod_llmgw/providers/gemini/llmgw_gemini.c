@@ -70,6 +70,6 @@ const llmgw_translator_t llmgw_gemini_translator = {
     gem_error,
     gem_embeddings_request,
     gem_embeddings_response,
-    llmgw_xlate_request_from_tree,
-    llmgw_xlate_response_from_tree
+    gem_raw_request,
+    gem_raw_response
 };

@@ -26,6 +26,8 @@
 #include "llmgw_translate.h"
 #include "llmgw_chat_request.h"
 #include "llmgw_envelope.h"
+#include "llmgw_json_scan.h"
+#include <errno.h>
 
 #define GEMINI_SKIP_SIGNATURE "skip_thought_signature_validator"
 #define GEMINI_MAX_CHOICES    128     /* candidateCount is at most 8 */
@@ -51,14 +53,27 @@ json_t *gem_usage_from_meta(const json_t *m, llmgw_usage_t *u);
 /* llmgw_gemini_schema.c */
 json_t *gem_clean_schema(apr_pool_t *p, const json_t *s);
 
-/* llmgw_gemini_request.c */
+/* llmgw_gemini_request.c (gem_chat_request, gem_chat_response: the tree
+ * forms of gem_raw_request, gem_raw_response) */
 json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
                          const llmgw_xlate_ctx_t *x, const char **err);
+
+/* raw_request (chat: written directly; embeddings: through the tree) */
+int gem_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
+                    const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
+                    const char **out, apr_size_t *out_len, const char **err);
 
 /* llmgw_gemini_response.c */
 json_t *gem_chat_response(apr_pool_t *p, const json_t *native,
                           const llmgw_xlate_ctx_t *x,
                           llmgw_usage_t *usage);
+
+/* raw_response (chat: read with the scanner, written directly;
+ * embeddings: through the tree) */
+int gem_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
+                     const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
+                     const char *body, apr_size_t len, const char **out,
+                     apr_size_t *out_len, llmgw_usage_t *usage);
 
 /* The candidate's choice index (its `index`, else its position); -1 for
  * one beyond GEMINI_MAX_CHOICES, which is skipped. */

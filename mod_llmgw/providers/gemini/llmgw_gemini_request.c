@@ -34,42 +34,6 @@ static const llmgw_xparam_t gem_params[] = {
 };
 
 
-typedef struct {
-    apr_pool_t *p;
-    const llmgw_xlate_ctx_t *x;
-    const char **err;
-    json_t *contents;           /* [{role, parts}] */
-    json_t *system;             /* parts of systemInstruction */
-    apr_hash_t *call_names;     /* tool_call_id -> function name */
-} req_state_t;
-
-static int fail(req_state_t *st, const char *msg)
-{
-    if (st->err && *st->err == NULL) {
-        *st->err = apr_pstrdup(st->p, msg);
-    }
-    return -1;
-}
-
-/* Appends parts (stolen) to the last turn when it has the same role. */
-static void push_turn(req_state_t *st, const char *role, json_t *parts)
-{
-    size_t n = json_array_size(st->contents);
-    json_t *last = n ? json_array_get(st->contents, n - 1) : NULL;
-
-    if (json_array_size(parts) == 0) {
-        json_decref(parts);
-        return;
-    }
-    if (last && !strcmp(gem_jstr(last, "role"), role)) {
-        json_array_extend(json_object_get(last, "parts"), parts);
-        json_decref(parts);
-        return;
-    }
-    json_array_append_new(st->contents,
-                          json_pack("{s:s,s:o}", "role", role, "parts", parts));
-}
-
 static const char *guess_mime(apr_pool_t *p, const char *url)
 {
     static const char *const map[][2] = {
@@ -103,328 +67,457 @@ static const char *guess_mime(apr_pool_t *p, const char *url)
     return "image/jpeg";
 }
 
-/* A message's parts -> Gemini parts (new reference). */
-static json_t *content_parts(req_state_t *st, const llmgw_chat_msg_t *m)
+/* ------------------------------------------------------------------ */
+/* Written directly from llmgw_chat_request_t                          */
+/* ------------------------------------------------------------------ */
+
+#define W_LIT LLMGW_BUF_LIT
+
+typedef struct {
+    apr_pool_t *p;
+    const llmgw_xlate_ctx_t *x;
+    const char *err;
+    llmgw_xlate_turns_t turns;  /* contents */
+    llmgw_buf_t system;         /* systemInstruction's parts */
+    llmgw_buf_t scratch;
+    apr_hash_t *call_names;     /* tool_call_id -> function name */
+} gw_t;
+
+static int gw_fail(gw_t *w, const char *msg)
 {
-    json_t *parts = json_array();
+    if (w->err == NULL) {
+        w->err = apr_pstrdup(w->p, msg);
+    }
+    return -1;
+}
+
+static void gw_content_parts(gw_t *w, const llmgw_chat_msg_t *m)
+{
     int i;
 
     for (i = 0; i < m->parts->nelts; i++) {
         const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(m->parts, i,
                                                      llmgw_chat_part_t);
+        llmgw_buf_t *b = llmgw_xlate_turn_item(&w->turns);
+
         if (pt->type == LLMGW_PART_TEXT) {
-            json_array_append_new(parts, json_pack("{s:O}", "text",
-                                                   pt->json_text));
+            W_LIT(b, "{\"text\":");
+            llmgw_buf_json_string(b, pt->text.s, pt->text.len);
+            W_LIT(b, "}");
         }
         else if (pt->mime != NULL) {      /* data URL, audio */
-            json_array_append_new(parts, json_pack("{s:{s:s,s:s%}}",
-                                  "inlineData", "mimeType", pt->mime,
-                                  "data", pt->data.s, pt->data.len));
+            W_LIT(b, "{\"inlineData\":{\"mimeType\":");
+            llmgw_buf_json_cstr(b, pt->mime);
+            W_LIT(b, ",\"data\":");
+            llmgw_buf_json_string(b, pt->data.s, pt->data.len);
+            W_LIT(b, "}}");
         }
         else {
-            json_array_append_new(parts, json_pack("{s:{s:s,s:s}}",
-                                  "fileData", "mimeType",
-                                  guess_mime(st->p, pt->url),
-                                  "fileUri", pt->url));
+            W_LIT(b, "{\"fileData\":{\"mimeType\":");
+            llmgw_buf_json_cstr(b, guess_mime(w->p, pt->url));
+            W_LIT(b, ",\"fileUri\":");
+            llmgw_buf_json_cstr(b, pt->url);
+            W_LIT(b, "}}");
         }
     }
-    return parts;
 }
 
-static int assistant_message(req_state_t *st, const llmgw_chat_msg_t *m)
+static int gw_assistant(gw_t *w, const llmgw_chat_msg_t *m)
 {
-    json_t *parts, *text;
-    int i;
-    int signed_calls = 0;
-    size_t first_call = (size_t)-1;
+    llmgw_buf_t text;
+    int i, signed_calls = 0;
 
     if (!m->text_only) {
-        return fail(st, "assistant content must be a string or an array "
-                    "of text parts");
+        return gw_fail(w, "assistant content must be a string or an array "
+                       "of text parts");
     }
-    text = llmgw_chat_msg_text(m, "");
-    parts = json_array();
-    if (json_string_length(text) > 0) {
-        json_array_append_new(parts, json_pack("{s:o}", "text", text));
+    for (i = 0; i < m->calls->nelts; i++) {
+        if (APR_ARRAY_IDX(m->calls, i, llmgw_chat_call_t).thought_signature) {
+            signed_calls++;
+        }
     }
-    else {
-        json_decref(text);
+    llmgw_buf_init(&text, w->p, 0);
+    llmgw_chat_msg_text_write(&text, m, "", 0);
+    if (text.len > 0) {
+        llmgw_buf_t *b = llmgw_xlate_turn_item(&w->turns);
+        W_LIT(b, "{\"text\":");
+        llmgw_buf_json_string(b, text.data, text.len);
+        W_LIT(b, "}");
     }
     for (i = 0; i < m->calls->nelts; i++) {
         const llmgw_chat_call_t *c = &APR_ARRAY_IDX(m->calls, i,
                                                     llmgw_chat_call_t);
-        json_t *part;
+        llmgw_buf_t *b = llmgw_xlate_turn_item(&w->turns);
+        /* a turn whose calls carry no signature: the first one gets the
+         * validator-skip sentinel */
+        const char *sig = c->thought_signature ? c->thought_signature
+                          : (!signed_calls && i == 0) ? GEMINI_SKIP_SIGNATURE
+                          : NULL;
 
         if (c->id) {
-            apr_hash_set(st->call_names, c->id, APR_HASH_KEY_STRING,
+            apr_hash_set(w->call_names, c->id, APR_HASH_KEY_STRING,
                          c->name);
         }
-        part = json_pack("{s:{s:s,s:O}}", "functionCall", "name", c->name,
-                         "args", c->args);
-        if (c->thought_signature) {
-            json_object_set_new(part, "thoughtSignature",
-                                json_string(c->thought_signature));
-            signed_calls++;
+        W_LIT(b, "{\"functionCall\":{\"name\":");
+        llmgw_buf_json_cstr(b, c->name);
+        W_LIT(b, ",\"args\":");
+        if (llmgw_buf_json(b, c->args)) {
+            return gw_fail(w, "cannot write a tool call's arguments");
         }
-        if (first_call == (size_t)-1) {
-            first_call = json_array_size(parts);
+        W_LIT(b, "}");
+        if (sig) {
+            W_LIT(b, ",\"thoughtSignature\":");
+            llmgw_buf_json_cstr(b, sig);
         }
-        json_array_append_new(parts, part);
+        W_LIT(b, "}");
     }
-    if (first_call != (size_t)-1 && signed_calls == 0) {
-        json_object_set_new(json_array_get(parts, first_call),
-                            "thoughtSignature",
-                            json_string(GEMINI_SKIP_SIGNATURE));
-    }
-    push_turn(st, "model", parts);
+    llmgw_xlate_turn_push(&w->turns, "model");
     return 0;
 }
 
-static int tool_message(req_state_t *st, const llmgw_chat_msg_t *m)
+static int gw_tool(gw_t *w, const llmgw_chat_msg_t *m)
 {
     const char *id = m->call_id;
     const char *name;
-    json_t *text, *resp;
+    llmgw_buf_t text, *b;
+    json_t *resp;
 
     if (id == NULL) {
-        return fail(st, "function message without a name");
+        return gw_fail(w, "function message without a name");
     }
     name = m->role == LLMGW_ROLE_FUNCTION
-           ? id : apr_hash_get(st->call_names, id, APR_HASH_KEY_STRING);
+           ? id : apr_hash_get(w->call_names, id, APR_HASH_KEY_STRING);
     if (name == NULL) {
         name = m->name ? m->name : id;
     }
-    text = llmgw_chat_msg_text(m, "");
-    resp = json_loadb(json_string_value(text), json_string_length(text),
-                      JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(resp)) {
-        json_decref(resp);
-        resp = json_pack("{s:O}", "content", text);
+    llmgw_buf_init(&text, w->p, 0);
+    llmgw_chat_msg_text_write(&text, m, "", 0);
+    b = llmgw_xlate_turn_item(&w->turns);
+    W_LIT(b, "{\"functionResponse\":{\"name\":");
+    llmgw_buf_json_cstr(b, name);
+    W_LIT(b, ",\"response\":");
+    /* a text that is a JSON object goes as it is, else as its content */
+    resp = text.len && (text.data[0] == '{' || strchr(" \t\r\n",
+                                                      text.data[0]))
+           ? llmgw_json_loadb(text.data, text.len, JSON_ALLOW_NUL, NULL)
+           : NULL;
+    if (!json_is_object(resp) || llmgw_buf_json(b, resp)) {
+        W_LIT(b, "{\"content\":");
+        llmgw_buf_json_string(b, text.data ? text.data : "", text.len);
+        W_LIT(b, "}");
     }
-    json_decref(text);
-    push_turn(st, "user",
-              json_pack("[{s:{s:s,s:o}}]", "functionResponse", "name", name,
-                        "response", resp));
+    json_decref(resp);
+    W_LIT(b, "}}");
+    llmgw_xlate_turn_push(&w->turns, "user");
     return 0;
 }
 
-static int convert_messages(req_state_t *st, const llmgw_chat_request_t *r)
+static int gw_messages(gw_t *w, const llmgw_chat_request_t *r)
 {
     int i;
 
     for (i = 0; i < r->messages->nelts; i++) {
         const llmgw_chat_msg_t *m = &APR_ARRAY_IDX(r->messages, i,
                                                    llmgw_chat_msg_t);
-        json_t *text;
         int rv = 0;
 
         switch (m->role) {
         case LLMGW_ROLE_SYSTEM:
-            text = llmgw_chat_msg_text(m, "");
-            if (json_string_length(text) > 0) {
-                json_array_append_new(st->system,
-                                      json_pack("{s:o}", "text", text));
-            }
-            else {
-                json_decref(text);
+            w->scratch.len = 0;
+            llmgw_chat_msg_text_write(&w->scratch, m, "", 0);
+            if (w->scratch.len > 0) {
+                if (w->system.len) {
+                    W_LIT(&w->system, ",");
+                }
+                W_LIT(&w->system, "{\"text\":");
+                llmgw_buf_json_string(&w->system, w->scratch.data,
+                                      w->scratch.len);
+                W_LIT(&w->system, "}");
             }
             break;
         case LLMGW_ROLE_USER:
-            push_turn(st, "user", content_parts(st, m));
+            gw_content_parts(w, m);
+            llmgw_xlate_turn_push(&w->turns, "user");
             break;
         case LLMGW_ROLE_ASSISTANT:
-            rv = assistant_message(st, m);
+            rv = gw_assistant(w, m);
             break;
         default:
-            rv = tool_message(st, m);
+            rv = gw_tool(w, m);
             break;
         }
         if (rv < 0) {
             return -1;
         }
     }
-    if (json_array_size(st->contents) == 0) {
-        return fail(st, "'messages' needs at least one user or assistant "
-                    "message");
+    if (w->turns.out.len == 0) {
+        return gw_fail(w, "'messages' needs at least one user or assistant "
+                       "message");
     }
     return 0;
 }
 
-static int convert_tools(req_state_t *st, const llmgw_chat_request_t *r,
-                         json_t *body)
+/* A value as the client wrote it (numbers keep their type). */
+static int gw_value(gw_t *w, llmgw_buf_t *b, const char *key,
+                    const json_t *v)
 {
-    json_t *decls, *cfg = NULL;
-    int i;
+    if (v == NULL) {
+        return 0;
+    }
+    if (b->len > 1) {
+        W_LIT(b, ",");
+    }
+    W_LIT(b, "\"");
+    llmgw_buf_append(b, key, strlen(key));
+    W_LIT(b, "\":");
+    if (llmgw_buf_json(b, v)) {
+        return gw_fail(w, "cannot write a parameter");
+    }
+    return 0;
+}
+
+static void gw_key(llmgw_buf_t *b, const char *key)
+{
+    if (b->len > 1) {
+        W_LIT(b, ",");
+    }
+    W_LIT(b, "\"");
+    llmgw_buf_append(b, key, strlen(key));
+    W_LIT(b, "\":");
+}
+
+/* A tool's (or response_format's) schema, cleaned for Gemini; -1 when it
+ * cannot be written. */
+static int gw_schema(gw_t *w, llmgw_buf_t *b, const json_t *clean)
+{
+    int rv = llmgw_buf_json(b, clean);
+    return rv ? gw_fail(w, "cannot write a schema") : 0;
+}
+
+static int gw_tools(gw_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
+{
+    int i, n = 0;
 
     if (r->tools != NULL) {
-        decls = json_array();
         for (i = 0; i < r->tools->nelts; i++) {
             const llmgw_chat_tool_t *t = &APR_ARRAY_IDX(r->tools, i,
                                                         llmgw_chat_tool_t);
-            json_t *d = json_pack("{s:s}", "name", t->name);
-
+            if (n++) {
+                W_LIT(b, ",{\"name\":");
+            }
+            else {
+                W_LIT(b, ",\"tools\":[{\"functionDeclarations\":[{"
+                      "\"name\":");
+            }
+            llmgw_buf_json_cstr(b, t->name);
             if (t->description) {
-                json_object_set(d, "description", (json_t *)t->description);
+                W_LIT(b, ",\"description\":");
+                if (llmgw_buf_json(b, t->description)) {
+                    return gw_fail(w, "cannot write a tool description");
+                }
             }
             if (t->parameters) {
-                json_t *clean = gem_clean_schema(st->p, t->parameters);
+                json_t *clean = gem_clean_schema(w->p, t->parameters);
+                int rv = 0;
                 /* An object schema without properties is refused upstream:
                  * a function without parameters says the same. */
                 if (json_object_get(clean, "properties")
                     || (gem_jstr(clean, "type")
                         && strcasecmp(gem_jstr(clean, "type"), "object"))) {
-                    json_object_set_new(d, "parameters", clean);
+                    W_LIT(b, ",\"parameters\":");
+                    rv = gw_schema(w, b, clean);
                 }
-                else {
-                    json_decref(clean);
+                json_decref(clean);
+                if (rv) {
+                    return -1;
                 }
             }
-            json_array_append_new(decls, d);
+            W_LIT(b, "}");
         }
-        if (json_array_size(decls)) {
-            json_object_set_new(body, "tools",
-                                json_pack("[{s:o}]", "functionDeclarations",
-                                          decls));
-        }
-        else {
-            json_decref(decls);
+        if (n) {
+            W_LIT(b, "]}]");
         }
     }
-
     switch (r->tool_choice) {
     case LLMGW_TC_AUTO:
-        cfg = json_pack("{s:s}", "mode", "AUTO");
+        W_LIT(b, ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":"
+              "\"AUTO\"}}");
         break;
     case LLMGW_TC_NONE:
-        cfg = json_pack("{s:s}", "mode", "NONE");
+        W_LIT(b, ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":"
+              "\"NONE\"}}");
         break;
     case LLMGW_TC_REQUIRED:
-        cfg = json_pack("{s:s}", "mode", "ANY");
+        W_LIT(b, ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":"
+              "\"ANY\"}}");
         break;
     case LLMGW_TC_FUNCTION:
-        cfg = json_pack("{s:s,s:[s]}", "mode", "ANY",
-                        "allowedFunctionNames", r->tool_choice_name);
+        W_LIT(b, ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":"
+              "\"ANY\",\"allowedFunctionNames\":[");
+        llmgw_buf_json_cstr(b, r->tool_choice_name);
+        W_LIT(b, "]}}");
         break;
     default:
-        return 0;
+        break;
     }
-    json_object_set_new(body, "toolConfig",
-                        json_pack("{s:o}", "functionCallingConfig", cfg));
     return 0;
 }
 
-/* Sets gc[key] to v (a value as the client wrote it) when given. */
-static void opt_set(json_t *gc, const char *key, const json_t *v)
+/* generationConfig's members into gc (which starts with "{"). */
+static int gw_generation(gw_t *w, const llmgw_chat_request_t *r,
+                         llmgw_buf_t *gc)
 {
-    if (v != NULL) {
-        json_object_set(gc, key, (json_t *)v);
-    }
-}
-
-static int convert_generation(req_state_t *st, const llmgw_chat_request_t *r,
-                              json_t *body)
-{
-    json_t *gc = json_object();
-
     if (r->max_tokens > 0) {
-        json_object_set_new(gc, "maxOutputTokens",
-                            json_integer((json_int_t)r->max_tokens));
+        gw_key(gc, "maxOutputTokens");
+        llmgw_buf_int(gc, r->max_tokens);
     }
-    opt_set(gc, "temperature", r->temperature);
-    opt_set(gc, "topP", r->top_p);
-    opt_set(gc, "presencePenalty", r->presence_penalty);
-    opt_set(gc, "frequencyPenalty", r->frequency_penalty);
-    opt_set(gc, "candidateCount", r->n);
-    opt_set(gc, "topK", r->top_k);
+    if (gw_value(w, gc, "temperature", r->temperature)
+        || gw_value(w, gc, "topP", r->top_p)
+        || gw_value(w, gc, "presencePenalty", r->presence_penalty)
+        || gw_value(w, gc, "frequencyPenalty", r->frequency_penalty)
+        || gw_value(w, gc, "candidateCount", r->n)
+        || gw_value(w, gc, "topK", r->top_k)) {
+        return -1;
+    }
     /* reasoning -> thinkingConfig (thoughts included unless
      * reasoning.exclude); logprobs -> responseLogprobs / logprobs */
     if (r->reasoning.present) {
-        json_t *tc = json_pack("{s:I}", "thinkingBudget",
-                               (json_int_t)r->reasoning.budget);
+        gw_key(gc, "thinkingConfig");
+        W_LIT(gc, "{\"thinkingBudget\":");
+        llmgw_buf_int(gc, r->reasoning.budget);
         if (r->reasoning.budget > 0 && !r->reasoning.exclude) {
-            json_object_set_new(tc, "includeThoughts", json_true());
+            W_LIT(gc, ",\"includeThoughts\":true");
         }
-        json_object_set_new(gc, "thinkingConfig", tc);
+        W_LIT(gc, "}");
     }
     if (r->logprobs) {
-        json_object_set_new(gc, "responseLogprobs", json_true());
-        opt_set(gc, "logprobs", r->top_logprobs);
+        gw_key(gc, "responseLogprobs");
+        W_LIT(gc, "true");
+        if (gw_value(w, gc, "logprobs", r->top_logprobs)) {
+            return -1;
+        }
     }
     if (r->parallel_tool_calls_off) {
         const char *e = NULL;
-        if (llmgw_xlate_unsupported(st->p, st->x, "parallel_tool_calls",
+        if (llmgw_xlate_unsupported(w->p, w->x, "parallel_tool_calls",
                                     "parallel_tool_calls false has no "
                                     "equivalent on gemini providers", &e)) {
-            json_decref(gc);
-            return fail(st, e);
+            return gw_fail(w, e);
         }
     }
-    opt_set(gc, "seed", r->seed);
+    if (gw_value(w, gc, "seed", r->seed)) {
+        return -1;
+    }
     if (r->stop != NULL && r->stop->nelts > 0) {
-        json_t *seqs = json_array();
         int i;
+        gw_key(gc, "stopSequences");
         for (i = 0; i < r->stop->nelts; i++) {
-            json_array_append(seqs, APR_ARRAY_IDX(r->stop, i, json_t *));
+            json_t *s = APR_ARRAY_IDX(r->stop, i, json_t *);
+            if (i) {
+                W_LIT(gc, ",");
+            }
+            else {
+                W_LIT(gc, "[");
+            }
+            llmgw_buf_json_string(gc, json_string_value(s),
+                                  json_string_length(s));
         }
-        json_object_set_new(gc, "stopSequences", seqs);
+        W_LIT(gc, "]");
     }
     if (r->response_format != LLMGW_RF_UNSET) {
-        json_object_set_new(gc, "responseMimeType",
-                            json_string("application/json"));
+        gw_key(gc, "responseMimeType");
+        W_LIT(gc, "\"application/json\"");
         if (r->rf_schema != NULL) {
-            json_object_set_new(gc, "responseSchema",
-                                gem_clean_schema(st->p, r->rf_schema));
+            json_t *clean = gem_clean_schema(w->p, r->rf_schema);
+            int rv;
+            gw_key(gc, "responseSchema");
+            rv = gw_schema(w, gc, clean);
+            json_decref(clean);
+            if (rv) {
+                return -1;
+            }
         }
     }
-    if (json_object_size(gc)) {
-        json_object_set_new(body, "generationConfig", gc);
+    return 0;
+}
+
+/* The generateContent body of the chat request req, into out. */
+static int gem_write_request(apr_pool_t *p, const json_t *req,
+                             const llmgw_xlate_ctx_t *x, llmgw_buf_t *out,
+                             const char **err)
+{
+    llmgw_chat_request_t *r;
+    llmgw_buf_t tools, gc;
+    gw_t w;
+
+    *err = NULL;
+    if (llmgw_chat_request_read(p, req, gem_params, "gemini", x, &r, err)) {
+        return -1;
     }
-    else {
-        json_decref(gc);
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    w.x = x;
+    llmgw_xlate_turns_init(&w.turns, p, "parts");
+    llmgw_buf_init(&w.system, p, 0);
+    llmgw_buf_init(&w.scratch, p, 0);
+    llmgw_buf_init(&tools, p, 0);
+    llmgw_buf_init(&gc, p, 256);
+    w.call_names = apr_hash_make(p);
+    W_LIT(&gc, "{");
+    if (gw_messages(&w, r) < 0 || gw_tools(&w, r, &tools) < 0
+        || gw_generation(&w, r, &gc) < 0) {
+        *err = w.err ? w.err : "invalid request";
+        return -1;
     }
+    llmgw_buf_init(out, p, w.turns.out.len + w.system.len + tools.len
+                   + gc.len + 64);
+    W_LIT(out, "{\"contents\":[");
+    llmgw_buf_append(out, w.turns.out.data, w.turns.out.len);
+    W_LIT(out, "]");
+    if (w.system.len) {
+        W_LIT(out, ",\"systemInstruction\":{\"parts\":[");
+        llmgw_buf_append(out, w.system.data, w.system.len);
+        W_LIT(out, "]}");
+    }
+    if (tools.len) {
+        llmgw_buf_append(out, tools.data, tools.len);
+    }
+    if (gc.len > 1) {
+        W_LIT(out, ",\"generationConfig\":");
+        llmgw_buf_append(out, gc.data, gc.len);
+        W_LIT(out, "}");
+    }
+    W_LIT(out, "}");
+    return 0;
+}
+
+int gem_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
+                    const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
+                    const char **out, apr_size_t *out_len, const char **err)
+{
+    json_t *tree;
+    llmgw_buf_t b;
+
+    if (in->ep != LLMGW_EP_CHAT) {      /* embeddings: through the tree */
+        return llmgw_xlate_request_from_tree(self, p, x, in, out, out_len,
+                                             err);
+    }
+    tree = in->tree ? in->tree : llmgw_xlate_in_tree(in);
+    if (!tree) {
+        *err = "the request body is not valid JSON";
+        return 400;
+    }
+    if (gem_write_request(p, tree, x, &b, err)) {
+        return 400;
+    }
+    *out = b.data;
+    *out_len = b.len;
     return 0;
 }
 
 json_t *gem_chat_request(apr_pool_t *p, const json_t *req,
                          const llmgw_xlate_ctx_t *x, const char **err)
 {
-    req_state_t st;
-    llmgw_chat_request_t *r;
-    json_t *body;
-
-    if (llmgw_chat_request_read(p, req, gem_params, "gemini", x, &r, err)) {
-        return NULL;
-    }
-    st.p = p;
-    st.x = x;
-    st.err = err;
-    st.contents = json_array();
-    st.system = json_array();
-    st.call_names = apr_hash_make(p);
-
-    body = json_object();
-    if (convert_messages(&st, r) < 0) {
-        goto failed;
-    }
-    json_object_set(body, "contents", st.contents);
-    if (json_array_size(st.system)) {
-        json_object_set_new(body, "systemInstruction",
-                            json_pack("{s:O}", "parts", st.system));
-    }
-    if (convert_tools(&st, r, body) < 0
-        || convert_generation(&st, r, body) < 0) {
-        goto failed;
-    }
-    json_decref(st.contents);
-    json_decref(st.system);
-    return body;
-
-failed:
-    json_decref(st.contents);
-    json_decref(st.system);
-    json_decref(body);
-    if (err && *err == NULL) {
-        *err = "invalid request";
-    }
-    return NULL;
+    return llmgw_xlate_chat_request_tree(&llmgw_gemini_translator, p, req, x,
+                                         err);
 }
