@@ -74,4 +74,29 @@ char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
 json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
                          json_error_t *error);
 
+/* ---- reading values of validated text, writing JSON text ---- */
+
+/* A string value's text (span of type STRING) unescaped into buf, which
+ * holds at least v->len bytes (unescaping never grows); its length (NULs
+ * kept), or -1 when v is not a string. */
+long llmgw_json_unescape(const llmgw_jspan_t *v, char *buf);
+
+/* Whether an object key (as llmgw_json_each gives it: raw text, escaped
+ * when key_escaped) is name. */
+int llmgw_json_key_is(const char *key, apr_size_t klen, int key_escaped,
+                      const char *name, apr_size_t nlen);
+
+/* An integer value as jansson reads one (no fraction, no exponent, within
+ * 64 bits): 1 with *out, else 0. */
+int llmgw_json_int(const llmgw_jspan_t *v, apr_int64_t *out);
+
+/* Appends s[0..n) to b as a JSON string, quoted and escaped as jansson
+ * writes it (" \ and the controls; '/' and non-ASCII as they are). */
+#include "llmgw_buf.h"
+void llmgw_json_put_string(llmgw_buf_t *b, const char *s, apr_size_t n);
+
+/* Appends the validated value v to b without its white space (strings,
+ * numbers and member order as written): compact JSON text. */
+void llmgw_json_put_compact(llmgw_buf_t *b, const llmgw_jspan_t *v);
+
 #endif

@@ -878,8 +878,28 @@ static void put(dump_t *o, const char *s, size_t n)
     o->len += n;
 }
 
-/* jansson's escaping: " \ and the controls (short forms, else \u00XX);
- * '/' and non-ASCII as they are */
+/* jansson's escape of one byte that needs one (" \ and the controls:
+ * short forms, else \u00XX) into esc; its length. */
+static size_t escape_char(unsigned char ch, char esc[8])
+{
+    const char *e;
+    switch (ch) {
+    case '"': e = "\\\""; break;
+    case '\\': e = "\\\\"; break;
+    case '\b': e = "\\b"; break;
+    case '\f': e = "\\f"; break;
+    case '\n': e = "\\n"; break;
+    case '\r': e = "\\r"; break;
+    case '\t': e = "\\t"; break;
+    default:
+        snprintf(esc, 8, "\\u%04X", ch);
+        return 6;
+    }
+    memcpy(esc, e, 2);
+    return 2;
+}
+
+/* jansson's escaping: " \ and the controls; '/' and non-ASCII as they are */
 static void put_string(dump_t *o, const char *s, size_t n)
 {
     const char *end = s + n, *run = s;
@@ -887,30 +907,33 @@ static void put_string(dump_t *o, const char *s, size_t n)
     for (; s < end; s++) {
         unsigned char ch = (unsigned char)*s;
         char esc[8];
-        const char *e;
-        size_t en = 2;
         if (ch >= 0x20 && ch != '"' && ch != '\\') {
             continue;
         }
         put(o, run, (size_t)(s - run));
         run = s + 1;
-        switch (ch) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            snprintf(esc, sizeof(esc), "\\u%04X", ch);
-            e = esc;
-            en = 6;
-        }
-        put(o, e, en);
+        put(o, esc, escape_char(ch, esc));
     }
     put(o, run, (size_t)(s - run));
     put(o, "\"", 1);
+}
+
+void llmgw_json_put_string(llmgw_buf_t *b, const char *s, apr_size_t n)
+{
+    const char *end = s + n, *run = s;
+    llmgw_buf_append(b, "\"", 1);
+    for (; s < end; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            continue;
+        }
+        llmgw_buf_append(b, run, (apr_size_t)(s - run));
+        run = s + 1;
+        llmgw_buf_append(b, esc, escape_char(ch, esc));
+    }
+    llmgw_buf_append(b, run, (apr_size_t)(s - run));
+    llmgw_buf_append(b, "\"", 1);
 }
 
 /* jansson's jsonp_dtostr: %.*g, ".0" when it reads as an integer, no '+'
@@ -1016,4 +1039,84 @@ char *llmgw_json_dump_compact(const json_t *j, int precision)
     }
     o.d[o.len] = '\0';
     return o.d;
+}
+
+/* ------------------------------------------- values of validated text */
+
+long llmgw_json_unescape(const llmgw_jspan_t *v, char *buf)
+{
+    if (v->type != LLMGW_JV_STRING) {
+        return -1;
+    }
+    if (!v->escaped) {
+        memcpy(buf, v->p + 1, v->len - 2);
+        return (long)(v->len - 2);
+    }
+    return unescape(v->p + 1, v->len - 2, buf, 1);
+}
+
+int llmgw_json_key_is(const char *key, apr_size_t klen, int key_escaped,
+                      const char *name, apr_size_t nlen)
+{
+    char buf[128];
+    long n;
+
+    if (!key_escaped) {
+        return klen == nlen && !memcmp(key, name, nlen);
+    }
+    if (klen > sizeof(buf) || klen < nlen) {
+        return 0;           /* an escape is 2 to 12 bytes for 1 to 4 */
+    }
+    n = unescape(key, klen, buf, 1);
+    return n == (long)nlen && !memcmp(buf, name, nlen);
+}
+
+int llmgw_json_int(const llmgw_jspan_t *v, apr_int64_t *out)
+{
+    char num[32], *e;
+    long long n;
+
+    if (v->type != LLMGW_JV_NUMBER || v->len >= sizeof(num)
+        || memchr(v->p, '.', v->len) || memchr(v->p, 'e', v->len)
+        || memchr(v->p, 'E', v->len)) {
+        return 0;
+    }
+    memcpy(num, v->p, v->len);
+    num[v->len] = '\0';
+    errno = 0;
+    n = strtoll(num, &e, 10);
+    if (errno || *e) {
+        return 0;
+    }
+    *out = (apr_int64_t)n;
+    return 1;
+}
+
+void llmgw_json_put_compact(llmgw_buf_t *b, const llmgw_jspan_t *v)
+{
+    const char *p = v->p, *end = v->p + v->len, *run = p;
+    int in_string = 0;
+
+    if (v->type != LLMGW_JV_OBJECT && v->type != LLMGW_JV_ARRAY) {
+        llmgw_buf_append(b, v->p, v->len);
+        return;
+    }
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\') {
+                p++;
+            }
+            else if (*p == '"') {
+                in_string = 0;
+            }
+        }
+        else if (*p == '"') {
+            in_string = 1;
+        }
+        else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            llmgw_buf_append(b, run, (apr_size_t)(p - run));
+            run = p + 1;
+        }
+    }
+    llmgw_buf_append(b, run, (apr_size_t)(p - run));
 }

@@ -814,6 +814,7 @@ static json_t *anth_chat_response(apr_pool_t *p, const json_t *native,
 struct llmgw_stream {
     apr_pool_t *p;
     llmgw_xlate_ctx_t x;
+    llmgw_chunk_writer_t w;  /* chunks written straight from the events */
     int started;             /* role chunk emitted */
     int delta_seen;          /* message_delta seen */
     int done;                /* final chunk emitted (or error) */
@@ -839,17 +840,150 @@ static llmgw_stream_t *anth_stream_new(apr_pool_t *p,
     s->x = *x;
     s->tools = apr_hash_make(p);
     s->answer_block = -1;
+    llmgw_chunk_writer_init(&s->w, p, x);
     return s;
 }
 
-#define emit_json llmgw_xlate_emit_json
+/* An event is read with the JSON scanner: the members the translator
+ * looks at, by name, as spans of the event's text (the last of a
+ * duplicated name wins, as in a jansson tree). */
+enum {
+    F_TYPE, F_INDEX, F_DELTA, F_CONTENT_BLOCK, F_MESSAGE, F_USAGE, F_ERROR,
+    F_TEXT, F_THINKING, F_PARTIAL_JSON, F_STOP_REASON, F_ID, F_NAME,
+    F_INPUT, F_INPUT_TOKENS, F_CACHE_READ, F_CACHE_WRITE, F_OUTPUT_TOKENS,
+    F_COUNT
+};
 
-/* A chunk carrying delta (stolen) and finish_reason (NULL -> null). */
-static int emit_chunk(llmgw_stream_t *s, json_t *delta, const char *finish,
-                      llmgw_emit_fn emit, void *baton)
+static const struct { const char *name; apr_size_t len; } field_names[] = {
+#define FN(s) { s, sizeof(s) - 1 }
+    FN("type"), FN("index"), FN("delta"), FN("content_block"),
+    FN("message"), FN("usage"), FN("error"), FN("text"), FN("thinking"),
+    FN("partial_json"), FN("stop_reason"), FN("id"), FN("name"),
+    FN("input"), FN("input_tokens"), FN("cache_read_input_tokens"),
+    FN("cache_creation_input_tokens"), FN("output_tokens")
+#undef FN
+};
+
+typedef struct {
+    llmgw_jspan_t v[F_COUNT];
+    unsigned found;          /* bit per field */
+} fields_t;
+
+static int field_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *value)
 {
-    return emit_json(llmgw_xlate_chunk(&s->x, 0, delta, finish), emit, baton);
+    fields_t *f = baton;
+    int i;
+
+    if (key_escaped) {
+        char buf[256];
+        long n = klen <= sizeof(buf)
+                 ? llmgw_json_unescape(&(llmgw_jspan_t){ key - 1, klen + 2,
+                                       LLMGW_JV_STRING, 1 }, buf) : 0;
+        if (n < 0 || (n && memchr(buf, '\0', (apr_size_t)n))) {
+            return 1;       /* a key with NUL: jansson refuses the event */
+        }
+    }
+    for (i = 0; i < F_COUNT; i++) {
+        if (key_escaped ? llmgw_json_key_is(key, klen, 1, field_names[i].name,
+                                            field_names[i].len)
+            : (klen == field_names[i].len
+               && !memcmp(key, field_names[i].name, klen))) {
+            f->v[i] = *value;
+            f->found |= 1u << i;
+            return 0;
+        }
+    }
+    return 0;
 }
+
+/* The members of object span v (nothing when it is not an object). */
+static void fields_of(const llmgw_jspan_t *v, fields_t *f)
+{
+    f->found = 0;
+    if (v->type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(v, field_member, f);
+    }
+}
+
+static const llmgw_jspan_t *field(const fields_t *f, int i)
+{
+    return (f->found & (1u << i)) ? &f->v[i] : NULL;
+}
+
+/* A string member, or NULL. */
+static const llmgw_jspan_t *fstr(const fields_t *f, int i)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && v->type == LLMGW_JV_STRING ? v : NULL;
+}
+
+/* A string member equals lit. */
+static int fstr_is(const fields_t *f, int i, const char *lit)
+{
+    const llmgw_jspan_t *v = fstr(f, i);
+    apr_size_t n = strlen(lit);
+    char buf[64];
+
+    if (v == NULL) {
+        return 0;
+    }
+    if (!v->escaped) {
+        return v->len - 2 == n && !memcmp(v->p + 1, lit, n);
+    }
+    return v->len <= sizeof(buf) && llmgw_json_unescape(v, buf) == (long)n
+           && !memcmp(buf, lit, n);
+}
+
+/* A string member's text in the pool (NULs end it, as jansson's C string
+ * would), or NULL. */
+static const char *fstr_dup(apr_pool_t *p, const fields_t *f, int i)
+{
+    const llmgw_jspan_t *v = fstr(f, i);
+    char *buf;
+    long n;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    buf = apr_palloc(p, v->len);
+    n = llmgw_json_unescape(v, buf);
+    buf[n < 0 ? 0 : n] = '\0';
+    return buf;
+}
+
+static int fint(const fields_t *f, int i, apr_int64_t *out)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && llmgw_json_int(v, out);
+}
+
+/* Appends `"name":` and a string member's JSON text as it came (a
+ * validated string: its escapes, \u0000 too, stay as they are). */
+#define LIT(b, s) llmgw_buf_append((b), (s), sizeof(s) - 1)
+static void put_str_member(llmgw_buf_t *b, const char *name_lit,
+                           apr_size_t nlen, const llmgw_jspan_t *v)
+{
+    llmgw_buf_append(b, name_lit, nlen);
+    if (v) {
+        llmgw_buf_append(b, v->p, v->len);
+    }
+    else {
+        LIT(b, "\"\"");
+    }
+}
+#define PUT_MEMBER(b, lit, v) put_str_member((b), (lit), sizeof(lit) - 1, (v))
+
+/* A chunk whose delta is one string member `"name":<text>`. */
+static int emit_text(llmgw_stream_t *s, const char *lit, apr_size_t nlen,
+                     const llmgw_jspan_t *text, llmgw_emit_fn emit,
+                     void *baton)
+{
+    put_str_member(llmgw_chunk_begin(&s->w, 0), lit, nlen, text);
+    return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
+}
+#define EMIT_TEXT(s, lit, v, emit, baton) \
+    emit_text((s), (lit), sizeof(lit) - 1, (v), (emit), (baton))
 
 static int emit_error(llmgw_stream_t *s, const llmgw_error_t *e,
                       llmgw_emit_fn emit, void *baton)
@@ -871,33 +1005,30 @@ static int ensure_started(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
         return 0;
     }
     s->started = 1;
-    return emit_chunk(s, json_pack("{s:s, s:s}", "role", "assistant",
-                                   "content", ""), NULL, emit, baton);
+    LIT(llmgw_chunk_begin(&s->w, 0), "\"role\":\"assistant\",\"content\":\"\"");
+    return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
 }
 
-static void record_usage(llmgw_stream_t *s, const json_t *u)
+static void record_usage(llmgw_stream_t *s, const llmgw_jspan_t *u)
 {
-    int found;
+    fields_t f;
     apr_int64_t v;
 
-    if (!json_is_object(u)) {
+    if (u == NULL) {
         return;
     }
-    v = jint(u, "input_tokens", &found);
-    if (found) {
+    fields_of(u, &f);
+    if (fint(&f, F_INPUT_TOKENS, &v)) {
         s->input = v;
         s->have_input = 1;
     }
-    v = jint(u, "cache_read_input_tokens", &found);
-    if (found) {
+    if (fint(&f, F_CACHE_READ, &v)) {
         s->cache_read = v;
     }
-    v = jint(u, "cache_creation_input_tokens", &found);
-    if (found) {
+    if (fint(&f, F_CACHE_WRITE, &v)) {
         s->cache_write = v;
     }
-    v = jint(u, "output_tokens", &found);
-    if (found) {
+    if (fint(&f, F_OUTPUT_TOKENS, &v)) {
         s->output = v;
         s->have_output = 1;
     }
@@ -907,6 +1038,7 @@ static void record_usage(llmgw_stream_t *s, const json_t *u)
 static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
 {
     const char *finish;
+    apr_int64_t prompt = s->input + s->cache_read + s->cache_write;
 
     if (ensure_started(s, emit, baton)) {
         s->done = 1;
@@ -919,74 +1051,78 @@ static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
         finish = "stop";        /* the answer tool is not a tool call */
     }
     finish = llmgw_finish_reason(finish, s->tool_count > 0);
-    if (emit_chunk(s, json_object(), finish, emit, baton)) {
+    llmgw_chunk_begin(&s->w, 0);
+    if (llmgw_chunk_emit(&s->w, NULL, finish, emit, baton)) {
         return LLMGW_XLATE_ERROR;
     }
-    if (s->x.include_usage) {
-        json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}",
-                                  "id", s->x.id ? s->x.id : "",
-                                  "object", "chat.completion.chunk",
-                                  "created", (json_int_t)s->x.created,
-                                  "model", s->x.model ? s->x.model : "",
-                                  "choices", "usage",
-                                  usage_json(s->input, s->cache_read,
-                                             s->cache_write, s->output, NULL));
-        if (emit_json(chunk, emit, baton)) {
-            return LLMGW_XLATE_ERROR;
-        }
+    if (s->x.include_usage
+        && llmgw_chunk_emit_usage(&s->w, prompt, s->output,
+                                  prompt + s->output, s->cache_read, emit,
+                                  baton)) {
+        return LLMGW_XLATE_ERROR;
     }
     return LLMGW_XLATE_END;
 }
 
-static int on_block_start(llmgw_stream_t *s, const json_t *ev,
+static int any_member(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *value)
+{
+    (void)baton; (void)key; (void)klen; (void)key_escaped; (void)value;
+    return 1;
+}
+
+static int on_block_start(llmgw_stream_t *s, const fields_t *ev,
                           llmgw_emit_fn emit, void *baton)
 {
-    const json_t *cb = json_object_get(ev, "content_block");
-    const char *type = jstr(cb, "type");
-    int found;
-    apr_int64_t idx = jint(ev, "index", &found);
+    const llmgw_jspan_t *cbv = field(ev, F_CONTENT_BLOCK), *t, *input;
+    fields_t cb;
+    apr_int64_t idx;
+    int found = fint(ev, F_INDEX, &idx);
+    llmgw_buf_t *b;
 
-    if (type == NULL) {
+    if (cbv == NULL) {
         return 0;
     }
-    if (!strcmp(type, "text")) {
-        const json_t *t = json_object_get(cb, "text");  /* whole: \u0000 too */
-        if (json_is_string(t) && json_string_length(t)) {
-            return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
-                              emit, baton);
-        }
+    fields_of(cbv, &cb);
+    if (!fstr(&cb, F_TYPE)) {
         return 0;
     }
-    if (!strcmp(type, "thinking")) {
-        const json_t *t = json_object_get(cb, "thinking");  /* whole: \u0000 too */
-        if (json_is_string(t) && json_string_length(t)) {
-            return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t),
-                              NULL, emit, baton);
-        }
-        return 0;
+    if (fstr_is(&cb, F_TYPE, "text")) {
+        t = fstr(&cb, F_TEXT);
+        return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
+                               : 0;
     }
-    if (!strcmp(type, "tool_use") && jstr(cb, "name")
-        && !strcmp(jstr(cb, "name"), ANTHROPIC_JSON_TOOL) && !s->answered) {
+    if (fstr_is(&cb, F_TYPE, "thinking")) {
+        t = fstr(&cb, F_THINKING);
+        return t && t->len > 2
+               ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
+    }
+    if (!fstr_is(&cb, F_TYPE, "tool_use")) {
+        return 0;   /* redacted_thinking, server tools...: skipped */
+    }
+    input = field(&cb, F_INPUT);
+    if (input && (input->type != LLMGW_JV_OBJECT
+                  || llmgw_json_each(input, any_member, NULL) == 0)) {
+        input = NULL;       /* only a non-empty object is an input */
+    }
+    if (fstr_is(&cb, F_NAME, ANTHROPIC_JSON_TOOL) && !s->answered) {
         /* the response_format answer: its input streams as content */
-        const json_t *input = json_object_get(cb, "input");
         s->answered = 1;
         s->answer_block = found ? idx : -1;
-        if (json_is_object(input) && json_object_size(input) > 0) {
-            char *js = json_dumps(input, JSON_COMPACT);
-            int rv = js ? emit_chunk(s, json_pack("{s:s}", "content", js),
-                                     NULL, emit, baton) : 0;
-            free(js);
-            return rv;
+        if (input) {
+            llmgw_buf_t js;
+            llmgw_buf_init(&js, s->p, input->len);
+            llmgw_json_put_compact(&js, input);
+            b = llmgw_chunk_begin(&s->w, 0);
+            LIT(b, "\"content\":");
+            llmgw_json_put_string(b, js.data, js.len);
+            return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
         }
         return 0;
     }
-    if (!strcmp(type, "tool_use")) {
+    {
         int k = s->tool_count++;
-        const char *id = jstr(cb, "id");
-        const char *name = jstr(cb, "name");
-        const json_t *input = json_object_get(cb, "input");
-        char *args = NULL;
-        int rv;
+        char num[16];
 
         if (found) {
             apr_int64_t *key = apr_palloc(s->p, sizeof(*key));
@@ -995,68 +1131,76 @@ static int on_block_start(llmgw_stream_t *s, const json_t *ev,
             *val = k;
             apr_hash_set(s->tools, key, sizeof(*key), val);
         }
+        b = llmgw_chunk_begin(&s->w, 0);
+        LIT(b, "\"tool_calls\":[{\"index\":");
+        llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                                                          "%d", k));
+        PUT_MEMBER(b, ",\"id\":", fstr(&cb, F_ID));
+        LIT(b, ",\"type\":\"function\",\"function\":{");
+        PUT_MEMBER(b, "\"name\":", fstr(&cb, F_NAME));
+        LIT(b, ",\"arguments\":");
         /* An input already complete at start (rare) is sent whole. */
-        if (json_is_object(input) && json_object_size(input) > 0) {
-            args = llmgw_json_dumps(input, JSON_COMPACT);
+        if (input) {
+            llmgw_buf_t js;
+            llmgw_buf_init(&js, s->p, input->len);
+            llmgw_json_put_compact(&js, input);
+            llmgw_json_put_string(b, js.data, js.len);
         }
-        rv = emit_chunk(s, json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}",
-                                     "tool_calls", "index", k,
-                                     "id", id ? id : "",
-                                     "type", "function",
-                                     "function", "name", name ? name : "",
-                                     "arguments", args ? args : ""),
-                        NULL, emit, baton);
-        free(args);
-        return rv;
+        else {
+            LIT(b, "\"\"");
+        }
+        LIT(b, "}}]");
+        return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
     }
-    return 0;   /* redacted_thinking, server tools...: skipped */
 }
 
-static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
+static int on_block_delta(llmgw_stream_t *s, const fields_t *ev,
                           llmgw_emit_fn emit, void *baton)
 {
-    const json_t *d = json_object_get(ev, "delta");
-    const char *type = jstr(d, "type");
+    const llmgw_jspan_t *dv = field(ev, F_DELTA), *t;
+    fields_t d;
 
-    if (type == NULL) {
+    if (dv == NULL) {
         return 0;
     }
-    if (!strcmp(type, "text_delta")) {
-        const json_t *t = json_object_get(d, "text");   /* whole: \u0000 too */
-        if (!json_is_string(t) || !json_string_length(t)) {
-            return 0;
-        }
-        return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
-                          emit, baton);
+    fields_of(dv, &d);
+    if (!fstr(&d, F_TYPE)) {
+        return 0;
     }
-    if (!strcmp(type, "thinking_delta")) {
-        const json_t *t = json_object_get(d, "thinking");   /* whole: \u0000 too */
-        if (!json_is_string(t) || !json_string_length(t)) {
-            return 0;
-        }
-        return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t), NULL,
-                          emit, baton);
+    if (fstr_is(&d, F_TYPE, "text_delta")) {
+        t = fstr(&d, F_TEXT);
+        return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
+                               : 0;
     }
-    if (!strcmp(type, "input_json_delta")) {
-        const char *pj = jstr(d, "partial_json");
-        int found;
-        apr_int64_t idx = jint(ev, "index", &found);
+    if (fstr_is(&d, F_TYPE, "thinking_delta")) {
+        t = fstr(&d, F_THINKING);
+        return t && t->len > 2
+               ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
+    }
+    if (fstr_is(&d, F_TYPE, "input_json_delta")) {
+        const llmgw_jspan_t *pj = fstr(&d, F_PARTIAL_JSON);
+        apr_int64_t idx;
+        int found = fint(ev, F_INDEX, &idx);
         const int *k = found ? apr_hash_get(s->tools, &idx, sizeof(idx)) : NULL;
+        llmgw_buf_t *b;
+        char num[16];
 
-        if (found && s->answered && idx == s->answer_block) {
-            if (pj == NULL || !*pj) {
-                return 0;
-            }
-            return emit_chunk(s, json_pack("{s:s}", "content", pj), NULL,
-                              emit, baton);
-        }
-        if (k == NULL || pj == NULL || !*pj) {
+        if (pj == NULL || pj->len <= 2) {
             return 0;
         }
-        return emit_chunk(s, json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls",
-                                       "index", *k, "function",
-                                       "arguments", pj),
-                          NULL, emit, baton);
+        if (found && s->answered && idx == s->answer_block) {
+            return EMIT_TEXT(s, "\"content\":", pj, emit, baton);
+        }
+        if (k == NULL) {
+            return 0;
+        }
+        b = llmgw_chunk_begin(&s->w, 0);
+        LIT(b, "\"tool_calls\":[{\"index\":");
+        llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                                                          "%d", *k));
+        PUT_MEMBER(b, ",\"function\":{\"arguments\":", pj);
+        LIT(b, "}}]");
+        return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
     }
     return 0;   /* signature_delta, citations...: skipped */
 }
@@ -1065,8 +1209,11 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
                              const char *data, apr_size_t len,
                              llmgw_emit_fn emit, void *baton)
 {
-    json_t *ev;
-    const char *type;
+    fields_t ev;
+    llmgw_jspan_t top;
+    const llmgw_jspan_t *type;
+    char tbuf[32];
+    const char *t;
     int rv = LLMGW_XLATE_CONTINUE;
 
     if (s->done) {
@@ -1078,66 +1225,81 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
     if (data == NULL || len == 0) {
         return LLMGW_XLATE_CONTINUE;
     }
-    ev = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
+    ev.found = 0;
+    if (llmgw_json_object_each(data, len, &top, field_member, &ev) != 1) {
         return emit_gateway_error(s, "upstream sent an invalid stream event",
                                   emit, baton);
     }
-    type = jstr(ev, "type");
-    if (type == NULL) {
-        type = event;
+    type = fstr(&ev, F_TYPE);
+    if (type != NULL) {
+        long n = type->len <= sizeof(tbuf) ? llmgw_json_unescape(type, tbuf)
+                                           : -1;
+        if (n < 0 || memchr(tbuf, '\0', (apr_size_t)n)) {
+            return LLMGW_XLATE_CONTINUE;     /* an unknown event */
+        }
+        tbuf[n] = '\0';
+        t = tbuf;
     }
-    if (type == NULL) {
-        json_decref(ev);
+    else if ((t = event) == NULL) {
         return LLMGW_XLATE_CONTINUE;
     }
 
-    if (!strcmp(type, "message_start")) {
-        record_usage(s, json_object_get(json_object_get(ev, "message"),
-                                        "usage"));
+    if (!strcmp(t, "content_block_delta")) {
+        if (ensure_started(s, emit, baton)
+            || on_block_delta(s, &ev, emit, baton)) {
+            rv = LLMGW_XLATE_ERROR;
+        }
+    }
+    else if (!strcmp(t, "message_start")) {
+        const llmgw_jspan_t *m = field(&ev, F_MESSAGE);
+        if (m != NULL) {
+            fields_t mf;
+            fields_of(m, &mf);
+            record_usage(s, field(&mf, F_USAGE));
+        }
         if (ensure_started(s, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
-    else if (!strcmp(type, "content_block_start")) {
+    else if (!strcmp(t, "content_block_start")) {
         if (ensure_started(s, emit, baton)
-            || on_block_start(s, ev, emit, baton)) {
+            || on_block_start(s, &ev, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
-    else if (!strcmp(type, "content_block_delta")) {
-        if (ensure_started(s, emit, baton)
-            || on_block_delta(s, ev, emit, baton)) {
-            rv = LLMGW_XLATE_ERROR;
+    else if (!strcmp(t, "message_delta")) {
+        const llmgw_jspan_t *d = field(&ev, F_DELTA);
+        if (d != NULL) {
+            fields_t df;
+            const char *r;
+            fields_of(d, &df);
+            if ((r = fstr_dup(s->p, &df, F_STOP_REASON)) != NULL) {
+                s->stop_reason = r;
+            }
         }
-    }
-    else if (!strcmp(type, "message_delta")) {
-        const char *r = jstr(json_object_get(ev, "delta"), "stop_reason");
-        if (r != NULL) {
-            s->stop_reason = apr_pstrdup(s->p, r);
-        }
-        record_usage(s, json_object_get(ev, "usage"));
+        record_usage(s, field(&ev, F_USAGE));
         s->delta_seen = 1;
     }
-    else if (!strcmp(type, "message_stop")) {
+    else if (!strcmp(t, "message_stop")) {
         rv = emit_final(s, emit, baton);
     }
-    else if (!strcmp(type, "error")) {
-        const json_t *e = json_object_get(ev, "error");
-        const char *et = jstr(e, "type");
-        const char *msg = jstr(e, "message");
+    else if (!strcmp(t, "error")) {
+        const llmgw_jspan_t *e = field(&ev, F_ERROR);
+        fields_t ef;
+        const char *et = NULL, *msg = NULL;
         llmgw_error_t err;
 
-        fill_error(native_status_for_type(et),
-                   et ? apr_pstrdup(s->p, et) : NULL,
-                   apr_pstrdup(s->p, msg ? msg : "upstream stream error"),
-                   &err);
+        if (e != NULL) {
+            fields_of(e, &ef);
+            et = fstr_dup(s->p, &ef, F_TYPE);
+            msg = fstr_dup(s->p, &ef, F_MESSAGE);   /* its message */
+        }
+        fill_error(native_status_for_type(et), et,
+                   msg ? msg : "upstream stream error", &err);
         rv = emit_error(s, &err, emit, baton);
     }
     /* ping, content_block_stop and unknown events: nothing to send. */
 
-    json_decref(ev);
     if (rv == LLMGW_XLATE_ERROR) {
         s->done = s->failed = 1;
     }
