@@ -157,9 +157,19 @@ int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
                 continue;
             }
         }
-        /* find the next CR or LF */
-        for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
-            ;
+        /* the next CR or LF: memchr's word-at-a-time scans (a CR alone
+         * ends a line too, so a CR before the LF wins) */
+        eol = memchr(p, '\n', (apr_size_t)(end - p));
+        {
+            const char *cr = memchr(p, '\r', (apr_size_t)((eol ? eol : end)
+                                                         - p));
+            if (cr) {
+                eol = cr;
+            }
+            else if (!eol) {
+                eol = end;
+            }
+        }
         n = (apr_size_t)(eol - p);
         if (eol == end) {               /* partial line: keep it */
             if ((rv = reserve(ps, &ps->line, &ps->line_cap, ps->line_len,

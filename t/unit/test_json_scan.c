@@ -383,6 +383,62 @@ START_TEST(canonical_form)
 }
 END_TEST
 
+/* The readers and writers the stream translators use on validated text:
+ * unescaped strings, keys, integers as jansson reads them, strings
+ * escaped as jansson writes them, compact text of a span. */
+START_TEST(span_values_and_writers)
+{
+    static const char *const strs[] = {
+        "plain", "a\"b\\c/d", "\n\t\r\b\f\x01\x1f", "caf\xc3\xa9 \xf0\x9f\x98\x80", ""
+    };
+    llmgw_jspan_t v;
+    llmgw_buf_t b;
+    char buf[64];
+    apr_int64_t n;
+    size_t i;
+
+    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        json_t *j = json_string(strs[i]);
+        char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        llmgw_buf_init(&b, tp, 0);
+        llmgw_json_put_string(&b, strs[i], strlen(strs[i]));
+        ck_assert_str_eq(b.data, want);
+        /* and back */
+        ck_assert(llmgw_json_span(b.data, b.len, &v));
+        ck_assert_int_eq(llmgw_json_unescape(&v, buf), (long)strlen(strs[i]));
+        ck_assert(!memcmp(buf, strs[i], strlen(strs[i])));
+        free(want);
+        json_decref(j);
+    }
+    ck_assert(llmgw_json_span("\"a\\u0000b\\ud83d\\ude00\"", 24, &v));
+    ck_assert_int_eq(llmgw_json_unescape(&v, buf), 7);
+    ck_assert(!memcmp(buf, "a\0b\xf0\x9f\x98\x80", 7));
+    ck_assert(llmgw_json_span("12", 2, &v));
+    ck_assert_int_eq(llmgw_json_unescape(&v, buf), -1);
+
+    ck_assert(llmgw_json_key_is("type", 4, 0, "type", 4));
+    ck_assert(!llmgw_json_key_is("typ", 3, 0, "type", 4));
+    ck_assert(llmgw_json_key_is("\\u0074ype", 9, 1, "type", 4));
+    ck_assert(!llmgw_json_key_is("\\u0074yp", 8, 1, "type", 4));
+
+    ck_assert(llmgw_json_span("-42", 3, &v) && llmgw_json_int(&v, &n));
+    ck_assert_int_eq(n, -42);
+    ck_assert(llmgw_json_span("4.0", 3, &v) && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("1e3", 3, &v) && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("99999999999999999999", 20, &v)
+              && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("\"1\"", 3, &v) && !llmgw_json_int(&v, &n));
+
+    {
+        const char *t = "{ \"a\" : [ 1 , 2.50 ],\n \"b\\\" c\": \" x y \" }";
+        llmgw_buf_init(&b, tp, 0);
+        ck_assert(llmgw_json_span(t, strlen(t), &v));
+        llmgw_json_put_compact(&b, &v);
+        ck_assert_str_eq(b.data, "{\"a\":[1,2.50],\"b\\\" c\":\" x y \"}");
+    }
+}
+END_TEST
+
 static Suite *json_scan_suite(void)
 {
     Suite *s = suite_create("json_scan");
@@ -395,6 +451,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
+    tcase_add_test(tc, span_values_and_writers);
     return s;
 }
 
