@@ -144,6 +144,7 @@ static int process_line(llmgw_sse_parser_t *ps, const char *l, apr_size_t n)
 int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
 {
     const char *p = buf, *end = buf + len;
+    const char *lf = NULL;      /* the next LF at or after p, or end */
     int rv;
 
     while (p < end) {
@@ -157,18 +158,20 @@ int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
                 continue;
             }
         }
-        /* the next CR or LF: memchr's word-at-a-time scans (a CR alone
-         * ends a line too, so a CR before the LF wins) */
-        eol = memchr(p, '\n', (apr_size_t)(end - p));
-        {
-            const char *cr = memchr(p, '\r', (apr_size_t)((eol ? eol : end)
-                                                         - p));
-            if (cr) {
-                eol = cr;
+        /* the next CR or LF, by memchr's word-at-a-time scans. The next
+         * LF (or end) is remembered across lines and the CR search stops
+         * there, so a stream of CR-only line ends is not re-scanned to
+         * the next LF for every line: each byte is looked at a bounded
+         * number of times whatever the line ends. */
+        if (!lf || lf < p) {
+            lf = memchr(p, '\n', (apr_size_t)(end - p));
+            if (!lf) {
+                lf = end;
             }
-            else if (!eol) {
-                eol = end;
-            }
+        }
+        eol = memchr(p, '\r', (apr_size_t)(lf - p));
+        if (!eol) {
+            eol = lf;
         }
         n = (apr_size_t)(eol - p);
         if (eol == end) {               /* partial line: keep it */
