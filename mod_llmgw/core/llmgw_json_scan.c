@@ -351,70 +351,109 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
     return 0;
 }
 
-int llmgw_json_object_each(const char *buf, apr_size_t len,
-                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
-                           void *baton)
+/* The members of the object at c->p (on its '{'), validated one by one:
+ * v->member(baton, ...) after each value; an object value whose member
+ * v->enter gives a baton for is walked the same way (its members reported
+ * to that baton) instead of scanned, so each byte is read once. 1 when
+ * valid, 0 when not, -1 when a callback stopped the walk. */
+static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                        void *baton)
+{
+    int esc;
+
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return 0;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        const char *key;
+        apr_size_t klen;
+        llmgw_jspan_t val;
+        void *kid;
+
+        if (c->p >= c->end || *c->p != '"') {
+            return 0;
+        }
+        key = c->p + 1;
+        if (!scan_string(c, &esc)) {
+            return 0;
+        }
+        klen = (apr_size_t)(c->p - key - 1);
+        ws(c);
+        if (c->p >= c->end || *c->p != ':') {
+            return 0;
+        }
+        c->p++;
+        ws(c);
+        if (v->enter && c->p < c->end && *c->p == '{'
+            && (kid = v->enter(baton, key, klen, esc)) != NULL) {
+            int rv;
+            val.p = c->p;
+            if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
+                return rv;
+            }
+            val.len = (apr_size_t)(c->p - val.p);
+            val.type = LLMGW_JV_OBJECT;
+            val.escaped = 0;
+        }
+        else if (!scan_value(c, depth + 1, &val)) {
+            return 0;
+        }
+        if (v->member(baton, key, klen, esc, &val)) {
+            return -1;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            return 0;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p != '}') {
+            return 0;
+        }
+        c->p++;
+        return 1;
+    }
+}
+
+int llmgw_json_object_visit(const char *buf, apr_size_t len,
+                            llmgw_jspan_t *top,
+                            const llmgw_json_visitor_t *v, void *baton)
 {
     cur_t c = { buf, buf + len };
     const char *start;
-    int esc;
+    int rv;
 
     ws(&c);
     if (c.p >= c.end || *c.p != '{') {
         return 0;
     }
-    start = c.p++;
-    ws(&c);
-    if (c.p < c.end && *c.p == '}') {
-        c.p++;
-        goto done;
+    start = c.p;
+    if ((rv = visit_object(&c, 0, v, baton)) != 1) {
+        return rv;
     }
-    for (;;) {
-        const char *key;
-        apr_size_t klen;
-        llmgw_jspan_t v;
-        if (c.p >= c.end || *c.p != '"') {
-            return 0;
-        }
-        key = c.p + 1;
-        if (!scan_string(&c, &esc)) {
-            return 0;
-        }
-        klen = (apr_size_t)(c.p - key - 1);
-        ws(&c);
-        if (c.p >= c.end || *c.p != ':') {
-            return 0;
-        }
-        c.p++;
-        ws(&c);
-        if (!scan_value(&c, 1, &v)) {
-            return 0;
-        }
-        if (fn(baton, key, klen, esc, &v)) {
-            return -1;
-        }
-        ws(&c);
-        if (c.p >= c.end) {
-            return 0;
-        }
-        if (*c.p == ',') {
-            c.p++;
-            ws(&c);
-            continue;
-        }
-        if (*c.p != '}') {
-            return 0;
-        }
-        c.p++;
-        break;
-    }
-done:
     top->p = start;
     top->len = (apr_size_t)(c.p - start);
     top->type = LLMGW_JV_OBJECT;
     top->escaped = 0;
     ws(&c);
     return c.p == c.end ? 1 : 0;
+}
+
+int llmgw_json_object_each(const char *buf, apr_size_t len,
+                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
+                           void *baton)
+{
+    llmgw_json_visitor_t v = { fn, NULL };
+    return llmgw_json_object_visit(buf, len, top, &v, baton);
 }
 
 /* ------------------------------------------------------ canonical form */

@@ -864,15 +864,26 @@ static const struct { const char *name; apr_size_t len; } field_names[] = {
 #undef FN
 };
 
+/* The fields of one object; the objects of an event that the translator
+ * reads into are filled in the same pass as the event (see enter_member). */
+typedef struct event_scan event_scan_t;
 typedef struct {
     llmgw_jspan_t v[F_COUNT];
     unsigned found;          /* bit per field */
+    event_scan_t *es;
 } fields_t;
 
-static int field_member(void *baton, const char *key, apr_size_t klen,
-                        int key_escaped, const llmgw_jspan_t *value)
+struct event_scan {
+    fields_t top, delta, content_block, message, usage, error;
+    fields_t message_usage;
+};
+
+static const fields_t no_fields;
+
+/* Which field an object key is: its index, F_COUNT for none, -1 for a key
+ * with NUL (jansson refuses such an event). */
+static int field_index(const char *key, apr_size_t klen, int key_escaped)
 {
-    fields_t *f = baton;
     int i;
 
     if (key_escaped) {
@@ -881,34 +892,88 @@ static int field_member(void *baton, const char *key, apr_size_t klen,
                  ? llmgw_json_unescape(&(llmgw_jspan_t){ key - 1, klen + 2,
                                        LLMGW_JV_STRING, 1 }, buf) : 0;
         if (n < 0 || (n && memchr(buf, '\0', (apr_size_t)n))) {
-            return 1;       /* a key with NUL: jansson refuses the event */
+            return -1;
         }
+        for (i = 0; i < F_COUNT; i++) {
+            if (llmgw_json_key_is(key, klen, 1, field_names[i].name,
+                                  field_names[i].len)) {
+                return i;
+            }
+        }
+        return F_COUNT;
     }
     for (i = 0; i < F_COUNT; i++) {
-        if (key_escaped ? llmgw_json_key_is(key, klen, 1, field_names[i].name,
-                                            field_names[i].len)
-            : (klen == field_names[i].len
-               && !memcmp(key, field_names[i].name, klen))) {
-            f->v[i] = *value;
-            f->found |= 1u << i;
-            return 0;
+        if (klen == field_names[i].len && key[0] == field_names[i].name[0]
+            && !memcmp(key, field_names[i].name, klen)) {
+            return i;
         }
+    }
+    return F_COUNT;
+}
+
+static int field_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *value)
+{
+    fields_t *f = baton;
+    int i = field_index(key, klen, key_escaped);
+
+    if (i < 0) {
+        return 1;
+    }
+    if (i < F_COUNT) {
+        f->v[i] = *value;
+        f->found |= 1u << i;
     }
     return 0;
 }
 
-/* The members of object span v (nothing when it is not an object). */
-static void fields_of(const llmgw_jspan_t *v, fields_t *f)
+/* The objects read in the event's pass: the event's delta, content_block,
+ * message, usage and error, and the message's usage. A duplicated name
+ * starts its object's fields again (the last one wins, as in a tree). */
+static void *enter_member(void *baton, const char *key, apr_size_t klen,
+                          int key_escaped)
 {
-    f->found = 0;
-    if (v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, field_member, f);
+    fields_t *f = baton, *kid = NULL;
+    event_scan_t *es = f->es;
+
+    if (es == NULL) {
+        return NULL;
     }
+    if (f == &es->top) {
+        switch (field_index(key, klen, key_escaped)) {
+        case F_DELTA: kid = &es->delta; break;
+        case F_CONTENT_BLOCK: kid = &es->content_block; break;
+        case F_MESSAGE: kid = &es->message; break;
+        case F_USAGE: kid = &es->usage; break;
+        case F_ERROR: kid = &es->error; break;
+        default: break;
+        }
+    }
+    else if (f == &es->message
+             && field_index(key, klen, key_escaped) == F_USAGE) {
+        kid = &es->message_usage;
+    }
+    if (kid != NULL) {
+        kid->found = 0;
+    }
+    return kid;
 }
+
+static const llmgw_json_visitor_t event_visitor = {
+    field_member, enter_member
+};
 
 static const llmgw_jspan_t *field(const fields_t *f, int i)
 {
     return (f->found & (1u << i)) ? &f->v[i] : NULL;
+}
+
+/* The fields of member i of f read in the event's pass (kid), or none when
+ * that member is not an object. */
+static const fields_t *sub(const fields_t *f, int i, const fields_t *kid)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && v->type == LLMGW_JV_OBJECT ? kid : &no_fields;
 }
 
 /* A string member, or NULL. */
@@ -1009,26 +1074,21 @@ static int ensure_started(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
     return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
 }
 
-static void record_usage(llmgw_stream_t *s, const llmgw_jspan_t *u)
+static void record_usage(llmgw_stream_t *s, const fields_t *f)
 {
-    fields_t f;
     apr_int64_t v;
 
-    if (u == NULL) {
-        return;
-    }
-    fields_of(u, &f);
-    if (fint(&f, F_INPUT_TOKENS, &v)) {
+    if (fint(f, F_INPUT_TOKENS, &v)) {
         s->input = v;
         s->have_input = 1;
     }
-    if (fint(&f, F_CACHE_READ, &v)) {
+    if (fint(f, F_CACHE_READ, &v)) {
         s->cache_read = v;
     }
-    if (fint(&f, F_CACHE_WRITE, &v)) {
+    if (fint(f, F_CACHE_WRITE, &v)) {
         s->cache_write = v;
     }
-    if (fint(&f, F_OUTPUT_TOKENS, &v)) {
+    if (fint(f, F_OUTPUT_TOKENS, &v)) {
         s->output = v;
         s->have_output = 1;
     }
@@ -1071,41 +1131,38 @@ static int any_member(void *baton, const char *key, apr_size_t klen,
     return 1;
 }
 
-static int on_block_start(llmgw_stream_t *s, const fields_t *ev,
+static int on_block_start(llmgw_stream_t *s, const event_scan_t *es,
                           llmgw_emit_fn emit, void *baton)
 {
-    const llmgw_jspan_t *cbv = field(ev, F_CONTENT_BLOCK), *t, *input;
-    fields_t cb;
+    const fields_t *ev = &es->top;
+    const fields_t *cbf = sub(ev, F_CONTENT_BLOCK, &es->content_block);
+    const llmgw_jspan_t *t, *input;
     apr_int64_t idx;
     int found = fint(ev, F_INDEX, &idx);
     llmgw_buf_t *b;
 
-    if (cbv == NULL) {
+    if (!fstr(cbf, F_TYPE)) {
         return 0;
     }
-    fields_of(cbv, &cb);
-    if (!fstr(&cb, F_TYPE)) {
-        return 0;
-    }
-    if (fstr_is(&cb, F_TYPE, "text")) {
-        t = fstr(&cb, F_TEXT);
+    if (fstr_is(cbf, F_TYPE, "text")) {
+        t = fstr(cbf, F_TEXT);
         return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
                                : 0;
     }
-    if (fstr_is(&cb, F_TYPE, "thinking")) {
-        t = fstr(&cb, F_THINKING);
+    if (fstr_is(cbf, F_TYPE, "thinking")) {
+        t = fstr(cbf, F_THINKING);
         return t && t->len > 2
                ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
     }
-    if (!fstr_is(&cb, F_TYPE, "tool_use")) {
+    if (!fstr_is(cbf, F_TYPE, "tool_use")) {
         return 0;   /* redacted_thinking, server tools...: skipped */
     }
-    input = field(&cb, F_INPUT);
+    input = field(cbf, F_INPUT);
     if (input && (input->type != LLMGW_JV_OBJECT
                   || llmgw_json_each(input, any_member, NULL) == 0)) {
         input = NULL;       /* only a non-empty object is an input */
     }
-    if (fstr_is(&cb, F_NAME, ANTHROPIC_JSON_TOOL) && !s->answered) {
+    if (fstr_is(cbf, F_NAME, ANTHROPIC_JSON_TOOL) && !s->answered) {
         /* the response_format answer: its input streams as content */
         s->answered = 1;
         s->answer_block = found ? idx : -1;
@@ -1135,9 +1192,9 @@ static int on_block_start(llmgw_stream_t *s, const fields_t *ev,
         LIT(b, "\"tool_calls\":[{\"index\":");
         llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
                                                           "%d", k));
-        PUT_MEMBER(b, ",\"id\":", fstr(&cb, F_ID));
+        PUT_MEMBER(b, ",\"id\":", fstr(cbf, F_ID));
         LIT(b, ",\"type\":\"function\",\"function\":{");
-        PUT_MEMBER(b, "\"name\":", fstr(&cb, F_NAME));
+        PUT_MEMBER(b, "\"name\":", fstr(cbf, F_NAME));
         LIT(b, ",\"arguments\":");
         /* An input already complete at start (rare) is sent whole. */
         if (input) {
@@ -1154,31 +1211,28 @@ static int on_block_start(llmgw_stream_t *s, const fields_t *ev,
     }
 }
 
-static int on_block_delta(llmgw_stream_t *s, const fields_t *ev,
+static int on_block_delta(llmgw_stream_t *s, const event_scan_t *es,
                           llmgw_emit_fn emit, void *baton)
 {
-    const llmgw_jspan_t *dv = field(ev, F_DELTA), *t;
-    fields_t d;
+    const fields_t *ev = &es->top;
+    const fields_t *df = sub(ev, F_DELTA, &es->delta);
+    const llmgw_jspan_t *t;
 
-    if (dv == NULL) {
+    if (!fstr(df, F_TYPE)) {
         return 0;
     }
-    fields_of(dv, &d);
-    if (!fstr(&d, F_TYPE)) {
-        return 0;
-    }
-    if (fstr_is(&d, F_TYPE, "text_delta")) {
-        t = fstr(&d, F_TEXT);
+    if (fstr_is(df, F_TYPE, "text_delta")) {
+        t = fstr(df, F_TEXT);
         return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
                                : 0;
     }
-    if (fstr_is(&d, F_TYPE, "thinking_delta")) {
-        t = fstr(&d, F_THINKING);
+    if (fstr_is(df, F_TYPE, "thinking_delta")) {
+        t = fstr(df, F_THINKING);
         return t && t->len > 2
                ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
     }
-    if (fstr_is(&d, F_TYPE, "input_json_delta")) {
-        const llmgw_jspan_t *pj = fstr(&d, F_PARTIAL_JSON);
+    if (fstr_is(df, F_TYPE, "input_json_delta")) {
+        const llmgw_jspan_t *pj = fstr(df, F_PARTIAL_JSON);
         apr_int64_t idx;
         int found = fint(ev, F_INDEX, &idx);
         const int *k = found ? apr_hash_get(s->tools, &idx, sizeof(idx)) : NULL;
@@ -1209,7 +1263,8 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
                              const char *data, apr_size_t len,
                              llmgw_emit_fn emit, void *baton)
 {
-    fields_t ev;
+    event_scan_t es;
+    const fields_t *ev = &es.top;
     llmgw_jspan_t top;
     const llmgw_jspan_t *type;
     char tbuf[32];
@@ -1225,12 +1280,19 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
     if (data == NULL || len == 0) {
         return LLMGW_XLATE_CONTINUE;
     }
-    ev.found = 0;
-    if (llmgw_json_object_each(data, len, &top, field_member, &ev) != 1) {
+    es.top.found = es.delta.found = es.content_block.found = 0;
+    es.message.found = es.usage.found = es.error.found = 0;
+    es.message_usage.found = 0;
+    es.top.es = &es;
+    es.message.es = &es;
+    es.delta.es = es.content_block.es = es.usage.es = es.error.es = NULL;
+    es.message_usage.es = NULL;
+    if (llmgw_json_object_visit(data, len, &top, &event_visitor, &es.top)
+        != 1) {
         return emit_gateway_error(s, "upstream sent an invalid stream event",
                                   emit, baton);
     }
-    type = fstr(&ev, F_TYPE);
+    type = fstr(ev, F_TYPE);
     if (type != NULL) {
         long n = type->len <= sizeof(tbuf) ? llmgw_json_unescape(type, tbuf)
                                            : -1;
@@ -1246,54 +1308,41 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
 
     if (!strcmp(t, "content_block_delta")) {
         if (ensure_started(s, emit, baton)
-            || on_block_delta(s, &ev, emit, baton)) {
+            || on_block_delta(s, &es, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
     else if (!strcmp(t, "message_start")) {
-        const llmgw_jspan_t *m = field(&ev, F_MESSAGE);
-        if (m != NULL) {
-            fields_t mf;
-            fields_of(m, &mf);
-            record_usage(s, field(&mf, F_USAGE));
-        }
+        const fields_t *m = sub(ev, F_MESSAGE, &es.message);
+        record_usage(s, sub(m, F_USAGE, &es.message_usage));
         if (ensure_started(s, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
     else if (!strcmp(t, "content_block_start")) {
         if (ensure_started(s, emit, baton)
-            || on_block_start(s, &ev, emit, baton)) {
+            || on_block_start(s, &es, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
     else if (!strcmp(t, "message_delta")) {
-        const llmgw_jspan_t *d = field(&ev, F_DELTA);
-        if (d != NULL) {
-            fields_t df;
-            const char *r;
-            fields_of(d, &df);
-            if ((r = fstr_dup(s->p, &df, F_STOP_REASON)) != NULL) {
-                s->stop_reason = r;
-            }
+        const char *r = fstr_dup(s->p, sub(ev, F_DELTA, &es.delta),
+                                 F_STOP_REASON);
+        if (r != NULL) {
+            s->stop_reason = r;
         }
-        record_usage(s, field(&ev, F_USAGE));
+        record_usage(s, sub(ev, F_USAGE, &es.usage));
         s->delta_seen = 1;
     }
     else if (!strcmp(t, "message_stop")) {
         rv = emit_final(s, emit, baton);
     }
     else if (!strcmp(t, "error")) {
-        const llmgw_jspan_t *e = field(&ev, F_ERROR);
-        fields_t ef;
-        const char *et = NULL, *msg = NULL;
+        const fields_t *ef = sub(ev, F_ERROR, &es.error);
+        const char *et = fstr_dup(s->p, ef, F_TYPE);
+        const char *msg = fstr_dup(s->p, ef, F_MESSAGE);   /* its message */
         llmgw_error_t err;
 
-        if (e != NULL) {
-            fields_of(e, &ef);
-            et = fstr_dup(s->p, &ef, F_TYPE);
-            msg = fstr_dup(s->p, &ef, F_MESSAGE);   /* its message */
-        }
         fill_error(native_status_for_type(et), et,
                    msg ? msg : "upstream stream error", &err);
         rv = emit_error(s, &err, emit, baton);

@@ -1300,12 +1300,53 @@ START_TEST(test_stream_event_text)
     {
         static const char *const bad[] = {
             "content_block_delta", "[1]",
+            /* a key with NUL in a nested object: jansson refuses the event */
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"a\\u0000\":1,\"text\":\"x\"}}",
         };
-        collector_t *c2 = collector();
-        ck_assert_int_eq(stream_run(bad, 1, c2, &s), LLMGW_XLATE_ERROR);
-        ck_assert_int_eq(c2->chunks->nelts, 1);
-        ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(c2->chunks, 0, const char *),
-                                     "invalid stream event"));
+        int k;
+        for (k = 0; k < 2; k++) {
+            collector_t *c2 = collector();
+            ck_assert_int_eq(stream_run(bad + 2 * k, 1, c2, &s),
+                             LLMGW_XLATE_ERROR);
+            ck_assert_int_eq(c2->chunks->nelts, 1);
+            ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(c2->chunks, 0,
+                                                       const char *),
+                                         "invalid stream event"));
+        }
+    }
+    {
+        /* a duplicated object member: the last one's fields only (the
+         * first delta's text is not sent); the message's usage is read
+         * from message_start in the same pass */
+        static const char *const evs2[] = {
+            "message_start", "{\"type\":\"message_start\",\"message\":"
+                "{\"usage\":{\"input_tokens\":7},\"usage\":"
+                "{\"input_tokens\":9,\"output_tokens\":1}}}",
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"first\"},\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"\"}}",
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"first\"},\"delta\":\"x\"}",
+            "message_delta", "{\"type\":\"message_delta\",\"delta\":"
+                "{\"stop_reason\":\"end_turn\"},\"usage\":"
+                "{\"output_tokens\":4}}",
+        };
+        collector_t *c3 = collector();
+        llmgw_usage_t u;
+        int k;
+        ck_assert_int_eq(stream_run(evs2, 4, c3, &s), LLMGW_XLATE_CONTINUE);
+        ck_assert_int_eq(T->stream_finish(s, collect, c3), LLMGW_XLATE_END);
+        for (k = 0; k < c3->chunks->nelts; k++) {
+            ck_assert_ptr_null(strstr(APR_ARRAY_IDX(c3->chunks, k,
+                                                    const char *), "first"));
+        }
+        T->stream_usage(s, &u);
+        ck_assert_int_eq(u.prompt_tokens, 9);
+        ck_assert_int_eq(u.completion_tokens, 4);
     }
 }
 END_TEST
