@@ -47,10 +47,17 @@ static int scan_string(cur_t *c, int *escaped)
         /* 8 plain bytes at a time: none below 0x20, none above 0x7f, no
          * quote, no backslash. Most of a request is such text. */
         while (end - p >= 8) {
-            apr_uint64_t x;
+            apr_uint64_t x, hit;
             memcpy(&x, p, 8);
-            if (((x - ONES * 0x20) | x | has_byte(x, '"') | has_byte(x, '\\'))
-                & (ONES * 0x80)) {
+            hit = ((x - ONES * 0x20) | x | has_byte(x, '"')
+                   | has_byte(x, '\\')) & (ONES * 0x80);
+            if (hit) {
+#if !APR_IS_BIGENDIAN && defined(__GNUC__)
+                /* to the first byte that stops it (the lowest hit is a
+                 * true one: borrows and false positives only go up), so
+                 * the bytes before it are not tested again one by one */
+                p += __builtin_ctzll(hit) >> 3;
+#endif
                 break;
             }
             p += 8;
