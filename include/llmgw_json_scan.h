@@ -53,6 +53,23 @@ int llmgw_json_object_each(const char *buf, apr_size_t len,
                            llmgw_jspan_t *top, llmgw_json_member_fn fn,
                            void *baton);
 
+/* llmgw_json_object_each reaching into nested objects in the same pass:
+ * before an object-valued member's value is read, enter(baton, key...)
+ * may return a baton for its members (NULL: the value is only validated);
+ * that object's members are then reported to member(kid, ...) as they are
+ * validated (and enter(kid, ...) asked in turn), then the member itself to
+ * member(baton, ...) with the object's span. One read of every byte where
+ * llmgw_json_each on a member would read its text again. Same returns as
+ * llmgw_json_object_each (-1 when any member() returned non-zero). */
+typedef struct llmgw_json_visitor {
+    llmgw_json_member_fn member;
+    void *(*enter)(void *baton, const char *key, apr_size_t klen,
+                   int key_escaped);
+} llmgw_json_visitor_t;
+int llmgw_json_object_visit(const char *buf, apr_size_t len,
+                            llmgw_jspan_t *top,
+                            const llmgw_json_visitor_t *v, void *baton);
+
 /* Canonical text of the validated value at buf: white space removed,
  * every object's members sorted by their key bytes, scalars as written
  * but for a zero fraction ("1.0" is "1"); strings keep their escapes (an
@@ -97,5 +114,20 @@ void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v);
  * the quotes, escaped or not) is name. */
 int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
                       const char *name);
+
+/* ---- reading values of validated text ---- */
+
+/* A string value's text (span of type STRING) unescaped into buf, which
+ * holds at least v->len bytes (unescaping never grows); its length (NULs
+ * kept), or -1 when v is not a string. */
+long llmgw_json_unescape(const llmgw_jspan_t *v, char *buf);
+
+/* An integer value as jansson reads one (no fraction, no exponent, within
+ * 64 bits): 1 with *out, else 0. */
+int llmgw_json_int(const llmgw_jspan_t *v, apr_int64_t *out);
+
+/* Appends the validated value v to b without its white space (strings,
+ * numbers and member order as written): compact JSON text. */
+void llmgw_json_put_compact(llmgw_buf_t *b, const llmgw_jspan_t *v);
 
 #endif

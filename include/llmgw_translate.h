@@ -212,10 +212,38 @@ json_t *llmgw_xlate_chat_response_tree(const llmgw_translator_t *self,
  * -1 when j cannot be serialised. */
 int llmgw_xlate_emit_json(json_t *j, llmgw_emit_fn emit, void *baton);
 
-/* A chat.completion.chunk for choice index with delta (stolen) and
- * finish_reason (NULL -> null). New reference. */
-json_t *llmgw_xlate_chunk(const llmgw_xlate_ctx_t *x, int index,
-                          json_t *delta, const char *finish);
+/* A stream's chat.completion.chunk writer: each chunk is written straight
+ * into one buffer (no tree), behind the id/object/created/model prefix
+ * written once per stream. Members in the order of OpenAI's chunks:
+ *   {"id":..,"object":"chat.completion.chunk","created":..,"model":..,
+ *    "choices":[{"index":N,"delta":{..},"logprobs":..,"finish_reason":..}]}
+ */
+#include "llmgw_buf.h"
+typedef struct llmgw_chunk_writer {
+    llmgw_buf_t out;                /* the chunk being written */
+    const char *prefix;             /* `{"id":...,"model":"..."` */
+    apr_size_t prefix_len;
+} llmgw_chunk_writer_t;
+
+void llmgw_chunk_writer_init(llmgw_chunk_writer_t *w, apr_pool_t *p,
+                             const llmgw_xlate_ctx_t *x);
+
+/* Starts a chunk for choice index, up to the delta's opening brace: the
+ * caller appends the delta's members (comma-separated) to the returned
+ * buffer. */
+llmgw_buf_t *llmgw_chunk_begin(llmgw_chunk_writer_t *w, int index);
+
+/* Closes the delta, writes logprobs (JSON text, NULL -> null) and
+ * finish_reason (NULL -> null) and emits the chunk; emit's value. */
+int llmgw_chunk_emit(llmgw_chunk_writer_t *w, const char *logprobs,
+                     const char *finish, llmgw_emit_fn emit, void *baton);
+
+/* Emits the usage chunk (`"choices":[]` and the OpenAI usage object; the
+ * cached_tokens detail only when cached >= 0); emit's value. */
+int llmgw_chunk_emit_usage(llmgw_chunk_writer_t *w, apr_int64_t prompt,
+                           apr_int64_t completion, apr_int64_t total,
+                           apr_int64_t cached, llmgw_emit_fn emit,
+                           void *baton);
 
 /* Emits e as the SPEC mid-stream error event (provider defaults to the
  * context's); returns LLMGW_XLATE_ERROR. */

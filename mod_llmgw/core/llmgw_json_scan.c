@@ -48,10 +48,17 @@ static int scan_string(cur_t *c, int *escaped)
         /* 8 plain bytes at a time: none below 0x20, none above 0x7f, no
          * quote, no backslash. Most of a request is such text. */
         while (end - p >= 8) {
-            apr_uint64_t x;
+            apr_uint64_t x, hit;
             memcpy(&x, p, 8);
-            if (((x - ONES * 0x20) | x | has_byte(x, '"') | has_byte(x, '\\'))
-                & (ONES * 0x80)) {
+            hit = ((x - ONES * 0x20) | x | has_byte(x, '"')
+                   | has_byte(x, '\\')) & (ONES * 0x80);
+            if (hit) {
+#if !APR_IS_BIGENDIAN && defined(__GNUC__)
+                /* to the first byte that stops it (the lowest hit is a
+                 * true one: borrows and false positives only go up), so
+                 * the bytes before it are not tested again one by one */
+                p += __builtin_ctzll(hit) >> 3;
+#endif
                 break;
             }
             p += 8;
@@ -352,70 +359,109 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
     return 0;
 }
 
-int llmgw_json_object_each(const char *buf, apr_size_t len,
-                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
-                           void *baton)
+/* The members of the object at c->p (on its '{'), validated one by one:
+ * v->member(baton, ...) after each value; an object value whose member
+ * v->enter gives a baton for is walked the same way (its members reported
+ * to that baton) instead of scanned, so each byte is read once. 1 when
+ * valid, 0 when not, -1 when a callback stopped the walk. */
+static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                        void *baton)
+{
+    int esc;
+
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return 0;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        const char *key;
+        apr_size_t klen;
+        llmgw_jspan_t val;
+        void *kid;
+
+        if (c->p >= c->end || *c->p != '"') {
+            return 0;
+        }
+        key = c->p + 1;
+        if (!scan_string(c, &esc)) {
+            return 0;
+        }
+        klen = (apr_size_t)(c->p - key - 1);
+        ws(c);
+        if (c->p >= c->end || *c->p != ':') {
+            return 0;
+        }
+        c->p++;
+        ws(c);
+        if (v->enter && c->p < c->end && *c->p == '{'
+            && (kid = v->enter(baton, key, klen, esc)) != NULL) {
+            int rv;
+            val.p = c->p;
+            if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
+                return rv;
+            }
+            val.len = (apr_size_t)(c->p - val.p);
+            val.type = LLMGW_JV_OBJECT;
+            val.escaped = 0;
+        }
+        else if (!scan_value(c, depth + 1, &val)) {
+            return 0;
+        }
+        if (v->member(baton, key, klen, esc, &val)) {
+            return -1;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            return 0;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p != '}') {
+            return 0;
+        }
+        c->p++;
+        return 1;
+    }
+}
+
+int llmgw_json_object_visit(const char *buf, apr_size_t len,
+                            llmgw_jspan_t *top,
+                            const llmgw_json_visitor_t *v, void *baton)
 {
     cur_t c = { buf, buf + len };
     const char *start;
-    int esc;
+    int rv;
 
     ws(&c);
     if (c.p >= c.end || *c.p != '{') {
         return 0;
     }
-    start = c.p++;
-    ws(&c);
-    if (c.p < c.end && *c.p == '}') {
-        c.p++;
-        goto done;
+    start = c.p;
+    if ((rv = visit_object(&c, 0, v, baton)) != 1) {
+        return rv;
     }
-    for (;;) {
-        const char *key;
-        apr_size_t klen;
-        llmgw_jspan_t v;
-        if (c.p >= c.end || *c.p != '"') {
-            return 0;
-        }
-        key = c.p + 1;
-        if (!scan_string(&c, &esc)) {
-            return 0;
-        }
-        klen = (apr_size_t)(c.p - key - 1);
-        ws(&c);
-        if (c.p >= c.end || *c.p != ':') {
-            return 0;
-        }
-        c.p++;
-        ws(&c);
-        if (!scan_value(&c, 1, &v)) {
-            return 0;
-        }
-        if (fn(baton, key, klen, esc, &v)) {
-            return -1;
-        }
-        ws(&c);
-        if (c.p >= c.end) {
-            return 0;
-        }
-        if (*c.p == ',') {
-            c.p++;
-            ws(&c);
-            continue;
-        }
-        if (*c.p != '}') {
-            return 0;
-        }
-        c.p++;
-        break;
-    }
-done:
     top->p = start;
     top->len = (apr_size_t)(c.p - start);
     top->type = LLMGW_JV_OBJECT;
     top->escaped = 0;
     ws(&c);
     return c.p == c.end ? 1 : 0;
+}
+
+int llmgw_json_object_each(const char *buf, apr_size_t len,
+                           llmgw_jspan_t *top, llmgw_json_member_fn fn,
+                           void *baton)
+{
+    llmgw_json_visitor_t v = { fn, NULL };
+    return llmgw_json_object_visit(buf, len, top, &v, baton);
 }
 
 /* ------------------------------------------------------ canonical form */
@@ -884,7 +930,28 @@ static void put(dump_t *o, const char *s, size_t n)
     o->len += n;
 }
 
-/* jansson's escaping: " \ and the controls (short forms, else \u00XX);
+/* jansson's escape of one byte that needs one (" \\ and the controls:
+ * short forms, else \\u00XX) into esc; its length. */
+static size_t escape_char(unsigned char ch, char esc[8])
+{
+    const char *e;
+    switch (ch) {
+    case '"': e = "\\\""; break;
+    case '\\': e = "\\\\"; break;
+    case '\b': e = "\\b"; break;
+    case '\f': e = "\\f"; break;
+    case '\n': e = "\\n"; break;
+    case '\r': e = "\\r"; break;
+    case '\t': e = "\\t"; break;
+    default:
+        snprintf(esc, 8, "\\u%04X", ch);
+        return 6;
+    }
+    memcpy(esc, e, 2);
+    return 2;
+}
+
+/* jansson's escaping: " \\ and the controls (short forms, else \\u00XX);
  * '/' and non-ASCII as they are */
 static void put_escaped(dump_t *o, const char *s, size_t n)
 {
@@ -892,8 +959,6 @@ static void put_escaped(dump_t *o, const char *s, size_t n)
     for (; s < end; s++) {
         unsigned char ch;
         char esc[8];
-        const char *e;
-        size_t en = 2;
         /* 8 plain ASCII bytes at a time (as scan_string) */
         while (end - s >= 8) {
             apr_uint64_t x;
@@ -913,20 +978,7 @@ static void put_escaped(dump_t *o, const char *s, size_t n)
         }
         put(o, run, (size_t)(s - run));
         run = s + 1;
-        switch (ch) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        default:
-            snprintf(esc, sizeof(esc), "\\u%04X", ch);
-            e = esc;
-            en = 6;
-        }
-        put(o, e, en);
+        put(o, esc, escape_char(ch, esc));
     }
     put(o, run, (size_t)(s - run));
 }
@@ -1094,7 +1146,7 @@ int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
                       const char *name)
 {
     apr_size_t n = strlen(name);
-    char small[64];
+    char small[128];
     long u;
 
     if (!escaped) {
@@ -1105,4 +1157,68 @@ int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
     }
     u = unescape(key, klen, small, 0);
     return u == (long)n && !memcmp(small, name, n);
+}
+
+/* ------------------------------------------- values of validated text */
+
+long llmgw_json_unescape(const llmgw_jspan_t *v, char *buf)
+{
+    if (v->type != LLMGW_JV_STRING) {
+        return -1;
+    }
+    if (!v->escaped) {
+        memcpy(buf, v->p + 1, v->len - 2);
+        return (long)(v->len - 2);
+    }
+    return unescape(v->p + 1, v->len - 2, buf, 1);
+}
+
+int llmgw_json_int(const llmgw_jspan_t *v, apr_int64_t *out)
+{
+    char num[32], *e;
+    long long n;
+
+    if (v->type != LLMGW_JV_NUMBER || v->len >= sizeof(num)
+        || memchr(v->p, '.', v->len) || memchr(v->p, 'e', v->len)
+        || memchr(v->p, 'E', v->len)) {
+        return 0;
+    }
+    memcpy(num, v->p, v->len);
+    num[v->len] = '\0';
+    errno = 0;
+    n = strtoll(num, &e, 10);
+    if (errno || *e) {
+        return 0;
+    }
+    *out = (apr_int64_t)n;
+    return 1;
+}
+
+void llmgw_json_put_compact(llmgw_buf_t *b, const llmgw_jspan_t *v)
+{
+    const char *p = v->p, *end = v->p + v->len, *run = p;
+    int in_string = 0;
+
+    if (v->type != LLMGW_JV_OBJECT && v->type != LLMGW_JV_ARRAY) {
+        llmgw_buf_append(b, v->p, v->len);
+        return;
+    }
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\') {
+                p++;
+            }
+            else if (*p == '"') {
+                in_string = 0;
+            }
+        }
+        else if (*p == '"') {
+            in_string = 1;
+        }
+        else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            llmgw_buf_append(b, run, (apr_size_t)(p - run));
+            run = p + 1;
+        }
+    }
+    llmgw_buf_append(b, run, (apr_size_t)(p - run));
 }

@@ -144,6 +144,7 @@ static int process_line(llmgw_sse_parser_t *ps, const char *l, apr_size_t n)
 int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
 {
     const char *p = buf, *end = buf + len;
+    const char *lf = NULL;      /* the next LF at or after p, or end */
     int rv;
 
     while (p < end) {
@@ -157,9 +158,21 @@ int llmgw_sse_feed(llmgw_sse_parser_t *ps, const char *buf, apr_size_t len)
                 continue;
             }
         }
-        /* find the next CR or LF */
-        for (eol = p; eol < end && *eol != '\n' && *eol != '\r'; eol++)
-            ;
+        /* the next CR or LF, by memchr's word-at-a-time scans. The next
+         * LF (or end) is remembered across lines and the CR search stops
+         * there, so a stream of CR-only line ends is not re-scanned to
+         * the next LF for every line: each byte is looked at a bounded
+         * number of times whatever the line ends. */
+        if (!lf || lf < p) {
+            lf = memchr(p, '\n', (apr_size_t)(end - p));
+            if (!lf) {
+                lf = end;
+            }
+        }
+        eol = memchr(p, '\r', (apr_size_t)(lf - p));
+        if (!eol) {
+            eol = lf;
+        }
         n = (apr_size_t)(eol - p);
         if (eol == end) {               /* partial line: keep it */
             if ((rv = reserve(ps, &ps->line, &ps->line_cap, ps->line_len,

@@ -64,16 +64,6 @@ static const char *jstr(const json_t *obj, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* An integer member, or 0 when absent or not an integer. */
-static apr_int64_t jint(const json_t *obj, const char *key, int *found)
-{
-    const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
-    if (found) {
-        *found = json_is_integer(v);
-    }
-    return json_is_integer(v) ? (apr_int64_t)json_integer_value(v) : 0;
-}
-
 /* Anthropic stop_reason -> OpenAI finish_reason (before the tool rule). */
 static const char *map_stop_reason(const char *r)
 {
@@ -686,28 +676,6 @@ static int anth_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
     return 0;
 }
 
-/* OpenAI usage object from counts; fills u. */
-static json_t *usage_json(apr_int64_t input, apr_int64_t cache_read,
-                          apr_int64_t cache_write, apr_int64_t output,
-                          llmgw_usage_t *u)
-{
-    apr_int64_t prompt = input + cache_read + cache_write;
-
-    if (u != NULL) {
-        u->prompt_tokens = prompt;
-        u->completion_tokens = output;
-        u->total_tokens = prompt + output;
-        u->cached_tokens = cache_read;
-        u->cache_write_tokens = cache_write;
-    }
-    return json_pack("{s:I, s:I, s:I, s:{s:I}}",
-                     "prompt_tokens", (json_int_t)prompt,
-                     "completion_tokens", (json_int_t)output,
-                     "total_tokens", (json_int_t)(prompt + output),
-                     "prompt_tokens_details",
-                     "cached_tokens", (json_int_t)cache_read);
-}
-
 /* ------------------------------------------------------------------ */
 /* chat response: read with the scanner, written directly              */
 /* ------------------------------------------------------------------ */
@@ -1081,6 +1049,7 @@ static int anth_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
 struct llmgw_stream {
     apr_pool_t *p;
     llmgw_xlate_ctx_t x;
+    llmgw_chunk_writer_t w;  /* chunks written straight from the events */
     int started;             /* role chunk emitted */
     int delta_seen;          /* message_delta seen */
     int done;                /* final chunk emitted (or error) */
@@ -1106,17 +1075,214 @@ static llmgw_stream_t *anth_stream_new(apr_pool_t *p,
     s->x = *x;
     s->tools = apr_hash_make(p);
     s->answer_block = -1;
+    llmgw_chunk_writer_init(&s->w, p, x);
     return s;
 }
 
-#define emit_json llmgw_xlate_emit_json
+/* An event is read with the JSON scanner: the members the translator
+ * looks at, by name, as spans of the event's text (the last of a
+ * duplicated name wins, as in a jansson tree). */
+enum {
+    F_TYPE, F_INDEX, F_DELTA, F_CONTENT_BLOCK, F_MESSAGE, F_USAGE, F_ERROR,
+    F_TEXT, F_THINKING, F_PARTIAL_JSON, F_STOP_REASON, F_ID, F_NAME,
+    F_INPUT, F_INPUT_TOKENS, F_CACHE_READ, F_CACHE_WRITE, F_OUTPUT_TOKENS,
+    F_COUNT
+};
 
-/* A chunk carrying delta (stolen) and finish_reason (NULL -> null). */
-static int emit_chunk(llmgw_stream_t *s, json_t *delta, const char *finish,
-                      llmgw_emit_fn emit, void *baton)
+static const struct { const char *name; apr_size_t len; } field_names[] = {
+#define FN(s) { s, sizeof(s) - 1 }
+    FN("type"), FN("index"), FN("delta"), FN("content_block"),
+    FN("message"), FN("usage"), FN("error"), FN("text"), FN("thinking"),
+    FN("partial_json"), FN("stop_reason"), FN("id"), FN("name"),
+    FN("input"), FN("input_tokens"), FN("cache_read_input_tokens"),
+    FN("cache_creation_input_tokens"), FN("output_tokens")
+#undef FN
+};
+
+/* The fields of one object; the objects of an event that the translator
+ * reads into are filled in the same pass as the event (see enter_member). */
+typedef struct event_scan event_scan_t;
+typedef struct {
+    llmgw_jspan_t v[F_COUNT];
+    unsigned found;          /* bit per field */
+    event_scan_t *es;
+} fields_t;
+
+struct event_scan {
+    fields_t top, delta, content_block, message, usage, error;
+    fields_t message_usage;
+};
+
+static const fields_t no_fields;
+
+/* Which field an object key is: its index, F_COUNT for none, -1 for a key
+ * with NUL (jansson refuses such an event). */
+static int field_index(const char *key, apr_size_t klen, int key_escaped)
 {
-    return emit_json(llmgw_xlate_chunk(&s->x, 0, delta, finish), emit, baton);
+    int i;
+
+    if (key_escaped) {
+        char buf[256];
+        long n = klen <= sizeof(buf)
+                 ? llmgw_json_unescape(&(llmgw_jspan_t){ key - 1, klen + 2,
+                                       LLMGW_JV_STRING, 1 }, buf) : 0;
+        if (n < 0 || (n && memchr(buf, '\0', (apr_size_t)n))) {
+            return -1;
+        }
+        for (i = 0; i < F_COUNT; i++) {
+            if (llmgw_json_key_is(key, klen, 1, field_names[i].name)) {
+                return i;
+            }
+        }
+        return F_COUNT;
+    }
+    for (i = 0; i < F_COUNT; i++) {
+        if (klen == field_names[i].len && key[0] == field_names[i].name[0]
+            && !memcmp(key, field_names[i].name, klen)) {
+            return i;
+        }
+    }
+    return F_COUNT;
 }
+
+static int field_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *value)
+{
+    fields_t *f = baton;
+    int i = field_index(key, klen, key_escaped);
+
+    if (i < 0) {
+        return 1;
+    }
+    if (i < F_COUNT) {
+        f->v[i] = *value;
+        f->found |= 1u << i;
+    }
+    return 0;
+}
+
+/* The objects read in the event's pass: the event's delta, content_block,
+ * message, usage and error, and the message's usage. A duplicated name
+ * starts its object's fields again (the last one wins, as in a tree). */
+static void *enter_member(void *baton, const char *key, apr_size_t klen,
+                          int key_escaped)
+{
+    fields_t *f = baton, *kid = NULL;
+    event_scan_t *es = f->es;
+
+    if (es == NULL) {
+        return NULL;
+    }
+    if (f == &es->top) {
+        switch (field_index(key, klen, key_escaped)) {
+        case F_DELTA: kid = &es->delta; break;
+        case F_CONTENT_BLOCK: kid = &es->content_block; break;
+        case F_MESSAGE: kid = &es->message; break;
+        case F_USAGE: kid = &es->usage; break;
+        case F_ERROR: kid = &es->error; break;
+        default: break;
+        }
+    }
+    else if (f == &es->message
+             && field_index(key, klen, key_escaped) == F_USAGE) {
+        kid = &es->message_usage;
+    }
+    if (kid != NULL) {
+        kid->found = 0;
+    }
+    return kid;
+}
+
+static const llmgw_json_visitor_t event_visitor = {
+    field_member, enter_member
+};
+
+static const llmgw_jspan_t *field(const fields_t *f, int i)
+{
+    return (f->found & (1u << i)) ? &f->v[i] : NULL;
+}
+
+/* The fields of member i of f read in the event's pass (kid), or none when
+ * that member is not an object. */
+static const fields_t *sub(const fields_t *f, int i, const fields_t *kid)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && v->type == LLMGW_JV_OBJECT ? kid : &no_fields;
+}
+
+/* A string member, or NULL. */
+static const llmgw_jspan_t *fstr(const fields_t *f, int i)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && v->type == LLMGW_JV_STRING ? v : NULL;
+}
+
+/* A string member equals lit. */
+static int fstr_is(const fields_t *f, int i, const char *lit)
+{
+    const llmgw_jspan_t *v = fstr(f, i);
+    apr_size_t n = strlen(lit);
+    char buf[64];
+
+    if (v == NULL) {
+        return 0;
+    }
+    if (!v->escaped) {
+        return v->len - 2 == n && !memcmp(v->p + 1, lit, n);
+    }
+    return v->len <= sizeof(buf) && llmgw_json_unescape(v, buf) == (long)n
+           && !memcmp(buf, lit, n);
+}
+
+/* A string member's text in the pool (NULs end it, as jansson's C string
+ * would), or NULL. */
+static const char *fstr_dup(apr_pool_t *p, const fields_t *f, int i)
+{
+    const llmgw_jspan_t *v = fstr(f, i);
+    char *buf;
+    long n;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    buf = apr_palloc(p, v->len);
+    n = llmgw_json_unescape(v, buf);
+    buf[n < 0 ? 0 : n] = '\0';
+    return buf;
+}
+
+static int fint(const fields_t *f, int i, apr_int64_t *out)
+{
+    const llmgw_jspan_t *v = field(f, i);
+    return v && llmgw_json_int(v, out);
+}
+
+/* Appends `"name":` and a string member's JSON text as it came (a
+ * validated string: its escapes, \u0000 too, stay as they are). */
+#define LIT(b, s) llmgw_buf_append((b), (s), sizeof(s) - 1)
+static void put_str_member(llmgw_buf_t *b, const char *name_lit,
+                           apr_size_t nlen, const llmgw_jspan_t *v)
+{
+    llmgw_buf_append(b, name_lit, nlen);
+    if (v) {
+        llmgw_buf_append(b, v->p, v->len);
+    }
+    else {
+        LIT(b, "\"\"");
+    }
+}
+#define PUT_MEMBER(b, lit, v) put_str_member((b), (lit), sizeof(lit) - 1, (v))
+
+/* A chunk whose delta is one string member `"name":<text>`. */
+static int emit_text(llmgw_stream_t *s, const char *lit, apr_size_t nlen,
+                     const llmgw_jspan_t *text, llmgw_emit_fn emit,
+                     void *baton)
+{
+    put_str_member(llmgw_chunk_begin(&s->w, 0), lit, nlen, text);
+    return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
+}
+#define EMIT_TEXT(s, lit, v, emit, baton) \
+    emit_text((s), (lit), sizeof(lit) - 1, (v), (emit), (baton))
 
 static int emit_error(llmgw_stream_t *s, const llmgw_error_t *e,
                       llmgw_emit_fn emit, void *baton)
@@ -1138,33 +1304,25 @@ static int ensure_started(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
         return 0;
     }
     s->started = 1;
-    return emit_chunk(s, json_pack("{s:s, s:s}", "role", "assistant",
-                                   "content", ""), NULL, emit, baton);
+    LIT(llmgw_chunk_begin(&s->w, 0), "\"role\":\"assistant\",\"content\":\"\"");
+    return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
 }
 
-static void record_usage(llmgw_stream_t *s, const json_t *u)
+static void record_usage(llmgw_stream_t *s, const fields_t *f)
 {
-    int found;
     apr_int64_t v;
 
-    if (!json_is_object(u)) {
-        return;
-    }
-    v = jint(u, "input_tokens", &found);
-    if (found) {
+    if (fint(f, F_INPUT_TOKENS, &v)) {
         s->input = v;
         s->have_input = 1;
     }
-    v = jint(u, "cache_read_input_tokens", &found);
-    if (found) {
+    if (fint(f, F_CACHE_READ, &v)) {
         s->cache_read = v;
     }
-    v = jint(u, "cache_creation_input_tokens", &found);
-    if (found) {
+    if (fint(f, F_CACHE_WRITE, &v)) {
         s->cache_write = v;
     }
-    v = jint(u, "output_tokens", &found);
-    if (found) {
+    if (fint(f, F_OUTPUT_TOKENS, &v)) {
         s->output = v;
         s->have_output = 1;
     }
@@ -1174,6 +1332,7 @@ static void record_usage(llmgw_stream_t *s, const json_t *u)
 static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
 {
     const char *finish;
+    apr_int64_t prompt = s->input + s->cache_read + s->cache_write;
 
     if (ensure_started(s, emit, baton)) {
         s->done = 1;
@@ -1186,74 +1345,75 @@ static int emit_final(llmgw_stream_t *s, llmgw_emit_fn emit, void *baton)
         finish = "stop";        /* the answer tool is not a tool call */
     }
     finish = llmgw_finish_reason(finish, s->tool_count > 0);
-    if (emit_chunk(s, json_object(), finish, emit, baton)) {
+    llmgw_chunk_begin(&s->w, 0);
+    if (llmgw_chunk_emit(&s->w, NULL, finish, emit, baton)) {
         return LLMGW_XLATE_ERROR;
     }
-    if (s->x.include_usage) {
-        json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}",
-                                  "id", s->x.id ? s->x.id : "",
-                                  "object", "chat.completion.chunk",
-                                  "created", (json_int_t)s->x.created,
-                                  "model", s->x.model ? s->x.model : "",
-                                  "choices", "usage",
-                                  usage_json(s->input, s->cache_read,
-                                             s->cache_write, s->output, NULL));
-        if (emit_json(chunk, emit, baton)) {
-            return LLMGW_XLATE_ERROR;
-        }
+    if (s->x.include_usage
+        && llmgw_chunk_emit_usage(&s->w, prompt, s->output,
+                                  prompt + s->output, s->cache_read, emit,
+                                  baton)) {
+        return LLMGW_XLATE_ERROR;
     }
     return LLMGW_XLATE_END;
 }
 
-static int on_block_start(llmgw_stream_t *s, const json_t *ev,
+static int any_member(void *baton, const char *key, apr_size_t klen,
+                      int key_escaped, const llmgw_jspan_t *value)
+{
+    (void)baton; (void)key; (void)klen; (void)key_escaped; (void)value;
+    return 1;
+}
+
+static int on_block_start(llmgw_stream_t *s, const event_scan_t *es,
                           llmgw_emit_fn emit, void *baton)
 {
-    const json_t *cb = json_object_get(ev, "content_block");
-    const char *type = jstr(cb, "type");
-    int found;
-    apr_int64_t idx = jint(ev, "index", &found);
+    const fields_t *ev = &es->top;
+    const fields_t *cbf = sub(ev, F_CONTENT_BLOCK, &es->content_block);
+    const llmgw_jspan_t *t, *input;
+    apr_int64_t idx;
+    int found = fint(ev, F_INDEX, &idx);
+    llmgw_buf_t *b;
 
-    if (type == NULL) {
+    if (!fstr(cbf, F_TYPE)) {
         return 0;
     }
-    if (!strcmp(type, "text")) {
-        const json_t *t = json_object_get(cb, "text");  /* whole: \u0000 too */
-        if (json_is_string(t) && json_string_length(t)) {
-            return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
-                              emit, baton);
-        }
-        return 0;
+    if (fstr_is(cbf, F_TYPE, "text")) {
+        t = fstr(cbf, F_TEXT);
+        return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
+                               : 0;
     }
-    if (!strcmp(type, "thinking")) {
-        const json_t *t = json_object_get(cb, "thinking");  /* whole: \u0000 too */
-        if (json_is_string(t) && json_string_length(t)) {
-            return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t),
-                              NULL, emit, baton);
-        }
-        return 0;
+    if (fstr_is(cbf, F_TYPE, "thinking")) {
+        t = fstr(cbf, F_THINKING);
+        return t && t->len > 2
+               ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
     }
-    if (!strcmp(type, "tool_use") && jstr(cb, "name")
-        && !strcmp(jstr(cb, "name"), ANTHROPIC_JSON_TOOL) && !s->answered) {
+    if (!fstr_is(cbf, F_TYPE, "tool_use")) {
+        return 0;   /* redacted_thinking, server tools...: skipped */
+    }
+    input = field(cbf, F_INPUT);
+    if (input && (input->type != LLMGW_JV_OBJECT
+                  || llmgw_json_each(input, any_member, NULL) == 0)) {
+        input = NULL;       /* only a non-empty object is an input */
+    }
+    if (fstr_is(cbf, F_NAME, ANTHROPIC_JSON_TOOL) && !s->answered) {
         /* the response_format answer: its input streams as content */
-        const json_t *input = json_object_get(cb, "input");
         s->answered = 1;
         s->answer_block = found ? idx : -1;
-        if (json_is_object(input) && json_object_size(input) > 0) {
-            char *js = json_dumps(input, JSON_COMPACT);
-            int rv = js ? emit_chunk(s, json_pack("{s:s}", "content", js),
-                                     NULL, emit, baton) : 0;
-            free(js);
-            return rv;
+        if (input) {
+            llmgw_buf_t js;
+            llmgw_buf_init(&js, s->p, input->len);
+            llmgw_json_put_compact(&js, input);
+            b = llmgw_chunk_begin(&s->w, 0);
+            LIT(b, "\"content\":");
+            llmgw_buf_json_string(b, js.data, js.len);
+            return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
         }
         return 0;
     }
-    if (!strcmp(type, "tool_use")) {
+    {
         int k = s->tool_count++;
-        const char *id = jstr(cb, "id");
-        const char *name = jstr(cb, "name");
-        const json_t *input = json_object_get(cb, "input");
-        char *args = NULL;
-        int rv;
+        char num[16];
 
         if (found) {
             apr_int64_t *key = apr_palloc(s->p, sizeof(*key));
@@ -1262,68 +1422,73 @@ static int on_block_start(llmgw_stream_t *s, const json_t *ev,
             *val = k;
             apr_hash_set(s->tools, key, sizeof(*key), val);
         }
+        b = llmgw_chunk_begin(&s->w, 0);
+        LIT(b, "\"tool_calls\":[{\"index\":");
+        llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                                                          "%d", k));
+        PUT_MEMBER(b, ",\"id\":", fstr(cbf, F_ID));
+        LIT(b, ",\"type\":\"function\",\"function\":{");
+        PUT_MEMBER(b, "\"name\":", fstr(cbf, F_NAME));
+        LIT(b, ",\"arguments\":");
         /* An input already complete at start (rare) is sent whole. */
-        if (json_is_object(input) && json_object_size(input) > 0) {
-            args = llmgw_json_dumps(input, JSON_COMPACT);
+        if (input) {
+            llmgw_buf_t js;
+            llmgw_buf_init(&js, s->p, input->len);
+            llmgw_json_put_compact(&js, input);
+            llmgw_buf_json_string(b, js.data, js.len);
         }
-        rv = emit_chunk(s, json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}",
-                                     "tool_calls", "index", k,
-                                     "id", id ? id : "",
-                                     "type", "function",
-                                     "function", "name", name ? name : "",
-                                     "arguments", args ? args : ""),
-                        NULL, emit, baton);
-        free(args);
-        return rv;
+        else {
+            LIT(b, "\"\"");
+        }
+        LIT(b, "}}]");
+        return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
     }
-    return 0;   /* redacted_thinking, server tools...: skipped */
 }
 
-static int on_block_delta(llmgw_stream_t *s, const json_t *ev,
+static int on_block_delta(llmgw_stream_t *s, const event_scan_t *es,
                           llmgw_emit_fn emit, void *baton)
 {
-    const json_t *d = json_object_get(ev, "delta");
-    const char *type = jstr(d, "type");
+    const fields_t *ev = &es->top;
+    const fields_t *df = sub(ev, F_DELTA, &es->delta);
+    const llmgw_jspan_t *t;
 
-    if (type == NULL) {
+    if (!fstr(df, F_TYPE)) {
         return 0;
     }
-    if (!strcmp(type, "text_delta")) {
-        const json_t *t = json_object_get(d, "text");   /* whole: \u0000 too */
-        if (!json_is_string(t) || !json_string_length(t)) {
-            return 0;
-        }
-        return emit_chunk(s, json_pack("{s:O}", "content", t), NULL,
-                          emit, baton);
+    if (fstr_is(df, F_TYPE, "text_delta")) {
+        t = fstr(df, F_TEXT);
+        return t && t->len > 2 ? EMIT_TEXT(s, "\"content\":", t, emit, baton)
+                               : 0;
     }
-    if (!strcmp(type, "thinking_delta")) {
-        const json_t *t = json_object_get(d, "thinking");   /* whole: \u0000 too */
-        if (!json_is_string(t) || !json_string_length(t)) {
-            return 0;
-        }
-        return emit_chunk(s, json_pack("{s:O}", "reasoning_content", t), NULL,
-                          emit, baton);
+    if (fstr_is(df, F_TYPE, "thinking_delta")) {
+        t = fstr(df, F_THINKING);
+        return t && t->len > 2
+               ? EMIT_TEXT(s, "\"reasoning_content\":", t, emit, baton) : 0;
     }
-    if (!strcmp(type, "input_json_delta")) {
-        const char *pj = jstr(d, "partial_json");
-        int found;
-        apr_int64_t idx = jint(ev, "index", &found);
+    if (fstr_is(df, F_TYPE, "input_json_delta")) {
+        const llmgw_jspan_t *pj = fstr(df, F_PARTIAL_JSON);
+        apr_int64_t idx;
+        int found = fint(ev, F_INDEX, &idx);
         const int *k = found ? apr_hash_get(s->tools, &idx, sizeof(idx)) : NULL;
+        llmgw_buf_t *b;
+        char num[16];
 
-        if (found && s->answered && idx == s->answer_block) {
-            if (pj == NULL || !*pj) {
-                return 0;
-            }
-            return emit_chunk(s, json_pack("{s:s}", "content", pj), NULL,
-                              emit, baton);
-        }
-        if (k == NULL || pj == NULL || !*pj) {
+        if (pj == NULL || pj->len <= 2) {
             return 0;
         }
-        return emit_chunk(s, json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls",
-                                       "index", *k, "function",
-                                       "arguments", pj),
-                          NULL, emit, baton);
+        if (found && s->answered && idx == s->answer_block) {
+            return EMIT_TEXT(s, "\"content\":", pj, emit, baton);
+        }
+        if (k == NULL) {
+            return 0;
+        }
+        b = llmgw_chunk_begin(&s->w, 0);
+        LIT(b, "\"tool_calls\":[{\"index\":");
+        llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                                                          "%d", *k));
+        PUT_MEMBER(b, ",\"function\":{\"arguments\":", pj);
+        LIT(b, "}}]");
+        return llmgw_chunk_emit(&s->w, NULL, NULL, emit, baton);
     }
     return 0;   /* signature_delta, citations...: skipped */
 }
@@ -1332,8 +1497,12 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
                              const char *data, apr_size_t len,
                              llmgw_emit_fn emit, void *baton)
 {
-    json_t *ev;
-    const char *type;
+    event_scan_t es;
+    const fields_t *ev = &es.top;
+    llmgw_jspan_t top;
+    const llmgw_jspan_t *type;
+    char tbuf[32];
+    const char *t;
     int rv = LLMGW_XLATE_CONTINUE;
 
     if (s->done) {
@@ -1345,66 +1514,75 @@ static int anth_stream_event(llmgw_stream_t *s, const char *event,
     if (data == NULL || len == 0) {
         return LLMGW_XLATE_CONTINUE;
     }
-    ev = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
+    es.top.found = es.delta.found = es.content_block.found = 0;
+    es.message.found = es.usage.found = es.error.found = 0;
+    es.message_usage.found = 0;
+    es.top.es = &es;
+    es.message.es = &es;
+    es.delta.es = es.content_block.es = es.usage.es = es.error.es = NULL;
+    es.message_usage.es = NULL;
+    if (llmgw_json_object_visit(data, len, &top, &event_visitor, &es.top)
+        != 1) {
         return emit_gateway_error(s, "upstream sent an invalid stream event",
                                   emit, baton);
     }
-    type = jstr(ev, "type");
-    if (type == NULL) {
-        type = event;
+    type = fstr(ev, F_TYPE);
+    if (type != NULL) {
+        long n = type->len <= sizeof(tbuf) ? llmgw_json_unescape(type, tbuf)
+                                           : -1;
+        if (n < 0 || memchr(tbuf, '\0', (apr_size_t)n)) {
+            return LLMGW_XLATE_CONTINUE;     /* an unknown event */
+        }
+        tbuf[n] = '\0';
+        t = tbuf;
     }
-    if (type == NULL) {
-        json_decref(ev);
+    else if ((t = event) == NULL) {
         return LLMGW_XLATE_CONTINUE;
     }
 
-    if (!strcmp(type, "message_start")) {
-        record_usage(s, json_object_get(json_object_get(ev, "message"),
-                                        "usage"));
+    if (!strcmp(t, "content_block_delta")) {
+        if (ensure_started(s, emit, baton)
+            || on_block_delta(s, &es, emit, baton)) {
+            rv = LLMGW_XLATE_ERROR;
+        }
+    }
+    else if (!strcmp(t, "message_start")) {
+        const fields_t *m = sub(ev, F_MESSAGE, &es.message);
+        record_usage(s, sub(m, F_USAGE, &es.message_usage));
         if (ensure_started(s, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
-    else if (!strcmp(type, "content_block_start")) {
+    else if (!strcmp(t, "content_block_start")) {
         if (ensure_started(s, emit, baton)
-            || on_block_start(s, ev, emit, baton)) {
+            || on_block_start(s, &es, emit, baton)) {
             rv = LLMGW_XLATE_ERROR;
         }
     }
-    else if (!strcmp(type, "content_block_delta")) {
-        if (ensure_started(s, emit, baton)
-            || on_block_delta(s, ev, emit, baton)) {
-            rv = LLMGW_XLATE_ERROR;
-        }
-    }
-    else if (!strcmp(type, "message_delta")) {
-        const char *r = jstr(json_object_get(ev, "delta"), "stop_reason");
+    else if (!strcmp(t, "message_delta")) {
+        const char *r = fstr_dup(s->p, sub(ev, F_DELTA, &es.delta),
+                                 F_STOP_REASON);
         if (r != NULL) {
-            s->stop_reason = apr_pstrdup(s->p, r);
+            s->stop_reason = r;
         }
-        record_usage(s, json_object_get(ev, "usage"));
+        record_usage(s, sub(ev, F_USAGE, &es.usage));
         s->delta_seen = 1;
     }
-    else if (!strcmp(type, "message_stop")) {
+    else if (!strcmp(t, "message_stop")) {
         rv = emit_final(s, emit, baton);
     }
-    else if (!strcmp(type, "error")) {
-        const json_t *e = json_object_get(ev, "error");
-        const char *et = jstr(e, "type");
-        const char *msg = jstr(e, "message");
+    else if (!strcmp(t, "error")) {
+        const fields_t *ef = sub(ev, F_ERROR, &es.error);
+        const char *et = fstr_dup(s->p, ef, F_TYPE);
+        const char *msg = fstr_dup(s->p, ef, F_MESSAGE);   /* its message */
         llmgw_error_t err;
 
-        fill_error(native_status_for_type(et),
-                   et ? apr_pstrdup(s->p, et) : NULL,
-                   apr_pstrdup(s->p, msg ? msg : "upstream stream error"),
-                   &err);
+        fill_error(native_status_for_type(et), et,
+                   msg ? msg : "upstream stream error", &err);
         rv = emit_error(s, &err, emit, baton);
     }
     /* ping, content_block_stop and unknown events: nothing to send. */
 
-    json_decref(ev);
     if (rv == LLMGW_XLATE_ERROR) {
         s->done = s->failed = 1;
     }

@@ -33,17 +33,93 @@ int llmgw_xlate_emit_json(json_t *j, llmgw_emit_fn emit, void *baton)
     return rv;
 }
 
-json_t *llmgw_xlate_chunk(const llmgw_xlate_ctx_t *x, int index,
-                          json_t *delta, const char *finish)
+/* Appends a string literal. */
+#define LIT(b, s) llmgw_buf_append((b), (s), sizeof(s) - 1)
+
+void llmgw_chunk_writer_init(llmgw_chunk_writer_t *w, apr_pool_t *p,
+                             const llmgw_xlate_ctx_t *x)
 {
-    return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:o}]}",
-                     "id", x->id ? x->id : "",
-                     "object", "chat.completion.chunk",
-                     "created", (json_int_t)x->created,
-                     "model", x->model ? x->model : "",
-                     "choices", "index", index, "delta", delta,
-                     "logprobs", "finish_reason",
-                     finish ? json_string(finish) : json_null());
+    llmgw_buf_t pre;
+    char num[32];
+    const char *id = x->id ? x->id : "", *model = x->model ? x->model : "";
+
+    llmgw_buf_init(&pre, p, 64 + strlen(id) + strlen(model));
+    LIT(&pre, "{\"id\":");
+    llmgw_buf_json_string(&pre, id, strlen(id));
+    LIT(&pre, ",\"object\":\"chat.completion.chunk\","
+                     "\"created\":");
+    llmgw_buf_append(&pre, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                     "%" APR_INT64_T_FMT, (apr_int64_t)x->created));
+    LIT(&pre, ",\"model\":");
+    llmgw_buf_json_string(&pre, model, strlen(model));
+    w->prefix = pre.data;
+    w->prefix_len = pre.len;
+    llmgw_buf_init(&w->out, p, 256 + pre.len);
+}
+
+llmgw_buf_t *llmgw_chunk_begin(llmgw_chunk_writer_t *w, int index)
+{
+    char num[16];
+    llmgw_buf_t *b = &w->out;
+
+    b->len = 0;
+    llmgw_buf_append(b, w->prefix, w->prefix_len);
+    if (index == 0) {
+        LIT(b, ",\"choices\":[{\"index\":0,\"delta\":{");
+    }
+    else {
+        LIT(b, ",\"choices\":[{\"index\":");
+        llmgw_buf_append(b, num, (apr_size_t)apr_snprintf(num, sizeof(num),
+                                                          "%d", index));
+        LIT(b, ",\"delta\":{");
+    }
+    return b;
+}
+
+int llmgw_chunk_emit(llmgw_chunk_writer_t *w, const char *logprobs,
+                     const char *finish, llmgw_emit_fn emit, void *baton)
+{
+    llmgw_buf_t *b = &w->out;
+
+    LIT(b, "},\"logprobs\":");
+    if (logprobs) {
+        llmgw_buf_append(b, logprobs, strlen(logprobs));
+    }
+    else {
+        LIT(b, "null");
+    }
+    LIT(b, ",\"finish_reason\":");
+    if (finish) {
+        llmgw_buf_json_string(b, finish, strlen(finish));
+    }
+    else {
+        LIT(b, "null");
+    }
+    LIT(b, "}]}");
+    return emit(baton, b->data, b->len);
+}
+
+int llmgw_chunk_emit_usage(llmgw_chunk_writer_t *w, apr_int64_t prompt,
+                           apr_int64_t completion, apr_int64_t total,
+                           apr_int64_t cached, llmgw_emit_fn emit,
+                           void *baton)
+{
+    llmgw_buf_t *b = &w->out;
+    char *num = apr_psprintf(b->pool,
+        ",\"choices\":[],\"usage\":{\"prompt_tokens\":%" APR_INT64_T_FMT
+        ",\"completion_tokens\":%" APR_INT64_T_FMT
+        ",\"total_tokens\":%" APR_INT64_T_FMT, prompt, completion, total);
+
+    b->len = 0;
+    llmgw_buf_append(b, w->prefix, w->prefix_len);
+    llmgw_buf_append(b, num, strlen(num));
+    if (cached >= 0) {
+        num = apr_psprintf(b->pool, ",\"prompt_tokens_details\":"
+                           "{\"cached_tokens\":%" APR_INT64_T_FMT "}", cached);
+        llmgw_buf_append(b, num, strlen(num));
+    }
+    LIT(b, "}}");
+    return emit(baton, b->data, b->len);
 }
 
 int llmgw_xlate_emit_error(const llmgw_xlate_ctx_t *x, const llmgw_error_t *e,

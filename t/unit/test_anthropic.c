@@ -1265,6 +1265,99 @@ static int stream_run(const char *const *events, int n, collector_t *c,
     "\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":40," \
     "\"cache_creation_input_tokens\":3,\"output_tokens\":1}}}"
 
+/* Events are read from their text (the JSON scanner): an escaped key is
+ * its name, duplicated members keep the last, a string's escapes reach
+ * the client as written (\u0000 too), text that is not one JSON object
+ * is an invalid event. */
+START_TEST(test_stream_event_text)
+{
+    static const char *const evs[] = {
+        MSG_START,
+        "content_block_start", "{\"\\u0074ype\":\"content_block_start\","
+            "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+        "content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+            "\"delta\":{\"type\":\"text_delta\",\"text\":\"no\","
+            "\"text\":\"A\\u00e9\\\"\\n\\u0000\\ud83d\\ude00\"}}",
+        "message_delta", "{\"type\":\"message_delta\",\"delta\":"
+            "{\"stop_reason\":\"end_\\u0074urn\"},\"usage\":{\"output_tokens\":5}}",
+    };
+    collector_t *c = collector();
+    llmgw_stream_t *s;
+    json_t *j;
+    const char *txt;
+
+    ck_assert_int_eq(stream_run(evs, 4, c, &s), LLMGW_XLATE_CONTINUE);
+    ck_assert_int_eq(T->stream_finish(s, collect, c), LLMGW_XLATE_END);
+    ck_assert_int_ge(c->chunks->nelts, 3);
+    txt = APR_ARRAY_IDX(c->chunks, 1, const char *);
+    j = ut_json(txt);
+    txt = json_string_value(json_object_get(json_object_get(json_array_get(
+              json_object_get(j, "choices"), 0), "delta"), "content"));
+    ck_assert_ptr_nonnull(txt);
+    ck_assert_int_eq(json_string_length(json_object_get(json_object_get(
+        json_array_get(json_object_get(j, "choices"), 0), "delta"),
+        "content")), 10);
+    ck_assert(!memcmp(txt, "A\xc3\xa9\"\n\0\xf0\x9f\x98\x80", 9));
+    json_decref(j);
+    j = ut_json(APR_ARRAY_IDX(c->chunks, 2, const char *));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+        json_object_get(j, "choices"), 0), "finish_reason")), "stop");
+    json_decref(j);
+
+    {
+        static const char *const bad[] = {
+            "content_block_delta", "[1]",
+            /* a key with NUL in a nested object: jansson refuses the event */
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"a\\u0000\":1,\"text\":\"x\"}}",
+        };
+        int k;
+        for (k = 0; k < 2; k++) {
+            collector_t *c2 = collector();
+            ck_assert_int_eq(stream_run(bad + 2 * k, 1, c2, &s),
+                             LLMGW_XLATE_ERROR);
+            ck_assert_int_eq(c2->chunks->nelts, 1);
+            ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(c2->chunks, 0,
+                                                       const char *),
+                                         "invalid stream event"));
+        }
+    }
+    {
+        /* a duplicated object member: the last one's fields only (the
+         * first delta's text is not sent); the message's usage is read
+         * from message_start in the same pass */
+        static const char *const evs2[] = {
+            "message_start", "{\"type\":\"message_start\",\"message\":"
+                "{\"usage\":{\"input_tokens\":7},\"usage\":"
+                "{\"input_tokens\":9,\"output_tokens\":1}}}",
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"first\"},\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"\"}}",
+            "content_block_delta", "{\"type\":\"content_block_delta\","
+                "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+                "\"text\":\"first\"},\"delta\":\"x\"}",
+            "message_delta", "{\"type\":\"message_delta\",\"delta\":"
+                "{\"stop_reason\":\"end_turn\"},\"usage\":"
+                "{\"output_tokens\":4}}",
+        };
+        collector_t *c3 = collector();
+        llmgw_usage_t u;
+        int k;
+        ck_assert_int_eq(stream_run(evs2, 4, c3, &s), LLMGW_XLATE_CONTINUE);
+        ck_assert_int_eq(T->stream_finish(s, collect, c3), LLMGW_XLATE_END);
+        for (k = 0; k < c3->chunks->nelts; k++) {
+            ck_assert_ptr_null(strstr(APR_ARRAY_IDX(c3->chunks, k,
+                                                    const char *), "first"));
+        }
+        T->stream_usage(s, &u);
+        ck_assert_int_eq(u.prompt_tokens, 9);
+        ck_assert_int_eq(u.completion_tokens, 4);
+    }
+}
+END_TEST
+
 START_TEST(test_stream_error_event)
 {
     static const char *const evs[] = {
@@ -1646,6 +1739,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_stream_fixtures);
     tcase_add_test(tc, test_stream_fixture_values);
     tcase_add_test(tc, test_stream_error_event);
+    tcase_add_test(tc, test_stream_event_text);
     tcase_add_test(tc, test_stream_malformed);
     tcase_add_test(tc, test_stream_ignored_and_odd);
     tcase_add_test(tc, test_stream_no_start);

@@ -433,6 +433,184 @@ START_TEST(canonical_form)
 }
 END_TEST
 
+/* The readers and writers the stream translators use on validated text:
+ * unescaped strings, keys, integers as jansson reads them, strings
+ * escaped as jansson writes them, compact text of a span. */
+START_TEST(span_values_and_writers)
+{
+    static const char *const strs[] = {
+        "plain", "a\"b\\c/d", "\n\t\r\b\f\x01\x1f", "caf\xc3\xa9 \xf0\x9f\x98\x80", ""
+    };
+    llmgw_jspan_t v;
+    llmgw_buf_t b;
+    char buf[64];
+    apr_int64_t n;
+    size_t i;
+
+    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        json_t *j = json_string(strs[i]);
+        char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        llmgw_buf_init(&b, tp, 0);
+        llmgw_buf_json_string(&b, strs[i], strlen(strs[i]));
+        ck_assert_str_eq(b.data, want);
+        /* and back */
+        ck_assert(llmgw_json_span(b.data, b.len, &v));
+        ck_assert_int_eq(llmgw_json_unescape(&v, buf), (long)strlen(strs[i]));
+        ck_assert(!memcmp(buf, strs[i], strlen(strs[i])));
+        free(want);
+        json_decref(j);
+    }
+    ck_assert(llmgw_json_span("\"a\\u0000b\\ud83d\\ude00\"", 24, &v));
+    ck_assert_int_eq(llmgw_json_unescape(&v, buf), 7);
+    ck_assert(!memcmp(buf, "a\0b\xf0\x9f\x98\x80", 7));
+    ck_assert(llmgw_json_span("12", 2, &v));
+    ck_assert_int_eq(llmgw_json_unescape(&v, buf), -1);
+
+    ck_assert(llmgw_json_key_is("type", 4, 0, "type"));
+    ck_assert(!llmgw_json_key_is("typ", 3, 0, "type"));
+    ck_assert(llmgw_json_key_is("\\u0074ype", 9, 1, "type"));
+    ck_assert(!llmgw_json_key_is("\\u0074yp", 8, 1, "type"));
+
+    ck_assert(llmgw_json_span("-42", 3, &v) && llmgw_json_int(&v, &n));
+    ck_assert_int_eq(n, -42);
+    ck_assert(llmgw_json_span("4.0", 3, &v) && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("1e3", 3, &v) && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("99999999999999999999", 20, &v)
+              && !llmgw_json_int(&v, &n));
+    ck_assert(llmgw_json_span("\"1\"", 3, &v) && !llmgw_json_int(&v, &n));
+
+    {
+        const char *t = "{ \"a\" : [ 1 , 2.50 ],\n \"b\\\" c\": \" x y \" }";
+        llmgw_buf_init(&b, tp, 0);
+        ck_assert(llmgw_json_span(t, strlen(t), &v));
+        llmgw_json_put_compact(&b, &v);
+        ck_assert_str_eq(b.data, "{\"a\":[1,2.50],\"b\\\" c\":\" x y \"}");
+    }
+}
+END_TEST
+
+/* llmgw_json_object_visit: members of the objects it is let into are
+ * reported in the same pass (a nested object's members before the member
+ * itself), validity is exactly llmgw_json_object_each's (and so jansson's),
+ * a member callback's stop anywhere stops it. */
+typedef struct {
+    llmgw_buf_t log;
+    const char *skip;       /* enter refuses this key */
+    int stop_at;            /* member() stops at this call (1-based) */
+    int calls;
+} visit_log_t;
+
+static int visit_member(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped, const llmgw_jspan_t *v)
+{
+    visit_log_t *l = baton;
+    (void)key_escaped;
+    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, "=", 1);
+    llmgw_buf_append(&l->log, v->p, v->len);
+    llmgw_buf_append(&l->log, ";", 1);
+    return ++l->calls == l->stop_at;
+}
+
+static void *visit_enter(void *baton, const char *key, apr_size_t klen,
+                         int key_escaped)
+{
+    visit_log_t *l = baton;
+    (void)key_escaped;
+    if (l->skip && strlen(l->skip) == klen && !memcmp(key, l->skip, klen)) {
+        return NULL;
+    }
+    llmgw_buf_append(&l->log, "<", 1);
+    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, ">", 1);
+    return l;
+}
+
+static const char *visit(const char *doc, apr_size_t n, const char *skip,
+                         int stop_at, int *rv)
+{
+    static const llmgw_json_visitor_t vis = { visit_member, visit_enter };
+    visit_log_t l;
+    llmgw_jspan_t top;
+
+    memset(&l, 0, sizeof(l));
+    llmgw_buf_init(&l.log, tp, 0);
+    l.skip = skip;
+    l.stop_at = stop_at;
+    *rv = llmgw_json_object_visit(doc, n, &top, &vis, &l);
+    if (*rv == 1) {
+        ck_assert_int_eq(top.type, LLMGW_JV_OBJECT);
+        ck_assert(top.p[0] == '{' && top.p + top.len <= doc + n
+                  && top.p[top.len - 1] == '}');
+    }
+    return apr_pstrmemdup(tp, l.log.data ? l.log.data : "", l.log.len);
+}
+
+START_TEST(object_visit_nested_one_pass)
+{
+    const char *doc = " {\"type\":\"d\", \"delta\" : { \"text\":\"a\\\"}\","
+                      "\"o\":{\"k\":[1,{\"z\":2}]} },\"arr\":[{\"q\":1}],"
+                      "\"e\":{}, \"s\":{\"x\":1}} ";
+    apr_size_t n = strlen(doc), i, k;
+    static const char subst[] = "{}[]\",:\\ 0x";
+    char *buf = malloc(n + 1);
+    int rv, rv2, d;
+    llmgw_jspan_t top;
+
+    ck_assert_str_eq(visit(doc, n, "s", 0, &rv),
+                     "type=\"d\";<delta>text=\"a\\\"}\";<o>"
+                     "k=[1,{\"z\":2}];o={\"k\":[1,{\"z\":2}]};"
+                     "delta={ \"text\":\"a\\\"}\",\"o\":{\"k\":[1,{\"z\":2}]} };"
+                     "arr=[{\"q\":1}];<e>e={};s={\"x\":1};");
+    ck_assert_int_eq(rv, 1);
+    /* a stop in a nested object stops the whole walk */
+    visit(doc, n, NULL, 2, &rv);
+    ck_assert_int_eq(rv, -1);
+    /* validity: the same as llmgw_json_object_each on the corpus, every
+     * prefix and every one-byte mutation */
+    for (k = 0; corpus[k]; k++) {
+        apr_size_t len = strlen(corpus[k]);
+        int c = 0;
+        visit(corpus[k], len, NULL, 0, &rv);
+        ck_assert_msg(rv == llmgw_json_object_each(corpus[k], len, &top,
+                                                   count_member, &c),
+                      "disagree on <%s>", corpus[k]);
+    }
+    for (i = 0; i <= n; i++) {              /* the whole (and its ws) */
+        visit(doc, i, NULL, 0, &rv);
+        ck_assert_int_eq(rv == 1, i >= n - 1);
+    }
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < sizeof(subst) - 1; k++) {
+            int c = 0;
+            memcpy(buf, doc, n + 1);
+            buf[i] = subst[k];
+            visit(buf, n, NULL, 0, &rv);
+            rv2 = llmgw_json_object_each(buf, n, &top, count_member, &c);
+            ck_assert_msg((rv == 1) == (rv2 == 1), "mutation at %zu: <%s>",
+                          i, buf);
+        }
+    }
+    free(buf);
+    /* nesting: the same depth limit whether entered or scanned */
+    for (d = LLMGW_JSON_MAX_DEPTH - 3; d <= LLMGW_JSON_MAX_DEPTH + 3; d++) {
+        llmgw_buf_t b;
+        int c = 0;
+        llmgw_buf_init(&b, tp, 0);
+        for (k = 0; k < (apr_size_t)d; k++) {
+            llmgw_buf_append(&b, "{\"a\":", 5);
+        }
+        llmgw_buf_append(&b, "1", 1);
+        for (k = 0; k < (apr_size_t)d; k++) {
+            llmgw_buf_append(&b, "}", 1);
+        }
+        visit(b.data, b.len, NULL, 0, &rv);
+        rv2 = llmgw_json_object_each(b.data, b.len, &top, count_member, &c);
+        ck_assert_msg(rv == rv2, "depth %d: %d / %d", d, rv, rv2);
+    }
+}
+END_TEST
+
 static Suite *json_scan_suite(void)
 {
     Suite *s = suite_create("json_scan");
@@ -446,6 +624,8 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
+    tcase_add_test(tc, span_values_and_writers);
+    tcase_add_test(tc, object_visit_nested_one_pass);
     return s;
 }
 

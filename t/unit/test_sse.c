@@ -738,6 +738,74 @@ START_TEST(sse_fixture_line_end_variants)
 END_TEST
 
 
+/* ---- hostile line ends: the work stays linear in the input ---- */
+
+typedef struct {
+    apr_size_t events, bytes, bad;
+} count_t;
+
+static int count_cb(void *baton, const char *event, const char *data,
+                    apr_size_t len)
+{
+    count_t *c = baton;
+    c->events++;
+    c->bytes += len;
+    if (event || len != 1 || data[0] != 'x') {
+        c->bad++;
+    }
+    return 0;
+}
+
+/* 4 MiB of 1-byte lines ended by CR alone ("data:x" CR, blank line CR),
+ * fed in one read and in 16 KiB reads, with and without one LF at the very
+ * end: a line-end search that looks to the next LF (or to the end of the
+ * read) for every line does 2^19 lines x ~2 MiB of scanning (minutes, far
+ * past this TCase's timeout); a linear one is instant. */
+START_TEST(sse_cr_only_lines_linear)
+{
+    const apr_size_t unit = 8, n = (4u << 20) / 8;
+    apr_size_t len = n * unit, i, off, sizes[2] = { 0, 16384 };
+    char *buf = apr_palloc(tp, len + 3);
+    int s, tail;
+
+    for (i = 0; i < n; i++) {
+        memcpy(buf + i * unit, "data:x\r\r", unit);
+    }
+    for (tail = 0; tail < 2; tail++) {
+        apr_size_t total = len;
+        if (tail) {
+            memcpy(buf + len, "\n", 1);    /* a LF after the last CR */
+            total++;
+        }
+        for (s = 0; s < 2; s++) {
+            count_t c = { 0, 0, 0 };
+            llmgw_sse_parser_t *ps = llmgw_sse_parser_create(tp, 0,
+                                                             count_cb, &c);
+            apr_size_t step = sizes[s] ? sizes[s] : total;
+            for (off = 0; off < total; off += step) {
+                apr_size_t k = total - off < step ? total - off : step;
+                ck_assert_int_eq(llmgw_sse_feed(ps, buf + off, k), 0);
+            }
+            ck_assert_int_eq(llmgw_sse_finish(ps), 0);
+            ck_assert_uint_eq(c.events, n);
+            ck_assert_uint_eq(c.bytes, n);
+            ck_assert_uint_eq(c.bad, 0);
+        }
+    }
+    /* CR-only blank lines only: no event, no work per line beyond it */
+    {
+        count_t c = { 0, 0, 0 };
+        llmgw_sse_parser_t *ps = llmgw_sse_parser_create(tp, 0, count_cb,
+                                                         &c);
+        memset(buf, '\r', len);
+        ck_assert_int_eq(llmgw_sse_feed(ps, buf, len), 0);
+        ck_assert_int_eq(llmgw_sse_finish(ps), 0);
+        ck_assert_uint_eq(c.events, 0);
+    }
+}
+END_TEST
+
+
 static Suite *sse_suite(void)
 {
     Suite *s = suite_create("sse");
@@ -759,6 +827,8 @@ static Suite *sse_suite(void)
     tcase_add_test(tc, sse_fixtures_anthropic);
     tcase_add_test(tc, sse_fixtures_gemini);
     tcase_add_test(tc, sse_fixture_line_end_variants);
+    tc = ut_tcase(s, "sse_linear", 30);
+    tcase_add_test(tc, sse_cr_only_lines_linear);
     return s;
 }
 

@@ -15,6 +15,7 @@ typedef struct {
 struct llmgw_stream {
     apr_pool_t *p;
     llmgw_xlate_ctx_t x;
+    llmgw_chunk_writer_t w;         /* the chunks, written into one buffer */
     apr_array_header_t *choices;    /* stream_choice_t, in first-seen order */
     int received;                   /* GenerateContentResponse events seen */
     int blocked;                    /* promptFeedback.blockReason */
@@ -40,17 +41,38 @@ llmgw_stream_t *gem_stream_new(apr_pool_t *p,
     s->x.provider = x && x->provider ? apr_pstrdup(p, x->provider) : NULL;
     s->choices = apr_array_make(p, 2, sizeof(stream_choice_t));
     s->usage = init;
+    llmgw_chunk_writer_init(&s->w, p, &s->x);
     return s;
 }
 
-#define emit_json llmgw_xlate_emit_json
+/* One chat.completion.chunk with delta's members and logprobs (both
+ * stolen, NULL: none) through the stream's chunk writer. */
+static int emit_chunk_lp(llmgw_stream_t *s, int index, json_t *delta,
+                         json_t *lp, const char *finish, llmgw_emit_fn emit,
+                         void *baton)
+{
+    llmgw_buf_t *b = llmgw_chunk_begin(&s->w, index);
+    char *txt = delta && json_object_size(delta)
+                ? llmgw_json_dumps(delta, JSON_COMPACT) : NULL;
+    char *lpt = lp ? llmgw_json_dumps(lp, JSON_COMPACT) : NULL;
+    int rv;
 
-/* One chat.completion.chunk; delta is stolen. */
+    if (txt) {          /* {members}: the members */
+        llmgw_buf_append(b, txt + 1, strlen(txt) - 2);
+    }
+    rv = (delta && json_object_size(delta) && !txt) || (lp && !lpt) ? -1
+         : llmgw_chunk_emit(&s->w, lpt, finish, emit, baton);
+    free(txt);
+    free(lpt);
+    json_decref(delta);
+    json_decref(lp);
+    return rv;
+}
+
 static int emit_chunk(llmgw_stream_t *s, int index, json_t *delta,
                       const char *finish, llmgw_emit_fn emit, void *baton)
 {
-    return emit_json(llmgw_xlate_chunk(&s->x, index, delta, finish), emit,
-                     baton);
+    return emit_chunk_lp(s, index, delta, NULL, finish, emit, baton);
 }
 
 static int emit_error(llmgw_stream_t *s, llmgw_error_t *e,
@@ -131,7 +153,6 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
         }
     }
     if (text || calls || thoughts) {
-        json_t *chunk;
         delta = json_object();
         if (thoughts) {
             json_object_set_new(delta, "reasoning_content", thoughts);
@@ -142,17 +163,11 @@ static int on_candidate(llmgw_stream_t *s, const json_t *cand, size_t pos,
         if (calls) {
             json_object_set_new(delta, "tool_calls", calls);
         }
-        chunk = llmgw_xlate_chunk(&s->x, idx, delta, NULL);
-        if (lp) {
-            json_object_set_new(json_array_get(json_object_get(chunk,
-                                                               "choices"), 0),
-                                "logprobs", lp);
-            lp = NULL;
-        }
-        rv = emit_json(chunk, emit, baton);
+        rv = emit_chunk_lp(s, idx, delta, lp, NULL, emit, baton);
         if (rv) {
             return rv;
         }
+        lp = NULL;
     }
     json_decref(lp);
     if (fr) {
@@ -279,29 +294,12 @@ int gem_stream_finish(llmgw_stream_t *s, llmgw_emit_fn emit,
                         emit, baton);
     }
     if (rv == 0 && s->x.include_usage) {
-        json_t *c = json_object(), *u = json_object();
         llmgw_usage_t *us = &s->usage;
-
-        json_object_set_new(c, "id", json_string(s->x.id));
-        json_object_set_new(c, "object",
-                            json_string("chat.completion.chunk"));
-        json_object_set_new(c, "created",
-                            json_integer((json_int_t)s->x.created));
-        json_object_set_new(c, "model", json_string(s->x.model));
-        json_object_set_new(c, "choices", json_array());
-        json_object_set_new(u, "prompt_tokens", json_integer(
-            us->prompt_tokens > 0 ? us->prompt_tokens : 0));
-        json_object_set_new(u, "completion_tokens", json_integer(
-            us->completion_tokens > 0 ? us->completion_tokens : 0));
-        json_object_set_new(u, "total_tokens", json_integer(
-            us->total_tokens > 0 ? us->total_tokens : 0));
-        if (us->cached_tokens >= 0) {
-            json_object_set_new(u, "prompt_tokens_details",
-                                json_pack("{s:I}", "cached_tokens",
-                                          (json_int_t)us->cached_tokens));
-        }
-        json_object_set_new(c, "usage", u);
-        rv = emit_json(c, emit, baton);
+        rv = llmgw_chunk_emit_usage(&s->w,
+                us->prompt_tokens > 0 ? us->prompt_tokens : 0,
+                us->completion_tokens > 0 ? us->completion_tokens : 0,
+                us->total_tokens > 0 ? us->total_tokens : 0,
+                us->cached_tokens >= 0 ? us->cached_tokens : -1, emit, baton);
     }
     return rv ? LLMGW_XLATE_ERROR : LLMGW_XLATE_END;
 }
