@@ -18,7 +18,7 @@
 #define IDLE_MAX      256                  /* pooled connections a process */
 #define IDLE_TTL      apr_time_from_sec(30)
 #define HEAD_MAX      (64 * 1024)          /* status line + headers */
-#define READ_SIZE     16384
+#define READ_SIZE     16384                /* the buffer; grown for a long head */
 #define POLL_SLICE    apr_time_from_msec(200)
 
 typedef struct conn {
@@ -163,16 +163,24 @@ typedef struct {
     apr_time_t start, deadline;           /* deadline: whole non-stream call */
     apr_time_t last_poll;
     char *buf;
+    apr_size_t size;                       /* of buf */
     apr_size_t len;                        /* unread bytes at buf */
     int timed_out, aborted, eof;
     const char *invalid;                   /* why the framing is untrusted */
 } reader_t;
 
-/* More bytes into r->buf (after what is unread). Waits in slices so that a
+/* More bytes into r->buf (after what is unread, up to cap bytes in all:
+ * the buffer grows to cap when it is smaller). Waits in slices so that a
  * client that left is noticed, and applies the time limits. */
 static apr_status_t fill(reader_t *r, apr_size_t cap)
 {
     llmgw_upstream_call_t *call = r->call;
+    if (cap > r->size) {
+        char *nb = apr_palloc(r->p, cap);
+        memcpy(nb, r->buf, r->len);
+        r->buf = nb;
+        r->size = cap;
+    }
     for (;;) {
         apr_size_t n = cap - r->len;
         apr_time_t now = apr_time_now(), limit;
@@ -214,6 +222,17 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
             }
         }
     }
+}
+
+/* The capacity to fill to for a head or a trailer line that is not
+ * complete yet: the buffer, doubled when full (up to HEAD_MAX). */
+static apr_size_t room_for_more(const reader_t *r)
+{
+    apr_size_t size = r->size;
+    if (r->len >= size) {
+        size = size * 2 > HEAD_MAX ? HEAD_MAX : size * 2;
+    }
+    return size;
 }
 
 /* Hands n body bytes to the caller; non-zero when it wants to stop. */
@@ -258,7 +277,7 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
             if (r->len >= HEAD_MAX) {
                 return APR_EGENERAL;
             }
-            if ((rv = fill(r, HEAD_MAX)) != APR_SUCCESS) {
+            if ((rv = fill(r, room_for_more(r))) != APR_SUCCESS) {
                 return rv;
             }
         }
@@ -409,7 +428,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
                     if (r->len >= HEAD_MAX) {
                         return APR_EGENERAL;
                     }
-                    if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                    if ((rv = fill(r, room_for_more(r))) != APR_SUCCESS) {
                         return rv;
                     }
                 }
@@ -506,7 +525,10 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     memset(&r, 0, sizeof(r));
     r.call = call;
     r.p = p;
-    r.buf = apr_palloc(p, HEAD_MAX + READ_SIZE);
+    /* READ_SIZE, not HEAD_MAX: a streaming request keeps this buffer for
+     * its whole life (README "Performance") */
+    r.size = READ_SIZE;
+    r.buf = apr_palloc(p, r.size);
     r.start = r.last_poll = apr_time_now();
     r.deadline = r.start + call->timeout;
 
