@@ -25,11 +25,17 @@
 #   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
 #   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
 #   BENCH_STREAMS=1000     run ONLY the concurrent-streams scenario instead: N
-#                          streams at once, upstream holds each BENCH_STREAM_HOLD
-#                          (5) s; the gateway instance then has N/256+1 processes
-#                          x ThreadsPerChild 256, ThreadStackSize 1 MB (a stream
-#                          holds a worker thread). BENCH_STREAMS=10000
-#                          BENCH_STREAM_HOLD=30 is the issue-16 target.
+#                          streams (started over HOLD/6 s) straight to the SSE
+#                          upstream, then through mod_proxy_http (c) and the
+#                          gateway (d), one instance at a time; the upstream holds
+#                          each BENCH_STREAM_HOLD (5) s, sending
+#                          BENCH_STREAM_CHUNKS (64) chunks. Each instance has
+#                          N/BENCH_STREAM_THREADS (256) + 1 processes x
+#                          BENCH_STREAM_THREADS threads, ThreadStackSize
+#                          BENCH_STREAM_STACK (1048576) (a stream holds a worker
+#                          thread); BENCH_STREAM_MPM_EXTRA adds directives.
+#                          BENCH_STREAMS=10000 BENCH_STREAM_HOLD=30 is the
+#                          issue-16 target (ulimit -n >= N + 512).
 #   BENCH_STREAM_CPU_N=200 concurrent streams per batch for CPU per relayed chunk
 #   BENCH_KEEP=1           leave the processes running (debugging)
 # Results: build/out/bench/ (configs, logs, raw results.tsv, table.txt).
@@ -133,9 +139,10 @@ sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "
 ANT_STREAM_REQ="$OUT/ant-stream-request.json" # the same stream from an Anthropic-format upstream
 sed 's/"model":"gpt-4o-mini"/"model":"bsa\/stream-64-20","stream":true/' "$REQ" > "$ANT_STREAM_REQ"
 HOLD_S=${BENCH_STREAM_HOLD:-5}    # the streams scenario: upstream holds each HOLD_S s
-HOLD_MS=$((HOLD_S * 1000 / 64))
-HOLD_REQ="$OUT/hold-request.json" # 64 chunks x HOLD_MS ms
-sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-64-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
+HOLD_CHUNKS=${BENCH_STREAM_CHUNKS:-64}
+HOLD_MS=$((HOLD_S * 1000 / HOLD_CHUNKS))
+HOLD_REQ="$OUT/hold-request.json" # HOLD_CHUNKS chunks x HOLD_MS ms
+sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-$HOLD_CHUNKS-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
 # workers for the streams scenario: N streams + a spare process of
 # BENCH_STREAM_THREADS threads each, BENCH_STREAM_STACK bytes of stack a thread
 THREADS=${BENCH_STREAM_THREADS:-256}
@@ -390,7 +397,7 @@ if [ -n "$STREAMS" ]; then
         node "$BENCH/stream-client.js" "$url" "$STREAM_REQ" --n 8 --stagger 0 > "$OUT/streams-warm_$id.json"
         sleep 1.5
         log "($id) warm-up (8 streams): $(cat "$OUT/streams-warm_$id.json")"
-        log "($id) $STREAMS concurrent streams (upstream holds each ~$HOLD_S s: 64 chunks x $HOLD_MS ms)"
+        log "($id) $STREAMS concurrent streams (upstream holds each ~$HOLD_S s: $HOLD_CHUNKS chunks x $HOLD_MS ms)"
         node "$BENCH/rss-breakdown.js" "$OUT/$name/httpd.pid" "$STACK" > "$OUT/smaps_idle_$id.json"
         echo "{\"t\":$(date +%s%3N)}" > "$OUT/streams_${id}_t0.json"
         c0=$(node "$BENCH/cpu-ticks.js" "$OUT/$name/httpd.pid")
@@ -403,7 +410,7 @@ if [ -n "$STREAMS" ]; then
           node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$SHORT_REQ" --n 20 --sequential > "$OUT/probe_a_$id.json" ) &
         bd=$!
         node "$BENCH/stream-client.js" "$url" "$HOLD_REQ" \
-            --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_$id.json"
+            --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_$id.json"
         c1=$(node "$BENCH/cpu-ticks.js" "$OUT/$name/httpd.pid")
         wait "$bd"
         echo $(( (c1 - c0) * 10 )) > "$OUT/cpu_ms_$id"
@@ -419,7 +426,7 @@ if [ -n "$STREAMS" ]; then
     wait_port_s "$SSE" || die "SSE upstream not listening"
     log "$STREAMS concurrent streams direct to the upstream (baseline)"
     node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_a.json"
+        --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_a.json"
     log "(a) $(cat "$OUT/streams_a.json")"
     RAN=""
     if wanted c; then
@@ -435,14 +442,14 @@ LLMGWProvider bs openai http://127.0.0.1:$SSE/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWTimeout 300
 $(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")" && RAN="$RAN d"
     fi
-    node - "$OUT" "$STREAMS" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" "$THREADS" "$STACK" "$RAN" <<'EOF' | tee "$OUT/table.txt"
+    node - "$OUT" "$STREAMS" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" "$THREADS" "$STACK" "$RAN" "$HOLD_CHUNKS" <<'EOF' | tee "$OUT/table.txt"
 const fs = require('fs');
-const [out, n, hs, hms, procs, threads, stack, ran] = process.argv.slice(2);
+const [out, n, hs, hms, procs, threads, stack, ran, chunks] = process.argv.slice(2);
 const rd = (f) => { try { return JSON.parse(fs.readFileSync(`${out}/${f}`)); } catch (e) { return null; } };
 const a = rd('streams_a.json');
 const label = { c: 'Apache mod_proxy_http', d: 'llmgw (openai, relayed)' };
 console.log('');
-console.log(`${n} concurrent streams (64 chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x ${threads} threads, ThreadStackSize ${stack}`);
+console.log(`${n} concurrent streams (${chunks} chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x ${threads} threads, ThreadStackSize ${stack}`);
 console.log(`  (a) direct to the upstream: ${a.ok}/${a.n} ok, first chunk p50/p90 ${a.ttfb_ms_p50?.toFixed(1)}/${a.ttfb_ms_p90?.toFixed(1)} ms, wall ${a.wall_s.toFixed(1)} s`);
 console.log('');
 console.log('  setup                        ok/n         errors  1st chunk p50  +p50 vs (a)  p90      idle RSS   plateau RSS  KB/stream  stack KB/str   CPU s');
