@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // llmgw bench: where the RSS of an httpd instance is, from /proc/PID/smaps.
-//   node rss-breakdown.js PIDFILE STACKSIZE
+//   node rss-breakdown.js PIDFILE STACKSIZE [--keep-max FILE]
 // Sums the Rss of every child of the pid read from PIDFILE by kind of
 // mapping and prints one JSON object (kB): stack_kb (the thread stacks:
 // private writable anonymous mappings of STACKSIZE bytes, less the guard
@@ -10,7 +10,7 @@
 // stack has touched).
 'use strict';
 const fs = require('node:fs');
-const [pidfile, stackArg] = process.argv.slice(2);
+const [pidfile, stackArg, opt, keepFile] = process.argv.slice(2);
 const stack = parseInt(stackArg || '8388608', 10);
 const root = parseInt(fs.readFileSync(pidfile, 'utf8'), 10);
 const r = { procs: 0, threads: 0, stack_kb: 0, stacks: 0, stack_touched_max_kb: 0, heap_kb: 0, shm_kb: 0, file_kb: 0 };
@@ -44,4 +44,9 @@ for (const d of fs.readdirSync('/proc')) {
     }
   }
 }
-console.log(JSON.stringify(r));
+if (opt === '--keep-max') {
+  let old = null;
+  try { old = JSON.parse(fs.readFileSync(keepFile, 'utf8')); } catch (e) { /* none yet */ }
+  if (!old || r.stack_kb + r.heap_kb > old.stack_kb + old.heap_kb) fs.writeFileSync(keepFile, JSON.stringify(r) + '\n');
+}
+else console.log(JSON.stringify(r));
