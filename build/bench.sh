@@ -28,11 +28,17 @@
 #   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
 #   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
 #   BENCH_STREAMS=1000     run ONLY the concurrent-streams scenario instead: N
-#                          streams at once, upstream holds each BENCH_STREAM_HOLD
-#                          (5) s; the gateway instance then has N/256+1 processes
-#                          x ThreadsPerChild 256, ThreadStackSize 1 MB (a stream
-#                          holds a worker thread). BENCH_STREAMS=10000
-#                          BENCH_STREAM_HOLD=30 is the issue-16 target.
+#                          streams (started over HOLD/6 s) straight to the SSE
+#                          upstream, then through mod_proxy_http (c) and the
+#                          gateway (d), one instance at a time; the upstream holds
+#                          each BENCH_STREAM_HOLD (5) s, sending
+#                          BENCH_STREAM_CHUNKS (64) chunks. Each instance has
+#                          N/BENCH_STREAM_THREADS (256) + 1 processes x
+#                          BENCH_STREAM_THREADS threads, ThreadStackSize
+#                          BENCH_STREAM_STACK (1048576) (a stream holds a worker
+#                          thread); BENCH_STREAM_MPM_EXTRA adds directives.
+#                          BENCH_STREAMS=10000 BENCH_STREAM_HOLD=30 is the
+#                          issue-16 target (ulimit -n >= N + 512).
 #   BENCH_STREAM_CPU_N=200 concurrent streams per batch for CPU per relayed chunk
 #   BENCH_KEEP=1           leave the processes running (debugging)
 # Results: build/out/bench/ (configs, logs, raw results.tsv, table.txt).
@@ -111,7 +117,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# the streams scenario needs N descriptors in the client and 2N in the SSE
+# upstream's node process (its baseline and one setup's streams at a time)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ -n "${BENCH_STREAMS:-}" ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((BENCH_STREAMS + 512)) ]; then
+    die "open files limit $(ulimit -n) is too low for BENCH_STREAMS=$BENCH_STREAMS (raise the hard limit: ulimit -Hn)"
+fi
 
 # ---------------------------------------------------------------- ports
 mapfile -t P < <(node "$BENCH/free-ports.js" 16)
@@ -132,11 +143,15 @@ sed 's/"model":"gpt-4o-mini"/"model":"bs\/stream-2-5","stream":true/' "$REQ" > "
 ANT_STREAM_REQ="$OUT/ant-stream-request.json" # the same stream from an Anthropic-format upstream
 sed 's/"model":"gpt-4o-mini"/"model":"bsa\/stream-64-20","stream":true/' "$REQ" > "$ANT_STREAM_REQ"
 HOLD_S=${BENCH_STREAM_HOLD:-5}    # the streams scenario: upstream holds each HOLD_S s
-HOLD_MS=$((HOLD_S * 1000 / 64))
-HOLD_REQ="$OUT/hold-request.json" # 64 chunks x HOLD_MS ms
-sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-64-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
-# workers for the streams scenario: N streams + a spare process
-STREAM_PROCS=$(( (${STREAMS:-0} + 255) / 256 + 1 ))
+HOLD_CHUNKS=${BENCH_STREAM_CHUNKS:-64}
+HOLD_MS=$((HOLD_S * 1000 / HOLD_CHUNKS))
+HOLD_REQ="$OUT/hold-request.json" # HOLD_CHUNKS chunks x HOLD_MS ms
+sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"bs\/stream-$HOLD_CHUNKS-$HOLD_MS\",\"stream\":true/" "$REQ" > "$HOLD_REQ"
+# workers for the streams scenario: N streams + a spare process of
+# BENCH_STREAM_THREADS threads each, BENCH_STREAM_STACK bytes of stack a thread
+THREADS=${BENCH_STREAM_THREADS:-256}
+STACK=${BENCH_STREAM_STACK:-1048576}
+STREAM_PROCS=$(( (${STREAMS:-0} + THREADS - 1) / THREADS + 1 ))
 
 # ---------------------------------------------------------------- upstreams
 node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
@@ -182,8 +197,10 @@ http {
 EOF
 nginx -c "$NGINX_CONF" -p "$OUT/nginx" 2>"$OUT/logs/nginx_start.log" || { cat "$OUT/logs/nginx_start.log" >&2; die "nginx failed to start"; }
 
-memcached -l 127.0.0.1 -p "$MC" -U 0 -m 256 -t 1 -c 4096 -u nobody > "$OUT/logs/memcached.log" 2>&1 &
-PIDS="$PIDS $!"; disown $! 2>/dev/null
+if [ -z "$STREAMS" ]; then
+    memcached -l 127.0.0.1 -p "$MC" -U 0 -m 256 -t 1 -c 4096 -u nobody > "$OUT/logs/memcached.log" 2>&1 &
+    PIDS="$PIDS $!"; disown $! 2>/dev/null
+fi
 
 export BENCH_UPSTREAM_KEY=sk-bench-upstream-0000
 
@@ -196,17 +213,18 @@ Group www-data"
 mpm_conf() {
     if [ "$1" = STREAMS ]; then cat <<EOF
 # a streaming request holds a worker thread for its whole duration:
-# $STREAM_PROCS processes x 256 threads = $((STREAM_PROCS * 256)) workers for $STREAMS streams;
-# a thread costs only the stack pages it touches (1 MB reserved each, not 8)
-ThreadStackSize 1048576
+# $STREAM_PROCS processes x $THREADS threads = $((STREAM_PROCS * THREADS)) workers for $STREAMS streams;
+# a thread costs only the stack pages it touches ($STACK bytes reserved each, not 8 MB)
+ThreadStackSize $STACK
 StartServers $STREAM_PROCS
 ServerLimit $STREAM_PROCS
-ThreadLimit 256
-ThreadsPerChild 256
-MaxRequestWorkers $((STREAM_PROCS * 256))
-MinSpareThreads 256
-MaxSpareThreads $((STREAM_PROCS * 256))
+ThreadLimit $THREADS
+ThreadsPerChild $THREADS
+MaxRequestWorkers $((STREAM_PROCS * THREADS))
+MinSpareThreads $THREADS
+MaxSpareThreads $((STREAM_PROCS * THREADS))
 ListenBacklog 16384
+${BENCH_STREAM_MPM_EXTRA:-}
 EOF
     else cat <<EOF
 StartServers 2
@@ -367,41 +385,112 @@ add_httpd() {  # SETUP-IDS NAME CONF
 }
 
 # ---------------------------------------------------------------- streams-only scenario
+# N streams at once straight to the SSE upstream (the baseline), then through
+# mod_proxy_http (c) and through the gateway (d), one instance at a time (each
+# has N/THREADS+1 processes: two at once would double the machine's threads).
+# Per setup: completed/failed, first chunk p50/p90, RSS of the httpd children
+# (idle after warm-up; at the plateau: the peak while the streams are open;
+# pools keep their blocks, so it does not drop as the first streams end),
+# CPU time of the instance over the run, and where the RSS is at the peak
+# (thread stacks, heap) from /proc/PID/smaps, sampled every 3 s. Both
+# wait up to 120 s for a connection to the upstream (a node process that
+# accepts 10,000 connections in a few seconds on a loaded machine overflows
+# its accept queue: SYNs are retried for tens of seconds).
 if [ -n "$STREAMS" ]; then
-    conf=$(write_httpd streams STREAMS "$GW_MODS" "$PS" "$(gw_common shm:64M)
-$(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")")
-    start_httpd "$conf" || die "gateway (streams) failed to start: $(cat "$OUT/streams/configtest.log" "$OUT/streams/start.log" 2>/dev/null | head -3)"
-    node "$BENCH/rss-sampler.js" --out "$OUT/rss.json" --interval 200 gateway="$OUT/streams/httpd.pid" &
-    SAMPLER=$!; PIDS="$PIDS $SAMPLER"
-    # warm: every process loads, one stream end to end
-    sleep 2
-    node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$STREAM_REQ" --n 4 --stagger 0 > "$OUT/streams-warm.json"
-    sleep 1
-    base_kb=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).gateway.last_kb)' "$OUT/rss.json")
-    log "warm-up (4 streams): $(cat "$OUT/streams-warm.json")"
+    stream_setup() {  # ID NAME PORT URL "LoadModule lines" BODY
+        local id=$1 name=$2 port=$3 url=$4 conf sampler c0 c1 pid i bd bk
+        conf=$(write_httpd "$name" STREAMS "$5" "$port" "$6")
+        start_httpd "$conf" || { log "($id) failed to start: $(cat "$OUT/$name/configtest.log" "$OUT/$name/start.log" 2>/dev/null | head -3)"; return 1; }
+        for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+        node "$BENCH/rss-sampler.js" --out "$OUT/rss_$id.json" --interval 500 --series gateway="$OUT/$name/httpd.pid" &
+        sampler=$!; PIDS="$PIDS $sampler"
+        # warm: every process loads, a few streams end to end
+        sleep 2
+        node "$BENCH/stream-client.js" "$url" "$STREAM_REQ" --n 8 --stagger 0 > "$OUT/streams-warm_$id.json"
+        sleep 1.5
+        log "($id) warm-up (8 streams): $(cat "$OUT/streams-warm_$id.json")"
+        log "($id) $STREAMS concurrent streams (upstream holds each ~$HOLD_S s: $HOLD_CHUNKS chunks x $HOLD_MS ms)"
+        node "$BENCH/rss-breakdown.js" "$OUT/$name/httpd.pid" "$STACK" > "$OUT/smaps_idle_$id.json"
+        echo "{\"t\":$(date +%s%3N)}" > "$OUT/streams_${id}_t0.json"
+        c0=$(node "$BENCH/cpu-ticks.js" "$OUT/$name/httpd.pid")
+        # at the plateau: where the RSS is, and the first chunk of a short
+        # stream through the setup and straight to the upstream, one after the
+        # other on a kept-alive connection each (no connect in it), while the
+        # N streams are open
+        ( sleep $((HOLD_S / 2 + 2))
+          while [ ! -e "$OUT/done_$id" ]; do
+              node "$BENCH/rss-breakdown.js" "$OUT/$name/httpd.pid" "$STACK" --keep-max "$OUT/smaps_$id.json"
+              sleep 3
+          done ) &
+        bk=$!
+        ( sleep $((HOLD_S / 2 + 2))
+          node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n 20 --sequential > "$OUT/probe_$id.json"
+          node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$SHORT_REQ" --n 20 --sequential > "$OUT/probe_a_$id.json" ) &
+        bd=$!
+        node "$BENCH/stream-client.js" "$url" "$HOLD_REQ" \
+            --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_$id.json"
+        c1=$(node "$BENCH/cpu-ticks.js" "$OUT/$name/httpd.pid")
+        touch "$OUT/done_$id"
+        wait "$bd" "$bk"
+        echo $(( (c1 - c0) * 10 )) > "$OUT/cpu_ms_$id"
+        kill -TERM "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; PIDS=${PIDS/ $sampler/}
+        pid=$(cat "$OUT/$name/httpd.pid" 2>/dev/null)
+        kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        HTTPD_CONFS=${HTTPD_CONFS/ $conf/}
+        log "($id) $(cat "$OUT/streams_$id.json")"
+    }
+    wait_port_s() { local i; for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+    wait_port_s "$SSE" || die "SSE upstream not listening"
     log "$STREAMS concurrent streams direct to the upstream (baseline)"
-    node "$BENCH/stream-client.js" "http://127.0.0.1:$NGX/stream/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams-direct.json"
-    sleep 1
-    log "$STREAMS concurrent streams through the gateway (upstream holds each ~$HOLD_S s: 64 chunks x $HOLD_MS ms)"
-    node "$BENCH/stream-client.js" "http://127.0.0.1:$PS/v1/chat/completions" "$HOLD_REQ" \
-        --n "$STREAMS" --concurrent --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams.json"
-    sleep 0.5
-    kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SAMPLER/}
-    node - "$OUT/streams.json" "$OUT/rss.json" "$base_kb" "$STREAMS" "$OUT/streams-direct.json" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" <<'EOF' | tee "$OUT/table.txt"
+    node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$HOLD_REQ" \
+        --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_a.json"
+    log "(a) $(cat "$OUT/streams_a.json")"
+    RAN=""
+    if wanted c; then
+        stream_setup c sproxy "$PC" "http://127.0.0.1:$PC/v1/chat/completions" \
+            "LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_http_module $MODDIR/mod_proxy_http.so" \
+            "ProxyPass /v1/ http://127.0.0.1:$SSE/v1/ keepalive=On flushpackets=on connectiontimeout=120" && RAN="$RAN c"
+    fi
+    if wanted d; then
+        stream_setup d streams "$PS" "http://127.0.0.1:$PS/v1/chat/completions" "$GW_MODS" \
+            "LLMGWStore shm:64M
+LLMGWProvider bs openai http://127.0.0.1:$SSE/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWTimeout 300
+LLMGWConnectTimeout 120
+$(gw_vhost "$PS" bs "$CACHE_OFF $QUOTA_OFF")" && RAN="$RAN d"
+    fi
+    node - "$OUT" "$STREAMS" "$HOLD_S" "$HOLD_MS" "$STREAM_PROCS" "$THREADS" "$STACK" "$RAN" "$HOLD_CHUNKS" <<'EOF' | tee "$OUT/table.txt"
 const fs = require('fs');
-const [sf, rf, base, n, df, hs, hms, procs] = process.argv.slice(2);
-const d = JSON.parse(fs.readFileSync(df));
-const s = JSON.parse(fs.readFileSync(sf)), r = JSON.parse(fs.readFileSync(rf)).gateway;
-const mb = (kb) => (kb / 1024).toFixed(1);
+const [out, n, hs, hms, procs, threads, stack, ran, chunks] = process.argv.slice(2);
+const rd = (f) => { try { return JSON.parse(fs.readFileSync(`${out}/${f}`)); } catch (e) { return null; } };
+const a = rd('streams_a.json');
+const label = { c: 'Apache mod_proxy_http', d: 'llmgw (openai, relayed)' };
 console.log('');
-console.log(`llmgw ${n} concurrent streams (64 chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x 256 threads, ThreadStackSize 1 MB`);
-console.log(`  completed with [DONE], no error: ${s.ok}/${s.n}   errors: ${s.errors} ${JSON.stringify(s.error_kinds)}`);
-console.log(`  wall: ${s.wall_s.toFixed(1)} s   first chunk p50/p90: ${s.ttfb_ms_p50?.toFixed(1)}/${s.ttfb_ms_p90?.toFixed(1)} ms   first-to-last p50: ${Math.round(s.spread_ms_p50)} ms   chunks/stream min: ${s.chunks_min}`);
-console.log(`  direct to the upstream, same load: ${d.ok}/${d.n} ok, first chunk p50/p90: ${d.ttfb_ms_p50?.toFixed(1)}/${d.ttfb_ms_p90?.toFixed(1)} ms, wall ${d.wall_s.toFixed(1)} s`);
-console.log(`  httpd children RSS: idle ${mb(base)} MB, peak ${mb(r.peak_kb)} MB (${r.procs} processes)`);
-console.log(`  => ${((r.peak_kb - base) / 1024 / n).toFixed(3)} MB per stream (peak - idle) / ${n};  ${(r.peak_kb / 1024 / n).toFixed(3)} MB per stream total`);
-console.log(`  ${s.ok == s.n ? 'PASS' : 'FAIL'}: all streams complete`);
+console.log(`${n} concurrent streams (${chunks} chunks x ${hms} ms = ~${hs} s upstream hold each), event MPM ${procs} x ${threads} threads, ThreadStackSize ${stack}`);
+console.log(`  (a) direct to the upstream: ${a.ok}/${a.n} ok, first chunk p50/p90 ${a.ttfb_ms_p50?.toFixed(1)}/${a.ttfb_ms_p90?.toFixed(1)} ms, wall ${a.wall_s.toFixed(1)} s`);
+console.log('');
+console.log('  setup                        ok/n         errors  1st chunk p50  +p50 vs (a)  p90      idle RSS   plateau RSS  KB/stream  stack KB/str   CPU s');
+for (const id of ran.trim().split(/\s+/).filter(Boolean)) {
+  const s = rd(`streams_${id}.json`), r = rd(`rss_${id}.json`).gateway, m = rd(`smaps_${id}.json`), t0 = rd(`streams_${id}_t0.json`).t;
+  const cpu = +fs.readFileSync(`${out}/cpu_ms_${id}`, 'utf8') / 1000;
+  // idle: the last sample before the run; plateau: the peak (on a loaded
+  // machine the streams open later than the ramp: no fixed window holds
+  // them all)
+  const before = r.series.filter((x) => x[0] < t0);
+  const idle = before.length ? before[before.length - 1][1] : r.series[0][1];
+  const pl = r.peak_kb;
+  const per = (pl - idle) / n;
+  const mi = rd(`smaps_idle_${id}.json`);
+  const dl = (k) => (m && mi ? ((m[k] - mi[k]) / n).toFixed(1) : '-');
+  console.log(`  (${id}) ${label[id].padEnd(24)} ${(s.ok + '/' + s.n).padEnd(12)} ${String(s.errors).padStart(6)}  ${(s.ttfb_ms_p50?.toFixed(1) + ' ms').padStart(13)}  ${('+' + (s.ttfb_ms_p50 - a.ttfb_ms_p50).toFixed(2) + ' ms').padStart(11)}  ${(s.ttfb_ms_p90?.toFixed(0) + ' ms').padStart(7)}  ${((idle / 1024).toFixed(0) + ' MB').padStart(8)}  ${((pl / 1024).toFixed(0) + ' MB').padStart(11)}  ${per.toFixed(1).padStart(9)}  ${dl('stack_kb').padStart(13)}  ${cpu.toFixed(1).padStart(5)}`);
+  if (s.errors) console.log(`      errors: ${JSON.stringify(s.error_kinds)}`);
+  const pr = rd(`probe_${id}.json`), pa = rd(`probe_a_${id}.json`);
+  if (pr && pa) console.log(`      first chunk of a new stream while ${n} are open (20 sequential, kept alive): p50 ${pr.ttfb_ms_p50?.toFixed(2)} ms, direct ${pa.ttfb_ms_p50?.toFixed(2)} ms: added ${(pr.ttfb_ms_p50 - pa.ttfb_ms_p50).toFixed(2)} ms (${pr.ok}/${pr.n} and ${pa.ok}/${pa.n} ok)`);
+  if (m) console.log(`      smaps at the largest sample, KB a stream (minus idle) / n: stacks ${dl('stack_kb')}, heap ${dl('heap_kb')}, shm ${dl('shm_kb')}, files ${dl('file_kb')}; most touched stack ${m.stack_touched_max_kb} KB; ${m.procs} processes, ${m.threads} threads`);
+}
 EOF
     exit 0
 fi

@@ -537,6 +537,8 @@ static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
     call->idle_timeout = llmgw_conf_idle_timeout(dc);
     call->on_data = on_upstream_data;
     call->should_abort = client_left;
+    call->client_socket = ex->r->connection->master
+                          ? NULL : ap_get_conn_socket(ex->r->connection);
     call->baton = ex;
     return 0;
 }

@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 // llmgw bench: samples RSS from /proc every --interval ms and keeps the peak.
-//   node rss-sampler.js --out FILE [--interval 250] NAME=PIDFILE[:self] ...
+//   node rss-sampler.js --out FILE [--interval 250] [--series] NAME=PIDFILE[:self] ...
 // For each target, the RSS (VmRSS) of every descendant of the pid read from
 // PIDFILE is summed (httpd: the children that serve requests); with ":self"
 // the process itself is counted too (Portkey's node). The pid file is re-read
 // each tick, so targets may start later. FILE gets one JSON object
-// {name: {peak_kb, last_kb, procs}} rewritten on every tick.
+// {name: {peak_kb, last_kb, procs}} rewritten on every tick; with --series
+// each target also keeps series: [[epoch ms, kB], ...] (the streams scenario
+// reads the idle and plateau RSS from it).
 'use strict';
 const fs = require('node:fs');
 const args = process.argv.slice(2);
-let out = null, interval = 250;
+let out = null, interval = 250, series = false;
 const targets = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--out') out = args[++i];
   else if (args[i] === '--interval') interval = parseInt(args[++i], 10);
+  else if (args[i] === '--series') series = true;
   else {
     const [name, rest] = args[i].split('=');
     const [pidfile, mode] = rest.split(':');
@@ -21,7 +24,10 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 const state = {};
-for (const t of targets) state[t.name] = { peak_kb: 0, last_kb: 0, procs: 0 };
+for (const t of targets) {
+  state[t.name] = { peak_kb: 0, last_kb: 0, procs: 0 };
+  if (series) state[t.name].series = [];
+}
 function tick() {
   const ppid = new Map(), rss = new Map();
   for (const d of fs.readdirSync('/proc')) {
@@ -49,6 +55,7 @@ function tick() {
     const s = state[t.name];
     s.last_kb = sum; s.procs = n;
     if (sum > s.peak_kb) s.peak_kb = sum;
+    if (series) s.series.push([Date.now(), sum]);
   }
   if (out) fs.writeFileSync(out + '.tmp', JSON.stringify(state)), fs.renameSync(out + '.tmp', out);
 }

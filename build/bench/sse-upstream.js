@@ -80,6 +80,8 @@ server.keepAliveTimeout = 120000;
 server.headersTimeout = 130000;
 server.requestTimeout = 0;
 server.maxConnections = 100000;
-server.listen(port, '127.0.0.1', () => {
+// a deep accept queue: the 10,000-streams scenario connects in a burst (the
+// kernel caps it at net.core.somaxconn)
+server.listen(port, '127.0.0.1', 65535, () => {
   if (portFile) fs.writeFileSync(portFile, String(server.address().port));
 });

@@ -5,20 +5,23 @@
 // prints one JSON line: median/p90 time to the first `data:` line (ms), median
 // time from first to last data line (ms), chunks per stream, errors.
 // --concurrent sends all N at once (the 1,000-streams scenario); --sequential
-// sends them one after the other on one keep-alive connection.
+// sends them one after the other on one keep-alive connection. --ramp MS
+// spreads the starts of --concurrent evenly over MS milliseconds (10,000
+// connects at once only measure the accept queues).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
 const args = process.argv.slice(2);
 const url = new URL(args[0]);
 const body = fs.readFileSync(args[1]);
-let n = 20, stagger = 100, concurrent = false, sequential = false, timeoutMs = 60000;
+let n = 20, stagger = 100, concurrent = false, sequential = false, timeoutMs = 60000, ramp = 0;
 const headers = { 'content-type': 'application/json', 'content-length': body.length };
 for (let i = 2; i < args.length; i++) {
   if (args[i] === '--n') n = parseInt(args[++i], 10);
   else if (args[i] === '--stagger') stagger = parseInt(args[++i], 10);
   else if (args[i] === '--concurrent') concurrent = true;
   else if (args[i] === '--sequential') sequential = true;
+  else if (args[i] === '--ramp') ramp = parseInt(args[++i], 10);
   else if (args[i] === '--timeout') timeoutMs = parseInt(args[++i], 10) * 1000;
   else if (args[i] === '--header') {
     const h = args[++i]; const c = h.indexOf(':');
@@ -77,6 +80,7 @@ const pct = (a, p) => { if (!a.length) return null; const s = [...a].sort((x, y)
     if (sequential) ps.push(await one());
     else ps.push(one());
     if (!concurrent && stagger > 0) await sleep(stagger);
+    else if (concurrent && ramp > 0 && i % 100 === 99) await sleep(ramp / (n / 100));
   }
   const rs = await Promise.all(ps);
   const ok = rs.filter((r) => r.status === 200 && r.done && !r.error);

@@ -7,18 +7,21 @@
  * pool, timeouts, and a check for a client that left. https and anything
  * else goes through libcurl (mod_llmgw_upstream.c). */
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_network_io.h"
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
+#include "apr_portable.h"      /* apr_os_sock_get */
 #include "httpd.h"            /* status constants */
 #include "mod_llmgw_upstream.h"
 
 #define IDLE_MAX      256                  /* pooled connections a process */
 #define IDLE_TTL      apr_time_from_sec(30)
 #define HEAD_MAX      (64 * 1024)          /* status line + headers */
-#define READ_SIZE     16384
+#define READ_SIZE     16384                /* the buffer; grown for a long head */
 #define POLL_SLICE    apr_time_from_msec(200)
 
 typedef struct conn {
@@ -163,36 +166,50 @@ typedef struct {
     apr_time_t start, deadline;           /* deadline: whole non-stream call */
     apr_time_t last_poll;
     char *buf;
+    apr_size_t size;                       /* of buf */
     apr_size_t len;                        /* unread bytes at buf */
     int timed_out, aborted, eof;
+    int client_busy;                       /* its socket is readable: slices */
     const char *invalid;                   /* why the framing is untrusted */
 } reader_t;
 
-/* More bytes into r->buf (after what is unread). Waits in slices so that a
+/* More bytes into r->buf (after what is unread, up to cap bytes in all:
+ * the buffer grows to cap when it is smaller). Waits in slices so that a
  * client that left is noticed, and applies the time limits. */
 static apr_status_t fill(reader_t *r, apr_size_t cap)
 {
     llmgw_upstream_call_t *call = r->call;
+    apr_os_sock_t up_fd, client_fd = -1;
+
+    if (cap > r->size) {
+        char *nb = apr_palloc(r->p, cap);
+        memcpy(nb, r->buf, r->len);
+        r->buf = nb;
+        r->size = cap;
+    }
+    /* Reads never block; the waits are one poll() on the upstream socket
+     * and the client's: a client that leaves wakes the thread at once, and
+     * a waiting stream costs no wake-up until its upstream sends (a stream
+     * holds its thread, and 10,000 threads woken every 200 ms to look at
+     * their client were most of the CPU of 10,000 streams). When the
+     * client's socket cannot tell (no socket, HTTP/2, or readable with
+     * bytes: a pipelined request, TLS), should_abort is asked every 100 ms,
+     * in waits of POLL_SLICE. */
+    apr_socket_timeout_set(r->c->sock, 0);
+    if (apr_os_sock_get(&up_fd, r->c->sock) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (call->should_abort && call->client_socket && !r->client_busy
+        && apr_os_sock_get(&client_fd, call->client_socket) != APR_SUCCESS) {
+        client_fd = -1;
+    }
     for (;;) {
         apr_size_t n = cap - r->len;
-        apr_time_t now = apr_time_now(), limit;
+        apr_time_t now, limit, wait;
         apr_status_t rv;
+        struct pollfd pfd[2];
+        int np = 1, ms;
 
-        /* LLMGWTimeout: the first byte, and a whole non-stream answer;
-         * LLMGWIdleTimeout: silence between the events of a stream (a
-         * byte dripped now and then is not an event). */
-        if (call->stream && call->got_body) {
-            limit = call->last_event + call->idle_timeout;
-        }
-        else {
-            limit = r->deadline;
-        }
-        if (now >= limit) {
-            r->timed_out = 1;
-            return APR_TIMEUP;
-        }
-        apr_socket_timeout_set(r->c->sock, limit - now < POLL_SLICE
-                                           ? limit - now : POLL_SLICE);
         rv = apr_socket_recv(r->c->sock, r->buf + r->len, &n);
         if (n > 0) {
             r->len += n;
@@ -205,8 +222,47 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
         if (!APR_STATUS_IS_TIMEUP(rv) && !APR_STATUS_IS_EAGAIN(rv)) {
             return rv;
         }
-        if (call->should_abort
-            && apr_time_now() - r->last_poll >= apr_time_from_msec(100)) {
+
+        /* LLMGWTimeout: the first byte, and a whole non-stream answer;
+         * LLMGWIdleTimeout: silence between the events of a stream (a
+         * byte dripped now and then is not an event). */
+        now = apr_time_now();
+        if (call->stream && call->got_body) {
+            limit = call->last_event + call->idle_timeout;
+        }
+        else {
+            limit = r->deadline;
+        }
+        if (now >= limit) {
+            r->timed_out = 1;
+            return APR_TIMEUP;
+        }
+        wait = limit - now;
+        pfd[0].fd = up_fd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        if (client_fd >= 0 && !r->client_busy) {
+            pfd[1].fd = client_fd;
+            pfd[1].events = POLLIN | POLLRDHUP;
+            pfd[1].revents = 0;
+            np = 2;
+        }
+        else if (call->should_abort && wait > POLL_SLICE) {
+            wait = POLL_SLICE;
+        }
+        ms = (int)((wait + 999) / 1000);
+        if (poll(pfd, (nfds_t)np, ms) < 0 && errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (np == 2 && pfd[1].revents) {
+            if (call->should_abort(call)) {
+                r->aborted = 1;
+                return APR_ECONNABORTED;
+            }
+            r->client_busy = 1;              /* bytes, not an EOF */
+        }
+        else if (np == 1 && call->should_abort
+                 && apr_time_now() - r->last_poll >= apr_time_from_msec(100)) {
             r->last_poll = apr_time_now();
             if (call->should_abort(call)) {
                 r->aborted = 1;
@@ -214,6 +270,17 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
             }
         }
     }
+}
+
+/* The capacity to fill to for a head or a trailer line that is not
+ * complete yet: the buffer, doubled when full (up to HEAD_MAX). */
+static apr_size_t room_for_more(const reader_t *r)
+{
+    apr_size_t size = r->size;
+    if (r->len >= size) {
+        size = size * 2 > HEAD_MAX ? HEAD_MAX : size * 2;
+    }
+    return size;
 }
 
 /* Hands n body bytes to the caller; non-zero when it wants to stop. */
@@ -258,7 +325,7 @@ static apr_status_t read_head(reader_t *r, body_kind_e *kind,
             if (r->len >= HEAD_MAX) {
                 return APR_EGENERAL;
             }
-            if ((rv = fill(r, HEAD_MAX)) != APR_SUCCESS) {
+            if ((rv = fill(r, room_for_more(r))) != APR_SUCCESS) {
                 return rv;
             }
         }
@@ -409,7 +476,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
                     if (r->len >= HEAD_MAX) {
                         return APR_EGENERAL;
                     }
-                    if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+                    if ((rv = fill(r, room_for_more(r))) != APR_SUCCESS) {
                         return rv;
                     }
                 }
@@ -506,7 +573,10 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     memset(&r, 0, sizeof(r));
     r.call = call;
     r.p = p;
-    r.buf = apr_palloc(p, HEAD_MAX + READ_SIZE);
+    /* READ_SIZE, not HEAD_MAX: a streaming request keeps this buffer for
+     * its whole life (README "Performance") */
+    r.size = READ_SIZE;
+    r.buf = apr_palloc(p, r.size);
     r.start = r.last_poll = apr_time_now();
     r.deadline = r.start + call->timeout;
 

@@ -53,6 +53,10 @@ struct llmgw_upstream_call {
     apr_time_t last_event;
     /* Polled while waiting; non-zero aborts (client went away). */
     int (*should_abort)(llmgw_upstream_call_t *call);
+    /* The client's socket, when there is one of its own (not HTTP/2): the
+     * native client waits on it and the upstream's together, and asks
+     * should_abort when it turns readable (instead of every 100 ms). */
+    apr_socket_t *client_socket;
     void *baton;
 
     /* out */

@@ -4,7 +4,8 @@
 //
 //   node t/mock/provider.js [--port N] [--port-file FILE] [--fixtures DIR]
 //
-// Behaviour is chosen by the model name: echo (default), inspect, slow-MS, hang, drop,
+// Behaviour is chosen by the model name: echo (default), inspect, slow-MS, hang, drop, bighead-N (echo
+// with an N-byte response header),
 // error-CODE[-html], fixture-NAME, flaky-N-KEY, ratelimit-N-S-KEY (first N requests: 429
 // asking for S seconds), big-N, tools, max-tokens, stream-error, cached-R-W (Anthropic,
 // Gemini: echo whose usage reports R cache-read and W cache-write input tokens; Gemini has no
@@ -134,7 +135,7 @@ function makeCtx(req, res) {
   ctx.json = (status, obj, headers = {}) => {
     if (ctx.aborted) return;
     const body = Buffer.from(JSON.stringify(obj));
-    res.writeHead(status, reason(status), { 'content-type': 'application/json', 'content-length': body.length, ...headers });
+    res.writeHead(status, reason(status), { 'content-type': 'application/json', 'content-length': body.length, ...ctx.extra, ...headers });
     ctx.end(body);
   };
   ctx.raw = (status, body, ctype, headers = {}) => {
@@ -148,6 +149,7 @@ function makeCtx(req, res) {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
+      ...ctx.extra,
       ...headers,
     });
     res.flushHeaders();
@@ -186,6 +188,8 @@ function classify(model) {
   if (model === 'json') return { kind: 'json' };
   if ((m = /^huge-event-(\d+)$/.exec(model))) return { kind: 'huge-event', n: Number(m[1]) };
   if ((m = /^slow-(\d+)$/.exec(model))) return { kind: 'echo', delay: parseInt(m[1], 10) };
+  // bighead-N: echo, with an x-mock-pad response header of N bytes
+  if ((m = /^bighead-(\d+)$/.exec(model))) return { kind: 'echo', pad: parseInt(m[1], 10) };
   if ((m = /^error-(\d{3})(-html)?$/.exec(model))) return { kind: 'error', code: parseInt(m[1], 10), html: !!m[2] };
   if ((m = /^fixture-(.+)$/.exec(model))) return { kind: 'fixture', name: m[1] };
   if ((m = /^flaky-(\d+)-.+$/.exec(model))) return { kind: 'flaky', n: parseInt(m[1], 10) };
@@ -382,6 +386,7 @@ async function handleOpenAI(ctx, endpoint, info, rawBody) {
 // Handles hang / error / flaky / non-stream drop / slow non-chat. Returns true if handled.
 async function common(ctx, beh, model, stream, fmt) {
   const err = { openai: oaiError, anthropic: antError, gemini: gemError }[fmt];
+  if (beh.pad) ctx.extra = { 'x-mock-pad': 'p'.repeat(beh.pad) };
   if (beh.kind === 'hang') { ctx.hanging = true; return true; }
   if (beh.kind === 'error') {
     if (beh.html) { ctx.raw(beh.code, HTML_ERROR(beh.code), 'text/html; charset=utf-8'); return true; }
