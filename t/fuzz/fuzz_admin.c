@@ -89,9 +89,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pol.max_prompt_tokens = 8;
             pol.max_completion_tokens = 4;
             pol.truncate = 1;
-            llmgw_policy_apply(&pol, body, &est, &max);
+            /* the input as each API's request (chat, Messages, Responses) */
+            llmgw_policy_apply(&pol, (llmgw_policy_api_e)(size % 3), body,
+                               &est, &max);
             pol.truncate = 0;
-            llmgw_policy_apply(&pol, body, &est, &max);
+            llmgw_policy_apply(&pol, (llmgw_policy_api_e)(size % 3), body,
+                               &est, &max);
         }
         json_decref(body);
     }
