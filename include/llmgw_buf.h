@@ -9,6 +9,7 @@
 
 #include <string.h>
 #include <apr_pools.h>
+#include "llmgw_json_scan.h"
 
 typedef struct llmgw_buf {
     apr_pool_t *pool;
@@ -58,5 +59,17 @@ static APR_INLINE void llmgw_buf_append(llmgw_buf_t *b, const char *d,
     b->len += n;
     b->data[b->len] = '\0';
 }
+
+/* s[0..n) (UTF-8) appended as a JSON string (llmgw_json_escape). */
+static APR_INLINE void llmgw_buf_json_string(llmgw_buf_t *b, const char *s,
+                                             apr_size_t n)
+{
+    llmgw_buf_reserve(b, b->len + LLMGW_JSON_ESCAPED_MAX(n));
+    b->len += llmgw_json_escape(b->data + b->len, s, n);
+    b->data[b->len] = '\0';
+}
+
+/* A NUL-terminated literal appended. */
+#define llmgw_buf_lit(b, lit) llmgw_buf_append((b), "" lit, sizeof(lit) - 1)
 
 #endif

@@ -65,6 +65,13 @@ int llmgw_json_object_each(const char *buf, apr_size_t len,
 char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
                            const char *const *drop, apr_size_t *out_len);
 
+/* s[0..n) (UTF-8) as a JSON string, quotes included, escaped as jansson
+ * and llmgw_json_dump_compact escape it, written at d, which has room for
+ * LLMGW_JSON_ESCAPED_MAX(n) bytes; its length. For writers of JSON text
+ * (llmgw_buf_t: llmgw_buf_json_string). */
+#define LLMGW_JSON_ESCAPED_MAX(n) (6 * (n) + 2)
+apr_size_t llmgw_json_escape(char *d, const char *s, apr_size_t n);
+
 /* json_loadb(buf, len, flags, error), faster: with flags JSON_ALLOW_NUL
  * (what the gateway's readers pass) a valid object or array is validated
  * by the scanner and its tree built from the spans (jansson's lexer reads

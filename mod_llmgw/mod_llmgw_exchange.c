@@ -694,40 +694,27 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
     request_rec *r = ex->r;
     llmgw_request_t *req = ex->req;
     llmgw_inbound_t *inb = ex->inb;
-    json_t *chat, *answer;
-    char *txt;
+    json_t *answer;
 
     if (ex->relay && !inb->store) {
         return 1;                   /* relayed as it came: nothing to read */
     }
-    chat = llmgw_json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
-    if (!chat) {
-        return 0;
-    }
-    if (ex->relay) {
-        answer = chat;
-    }
-    else {
-        inb->ctx.provider = ex->provider->name;
-        inb->ctx.duration_ms = apr_time_as_msec(apr_time_now()
-                                                - r->request_time);
-        inb->ctx.cost_usd = req->cost_usd;
-        answer = inb->api->from_chat(ex->p, chat, &inb->ctx);
-        json_decref(chat);
+    if (ex->relay) {                /* stored under the provider's id */
+        answer = llmgw_json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
         if (!answer) {
             return 0;
         }
-        txt = llmgw_json_dumps(answer, JSON_COMPACT);
-        if (!txt) {
-            json_decref(answer);
-            return 0;
-        }
-        *len = strlen(txt);
-        *out = apr_pstrmemdup(ex->p, txt, *len);
-        free(txt);
+        llmgw_inbound_keep(r, req, answer, *out, *len);
+        json_decref(answer);
+        return 1;
     }
-    llmgw_inbound_keep(r, req, answer, *out, *len);
-    json_decref(answer);
+    inb->ctx.provider = ex->provider->name;
+    inb->ctx.duration_ms = apr_time_as_msec(apr_time_now() - r->request_time);
+    inb->ctx.cost_usd = req->cost_usd;
+    if (inb->api->from_chat(ex->p, *out, *len, &inb->ctx, out, len)) {
+        return 0;
+    }
+    llmgw_inbound_keep(r, req, NULL, *out, *len);
     return 1;
 }
 

@@ -227,7 +227,9 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
     llmgw_store_t *st = llmgw_store_for(r->server);
-    const char *id = json_string_value(json_object_get(answer, "id"));
+    const char *id = answer ? json_string_value(json_object_get(answer,
+                                                                "id"))
+                            : in ? in->ctx.id : NULL;
     const json_t *input;
     char *htxt = NULL, *atxt = NULL;
     llmgw_buf_t rec;
@@ -247,7 +249,7 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
         && !(htxt = llmgw_json_dumps(in->ctx.history, JSON_COMPACT))) {
         return;
     }
-    if (!text) {                    /* a stream's answer: not written yet */
+    if (!text && answer) {          /* a stream's answer: not written yet */
         atxt = llmgw_json_dumps(answer, JSON_COMPACT);
         text = atxt;
         len = atxt ? strlen(atxt) : 0;

@@ -150,7 +150,9 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
                            const char **code);
 /* A complete Responses answer: kept for previous_response_id and GET
  * responses/{id} unless the request said store: false. text/len: the
- * answer as serialised for the client, or NULL (it is written here). */
+ * answer as serialised for the client, or NULL (answer is written here).
+ * answer: its tree, or NULL when text is the adapter's (its id is the
+ * request's, ctx.id). */
 void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer,
                         const char *text, apr_size_t len);
 /* GET / DELETE responses/{id}. */

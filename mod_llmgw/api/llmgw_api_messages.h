@@ -27,6 +27,11 @@ const char *llmgw_msg_stop_reason(const char *finish);
  * New reference. */
 json_t *llmgw_msg_usage(const json_t *chat_usage);
 
+/* Messages' input_tokens: the prompt's tokens less the cached ones
+ * (has_cached: the Chat usage names them), as Anthropic counts them. */
+json_int_t llmgw_msg_input_tokens(json_int_t prompt, int has_cached,
+                                  json_int_t cached);
+
 /* The Messages error type of an HTTP status. */
 const char *llmgw_msg_error_type(int status);
 

@@ -859,7 +859,7 @@ typedef struct {
     int fail;
 } dump_t;
 
-static void put(dump_t *o, const char *s, size_t n)
+static int reserve(dump_t *o, size_t n)
 {
     if (o->len + n + 1 > o->cap) {
         size_t cap = o->cap ? o->cap : 1024;
@@ -869,52 +869,66 @@ static void put(dump_t *o, const char *s, size_t n)
         }
         if (!(d = realloc(o->d, cap))) {
             o->fail = 1;
-            return;
+            return -1;
         }
         o->d = d;
         o->cap = cap;
     }
-    memcpy(o->d + o->len, s, n);
-    o->len += n;
+    return 0;
 }
 
-/* jansson's escaping: " \ and the controls (short forms, else \u00XX);
- * '/' and non-ASCII as they are */
-static void put_string(dump_t *o, const char *s, size_t n)
+static void put(dump_t *o, const char *s, size_t n)
+{
+    if (reserve(o, n) == 0) {
+        memcpy(o->d + o->len, s, n);
+        o->len += n;
+    }
+}
+
+apr_size_t llmgw_json_escape(char *d, const char *s, apr_size_t n)
 {
     const char *end = s + n, *run = s;
-    put(o, "\"", 1);
+    char *o = d;
+
+    *o++ = '"';
     for (; s < end; s++) {
         unsigned char ch = (unsigned char)*s;
-        char esc[8];
-        const char *e;
-        size_t en = 2;
         if (ch >= 0x20 && ch != '"' && ch != '\\') {
             continue;
         }
-        put(o, run, (size_t)(s - run));
+        memcpy(o, run, (size_t)(s - run));
+        o += s - run;
         run = s + 1;
+        *o++ = '\\';
         switch (ch) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
         default:
-            snprintf(esc, sizeof(esc), "\\u%04X", ch);
-            e = esc;
-            en = 6;
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = "0123456789ABCDEF"[ch >> 4];
+            *o++ = "0123456789ABCDEF"[ch & 15];
         }
-        put(o, e, en);
     }
-    put(o, run, (size_t)(s - run));
-    put(o, "\"", 1);
+    memcpy(o, run, (size_t)(s - run));
+    o += s - run;
+    *o++ = '"';
+    return (apr_size_t)(o - d);
 }
 
-/* jansson's jsonp_dtostr: %.*g, ".0" when it reads as an integer, no '+'
- * and no leading zeros in the exponent */
+static void put_string(dump_t *o, const char *s, size_t n)
+{
+    if (reserve(o, LLMGW_JSON_ESCAPED_MAX(n)) == 0) {
+        o->len += llmgw_json_escape(o->d + o->len, s, n);
+    }
+}
+
 static void put_real(dump_t *o, double v)
 {
     char b[64], *e;

@@ -412,9 +412,16 @@ END_TEST
 static json_t *from_chat(const char *chat_txt)
 {
     llmgw_api_ctx_t c = ctx();
-    json_t *chat = ut_json(chat_txt);
-    json_t *out = A->from_chat(tp, chat, &c);
-    json_decref(chat);
+    const char *txt = NULL;
+    apr_size_t len = 0;
+    json_t *out;
+
+    if (A->from_chat(tp, chat_txt, strlen(chat_txt), &c, &txt, &len)) {
+        return NULL;
+    }
+    ck_assert_msg(txt[len] == '\0', "from_chat's text NUL-terminated");
+    out = json_loadb(txt, len, 0, NULL);
+    ck_assert_msg(out != NULL, "from_chat wrote no JSON: %s", txt);
     return out;
 }
 
