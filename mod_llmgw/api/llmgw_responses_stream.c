@@ -470,7 +470,13 @@ int llmgw_rb_finish(llmgw_rb_t *b, const char *finish, const json_t *usage,
         else if (finish && !strcmp(finish, "content_filter")) {
             why = "content_filter";
         }
-        r = snapshot(b, why ? "incomplete" : "completed");
+        /* the builder is done: the skeleton and the items become the
+         * response as they are, not copied */
+        r = b->base;
+        b->base = NULL;
+        json_object_set_new(r, "status", json_string(why ? "incomplete"
+                                                         : "completed"));
+        json_object_set(r, "output", b->output);
         if (why) {
             json_object_set_new(r, "incomplete_details",
                                 json_pack("{s:s}", "reason", why));
