@@ -480,6 +480,55 @@ START_TEST(answer_full)
 }
 END_TEST
 
+/* The answer is written from the chat.completion's text: escaped strings
+ * keep their value, members come in any order, the last of a duplicate
+ * wins (as jansson reads it), a content array's text parts are joined,
+ * the model named to the client is escaped, text that is not JSON is
+ * refused. */
+START_TEST(answer_from_text)
+{
+    llmgw_api_ctx_t c = ctx();
+    const char *txt = NULL;
+    apr_size_t len = 0;
+    json_t *m;
+
+    m = from_chat("{\"usage\":{\"completion_tokens\":7,\"prompt_tokens\":5},"
+                  "\"choices\":[{\"finish_reason\":\"length\",\"message\":"
+                  "{\"content\":\"first\",\"role\":\"assistant\",\"content\":"
+                  "\"a \\\"q\\\"\\n\\u00e9\\ud83d\\ude00\\\\\\/\"}},"
+                  "{\"message\":{\"content\":\"second choice\"}}]}");
+    assert_json(m,
+        "{\"id\":\"msg_gw1\",\"type\":\"message\",\"role\":\"assistant\","
+        "\"model\":\"openai/gpt-4o\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"a \\\"q\\\"\\n\\u00e9\\ud83d\\ude00\\\\/\"}],"
+        "\"stop_reason\":\"max_tokens\",\"stop_sequence\":null,"
+        "\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}");
+    json_decref(m);
+
+    m = from_chat("{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                  "\"content\":[{\"type\":\"text\",\"text\":\"one \"},"
+                  "{\"type\":\"image_url\"},{\"type\":\"text\",\"text\":"
+                  "\"\\\"two\\\"\"}]}}]}");
+    assert_json(json_object_get(m, "content"),
+                "[{\"type\":\"text\",\"text\":\"one \\\"two\\\"\"}]");
+    json_decref(m);
+
+    c.model = "m \"quoted\"\n";
+    ck_assert_int_eq(A->from_chat(tp, "{\"choices\":[{\"message\":{}}]}",
+                                  strlen("{\"choices\":[{\"message\":{}}]}"),
+                                  &c, &txt, &len), 0);
+    m = json_loadb(txt, len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(m, "model")),
+                     "m \"quoted\"\n");
+    json_decref(m);
+    ck_assert_int_eq(A->from_chat(tp, "{\"choices\":[{\"message\":{}}]",
+                                  strlen("{\"choices\":[{\"message\":{}}]"),
+                                  &c, &txt, &len), -1);
+    ck_assert_int_eq(A->from_chat(tp, "[]", 2, &c, &txt, &len), -1);
+    ck_assert_ptr_null(from_chat("{\"choices\":[{\"message\":\"x\"}]}"));
+}
+END_TEST
+
 START_TEST(answer_stop_reasons)
 {
     static const char *const map[][2] = {
@@ -1296,6 +1345,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, req_errors);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, answer_full);
+    tcase_add_test(tc, answer_from_text);
     tcase_add_test(tc, answer_stop_reasons);
     tcase_add_test(tc, answer_unexpressible);
     tcase_add_test(tc, error_shape);
