@@ -10,6 +10,9 @@
 #   (e) the gateway translating to an Anthropic-format mock (nginx /v1/messages)
 #   (f1) cache hits, shm store        (f2) cache hits, memcached store
 #   (g) quota on (gateway key, huge plan)
+#   (l) the gateway translating to a Gemini-format mock (nginx :generateContent)
+#   (m) quota on with a managed key (made with the management API, SQLite
+#       through mod_dbd) instead of an LLMGWKey: what a database key costs
 #   (i) the Messages API translated to the openai mock   (j) the Responses API
 #       translated to the openai mock   (k) the Messages API relayed to the
 #       Anthropic-format mock (the same 1 KB prompt in each API's shape)
@@ -115,6 +118,7 @@ mapfile -t P < <(node "$BENCH/free-ports.js" 16)
 NGX=${P[0]}; SSE=${P[1]}; MC=${P[2]}; PK=${P[3]}
 PB=${P[4]}; PC=${P[5]}; PD=${P[6]}; PE=${P[7]}; PF1=${P[8]}; PF2=${P[9]}; PG=${P[10]}; PS=${P[11]}
 PI=${P[12]}; DEADOTLP=${P[13]}     # nothing listens on DEADOTLP: a dead collector
+PL=${P[14]}; PM=${P[15]}
 
 # ---------------------------------------------------------------- bodies
 cp "$BENCH/chat-response.json" "$OUT/www/v1/chat/completions"
@@ -165,6 +169,7 @@ http {
         default_type application/json;
         location = /v1/chat/completions { return 200 '$(cat "$BENCH/chat-response.json")'; }
         location = /v1/messages { return 200 '$(cat "$BENCH/anthropic-response.json")'; }
+        location ~ ^/v1beta/models/[^/]+:generateContent$ { return 200 '$(cat "$BENCH/gemini-response.json")'; }
         location /stream/ {
             proxy_pass http://sse/;
             proxy_http_version 1.1;
@@ -294,6 +299,7 @@ gw_common() {  # STORE
 LLMGWStore $1
 LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
+LLMGWProvider gem gemini http://127.0.0.1:$NGX/v1beta key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider bs openai http://127.0.0.1:$NGX/stream/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider bsa anthropic http://127.0.0.1:$NGX/stream key=env:BENCH_UPSTREAM_KEY
 LLMGWTimeout 300
@@ -318,7 +324,7 @@ LLMGWKey bench-key-0001 workspace=bench plan=huge"
 # ---------------------------------------------------------------- setups
 # id label url rss-name extra-headers
 declare -A URL HDRS RSSN LABEL STATUS WHY
-SETUP_IDS="a b c d e f1 f2 g h i j k o"
+SETUP_IDS="a b c d e f1 f2 g h i j k l m o"
 LABEL[a]="direct to mock (nginx)";       URL[a]="http://127.0.0.1:$NGX/v1/chat/completions"
 LABEL[b]="Apache static file";           URL[b]="http://127.0.0.1:$PB/v1/chat/completions";  RSSN[b]=static
 LABEL[c]="Apache mod_proxy_http";        URL[c]="http://127.0.0.1:$PC/v1/chat/completions";  RSSN[c]=proxy
@@ -327,6 +333,8 @@ LABEL[e]="llmgw -> anthropic";           URL[e]="http://127.0.0.1:$PE/v1/chat/co
 LABEL[f1]="llmgw cache hit, shm";        URL[f1]="http://127.0.0.1:$PF1/v1/chat/completions"; RSSN[f1]=cache_shm
 LABEL[f2]="llmgw cache hit, memcached";  URL[f2]="http://127.0.0.1:$PF2/v1/chat/completions"; RSSN[f2]=cache_mc
 LABEL[g]="llmgw quota on";               URL[g]="http://127.0.0.1:$PG/v1/chat/completions";  RSSN[g]=quota
+LABEL[l]="llmgw -> gemini";              URL[l]="http://127.0.0.1:$PL/v1/chat/completions";  RSSN[l]=gateway
+LABEL[m]="llmgw quota, managed key";     URL[m]="http://127.0.0.1:$PM/v1/chat/completions";  RSSN[m]=managed
 LABEL[o]="llmgw miss, dead OTLP collector"; URL[o]="http://127.0.0.1:$PI/v1/chat/completions"; RSSN[o]=otlp_dead
 LABEL[h]="Portkey gateway $PORTKEY_VERSION"; URL[h]="http://127.0.0.1:$PK/v1/chat/completions"; RSSN[h]=portkey
 LABEL[i]="llmgw messages -> openai";     URL[i]="http://127.0.0.1:$PD/v1/messages";          RSSN[i]=gateway
@@ -398,6 +406,45 @@ EOF
     exit 0
 fi
 
+# (m): a key made with the management API (SQLite through mod_dbd): the
+# workspace on the huge plan, one member key, used as (g) uses its LLMGWKey
+managed_setup() {
+    local dir="$OUT/managed" admin=bench-admin-secret-0001 ws key
+    mkdir -p "$dir/db"; rm -f "$dir/db/llmgw.db"; chmod 777 "$dir/db"
+    head -c 32 /dev/urandom > "$dir/secret.key"; chmod 644 "$dir/secret.key"
+    add_httpd m managed "$(write_httpd managed NORMAL "$GW_MODS
+LoadModule dbd_module $MODDIR/mod_dbd.so" "$PM" "$(gw_common shm:64M)
+DBDriver sqlite3
+DBDParams $dir/db/llmgw.db
+LLMGWAdminKey sha256:$(printf %s "$admin" | sha256sum | cut -c1-64)
+LLMGWSecretKeyFile $dir/secret.key
+LLMGWManagedKeys On
+LLMGWPlan huge requests_month=1000000000 rpm=1000000000
+<VirtualHost 127.0.0.1:$PM>
+    LLMGWDefaultProvider bench
+    $CACHE_OFF
+    <LocationMatch \"^/v1/(workspaces|billing)(/|\$)\">
+        SetHandler llmgw-admin
+    </LocationMatch>
+    <Location /v1/chat>
+        SetHandler llmgw
+        LLMGWQuota On
+    </Location>
+</VirtualHost>")"
+    [ "${STATUS[m]}" = FAIL ] && return
+    ws=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+        -d '{"name":"bench","plan":"huge"}' "http://127.0.0.1:$PM/v1/workspaces" |
+        node -e 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{try{console.log(JSON.parse(d).id||"")}catch(e){}})')
+    key=$(curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+        -d '{"name":"bench-key"}' "http://127.0.0.1:$PM/v1/workspaces/$ws/keys" |
+        node -e 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>{try{console.log(JSON.parse(d).key||"")}catch(e){}})')
+    if [ -z "$ws" ] || [ -z "$key" ]; then
+        na m FAIL "the management API did not make a workspace and key (see $OUT/logs/managed_error.log)"
+        return
+    fi
+    HDRS[m]="Authorization: Bearer $key"
+}
+
 # ---------------------------------------------------------------- start the default setups
 log "ports: nginx $NGX, sse $SSE, memcached $MC, static $PB, proxy $PC, gateway $PD/$PE, cache $PF1/$PF2, quota $PG, portkey $PK"
 if wanted b; then
@@ -415,10 +462,11 @@ if wanted c; then
 LoadModule proxy_http_module $MODDIR/mod_proxy_http.so" "$PC" "ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On
 ProxyPass /stream/ http://127.0.0.1:$NGX/stream/ keepalive=On flushpackets=on")"
 fi
-if wanted d || wanted e || wanted i || wanted j || wanted k; then
-    add_httpd "d e i j k" gateway "$(write_httpd gateway NORMAL "$GW_MODS" "$PD $PE" "$(gw_common shm:64M)
+if wanted d || wanted e || wanted i || wanted j || wanted k || wanted l; then
+    add_httpd "d e i j k l" gateway "$(write_httpd gateway NORMAL "$GW_MODS" "$PD $PE $PL" "$(gw_common shm:64M)
 $(gw_vhost "$PD" bench "$CACHE_OFF $QUOTA_OFF")
-$(gw_vhost "$PE" ant "$CACHE_OFF $QUOTA_OFF")")"
+$(gw_vhost "$PE" ant "$CACHE_OFF $QUOTA_OFF")
+$(gw_vhost "$PL" gem "$CACHE_OFF $QUOTA_OFF")")"
 fi
 if [ $HAVE_CACHE = 1 ]; then
     wanted f1 && add_httpd f1 cache_shm "$(write_httpd cache_shm NORMAL "$GW_MODS" "$PF1" "$(gw_common shm:64M)
@@ -436,8 +484,10 @@ if [ $HAVE_QUOTA = 1 ]; then
 $PLAN
 $(gw_vhost "$PG" bench "LLMGWQuota On
     $CACHE_OFF")")"
+    wanted m && managed_setup
 else
     na g n/a "LLMGWQuota/LLMGWKey/LLMGWPlan not available (${QUOTA_WHY:-mod_llmgw_quota not built})"
+    na m n/a "mod_llmgw_quota not built"
 fi
 
 # (i): (d) with traces on, to a collector that is not there (every span
@@ -531,12 +581,20 @@ cpu_ticks() {  # SETUP -> ticks
 to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
     awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
 }
+# memcached commands served so far (every get, set, add, cas, touch, incr,
+# decr, delete): around (f2)'s run, the store round trips per cache hit
+mc_ops() {
+    { exec 3<>/dev/tcp/127.0.0.1/"$MC" && printf 'stats\r\nquit\r\n' >&3 && cat <&3; } 2>/dev/null |
+        awk '$2 ~ /^(cmd_get|cmd_set|cmd_touch|incr_hits|incr_misses|decr_hits|decr_misses|delete_hits|delete_misses|cas_hits|cas_misses|cas_badval)$/ { n += $3 } END { print n + 0 }'
+}
 run_wrk() {  # SETUP ROUND
     local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
-    local t0 t1 nreq
+    local t0 t1 nreq m0="" m1=""
+    [ "$s" = f2 ] && m0=$(mc_ops)
     t0=$(cpu_ticks "$s")
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
     t1=$(cpu_ticks "$s")
+    [ "$s" = f2 ] && m1=$(mc_ops)
     BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
     local rps p50 p99 non2xx sock
     rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
@@ -550,6 +608,9 @@ run_wrk() {  # SETUP ROUND
     if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
         cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$nreq" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1000000/hz/n}')
         printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
+    fi
+    if [ -n "$m0" ] && [ -n "$m1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
+        printf '%s\t%s\tstore_ops\t%s\n' "$s" "$r" "$(awk -v a="$m0" -v b="$m1" -v n="$nreq" 'BEGIN{printf "%.2f", (b-a)/n}')" >> "$RES"
     fi
     [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
     [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"

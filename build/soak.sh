@@ -177,7 +177,10 @@ PIDS+=($WRK)
 printf 'elapsed\tpid\trss_kb\tfds\n' > "$OUT/samples.tsv"
 t0=$(date +%s)
 while kill -0 $WRK 2>/dev/null; do
-    for c in $(ps -o pid= --ppid "$PARENT"); do
+    # once a wrk thread is done its connections close: samples from then on
+    # measure the end of the load, not the process
+    ls "$OUT/run/" | grep -q '^done\.' && running=0 || running=1
+    for c in $( [ $running = 1 ] && ps -o pid= --ppid "$PARENT"); do
         rss=$(awk '/^VmRSS/ {print $2}' /proc/$c/status 2>/dev/null)
         fds=$(ls /proc/$c/fd 2>/dev/null | wc -l)
         [ -n "$rss" ] && printf '%s\t%s\t%s\t%s\n' "$(( $(date +%s) - t0 ))" "$c" "$rss" "$fds" >> "$OUT/samples.tsv"

@@ -217,15 +217,28 @@ typedef enum {
     LLMGW_POLICY_REJECT                  /* 400 context_quota_exceeded */
 } llmgw_policy_verdict_e;
 
-/* Applies a policy to a Chat Completions request tree (body may be NULL
- * for a request without one). *prompt_estimate (tokens, bytes / 4 of the
+/* The client API of a request tree: where its turns are and what caps
+ * its answer. */
+typedef enum {
+    LLMGW_POLICY_CHAT = 0,    /* messages; max_completion_tokens, max_tokens */
+    LLMGW_POLICY_MESSAGES,    /* messages (system apart); max_tokens */
+    LLMGW_POLICY_RESPONSES    /* input items; max_output_tokens */
+} llmgw_policy_api_e;
+
+/* Applies a policy to a request tree of that API (body may be NULL for a
+ * request without one). *prompt_estimate (tokens, bytes / 4 of the
  * request) is checked against max_prompt_tokens: over it, the request is
- * rejected, or (truncate) loses its oldest non-system messages until it
- * fits, keeping at least its last message; the estimate is lowered by
- * what was dropped. max_completion_tokens caps max_completion_tokens and
- * max_tokens (sets max_tokens when the request has neither); *max_tokens
- * becomes the value sent. */
+ * rejected, or (truncate) loses its oldest turns until it fits: a turn is
+ * a user message and what follows it up to the next one (answers, tool
+ * calls and their results: an Anthropic user message of tool_result
+ * blocks or a Responses function_call_output belongs to the turn before);
+ * system messages and the last message stay; the estimate is lowered by
+ * what was dropped. max_completion_tokens caps the API's output fields
+ * (Chat: max_completion_tokens and max_tokens, setting max_tokens when it
+ * has neither; Messages: max_tokens; Responses: max_output_tokens);
+ * *max_tokens becomes the value sent. */
 llmgw_policy_verdict_e llmgw_policy_apply(const llmgw_policy_t *pol,
+                                          llmgw_policy_api_e api,
                                           json_t *body,
                                           apr_int64_t *prompt_estimate,
                                           apr_int64_t *max_tokens);

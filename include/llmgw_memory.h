@@ -62,26 +62,30 @@ apr_int64_t llmgw_memory_trim(json_t *turns, apr_int64_t max_turns,
                               apr_int64_t base_tokens);
 
 /* Puts the turns' messages before a Chat Completions or Messages
- * request's own messages, after its leading system (and developer)
- * messages. Returns the number of messages put in, -1 when body has no
- * messages array. */
+ * request's own messages, or a Responses request's input items (a string
+ * input becomes a user message; the turns go in as text messages), after
+ * its leading system (and developer) messages. Returns the number of
+ * messages put in, -1 when body has neither. */
 int llmgw_memory_put_turns(json_t *body, const json_t *turns);
 
 /* Gives profile to the model as a system message: a Chat request gets a
- * {"role":"system"} message after its leading system messages; a
+ * {"role":"system"} message after its leading system messages (a
+ * Responses request the same among its input items); a
  * Messages request (messages_api) gets it first in its `system`. 0, or
  * -1 when body is not a request object. */
 int llmgw_memory_put_profile(json_t *body, const char *profile,
                              int messages_api);
 
 /* A copy of the request's last message when it is the user's (the user
- * half of the turn to remember), else NULL. */
+ * half of the turn to remember; of a Responses request, its string input
+ * or last user message as text), else NULL. */
 json_t *llmgw_memory_last_user(const json_t *body);
 
 /* The assistant's text of a complete answer: a chat.completion
  * (choices[0].message.content, no tool calls), a Messages answer (its
- * text blocks, no tool_use), or an IndoxHub envelope ("data"). NULL when
- * the answer has none (a tool call, an error). */
+ * text blocks, no tool_use), a Responses answer (its message items' text,
+ * no function_call) or an IndoxHub envelope ("data"). NULL when the
+ * answer has none (a tool call, an error). */
 const char *llmgw_memory_answer_text(apr_pool_t *p, const json_t *answer);
 
 /* Appends the turn [user, {"role":"assistant","content":text}] (user is

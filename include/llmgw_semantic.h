@@ -32,13 +32,15 @@
  * zeros or n is 0. */
 double llmgw_cosine(const float *a, const float *b, apr_size_t n);
 
-/* Splits a Chat Completions or Messages request tree: *text is its last
- * message's text when that message is the user's and holds only text
- * (a string, or parts/blocks of type "text", joined with "\n"), and
- * *context the canonical body (llmgw_cache_canonical_body) of a copy of
- * the request whose last message's content is "". 0, or -1 when the
- * request cannot be served semantically (no messages, last message not a
- * user's, images, empty or over LLMGW_SEM_TEXT_MAX text). */
+/* Splits a Chat Completions, Messages, Responses or Gemini request tree:
+ * *text is its last message's text when that message is the user's and
+ * holds only text (a string, or parts/blocks of type "text" or
+ * "input_text", or Gemini parts of text only, joined with "\n"; a
+ * Responses string input), and *context the canonical body
+ * (llmgw_cache_canonical_body) of a copy of the request whose last
+ * message's text is "". 0, or -1 when the request cannot be served
+ * semantically (no turns, last message not a user's, images, tool
+ * results, empty or over LLMGW_SEM_TEXT_MAX text). */
 int llmgw_semantic_split(apr_pool_t *p, const json_t *body,
                          const char **text, const char **context);
 

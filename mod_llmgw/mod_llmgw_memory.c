@@ -48,7 +48,8 @@ const char *llmgw_cmd_memory(cmd_parms *cmd, void *dconf, const char *arg)
 static int memory_api(const llmgw_request_t *req)
 {
     return req->endpoint == LLMGW_EP_CHAT
-           || req->endpoint == LLMGW_EP_MESSAGES;
+           || req->endpoint == LLMGW_EP_MESSAGES
+           || req->endpoint == LLMGW_EP_RESPONSES;
 }
 
 /* The conversation's name: x-llmgw-session, else the body's user. */
@@ -193,10 +194,14 @@ static json_t *answer_tree(request_rec *r, llmgw_request_t *req)
     if (!req->capture_is_sse) {
         j = json_loadb(d, n, JSON_ALLOW_NUL, NULL);
     }
-    else if (req->endpoint == LLMGW_EP_MESSAGES) {
+    else if (req->endpoint == LLMGW_EP_MESSAGES
+             || req->endpoint == LLMGW_EP_RESPONSES) {
+        const llmgw_client_api_t *api = req->endpoint == LLMGW_EP_MESSAGES
+                                        ? &llmgw_api_messages
+                                        : &llmgw_api_responses;
         const char *out;
         apr_size_t len;
-        if (!llmgw_api_messages.reduce(r->pool, d, n, &out, &len)) {
+        if (!api->reduce(r->pool, d, n, &out, &len)) {
             j = json_loadb(out, len, JSON_ALLOW_NUL, NULL);
         }
     }

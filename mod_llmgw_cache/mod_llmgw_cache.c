@@ -538,7 +538,10 @@ static int semantic_lookup(request_rec *r, llmgw_request_t *req,
 
     if (!embed_fn || !request_json
         || (req->endpoint != LLMGW_EP_CHAT
-            && req->endpoint != LLMGW_EP_MESSAGES)
+            && req->endpoint != LLMGW_EP_MESSAGES
+            && req->endpoint != LLMGW_EP_RESPONSES
+            && req->endpoint != LLMGW_EP_GEMINI
+            && req->endpoint != LLMGW_EP_GEMINI_STREAM)
         || !(tree = request_json(req))
         || llmgw_semantic_split(r->pool, tree, &text, &ctx->sem_context)) {
         metric(LLMGW_M_SEMANTIC_SKIP);

@@ -765,12 +765,18 @@ static int policy_enforce(request_rec *r, const managed_key_t *mk,
     if (!llmgw_policy_active(pol)) {
         return OK;
     }
-    if (req->endpoint == LLMGW_EP_CHAT) {
+    if (req->endpoint == LLMGW_EP_CHAT || req->endpoint == LLMGW_EP_MESSAGES
+        || req->endpoint == LLMGW_EP_RESPONSES) {
         json_t *body = llmgw_q_request_json ? llmgw_q_request_json(req) : NULL;
         if (!body) {
             return OK;
         }
-        v = llmgw_policy_apply(pol, body, &est, &mt);
+        v = llmgw_policy_apply(pol, req->endpoint == LLMGW_EP_MESSAGES
+                                    ? LLMGW_POLICY_MESSAGES
+                                    : req->endpoint == LLMGW_EP_RESPONSES
+                                    ? LLMGW_POLICY_RESPONSES
+                                    : LLMGW_POLICY_CHAT,
+                               body, &est, &mt);
     }
     else {
         v = pol->max_prompt_tokens >= 0 && est > pol->max_prompt_tokens

@@ -46,6 +46,7 @@ LLMGWManagedKeys On
 LLMGWPlan adm-three requests_month=3 overage=deny
 LLMGWPlan adm-big   requests_month=1000 rpm=1000
 LLMGWKey sk-static-$tag workspace=static-ws plan=adm-big
+LLMGWProvider mockant anthropic http://127.0.0.1:$ENV{LLMGW_MOCK_PORT} key=env:LLMGW_TEST_PROVIDER_KEY
 <Location /v1>
     LLMGWQuota On
 </Location>
@@ -359,6 +360,44 @@ my ($MEMBER, $MEMBER_ID, $WSADMIN, $OTHER_MEMBER);
         '... without its oldest turns (system and last message kept)';
     is $sent->{messages}[-1]{content}, 'last question', '... the last message';
     is $sent->{max_tokens}, 7, 'max_tokens capped at max_completion_tokens';
+
+    # the same policy on the Messages API (translated to the openai mock and
+    # relayed to the anthropic one) and the Responses API: whole turns go
+    # (a tool_use's tool_result or a function call's output with its turn)
+    my $mconvo = [ { role => 'user', content => $long },
+                   { role => 'assistant', content => [ { type => 'tool_use', id => 'tu1', name => 'f', input => {} } ] },
+                   { role => 'user', content => [ { type => 'tool_result', tool_use_id => 'tu1', content => '42' } ] },
+                   { role => 'user', content => 'last question' } ];
+    for my $model ('mock/echo', 'mockant/claude-echo') {
+        ($r, $j) = call('POST', '/v1/messages', { model => $model, max_tokens => 500, system => 'be brief',
+                                                  messages => $mconvo }, $WSADMIN);
+        is $r->code, 200, "messages API truncated ($model): 200"
+            or diag substr($r->content // '', 0, 300);
+        $sent = mock_last()->{body} // {};
+        my @users = grep { ($_->{role} // '') eq 'user' } @{ $sent->{messages} // [] };
+        is scalar @users, 1, "... one user message left upstream ($model)";
+        is((ref $users[0]{content} ? $users[0]{content}[0]{text} : $users[0]{content}), 'last question',
+           "... the last one ($model)");
+        ok !(grep { ref $_->{content} && grep { ($_->{type} // '') =~ /^tool_/ } @{ $_->{content} } }
+             @{ $sent->{messages} // [] }) && !(grep { ($_->{role} // '') eq 'tool' || $_->{tool_calls} }
+             @{ $sent->{messages} // [] }), "... the tool call went with its turn ($model)";
+        is $sent->{max_tokens} // $sent->{max_completion_tokens}, 7, "... max_tokens capped ($model)";
+    }
+    ($r, $j) = call('POST', '/v1/responses', { model => 'mock/echo', store => JSON::PP::false,
+                                               input => [ { role => 'user', content => $long },
+                                                          { type => 'function_call', call_id => 'c1', name => 'f', arguments => '{}' },
+                                                          { type => 'function_call_output', call_id => 'c1', output => '42' },
+                                                          { role => 'user', content => 'last question' } ] }, $MEMBER);
+    is $r->code, 200, 'responses API truncated: 200' or diag substr($r->content // '', 0, 300);
+    $sent = mock_last()->{body} // {};
+    is_deeply [ map { $_->{role} } @{ $sent->{messages} // [] } ], [ 'user' ],
+        '... only the last turn goes upstream';
+    is $sent->{max_tokens} // $sent->{max_completion_tokens}, 7, '... max_output_tokens capped';
+    ($r, $j) = call('POST', '/v1/messages', { model => 'mock/echo', max_tokens => 5,
+                                              messages => [ { role => 'user', content => $long } ] }, $MEMBER);
+    is $r->code, 400, 'messages API: one message over the limit is refused';
+    is $j && $j->{type}, 'error', '... in the Anthropic shape';
+    is $j && $j->{error}{type}, 'invalid_request_error', '... invalid_request_error';
 }
 
 # ---------------------------------------------------------------- projects alias

@@ -24,7 +24,7 @@ unless (Apache::Test::need_module('llmgw', 'llmgw_quota', 'llmgw_cache', 'dbd'))
     exit;
 }
 Apache::Test::test_pm_refresh();
-plan tests => 50;
+plan tests => 56;
 
 my $tag = "$$" . time;
 my $ADMIN = "mem-admin-$tag";
@@ -81,6 +81,8 @@ sub sent {
     my $j = dec($res) // {};
     my $c = $j->{choices} ? $j->{choices}[0]{message}{content} : undef;
     $c //= $j->{content} && $j->{content}[0] ? $j->{content}[0]{text} : undef;
+    $c //= join '', map { $_->{text} // '' } map { @{ $_->{content} // [] } }
+        grep { ($_->{type} // '') eq 'message' } @{ $j->{output} // [] } if $j->{output};
     my $info = dec($c // '') // {};
     return $info->{body} // {};
 }
@@ -242,6 +244,26 @@ $r = $b->post('/ant/v1/messages', { model => 'mock/inspect', max_tokens => 50, s
 is roles_texts(sent($r)), 'system:Sys. | user:Anthropic says hi. | assistant:Anthropic says hi. | user:Again?',
    'Messages API: the earlier turn went upstream (as Chat, after the system prompt)';
 like $r->header('x-llmgw') // '', qr/mem=session/, 'Messages API: mem=session';
+
+# ---- the Responses API ------------------------------------------------------------------
+# a streamed first turn (remembered from the Responses event stream), a
+# string input, then an items input on the other node
+my $RS = "resp-$tag";
+$r = $a->post('/ant/v1/responses', { model => 'mock/echo', input => 'Responses says hi.', stream => JSON::PP::true },
+              Authorization => "Bearer $KA", 'x-llmgw-session' => $RS);
+is $r->code, 200, 'Responses API, streamed: 200' or diag $r->content;
+like $r->content, qr/response\.completed/, '... a complete Responses event stream';
+$r = $b->post('/ant/v1/responses', { model => 'mock/inspect', instructions => 'Sys.', store => JSON::PP::false,
+              input => [ { role => 'user', content => [ { type => 'input_text', text => 'Again?' } ] } ] },
+              Authorization => "Bearer $KA", 'x-llmgw-session' => $RS);
+is $r->code, 200, 'Responses API, items: 200' or diag $r->content;
+is roles_texts(sent($r)), 'system:Sys. | user:Responses says hi. | assistant:Responses says hi. | user:[{"text":"Again?","type":"text"}]',
+   'Responses API: the earlier turn went upstream (after the instructions)';
+like $r->header('x-llmgw') // '', qr/mem=session/, 'Responses API: mem=session';
+$r = $a->post('/ant/v1/responses', { model => 'mock/inspect', input => 'Third.', store => JSON::PP::false },
+              Authorization => "Bearer $KA", 'x-llmgw-session' => $RS);
+like roles_texts(sent($r)), qr/^user:Responses says hi\. \| assistant:Responses says hi\. \| user:Again\? \| assistant:.+ \| user:Third\.$/,
+   'Responses API: the second turn was remembered too (its answer as text)';
 
 $a->stop;
 $b->stop;

@@ -17,7 +17,7 @@ use LLMGW::Test;
 use LLMGW::Node;
 use JSON::PP ();
 
-plan tests => 50, need_module('llmgw'), need_module('llmgw_cache'),
+plan tests => 60, need_module('llmgw'), need_module('llmgw_cache'),
     need_module('llmgw_quota');
 
 my $tag = "$$" . time;
@@ -28,6 +28,8 @@ my $EMB = "embed-$tag";
 
 my $conf = <<"EOF";
 LLMGWProvider deadembed openai http://127.0.0.1:9/v1
+LLMGWProvider mockgem gemini http://127.0.0.1:$ENV{LLMGW_MOCK_PORT}/v1beta key=env:LLMGW_TEST_PROVIDER_KEY
+AllowEncodedSlashes NoDecode
 LLMGWPlan semplan requests_month=1000 cache_hit_weight=0.1
 LLMGWKey $KA workspace=sem-a-$tag plan=semplan
 LLMGWKey $KB workspace=sem-b-$tag plan=semplan
@@ -95,6 +97,32 @@ my @ev = sse_events($s->content);
 is $ev[-1], '[DONE]', 'stream: ends with [DONE]';
 like $s->content, qr/capital of France/, 'stream: the stored answer';
 
+# ---- the Responses API and Gemini's own format ---------------------------------
+# a string input stored on node a; the paraphrase as an input item on node b
+{
+    my $r = $a->post('/v1/responses', { model => 'echo', store => JSON::PP::false(),
+                     input => "How hot does water boil? [vec:0,0.1,1] ($tag)" }, Authorization => "Bearer $KA");
+    is $r->header('x-cache-status'), 'MISS', 'Responses API: first question MISS';
+    my $h = $b->post('/v1/responses', { model => 'echo', store => JSON::PP::false(),
+                     input => [ { role => 'user', content => [ { type => 'input_text',
+                                  text => "At what temperature does water boil? [vec:0.02,0.12,0.99] ($tag)" } ] } ] },
+                     Authorization => "Bearer $KA");
+    is $h->header('x-cache-status'), 'HIT', 'Responses API: the paraphrase as an item on node b: HIT';
+    like $h->header('Cache-Status') // '', qr/detail=semantic/, '... detail=semantic';
+    like $h->content, qr/How hot does water boil/, '... the stored answer (a response object)';
+    like $h->content, qr/"object":"response"/, '... in the Responses shape';
+
+    my $g = { contents => [ { role => 'user', parts => [ { text => "Name a red fruit [vec:1,1,0] ($tag)" } ] } ] };
+    $r = $a->post('/v1/models/mockgem%2Fecho:generateContent', $g, Authorization => "Bearer $KA");
+    is $r->code, 200, 'Gemini format: 200' or diag $r->content;
+    is $r->header('x-cache-status'), 'MISS', 'Gemini format: MISS';
+    $g->{contents}[0]{parts}[0]{text} = "Which fruit is red? [vec:0.97,1,0.05] ($tag)";
+    $h = $b->post('/v1/models/mockgem%2Fecho:generateContent', $g, Authorization => "Bearer $KA");
+    is $h->header('x-cache-status'), 'HIT', 'Gemini format: the paraphrase on node b: HIT';
+    like $h->content, qr/Name a red fruit/, '... the stored answer';
+    like $h->content, qr/"candidates"/, '... in the Gemini shape';
+}
+
 # ---- what is not a hit -----------------------------------------------------
 my $far = $a->post($P, ask('How tall is Mont Blanc? [vec:0,1,0]'), Authorization => "Bearer $KA");
 is $far->header('x-cache-status'), 'MISS', 'an unrelated question: MISS';
@@ -155,9 +183,10 @@ is $d3->header('x-cache-status'), 'MISS', 'embedder down, a paraphrase: MISS';
 # ---- quota: hits weigh cache_hit_weight, embeddings nothing -----------------
 {
     my $u = dec($a->get('/api/usage', Authorization => "Bearer $KA")) // {};
-    # misses: q1, far, sys, model, temperature, below, turns, no-cache, d1, d3 = 10
-    # hits: paraphrase, stream, turns2, d2 = 4 x 0.1
-    ok abs(($u->{used} // -1) - 10.4) < 1e-9, "workspace a used 10.4 requests (got "
+    # misses: q1, responses, gemini, far, sys, model, temperature, below,
+    # turns, no-cache, d1, d3 = 12
+    # hits: paraphrase, stream, responses, gemini, turns2, d2 = 6 x 0.1
+    ok abs(($u->{used} // -1) - 12.6) < 1e-9, "workspace a used 12.6 requests (got "
         . ($u->{used} // 'none') . ')';
     my $ub = dec($b->get('/api/usage', Authorization => "Bearer $KB")) // {};
     is $ub->{used}, 1, 'workspace b used 1 request';
@@ -174,7 +203,7 @@ is $d3->header('x-cache-status'), 'MISS', 'embedder down, a paraphrase: MISS';
     $hit += $1 while $m =~ /^llmgw_semantic_cache_total\{result="hit"\} (\d+)$/mg;
     is $ok, embeds() - $e0, "llmgw_embedding_calls_total ok counts every embedding ($ok)";
     is $err, 2, 'llmgw_embedding_calls_total error: the two dead-embedder lookups';
-    is $hit, 3, 'llmgw_semantic_cache_total hit: 3';
+    is $hit, 5, 'llmgw_semantic_cache_total hit: 5 (chat twice, Responses, Gemini, turns)';
 }
 
 # ---- the index is bounded, and evicts the answers it points to -----------------

@@ -80,17 +80,20 @@ const chk = (name, v, fmt, target, pass) => checks.push([name, v == null ? 'n/a'
 chk('miss path (d) / mod_proxy (c), CPU/req', ratio('d', 'c', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.0x', (x) => x <= 1.0);
 chk('miss path (d) / mod_proxy (c), req/s', ratio('d', 'c', 'rps'), (x) => f2(x) + 'x', '>= 1.0x', (x) => x >= 1.0);
 chk('anthropic (e) / miss path (d), CPU/req', ratio('e', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
+chk('gemini (l) / miss path (d), CPU/req', ratio('l', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
 chk('messages -> openai (i) / miss path (d), CPU/req', ratio('i', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
 chk('responses -> openai (j) / miss path (d), CPU/req', ratio('j', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
 chk('messages relayed (k) / miss path (d), CPU/req', ratio('k', 'd', 'cpu_us'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('cache hit shm (f1) / static (b), CPU/req', ratio('f1', 'b', 'cpu_us'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('cache hit memcached (f2) / static (b), CPU/req', ratio('f2', 'b', 'cpu_us'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('quota on (g) / miss path (d), CPU/req', ratio('g', 'd', 'cpu_us'), (x) => f2(x) + 'x', '(info)', () => true);
+chk('managed key (m) - LLMGWKey (g), CPU/req', ok('m') && ok('g') ? M('m', 'cpu_us') - M('g', 'cpu_us') : null, (x) => f1(x) + 'us', '(info)', () => true);
 chk('stream CPU/chunk, relayed: (d) / mod_proxy (c)', ratio('d', 'c', 'stream_cpu_oai'), (x) => f2(x) + 'x', '<= 1.1x', (x) => x <= 1.1);
 chk('stream CPU/chunk, Anthropic->OpenAI (d) / mod_proxy relaying it (c)', ratio('d', 'c', 'stream_cpu_ant'), (x) => f2(x) + 'x', '<= 1.1x', (x) => x <= 1.1);
 chk('miss path (d) / Portkey (h), req/s', ratio('d', 'h', 'rps'), (x) => f1(x) + 'x', '>= 15x', (x) => x >= 15);
 chk('anthropic (e) / miss path (d), req/s', ratio('e', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('cache hit shm (f1) / static (b), req/s', ratio('f1', 'b', 'rps'), (x) => f2(x) + 'x', '>= 1.0x', (x) => x >= 1.0);
+chk('memcached commands per cache hit (f2)', ok('f2') ? M('f2', 'store_ops') : null, (x) => f2(x), '<= 1', (x) => x <= 1.0);
 chk('cache hit memcached (f2) / static (b), req/s', ratio('f2', 'b', 'rps'), (x) => f2(x) + 'x', '>= 0.8x', (x) => x >= 0.8);
 chk('dead OTLP collector (o) / miss path (d), req/s', ratio('o', 'd', 'rps'), (x) => f2(x) + 'x', '>= 0.95x', (x) => x >= 0.95);
 chk('added p50, dead OTLP collector (o) - miss (d)', ok('o') && ok('d') ? M('o', 'p50_us') - M('d', 'p50_us') : null, (x) => Math.round(x) + 'us', '<= 5us', (x) => x <= 5);
@@ -100,6 +103,7 @@ chk('responses -> openai (j) / miss path (d), req/s', ratio('j', 'd', 'rps'), (x
 chk('messages relayed (k) / miss path (d), req/s', ratio('k', 'd', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('messages -> openai (i) / chat -> anthropic (e), req/s', ratio('i', 'e', 'rps'), (x) => f2(x) + 'x', '(info)', () => true);
 chk('added p50, miss path (d) - direct (a)', ok('d') && ok('a') ? M('d', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '<= 100us', (x) => x <= 100);
+chk('added p50 at c1, miss path (d) - mod_proxy (c)', ok('d') && ok('c') ? M('d', 'p50_us') - M('c', 'p50_us') : null, (x) => Math.round(x) + 'us', '<= 10us', (x) => x <= 10);
 chk('added p50, mod_proxy (c) - direct (a)', ok('c') && ok('a') ? M('c', 'p50_us') - p50a : null, (x) => Math.round(x) + 'us', '(info)', () => true);
 chk('stream first chunk added, (d) - (a)', ok('d') && ok('a') && M('d', 'ttfb_ms') != null ? M('d', 'ttfb_ms') - ttfbA : null, (x) => x.toFixed(2) + 'ms', '<= 1ms', (x) => x <= 1);
 chk('stream spread (d), first to last chunk', ok('d') ? M('d', 'spread_ms') : null, (x) => Math.round(x) + 'ms', '>= 1000ms (not batched)', (x) => x >= 1000);

@@ -135,21 +135,98 @@ static size_t after_system(const json_t *msgs)
     return i;
 }
 
+/* The text of a message's content: a string, or the text of its parts
+ * (Chat "text", Responses "input_text"/"output_text", Anthropic "text"),
+ * joined; NULL when it has none. */
+static json_t *content_text(const json_t *content)
+{
+    const json_t *part;
+    size_t i, len = 0, at = 0;
+    int parts = 0;
+    char *out;
+    json_t *j;
+
+    if (json_is_string(content)) {
+        return json_deep_copy(content);
+    }
+    json_array_foreach(content, i, part) {
+        const json_t *t = json_object_get(part, "text");
+        if (json_is_string(t)) {
+            len += json_string_length(t);
+            parts++;
+        }
+    }
+    if (!parts || !(out = malloc(len + 1))) {
+        return NULL;
+    }
+    json_array_foreach(content, i, part) {
+        const json_t *t = json_object_get(part, "text");
+        if (json_is_string(t)) {
+            memcpy(out + at, json_string_value(t), json_string_length(t));
+            at += json_string_length(t);
+        }
+    }
+    j = json_stringn_nocheck(out, len);
+    free(out);
+    return j;
+}
+
+/* The Responses API's input as an items array (a string input becomes
+ * one user message), or NULL when the body has none. */
+static json_t *input_items(json_t *body)
+{
+    json_t *in = json_object_get(body, "input");
+    if (json_is_string(in)) {
+        json_t *arr = json_pack("[{s:s,s:O}]", "role", "user", "content", in);
+        if (!arr || json_object_set_new(body, "input", arr)) {
+            return NULL;
+        }
+        return arr;
+    }
+    return json_is_array(in) ? in : NULL;
+}
+
+/* A remembered message as a Responses input message: its text only (the
+ * turns may come from another API, whose content parts Responses does
+ * not take). */
+static json_t *as_input_message(const json_t *m)
+{
+    json_t *text = content_text(json_object_get(m, "content"));
+    if (!text) {
+        return NULL;
+    }
+    return json_pack("{s:O,s:o}", "role", json_object_get(m, "role"),
+                     "content", text);
+}
+
 int llmgw_memory_put_turns(json_t *body, const json_t *turns)
 {
     json_t *msgs = json_object_get(body, "messages"), *t;
     size_t at, i;
-    int n = 0;
+    int n = 0, items = 0;
     if (!json_is_array(msgs)) {
-        return -1;
+        if (!json_object_get(body, "input") || !(msgs = input_items(body))) {
+            return -1;
+        }
+        items = 1;
     }
     at = after_system(msgs);
     json_array_foreach(turns, i, t) {
+        json_t *u, *a;
         if (!turn_ok(t)) {
             continue;
         }
-        json_array_insert_new(msgs, at++, json_deep_copy(json_array_get(t, 0)));
-        json_array_insert_new(msgs, at++, json_deep_copy(json_array_get(t, 1)));
+        u = items ? as_input_message(json_array_get(t, 0))
+                  : json_deep_copy(json_array_get(t, 0));
+        a = items ? as_input_message(json_array_get(t, 1))
+                  : json_deep_copy(json_array_get(t, 1));
+        if (!u || !a) {
+            json_decref(u);
+            json_decref(a);
+            continue;
+        }
+        json_array_insert_new(msgs, at++, u);
+        json_array_insert_new(msgs, at++, a);
         n += 2;
     }
     return n;
@@ -166,7 +243,8 @@ int llmgw_memory_put_profile(json_t *body, const char *profile,
     }
     text = profile;
     if (!messages_api) {
-        if (!json_is_array(msgs)) {
+        if (!json_is_array(msgs) && !(json_object_get(body, "input")
+                                      && (msgs = input_items(body)))) {
             return -1;
         }
         return json_array_insert_new(msgs, after_system(msgs),
@@ -191,6 +269,23 @@ json_t *llmgw_memory_last_user(const json_t *body)
 {
     const json_t *msgs = json_object_get(body, "messages"), *last;
     const char *role;
+    if (!msgs && (last = json_object_get(body, "input")) != NULL) {
+        /* Responses: a string, or a last item that is a user message */
+        const char *type;
+        if (json_is_string(last)) {
+            return json_pack("{s:s,s:O}", "role", "user", "content", last);
+        }
+        if (!json_is_array(last) || !json_array_size(last)) {
+            return NULL;
+        }
+        last = json_array_get(last, json_array_size(last) - 1);
+        role = json_string_value(json_object_get(last, "role"));
+        type = json_string_value(json_object_get(last, "type"));
+        if (!role || strcmp(role, "user") || (type && strcmp(type, "message"))) {
+            return NULL;
+        }
+        return as_input_message(last);
+    }
     if (!json_is_array(msgs) || !json_array_size(msgs)) {
         return NULL;
     }
@@ -236,6 +331,25 @@ const char *llmgw_memory_answer_text(apr_pool_t *p, const json_t *answer)
                 const char *t = json_string_value(json_object_get(b, "text"));
                 out = out ? apr_pstrcat(p, out, t, NULL) : apr_pstrdup(p, t);
             }
+        }
+        return out;
+    }
+    content = json_object_get(answer, "output");
+    if (json_is_array(content)) {
+        /* a Responses answer: the text of its message items */
+        json_array_foreach(content, i, b) {
+            const char *type = json_string_value(json_object_get(b, "type"));
+            json_t *text;
+            if (type && !strcmp(type, "function_call")) {
+                return NULL;
+            }
+            if (!type || strcmp(type, "message")
+                || !(text = content_text(json_object_get(b, "content")))) {
+                continue;
+            }
+            out = out ? apr_pstrcat(p, out, json_string_value(text), NULL)
+                      : apr_pstrdup(p, json_string_value(text));
+            json_decref(text);
         }
         return out;
     }

@@ -24,7 +24,9 @@ double llmgw_cosine(const float *a, const float *b, apr_size_t n)
     return dot / (sqrt(na) * sqrt(nb));
 }
 
-/* The text of a message's content: a string, or text parts only. */
+/* The text of a message's content: a string, or text parts only (Chat
+ * and Anthropic "text", Responses "input_text"; Gemini parts carry no
+ * type, only "text"). NULL when it holds anything else. */
 static const char *content_text(apr_pool_t *p, const json_t *content)
 {
     const char *out = NULL;
@@ -40,10 +42,10 @@ static const char *content_text(apr_pool_t *p, const json_t *content)
     }
     json_array_foreach(content, i, part) {
         const json_t *t = json_object_get(part, "text");
-        if (!json_is_string(t)
-            || strcmp(json_string_value(json_object_get(part, "type"))
-                      ? json_string_value(json_object_get(part, "type"))
-                      : "", "text")) {
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (!json_is_string(t) || (type ? strcmp(type, "text")
+                                          && strcmp(type, "input_text")
+                                        : json_object_size(part) != 1)) {
             return NULL;            /* an image, a tool result...: exact only */
         }
         out = out ? apr_pstrcat(p, out, "\n", json_string_value(t), NULL)
@@ -52,24 +54,48 @@ static const char *content_text(apr_pool_t *p, const json_t *content)
     return out ? apr_pstrdup(p, out) : NULL;
 }
 
+/* Where a request keeps its turns: Chat and Messages "messages",
+ * Responses "input" (items, or one string), Gemini "contents" (role
+ * "user", or none, for the user; the text in "parts"). */
+static const char *const turn_fields[] = { "messages", "input", "contents" };
+
 int llmgw_semantic_split(apr_pool_t *p, const json_t *body,
                          const char **text, const char **context)
 {
-    const json_t *msgs = json_object_get(body, "messages"), *last;
-    const char *role, *t;
-    json_t *copy, *lastc;
+    const json_t *msgs = NULL, *last;
+    const char *role, *type, *t, *field = NULL;
+    json_t *copy;
     char *txt;
+    size_t f;
 
-    if (!json_is_object(body) || !json_is_array(msgs)
-        || !json_array_size(msgs)) {
+    for (f = 0; f < sizeof(turn_fields) / sizeof(turn_fields[0]) && !msgs;
+         f++) {
+        msgs = json_object_get(body, field = turn_fields[f]);
+    }
+    if (!json_is_object(body) || !msgs) {
         return -1;
     }
-    last = json_array_get(msgs, json_array_size(msgs) - 1);
-    role = json_string_value(json_object_get(last, "role"));
-    if (!role || strcmp(role, "user")) {
-        return -1;
+    if (json_is_string(msgs) && !strcmp(field, "input")) {
+        t = content_text(p, msgs);
+        last = NULL;
     }
-    t = content_text(p, json_object_get(last, "content"));
+    else {
+        if (!json_is_array(msgs) || !json_array_size(msgs)) {
+            return -1;
+        }
+        last = json_array_get(msgs, json_array_size(msgs) - 1);
+        role = json_string_value(json_object_get(last, "role"));
+        type = json_string_value(json_object_get(last, "type"));
+        if (strcmp(field, "contents") ? !role || strcmp(role, "user")
+                                      : role && strcmp(role, "user")) {
+            return -1;
+        }
+        if (type && strcmp(type, "message")) {
+            return -1;              /* a Responses function_call_output */
+        }
+        t = content_text(p, json_object_get(last, strcmp(field, "contents")
+                                                  ? "content" : "parts"));
+    }
     if (!t || !*t || strlen(t) > LLMGW_SEM_TEXT_MAX) {
         return -1;
     }
@@ -77,9 +103,22 @@ int llmgw_semantic_split(apr_pool_t *p, const json_t *body,
     if (!copy) {
         return -1;
     }
-    lastc = json_array_get(json_object_get(copy, "messages"),
-                           json_array_size(msgs) - 1);
-    json_object_set_new(lastc, "content", json_string(""));
+    if (!last) {
+        /* as the items form of the same question would be */
+        json_object_set_new(copy, field, json_pack("[{s:s,s:s}]", "role",
+                                                   "user", "content", ""));
+    }
+    else {
+        json_t *lastc = json_array_get(json_object_get(copy, field),
+                                       json_array_size(msgs) - 1);
+        if (strcmp(field, "contents")) {
+            json_object_set_new(lastc, "content", json_string(""));
+        }
+        else {
+            json_object_set_new(lastc, "parts", json_pack("[{s:s}]", "text",
+                                                          ""));
+        }
+    }
     txt = llmgw_json_dumps(copy, JSON_COMPACT);
     json_decref(copy);
     if (!txt) {

@@ -203,6 +203,38 @@ static int is_system(const json_t *m)
     return role && (!strcmp(role, "system") || !strcmp(role, "developer"));
 }
 
+/* An Anthropic user message that only carries tool_result blocks answers
+ * the assistant's tool_use: it belongs to that turn. */
+static int only_tool_results(const json_t *content)
+{
+    size_t i, n = json_array_size(content);
+    for (i = 0; i < n; i++) {
+        const char *t = json_string_value(json_object_get(
+            json_array_get(content, i), "type"));
+        if (!t || strcmp(t, "tool_result")) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/* Does m open a turn (a user message of the client's own)? */
+static int opens_turn(llmgw_policy_api_e api, const json_t *m)
+{
+    const char *role = json_string_value(json_object_get(m, "role"));
+    const char *type = json_string_value(json_object_get(m, "type"));
+    if (!role || strcmp(role, "user")) {
+        return 0;
+    }
+    if (api == LLMGW_POLICY_MESSAGES) {
+        return !only_tool_results(json_object_get(m, "content"));
+    }
+    if (api == LLMGW_POLICY_RESPONSES) {
+        return !type || !strcmp(type, "message");
+    }
+    return 1;
+}
+
 /* The index of the oldest message that may be dropped: not a system
  * message, not the last one. -1: none. */
 static long oldest_droppable(const json_t *msgs)
@@ -216,40 +248,47 @@ static long oldest_droppable(const json_t *msgs)
     return -1;
 }
 
-static int is_user(const json_t *m)
+static void drop(json_t *msgs, size_t i, apr_int64_t *prompt_estimate)
 {
-    const char *role = json_string_value(json_object_get(m, "role"));
-    return role && !strcmp(role, "user");
+    *prompt_estimate -= message_tokens(json_array_get(msgs, i));
+    json_array_remove(msgs, i);
 }
 
+/* The output caps of each API, and the one set when none is present. */
+static const char *const chat_caps[] = { "max_completion_tokens",
+                                         "max_tokens", NULL };
+static const char *const messages_caps[] = { "max_tokens", NULL };
+static const char *const responses_caps[] = { "max_output_tokens", NULL };
+
 llmgw_policy_verdict_e llmgw_policy_apply(const llmgw_policy_t *pol,
+                                          llmgw_policy_api_e api,
                                           json_t *body,
                                           apr_int64_t *prompt_estimate,
                                           apr_int64_t *max_tokens)
 {
     llmgw_policy_verdict_e verdict = LLMGW_POLICY_PASS;
+    const char *const *caps = api == LLMGW_POLICY_MESSAGES ? messages_caps
+                            : api == LLMGW_POLICY_RESPONSES ? responses_caps
+                            : chat_caps;
 
     if (pol->max_prompt_tokens >= 0
         && *prompt_estimate > pol->max_prompt_tokens) {
-        json_t *msgs = json_object_get(body, "messages");
+        json_t *msgs = json_object_get(body, api == LLMGW_POLICY_RESPONSES
+                                             ? "input" : "messages");
         long i;
         if (!pol->truncate || !json_is_array(msgs)) {
             return LLMGW_POLICY_REJECT;
         }
         while (*prompt_estimate > pol->max_prompt_tokens
                && (i = oldest_droppable(msgs)) >= 0) {
-            *prompt_estimate -= message_tokens(json_array_get(msgs,
-                                                              (size_t)i));
-            json_array_remove(msgs, (size_t)i);
+            drop(msgs, (size_t)i, prompt_estimate);
             /* a turn goes whole: the answers and tool results after its
              * user message, up to the next user message (never the last
              * message), so the conversation still opens with a user */
             while ((size_t)i + 1 < json_array_size(msgs)
-                   && !is_user(json_array_get(msgs, (size_t)i))
+                   && !opens_turn(api, json_array_get(msgs, (size_t)i))
                    && !is_system(json_array_get(msgs, (size_t)i))) {
-                *prompt_estimate -= message_tokens(json_array_get(msgs,
-                                                                  (size_t)i));
-                json_array_remove(msgs, (size_t)i);
+                drop(msgs, (size_t)i, prompt_estimate);
             }
             verdict = LLMGW_POLICY_CHANGED;
         }
@@ -261,29 +300,28 @@ llmgw_policy_verdict_e llmgw_policy_apply(const llmgw_policy_t *pol,
         }
     }
     if (pol->max_completion_tokens >= 0 && json_is_object(body)) {
-        static const char *const fields[] = { "max_completion_tokens",
-                                              "max_tokens" };
         apr_int64_t cap = pol->max_completion_tokens, sent = -1;
         int present = 0;
         size_t f;
-        for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-            json_t *v = json_object_get(body, fields[f]);
+        for (f = 0; caps[f]; f++) {
+            json_t *v = json_object_get(body, caps[f]);
             if (!v || json_is_null(v)) {
                 continue;
             }
             present = 1;
             if (!json_is_integer(v) || json_integer_value(v) > cap) {
-                json_object_set_new(body, fields[f],
+                json_object_set_new(body, caps[f],
                                     json_integer((json_int_t)cap));
                 verdict = LLMGW_POLICY_CHANGED;
             }
-            v = json_object_get(body, fields[f]);
+            v = json_object_get(body, caps[f]);
             if (sent < 0 || json_integer_value(v) < sent) {
                 sent = (apr_int64_t)json_integer_value(v);
             }
         }
         if (!present) {
-            json_object_set_new(body, "max_tokens",
+            /* the last field is the one each API documents */
+            json_object_set_new(body, caps[f - 1],
                                 json_integer((json_int_t)cap));
             verdict = LLMGW_POLICY_CHANGED;
             sent = cap;

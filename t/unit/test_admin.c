@@ -489,12 +489,12 @@ START_TEST(policy_enforcement)
     free(txt);
 
     llmgw_policy_default(&pol);
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_PASS);
 
     /* reject */
     pol.max_prompt_tokens = e0 - 1;
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_REJECT);
     ck_assert_int_eq(json_array_size(json_object_get(body, "messages")), 4);
 
@@ -502,7 +502,7 @@ START_TEST(policy_enforcement)
      * last message stay */
     pol.truncate = 1;
     pol.max_prompt_tokens = e0 - 10;
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_CHANGED);
     msgs = json_object_get(body, "messages");
     ck_assert_int_lt(json_array_size(msgs), 4);
@@ -518,7 +518,7 @@ START_TEST(policy_enforcement)
     body = chat();
     est = e0;
     pol.max_prompt_tokens = 1;
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_REJECT);
     json_decref(body);
 
@@ -527,14 +527,14 @@ START_TEST(policy_enforcement)
     pol.max_completion_tokens = 100;
     body = chat();
     est = e0;
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_CHANGED);
     ck_assert_int_eq(json_integer_value(json_object_get(body, "max_tokens")),
                      100);
     ck_assert_int_eq(mt, 100);
     json_object_set_new(body, "max_tokens", json_integer(500));
     json_object_set_new(body, "max_completion_tokens", json_integer(40));
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_CHANGED);
     ck_assert_int_eq(json_integer_value(json_object_get(body, "max_tokens")),
                      100);
@@ -542,8 +542,115 @@ START_TEST(policy_enforcement)
         body, "max_completion_tokens")), 40);
     ck_assert_int_eq(mt, 40);
     json_object_set_new(body, "max_tokens", json_integer(60));
-    ck_assert_int_eq(llmgw_policy_apply(&pol, body, &est, &mt),
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_CHAT, body, &est, &mt),
                      LLMGW_POLICY_PASS);
+    json_decref(body);
+}
+END_TEST
+
+/* The estimate of a tree as the quota module makes it: bytes / 4. */
+static apr_int64_t estimate(const json_t *body)
+{
+    char *txt = json_dumps(body, JSON_COMPACT);
+    apr_int64_t est = (apr_int64_t)(strlen(txt) + 3) / 4;
+    free(txt);
+    return est;
+}
+
+/* The role (or, for items without one, the type) of each message. */
+static const char *shape(json_t *msgs)
+{
+    static char out[256];
+    size_t i;
+    out[0] = 0;
+    for (i = 0; i < json_array_size(msgs); i++) {
+        json_t *m = json_array_get(msgs, i);
+        const char *r = json_string_value(json_object_get(m, "role"));
+        strcat(out, i ? "," : "");
+        strcat(out, r ? r : json_string_value(json_object_get(m, "type")));
+    }
+    return out;
+}
+
+/* A Messages request: the assistant's tool_use is answered by a user
+ * message of tool_result blocks, which belongs to the dropped turn (an
+ * orphan tool_result is a 400 at Anthropic); max_tokens is capped. */
+START_TEST(policy_messages_api)
+{
+    llmgw_policy_t pol;
+    json_t *body = json_deep_copy(J(
+        "{\"model\":\"m\",\"max_tokens\":900,\"system\":\"be brief\","
+        "\"messages\":["
+        "{\"role\":\"user\",\"content\":\"first question, long enough to "
+        "matter in the estimate of the prompt, and then some more words\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+        "\"id\":\"t1\",\"name\":\"f\",\"input\":{}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+        "\"tool_use_id\":\"t1\",\"content\":\"42\"}]},"
+        "{\"role\":\"assistant\",\"content\":\"it is 42\"},"
+        "{\"role\":\"user\",\"content\":\"second\"}]}"));
+    apr_int64_t e0 = estimate(body), est = e0, mt = -1;
+
+    llmgw_policy_default(&pol);
+    pol.truncate = 1;
+    pol.max_prompt_tokens = e0 - 10;
+    pol.max_completion_tokens = 100;
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_MESSAGES, body,
+                                        &est, &mt), LLMGW_POLICY_CHANGED);
+    ck_assert_str_eq(shape(json_object_get(body, "messages")), "user");
+    ck_assert_str_eq(json_string_value(json_object_get(body, "system")),
+                     "be brief");
+    ck_assert_int_eq(json_integer_value(json_object_get(body, "max_tokens")),
+                     100);
+    ck_assert_ptr_null(json_object_get(body, "max_completion_tokens"));
+    ck_assert_int_eq(mt, 100);
+    ck_assert_int_le(est, pol.max_prompt_tokens);
+    json_decref(body);
+}
+END_TEST
+
+/* A Responses request: input items, function calls and their outputs go
+ * with their turn; max_output_tokens is the cap set. */
+START_TEST(policy_responses_api)
+{
+    llmgw_policy_t pol;
+    json_t *body = json_deep_copy(J(
+        "{\"model\":\"m\",\"instructions\":\"be brief\",\"input\":["
+        "{\"role\":\"developer\",\"content\":\"rules\"},"
+        "{\"role\":\"user\",\"content\":\"first question, long enough to "
+        "matter in the estimate of the prompt, and then some more words\"},"
+        "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\","
+        "\"arguments\":\"{}\"},"
+        "{\"type\":\"function_call_output\",\"call_id\":\"c1\","
+        "\"output\":\"42\"},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+        "[{\"type\":\"output_text\",\"text\":\"it is 42\"}]},"
+        "{\"type\":\"message\",\"role\":\"user\",\"content\":\"second\"}"
+        "]}"));
+    apr_int64_t e0 = estimate(body), est = e0, mt = -1;
+
+    llmgw_policy_default(&pol);
+    pol.max_completion_tokens = 64;
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_RESPONSES, body,
+                                        &est, &mt), LLMGW_POLICY_CHANGED);
+    ck_assert_int_eq(json_integer_value(json_object_get(body,
+                                                        "max_output_tokens")),
+                     64);
+    ck_assert_ptr_null(json_object_get(body, "max_tokens"));
+    pol.truncate = 1;
+    pol.max_prompt_tokens = e0 - 10;
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_RESPONSES, body,
+                                        &est, &mt), LLMGW_POLICY_CHANGED);
+    ck_assert_str_eq(shape(json_object_get(body, "input")), "developer,user");
+    json_decref(body);
+
+    /* a string input cannot lose turns: over the limit it is refused */
+    body = json_deep_copy(J("{\"model\":\"m\",\"input\":\"a long "
+                            "question, long enough to matter\"}"));
+    est = estimate(body);
+    pol.max_prompt_tokens = 2;
+    ck_assert_int_eq(llmgw_policy_apply(&pol, LLMGW_POLICY_RESPONSES, body,
+                                        &est, &mt), LLMGW_POLICY_REJECT);
     json_decref(body);
 }
 END_TEST
@@ -635,6 +742,8 @@ static Suite *admin_suite(void)
     tc = ut_tcase(s, "policy", 0);
     tcase_add_test(tc, policy_object);
     tcase_add_test(tc, policy_enforcement);
+    tcase_add_test(tc, policy_messages_api);
+    tcase_add_test(tc, policy_responses_api);
     tc = ut_tcase(s, "billing", 0);
     tcase_add_test(tc, billing_objects);
     tcase_add_test(tc, schema_steps);

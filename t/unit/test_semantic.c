@@ -77,12 +77,49 @@ START_TEST(split_context)
 }
 END_TEST
 
+/* The Responses API (string or items input) and Gemini's contents: a
+ * string input and one user item share their context. */
+START_TEST(split_other_apis)
+{
+    const char *t1, *c1, *t2, *c2, *t3, *c3, *t4, *c4;
+    json_t *a = J("{\"model\":\"m\",\"instructions\":\"S\",\"input\":\"What is X?\"}");
+    json_t *b = J("{\"model\":\"m\",\"instructions\":\"S\",\"input\":[{\"role\":"
+                  "\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Tell me X\"}]}]}");
+    json_t *g1 = J("{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"What\"},"
+                   "{\"text\":\"is X?\"}]}],\"systemInstruction\":{\"parts\":[{\"text\":\"S\"}]}}");
+    json_t *g2 = J("{\"contents\":[{\"parts\":[{\"text\":\"Tell me X\"}]}],"
+                   "\"systemInstruction\":{\"parts\":[{\"text\":\"S\"}]}}");
+    ck_assert_int_eq(llmgw_semantic_split(tp, a, &t1, &c1), 0);
+    ck_assert_str_eq(t1, "What is X?");
+    ck_assert_int_eq(llmgw_semantic_split(tp, b, &t2, &c2), 0);
+    ck_assert_str_eq(t2, "Tell me X");
+    ck_assert_ptr_null(strstr(c1, "What is X"));
+    ck_assert_ptr_null(strstr(c2, "Tell me"));
+    ck_assert_str_eq(c1, c2);           /* a string input or one user item */
+    ck_assert_int_eq(llmgw_semantic_split(tp, g1, &t3, &c3), 0);
+    ck_assert_str_eq(t3, "What\nis X?");
+    ck_assert_int_eq(llmgw_semantic_split(tp, g2, &t4, &c4), 0);
+    ck_assert_ptr_null(strstr(c3, "is X"));
+    ck_assert_ptr_nonnull(strstr(c3, "systemInstruction"));
+    json_decref(a);
+    json_decref(b);
+    json_decref(g1);
+    json_decref(g2);
+}
+END_TEST
+
 START_TEST(split_refuses)
 {
     const char *t, *c;
     const char *bad[] = {
         "{\"messages\":[]}",
-        "{\"input\":\"x\"}",
+        "{\"model\":\"m\"}",
+        "{\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c\","
+        "\"output\":\"x\"}]}",
+        "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
+        "\"image_url\":\"x\"}]}]}",
+        "{\"contents\":[{\"role\":\"model\",\"parts\":[{\"text\":\"x\"}]}]}",
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"inlineData\":{}}]}]}",
         "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
         "{\"role\":\"assistant\",\"content\":\"yo\"}]}",
         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
@@ -300,6 +337,49 @@ START_TEST(memory_inject)
 }
 END_TEST
 
+/* The Responses API: a string input becomes a user message, remembered
+ * turns go in as text after the developer items, the profile as a system
+ * item, the last user item is remembered as text. */
+START_TEST(memory_inject_responses)
+{
+    json_t *body = J("{\"input\":\"new\"}"), *last;
+    json_t *items = J("{\"input\":[{\"role\":\"developer\",\"content\":\"D\"},"
+                      "{\"type\":\"message\",\"role\":\"user\",\"content\":"
+                      "[{\"type\":\"input_text\",\"text\":\"ne\"},"
+                      "{\"type\":\"input_text\",\"text\":\"w\"}]}]}");
+    json_t *turns = J("[[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                      "\"text\":\"old\"}]},"
+                      "{\"role\":\"assistant\",\"content\":\"ans\"}]]");
+    json_t *want = J("{\"input\":[{\"role\":\"system\",\"content\":\"P\"},"
+                     "{\"role\":\"user\",\"content\":\"old\"},"
+                     "{\"role\":\"assistant\",\"content\":\"ans\"},"
+                     "{\"role\":\"user\",\"content\":\"new\"}]}");
+    json_t *call = J("{\"input\":[{\"type\":\"function_call_output\","
+                     "\"call_id\":\"c\",\"output\":\"1\"}]}");
+
+    last = llmgw_memory_last_user(body);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "content")), "new");
+    json_decref(last);
+    ck_assert_int_eq(llmgw_memory_put_turns(body, turns), 2);
+    ck_assert_int_eq(llmgw_memory_put_profile(body, "P", 0), 0);
+    ck_assert_msg(json_equal(body, want), "%s", json_dumps(body, 0));
+
+    last = llmgw_memory_last_user(items);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "content")), "new");
+    ck_assert_str_eq(json_string_value(json_object_get(last, "role")), "user");
+    json_decref(last);
+    ck_assert_int_eq(llmgw_memory_put_turns(items, turns), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+        json_object_get(items, "input"), 1), "content")), "old");
+    ck_assert_ptr_null(llmgw_memory_last_user(call));
+    json_decref(body);
+    json_decref(items);
+    json_decref(turns);
+    json_decref(want);
+    json_decref(call);
+}
+END_TEST
+
 START_TEST(memory_answer_text)
 {
     json_t *chat = J("{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}");
@@ -311,6 +391,19 @@ START_TEST(memory_answer_text)
     ck_assert_ptr_null(llmgw_memory_answer_text(tp, tool));
     ck_assert_str_eq(llmgw_memory_answer_text(tp, msg), "ab");
     ck_assert_str_eq(llmgw_memory_answer_text(tp, ix), "d");
+    {
+        json_t *resp = J("{\"object\":\"response\",\"output\":["
+                         "{\"type\":\"reasoning\",\"summary\":[]},"
+                         "{\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+                         "[{\"type\":\"output_text\",\"text\":\"r\"},"
+                         "{\"type\":\"output_text\",\"text\":\"s\"}]}]}");
+        json_t *fc = J("{\"object\":\"response\",\"output\":["
+                       "{\"type\":\"function_call\",\"name\":\"f\"}]}");
+        ck_assert_str_eq(llmgw_memory_answer_text(tp, resp), "rs");
+        ck_assert_ptr_null(llmgw_memory_answer_text(tp, fc));
+        json_decref(resp);
+        json_decref(fc);
+    }
     ck_assert_ptr_null(llmgw_memory_answer_text(tp, NULL));
     json_decref(chat);
     json_decref(tool);
@@ -327,6 +420,7 @@ static Suite *semantic_suite(void)
     tcase_add_test(t, cosine_values);
     tcase_add_test(t, similarity_string);
     tcase_add_test(t, split_context);
+    tcase_add_test(t, split_other_apis);
     tcase_add_test(t, split_refuses);
     tcase_add_test(t, bucket_roundtrip);
     tcase_add_test(t, bucket_bound_and_evict);
@@ -336,6 +430,7 @@ static Suite *semantic_suite(void)
     tcase_add_test(m, memory_keys);
     tcase_add_test(m, memory_record_and_trim);
     tcase_add_test(m, memory_inject);
+    tcase_add_test(m, memory_inject_responses);
     tcase_add_test(m, memory_answer_text);
     return s;
 }
