@@ -81,6 +81,17 @@ typedef struct llmgw_client_api {
                    json_t **chat, const char **err, const char **param,
                    const char **code);
 
+    /* to_chat from the client's request text to the Chat request's text
+     * (pool memory), no tree either way; the gateway's fields are left
+     * out (they are the gateway's, never sent). The glue uses it when set
+     * (to_chat is NULL then): the request as it came, or the hooks' tree
+     * serialised when they changed it (req->body_changed). Same results
+     * and errors as to_chat; a text that is not an object is a 400. */
+    int (*to_chat_text)(apr_pool_t *p, const char *in, apr_size_t len,
+                        const llmgw_api_ctx_t *c, const char **chat,
+                        apr_size_t *chat_len, const char **err,
+                        const char **param, const char **code);
+
     /* A chat.completion's text -> the client's answer text, written from
      * the text (no tree where the adapter need not build one). Returns 0
      * with *out (pool memory, NUL-terminated), or -1 when chat is not a

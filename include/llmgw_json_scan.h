@@ -72,6 +72,12 @@ char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
 #define LLMGW_JSON_ESCAPED_MAX(n) (6 * (n) + 2)
 apr_size_t llmgw_json_escape(char *d, const char *s, apr_size_t n);
 
+/* The string a STRING span holds, unescaped: pool memory, NUL-terminated,
+ * *len its length (it may hold NULs: "\u0000"); NULL when v is not a
+ * string. For writers reading a validated text. */
+char *llmgw_json_string_value(apr_pool_t *p, const llmgw_jspan_t *v,
+                              apr_size_t *len);
+
 /* json_loadb(buf, len, flags, error), faster: with flags JSON_ALLOW_NUL
  * (what the gateway's readers pass) a valid object or array is validated
  * by the scanner and its tree built from the spans (jansson's lexer reads

@@ -832,6 +832,11 @@ static json_t *request_tree(void *baton)
     return llmgw_request_json(baton);
 }
 
+static json_t *chat_tree(void *baton)
+{
+    return llmgw_inbound_chat_tree(baton);
+}
+
 /* Waits before a retry: the provider's retry-after (header or body, e.g.
  * Gemini's RetryInfo) when it gave one, else 100 ms doubling. */
 static void backoff(request_rec *r, int attempt, long ra)
@@ -968,19 +973,27 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             if (ex.inb && !ex.relay && req->api != LLMGW_API_INDOXHUB) {
                 /* translated: the provider gets the request's Chat form */
                 const char *err = NULL, *param = NULL, *code = NULL;
-                int st = 0;
-                json_t *chat = llmgw_inbound_chat(req, &st, &err, &param,
-                                                  &code);
-                if (!chat) {
+                int st = llmgw_inbound_chat(req, &err, &param, &code);
+                if (st) {
                     return llmgw_error_reply(r, req, st, code, param, err);
                 }
                 ex.in.ep = LLMGW_EP_CHAT;
                 ex.in.endpoint_name = "chat/completions";
-                ex.in.raw = NULL;
-                ex.in.len = 0;
                 ex.in.unchanged = 0;
-                ex.in.tree = chat;
-                ex.in.request_tree = NULL;
+                if (ex.inb->chat_text) {
+                    /* its text: an OpenAI-compatible provider splices the
+                     * model into it, a native one asks for the tree */
+                    ex.in.raw = ex.inb->chat_text;
+                    ex.in.len = ex.inb->chat_len;
+                    ex.in.tree = NULL;
+                    ex.in.request_tree = chat_tree;
+                }
+                else {
+                    ex.in.raw = NULL;
+                    ex.in.len = 0;
+                    ex.in.tree = ex.inb->chat;
+                    ex.in.request_tree = NULL;
+                }
                 ex.xctx.include_usage = 1;  /* the adapter's last events */
             }
             ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);

@@ -5,6 +5,7 @@
  * (previous_response_id, GET and DELETE responses/{id}). The conversions
  * themselves are the pure adapters of llmgw_client_api.h. */
 #include <string.h>
+#include <stdlib.h>
 #include "apr_strings.h"
 #include "http_protocol.h"
 #include "mod_llmgw_private.h"
@@ -81,26 +82,52 @@ int llmgw_inbound_relays(const llmgw_request_t *req,
     }
 }
 
-json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
-                           const char **err, const char **param,
-                           const char **code)
+int llmgw_inbound_chat(llmgw_request_t *req, const char **err,
+                       const char **param, const char **code)
 {
     llmgw_inbound_t *in = llmgw_inbound(req);
-    if (!in->chat && !in->chat_status) {
-        json_t *tree = llmgw_request_json(req);
-        if (!in->api->to_chat) {
+    apr_pool_t *p = req->r->pool;
+    if (!in->chat && !in->chat_text && !in->chat_status) {
+        if (in->api->to_chat_text) {
+            /* from the client's text, or from the hooks' tree when they
+             * changed it (context quota, memory) */
+            const char *txt = req->raw_body;
+            apr_size_t len = req->raw_len;
+            if (req->body_changed && req->body) {
+                char *d = llmgw_json_dumps(req->body, JSON_COMPACT);
+                if (!d) {
+                    in->chat_status = HTTP_INTERNAL_SERVER_ERROR;
+                    in->chat_err = "the request could not be translated";
+                    goto done;
+                }
+                len = strlen(d);
+                txt = apr_pstrmemdup(p, d, len);
+                free(d);
+            }
+            in->chat_status = in->api->to_chat_text(p, txt ? txt : "", len,
+                                                    &in->ctx, &in->chat_text,
+                                                    &in->chat_len,
+                                                    &in->chat_err,
+                                                    &in->chat_param,
+                                                    &in->chat_code);
+            if (!in->chat_status && !in->chat_text) {
+                in->chat_status = HTTP_INTERNAL_SERVER_ERROR;
+                in->chat_err = "the request could not be translated";
+            }
+        }
+        else if (!in->api->to_chat) {
             in->chat_status = HTTP_BAD_REQUEST;
-            in->chat_err = apr_psprintf(req->r->pool, "the %s API is served "
-                                        "only by its own providers",
-                                        in->api->name);
+            in->chat_err = apr_psprintf(p, "the %s API is served only by "
+                                        "its own providers", in->api->name);
         }
         else {
-            in->chat_status = in->api->to_chat(req->r->pool, tree, &in->ctx,
-                                               &in->chat, &in->chat_err,
+            in->chat_status = in->api->to_chat(p, llmgw_request_json(req),
+                                               &in->ctx, &in->chat,
+                                               &in->chat_err,
                                                &in->chat_param,
                                                &in->chat_code);
             if (!in->chat_status && in->chat) {
-                llmgw_pool_json(req->r->pool, in->chat);
+                llmgw_pool_json(p, in->chat);
                 llmgw_strip_gateway_fields(in->chat);
             }
             else if (!in->chat_status) {
@@ -109,10 +136,22 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
             }
         }
     }
-    *status = in->chat_status;
+done:
     *err = in->chat_err;
     *param = in->chat_param;
     *code = in->chat_code ? in->chat_code : "invalid_request";
+    return in->chat_status;
+}
+
+json_t *llmgw_inbound_chat_tree(llmgw_request_t *req)
+{
+    llmgw_inbound_t *in = llmgw_inbound(req);
+    if (!in->chat && in->chat_text) {
+        in->chat = llmgw_pool_json(req->r->pool,
+                                   llmgw_json_loadb(in->chat_text,
+                                                    in->chat_len,
+                                                    JSON_ALLOW_NUL, NULL));
+    }
     return in->chat;
 }
 

@@ -507,7 +507,7 @@ static int msg_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
 
 const llmgw_client_api_t llmgw_api_messages = {
     LLMGW_API_MESSAGES, "messages",
-    llmgw_msg_to_chat, msg_from_chat,
+    NULL, llmgw_msg_to_chat, msg_from_chat,
     llmgw_msg_stream_new, llmgw_msg_stream_chunk, llmgw_msg_stream_end,
     llmgw_msg_stream_error, llmgw_msg_stream_result,
     msg_error_body,

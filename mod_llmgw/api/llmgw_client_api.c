@@ -130,7 +130,7 @@ static json_t *chat_stream_result(llmgw_api_stream_t *s)
 
 const llmgw_client_api_t llmgw_api_chat = {
     LLMGW_API_CHAT, "chat/completions",
-    NULL, chat_from_chat,
+    NULL, NULL, chat_from_chat,
     chat_stream_new, chat_stream_chunk, chat_stream_end, chat_stream_error,
     chat_stream_result,
     llmgw_envelope_json,
@@ -219,7 +219,7 @@ static json_t *indoxhub_error(const llmgw_error_t *e, const char *request_id)
 
 const llmgw_client_api_t llmgw_api_indoxhub = {
     LLMGW_API_INDOXHUB, "chat/completions",
-    NULL, indoxhub_from_chat,
+    NULL, NULL, indoxhub_from_chat,
     chat_stream_new, chat_stream_chunk, chat_stream_end, chat_stream_error,
     chat_stream_result,
     indoxhub_error,

@@ -658,6 +658,30 @@ static long unescape(const char *s, apr_size_t len, char *buf, int nul_ok)
     return (long)(o - buf);
 }
 
+char *llmgw_json_string_value(apr_pool_t *p, const llmgw_jspan_t *v,
+                              apr_size_t *len)
+{
+    char *buf;
+    long n;
+
+    if (v == NULL || v->p == NULL || v->type != LLMGW_JV_STRING) {
+        return NULL;
+    }
+    buf = apr_palloc(p, v->len - 1);
+    if (!v->escaped) {
+        n = (long)(v->len - 2);
+        memcpy(buf, v->p + 1, (apr_size_t)n);
+    }
+    else {
+        n = unescape(v->p + 1, v->len - 2, buf, 1);
+    }
+    buf[n] = '\0';
+    if (len) {
+        *len = (apr_size_t)n;
+    }
+    return buf;
+}
+
 static json_t *tree_of(const llmgw_jspan_t *v);
 
 /* (out of the recursion: their buffers are not on every level's frame) */
