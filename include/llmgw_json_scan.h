@@ -35,7 +35,10 @@ int llmgw_json_span(const char *buf, apr_size_t len, llmgw_jspan_t *out);
 
 /* Iterates the members of a validated object (span of type OBJECT) or the
  * elements of an array (key NULL). fn returns 0 to go on. Returns 0, or
- * fn's value. key/klen is the raw key text between the quotes. */
+ * fn's value. key/klen is the raw key text between the quotes. The text
+ * is not checked again, only skipped (quotes, backslashes and brackets
+ * looked at): given one not validated, the spans are within it but
+ * otherwise unspecified. */
 typedef int (*llmgw_json_member_fn)(void *baton, const char *key,
                                     apr_size_t klen, int key_escaped,
                                     const llmgw_jspan_t *value);
