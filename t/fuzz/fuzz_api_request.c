@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (A->to_chat_text(p, s, size, &c, &txt, &tlen, &err, &param,
                                 &code) == 0) {
                 /* a Chat request is an object jansson reads */
-                chat_j = json_loadb(txt, tlen, 0, NULL);
+                chat_j = json_loadb(txt, tlen, JSON_ALLOW_NUL, NULL);
                 if (!json_is_object(chat_j)) {
                     abort();
                 }
