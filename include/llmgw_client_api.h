@@ -81,10 +81,24 @@ typedef struct llmgw_client_api {
                    json_t **chat, const char **err, const char **param,
                    const char **code);
 
-    /* A chat.completion tree -> the client's answer tree (new reference),
-     * NULL when it cannot be expressed (a 502 for the glue). */
-    json_t *(*from_chat)(apr_pool_t *p, const json_t *chat,
-                         const llmgw_api_ctx_t *c);
+    /* to_chat from the client's request text to the Chat request's text
+     * (pool memory), no tree either way; the gateway's fields are left
+     * out (they are the gateway's, never sent). The glue uses it when set
+     * (to_chat is NULL then): the request as it came, or the hooks' tree
+     * serialised when they changed it (req->body_changed). Same results
+     * and errors as to_chat; a text that is not an object is a 400. */
+    int (*to_chat_text)(apr_pool_t *p, const char *in, apr_size_t len,
+                        const llmgw_api_ctx_t *c, const char **chat,
+                        apr_size_t *chat_len, const char **err,
+                        const char **param, const char **code);
+
+    /* A chat.completion's text -> the client's answer text, written from
+     * the text (no tree where the adapter need not build one). Returns 0
+     * with *out (pool memory, NUL-terminated), or -1 when chat is not a
+     * chat.completion or cannot be expressed (a 502 for the glue). */
+    int (*from_chat)(apr_pool_t *p, const char *chat, apr_size_t len,
+                     const llmgw_api_ctx_t *c, const char **out,
+                     apr_size_t *out_len);
 
     /* Streams: chat.completion.chunk data in, client events out. */
     llmgw_api_stream_t *(*stream_new)(apr_pool_t *p, const llmgw_api_ctx_t *c);
@@ -136,5 +150,15 @@ int llmgw_api_buf_event(void *baton, const char *event, const char *data,
  * serialised. */
 int llmgw_api_emit_json(const char *event, json_t *j,
                         llmgw_event_emit_fn emit, void *baton);
+
+/* Shared by the adapters whose answer is built as a tree (IndoxHub,
+ * Responses): from_chat as build(the chat.completion's tree) serialised;
+ * -1 when the text is not JSON or build returns NULL. */
+typedef json_t *(*llmgw_api_tree_fn)(apr_pool_t *p, const json_t *chat,
+                                     const llmgw_api_ctx_t *c);
+int llmgw_api_from_chat_tree(apr_pool_t *p, const char *chat,
+                             apr_size_t len, const llmgw_api_ctx_t *c,
+                             llmgw_api_tree_fn build, const char **out,
+                             apr_size_t *out_len);
 
 #endif

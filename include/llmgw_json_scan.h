@@ -35,7 +35,10 @@ int llmgw_json_span(const char *buf, apr_size_t len, llmgw_jspan_t *out);
 
 /* Iterates the members of a validated object (span of type OBJECT) or the
  * elements of an array (key NULL). fn returns 0 to go on. Returns 0, or
- * fn's value. key/klen is the raw key text between the quotes. */
+ * fn's value. key/klen is the raw key text between the quotes. The text
+ * is not checked again, only skipped (quotes, backslashes and brackets
+ * looked at): given one not validated, the spans are within it but
+ * otherwise unspecified. */
 typedef int (*llmgw_json_member_fn)(void *baton, const char *key,
                                     apr_size_t klen, int key_escaped,
                                     const llmgw_jspan_t *value);
@@ -81,6 +84,12 @@ int llmgw_json_object_visit(const char *buf, apr_size_t len,
 #include <apr_pools.h>
 char *llmgw_json_canonical(apr_pool_t *p, const char *buf, apr_size_t len,
                            const char *const *drop, apr_size_t *out_len);
+
+/* The string a STRING span holds, unescaped: pool memory, NUL-terminated,
+ * *len its length (it may hold NULs: "\u0000"); NULL when v is not a
+ * string. For writers reading a validated text. */
+char *llmgw_json_string_value(apr_pool_t *p, const llmgw_jspan_t *v,
+                              apr_size_t *len);
 
 /* json_loadb(buf, len, flags, error), faster: with flags JSON_ALLOW_NUL
  * (what the gateway's readers pass) a valid object or array is validated

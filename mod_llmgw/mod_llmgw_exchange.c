@@ -696,40 +696,27 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
     request_rec *r = ex->r;
     llmgw_request_t *req = ex->req;
     llmgw_inbound_t *inb = ex->inb;
-    json_t *chat, *answer;
-    char *txt;
+    json_t *answer;
 
     if (ex->relay && !inb->store) {
         return 1;                   /* relayed as it came: nothing to read */
     }
-    chat = llmgw_json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
-    if (!chat) {
-        return 0;
-    }
-    if (ex->relay) {
-        answer = chat;
-    }
-    else {
-        inb->ctx.provider = ex->provider->name;
-        inb->ctx.duration_ms = apr_time_as_msec(apr_time_now()
-                                                - r->request_time);
-        inb->ctx.cost_usd = req->cost_usd;
-        answer = inb->api->from_chat(ex->p, chat, &inb->ctx);
-        json_decref(chat);
+    if (ex->relay) {                /* stored under the provider's id */
+        answer = llmgw_json_loadb(*out, *len, JSON_ALLOW_NUL, NULL);
         if (!answer) {
             return 0;
         }
-        txt = llmgw_json_dumps(answer, JSON_COMPACT);
-        if (!txt) {
-            json_decref(answer);
-            return 0;
-        }
-        *len = strlen(txt);
-        *out = apr_pstrmemdup(ex->p, txt, *len);
-        free(txt);
+        llmgw_inbound_keep(r, req, answer, *out, *len);
+        json_decref(answer);
+        return 1;
     }
-    llmgw_inbound_keep(r, req, answer, *out, *len);
-    json_decref(answer);
+    inb->ctx.provider = ex->provider->name;
+    inb->ctx.duration_ms = apr_time_as_msec(apr_time_now() - r->request_time);
+    inb->ctx.cost_usd = req->cost_usd;
+    if (inb->api->from_chat(ex->p, *out, *len, &inb->ctx, out, len)) {
+        return 0;
+    }
+    llmgw_inbound_keep(r, req, NULL, *out, *len);
     return 1;
 }
 
@@ -845,6 +832,11 @@ static void set_dropped_header(request_rec *r, const llmgw_xlate_report_t *rep)
 static json_t *request_tree(void *baton)
 {
     return llmgw_request_json(baton);
+}
+
+static json_t *chat_tree(void *baton)
+{
+    return llmgw_inbound_chat_tree(baton);
 }
 
 /* Waits before a retry: the provider's retry-after (header or body, e.g.
@@ -983,19 +975,27 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             if (ex.inb && !ex.relay && req->api != LLMGW_API_INDOXHUB) {
                 /* translated: the provider gets the request's Chat form */
                 const char *err = NULL, *param = NULL, *code = NULL;
-                int st = 0;
-                json_t *chat = llmgw_inbound_chat(req, &st, &err, &param,
-                                                  &code);
-                if (!chat) {
+                int st = llmgw_inbound_chat(req, &err, &param, &code);
+                if (st) {
                     return llmgw_error_reply(r, req, st, code, param, err);
                 }
                 ex.in.ep = LLMGW_EP_CHAT;
                 ex.in.endpoint_name = "chat/completions";
-                ex.in.raw = NULL;
-                ex.in.len = 0;
                 ex.in.unchanged = 0;
-                ex.in.tree = chat;
-                ex.in.request_tree = NULL;
+                if (ex.inb->chat_text) {
+                    /* its text: an OpenAI-compatible provider splices the
+                     * model into it, a native one asks for the tree */
+                    ex.in.raw = ex.inb->chat_text;
+                    ex.in.len = ex.inb->chat_len;
+                    ex.in.tree = NULL;
+                    ex.in.request_tree = chat_tree;
+                }
+                else {
+                    ex.in.raw = NULL;
+                    ex.in.len = 0;
+                    ex.in.tree = ex.inb->chat;
+                    ex.in.request_tree = NULL;
+                }
                 ex.xctx.include_usage = 1;  /* the adapter's last events */
             }
             ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);

@@ -5,10 +5,12 @@
  * (previous_response_id, GET and DELETE responses/{id}). The conversions
  * themselves are the pure adapters of llmgw_client_api.h. */
 #include <string.h>
+#include <stdlib.h>
 #include "apr_strings.h"
 #include "http_protocol.h"
 #include "mod_llmgw_private.h"
 #include "llmgw_api_responses.h"
+#include "llmgw_buf.h"
 #include "llmgw_cache_key.h"
 #include "llmgw_digest.h"
 #include "llmgw_num.h"
@@ -80,26 +82,52 @@ int llmgw_inbound_relays(const llmgw_request_t *req,
     }
 }
 
-json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
-                           const char **err, const char **param,
-                           const char **code)
+int llmgw_inbound_chat(llmgw_request_t *req, const char **err,
+                       const char **param, const char **code)
 {
     llmgw_inbound_t *in = llmgw_inbound(req);
-    if (!in->chat && !in->chat_status) {
-        json_t *tree = llmgw_request_json(req);
-        if (!in->api->to_chat) {
+    apr_pool_t *p = req->r->pool;
+    if (!in->chat && !in->chat_text && !in->chat_status) {
+        if (in->api->to_chat_text) {
+            /* from the client's text, or from the hooks' tree when they
+             * changed it (context quota, memory) */
+            const char *txt = req->raw_body;
+            apr_size_t len = req->raw_len;
+            if (req->body_changed && req->body) {
+                char *d = llmgw_json_dumps(req->body, JSON_COMPACT);
+                if (!d) {
+                    in->chat_status = HTTP_INTERNAL_SERVER_ERROR;
+                    in->chat_err = "the request could not be translated";
+                    goto done;
+                }
+                len = strlen(d);
+                txt = apr_pstrmemdup(p, d, len);
+                free(d);
+            }
+            in->chat_status = in->api->to_chat_text(p, txt ? txt : "", len,
+                                                    &in->ctx, &in->chat_text,
+                                                    &in->chat_len,
+                                                    &in->chat_err,
+                                                    &in->chat_param,
+                                                    &in->chat_code);
+            if (!in->chat_status && !in->chat_text) {
+                in->chat_status = HTTP_INTERNAL_SERVER_ERROR;
+                in->chat_err = "the request could not be translated";
+            }
+        }
+        else if (!in->api->to_chat) {
             in->chat_status = HTTP_BAD_REQUEST;
-            in->chat_err = apr_psprintf(req->r->pool, "the %s API is served "
-                                        "only by its own providers",
-                                        in->api->name);
+            in->chat_err = apr_psprintf(p, "the %s API is served only by "
+                                        "its own providers", in->api->name);
         }
         else {
-            in->chat_status = in->api->to_chat(req->r->pool, tree, &in->ctx,
-                                               &in->chat, &in->chat_err,
+            in->chat_status = in->api->to_chat(p, llmgw_request_json(req),
+                                               &in->ctx, &in->chat,
+                                               &in->chat_err,
                                                &in->chat_param,
                                                &in->chat_code);
             if (!in->chat_status && in->chat) {
-                llmgw_pool_json(req->r->pool, in->chat);
+                llmgw_pool_json(p, in->chat);
                 llmgw_strip_gateway_fields(in->chat);
             }
             else if (!in->chat_status) {
@@ -108,10 +136,22 @@ json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
             }
         }
     }
-    *status = in->chat_status;
+done:
     *err = in->chat_err;
     *param = in->chat_param;
     *code = in->chat_code ? in->chat_code : "invalid_request";
+    return in->chat_status;
+}
+
+json_t *llmgw_inbound_chat_tree(llmgw_request_t *req)
+{
+    llmgw_inbound_t *in = llmgw_inbound(req);
+    if (!in->chat && in->chat_text) {
+        in->chat = llmgw_pool_json(req->r->pool,
+                                   llmgw_json_loadb(in->chat_text,
+                                                    in->chat_len,
+                                                    JSON_ALLOW_NUL, NULL));
+    }
     return in->chat;
 }
 
@@ -130,8 +170,13 @@ static const char *response_key(request_rec *r, llmgw_request_t *req,
     return apr_pstrcat(r->pool, RESPONSE_KEY_PREFIX, hex, ":", id, NULL);
 }
 
-/* The stored record of id: {"response":..., "conversation":[...]} (pool
- * held), NULL when absent; *failed when the store could not answer. */
+/* The stored record of id (pool held), NULL when absent; *failed when the
+ * store could not answer. A record is {"response":R,"request":Q} or
+ * {"response":R,"history":[...],"request":Q}: the answer and the client's
+ * request as they were sent, the earlier conversation when the request
+ * continued one. Written by concatenation (llmgw_inbound_keep); the
+ * conversation is put together here, when one is continued. Records of
+ * {"response":R,"conversation":[...]} (written before) are read too. */
 static json_t *load_response(request_rec *r, llmgw_request_t *req,
                              const char *id, int *failed)
 {
@@ -192,6 +237,15 @@ int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
                                  "stored responses cannot be read now"),
                HTTP_SERVICE_UNAVAILABLE;
     }
+    if (json_is_object(rec) && !json_object_get(rec, "conversation")
+        && json_is_object(json_object_get(rec, "request"))) {
+        json_t *conv = llmgw_responses_conversation(
+            json_object_get(rec, "history"), json_object_get(rec, "request"),
+            json_object_get(rec, "response"));
+        if (conv) {
+            json_object_set_new(rec, "conversation", conv);
+        }
+    }
     if (!json_is_array(json_object_get(rec, "conversation"))) {
         return llmgw_error_reply(r, req, HTTP_BAD_REQUEST,
                                  "previous_response_not_found",
@@ -212,43 +266,54 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
     llmgw_server_conf *sc = ap_get_module_config(r->server->module_config,
                                                  &llmgw_module);
     llmgw_store_t *st = llmgw_store_for(r->server);
-    const char *id = json_string_value(json_object_get(answer, "id"));
-    json_t *conv;
-    char *ctxt, *atxt = NULL, *rec;
-    apr_size_t clen;
+    const char *id = answer ? json_string_value(json_object_get(answer,
+                                                                "id"))
+                            : in ? in->ctx.id : NULL;
+    const json_t *input;
+    char *htxt = NULL, *atxt = NULL;
+    llmgw_buf_t rec;
     llmgw_store_status_e s;
 
     if (!in || !in->store || !st || !id || req->api != LLMGW_API_RESPONSES
+        || !req->raw_body || !req->raw_len
         || !llmgw_response_id_from_path(apr_pstrcat(r->pool, "/responses/",
                                                     id, NULL))) {
         return;
     }
-    conv = llmgw_responses_conversation(in->ctx.history, in->ctx.request,
-                                        answer);
-    ctxt = conv ? llmgw_json_dumps(conv, JSON_COMPACT) : NULL;
-    json_decref(conv);
-    if (!text && ctxt) {            /* a stream's answer: not written yet */
+    input = json_object_get(in->ctx.request, "input");
+    if (!json_is_string(input) && !json_is_array(input)) {
+        return;                     /* no conversation to continue */
+    }
+    if (in->ctx.history
+        && !(htxt = llmgw_json_dumps(in->ctx.history, JSON_COMPACT))) {
+        return;
+    }
+    if (!text && answer) {          /* a stream's answer: not written yet */
         atxt = llmgw_json_dumps(answer, JSON_COMPACT);
         text = atxt;
         len = atxt ? strlen(atxt) : 0;
     }
-    if (!ctxt || !text) {
-        free(ctxt);
-        free(atxt);
+    if (!text) {
+        free(htxt);
         return;
     }
-    /* {"response":...,"conversation":[...]}, the answer as the client got
-     * it: not serialised a second time */
-    clen = strlen(ctxt);
-    rec = apr_palloc(r->pool, len + clen + 35);
-    memcpy(rec, "{\"response\":", 12);
-    memcpy(rec + 12, text, len);
-    memcpy(rec + 12 + len, ",\"conversation\":", 16);
-    memcpy(rec + 28 + len, ctxt, clen);
-    memcpy(rec + 28 + len + clen, "}", 2);
-    free(ctxt);
+    /* the answer as the client got it and the request as the client sent
+     * it (Responses requests are not rewritten: memory serves Chat and
+     * Messages only), not parsed or serialised again */
+    llmgw_buf_init(&rec, r->pool, len + req->raw_len + (htxt ? strlen(htxt)
+                                                               : 0) + 40);
+    llmgw_buf_append(&rec, "{\"response\":", 12);
+    llmgw_buf_append(&rec, text, len);
+    if (htxt) {
+        llmgw_buf_append(&rec, ",\"history\":", 11);
+        llmgw_buf_append(&rec, htxt, strlen(htxt));
+    }
+    llmgw_buf_append(&rec, ",\"request\":", 11);
+    llmgw_buf_append(&rec, req->raw_body, req->raw_len);
+    llmgw_buf_append(&rec, "}", 1);
+    free(htxt);
     free(atxt);
-    s = st->set(st, response_key(r, req, id), rec, 29 + len + clen,
+    s = st->set(st, response_key(r, req, id), rec.data, rec.len,
                 sc->response_ttl ? sc->response_ttl
                                  : LLMGW_DEFAULT_RESPONSE_TTL);
     if (s != LLMGW_STORE_OK) {

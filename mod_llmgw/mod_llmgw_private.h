@@ -123,7 +123,11 @@ int llmgw_error_reply(request_rec *r, llmgw_request_t *req, int status,
 typedef struct llmgw_inbound {
     const llmgw_client_api_t *api;
     llmgw_api_ctx_t ctx;             /* what the adapter knows */
-    json_t *chat;                    /* the Chat form, built on first use */
+    json_t *chat;                    /* the Chat form's tree, built on
+                                      * first use (of the text, when the
+                                      * adapter writes text) */
+    const char *chat_text;           /* the Chat form's text (to_chat_text) */
+    apr_size_t chat_len;
     int chat_status;                 /* != 0: it could not be built */
     const char *chat_err, *chat_param, *chat_code;
     int store;                       /* Responses: keep the answer */
@@ -143,14 +147,20 @@ int llmgw_inbound_relays(const llmgw_request_t *req,
  * conversation of previous_response_id. 0, or the status of the error
  * already answered. */
 int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req);
-/* The request's Chat form (pool held; gateway fields removed), or NULL
- * with *status (400...), *err, *param and *code. */
-json_t *llmgw_inbound_chat(llmgw_request_t *req, int *status,
-                           const char **err, const char **param,
-                           const char **code);
+/* Makes the request's Chat form on first use (gateway fields removed):
+ * in->chat_text (adapters with to_chat_text) or in->chat. 0, or the status
+ * (400...) with *err, *param and *code. */
+int llmgw_inbound_chat(llmgw_request_t *req, const char **err,
+                       const char **param, const char **code);
+/* The Chat form's tree (pool held), built from its text on first use: a
+ * provider writing its native body asks for it (llmgw_xlate_in.
+ * request_tree). NULL when it cannot be built. */
+json_t *llmgw_inbound_chat_tree(llmgw_request_t *req);
 /* A complete Responses answer: kept for previous_response_id and GET
  * responses/{id} unless the request said store: false. text/len: the
- * answer as serialised for the client, or NULL (it is written here). */
+ * answer as serialised for the client, or NULL (answer is written here).
+ * answer: its tree, or NULL when text is the adapter's (its id is the
+ * request's, ctx.id). */
 void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req, json_t *answer,
                         const char *text, apr_size_t len);
 /* GET / DELETE responses/{id}. */

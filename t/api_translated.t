@@ -14,7 +14,7 @@ use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
 
-plan tests => 94, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
+plan tests => 99, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
 
 my $nonce = "$$-" . time;
 my %AH = ('x-api-key' => 'client-key', 'anthropic-version' => '2023-06-01');
@@ -212,6 +212,17 @@ sub stream_post {
     is_deeply [ map { $_->{role} } @msgs ], [qw(user assistant user)], 'node b: the history went upstream';
     like $JSON->encode($msgs[0]{content}), qr/remember \Q$nonce\E/, 'node b: the first turn';
     like $JSON->encode($msgs[1]{content}), qr/remember \Q$nonce\E/, 'node b: the first answer';
+    # a third turn continues the second: the stored record carries the
+    # earlier conversation along
+    my $id2 = (dec($r2) // {})->{id};
+    my $r3 = $a->post('/v1/responses', { model => 'inspect', input => 'and?', previous_response_id => $id2 });
+    is $r3->code, 200, 'node a: continues node b\'s continuation' or diag $r3->content;
+    my $seen3 = dec((dec($r3) // {})->{output}[0]{content}[0]{text}) // {};
+    my @msgs3 = @{ $seen3->{body}{messages} // [] };
+    is_deeply [ map { $_->{role} } @msgs3 ], [qw(user assistant user assistant user)], 'third turn: the whole history went upstream';
+    like $JSON->encode($msgs3[0]{content}), qr/remember \Q$nonce\E/, 'third turn: the first turn';
+    like $JSON->encode($msgs3[2]{content}), qr/what\?/, 'third turn: the second turn';
+    like $JSON->encode($msgs3[4]{content}), qr/and\?/, 'third turn: its own input';
     is $b->get("/v1/responses/$id")->code, 200, 'node b: GET node a\'s response';
     is $b->request('DELETE', "/v1/responses/$id")->code, 200, 'node b: DELETE it';
     is $a->get("/v1/responses/$id")->code, 404, 'node a: gone';

@@ -79,7 +79,7 @@ static int gemini_expand(apr_pool_t *p, const char *json, apr_size_t len,
 
 const llmgw_client_api_t llmgw_api_gemini = {
     LLMGW_API_GEMINI, "generateContent",
-    NULL, NULL,
+    NULL, NULL, NULL,
     gemini_stream_new, NULL, NULL, gemini_stream_error, NULL,
     gemini_error,
     NULL, gemini_expand

@@ -8,6 +8,8 @@
 #include <apr_strings.h>
 #include "llmgw_api_messages.h"
 #include "llmgw_buf.h"
+#include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 
 const char *llmgw_msg_jstr(const json_t *obj, const char *key)
 {
@@ -32,6 +34,15 @@ const char *llmgw_msg_stop_reason(const char *finish)
     return "end_turn";
 }
 
+json_int_t llmgw_msg_input_tokens(json_int_t prompt, int has_cached,
+                                  json_int_t cached)
+{
+    if (has_cached) {
+        return prompt > cached ? prompt - cached : 0;
+    }
+    return prompt;
+}
+
 json_t *llmgw_msg_usage(const json_t *u)
 {
     const json_t *pt = json_object_get(u, "prompt_tokens");
@@ -43,10 +54,8 @@ json_t *llmgw_msg_usage(const json_t *u)
     json_int_t out = json_is_integer(ct) ? json_integer_value(ct) : 0;
     json_t *usage;
 
-    if (json_is_integer(cached)) {
-        json_int_t c = json_integer_value(cached);
-        in = in > c ? in - c : 0;
-    }
+    in = llmgw_msg_input_tokens(in, json_is_integer(cached),
+                                json_integer_value(cached));
     usage = json_pack("{s:I, s:I}", "input_tokens", in, "output_tokens", out);
     if (json_is_integer(cached)) {
         json_object_set(usage, "cache_read_input_tokens", (json_t *)cached);
@@ -141,86 +150,364 @@ static json_t *message_text(apr_pool_t *p, const json_t *content)
     return json_stringn(b.len ? b.data : "", b.len);
 }
 
+/* ------------------------------------------------- the answer, as text */
+
+/* What the answer is written from: spans of the chat.completion's text.
+ * Keys are compared as written (an escaped spelling of a key is another
+ * member, as llmgw_usage_from_text reads them). */
+typedef struct {
+    llmgw_jspan_t choices, choice, message, finish, usage;
+    llmgw_jspan_t content, reasoning, refusal, calls;
+    llmgw_jspan_t pt, ct, details, cached;
+    llmgw_jspan_t id, fn, name, args;
+    int n;                          /* elements of choices seen */
+} msg_spans_t;
+
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 \
+                            && !memcmp((k), (lit), sizeof(lit) - 1))
+
+static int top_member(void *baton, const char *k, apr_size_t kl, int esc,
+                      const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "choices")) {
+        m->choices = *v;
+    }
+    else if (KEY_IS(k, kl, "usage")) {
+        m->usage = *v;
+    }
+    return 0;
+}
+
+static int first_element(void *baton, const char *k, apr_size_t kl, int esc,
+                         const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)k; (void)kl; (void)esc;
+    m->choice = *v;
+    return 1;                       /* the first one only */
+}
+
+static int choice_member(void *baton, const char *k, apr_size_t kl, int esc,
+                         const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "message")) {
+        m->message = *v;
+    }
+    else if (KEY_IS(k, kl, "finish_reason")) {
+        m->finish = *v;
+    }
+    return 0;
+}
+
+static int message_member(void *baton, const char *k, apr_size_t kl, int esc,
+                          const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "content")) {
+        m->content = *v;
+    }
+    else if (KEY_IS(k, kl, "reasoning_content")) {
+        m->reasoning = *v;
+    }
+    else if (KEY_IS(k, kl, "refusal")) {
+        m->refusal = *v;
+    }
+    else if (KEY_IS(k, kl, "tool_calls")) {
+        m->calls = *v;
+    }
+    return 0;
+}
+
+static int usage_member(void *baton, const char *k, apr_size_t kl, int esc,
+                        const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "prompt_tokens")) {
+        m->pt = *v;
+    }
+    else if (KEY_IS(k, kl, "completion_tokens")) {
+        m->ct = *v;
+    }
+    else if (KEY_IS(k, kl, "prompt_tokens_details")) {
+        m->details = *v;
+    }
+    return 0;
+}
+
+static int details_member(void *baton, const char *k, apr_size_t kl,
+                          int esc, const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "cached_tokens")) {
+        m->cached = *v;
+    }
+    return 0;
+}
+
+static int call_member(void *baton, const char *k, apr_size_t kl, int esc,
+                       const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "id")) {
+        m->id = *v;
+    }
+    else if (KEY_IS(k, kl, "function")) {
+        m->fn = *v;
+    }
+    return 0;
+}
+
+static int fn_member(void *baton, const char *k, apr_size_t kl, int esc,
+                     const llmgw_jspan_t *v)
+{
+    msg_spans_t *m = baton;
+    (void)esc;
+    if (KEY_IS(k, kl, "name")) {
+        m->name = *v;
+    }
+    else if (KEY_IS(k, kl, "arguments")) {
+        m->args = *v;
+    }
+    return 0;
+}
+
+/* A JSON integer's value (json_is_integer: no fraction, no exponent);
+ * 0 when the span is not one. */
+static int span_int(const llmgw_jspan_t *v, json_int_t *out)
+{
+    char num[32];
+    if (!v->p || v->type != LLMGW_JV_NUMBER || v->len >= sizeof(num)
+        || memchr(v->p, '.', v->len) || memchr(v->p, 'e', v->len)
+        || memchr(v->p, 'E', v->len)) {
+        return 0;
+    }
+    memcpy(num, v->p, v->len);
+    num[v->len] = '\0';
+    *out = (json_int_t)apr_atoi64(num);
+    return 1;
+}
+
+static int span_is(const llmgw_jspan_t *v, llmgw_jv_type_e t)
+{
+    return v->p != NULL && v->type == t;
+}
+
+/* A non-empty string span ("" is two bytes of text). */
+static int span_text(const llmgw_jspan_t *v)
+{
+    return span_is(v, LLMGW_JV_STRING) && v->len > 2;
+}
+
+static void put_span(llmgw_buf_t *b, const llmgw_jspan_t *v)
+{
+    llmgw_buf_append(b, v->p, v->len);
+}
+
+/* The value a span holds, as a tree (new reference) or NULL. */
+static json_t *span_tree(const llmgw_jspan_t *v)
+{
+    return v->type == LLMGW_JV_OBJECT || v->type == LLMGW_JV_ARRAY
+           ? llmgw_json_loadb(v->p, v->len, JSON_ALLOW_NUL, NULL)
+           : json_loadb(v->p, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* One tool call's tool_use block; -1 when its arguments are not a JSON
+ * object (llmgw_msg_tool_input's rule). */
+static int put_tool_use(llmgw_buf_t *b, const llmgw_jspan_t *call)
+{
+    msg_spans_t c;
+    json_t *args = NULL, *input;
+    char *txt;
+
+    memset(&c, 0, sizeof(c));
+    if (call->type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(call, call_member, &c);
+    }
+    if (span_is(&c.fn, LLMGW_JV_OBJECT)) {
+        llmgw_json_each(&c.fn, fn_member, &c);
+    }
+    if (c.args.p && !(args = span_tree(&c.args))) {
+        return -1;
+    }
+    input = llmgw_msg_tool_input(args);
+    json_decref(args);
+    txt = input ? llmgw_json_dumps(input, JSON_COMPACT) : NULL;
+    json_decref(input);
+    if (txt == NULL) {
+        return -1;
+    }
+    LLMGW_BUF_LIT(b, "{\"type\":\"tool_use\",\"id\":");
+    if (span_is(&c.id, LLMGW_JV_STRING)) {
+        put_span(b, &c.id);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "\"\"");
+    }
+    LLMGW_BUF_LIT(b, ",\"name\":");
+    if (span_is(&c.name, LLMGW_JV_STRING)) {
+        put_span(b, &c.name);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "\"\"");
+    }
+    LLMGW_BUF_LIT(b, ",\"input\":");
+    llmgw_buf_append(b, txt, strlen(txt));
+    LLMGW_BUF_LIT(b, "}");
+    free(txt);
+    return 0;
+}
+
+typedef struct {
+    llmgw_buf_t *b;
+    int blocks;
+    int failed;
+} calls_t;
+
+static int each_call(void *baton, const char *k, apr_size_t kl, int esc,
+                     const llmgw_jspan_t *v)
+{
+    calls_t *w = baton;
+    (void)k; (void)kl; (void)esc;
+    if (w->blocks++) {
+        LLMGW_BUF_LIT(w->b, ",");
+    }
+    if (put_tool_use(w->b, v)) {
+        w->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* chat.completion -> {id, type "message", role "assistant", model,
  * content [thinking, text, tool_use...], stop_reason, stop_sequence,
- * usage}. NULL when the answer has no choice or a tool call's arguments
+ * usage}, written from the answer's text: its strings are copied as they
+ * are escaped. -1 when the answer has no choice or a tool call's arguments
  * are not a JSON object. */
-static json_t *msg_from_chat(apr_pool_t *p, const json_t *chat,
-                             const llmgw_api_ctx_t *c)
+static int msg_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
+                         const llmgw_api_ctx_t *c, const char **out,
+                         apr_size_t *out_len)
 {
-    const json_t *choice = json_array_get(json_object_get(chat, "choices"), 0);
-    const json_t *msg = json_object_get(choice, "message");
-    const json_t *reasoning = json_object_get(msg, "reasoning_content");
-    const json_t *calls = json_object_get(msg, "tool_calls");
-    const json_t *call;
-    json_t *content, *text, *answer;
-    size_t i;
-    if (!json_is_object(msg)) {
-        return NULL;
+    msg_spans_t m;
+    llmgw_jspan_t top;
+    llmgw_buf_t b;
+    json_t *joined = NULL;
+    const char *finish = NULL, *model = c && c->model ? c->model : "";
+    const char *id = c && c->id ? c->id : "", *usage;
+    json_int_t in = 0, outn = 0, cached = 0;
+    int has_cached;
+    calls_t w;
+
+    memset(&m, 0, sizeof(m));
+    if (llmgw_json_object_each(chat, len, &top, top_member, &m) != 1
+        || !span_is(&m.choices, LLMGW_JV_ARRAY)) {
+        return -1;
     }
-    content = json_array();
-    if (json_is_string(reasoning) && json_string_length(reasoning) > 0) {
-        json_array_append_new(content,
-                              json_pack("{s:s, s:O, s:s}", "type", "thinking",
-                                        "thinking", reasoning,
-                                        "signature", ""));
+    llmgw_json_each(&m.choices, first_element, &m);
+    if (!span_is(&m.choice, LLMGW_JV_OBJECT)) {
+        return -1;
     }
-    text = message_text(p, json_object_get(msg, "content"));
-    if (text == NULL || json_string_length(text) == 0) {
-        /* a refusal is what the model said */
-        const json_t *refusal = json_object_get(msg, "refusal");
-        if (json_is_string(refusal) && json_string_length(refusal) > 0) {
-            json_decref(text);
-            text = json_incref((json_t *)refusal);
+    llmgw_json_each(&m.choice, choice_member, &m);
+    if (!span_is(&m.message, LLMGW_JV_OBJECT)) {
+        return -1;
+    }
+    llmgw_json_each(&m.message, message_member, &m);
+    if (span_is(&m.usage, LLMGW_JV_OBJECT)) {
+        llmgw_json_each(&m.usage, usage_member, &m);
+        if (span_is(&m.details, LLMGW_JV_OBJECT)) {
+            llmgw_json_each(&m.details, details_member, &m);
         }
     }
-    if (text != NULL && json_string_length(text) > 0) {
-        json_array_append_new(content, json_pack("{s:s, s:o}", "type", "text",
-                                                 "text", text));
-        text = NULL;
+
+    llmgw_buf_init(&b, p, len + 256);
+    LLMGW_BUF_LIT(&b, "{\"id\":");
+    llmgw_buf_json_string(&b, id, strlen(id));
+    LLMGW_BUF_LIT(&b, ",\"type\":\"message\",\"role\":\"assistant\","
+                  "\"model\":");
+    llmgw_buf_json_string(&b, model, strlen(model));
+    LLMGW_BUF_LIT(&b, ",\"content\":[");
+    w.b = &b;
+    w.blocks = 0;
+    w.failed = 0;
+    if (span_text(&m.reasoning)) {
+        LLMGW_BUF_LIT(&b, "{\"type\":\"thinking\",\"thinking\":");
+        put_span(&b, &m.reasoning);
+        LLMGW_BUF_LIT(&b, ",\"signature\":\"\"}");
+        w.blocks++;
     }
-    json_array_foreach(calls, i, call) {
-        const json_t *fn = json_object_get(call, "function");
-        const char *id = llmgw_msg_jstr(call, "id");
-        const char *name = llmgw_msg_jstr(fn, "name");
-        json_t *input = llmgw_msg_tool_input(json_object_get(fn,
-                                                             "arguments"));
-        if (input == NULL) {
-            json_decref(text);
-            json_decref(content);
-            return NULL;
+    if (span_is(&m.content, LLMGW_JV_ARRAY)) {
+        json_t *parts = span_tree(&m.content);
+        joined = message_text(p, parts);
+        json_decref(parts);
+    }
+    if (joined ? json_string_length(joined) > 0 : span_text(&m.content)) {
+        if (w.blocks++) {
+            LLMGW_BUF_LIT(&b, ",");
         }
-        json_array_append_new(content,
-                              json_pack("{s:s, s:s, s:s, s:o}",
-                                        "type", "tool_use",
-                                        "id", id ? id : "",
-                                        "name", name ? name : "",
-                                        "input", input));
+        LLMGW_BUF_LIT(&b, "{\"type\":\"text\",\"text\":");
+        if (joined) {
+            llmgw_buf_json_string(&b, json_string_value(joined),
+                                  json_string_length(joined));
+        }
+        else {
+            put_span(&b, &m.content);
+        }
+        LLMGW_BUF_LIT(&b, "}");
     }
-    if (json_array_size(content) == 0) {
-        json_array_append_new(content, json_pack("{s:s, s:o}", "type", "text",
-                                                 "text", text ? text
-                                                 : json_string("")));
-        text = NULL;
+    else if (span_text(&m.refusal)) {   /* a refusal is what the model said */
+        if (w.blocks++) {
+            LLMGW_BUF_LIT(&b, ",");
+        }
+        LLMGW_BUF_LIT(&b, "{\"type\":\"text\",\"text\":");
+        put_span(&b, &m.refusal);
+        LLMGW_BUF_LIT(&b, "}");
     }
-    json_decref(text);
-    answer = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:n, s:o}",
-                       "id", c && c->id ? c->id : "",
-                       "type", "message",
-                       "role", "assistant",
-                       "model", c && c->model ? c->model : "",
-                       "content", content,
-                       "stop_reason", llmgw_msg_stop_reason(
-                           llmgw_msg_jstr(choice, "finish_reason")),
-                       "stop_sequence",
-                       "usage", llmgw_msg_usage(json_object_get(chat,
-                                                                "usage")));
-    return answer;
+    json_decref(joined);
+    if (span_is(&m.calls, LLMGW_JV_ARRAY)) {
+        llmgw_json_each(&m.calls, each_call, &w);
+        if (w.failed) {
+            return -1;
+        }
+    }
+    if (w.blocks == 0) {
+        LLMGW_BUF_LIT(&b, "{\"type\":\"text\",\"text\":\"\"}");
+    }
+    if (span_is(&m.finish, LLMGW_JV_STRING) && !m.finish.escaped) {
+        finish = apr_pstrmemdup(p, m.finish.p + 1, m.finish.len - 2);
+    }
+    LLMGW_BUF_LIT(&b, "],\"stop_reason\":\"");
+    finish = llmgw_msg_stop_reason(finish);
+    llmgw_buf_append(&b, finish, strlen(finish));
+    span_int(&m.pt, &in);
+    span_int(&m.ct, &outn);
+    has_cached = span_int(&m.cached, &cached);
+    in = llmgw_msg_input_tokens(in, has_cached, cached);
+    LLMGW_BUF_LIT(&b, "\",\"stop_sequence\":null,\"usage\":");
+    usage = apr_psprintf(p, has_cached
+                         ? "{\"input_tokens\":%" APR_INT64_T_FMT
+                           ",\"output_tokens\":%" APR_INT64_T_FMT
+                           ",\"cache_read_input_tokens\":%" APR_INT64_T_FMT
+                           "}}"
+                         : "{\"input_tokens\":%" APR_INT64_T_FMT
+                           ",\"output_tokens\":%" APR_INT64_T_FMT "}}",
+                         (apr_int64_t)in, (apr_int64_t)outn,
+                         (apr_int64_t)cached);
+    llmgw_buf_append(&b, usage, strlen(usage));
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
 }
 
 const llmgw_client_api_t llmgw_api_messages = {
     LLMGW_API_MESSAGES, "messages",
-    llmgw_msg_to_chat, msg_from_chat,
+    NULL, llmgw_msg_to_chat, msg_from_chat,
     llmgw_msg_stream_new, llmgw_msg_stream_chunk, llmgw_msg_stream_end,
     llmgw_msg_stream_error, llmgw_msg_stream_result,
     msg_error_body,

@@ -4,7 +4,7 @@
  * (llmgw_api_messages*.c): what its files share. Pure: APR + jansson.
  *
  *   llmgw_api_messages.c          the table, error shape, from_chat
- *   llmgw_api_messages_request.c  to_chat
+ *   llmgw_api_messages_request.c  to_chat_text
  *   llmgw_api_messages_stream.c   chunk stream -> Messages events
  *   llmgw_api_messages_reduce.c   reduce and expand (the cache's framing)
  */
@@ -26,6 +26,11 @@ const char *llmgw_msg_stop_reason(const char *finish);
  * them; cache_read_input_tokens when the Chat usage names cached tokens.
  * New reference. */
 json_t *llmgw_msg_usage(const json_t *chat_usage);
+
+/* Messages' input_tokens: the prompt's tokens less the cached ones
+ * (has_cached: the Chat usage names them), as Anthropic counts them. */
+json_int_t llmgw_msg_input_tokens(json_int_t prompt, int has_cached,
+                                  json_int_t cached);
 
 /* The Messages error type of an HTTP status. */
 const char *llmgw_msg_error_type(int status);
@@ -56,9 +61,10 @@ int llmgw_msg_emit_ev(const char *name, json_t *ev, llmgw_event_emit_fn emit,
 int llmgw_msg_is_text(const json_t *t);
 
 /* The parts of llmgw_api_messages. */
-int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
-                      const llmgw_api_ctx_t *c, json_t **chat,
-                      const char **err, const char **param, const char **code);
+int llmgw_msg_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
+                      const llmgw_api_ctx_t *c, const char **chat,
+                      apr_size_t *chat_len, const char **err,
+                      const char **param, const char **code);
 llmgw_api_stream_t *llmgw_msg_stream_new(apr_pool_t *p,
                                          const llmgw_api_ctx_t *c);
 int llmgw_msg_stream_chunk(llmgw_api_stream_t *s, const char *data,

@@ -1,13 +1,24 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* An Anthropic Messages request -> the Chat Completions request the
- * provider translators take (to_chat of llmgw_api_messages). Every member
- * is translated, passed through (the gateway's own fields) or refused with
- * a 400 naming it: nothing is dropped silently (SPEC "Translation"). */
+ * provider translators take (to_chat_text of llmgw_api_messages), written
+ * from the client's text: the scanner's spans of each member, strings and
+ * objects copied as the client wrote them, no tree either way. Every
+ * member is translated, left to the gateway (its own fields: not written)
+ * or refused with a 400 naming it: nothing is dropped silently (SPEC
+ * "Translation").
+ *
+ * Read as jansson would read the text: a member given twice counts once,
+ * at its first place, with its last value; a string compared or written as
+ * a C string (a role, an id, a name) ends at its first "\u0000", one
+ * copied as a value keeps it. t/unit/test_api_messages.c checks the writer
+ * against the tree converter it replaced (t/unit/lib/ref_msg_to_chat.c) on
+ * every request of the unit tests and the fuzz seeds. */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_api_messages.h"
 #include "llmgw_buf.h"
+#include "llmgw_json_scan.h"
 #include "llmgw_num.h"
 
 typedef struct {
@@ -16,6 +27,176 @@ typedef struct {
     const char *param;
     const char *code;           /* LLMGW_API_UNSUPPORTED or NULL */
 } req_t;
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct {
+    const char *k;              /* the key, unescaped */
+    apr_size_t kl;
+    llmgw_jspan_t v;
+} mem_t;
+
+/* An object's members as jansson keeps them: first place, last value. */
+#define OBJ_SMALL 12
+typedef struct {
+    apr_pool_t *p;
+    mem_t *m;
+    int n, cap;
+    mem_t small[OBJ_SMALL];
+} obj_t;
+
+static int obj_member(void *baton, const char *k, apr_size_t kl, int esc,
+                      const llmgw_jspan_t *v)
+{
+    obj_t *o = baton;
+    int i;
+
+    if (esc) {
+        llmgw_jspan_t ks;
+        ks.p = k - 1;
+        ks.len = kl + 2;
+        ks.type = LLMGW_JV_STRING;
+        ks.escaped = 1;
+        k = llmgw_json_string_value(o->p, &ks, &kl);
+    }
+    for (i = 0; i < o->n; i++) {
+        if (o->m[i].kl == kl && !memcmp(o->m[i].k, k, kl)) {
+            o->m[i].v = *v;
+            return 0;
+        }
+    }
+    if (o->n == o->cap) {
+        mem_t *nm = apr_palloc(o->p, sizeof(*nm) * (apr_size_t)o->cap * 2);
+        memcpy(nm, o->m, sizeof(*nm) * (apr_size_t)o->n);
+        o->m = nm;
+        o->cap *= 2;
+    }
+    o->m[o->n].k = k;
+    o->m[o->n].kl = kl;
+    o->m[o->n].v = *v;
+    o->n++;
+    return 0;
+}
+
+static void obj_init(obj_t *o, apr_pool_t *p)
+{
+    o->p = p;
+    o->m = o->small;
+    o->n = 0;
+    o->cap = OBJ_SMALL;
+}
+
+/* The members of v (none when v is not an object). */
+static void obj_read(obj_t *o, apr_pool_t *p, const llmgw_jspan_t *v)
+{
+    obj_init(o, p);
+    if (v != NULL && v->type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(v, obj_member, o);
+    }
+}
+
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 \
+                            && !memcmp((k), (lit), sizeof(lit) - 1))
+
+/* The value of member key, or NULL. */
+static const llmgw_jspan_t *get(const obj_t *o, const char *key)
+{
+    apr_size_t kl = strlen(key);
+    int i;
+    for (i = 0; i < o->n; i++) {
+        if (o->m[i].kl == kl && !memcmp(o->m[i].k, key, kl)) {
+            return &o->m[i].v;
+        }
+    }
+    return NULL;
+}
+
+static int is(const llmgw_jspan_t *v, llmgw_jv_type_e t)
+{
+    return v != NULL && v->type == t;
+}
+
+static int is_null(const llmgw_jspan_t *v)
+{
+    return is(v, LLMGW_JV_NULL);
+}
+
+/* json_is_integer: a number without fraction or exponent. */
+static int is_int(const llmgw_jspan_t *v)
+{
+    return is(v, LLMGW_JV_NUMBER) && !memchr(v->p, '.', v->len)
+           && !memchr(v->p, 'e', v->len) && !memchr(v->p, 'E', v->len);
+}
+
+/* An integer > 0 (no sign, not all zeros). */
+static int is_positive(const llmgw_jspan_t *v)
+{
+    apr_size_t i;
+    if (!is_int(v) || v->p[0] == '-') {
+        return 0;
+    }
+    for (i = 0; i < v->len; i++) {
+        if (v->p[i] != '0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A string member as C reads it (up to its first NUL), or NULL. */
+static const char *cstr(req_t *r, const llmgw_jspan_t *v)
+{
+    if (!is(v, LLMGW_JV_STRING)) {
+        return NULL;
+    }
+    if (!v->escaped) {
+        return apr_pstrmemdup(r->p, v->p + 1, v->len - 2);
+    }
+    return llmgw_json_string_value(r->p, v, NULL);
+}
+
+/* Whether v is a string whose C reading is lit. */
+static int str_is(req_t *r, const llmgw_jspan_t *v, const char *lit)
+{
+    apr_size_t n = strlen(lit);
+    if (!is(v, LLMGW_JV_STRING)) {
+        return 0;
+    }
+    if (!v->escaped) {
+        return v->len - 2 == n && !memcmp(v->p + 1, lit, n);
+    }
+    return !strcmp(cstr(r, v), lit);
+}
+
+/* ------------------------------------------------------------ writing */
+
+static void put(llmgw_buf_t *b, const llmgw_jspan_t *v)
+{
+    llmgw_buf_append(b, v->p, v->len);
+}
+
+/* A string as json_string(C string) writes it: up to its first NUL. */
+static void put_cstr(req_t *r, llmgw_buf_t *b, const llmgw_jspan_t *v)
+{
+    const char *s;
+    if (!v->escaped) {
+        put(b, v);
+        return;
+    }
+    s = cstr(r, v);
+    llmgw_buf_json_string(b, s, strlen(s));
+}
+
+/* ',' unless the buffer is at the start of an object or an array. */
+static void comma(llmgw_buf_t *b)
+{
+    char c = b->len ? b->data[b->len - 1] : '[';
+    if (c != '[' && c != '{') {
+        LLMGW_BUF_LIT(b, ",");
+    }
+}
+
+/* ------------------------------------------------------------- errors */
 
 static int fail(req_t *r, const char *param, const char *msg)
 {
@@ -40,660 +221,873 @@ static int fail_type(req_t *r, const char *param, const char *want)
     return fail(r, param, apr_psprintf(r->p, "%s must be %s", param, want));
 }
 
-/* "data:MIME;base64,DATA" from an Anthropic base64 source. */
-static json_t *data_url(req_t *r, const json_t *src, const char *param)
-{
-    const char *mime = llmgw_msg_jstr(src, "media_type");
-    const json_t *data = json_object_get(src, "data");
-    char *url;
-    apr_size_t ml, dl;
+/* ------------------------------------------------------------- blocks */
 
-    if (mime == NULL || !*mime) {
-        fail_type(r, apr_pstrcat(r->p, param, ".media_type", NULL),
-                  "a non-empty string");
-        return NULL;
+/* "data:MIME;base64,DATA" from an Anthropic base64 source (src read). */
+static int put_data_url(req_t *r, llmgw_buf_t *b, const obj_t *src,
+                        const char *param)
+{
+    const llmgw_jspan_t *mime = get(src, "media_type");
+    const llmgw_jspan_t *data = get(src, "data");
+    const char *m = cstr(r, mime);
+
+    if (m == NULL || !*m) {
+        return fail_type(r, apr_pstrcat(r->p, param, ".media_type", NULL),
+                         "a non-empty string");
     }
-    if (!json_is_string(data)) {
-        fail_type(r, apr_pstrcat(r->p, param, ".data", NULL), "a string");
-        return NULL;
+    if (!is(data, LLMGW_JV_STRING)) {
+        return fail_type(r, apr_pstrcat(r->p, param, ".data", NULL),
+                         "a string");
     }
-    ml = strlen(mime);
-    dl = json_string_length(data);
-    url = apr_palloc(r->p, 5 + ml + 8 + dl);
-    memcpy(url, "data:", 5);
-    memcpy(url + 5, mime, ml);
-    memcpy(url + 5 + ml, ";base64,", 8);
-    memcpy(url + 5 + ml + 8, json_string_value(data), dl);
-    return json_stringn(url, 5 + ml + 8 + dl);
+    LLMGW_BUF_LIT(b, "\"data:");
+    if (mime->escaped) {                /* m, inside its quotes */
+        llmgw_buf_json_escape(b, m, strlen(m));
+    }
+    else {
+        llmgw_buf_append(b, mime->p + 1, mime->len - 2);
+    }
+    LLMGW_BUF_LIT(b, ";base64,");
+    llmgw_buf_append(b, data->p + 1, data->len - 1);    /* and its quote */
+    return 0;
 }
 
 /* image block -> image_url part. */
-static json_t *image_part(req_t *r, const json_t *b, const char *param)
+static int put_image(req_t *r, llmgw_buf_t *b, const obj_t *blk,
+                     const char *bp)
 {
-    const json_t *src = json_object_get(b, "source");
-    const char *st = llmgw_msg_jstr(src, "type");
-    const char *sp = apr_pstrcat(r->p, param, ".source", NULL);
-    json_t *url;
+    const llmgw_jspan_t *sv = get(blk, "source");
+    const char *sp = apr_pstrcat(r->p, bp, ".source", NULL);
+    obj_t src;
+    const llmgw_jspan_t *url;
 
-    if (st != NULL && !strcmp(st, "base64")) {
-        url = data_url(r, src, sp);
+    obj_read(&src, r->p, sv);
+    if (str_is(r, get(&src, "type"), "base64")) {
+        LLMGW_BUF_LIT(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+        if (put_data_url(r, b, &src, sp)) {
+            return -1;
+        }
+        LLMGW_BUF_LIT(b, "}}");
+        return 0;
     }
-    else if (st != NULL && !strcmp(st, "url")
-             && json_is_string(json_object_get(src, "url"))) {
-        url = json_incref(json_object_get(src, "url"));
+    if (str_is(r, get(&src, "type"), "url")
+        && is(url = get(&src, "url"), LLMGW_JV_STRING)) {
+        LLMGW_BUF_LIT(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+        put(b, url);
+        LLMGW_BUF_LIT(b, "}}");
+        return 0;
     }
-    else {
-        fail(r, sp, apr_psprintf(r->p, "%s must be a base64 or url image "
-                                 "source (others cannot be translated for "
-                                 "this provider)", sp));
-        return NULL;
-    }
-    return url ? json_pack("{s:s, s:{s:o}}", "type", "image_url",
-                           "image_url", "url", url) : NULL;
+    return fail(r, sp, apr_psprintf(r->p, "%s must be a base64 or url image "
+                                    "source (others cannot be translated "
+                                    "for this provider)", sp));
 }
 
 /* document block: only a base64 PDF -> a file part. */
-static json_t *document_part(req_t *r, const json_t *b, const char *param)
+static int put_document(req_t *r, llmgw_buf_t *b, const obj_t *blk,
+                        const char *bp)
 {
-    const json_t *src = json_object_get(b, "source");
-    const char *sp = apr_pstrcat(r->p, param, ".source", NULL);
-    const char *st = llmgw_msg_jstr(src, "type");
-    const char *mime = llmgw_msg_jstr(src, "media_type");
-    const char *title = llmgw_msg_jstr(b, "title");
-    json_t *url, *file;
+    const char *sp = apr_pstrcat(r->p, bp, ".source", NULL);
+    const llmgw_jspan_t *title = get(blk, "title");
+    obj_t src;
 
-    if (st == NULL || strcmp(st, "base64") || mime == NULL
-        || strcmp(mime, "application/pdf")) {
-        fail(r, sp, apr_psprintf(r->p, "%s: only base64 PDF documents can "
-                                 "be translated for this provider", sp));
-        return NULL;
+    obj_read(&src, r->p, get(blk, "source"));
+    if (!str_is(r, get(&src, "type"), "base64")
+        || !str_is(r, get(&src, "media_type"), "application/pdf")) {
+        return fail(r, sp, apr_psprintf(r->p, "%s: only base64 PDF documents "
+                                        "can be translated for this "
+                                        "provider", sp));
     }
-    if ((url = data_url(r, src, sp)) == NULL) {
-        return NULL;
+    LLMGW_BUF_LIT(b, "{\"type\":\"file\",\"file\":{\"file_data\":");
+    if (put_data_url(r, b, &src, sp)) {
+        return -1;
     }
-    file = json_pack("{s:o}", "file_data", url);
-    if (title != NULL) {
-        json_object_set_new(file, "filename", json_string(title));
+    if (is(title, LLMGW_JV_STRING)) {
+        LLMGW_BUF_LIT(b, ",\"filename\":");
+        put_cstr(r, b, title);
     }
-    return json_pack("{s:s, s:o}", "type", "file", "file", file);
+    LLMGW_BUF_LIT(b, "}}");
+    return 0;
 }
 
 /* The text of a text block (the whole string: "\u0000" is content). */
-static const json_t *block_text(req_t *r, const json_t *b, const char *param)
+static const llmgw_jspan_t *block_text(req_t *r, const obj_t *blk,
+                                       const char *bp)
 {
-    const json_t *t = json_object_get(b, "text");
-    if (!json_is_string(t)) {
-        fail_type(r, apr_pstrcat(r->p, param, ".text", NULL), "a string");
+    const llmgw_jspan_t *t = get(blk, "text");
+    if (!is(t, LLMGW_JV_STRING)) {
+        fail_type(r, apr_pstrcat(r->p, bp, ".text", NULL), "a string");
         return NULL;
     }
     return t;
 }
 
-/* tool_result content (a string or text blocks) -> the tool message's
- * content; is_error marks the text as an error for the model. */
-static json_t *tool_result_content(req_t *r, const json_t *b,
-                                   const char *param)
-{
-    const json_t *c = json_object_get(b, "content");
-    const char *cp = apr_pstrcat(r->p, param, ".content", NULL);
-    int is_error = json_is_true(json_object_get(b, "is_error"));
-    json_t *parts;
-    size_t i;
-    const json_t *x;
+typedef struct {
+    req_t *r;
+    const char *param;          /* of the array */
+    apr_array_header_t *texts;  /* llmgw_jspan_t: the texts */
+    unsigned i;
+    int rv;
+} tr_t;
 
-    if (c == NULL || json_is_null(c)) {
-        parts = json_array();
-    }
-    else if (json_is_string(c)) {
-        parts = json_pack("[{s:s, s:O}]", "type", "text", "text", c);
-    }
-    else if (json_is_array(c)) {
-        parts = json_array();
-        json_array_foreach(c, i, x) {
-            const char *xp = apr_psprintf(r->p, "%s[%u]", cp, (unsigned)i);
-            const char *t = llmgw_msg_jstr(x, "type");
-            const json_t *txt;
-            if (t == NULL || strcmp(t, "text")) {
-                json_decref(parts);
-                fail(r, apr_pstrcat(r->p, xp, ".type", NULL),
+static int tool_result_block(void *baton, const char *k, apr_size_t kl,
+                             int esc, const llmgw_jspan_t *x)
+{
+    tr_t *t = baton;
+    req_t *r = t->r;
+    const char *xp = apr_psprintf(r->p, "%s[%u]", t->param, t->i++);
+    const llmgw_jspan_t *txt;
+    obj_t o;
+    (void)k; (void)kl; (void)esc;
+
+    obj_read(&o, r->p, x);
+    if (!str_is(r, get(&o, "type"), "text")) {
+        t->rv = fail(r, apr_pstrcat(r->p, xp, ".type", NULL),
                      apr_psprintf(r->p, "%s.type: only text blocks in a "
                                   "tool_result can be translated for this "
                                   "provider", xp));
-                return NULL;
-            }
-            if ((txt = block_text(r, x, xp)) == NULL) {
-                json_decref(parts);
-                return NULL;
-            }
-            json_array_append_new(parts, json_pack("{s:s, s:O}", "type",
-                                                   "text", "text", txt));
+        return 1;
+    }
+    if ((txt = block_text(r, &o, xp)) == NULL) {
+        t->rv = -1;
+        return 1;
+    }
+    APR_ARRAY_PUSH(t->texts, llmgw_jspan_t) = *txt;
+    return 0;
+}
+
+/* tool_result content (a string or text blocks) -> the tool message's
+ * content: one text as a string, several as text parts; is_error marks
+ * the text as an error for the model. */
+static int put_tool_result_content(req_t *r, llmgw_buf_t *b,
+                                   const obj_t *blk, const char *bp)
+{
+    const llmgw_jspan_t *c = get(blk, "content");
+    int is_error = is(get(blk, "is_error"), LLMGW_JV_TRUE);
+    tr_t t;
+    int i, n;
+
+    memset(&t, 0, sizeof(t));
+    t.r = r;
+    t.texts = apr_array_make(r->p, 2, sizeof(llmgw_jspan_t));
+    if (c == NULL || is_null(c)) {
+        /* no text */
+    }
+    else if (is(c, LLMGW_JV_STRING)) {
+        APR_ARRAY_PUSH(t.texts, llmgw_jspan_t) = *c;
+    }
+    else if (is(c, LLMGW_JV_ARRAY)) {
+        t.param = apr_pstrcat(r->p, bp, ".content", NULL);
+        llmgw_json_each(c, tool_result_block, &t);
+        if (t.rv) {
+            return -1;
         }
     }
     else {
-        fail_type(r, cp, "a string or an array of text blocks");
-        return NULL;
+        return fail_type(r, apr_pstrcat(r->p, bp, ".content", NULL),
+                         "a string or an array of text blocks");
     }
-    if (is_error) {
-        json_array_insert_new(parts, 0, json_pack("{s:s, s:s}", "type",
-                                                  "text", "text", "Error: "));
+    n = t.texts->nelts + is_error;
+    if (n == 0) {
+        LLMGW_BUF_LIT(b, "\"\"");
     }
-    if (json_array_size(parts) == 1) {
+    else if (n == 1) {
         /* one text: a plain string, what every provider takes */
-        json_t *t = json_incref(json_object_get(json_array_get(parts, 0),
-                                                "text"));
-        json_decref(parts);
-        return t;
+        if (is_error) {
+            LLMGW_BUF_LIT(b, "\"Error: \"");
+        }
+        else {
+            put(b, &APR_ARRAY_IDX(t.texts, 0, llmgw_jspan_t));
+        }
     }
-    if (json_array_size(parts) == 0) {
-        json_decref(parts);
-        return json_string("");
+    else {
+        LLMGW_BUF_LIT(b, "[");
+        if (is_error) {
+            LLMGW_BUF_LIT(b, "{\"type\":\"text\",\"text\":\"Error: \"}");
+        }
+        for (i = 0; i < t.texts->nelts; i++) {
+            comma(b);
+            LLMGW_BUF_LIT(b, "{\"type\":\"text\",\"text\":");
+            put(b, &APR_ARRAY_IDX(t.texts, i, llmgw_jspan_t));
+            LLMGW_BUF_LIT(b, "}");
+        }
+        LLMGW_BUF_LIT(b, "]");
     }
-    return parts;
+    return 0;
 }
 
-/* One Anthropic turn -> Chat messages appended to out. */
-static int convert_message(req_t *r, const json_t *m, size_t mi, json_t *out)
+/* A tool_use input (an object) as Chat's arguments: its compact text as
+ * the gateway writes JSON (llmgw_json_dumps), in a string. */
+static int put_arguments(req_t *r, llmgw_buf_t *b, const llmgw_jspan_t *in)
 {
-    const char *mp = apr_psprintf(r->p, "messages[%u]", (unsigned)mi);
-    const char *cp = apr_pstrcat(r->p, mp, ".content", NULL);
-    const char *role = llmgw_msg_jstr(m, "role");
-    const json_t *content = json_object_get(m, "content");
-    int user;
-    json_t *parts, *calls, *msg;
-    size_t i;
-    const json_t *b;
+    json_t *j;
+    char *args;
 
-    if (!json_is_object(m)) {
+    if (in == NULL) {
+        LLMGW_BUF_LIT(b, "\"{}\"");
+        return 0;
+    }
+    j = llmgw_json_loadb(in->p, in->len, JSON_ALLOW_NUL, NULL);
+    args = j ? llmgw_json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (args == NULL) {
+        return -1;
+    }
+    llmgw_buf_json_string(b, args, strlen(args));
+    free(args);
+    (void)r;
+    return 0;
+}
+
+/* One Anthropic turn -> Chat messages appended to msgs. */
+typedef struct {
+    req_t *r;
+    llmgw_buf_t *msgs;
+    const char *mp;             /* "messages[i]" */
+    const char *role;
+    int user;
+    unsigned i;
+    llmgw_buf_t parts;          /* user: the content parts */
+    llmgw_buf_t text;           /* assistant: the texts, inside quotes */
+    int has_text;
+    llmgw_buf_t calls;          /* assistant: tool_calls */
+} turn_t;
+
+static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
+                      const llmgw_jspan_t *bv)
+{
+    turn_t *t = baton;
+    req_t *r = t->r;
+    const char *bp = apr_psprintf(r->p, "%s.content[%u]", t->mp, t->i++);
+    const llmgw_jspan_t *tv;
+    const char *type;
+    obj_t blk;
+    (void)k; (void)kl; (void)esc;
+
+    obj_read(&blk, r->p, bv);
+    tv = get(&blk, "type");
+    if ((type = cstr(r, tv)) == NULL) {
+        return fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
+                    apr_psprintf(r->p, "%s must be an object with a type",
+                                 bp));
+    }
+    if (!strcmp(type, "text")) {
+        const llmgw_jspan_t *txt = block_text(r, &blk, bp);
+        if (txt == NULL) {
+            return -1;
+        }
+        if (t->user) {
+            comma(&t->parts);
+            LLMGW_BUF_LIT(&t->parts, "{\"type\":\"text\",\"text\":");
+            put(&t->parts, txt);
+            LLMGW_BUF_LIT(&t->parts, "}");
+        }
+        else {
+            /* the assistant's texts as one string: what every provider
+             * takes (escaped texts join as they are) */
+            llmgw_buf_append(&t->text, txt->p + 1, txt->len - 2);
+            t->has_text = 1;
+        }
+        return 0;
+    }
+    if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) {
+        return 0;               /* history Chat cannot express */
+    }
+    if (t->user && !strcmp(type, "image")) {
+        comma(&t->parts);
+        return put_image(r, &t->parts, &blk, bp);
+    }
+    if (t->user && !strcmp(type, "document")) {
+        comma(&t->parts);
+        return put_document(r, &t->parts, &blk, bp);
+    }
+    if (!t->user && !strcmp(type, "tool_use")) {
+        const llmgw_jspan_t *id = get(&blk, "id"), *name = get(&blk, "name");
+        const llmgw_jspan_t *input = get(&blk, "input");
+        const char *nm = cstr(r, name);
+        if (!is(id, LLMGW_JV_STRING) || nm == NULL || !*nm) {
+            return fail(r, bp, apr_psprintf(r->p, "%s: a tool_use block needs "
+                                            "an id and a name", bp));
+        }
+        if (input != NULL && !is(input, LLMGW_JV_OBJECT)) {
+            return fail_type(r, apr_pstrcat(r->p, bp, ".input", NULL),
+                             "an object");
+        }
+        comma(&t->calls);
+        LLMGW_BUF_LIT(&t->calls, "{\"id\":");
+        put_cstr(r, &t->calls, id);
+        LLMGW_BUF_LIT(&t->calls, ",\"type\":\"function\",\"function\":"
+                      "{\"name\":");
+        put_cstr(r, &t->calls, name);
+        LLMGW_BUF_LIT(&t->calls, ",\"arguments\":");
+        if (put_arguments(r, &t->calls, input)) {
+            return fail(r, bp, "a tool_use input cannot be serialised");
+        }
+        LLMGW_BUF_LIT(&t->calls, "}}");
+        return 0;
+    }
+    if (t->user && !strcmp(type, "tool_result")) {
+        const llmgw_jspan_t *id = get(&blk, "tool_use_id");
+        if (!is(id, LLMGW_JV_STRING)) {
+            return fail_type(r, apr_pstrcat(r->p, bp, ".tool_use_id", NULL),
+                             "a string");
+        }
+        /* before the rest of the turn: the answers follow the calls */
+        comma(t->msgs);
+        LLMGW_BUF_LIT(t->msgs, "{\"role\":\"tool\",\"tool_call_id\":");
+        put_cstr(r, t->msgs, id);
+        LLMGW_BUF_LIT(t->msgs, ",\"content\":");
+        if (put_tool_result_content(r, t->msgs, &blk, bp)) {
+            return -1;
+        }
+        LLMGW_BUF_LIT(t->msgs, "}");
+        return 0;
+    }
+    return unsupported(r, apr_pstrcat(r->p, bp, ".type", NULL),
+                       apr_psprintf(r->p, "%s: a %s %s block cannot be "
+                                    "translated for this provider", bp,
+                                    t->role, type));
+}
+
+typedef struct {
+    req_t *r;
+    llmgw_buf_t *msgs;
+    unsigned i;
+} msgs_t;
+
+static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
+                       const llmgw_jspan_t *m)
+{
+    msgs_t *ms = baton;
+    req_t *r = ms->r;
+    const char *mp = apr_psprintf(r->p, "messages[%u]", ms->i++);
+    const llmgw_jspan_t *content;
+    obj_t o;
+    turn_t t;
+    (void)k; (void)kl; (void)esc;
+
+    if (!is(m, LLMGW_JV_OBJECT)) {
         return fail_type(r, mp, "an object");
     }
-    if (role == NULL || (strcmp(role, "user") && strcmp(role, "assistant"))) {
+    obj_read(&o, r->p, m);
+    memset(&t, 0, sizeof(t));
+    if (str_is(r, get(&o, "role"), "user")) {
+        t.user = 1;
+        t.role = "user";
+    }
+    else if (str_is(r, get(&o, "role"), "assistant")) {
+        t.role = "assistant";
+    }
+    else {
         return fail(r, apr_pstrcat(r->p, mp, ".role", NULL),
                     apr_psprintf(r->p, "%s.role must be \"user\" or "
                                  "\"assistant\"", mp));
     }
-    user = !strcmp(role, "user");
-    if (json_is_string(content)) {
-        json_array_append_new(out, json_pack("{s:s, s:O}", "role", role,
-                                             "content", content));
-        return 0;
-    }
-    if (!json_is_array(content)) {
-        return fail_type(r, cp, "a string or an array of content blocks");
-    }
-    parts = json_array();
-    calls = json_array();
-    json_array_foreach(content, i, b) {
-        const char *bp = apr_psprintf(r->p, "%s[%u]", cp, (unsigned)i);
-        const char *type = llmgw_msg_jstr(b, "type");
-        json_t *part = NULL;
-
-        if (type == NULL) {
-            fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
-                 apr_psprintf(r->p, "%s must be an object with a type", bp));
-            goto bad;
-        }
-        if (!strcmp(type, "text")) {
-            const json_t *t = block_text(r, b, bp);
-            if (t == NULL) {
-                goto bad;
-            }
-            part = json_pack("{s:s, s:O}", "type", "text", "text", t);
-        }
-        else if (!strcmp(type, "thinking")
-                 || !strcmp(type, "redacted_thinking")) {
-            continue;           /* history Chat cannot express */
-        }
-        else if (user && !strcmp(type, "image")) {
-            part = image_part(r, b, bp);
-        }
-        else if (user && !strcmp(type, "document")) {
-            part = document_part(r, b, bp);
-        }
-        else if (!user && !strcmp(type, "tool_use")) {
-            const char *id = llmgw_msg_jstr(b, "id");
-            const char *name = llmgw_msg_jstr(b, "name");
-            const json_t *input = json_object_get(b, "input");
-            char *args;
-            if (id == NULL || name == NULL || !*name) {
-                fail(r, bp, apr_psprintf(r->p, "%s: a tool_use block needs "
-                                         "an id and a name", bp));
-                goto bad;
-            }
-            if (input != NULL && !json_is_object(input)) {
-                fail_type(r, apr_pstrcat(r->p, bp, ".input", NULL),
-                          "an object");
-                goto bad;
-            }
-            args = input ? llmgw_json_dumps(input, JSON_COMPACT)
-                         : strdup("{}");
-            if (args == NULL) {
-                fail(r, bp, "a tool_use input cannot be serialised");
-                goto bad;
-            }
-            json_array_append_new(calls,
-                json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id,
-                          "type", "function", "function", "name", name,
-                          "arguments", args));
-            free(args);
-            continue;
-        }
-        else if (user && !strcmp(type, "tool_result")) {
-            const char *id = llmgw_msg_jstr(b, "tool_use_id");
-            json_t *tc;
-            if (id == NULL) {
-                fail_type(r, apr_pstrcat(r->p, bp, ".tool_use_id", NULL),
-                          "a string");
-                goto bad;
-            }
-            if ((tc = tool_result_content(r, b, bp)) == NULL) {
-                goto bad;
-            }
-            /* before the rest of the turn: the answers follow the calls */
-            json_array_append_new(out, json_pack("{s:s, s:s, s:o}", "role",
-                                                 "tool", "tool_call_id", id,
-                                                 "content", tc));
-            continue;
+    content = get(&o, "content");
+    if (is(content, LLMGW_JV_STRING)) {
+        comma(ms->msgs);
+        if (t.user) {
+            LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"user\",\"content\":");
         }
         else {
-            unsupported(r, apr_pstrcat(r->p, bp, ".type", NULL),
-                 apr_psprintf(r->p, "%s: a %s %s block cannot be translated "
-                              "for this provider", bp, role, type));
-            goto bad;
+            LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"assistant\",\"content\":");
         }
-        if (part == NULL) {
-            goto bad;
-        }
-        json_array_append_new(parts, part);
+        put(ms->msgs, content);
+        LLMGW_BUF_LIT(ms->msgs, "}");
+        return 0;
     }
-
-    if (user) {
-        if (json_array_size(parts) > 0) {
-            json_array_append_new(out, json_pack("{s:s, s:o}", "role", "user",
-                                                 "content", parts));
-            parts = NULL;
+    if (!is(content, LLMGW_JV_ARRAY)) {
+        return fail_type(r, apr_pstrcat(r->p, mp, ".content", NULL),
+                         "a string or an array of content blocks");
+    }
+    t.r = r;
+    t.msgs = ms->msgs;
+    t.mp = mp;
+    llmgw_buf_init(&t.parts, r->p, 0);
+    llmgw_buf_init(&t.text, r->p, 0);
+    llmgw_buf_init(&t.calls, r->p, 0);
+    if (llmgw_json_each(content, turn_block, &t)) {
+        return -1;
+    }
+    if (t.user) {
+        if (t.parts.len) {
+            comma(ms->msgs);
+            LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"user\",\"content\":[");
+            llmgw_buf_append(ms->msgs, t.parts.data, t.parts.len);
+            LLMGW_BUF_LIT(ms->msgs, "]}");
         }
     }
-    else if (json_array_size(parts) > 0 || json_array_size(calls) > 0) {
-        /* the assistant's texts as one string: what every provider takes */
-        llmgw_buf_t txt;
-        llmgw_buf_init(&txt, r->p, 0);
-        json_array_foreach(parts, i, b) {
-            const json_t *t = json_object_get(b, "text");
-            llmgw_buf_append(&txt, json_string_value(t),
-                             json_string_length(t));
+    else if (t.has_text || t.calls.len) {
+        comma(ms->msgs);
+        LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"assistant\",\"content\":");
+        if (t.has_text) {
+            LLMGW_BUF_LIT(ms->msgs, "\"");
+            if (t.text.len) {
+                llmgw_buf_append(ms->msgs, t.text.data, t.text.len);
+            }
+            LLMGW_BUF_LIT(ms->msgs, "\"");
         }
-        msg = json_pack("{s:s}", "role", "assistant");
-        json_object_set_new(msg, "content",
-                            json_array_size(parts) > 0
-                            ? json_stringn(txt.data, txt.len) : json_null());
-        if (json_array_size(calls) > 0) {
-            json_object_set(msg, "tool_calls", calls);
+        else {
+            LLMGW_BUF_LIT(ms->msgs, "null");
         }
-        json_array_append_new(out, msg);
+        if (t.calls.len) {
+            LLMGW_BUF_LIT(ms->msgs, ",\"tool_calls\":[");
+            llmgw_buf_append(ms->msgs, t.calls.data, t.calls.len);
+            LLMGW_BUF_LIT(ms->msgs, "]");
+        }
+        LLMGW_BUF_LIT(ms->msgs, "}");
     }
-    json_decref(parts);
-    json_decref(calls);
     return 0;
-
-bad:
-    json_decref(parts);
-    json_decref(calls);
-    return -1;
 }
 
-static int convert_messages(req_t *r, const json_t *v, json_t *out)
+static int convert_messages(req_t *r, const llmgw_jspan_t *v,
+                            llmgw_buf_t *msgs)
 {
-    size_t i;
-    const json_t *m;
+    msgs_t ms;
+    apr_size_t i;
 
-    if (!json_is_array(v)) {
+    if (!is(v, LLMGW_JV_ARRAY)) {
         return fail_type(r, "messages", "an array");
     }
-    if (json_array_size(v) == 0) {
+    for (i = 1; i < v->len - 1 && strchr(" \t\r\n", v->p[i]); i++) {
+    }
+    if (i == v->len - 1) {                  /* "[", white space, "]" */
         return fail(r, "messages", "messages must not be empty");
     }
-    json_array_foreach(v, i, m) {
-        if (convert_message(r, m, i, out)) {
-            return -1;
-        }
+    ms.r = r;
+    ms.msgs = msgs;
+    ms.i = 0;
+    return llmgw_json_each(v, one_message, &ms) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- system */
+
+typedef struct {
+    req_t *r;
+    llmgw_buf_t parts;
+    unsigned i;
+} sys_t;
+
+static int system_block(void *baton, const char *k, apr_size_t kl, int esc,
+                        const llmgw_jspan_t *bv)
+{
+    sys_t *s = baton;
+    req_t *r = s->r;
+    const char *bp = apr_psprintf(r->p, "system[%u]", s->i++);
+    const llmgw_jspan_t *t;
+    obj_t blk;
+    (void)k; (void)kl; (void)esc;
+
+    obj_read(&blk, r->p, bv);
+    if (!str_is(r, get(&blk, "type"), "text")) {
+        return fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
+                    apr_psprintf(r->p, "%s must be a text block", bp));
     }
+    if ((t = block_text(r, &blk, bp)) == NULL) {
+        return -1;
+    }
+    comma(&s->parts);
+    LLMGW_BUF_LIT(&s->parts, "{\"type\":\"text\",\"text\":");
+    put(&s->parts, t);
+    LLMGW_BUF_LIT(&s->parts, "}");
     return 0;
 }
 
 /* system: a string or text blocks -> the first message. */
-static int convert_system(req_t *r, const json_t *v, json_t *out)
+static int convert_system(req_t *r, const llmgw_jspan_t *v, llmgw_buf_t *msgs)
 {
-    size_t i;
-    const json_t *b;
-    json_t *parts;
+    sys_t s;
 
-    if (json_is_string(v)) {
-        if (json_string_length(v) > 0) {
-            json_array_append_new(out, json_pack("{s:s, s:O}", "role",
-                                                 "system", "content", v));
+    if (is(v, LLMGW_JV_STRING)) {
+        if (v->len > 2) {
+            LLMGW_BUF_LIT(msgs, "{\"role\":\"system\",\"content\":");
+            put(msgs, v);
+            LLMGW_BUF_LIT(msgs, "}");
         }
         return 0;
     }
-    if (!json_is_array(v)) {
+    if (!is(v, LLMGW_JV_ARRAY)) {
         return fail_type(r, "system", "a string or an array of text blocks");
     }
-    parts = json_array();
-    json_array_foreach(v, i, b) {
-        const char *bp = apr_psprintf(r->p, "system[%u]", (unsigned)i);
-        const char *type = llmgw_msg_jstr(b, "type");
-        const json_t *t;
-        if (type == NULL || strcmp(type, "text")) {
-            json_decref(parts);
-            return fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
-                        apr_psprintf(r->p, "%s must be a text block", bp));
-        }
-        if ((t = block_text(r, b, bp)) == NULL) {
-            json_decref(parts);
-            return -1;
-        }
-        json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text",
-                                               "text", t));
+    memset(&s, 0, sizeof(s));
+    s.r = r;
+    llmgw_buf_init(&s.parts, r->p, 0);
+    if (llmgw_json_each(v, system_block, &s)) {
+        return -1;
     }
-    if (json_array_size(parts) > 0) {
-        json_array_append_new(out, json_pack("{s:s, s:o}", "role", "system",
-                                             "content", parts));
-    }
-    else {
-        json_decref(parts);
+    if (s.parts.len) {
+        LLMGW_BUF_LIT(msgs, "{\"role\":\"system\",\"content\":[");
+        llmgw_buf_append(msgs, s.parts.data, s.parts.len);
+        LLMGW_BUF_LIT(msgs, "]}");
     }
     return 0;
 }
 
-static int convert_tools(req_t *r, const json_t *v, json_t *chat)
-{
-    json_t *out;
-    size_t i;
-    const json_t *t;
+/* -------------------------------------------------------------- tools */
 
-    if (!json_is_array(v)) {
+typedef struct {
+    req_t *r;
+    llmgw_buf_t *out;
+    unsigned i;
+} tools_t;
+
+static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
+                    const llmgw_jspan_t *tv)
+{
+    tools_t *ts = baton;
+    req_t *r = ts->r;
+    const char *tp = apr_psprintf(r->p, "tools[%u]", ts->i++);
+    const llmgw_jspan_t *type, *schema, *desc, *strict;
+    const char *name;
+    obj_t t;
+    (void)k; (void)kl; (void)esc;
+
+    obj_read(&t, r->p, tv);
+    type = get(&t, "type");
+    if (type != NULL && !is_null(type) && !str_is(r, type, "custom")) {
+        const char *ts_ = cstr(r, type);
+        return unsupported(r, "tools", apr_psprintf(r->p, "%s: the server "
+                           "tool '%s' cannot be translated for this provider "
+                           "(only custom tools)", tp, ts_ ? ts_ : "?"));
+    }
+    name = cstr(r, get(&t, "name"));
+    if (name == NULL || !*name) {
+        return fail_type(r, apr_pstrcat(r->p, tp, ".name", NULL),
+                         "a non-empty string");
+    }
+    schema = get(&t, "input_schema");
+    if (!is(schema, LLMGW_JV_OBJECT)) {
+        return fail_type(r, apr_pstrcat(r->p, tp, ".input_schema", NULL),
+                         "an object");
+    }
+    comma(ts->out);
+    LLMGW_BUF_LIT(ts->out, "{\"type\":\"function\",\"function\":{\"name\":");
+    put_cstr(r, ts->out, get(&t, "name"));
+    LLMGW_BUF_LIT(ts->out, ",\"parameters\":");
+    put(ts->out, schema);
+    if (is(desc = get(&t, "description"), LLMGW_JV_STRING)) {
+        LLMGW_BUF_LIT(ts->out, ",\"description\":");
+        put(ts->out, desc);
+    }
+    strict = get(&t, "strict");
+    if (is(strict, LLMGW_JV_TRUE) || is(strict, LLMGW_JV_FALSE)) {
+        LLMGW_BUF_LIT(ts->out, ",\"strict\":");
+        put(ts->out, strict);
+    }
+    LLMGW_BUF_LIT(ts->out, "}}");
+    return 0;
+}
+
+static int convert_tools(req_t *r, const llmgw_jspan_t *v, llmgw_buf_t *out)
+{
+    tools_t ts;
+
+    if (!is(v, LLMGW_JV_ARRAY)) {
         return fail_type(r, "tools", "an array");
     }
-    out = json_array();
-    json_array_foreach(v, i, t) {
-        const char *tp = apr_psprintf(r->p, "tools[%u]", (unsigned)i);
-        const char *type = llmgw_msg_jstr(t, "type");
-        const char *name = llmgw_msg_jstr(t, "name");
-        const json_t *schema = json_object_get(t, "input_schema");
-        const json_t *desc = json_object_get(t, "description");
-        const json_t *strict = json_object_get(t, "strict");
-        json_t *fn;
-
-        if (json_is_object(t) && json_object_get(t, "type")
-            && !json_is_null(json_object_get(t, "type"))
-            && (type == NULL || strcmp(type, "custom"))) {
-            json_decref(out);
-            return unsupported(r, "tools", apr_psprintf(r->p, "%s: the server tool "
-                        "'%s' cannot be translated for this provider (only "
-                        "custom tools)", tp, type ? type : "?"));
-        }
-        if (name == NULL || !*name) {
-            json_decref(out);
-            return fail_type(r, apr_pstrcat(r->p, tp, ".name", NULL),
-                             "a non-empty string");
-        }
-        if (!json_is_object(schema)) {
-            json_decref(out);
-            return fail_type(r, apr_pstrcat(r->p, tp, ".input_schema", NULL),
-                             "an object");
-        }
-        fn = json_pack("{s:s, s:O}", "name", name, "parameters", schema);
-        if (json_is_string(desc)) {
-            json_object_set(fn, "description", (json_t *)desc);
-        }
-        if (json_is_boolean(strict)) {
-            json_object_set(fn, "strict", (json_t *)strict);
-        }
-        json_array_append_new(out, json_pack("{s:s, s:o}", "type", "function",
-                                             "function", fn));
+    comma(out);
+    LLMGW_BUF_LIT(out, "\"tools\":[");
+    ts.r = r;
+    ts.out = out;
+    ts.i = 0;
+    if (llmgw_json_each(v, one_tool, &ts)) {
+        return -1;
     }
-    json_object_set_new(chat, "tools", out);
+    LLMGW_BUF_LIT(out, "]");
     return 0;
 }
 
-static int convert_tool_choice(req_t *r, const json_t *v, json_t *chat)
+static int convert_tool_choice(req_t *r, const llmgw_jspan_t *v,
+                               llmgw_buf_t *out)
 {
-    const char *type = llmgw_msg_jstr(v, "type");
-    const json_t *dp = json_object_get(v, "disable_parallel_tool_use");
-    json_t *choice;
+    obj_t o;
+    const llmgw_jspan_t *dp;
+    const char *type, *choice;
+    const llmgw_jspan_t *name = NULL;
 
-    if (type == NULL) {
+    obj_read(&o, r->p, v);
+    if ((type = cstr(r, get(&o, "type"))) == NULL) {
         return fail_type(r, "tool_choice", "an object with a type");
     }
+    dp = get(&o, "disable_parallel_tool_use");
     if (!strcmp(type, "auto")) {
-        choice = json_string("auto");
+        choice = "\"auto\"";
     }
     else if (!strcmp(type, "any")) {
-        choice = json_string("required");
+        choice = "\"required\"";
     }
     else if (!strcmp(type, "none")) {
-        choice = json_string("none");
+        choice = "\"none\"";
     }
     else if (!strcmp(type, "tool")) {
-        const char *name = llmgw_msg_jstr(v, "name");
-        if (name == NULL || !*name) {
+        const char *nm = cstr(r, name = get(&o, "name"));
+        if (nm == NULL || !*nm) {
             return fail_type(r, "tool_choice.name", "a non-empty string");
         }
-        choice = json_pack("{s:s, s:{s:s}}", "type", "function",
-                           "function", "name", name);
+        choice = NULL;
     }
     else {
         return fail(r, "tool_choice.type", "tool_choice.type must be auto, "
                     "any, tool or none");
     }
-    if (dp != NULL && !json_is_null(dp) && !json_is_boolean(dp)) {
-        json_decref(choice);
+    if (dp != NULL && !is_null(dp) && !is(dp, LLMGW_JV_TRUE)
+        && !is(dp, LLMGW_JV_FALSE)) {
         return fail_type(r, "tool_choice.disable_parallel_tool_use",
                          "a boolean");
     }
-    json_object_set_new(chat, "tool_choice", choice);
-    if (json_is_true(dp) && strcmp(type, "none")) {
-        json_object_set_new(chat, "parallel_tool_calls", json_false());
+    comma(out);
+    LLMGW_BUF_LIT(out, "\"tool_choice\":");
+    if (choice) {
+        llmgw_buf_append(out, choice, strlen(choice));
+    }
+    else {
+        LLMGW_BUF_LIT(out, "{\"type\":\"function\",\"function\":{\"name\":");
+        put_cstr(r, out, name);
+        LLMGW_BUF_LIT(out, "}}");
+    }
+    if (is(dp, LLMGW_JV_TRUE) && strcmp(type, "none")) {
+        LLMGW_BUF_LIT(out, ",\"parallel_tool_calls\":false");
     }
     return 0;
 }
 
-static int convert_thinking(req_t *r, const json_t *v, json_t *chat)
+static int convert_thinking(req_t *r, const llmgw_jspan_t *v,
+                            llmgw_buf_t *out)
 {
-    const char *type = llmgw_msg_jstr(v, "type");
-    const json_t *budget = json_object_get(v, "budget_tokens");
+    obj_t o;
+    const llmgw_jspan_t *type, *budget;
 
-    if (type != NULL && !strcmp(type, "disabled")) {
+    obj_read(&o, r->p, v);
+    type = get(&o, "type");
+    if (str_is(r, type, "disabled")) {
         return 0;
     }
-    if (type == NULL || strcmp(type, "enabled")) {
+    if (!str_is(r, type, "enabled")) {
         return fail(r, "thinking.type", "thinking.type must be \"enabled\" "
                     "or \"disabled\"");
     }
-    if (!json_is_integer(budget) || json_integer_value(budget) <= 0) {
+    budget = get(&o, "budget_tokens");
+    if (!is_positive(budget)) {
         return fail_type(r, "thinking.budget_tokens", "a positive integer");
     }
-    json_object_set_new(chat, "reasoning",
-                        json_pack("{s:O}", "max_tokens", budget));
+    comma(out);
+    LLMGW_BUF_LIT(out, "\"reasoning\":{\"max_tokens\":");
+    put(out, budget);
+    LLMGW_BUF_LIT(out, "}");
     return 0;
 }
 
-static int convert_metadata(req_t *r, const json_t *v, json_t *chat)
+static int convert_metadata(req_t *r, const llmgw_jspan_t *v,
+                            llmgw_buf_t *out)
 {
-    const char *k;
-    json_t *x;
+    obj_t o;
+    int i;
 
-    if (!json_is_object(v)) {
+    if (!is(v, LLMGW_JV_OBJECT)) {
         return fail_type(r, "metadata", "an object");
     }
-    json_object_foreach((json_t *)v, k, x) {
-        if (!strcmp(k, "user_id")) {
-            if (json_is_string(x)) {
-                json_object_set(chat, "user", x);
+    obj_read(&o, r->p, v);
+    for (i = 0; i < o.n; i++) {
+        const mem_t *m = &o.m[i];
+        if (KEY_IS(m->k, m->kl, "user_id")) {
+            if (is(&m->v, LLMGW_JV_STRING)) {
+                comma(out);
+                LLMGW_BUF_LIT(out, "\"user\":");
+                put(out, &m->v);
             }
-            else if (!json_is_null(x)) {
+            else if (!is_null(&m->v)) {
                 return fail_type(r, "metadata.user_id", "a string");
             }
         }
-        else if (!json_is_null(x)) {
-            const char *kp = apr_pstrcat(r->p, "metadata.", k, NULL);
+        else if (!is_null(&m->v)) {
+            const char *kp = apr_pstrcat(r->p, "metadata.",
+                                         apr_pstrmemdup(r->p, m->k, m->kl),
+                                         NULL);
             return unsupported(r, kp, apr_psprintf(r->p, "%s cannot be "
-                                            "translated for this provider",
-                                            kp));
+                                                   "translated for this "
+                                                   "provider", kp));
         }
     }
     return 0;
 }
 
-static int is_gateway_field(const char *k)
+static int is_gateway_field(const char *k, apr_size_t kl)
 {
     static const char *const fields[] = { LLMGW_GATEWAY_FIELDS, NULL };
     int i;
 
     for (i = 0; fields[i]; i++) {
-        if (!strcmp(fields[i], k)) {
+        if (strlen(fields[i]) == kl && !memcmp(fields[i], k, kl)) {
             return 1;
         }
     }
     return 0;
 }
 
-static int is_number(const json_t *v)
+typedef struct {
+    req_t *r;
+    unsigned i;
+    int rv;
+} stops_t;
+
+static int one_stop(void *baton, const char *k, apr_size_t kl, int esc,
+                    const llmgw_jspan_t *s)
 {
-    return json_is_integer(v) || json_is_real(v);
+    stops_t *st = baton;
+    (void)k; (void)kl; (void)esc;
+    if (!is(s, LLMGW_JV_STRING)) {
+        st->rv = fail_type(st->r, apr_psprintf(st->r->p, "stop_sequences[%u]",
+                                               st->i), "a string");
+    }
+    st->i++;
+    return 0;
 }
 
-int llmgw_msg_to_chat(apr_pool_t *p, const json_t *in,
-                      const llmgw_api_ctx_t *c, json_t **chat,
-                      const char **err, const char **param, const char **code)
+/* One top-level member (not messages, system or a gateway field). */
+static int convert_member(req_t *r, const char *k, apr_size_t kl,
+                          const llmgw_jspan_t *v, llmgw_buf_t *out)
+{
+    if (KEY_IS(k, kl, "model")) {
+        if (!is(v, LLMGW_JV_STRING)) {
+            return fail_type(r, "model", "a string");
+        }
+        comma(out);
+        LLMGW_BUF_LIT(out, "\"model\":");
+        put(out, v);
+    }
+    else if (KEY_IS(k, kl, "max_tokens")) {
+        comma(out);
+        LLMGW_BUF_LIT(out, "\"max_completion_tokens\":");
+        put(out, v);
+    }
+    else if (KEY_IS(k, kl, "stop_sequences")) {
+        stops_t st;
+        if (!is(v, LLMGW_JV_ARRAY)) {
+            return fail_type(r, "stop_sequences", "an array of strings");
+        }
+        memset(&st, 0, sizeof(st));
+        st.r = r;
+        llmgw_json_each(v, one_stop, &st);
+        if (st.rv) {
+            return -1;
+        }
+        if (st.i > 0) {
+            comma(out);
+            LLMGW_BUF_LIT(out, "\"stop\":");
+            put(out, v);
+        }
+    }
+    else if (KEY_IS(k, kl, "temperature") || KEY_IS(k, kl, "top_p")) {
+        if (!is(v, LLMGW_JV_NUMBER)) {
+            return fail_type(r, apr_pstrmemdup(r->p, k, kl), "a number");
+        }
+        comma(out);
+        llmgw_buf_json_string(out, k, kl);
+        LLMGW_BUF_LIT(out, ":");
+        put(out, v);
+    }
+    else if (KEY_IS(k, kl, "top_k")) {
+        if (!is_int(v)) {
+            return fail_type(r, "top_k", "an integer");
+        }
+        comma(out);
+        LLMGW_BUF_LIT(out, "\"top_k\":");
+        put(out, v);
+    }
+    else if (KEY_IS(k, kl, "stream")) {
+        if (!is(v, LLMGW_JV_TRUE) && !is(v, LLMGW_JV_FALSE)) {
+            return fail_type(r, "stream", "a boolean");
+        }
+        if (is(v, LLMGW_JV_TRUE)) {
+            comma(out);
+            LLMGW_BUF_LIT(out, "\"stream\":true,"
+                          "\"stream_options\":{\"include_usage\":true}");
+        }
+    }
+    else if (KEY_IS(k, kl, "tools")) {
+        return convert_tools(r, v, out);
+    }
+    else if (KEY_IS(k, kl, "tool_choice")) {
+        return convert_tool_choice(r, v, out);
+    }
+    else if (KEY_IS(k, kl, "thinking")) {
+        return is(v, LLMGW_JV_OBJECT) ? convert_thinking(r, v, out)
+                                      : fail_type(r, "thinking", "an object");
+    }
+    else if (KEY_IS(k, kl, "metadata")) {
+        return convert_metadata(r, v, out);
+    }
+    else {
+        const char *name = apr_pstrmemdup(r->p, k, kl);
+        return unsupported(r, name, apr_psprintf(r->p, "%s cannot be "
+                                                 "translated for this "
+                                                 "provider", name));
+    }
+    return 0;
+}
+
+int llmgw_msg_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
+                      const llmgw_api_ctx_t *c, const char **chat,
+                      apr_size_t *chat_len, const char **err,
+                      const char **param, const char **code)
 {
     req_t r;
-    json_t *out, *messages;
-    const char *k;
-    json_t *v;
+    obj_t top;
+    llmgw_jspan_t span;
+    llmgw_buf_t out, msgs;
+    const llmgw_jspan_t *v;
+    int i;
     (void)c;
 
     memset(&r, 0, sizeof(r));
     r.p = p;
     *chat = NULL;
+    *chat_len = 0;
     *param = NULL;
     *code = NULL;
-    if (!json_is_object(in)) {
+    obj_init(&top, p);
+    if (llmgw_json_object_each(in, len, &span, obj_member, &top) != 1) {
         *err = "the request body must be a JSON object";
         return 400;
     }
-    out = json_object();
-    messages = json_array();
-    v = json_object_get(in, "max_tokens");
-    if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+    llmgw_buf_init(&msgs, p, len + 64);
+    LLMGW_BUF_LIT(&msgs, "[");
+    if (!is_positive(get(&top, "max_tokens"))) {
         fail(&r, "max_tokens", "max_tokens is required and must be a "
              "positive integer");
         goto bad;
     }
-    if ((v = json_object_get(in, "system")) != NULL && !json_is_null(v)
-        && convert_system(&r, v, messages)) {
+    if ((v = get(&top, "system")) != NULL && !is_null(v)
+        && convert_system(&r, v, &msgs)) {
         goto bad;
     }
-    if (convert_messages(&r, json_object_get(in, "messages"), messages)) {
+    if (convert_messages(&r, get(&top, "messages"), &msgs)) {
         goto bad;
     }
-    json_object_foreach((json_t *)in, k, v) {
-        int rv = 0;
-
-        if (is_gateway_field(k)) {
-            json_object_set(out, k, v);
+    LLMGW_BUF_LIT(&msgs, "]");
+    llmgw_buf_init(&out, p, msgs.len + 256);
+    LLMGW_BUF_LIT(&out, "{");
+    for (i = 0; i < top.n; i++) {
+        const mem_t *m = &top.m[i];
+        if (is_gateway_field(m->k, m->kl)       /* the gateway's, not sent */
+            || KEY_IS(m->k, m->kl, "messages")
+            || KEY_IS(m->k, m->kl, "system")
+            || is_null(&m->v)) {                /* null is sending nothing */
             continue;
         }
-        if (!strcmp(k, "messages") || !strcmp(k, "system")) {
-            continue;
-        }
-        if (json_is_null(v)) {
-            continue;           /* null is sending nothing */
-        }
-        if (!strcmp(k, "model")) {
-            if (!json_is_string(v)) {
-                rv = fail_type(&r, k, "a string");
-            }
-            else {
-                json_object_set(out, "model", v);
-            }
-        }
-        else if (!strcmp(k, "max_tokens")) {
-            json_object_set(out, "max_completion_tokens", v);
-        }
-        else if (!strcmp(k, "stop_sequences")) {
-            size_t i;
-            const json_t *s;
-            if (!json_is_array(v)) {
-                rv = fail_type(&r, k, "an array of strings");
-            }
-            json_array_foreach(v, i, s) {
-                if (!json_is_string(s)) {
-                    rv = fail_type(&r, apr_psprintf(p, "stop_sequences[%u]",
-                                                    (unsigned)i), "a string");
-                }
-            }
-            if (rv == 0 && json_array_size(v) > 0) {
-                json_object_set(out, "stop", v);
-            }
-        }
-        else if (!strcmp(k, "temperature") || !strcmp(k, "top_p")) {
-            if (!is_number(v)) {
-                rv = fail_type(&r, k, "a number");
-            }
-            else {
-                json_object_set(out, k, v);
-            }
-        }
-        else if (!strcmp(k, "top_k")) {
-            if (!json_is_integer(v)) {
-                rv = fail_type(&r, k, "an integer");
-            }
-            else {
-                json_object_set(out, k, v);
-            }
-        }
-        else if (!strcmp(k, "stream")) {
-            if (!json_is_boolean(v)) {
-                rv = fail_type(&r, k, "a boolean");
-            }
-            else if (json_is_true(v)) {
-                json_object_set_new(out, "stream", json_true());
-                json_object_set_new(out, "stream_options",
-                                    json_pack("{s:b}", "include_usage", 1));
-            }
-        }
-        else if (!strcmp(k, "tools")) {
-            rv = convert_tools(&r, v, out);
-        }
-        else if (!strcmp(k, "tool_choice")) {
-            rv = convert_tool_choice(&r, v, out);
-        }
-        else if (!strcmp(k, "thinking")) {
-            rv = json_is_object(v) ? convert_thinking(&r, v, out)
-                                   : fail_type(&r, k, "an object");
-        }
-        else if (!strcmp(k, "metadata")) {
-            rv = convert_metadata(&r, v, out);
-        }
-        else {
-            rv = unsupported(&r, apr_pstrdup(p, k),
-                      apr_psprintf(p, "%s cannot be translated for this "
-                                   "provider", k));
-        }
-        if (rv) {
+        if (convert_member(&r, m->k, m->kl, &m->v, &out)) {
             goto bad;
         }
     }
-    json_object_set_new(out, "messages", messages);
-    *chat = out;
+    comma(&out);
+    LLMGW_BUF_LIT(&out, "\"messages\":");
+    llmgw_buf_append(&out, msgs.data, msgs.len);
+    LLMGW_BUF_LIT(&out, "}");
+    *chat = out.data;
+    *chat_len = out.len;
     return 0;
 
 bad:
-    json_decref(messages);
-    json_decref(out);
-    /* pool copies: a member name points into the client's tree */
-    *err = apr_pstrdup(p, r.err ? r.err : "invalid request");
-    *param = r.param ? apr_pstrdup(p, r.param) : NULL;
+    *err = r.err ? r.err : "invalid request";
+    *param = r.param;
     *code = r.code;
     return 400;
 }

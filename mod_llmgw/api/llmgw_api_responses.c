@@ -144,8 +144,8 @@ static int build_from_chat(llmgw_rb_t *b, const json_t *chat)
                            NULL);
 }
 
-static json_t *resp_from_chat(apr_pool_t *p, const json_t *chat,
-                              const llmgw_api_ctx_t *c)
+static json_t *resp_answer(apr_pool_t *p, const json_t *chat,
+                           const llmgw_api_ctx_t *c)
 {
     apr_pool_t *sp;
     llmgw_rb_t *b;
@@ -158,6 +158,14 @@ static json_t *resp_from_chat(apr_pool_t *p, const json_t *chat,
     }
     apr_pool_destroy(sp);
     return r;
+}
+
+static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
+                          const llmgw_api_ctx_t *c, const char **out,
+                          apr_size_t *out_len)
+{
+    return llmgw_api_from_chat_tree(p, chat, len, c, resp_answer, out,
+                                    out_len);
 }
 
 /* ------------------------------------------------------------ streams */
@@ -445,7 +453,7 @@ static int resp_expand(apr_pool_t *p, const char *json, apr_size_t len,
 
 const llmgw_client_api_t llmgw_api_responses = {
     LLMGW_API_RESPONSES, "responses",
-    llmgw_responses_to_chat, resp_from_chat,
+    llmgw_responses_to_chat, NULL, resp_from_chat,
     resp_stream_new, resp_stream_chunk, resp_stream_end, resp_stream_error,
     resp_stream_result,
     llmgw_envelope_json,

@@ -6,6 +6,8 @@
 #include "llmgw_client_api.h"
 #include "llmgw_num.h"
 #include "llmgw_buf.h"
+#include "llmgw_json_scan.h"
+#include <apr_strings.h>
 
 const llmgw_client_api_t *llmgw_client_api(llmgw_api_e api)
 {
@@ -58,11 +60,34 @@ struct llmgw_api_stream {
     const llmgw_api_ctx_t *c;
 };
 
-static json_t *chat_from_chat(apr_pool_t *p, const json_t *chat,
-                              const llmgw_api_ctx_t *c)
+int llmgw_api_from_chat_tree(apr_pool_t *p, const char *chat,
+                             apr_size_t len, const llmgw_api_ctx_t *c,
+                             llmgw_api_tree_fn build, const char **out,
+                             apr_size_t *out_len)
+{
+    json_t *in = llmgw_json_loadb(chat, len, JSON_ALLOW_NUL, NULL);
+    json_t *answer = in ? build(p, in, c) : NULL;
+    char *txt = answer ? llmgw_json_dumps(answer, JSON_COMPACT) : NULL;
+
+    json_decref(in);
+    json_decref(answer);
+    if (txt == NULL) {
+        return -1;
+    }
+    *out_len = strlen(txt);
+    *out = apr_pstrmemdup(p, txt, *out_len);
+    free(txt);
+    return 0;
+}
+
+static int chat_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
+                          const llmgw_api_ctx_t *c, const char **out,
+                          apr_size_t *out_len)
 {
     (void)p; (void)c;
-    return json_incref((json_t *)chat);
+    *out = chat;
+    *out_len = len;
+    return 0;
 }
 
 static llmgw_api_stream_t *chat_stream_new(apr_pool_t *p,
@@ -105,7 +130,7 @@ static json_t *chat_stream_result(llmgw_api_stream_t *s)
 
 const llmgw_client_api_t llmgw_api_chat = {
     LLMGW_API_CHAT, "chat/completions",
-    NULL, chat_from_chat,
+    NULL, NULL, chat_from_chat,
     chat_stream_new, chat_stream_chunk, chat_stream_end, chat_stream_error,
     chat_stream_result,
     llmgw_envelope_json,
@@ -134,8 +159,8 @@ static json_t *int_or_null(const json_t *usage, const char *k)
  * "model","success":true,"message":"","data":TEXT,"finish_reason","usage":
  * {"tokens_prompt","tokens_completion","tokens_total","cost","latency"},
  * "raw_response":OPENAI-ANSWER} */
-static json_t *indoxhub_from_chat(apr_pool_t *p, const json_t *chat,
-                                  const llmgw_api_ctx_t *c)
+static json_t *indoxhub_answer(apr_pool_t *p, const json_t *chat,
+                               const llmgw_api_ctx_t *c)
 {
     const json_t *usage = json_object_get(chat, "usage");
     const json_t *fr = json_object_get(json_array_get(json_object_get(chat,
@@ -169,6 +194,14 @@ static json_t *indoxhub_from_chat(apr_pool_t *p, const json_t *chat,
                      "raw_response", chat);
 }
 
+static int indoxhub_from_chat(apr_pool_t *p, const char *chat,
+                              apr_size_t len, const llmgw_api_ctx_t *c,
+                              const char **out, apr_size_t *out_len)
+{
+    return llmgw_api_from_chat_tree(p, chat, len, c, indoxhub_answer, out,
+                                    out_len);
+}
+
 /* IndoxHub's error: {"request_id","success":false,"message","data":""},
  * with the gateway's envelope fields kept under "error" for SDKs that
  * read them. */
@@ -186,7 +219,7 @@ static json_t *indoxhub_error(const llmgw_error_t *e, const char *request_id)
 
 const llmgw_client_api_t llmgw_api_indoxhub = {
     LLMGW_API_INDOXHUB, "chat/completions",
-    NULL, indoxhub_from_chat,
+    NULL, NULL, indoxhub_from_chat,
     chat_stream_new, chat_stream_chunk, chat_stream_end, chat_stream_error,
     chat_stream_result,
     indoxhub_error,

@@ -4,6 +4,7 @@
  * and, with an emitter, the Responses event sequence that builds them,
  * every event numbered by sequence_number. from_chat, the stream and
  * expand all build their answer here, so they agree. */
+#include <stdarg.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_buf.h"
@@ -86,26 +87,28 @@ void llmgw_rb_emitter(llmgw_rb_t *b, llmgw_event_emit_fn emit, void *baton)
     b->baton = baton;
 }
 
-/* Emits event `type` with fields (stolen) after "type" and
- * "sequence_number". Without an emitter, nothing. -1 when fields is NULL
- * (a json_pack that failed: text that is not UTF-8). */
-static int ev(llmgw_rb_t *b, const char *type, json_t *fields)
+/* Emits event `type` with the fields json_pack(fmt, ...) builds after
+ * "type" and "sequence_number" (no "o": a value stolen would leak when
+ * nothing is emitted). Without an emitter (from_chat) nothing is built.
+ * -1 when the fields cannot be packed (text that is not UTF-8). */
+static int ev(llmgw_rb_t *b, const char *type, const char *fmt, ...)
 {
-    json_t *j;
+    json_t *j, *fields;
+    va_list ap;
 
+    if (b->emit == NULL) {
+        return 0;
+    }
+    va_start(ap, fmt);
+    fields = json_vpack_ex(NULL, 0, fmt, ap);
+    va_end(ap);
     if (fields == NULL) {
         return -1;
     }
-    if (b->emit == NULL) {
-        json_decref(fields);
-        return 0;
-    }
     j = json_pack("{s:s,s:I}", "type", type, "sequence_number",
                   (json_int_t)b->seq++);
-    if (fields) {
-        json_object_update(j, fields);
-        json_decref(fields);
-    }
+    json_object_update(j, fields);
+    json_decref(fields);
     return llmgw_api_emit_json(type, j, b->emit, b->baton) ? -1 : 0;
 }
 
@@ -128,16 +131,21 @@ static json_t *snapshot(llmgw_rb_t *b, const char *status)
 
 int llmgw_rb_start(llmgw_rb_t *b)
 {
+    json_t *r;
+    int rv;
+
     if (b->started) {
         return 0;
     }
     b->started = 1;
-    if (ev(b, "response.created", json_pack("{s:o}", "response",
-                                            snapshot(b, "in_progress")))) {
-        return -1;
+    if (b->emit == NULL) {
+        return 0;                   /* no events: no snapshot */
     }
-    return ev(b, "response.in_progress", json_pack("{s:o}", "response",
-                                                   snapshot(b, "in_progress")));
+    r = snapshot(b, "in_progress");
+    rv = ev(b, "response.created", "{s:O}", "response", r)
+         || ev(b, "response.in_progress", "{s:O}", "response", r);
+    json_decref(r);
+    return rv ? -1 : 0;
 }
 
 static const char *item_id(llmgw_rb_t *b)
@@ -160,13 +168,13 @@ int llmgw_rb_close_part(llmgw_rb_t *b)
         part = json_pack("{s:s,s:s%}", "type", "summary_text", "text", text,
                          b->text.len);
         rv = ev(b, "response.reasoning_summary_text.done",
-                json_pack("{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
-                          "output_index", b->out_index, "summary_index",
-                          b->part_index, "text", text, b->text.len))
+                "{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
+                "output_index", b->out_index, "summary_index",
+                b->part_index, "text", text, b->text.len)
              || ev(b, "response.reasoning_summary_part.done",
-                   json_pack("{s:s,s:i,s:i,s:O}", "item_id", item_id(b),
-                             "output_index", b->out_index, "summary_index",
-                             b->part_index, "part", part));
+                   "{s:s,s:i,s:i,s:O}", "item_id", item_id(b),
+                   "output_index", b->out_index, "summary_index",
+                   b->part_index, "part", part);
         json_array_append_new(json_object_get(b->item, "summary"), part);
     }
     else {
@@ -175,20 +183,18 @@ int llmgw_rb_close_part(llmgw_rb_t *b)
                                "text", text, b->text.len, "annotations")
                    : json_pack("{s:s,s:s%}", "type", "refusal", "refusal",
                                text, b->text.len);
-        rv = ev(b, txt ? "response.output_text.done"
-                       : "response.refusal.done",
-                txt ? json_pack("{s:s,s:i,s:i,s:s%,s:[]}", "item_id",
-                                item_id(b), "output_index", b->out_index,
-                                "content_index", b->part_index, "text", text,
-                                b->text.len, "logprobs")
-                    : json_pack("{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
-                                "output_index", b->out_index,
-                                "content_index", b->part_index, "refusal",
-                                text, b->text.len))
+        rv = (txt ? ev(b, "response.output_text.done",
+                       "{s:s,s:i,s:i,s:s%,s:[]}", "item_id", item_id(b),
+                       "output_index", b->out_index, "content_index",
+                       b->part_index, "text", text, b->text.len, "logprobs")
+                  : ev(b, "response.refusal.done", "{s:s,s:i,s:i,s:s%}",
+                       "item_id", item_id(b), "output_index", b->out_index,
+                       "content_index", b->part_index, "refusal", text,
+                       b->text.len))
              || ev(b, "response.content_part.done",
-                   json_pack("{s:s,s:i,s:i,s:O}", "item_id", item_id(b),
-                             "output_index", b->out_index, "content_index",
-                             b->part_index, "part", part));
+                   "{s:s,s:i,s:i,s:O}", "item_id", item_id(b),
+                   "output_index", b->out_index, "content_index",
+                   b->part_index, "part", part);
         json_array_append_new(json_object_get(b->item, "content"), part);
     }
     b->part = P_NONE;
@@ -213,21 +219,21 @@ static int open_part(llmgw_rb_t *b, int part)
         b->part_index = (int)json_array_size(json_object_get(b->item,
                                                              "summary"));
         return ev(b, "response.reasoning_summary_part.added",
-                  json_pack("{s:s,s:i,s:i,s:{s:s,s:s}}", "item_id", id,
-                            "output_index", b->out_index, "summary_index",
-                            b->part_index, "part", "type", "summary_text",
-                            "text", ""));
+                  "{s:s,s:i,s:i,s:{s:s,s:s}}", "item_id", id,
+                  "output_index", b->out_index, "summary_index",
+                  b->part_index, "part", "type", "summary_text", "text", "");
     }
     b->part_index = (int)json_array_size(json_object_get(b->item,
                                                          "content"));
-    return ev(b, "response.content_part.added",
-              json_pack("{s:s,s:i,s:i,s:o}", "item_id", id, "output_index",
-                        b->out_index, "content_index", b->part_index, "part",
-                        part == P_TEXT
-                        ? json_pack("{s:s,s:s,s:[]}", "type", "output_text",
-                                    "text", "", "annotations")
-                        : json_pack("{s:s,s:s}", "type", "refusal",
-                                    "refusal", "")));
+    return part == P_TEXT
+        ? ev(b, "response.content_part.added",
+             "{s:s,s:i,s:i,s:{s:s,s:s,s:[]}}", "item_id", id, "output_index",
+             b->out_index, "content_index", b->part_index, "part", "type",
+             "output_text", "text", "", "annotations")
+        : ev(b, "response.content_part.added",
+             "{s:s,s:i,s:i,s:{s:s,s:s}}", "item_id", id, "output_index",
+             b->out_index, "content_index", b->part_index, "part", "type",
+             "refusal", "refusal", "");
 }
 
 /* ------------------------------------------------------------- items */
@@ -235,6 +241,7 @@ static int open_part(llmgw_rb_t *b, int part)
 int llmgw_rb_close_item(llmgw_rb_t *b)
 {
     json_t *item;
+    int rv;
 
     if (b->kind == K_NONE) {
         return 0;
@@ -249,9 +256,10 @@ int llmgw_rb_close_item(llmgw_rb_t *b)
         json_object_set_new(item, "status", json_string("completed"));
     }
     json_array_set(b->output, b->out_index, item);
-    return ev(b, "response.output_item.done",
-              json_pack("{s:i,s:o}", "output_index", b->out_index, "item",
-                        item));
+    rv = ev(b, "response.output_item.done", "{s:i,s:O}", "output_index",
+            b->out_index, "item", item);
+    json_decref(item);
+    return rv;
 }
 
 /* Appends item (stolen) to the output and emits its output_item.added;
@@ -260,9 +268,8 @@ static int add_item(llmgw_rb_t *b, json_t *item, int *out_index)
 {
     *out_index = (int)json_array_size(b->output);
     json_array_append_new(b->output, item);
-    return ev(b, "response.output_item.added",
-              json_pack("{s:i,s:o}", "output_index", *out_index, "item",
-                        json_deep_copy(item)));
+    return ev(b, "response.output_item.added", "{s:i,s:O}", "output_index",
+              *out_index, "item", item);
 }
 
 static int close_calls(llmgw_rb_t *b);
@@ -295,9 +302,6 @@ static int open_item(llmgw_rb_t *b, int kind, const char *id)
 static int delta(llmgw_rb_t *b, int kind, int part, const char *id,
                  const char *text, apr_size_t len)
 {
-    const char *name;
-    json_t *f;
-
     if (b->ended || open_item(b, kind, id)) {
         return -1;
     }
@@ -312,22 +316,20 @@ static int delta(llmgw_rb_t *b, int kind, int part, const char *id,
     }
     llmgw_buf_append(&b->text, text, len);
     if (part == P_SUMMARY) {
-        name = "response.reasoning_summary_text.delta";
-        f = json_pack("{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
-                      "output_index", b->out_index, "summary_index",
-                      b->part_index, "delta", text, len);
+        return ev(b, "response.reasoning_summary_text.delta",
+                  "{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
+                  "output_index", b->out_index, "summary_index",
+                  b->part_index, "delta", text, len);
     }
-    else {
-        name = part == P_TEXT ? "response.output_text.delta"
-                              : "response.refusal.delta";
-        f = json_pack("{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),
-                      "output_index", b->out_index, "content_index",
-                      b->part_index, "delta", text, len);
-        if (part == P_TEXT) {
-            json_object_set_new(f, "logprobs", json_array());
-        }
+    if (part == P_TEXT) {
+        return ev(b, "response.output_text.delta", "{s:s,s:i,s:i,s:s%,s:[]}",
+                  "item_id", item_id(b), "output_index", b->out_index,
+                  "content_index", b->part_index, "delta", text, len,
+                  "logprobs");
     }
-    return ev(b, name, f);
+    return ev(b, "response.refusal.delta", "{s:s,s:i,s:i,s:s%}", "item_id",
+              item_id(b), "output_index", b->out_index, "content_index",
+              b->part_index, "delta", text, len);
 }
 
 int llmgw_rb_reasoning(llmgw_rb_t *b, const char *id, const char *text,
@@ -356,8 +358,8 @@ int llmgw_rb_item(llmgw_rb_t *b, const json_t *item)
         || add_item(b, json_deep_copy(item), &idx)) {
         return -1;
     }
-    return ev(b, "response.output_item.done",
-              json_pack("{s:i,s:O}", "output_index", idx, "item", item));
+    return ev(b, "response.output_item.done", "{s:i,s:O}", "output_index",
+              idx, "item", item);
 }
 
 /* ------------------------------------------------------------- calls */
@@ -403,13 +405,11 @@ int llmgw_rb_call(llmgw_rb_t *b, int index, const char *id,
         json_object_set_new(c->item, "name", json_string(name));
     }
     if (args && len) {
-        json_t *f = json_pack("{s:s,s:i,s:s%}", "item_id",
-                              json_string_value(json_object_get(c->item,
-                                                                "id")),
-                              "output_index", c->out_index, "delta", args,
-                              len);
         llmgw_buf_append(&c->args, args, len);
-        return ev(b, "response.function_call_arguments.delta", f);
+        return ev(b, "response.function_call_arguments.delta",
+                  "{s:s,s:i,s:s%}", "item_id",
+                  json_string_value(json_object_get(c->item, "id")),
+                  "output_index", c->out_index, "delta", args, len);
     }
     return 0;
 }
@@ -433,13 +433,14 @@ static int close_calls(llmgw_rb_t *b)
         json_object_set_new(item, "status", json_string("completed"));
         json_array_set(b->output, c->out_index, item);
         if (ev(b, "response.function_call_arguments.done",
-               json_pack("{s:s,s:i,s:O}", "item_id", id, "output_index",
-                         c->out_index, "arguments", args))
-            || ev(b, "response.output_item.done",
-                  json_pack("{s:i,s:o}", "output_index", c->out_index,
-                            "item", item))) {
+               "{s:s,s:i,s:O}", "item_id", id, "output_index", c->out_index,
+               "arguments", args)
+            || ev(b, "response.output_item.done", "{s:i,s:O}",
+                  "output_index", c->out_index, "item", item)) {
+            json_decref(item);
             return -1;
         }
+        json_decref(item);
     }
     apr_array_clear(b->calls);
     return 0;
@@ -469,7 +470,13 @@ int llmgw_rb_finish(llmgw_rb_t *b, const char *finish, const json_t *usage,
         else if (finish && !strcmp(finish, "content_filter")) {
             why = "content_filter";
         }
-        r = snapshot(b, why ? "incomplete" : "completed");
+        /* the builder is done: the skeleton and the items become the
+         * response as they are, not copied */
+        r = b->base;
+        b->base = NULL;
+        json_object_set_new(r, "status", json_string(why ? "incomplete"
+                                                         : "completed"));
+        json_object_set(r, "output", b->output);
         if (why) {
             json_object_set_new(r, "incomplete_details",
                                 json_pack("{s:s}", "reason", why));
@@ -481,13 +488,14 @@ int llmgw_rb_finish(llmgw_rb_t *b, const char *finish, const json_t *usage,
     name = status && !strcmp(status, "incomplete") ? "response.incomplete"
          : status && !strcmp(status, "failed") ? "response.failed"
          : "response.completed";
-    return ev(b, name, json_pack("{s:O}", "response", r));
+    return ev(b, name, "{s:O}", "response", r);
 }
 
 int llmgw_rb_fail(llmgw_rb_t *b, const char *code, const char *message,
                   const char *param, const char *type)
 {
     json_t *r;
+    int rv;
 
     if (b->ended || llmgw_rb_start(b)) {
         return -1;
@@ -498,18 +506,21 @@ int llmgw_rb_fail(llmgw_rb_t *b, const char *code, const char *message,
     }
     /* As OpenAI streams a failure: the `error` event (its nested `error`
      * is what the SDKs raise from), then response.failed. */
-    if (ev(b, "error", json_pack("{s:s?,s:s,s:s?,s:{s:s?,s:s?,s:s,s:s?}}",
-                                 "code", code, "message", message,
-                                 "param", param, "error", "type", type,
-                                 "code", code, "message", message,
-                                 "param", param))) {
+    if (ev(b, "error", "{s:s?,s:s,s:s?,s:{s:s?,s:s?,s:s,s:s?}}",
+           "code", code, "message", message, "param", param, "error",
+           "type", type, "code", code, "message", message, "param", param)) {
         return -1;
+    }
+    if (b->emit == NULL) {
+        return 0;
     }
     r = snapshot(b, "failed");
     json_object_set_new(r, "error", json_pack("{s:s,s:s}", "code",
                                               code ? code : "server_error",
                                               "message", message));
-    return ev(b, "response.failed", json_pack("{s:o}", "response", r));
+    rv = ev(b, "response.failed", "{s:O}", "response", r);
+    json_decref(r);
+    return rv;
 }
 
 json_t *llmgw_rb_response(llmgw_rb_t *b)

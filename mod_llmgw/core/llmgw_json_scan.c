@@ -299,6 +299,100 @@ static int scan_value(cur_t *c, int depth, llmgw_jspan_t *out)
     return ok;
 }
 
+/* ------------------------------------- skipping text already validated */
+
+/* The string at c->p (on its quote) skipped: only quotes and backslashes
+ * looked at, 8 bytes at a time (the text was validated: what scan_string
+ * checks is known to hold). Never reads past c->end. */
+static int skip_string(cur_t *c, int *escaped)
+{
+    const unsigned char *p = (const unsigned char *)c->p + 1;
+    const unsigned char *end = (const unsigned char *)c->end;
+
+    *escaped = 0;
+    while (p < end) {
+        while (end - p >= 8) {
+            apr_uint64_t x;
+            memcpy(&x, p, 8);
+            if ((has_byte(x, '"') | has_byte(x, '\\')) & (ONES * 0x80)) {
+                break;
+            }
+            p += 8;
+        }
+        if (p >= end) {
+            break;
+        }
+        if (*p == '"') {
+            c->p = (const char *)p + 1;
+            return 1;
+        }
+        if (*p == '\\') {
+            *escaped = 1;
+            p += 2;
+            continue;
+        }
+        p++;
+    }
+    c->p = c->end;
+    return 0;
+}
+
+/* The value at c->p skipped (validated text): its span in *out. */
+static int skip_value(cur_t *c, llmgw_jspan_t *out)
+{
+    const char *start = c->p;
+    int esc = 0, ok = 1;
+
+    if (c->p >= c->end) {
+        return 0;
+    }
+    switch (*c->p) {
+    case '{':
+    case '[': {
+        int depth = 0;
+        out->type = *c->p == '{' ? LLMGW_JV_OBJECT : LLMGW_JV_ARRAY;
+        while (c->p < c->end) {
+            char ch = *c->p;
+            if (ch == '"') {
+                int e;
+                if (!skip_string(c, &e)) {
+                    return 0;
+                }
+                continue;
+            }
+            c->p++;
+            if (ch == '{' || ch == '[') {
+                depth++;
+            }
+            else if ((ch == '}' || ch == ']') && --depth == 0) {
+                break;
+            }
+        }
+        ok = depth == 0;
+        break;
+    }
+    case '"':
+        out->type = LLMGW_JV_STRING;
+        ok = skip_string(c, &esc);
+        break;
+    default:
+        out->type = *c->p == 't' ? LLMGW_JV_TRUE : *c->p == 'f'
+                    ? LLMGW_JV_FALSE : *c->p == 'n' ? LLMGW_JV_NULL
+                    : LLMGW_JV_NUMBER;
+        while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']'
+               && *c->p != ' ' && *c->p != '\t' && *c->p != '\n'
+               && *c->p != '\r') {
+            c->p++;
+        }
+        ok = c->p > start;
+        break;
+    }
+    out->p = start;
+    out->len = (apr_size_t)(c->p - start);
+    out->escaped = esc;
+    return ok;
+}
+
 int llmgw_json_valid(const char *buf, apr_size_t len)
 {
     cur_t c = { buf, buf + len };
@@ -336,7 +430,7 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
         llmgw_jspan_t v;
         if (is_object) {
             key = c.p + 1;
-            if (!scan_string(&c, &esc)) {
+            if (!skip_string(&c, &esc)) {
                 return -1;
             }
             klen = (apr_size_t)(c.p - key - 1);
@@ -344,7 +438,8 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
             c.p++;                                  /* ':' */
             ws(&c);
         }
-        if (!scan_value(&c, 1, &v)) {
+        /* validated text: skipped, not checked again */
+        if (!skip_value(&c, &v)) {
             return -1;
         }
         if ((rv = fn(baton, key, klen, esc, &v))) {
@@ -703,6 +798,30 @@ static long unescape(const char *s, apr_size_t len, char *buf, int nul_ok)
         }
     }
     return (long)(o - buf);
+}
+
+char *llmgw_json_string_value(apr_pool_t *p, const llmgw_jspan_t *v,
+                              apr_size_t *len)
+{
+    char *buf;
+    long n;
+
+    if (v == NULL || v->p == NULL || v->type != LLMGW_JV_STRING) {
+        return NULL;
+    }
+    buf = apr_palloc(p, v->len - 1);
+    if (!v->escaped) {
+        n = (long)(v->len - 2);
+        memcpy(buf, v->p + 1, (apr_size_t)n);
+    }
+    else {
+        n = unescape(v->p + 1, v->len - 2, buf, 1);
+    }
+    buf[n] = '\0';
+    if (len) {
+        *len = (apr_size_t)n;
+    }
+    return buf;
 }
 
 static json_t *tree_of(const llmgw_jspan_t *v);

@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The client API adapters' answer side on the input as a chat.completion:
- * from_chat of every adapter (Messages, Responses with the request's
- * conversation stored, IndoxHub), the input as each API's answer expanded
+ * from_chat of every adapter on the input's text (Messages, Responses
+ * with the request's conversation stored, IndoxHub), the input as each API's answer expanded
  * into its event stream and that stream reduced back, and each API's
  * error body. */
 #include "fuzz.h"
@@ -18,7 +18,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fz_pool();
     char *s = fz_copy(data, size);
-    json_t *chat = json_loadb(s, size, JSON_ALLOW_NUL, NULL);
     json_t *req = json_loads("{\"model\":\"m\",\"input\":\"hi\",\"tools\":"
                              "[{\"type\":\"function\",\"name\":\"f\"}],"
                              "\"metadata\":{\"a\":\"b\"}}", 0, NULL);
@@ -40,12 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.request = req;
         c.duration_ms = 12;
         c.cost_usd = i & 1 ? 0.25 : -1;
-        if (chat && A->from_chat) {
-            json_t *ans = A->from_chat(p, chat, &c);
-            if (ans && apis[i] == LLMGW_API_RESPONSES) {
+        if (A->from_chat && A->from_chat(p, s, size, &c, &out, &out_len)
+            == 0) {
+            fz_touch(out, out_len);
+            if (apis[i] == LLMGW_API_RESPONSES) {
+                json_t *ans = json_loadb(out, out_len, 0, NULL);
                 fz_json_drop(llmgw_responses_conversation(NULL, req, ans));
+                fz_json_drop(ans);
             }
-            fz_json_drop(ans);
+            out = NULL;
+            out_len = 0;
         }
         if (A->expand && A->expand(p, s, size, &out, &out_len) == 0) {
             fz_touch(out, out_len);
@@ -65,9 +68,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     json_decref(req);
-    if (chat) {
-        json_decref(chat);
-    }
     free(s);
     apr_pool_destroy(p);
     return 0;

@@ -62,6 +62,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *chat = NULL;
         const char *err = NULL, *param = NULL, *code = NULL;
 
+        if (A->to_chat_text) {
+            const char *txt = NULL;
+            apr_size_t tlen = 0;
+            json_t *chat_j;
+            memset(&c, 0, sizeof(c));
+            c.id = "msg_f";
+            c.model = "m";
+            c.request_id = "req-f";
+            c.cost_usd = -1;
+            /* the client's text as it came, not jansson's reading of it */
+            if (A->to_chat_text(p, s, size, &c, &txt, &tlen, &err, &param,
+                                &code) == 0) {
+                /* a Chat request is an object jansson reads */
+                chat_j = json_loadb(txt, tlen, JSON_ALLOW_NUL, NULL);
+                if (!json_is_object(chat_j)) {
+                    abort();
+                }
+                write_upstream(p, chat_j);
+                json_decref(chat_j);
+            }
+            else if (!err) {
+                abort();
+            }
+            continue;
+        }
         if (!A->to_chat) {
             continue;
         }

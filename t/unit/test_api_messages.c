@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_file_info.h>
 #include "llmgw_test.h"
 #include "llmgw_client_api.h"
 #include "llmgw_translate.h"
 #include "llmgw_stream_reduce.h"
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
+#include "llmgw_parse.h"
+#include "llmgw_parse.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_messages;
 
@@ -46,33 +49,79 @@ static void assert_json(const json_t *got, const char *want)
 
 /* ------------------------------------------------------------ to_chat */
 
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The writer (to_chat_text) against the tree converter it replaced
+ * (ut_ref_msg_to_chat, gateway fields removed as the glue removed them):
+ * the same Chat request as a JSON document, or the same status, message,
+ * parameter and code. Texts jansson does not read are the writer's alone
+ * (a 400 or a request, never a crash). Returns the writer's status. */
+static int same_as_tree(const char *txt, apr_size_t len, const char *what)
+{
+    llmgw_api_ctx_t c = ctx();
+    json_t *in = json_loadb(txt, len, JSON_ALLOW_NUL, NULL);
+    json_t *want = NULL, *got;
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = NULL;
+    const char *rerr = NULL, *rparam = NULL, *rcode = NULL;
+    apr_size_t chat_len = 0;
+    int rv = A->to_chat_text(tp, txt, len, &c, &chat, &chat_len, &err,
+                             &param, &code), ref;
+
+    ck_assert_msg(rv == 0 || rv == 400, "%s: status %d", what, rv);
+    if (in == NULL) {
+        return rv;
+    }
+    ref = ut_ref_msg_to_chat(tp, in, &c, &want, &rerr, &rparam, &rcode);
+    json_decref(in);
+    ck_assert_msg(rv == ref, "%s: status %d, the tree converter's %d (%s / "
+                  "%s)", what, rv, ref, err, rerr);
+    if (rv) {
+        ck_assert_msg(same_str(err, rerr) && same_str(param, rparam)
+                      && same_str(code, rcode), "%s: error %s (param %s, "
+                      "code %s), the tree converter's %s (%s, %s)", what,
+                      err, param, code, rerr, rparam, rcode);
+        return rv;
+    }
+    llmgw_strip_gateway_fields(want);
+    got = json_loadb(chat, chat_len, JSON_ALLOW_NUL, NULL);
+    ck_assert_msg(got != NULL, "%s: the Chat request is not JSON: %.*s",
+                  what, (int)chat_len, chat);
+    ck_assert_msg(json_equal(got, want), "%s:\n  writer %s\n  tree   %s",
+                  what, ut_json_str(got), ut_json_str(want));
+    json_decref(got);
+    json_decref(want);
+    return rv;
+}
+
 static json_t *to_chat_ok(const char *txt)
 {
     llmgw_api_ctx_t c = ctx();
-    json_t *in = ut_json(txt);
-    json_t *chat = NULL;
-    const char *err = NULL, *param = NULL, *code = NULL;
-    int rv = A->to_chat(tp, in, &c, &chat, &err, &param, &code);
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = NULL;
+    apr_size_t len = 0;
+    int rv = A->to_chat_text(tp, txt, strlen(txt), &c, &chat, &len, &err,
+                             &param, &code);
 
-    json_decref(in);
     ck_assert_msg(rv == 0, "to_chat %s: %d %s (param %s)", txt, rv, err,
                   param);
     ck_assert_ptr_nonnull(chat);
-    return chat;
+    same_as_tree(txt, strlen(txt), txt);
+    return ut_jsonn(chat, len, txt);
 }
 
 /* A 400 naming param (NULL: none). */
 static void to_chat_err(const char *txt, const char *param)
 {
     llmgw_api_ctx_t c = ctx();
-    json_t *in = ut_json(txt);
-    json_t *chat = NULL;
-    const char *err = NULL, *got = NULL, *code = NULL;
-    int rv = A->to_chat(tp, in, &c, &chat, &err, &got, &code);
+    const char *chat = NULL, *err = NULL, *got = NULL, *code = NULL;
+    apr_size_t len = 0;
+    int rv = A->to_chat_text(tp, txt, strlen(txt), &c, &chat, &len, &err,
+                             &got, &code);
 
-    json_decref(in);
     ck_assert_msg(rv == 400, "to_chat %s: %d, want 400 (got %s)", txt, rv,
-                  ut_json_str(chat));
+                  chat);
     ck_assert_ptr_null(chat);
     ck_assert_msg(err != NULL && *err, "no message for %s", txt);
     if (param == NULL) {
@@ -82,6 +131,7 @@ static void to_chat_err(const char *txt, const char *param)
         ck_assert_msg(got != NULL && !strcmp(got, param),
                       "%s: param %s, want %s (%s)", txt, got, param, err);
     }
+    same_as_tree(txt, strlen(txt), txt);
 }
 
 START_TEST(req_basic)
@@ -105,9 +155,7 @@ START_TEST(req_basic)
         "{\"role\":\"user\",\"content\":\"a\\u0000b\"}],"
         "\"stop\":[\"END\",\"STOP\"],\"temperature\":0.5,\"top_p\":1,"
         "\"top_k\":40,\"user\":\"u-1\",\"stream\":true,"
-        "\"stream_options\":{\"include_usage\":true},"
-        "\"provider\":\"openai\",\"provider_key\":\"sk-x\","
-        "\"models\":[\"a/b\"],\"llm_provider\":\"p\",\"llm_api_key\":\"k\"}");
+        "\"stream_options\":{\"include_usage\":true}}");
     json_decref(chat);
 
     /* stream false: no stream; an empty system: no system message */
@@ -412,9 +460,16 @@ END_TEST
 static json_t *from_chat(const char *chat_txt)
 {
     llmgw_api_ctx_t c = ctx();
-    json_t *chat = ut_json(chat_txt);
-    json_t *out = A->from_chat(tp, chat, &c);
-    json_decref(chat);
+    const char *txt = NULL;
+    apr_size_t len = 0;
+    json_t *out;
+
+    if (A->from_chat(tp, chat_txt, strlen(chat_txt), &c, &txt, &len)) {
+        return NULL;
+    }
+    ck_assert_msg(txt[len] == '\0', "from_chat's text NUL-terminated");
+    out = json_loadb(txt, len, 0, NULL);
+    ck_assert_msg(out != NULL, "from_chat wrote no JSON: %s", txt);
     return out;
 }
 
@@ -470,6 +525,55 @@ START_TEST(answer_full)
                 "[{\"type\":\"text\",\"text\":\"I can't.\"}]");
     assert_json(json_object_get(m, "stop_reason"), "\"refusal\"");
     json_decref(m);
+}
+END_TEST
+
+/* The answer is written from the chat.completion's text: escaped strings
+ * keep their value, members come in any order, the last of a duplicate
+ * wins (as jansson reads it), a content array's text parts are joined,
+ * the model named to the client is escaped, text that is not JSON is
+ * refused. */
+START_TEST(answer_from_text)
+{
+    llmgw_api_ctx_t c = ctx();
+    const char *txt = NULL;
+    apr_size_t len = 0;
+    json_t *m;
+
+    m = from_chat("{\"usage\":{\"completion_tokens\":7,\"prompt_tokens\":5},"
+                  "\"choices\":[{\"finish_reason\":\"length\",\"message\":"
+                  "{\"content\":\"first\",\"role\":\"assistant\",\"content\":"
+                  "\"a \\\"q\\\"\\n\\u00e9\\ud83d\\ude00\\\\\\/\"}},"
+                  "{\"message\":{\"content\":\"second choice\"}}]}");
+    assert_json(m,
+        "{\"id\":\"msg_gw1\",\"type\":\"message\",\"role\":\"assistant\","
+        "\"model\":\"openai/gpt-4o\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"a \\\"q\\\"\\n\\u00e9\\ud83d\\ude00\\\\/\"}],"
+        "\"stop_reason\":\"max_tokens\",\"stop_sequence\":null,"
+        "\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}");
+    json_decref(m);
+
+    m = from_chat("{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                  "\"content\":[{\"type\":\"text\",\"text\":\"one \"},"
+                  "{\"type\":\"image_url\"},{\"type\":\"text\",\"text\":"
+                  "\"\\\"two\\\"\"}]}}]}");
+    assert_json(json_object_get(m, "content"),
+                "[{\"type\":\"text\",\"text\":\"one \\\"two\\\"\"}]");
+    json_decref(m);
+
+    c.model = "m \"quoted\"\n";
+    ck_assert_int_eq(A->from_chat(tp, "{\"choices\":[{\"message\":{}}]}",
+                                  strlen("{\"choices\":[{\"message\":{}}]}"),
+                                  &c, &txt, &len), 0);
+    m = json_loadb(txt, len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(m, "model")),
+                     "m \"quoted\"\n");
+    json_decref(m);
+    ck_assert_int_eq(A->from_chat(tp, "{\"choices\":[{\"message\":{}}]",
+                                  strlen("{\"choices\":[{\"message\":{}}]"),
+                                  &c, &txt, &len), -1);
+    ck_assert_int_eq(A->from_chat(tp, "[]", 2, &c, &txt, &len), -1);
+    ck_assert_ptr_null(from_chat("{\"choices\":[{\"message\":\"x\"}]}"));
 }
 END_TEST
 
@@ -1245,15 +1349,141 @@ START_TEST(anthropic_recordings_through)
 }
 END_TEST
 
+/* The writer and the tree converter agree on every JSON text of the unit
+ * tests and the fuzz seeds (t/fuzz/corpus/unit, t/fuzz/seeds.pl), each also
+ * made a Messages request where it is not one (as messages, as a content
+ * array, as a block), and on texts that read one way as jansson reads
+ * them: escaped keys and values, members given twice, "\u0000" in what is
+ * read as a C string, white space. */
+static int corpus_texts(const char *dir, apr_array_header_t *out)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    if (apr_dir_open(&d, dir, tp) != APR_SUCCESS) {
+        return 0;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
+           == APR_SUCCESS) {
+        char *txt;
+        apr_size_t len;
+        if (fi.filetype != APR_REG) {
+            continue;
+        }
+        txt = ut_slurp(apr_pstrcat(tp, dir, "/", fi.name, NULL), &len);
+        if (txt) {
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(tp, txt, len);
+            n++;
+        }
+    }
+    apr_dir_close(d);
+    return n;
+}
+
+#define REQ_HEAD "{\"model\":\"m\",\"max_tokens\":9,"
+
+START_TEST(req_same_as_tree)
+{
+    static const char *const edge[] = {
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"temperature\":0.5,\"temperature\":1.25}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"max_tokens\":0}",
+        REQ_HEAD "\"max_tokens\":7,\"messages\":[{\"role\":\"user\","
+            "\"content\":\"a\"}]}",
+        REQ_HEAD "\"m\\u0065ssages\":[{\"r\\u006fle\":\"user\",\"content\":"
+            "\"a\\u0000b\\n\\ud83d\\ude00\"}],\"st\\u0072eam\":true}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\\u0000x\",\"content\":"
+            "\"a\"}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"us\\u0065r\",\"content\":["
+            "{\"type\":\"t\\u0065xt\",\"text\":\"x\\\"y\"},{\"type\":\"image\","
+            "\"source\":{\"type\":\"base64\",\"media_type\":\"image/p\\u006eg"
+            "\\u0000junk\",\"data\":\"QU\\/J\\u0000\"}},{\"type\":\"document\","
+            "\"title\":\"T\\u00e9\\u0000x\",\"source\":{\"type\":\"base64\","
+            "\"media_type\":\"application/pdf\",\"data\":\"JVBE\"}}]}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"assistant\",\"content\":["
+            "{\"type\":\"text\",\"text\":\"a\\u0000\"},{\"type\":\"thinking\","
+            "\"thinking\":\"t\"},{\"type\":\"text\",\"text\":\"\\\"b\\ud83d\\ude00\"},"
+            "{\"type\":\"tool_use\",\"id\":\"c\\u00001\",\"name\":\"f\\u00e9\","
+            "\"input\":{ \"b\" : 1.50, \"a\":[1e2, \"\\/x\\u00e9\"], \"b\":2 }},"
+            "{\"type\":\"tool_use\",\"id\":\"c2\",\"name\":\"g\"}]},"
+            "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+            "\"tool_use_id\":\"c\\u00001\",\"is_error\":true},{\"type\":"
+            "\"tool_result\",\"tool_use_id\":\"c2\",\"is_error\":true,"
+            "\"content\":[{\"type\":\"text\",\"text\":\"x\"}]},{\"type\":"
+            "\"tool_result\",\"tool_use_id\":\"c3\",\"content\":[]},"
+            "{\"type\":\"text\",\"text\":\"go\"}]}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":[]}],"
+            "\"system\":[],\"stop_sequences\":[],\"metadata\":{\"user_id\":"
+            "\"u\\u0000\",\"x\":null,\"user_id\":\"v\"}}",
+        REQ_HEAD "\"system\":\"\",\"messages\":[ ],\"stream\":false}",
+        REQ_HEAD "\"system\":\"\\u0000\",\"messages\":[{\"role\":\"user\","
+            "\"content\":\"a\"}],\"tool_choice\":{\"type\":\"tool\",\"name\":"
+            "\"n\\u0000\",\"disable_parallel_tool_use\":true},\"tools\":[{"
+            "\"type\":null,\"name\":\"n\\u0000x\",\"input_schema\":{ \"a\":1,"
+            "\"a\":2},\"description\":\"d\\u0000\",\"strict\":false}],"
+            "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024}}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"tools\":[{\"type\":\"custom\\u0000x\",\"name\":\"n\","
+            "\"input_schema\":{}},{\"type\":\"bash\\u0000\"}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"top_k\":1.0,\"top_p\":1e-1}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"stop_sequences\":[\"a\",1,2],\"provider\":\"p\",\"memory\":null,"
+            "\"models\":[\"a\"]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],"
+            "\"provider\":\"p\",\"model\":null,\"top_k\":-3}",
+    };
+    static const char *const wraps[] = {
+        REQ_HEAD "\"messages\":%s}",
+        REQ_HEAD "\"messages\":[%s]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":%s}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"assistant\",\"content\":%s}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":[%s]}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"assistant\",\"content\":[%s]}]}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+            "\"tools\":%s}",
+        REQ_HEAD "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+            "\"system\":%s}",
+    };
+    const char *slash = strrchr(__FILE__, '/');
+    const char *dir = slash ? apr_pstrndup(tp, __FILE__, slash - __FILE__)
+                            : ".";
+    apr_array_header_t *texts = apr_array_make(tp, 700, sizeof(char *));
+    int i, ok = 0, n;
+    unsigned w;
+
+    n = corpus_texts(apr_pstrcat(tp, dir, "/../fuzz/corpus/unit", NULL),
+                     texts);
+    ck_assert_msg(n > 100, "the fuzz seeds (t/fuzz/corpus/unit): %d", n);
+    for (i = 0; i < (int)(sizeof(edge) / sizeof(edge[0])); i++) {
+        same_as_tree(edge[i], strlen(edge[i]), edge[i]);
+    }
+    for (i = 0; i < texts->nelts; i++) {
+        const char *t = APR_ARRAY_IDX(texts, i, const char *);
+        ok += same_as_tree(t, strlen(t), t) == 0;
+        for (w = 0; w < sizeof(wraps) / sizeof(wraps[0]); w++) {
+            const char *x = apr_psprintf(tp, wraps[w], t);
+            ok += same_as_tree(x, strlen(x), x) == 0;
+        }
+    }
+    /* the corpus holds Messages requests the writer takes (the rest are
+     * compared on their errors) */
+    ck_assert_msg(ok > 20, "only %d Chat requests written", ok);
+}
+END_TEST
+
 /* What Chat cannot express is LLMGW_API_UNSUPPORTED; an invalid request
  * has no code. */
 static const char *code_of(const char *txt)
 {
     llmgw_api_ctx_t c = ctx();
-    json_t *in = ut_json(txt), *chat = NULL;
-    const char *err = NULL, *param = NULL, *code = "unset";
-    ck_assert_int_eq(A->to_chat(tp, in, &c, &chat, &err, &param, &code), 400);
-    json_decref(in);
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = "unset";
+    apr_size_t len = 0;
+    ck_assert_int_eq(A->to_chat_text(tp, txt, strlen(txt), &c, &chat, &len,
+                                     &err, &param, &code), 400);
+    same_as_tree(txt, strlen(txt), txt);
     return code;
 }
 
@@ -1287,8 +1517,10 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, req_tool_history);
     tcase_add_test(tc, req_tools);
     tcase_add_test(tc, req_errors);
+    tcase_add_test(tc, req_same_as_tree);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, answer_full);
+    tcase_add_test(tc, answer_from_text);
     tcase_add_test(tc, answer_stop_reasons);
     tcase_add_test(tc, answer_unexpressible);
     tcase_add_test(tc, error_shape);

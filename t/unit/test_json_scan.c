@@ -3,6 +3,8 @@
  * jansson accepts, and the text parse agrees with the tree parse. */
 #include <string.h>
 #include <stdlib.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
 #include "llmgw_test.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_num.h"
@@ -611,9 +613,70 @@ START_TEST(object_visit_nested_one_pass)
 }
 END_TEST
 
+/* llmgw_json_each skips what was validated: every member's span (type,
+ * length, escaped) is the one the validating scan gives at its start, at
+ * every level, over the unit tests' JSON texts (t/fuzz/corpus/unit). */
+static int each_checks(void *baton, const char *k, apr_size_t kl, int esc,
+                       const llmgw_jspan_t *v)
+{
+    llmgw_jspan_t want;
+    const char *end = baton;
+    (void)kl;
+    if (k) {
+        int kesc = memchr(k, '\\', kl) != NULL;
+        ck_assert_int_eq(esc, kesc);
+    }
+    ck_assert_msg(llmgw_json_span(v->p, (apr_size_t)(end - v->p), &want),
+                  "no value at %.20s", v->p);
+    ck_assert_int_eq(v->type, want.type);
+    ck_assert_uint_eq(v->len, want.len);
+    ck_assert_int_eq(v->escaped, want.escaped);
+    if (v->type == LLMGW_JV_OBJECT || v->type == LLMGW_JV_ARRAY) {
+        ck_assert_int_eq(llmgw_json_each(v, each_checks, baton), 0);
+    }
+    return 0;
+}
+
+START_TEST(each_spans_as_validated)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    const char *dir = apr_pstrcat(ut_pool(), slash ? apr_pstrndup(ut_pool(),
+                                  __FILE__, slash - __FILE__) : ".",
+                                  "/../fuzz/corpus/unit", NULL);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    ck_assert_int_eq(apr_dir_open(&d, dir, ut_pool()), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
+           == APR_SUCCESS) {
+        apr_size_t len;
+        char *txt;
+        llmgw_jspan_t top;
+        if (fi.filetype != APR_REG) {
+            continue;
+        }
+        txt = ut_slurp(apr_pstrcat(ut_pool(), dir, "/", fi.name, NULL), &len);
+        while (len && strchr(" \t\r\n", *txt)) {
+            txt++;
+            len--;
+        }
+        if (!txt || !llmgw_json_valid(txt, len)
+            || !llmgw_json_span(txt, len, &top)) {
+            continue;
+        }
+        ck_assert_int_eq(llmgw_json_each(&top, each_checks,
+                                         (void *)(txt + len)), 0);
+        n++;
+    }
+    apr_dir_close(d);
+    ck_assert_int_gt(n, 100);
+}
+END_TEST
+
 static Suite *json_scan_suite(void)
 {
-    Suite *s = suite_create("json_scan");
+Suite *s = suite_create("json_scan");
     TCase *tc = ut_tcase(s, "scan", 60);
     tcase_add_test(tc, valid_agrees_with_jansson);
     tcase_add_test(tc, valid_agrees_on_fixtures_and_mutations);
@@ -626,6 +689,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, canonical_form);
     tcase_add_test(tc, span_values_and_writers);
     tcase_add_test(tc, object_visit_nested_one_pass);
+    tcase_add_test(tc, each_spans_as_validated);
     return s;
 }
 

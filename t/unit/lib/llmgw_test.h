@@ -111,4 +111,15 @@ apr_array_header_t *ut_sse_events(const char *buf, apr_size_t len);
 
 #define UT_EV(a, i) APR_ARRAY_IDX((a), (i), ut_sse_event_t)
 
+/* ---- references -------------------------------------------------------- */
+
+/* The Messages request converter the text writer replaced (tree to tree,
+ * t/unit/lib/ref_msg_to_chat.c): what the writer is compared with.
+ * llmgw_client_api.h's to_chat contract (gateway fields kept). */
+#include "llmgw_client_api.h"
+int ut_ref_msg_to_chat(apr_pool_t *p, const json_t *in,
+                       const llmgw_api_ctx_t *c, json_t **chat,
+                       const char **err, const char **param,
+                       const char **code);
+
 #endif /* LLMGW_TEST_H */
