@@ -312,6 +312,10 @@ static const command_rec quota_cmds[] = {
     { NULL }
 };
 
+/* How long the first request of a workspace's month waits for the
+ * checkpoint thread's restore check (the store may have come back empty). */
+#define CKPT_WAIT apr_time_from_msec(1500)
+
 /* ------------------------------------------------------------ state */
 
 /* What one request knows about its key and counters. */
@@ -824,6 +828,7 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     llmgw_store_t *st;
     llmgw_decision_t d;
     const char *what = NULL;
+    apr_int64_t tokens, cost;
     int rv;
 
     if (!s || !s->key) {
@@ -843,22 +848,30 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     if (!st) {
         return store_failed(r, NULL, s, "no store configured");
     }
-    if (llmgw_admission_run(r->pool, st, plan, &s->adm,
-                            plan->tpm > 0
-                                ? llmgw_token_reserve(req->prompt_estimate,
-                                                      req->max_tokens)
-                                : 0,
-                            plan->budget_micro_usd >= 0
-                                ? cost_reserve(r, req) : 0,
-                            s->now, &d, &what) != LLMGW_STORE_OK) {
+    tokens = plan->tpm > 0 ? llmgw_token_reserve(req->prompt_estimate,
+                                                 req->max_tokens) : 0;
+    cost = plan->budget_micro_usd >= 0 ? cost_reserve(r, req) : 0;
+    if (llmgw_admission_run(r->pool, st, plan, &s->adm, tokens, cost, s->now,
+                            &d, &what) != LLMGW_STORE_OK) {
         s->c = s->adm.c;
         return store_failed(r, st, s, what);
     }
     s->c = s->adm.c;
-    if (s->c.month_milli >= 0 && s->c.month_milli <= LLMGW_MILLI) {
-        /* the month counter was just created: a new month, or a store that
-         * came back empty (the checkpoint thread restores it) */
-        ckpt_kick();
+    if (d.verdict == LLMGW_ADMIT && s->c.month_milli >= 0
+        && s->c.month_milli <= LLMGW_MILLI
+        && ckpt_kick(CKPT_WAIT)) {
+        /* The month counter was just created: a new month, or a store that
+         * came back empty, which the checkpoint thread has restored by now
+         * (once per workspace and month: the decision is taken again on the
+         * restored counters). */
+        rollback(r, st, s);
+        llmgw_admission_init(r->pool, &s->adm, s->key->workspace, s->now);
+        if (llmgw_admission_run(r->pool, st, plan, &s->adm, tokens, cost,
+                                s->now, &d, &what) != LLMGW_STORE_OK) {
+            s->c = s->adm.c;
+            return store_failed(r, st, s, what);
+        }
+        s->c = s->adm.c;
     }
     if (d.verdict != LLMGW_ADMIT) {
         peek_counters(r, st, s);

@@ -171,8 +171,12 @@ void ckpt_note(request_rec *r, const char *workspace, apr_time_t period,
                const char *model_prefix);
 
 /* A month counter was just created (a new month, or a store that came
- * back empty): the thread checks the restore marker now. */
-void ckpt_kick(void);
+ * back empty): the thread checks the restore marker now. Waits up to
+ * `wait` (0: not at all) for a check that reaches the store (asked again
+ * every 50 ms while the thread's store handle fails), on a condition
+ * variable (no lock held); 1 when one did: the month's counters hold any
+ * restored base. */
+int ckpt_kick(apr_interval_time_t wait);
 
 /* ------------------------------------------------ handler (admin.c) */
 

@@ -47,7 +47,10 @@ static struct {
     /* the child's */
     apr_pool_t *root;                    /* the thread's pools' parent */
     apr_thread_mutex_t *mu;              /* dirty, wake, stop */
-    apr_thread_cond_t *cond;
+    apr_thread_cond_t *cond;             /* wakes the thread */
+    apr_thread_cond_t *done;             /* a restore check finished */
+    apr_uint64_t started, finished;      /* restore checks */
+    int finished_ok;                     /* the last one reached its end */
     apr_pool_t *dirty_pool;
     apr_hash_t *dirty;                   /* llmgw_ckpt_entry -> itself */
     int wake, stop;
@@ -103,15 +106,41 @@ void ckpt_note(request_rec *r, const char *workspace, apr_time_t period,
     apr_thread_mutex_unlock(ck.mu);
 }
 
-void ckpt_kick(void)
+int ckpt_kick(apr_interval_time_t wait)
 {
+    apr_time_t until = apr_time_now() + wait;
+    apr_uint64_t target;
+    int ok = 0;
     if (!ck.thread) {
-        return;
+        return 0;
     }
     apr_thread_mutex_lock(ck.mu);
-    ck.wake = 1;
-    apr_thread_cond_signal(ck.cond);
+    for (;;) {
+        target = ck.started + 1;         /* a check that starts after this */
+        ck.wake = 1;
+        apr_thread_cond_signal(ck.cond);
+        while (wait > 0 && ck.finished < target && !ck.stop) {
+            apr_time_t left = until - apr_time_now();
+            if (left <= 0) {
+                break;
+            }
+            /* the mutex is released while waiting: no request waits on
+             * I/O holding it */
+            apr_thread_cond_timedwait(ck.done, ck.mu, left);
+        }
+        ok = ck.finished >= target && ck.finished_ok;
+        if (ok || ck.stop || wait <= 0
+            || until - apr_time_now() <= apr_time_from_msec(50)) {
+            break;
+        }
+        /* the thread's store handle may still be in its retry time after
+         * the store came back: ask again a little later */
+        apr_thread_mutex_unlock(ck.mu);
+        apr_sleep(apr_time_from_msec(50));
+        apr_thread_mutex_lock(ck.mu);
+    }
     apr_thread_mutex_unlock(ck.mu);
+    return ok;
 }
 
 static llmgw_window_t month_of(apr_int64_t period)
@@ -121,8 +150,10 @@ static llmgw_window_t month_of(apr_int64_t period)
     return w;
 }
 
-/* The month's marker absent: restore the checkpoint (once, on any node). */
-static void restore_check(apr_pool_t *tp, llmgw_store_t *st)
+/* The month's marker absent: restore the checkpoint (once, on any node).
+ * 0 when the store holds the month (the marker was there, or is now), -1
+ * when the store or the database failed. */
+static int restore_check(apr_pool_t *tp, llmgw_store_t *st)
 {
     llmgw_window_t w;
     apr_int64_t period;
@@ -136,17 +167,30 @@ static void restore_check(apr_pool_t *tp, llmgw_store_t *st)
     llmgw_window_at(LLMGW_WIN_MONTH, apr_time_now(), &w);
     period = apr_time_sec(w.start);
     marker = llmgw_ckpt_marker_key(tp, period);
-    if (st->get(st, tp, marker, &val, &len) != LLMGW_STORE_NOTFOUND) {
-        return;                          /* present, or the store is down */
+    switch (st->get(st, tp, marker, &val, &len)) {
+    case LLMGW_STORE_NOTFOUND:
+        break;
+    case LLMGW_STORE_OK:
+        return 0;
+    default:
+        return -1;                       /* the store is down */
     }
     if (!(db = adb_open(ck.s, tp))) {
-        return;                          /* logged; next time */
+        return -1;                       /* logged; next time */
     }
     bad = adb_select_s(ck.s, tp, db, ADB_CKPT_LIST, &rows, 3,
                        apr_off_t_toa(tp, (apr_off_t)period));
     adb_close(ck.s, db);
-    if (bad || st->add(st, marker, "1", 1, w.ttl) != LLMGW_STORE_OK) {
-        return;                          /* another process restores */
+    if (bad) {
+        return -1;
+    }
+    switch (st->add(st, marker, "1", 1, w.ttl)) {
+    case LLMGW_STORE_OK:
+        break;
+    case LLMGW_STORE_EXISTS:
+        return 0;                        /* another process restores */
+    default:
+        return -1;
     }
     for (i = 0; i < rows->nelts; i++) {
         const char *const *cols = APR_ARRAY_IDX(rows, i, const char **);
@@ -172,6 +216,7 @@ static void restore_check(apr_pool_t *tp, llmgw_store_t *st)
                      "%d restored from the usage checkpoint%s", n,
                      bad ? " (some could not be written)" : "");
     }
+    return 0;
 }
 
 /* Writes the touched counters' values; the entries go back to the set
@@ -268,26 +313,31 @@ static void *APR_THREAD_FUNC ckpt_thread(apr_thread_t *t, void *data)
 {
     apr_time_t last = apr_time_now();
     apr_pool_t *tp;
-    int stop = 0;
+    int stop = 0, ok;
     (void)data;
 
     apr_pool_create(&tp, ck.root);
     while (!stop) {
         llmgw_store_t *st;
+        apr_uint64_t gen;
         apr_thread_mutex_lock(ck.mu);
         if (!ck.stop && !ck.wake) {
             apr_thread_cond_timedwait(ck.cond, ck.mu, apr_time_from_sec(1));
         }
         ck.wake = 0;
         stop = ck.stop;
+        gen = ++ck.started;
         apr_thread_mutex_unlock(ck.mu);
 
         st = llmgw_q_get_store ? llmgw_q_get_store(ck.s) : NULL;
+        ok = st && !stop && restore_check(tp, st) == 0;
+        apr_thread_mutex_lock(ck.mu);
+        ck.finished = gen;
+        ck.finished_ok = ok;
+        apr_thread_cond_broadcast(ck.done);
+        apr_thread_mutex_unlock(ck.mu);
         if (!st) {
             continue;
-        }
-        if (!stop) {
-            restore_check(tp, st);
         }
         if (stop || apr_time_now() - last
                         >= apr_time_from_sec(LLMGW_CKPT_PERIOD)) {
@@ -312,6 +362,7 @@ static apr_status_t ckpt_stop(void *data)
     apr_thread_mutex_lock(ck.mu);
     ck.stop = 1;
     apr_thread_cond_signal(ck.cond);
+    apr_thread_cond_broadcast(ck.done);
     apr_thread_mutex_unlock(ck.mu);
     apr_thread_join(&rv, ck.thread);
     ck.thread = NULL;
@@ -349,6 +400,8 @@ void ckpt_child_init(apr_pool_t *p, server_rec *s)
     apr_allocator_owner_set(alloc, ck.root);
     apr_thread_mutex_create(&ck.mu, APR_THREAD_MUTEX_DEFAULT, ck.root);
     apr_thread_cond_create(&ck.cond, ck.root);
+    apr_thread_cond_create(&ck.done, ck.root);
+    ck.started = ck.finished = 0;
     apr_pool_create(&ck.dirty_pool, ck.root);
     ck.dirty = apr_hash_make(ck.dirty_pool);
     apr_pool_pre_cleanup_register(p, NULL, ckpt_stop);
