@@ -5,6 +5,7 @@
  * the entries a child records as touched, the counters a restore may set,
  * the rule that merges two checkpoints and the restore marker's key.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -84,8 +85,9 @@ int llmgw_ckpt_entry_counters(apr_pool_t *p, const char *entry,
     if (!llmgw_workspace_ok(*workspace)) {
         return -1;
     }
+    errno = 0;
     v = apr_strtoi64(nl1 + 1, &end, 10);
-    if (end != nl2 || end == nl1 + 1 || v < 0) {
+    if (end != nl2 || end == nl1 + 1 || v < 0 || errno) {
         return -1;
     }
     *period = v;
@@ -117,8 +119,9 @@ int llmgw_ckpt_row(const char *const *cols, llmgw_ckpt_row_t *row)
         || !llmgw_ckpt_counter_ok(cols[1])) {
         return -1;
     }
+    errno = 0;
     v = apr_strtoi64(cols[2], &end, 10);
-    if (end == cols[2] || *end || v < 0) {
+    if (end == cols[2] || *end || v < 0 || errno) {
         return -1;
     }
     row->workspace = cols[0];
