@@ -20,6 +20,7 @@ use File::Temp ();
 use Digest::SHA qw(sha256_hex);
 use LLMGW::Test;
 use LLMGW::Node;
+use LLMGW::Postgres;
 
 unless (Apache::Test::need_module('llmgw', 'llmgw_quota', 'dbd')) {
     print "1..0 # skipped: mod_llmgw, mod_llmgw_quota and mod_dbd are needed\n";
@@ -57,17 +58,19 @@ sub mc_start {
     return undef;
 }
 
-my $tag = "$$" . int(time);
+my ($A, $B, $sql);
+
+sub scenario {
+my ($dbname, $dbconf, $sql_fn) = @_;
+$sql = $sql_fn;
+my $tag = "$$" . int(time) . $dbname;
 my $ADMIN = "adm-ckpt-$tag";
-my $dir = File::Temp::tempdir('llmgw-ckpt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $db = "$dir/llmgw.db";
 my $port = free_port();
 my $mc = mc_start($port);
-ok $mc, "dedicated memcached on $port";
+ok $mc, "$dbname: dedicated memcached on $port";
 
 my $conf = <<"EOF";
-DBDriver sqlite3
-DBDParams "$db"
+$dbconf
 LLMGWAdminKey sha256:@{[ sha256_hex($ADMIN) ]}
 LLMGWManagedKeys On
 LLMGWPlan ck-big  requests_month=1000 rpm=1000
@@ -84,9 +87,9 @@ LLMGWQuotaFailMode closed
 </Location>
 EOF
 my $store = "memcached://127.0.0.1:$port";
-my $A = LLMGW::Node->start(name => 'ckpt-a', store => $store, conf => $conf);
-my $B = LLMGW::Node->start(name => 'ckpt-b', store => $store, conf => $conf);
-ok $A && $B, 'two nodes, one memcached, one database';
+$A = LLMGW::Node->start(name => "ckpt-$dbname-a", store => $store, conf => $conf);
+$B = LLMGW::Node->start(name => "ckpt-$dbname-b", store => $store, conf => $conf);
+ok $A && $B, "$dbname: two nodes, one memcached, one database";
 
 sub call {
     my ($node, $method, $path, $body, $key) = @_;
@@ -98,12 +101,7 @@ sub chat {
     return call($node, 'POST', '/v1/chat/completions',
                 { model => 'mock/echo', messages => [ { role => 'user', content => 'hi' } ] }, $key);
 }
-sub sql {
-    my $q = shift;
-    my $out = `sqlite3 -batch '$db' "$q" 2>/dev/null`;
-    chomp $out;
-    return $out;
-}
+sub sql { $sql->(@_) }
 sub ckpt_value {
     my ($ws, $ctr) = @_;
     return sql("SELECT value FROM llmgw_usage_checkpoint WHERE workspace_id = '$ws' AND counter = '$ctr'");
@@ -217,4 +215,24 @@ my $before = 10;
 
 kill 'TERM', $mc if $mc;
 waitpid $mc, 0 if $mc;
+}
+
+{
+    my $dir = File::Temp::tempdir('llmgw-ckpt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $db = "$dir/llmgw.db";
+    scenario('sqlite', qq{DBDriver sqlite3\nDBDParams "$db"}, sub {
+        my $q = shift;
+        my $out = `sqlite3 -batch '$db' "$q" 2>/dev/null`;
+        chomp $out;
+        return $out;
+    });
+}
+{
+    my $pg = LLMGW::Postgres->start;
+    ok $pg, 'a PostgreSQL server on 127.0.0.1 (LLMGW::Postgres)';
+    if ($pg) {
+        scenario('pgsql', qq{DBDriver pgsql\nDBDParams "@{[ $pg->dbd_params ]}"}, sub { $pg->psql(shift) });
+        $pg->stop;
+    }
+}
 done_testing();
