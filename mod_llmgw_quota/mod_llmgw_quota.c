@@ -314,7 +314,7 @@ static const command_rec quota_cmds[] = {
 
 /* How long the first request of a workspace's month waits for the
  * checkpoint thread's restore check (the store may have come back empty). */
-#define CKPT_WAIT apr_time_from_msec(1500)
+#define CKPT_WAIT apr_time_from_sec(3)
 
 /* ------------------------------------------------------------ state */
 

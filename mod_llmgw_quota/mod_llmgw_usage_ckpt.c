@@ -22,6 +22,8 @@
  * The last checkpoint is written when the child stops (a pre-cleanup of
  * the child pool, which runs before mod_dbd's and the store's cleanups).
  */
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -373,6 +375,7 @@ void ckpt_child_init(apr_pool_t *p, server_rec *s)
 {
     apr_allocator_t *alloc;
     apr_thread_mutex_t *amu;
+    sigset_t all, old;
     apr_status_t rv;
     ck.thread = NULL;
     ck.stop = ck.wake = 0;
@@ -405,7 +408,13 @@ void ckpt_child_init(apr_pool_t *p, server_rec *s)
     apr_pool_create(&ck.dirty_pool, ck.root);
     ck.dirty = apr_hash_make(ck.dirty_pool);
     apr_pool_pre_cleanup_register(p, NULL, ckpt_stop);
+    /* The thread starts with every signal blocked: the MPM's SIGTERM
+     * handler destroys the child pool, whose cleanup joins this thread,
+     * and must never run on it (it would destroy the pools under it). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     rv = apr_thread_create(&ck.thread, NULL, ckpt_thread, NULL, ck.root);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rv != APR_SUCCESS) {
         ck.thread = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "llmgw_quota: cannot start "

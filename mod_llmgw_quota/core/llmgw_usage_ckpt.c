@@ -63,8 +63,9 @@ int llmgw_ckpt_counter_ok(const char *counter)
 const char *llmgw_ckpt_entry(apr_pool_t *p, const char *workspace,
                              apr_int64_t period, const char *model_prefix)
 {
-    return apr_psprintf(p, "%s\n%" APR_INT64_T_FMT "\n%s", workspace, period,
-                        model_prefix ? model_prefix : "");
+    /* on the request path: no format parsing */
+    return apr_pstrcat(p, workspace, "\n", apr_off_t_toa(p, (apr_off_t)period),
+                       "\n", model_prefix ? model_prefix : "", NULL);
 }
 
 int llmgw_ckpt_entry_counters(apr_pool_t *p, const char *entry,
