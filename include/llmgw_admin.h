@@ -276,6 +276,56 @@ json_t *llmgw_admin_entitlements_json(apr_pool_t *p, const char *workspace,
 json_t *llmgw_admin_model_usage_json(const char *provider, const char *model,
                                      const llmgw_admin_usage_t *u);
 
+/* ------------------------------------------------------------ checkpoint */
+
+/* With a database, the month's counters (llmgw_limits.h's keys of the
+ * month window) are checkpointed to it every LLMGW_CKPT_PERIOD seconds at
+ * most, as absolute values merged with llmgw_ckpt_merge (the larger wins,
+ * so two nodes writing never go backwards), and restored into a store that
+ * came back empty (its marker llmgw_ckpt_marker_key absent) by adding each
+ * value with an atomic increment, whose `initial` is the value too: a
+ * counter that requests re-created since the restart keeps their counts. */
+#define LLMGW_CKPT_PERIOD 5
+
+/* A workspace's monthly counters, NULL-terminated. */
+extern const char *const llmgw_ckpt_ws_counters[];
+/* A model's monthly counters: llmgw_admin_model_counter's `what`s. */
+extern const char *const llmgw_ckpt_model_what[];
+
+/* Whether a counter name (as stored in the checkpoint table) is one of the
+ * above: what a restore may write into the store. */
+int llmgw_ckpt_counter_ok(const char *counter);
+
+/* The entry a child records when a request touched a workspace's month
+ * (and, model_prefix not NULL, a model's counters:
+ * llmgw_admin_model_counter(p, provider, model, "")). */
+const char *llmgw_ckpt_entry(apr_pool_t *p, const char *workspace,
+                             apr_int64_t period, const char *model_prefix);
+
+/* The workspace, month start (Unix s) and counter names of an entry; 0, or
+ * -1 when it is malformed. */
+int llmgw_ckpt_entry_counters(apr_pool_t *p, const char *entry,
+                              const char **workspace, apr_int64_t *period,
+                              apr_array_header_t **counters);
+
+/* The value a checkpoint row keeps when `incoming` is written over
+ * `stored` (the SQL upsert does the same). */
+apr_int64_t llmgw_ckpt_merge(apr_int64_t stored, apr_int64_t incoming);
+
+/* One checkpoint row read back: columns workspace_id, counter, value. */
+typedef struct llmgw_ckpt_row {
+    const char *workspace;
+    const char *counter;
+    apr_int64_t value;
+} llmgw_ckpt_row_t;
+
+/* 0, or -1 when a row is not one a restore may use. */
+int llmgw_ckpt_row(const char *const *cols, llmgw_ckpt_row_t *row);
+
+/* "llmgw:q:restored:<month start>": present while the store holds the
+ * month's counters (set by the restore, or at the first check). */
+const char *llmgw_ckpt_marker_key(apr_pool_t *p, apr_int64_t period);
+
 /* ------------------------------------------------------------ schema */
 
 typedef enum {
@@ -287,7 +337,7 @@ typedef enum {
 int llmgw_sql_dialect(const char *driver_name);
 
 /* The schema version this code writes. */
-#define LLMGW_SCHEMA_VERSION 2
+#define LLMGW_SCHEMA_VERSION 3
 
 /* The statements that migrate a database of schema version `from` (0: no
  * table yet) to `from + 1`, NULL-terminated; NULL when `from` is the

@@ -25,6 +25,8 @@
 APLOG_USE_MODULE(llmgw_quota);
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 typedef struct adb_stmt {
     const char *label;
@@ -76,6 +78,15 @@ static const adb_stmt_t stmts[ADB_N] = {
       "ON CONFLICT DO NOTHING" },
     { "llmgw_model_list", "SELECT provider, model FROM llmgw_usage_models "
       "WHERE workspace_id = %s AND period = %lld ORDER BY provider, model" },
+    /* the larger value wins: nodes writing at once never go backwards */
+    { "llmgw_ckpt_put", "INSERT INTO llmgw_usage_checkpoint (workspace_id, "
+      "period, counter, value, updated_at) VALUES (%s, %lld, %s, %lld, %lld) "
+      "ON CONFLICT (period, workspace_id, counter) DO UPDATE SET "
+      "value = CASE WHEN excluded.value > llmgw_usage_checkpoint.value "
+      "THEN excluded.value ELSE llmgw_usage_checkpoint.value END, "
+      "updated_at = excluded.updated_at" },
+    { "llmgw_ckpt_list", "SELECT workspace_id, counter, value "
+      "FROM llmgw_usage_checkpoint WHERE period = %lld" },
 };
 
 /* The marker, in a connection's prepared hash, of a connection this
@@ -93,6 +104,8 @@ int adb_available(void)
 void adb_post_config(void)
 {
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
 }
 
 static const char *db_error(ap_dbd_t *db, int rv)
@@ -102,16 +115,16 @@ static const char *db_error(ap_dbd_t *db, int rv)
 }
 
 /* The schema version of the database; 0 when it has no table yet. */
-static int schema_version(request_rec *r, ap_dbd_t *db)
+static int schema_version(apr_pool_t *p, ap_dbd_t *db)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     int v = 0;
-    if (apr_dbd_select(db->driver, r->pool, db->handle, &res,
+    if (apr_dbd_select(db->driver, p, db->handle, &res,
                        "SELECT version FROM llmgw_schema", 1)) {
         return 0;
     }
-    while (apr_dbd_get_row(db->driver, r->pool, res, &row, -1) == 0) {
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
         const char *s = apr_dbd_get_entry(db->driver, row, 0);
         if (s && atoi(s) > v) {
             v = atoi(s);
@@ -120,11 +133,11 @@ static int schema_version(request_rec *r, ap_dbd_t *db)
     return v;
 }
 
-static int run(request_rec *r, ap_dbd_t *db, const char *sql)
+static int run(server_rec *s, ap_dbd_t *db, const char *sql)
 {
     int n = 0, rv = apr_dbd_query(db->driver, db->handle, &n, sql);
     if (rv) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "llmgw_admin: schema "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "llmgw_admin: schema "
                       "statement failed (%s): %.60s...", db_error(db, rv),
                       sql);
     }
@@ -132,13 +145,13 @@ static int run(request_rec *r, ap_dbd_t *db, const char *sql)
 }
 
 /* Brings the schema to LLMGW_SCHEMA_VERSION, one version at a time. */
-static int migrate(request_rec *r, ap_dbd_t *db)
+static int migrate(server_rec *s, apr_pool_t *p, ap_dbd_t *db)
 {
     int d = llmgw_sql_dialect(apr_dbd_name(db->driver));
     int v, bad = 0, n;
 
     if (d < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "llmgw_admin: DBDriver %s "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "llmgw_admin: DBDriver %s "
                       "is not supported (use sqlite3 or pgsql)",
                       apr_dbd_name(db->driver));
         return -1;
@@ -147,38 +160,38 @@ static int migrate(request_rec *r, ap_dbd_t *db)
         /* readers never wait for the writer (persistent in the file) */
         apr_dbd_query(db->driver, db->handle, &n, "PRAGMA journal_mode=WAL");
     }
-    if (run(r, db, llmgw_schema_lock(d))) {
+    if (run(s, db, llmgw_schema_lock(d))) {
         return -1;
     }
-    v = schema_version(r, db);
+    v = schema_version(p, db);
     while (!bad && v < LLMGW_SCHEMA_VERSION) {
         const char *const *step = llmgw_schema_step(d, v);
         if (!step) {
             break;
         }
         if (d == LLMGW_SQL_PGSQL) {
-            bad = run(r, db, "BEGIN");
+            bad = run(s, db, "BEGIN");
         }
         for (; !bad && *step; step++) {
-            bad = run(r, db, *step);
+            bad = run(s, db, *step);
         }
         if (d == LLMGW_SQL_PGSQL) {
-            run(r, db, bad ? "ROLLBACK" : "COMMIT");
+            run(s, db, bad ? "ROLLBACK" : "COMMIT");
         }
         if (!bad) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_admin: "
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "llmgw_admin: "
                           "database schema migrated to version %d", v + 1);
             v++;
         }
     }
     if (d == LLMGW_SQL_SQLITE && bad) {
-        run(r, db, "ROLLBACK");
+        run(s, db, "ROLLBACK");
     }
     else {
-        run(r, db, llmgw_schema_unlock(d));
+        run(s, db, llmgw_schema_unlock(d));
     }
     if (!bad && v > LLMGW_SCHEMA_VERSION) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "llmgw_admin: the "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "llmgw_admin: the "
                       "database schema (version %d) is newer than this "
                       "module's (%d)", v, LLMGW_SCHEMA_VERSION);
     }
@@ -186,7 +199,7 @@ static int migrate(request_rec *r, ap_dbd_t *db)
 }
 
 /* Prepares this module's statements on a connection of the pool. */
-static int setup_conn(request_rec *r, ap_dbd_t *db)
+static int setup_conn(server_rec *s, ap_dbd_t *db)
 {
     int i, n;
     if (llmgw_sql_dialect(apr_dbd_name(db->driver)) == LLMGW_SQL_SQLITE) {
@@ -199,7 +212,7 @@ static int setup_conn(request_rec *r, ap_dbd_t *db)
         int rv = apr_dbd_prepare(db->driver, db->pool, db->handle,
                                  stmts[i].sql, stmts[i].label, &st);
         if (rv) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "llmgw_admin: cannot "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "llmgw_admin: cannot "
                           "prepare %s: %s", stmts[i].label, db_error(db, rv));
             return -1;
         }
@@ -207,6 +220,36 @@ static int setup_conn(request_rec *r, ap_dbd_t *db)
     }
     apr_hash_set(db->prepared, SETUP_LABEL, APR_HASH_KEY_STRING, db);
     return 0;
+}
+
+/* A connection of mod_dbd's pool, with the schema migrated (once per
+ * process) and this module's statements prepared (once per connection). */
+static ap_dbd_t *ready(server_rec *s, apr_pool_t *p, ap_dbd_t *db)
+{
+    if (!schema_ready) {
+        int bad;
+        if (schema_mutex) {
+            apr_thread_mutex_lock(schema_mutex);
+        }
+        bad = !schema_ready && migrate(s, p, db);
+        if (!bad) {
+            schema_ready = 1;
+        }
+        if (schema_mutex) {
+            apr_thread_mutex_unlock(schema_mutex);
+        }
+        if (bad) {
+            return NULL;
+        }
+    }
+    if (!db->prepared) {
+        db->prepared = apr_hash_make(db->pool);
+    }
+    if (!apr_hash_get(db->prepared, SETUP_LABEL, APR_HASH_KEY_STRING)
+        && setup_conn(s, db)) {
+        return NULL;
+    }
+    return db;
 }
 
 ap_dbd_t *adb_acquire(request_rec *r)
@@ -224,30 +267,27 @@ ap_dbd_t *adb_acquire(request_rec *r)
                       "connection (DBDriver, DBDParams)");
         return NULL;
     }
-    if (!schema_ready) {
-        int bad;
-        if (schema_mutex) {
-            apr_thread_mutex_lock(schema_mutex);
-        }
-        bad = !schema_ready && migrate(r, db);
-        if (!bad) {
-            schema_ready = 1;
-        }
-        if (schema_mutex) {
-            apr_thread_mutex_unlock(schema_mutex);
-        }
-        if (bad) {
-            return NULL;
-        }
+    return ready(r->server, r->pool, db);
+}
+
+ap_dbd_t *adb_open(server_rec *s, apr_pool_t *p)
+{
+    ap_dbd_t *db;
+    if (!dbd_open || !dbd_close || !(db = dbd_open(p, s))) {
+        return NULL;
     }
-    if (!db->prepared) {
-        db->prepared = apr_hash_make(db->pool);
-    }
-    if (!apr_hash_get(db->prepared, SETUP_LABEL, APR_HASH_KEY_STRING)
-        && setup_conn(r, db)) {
+    if (!ready(s, p, db)) {
+        dbd_close(s, db);
         return NULL;
     }
     return db;
+}
+
+void adb_close(server_rec *s, ap_dbd_t *db)
+{
+    if (db && dbd_close) {
+        dbd_close(s, db);
+    }
 }
 
 static apr_dbd_prepared_t *stmt(ap_dbd_t *db, adb_stmt_e st)
@@ -272,20 +312,18 @@ static const char **args_of(apr_pool_t *p, adb_stmt_e st, int *nargs,
     return args;
 }
 
-int adb_exec(request_rec *r, ap_dbd_t *db, adb_stmt_e st, int *nrows, ...)
+static int vexec(server_rec *s, apr_pool_t *p, ap_dbd_t *db, adb_stmt_e st,
+                 int *nrows, va_list ap)
 {
-    va_list ap;
     const char **args;
     int rv, n = 0, nargs;
-    va_start(ap, nrows);
-    args = args_of(r->pool, st, &nargs, ap);
-    va_end(ap);
-    rv = apr_dbd_pquery(db->driver, r->pool, db->handle, &n, stmt(db, st),
-                        nargs, args);
+    args = args_of(p, st, &nargs, ap);
+    rv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt(db, st), nargs,
+                        args);
     if (rv) {
         /* a constraint (a duplicate) is the caller's to explain: info */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "llmgw_admin: %s failed: "
-                      "%s", stmts[st].label, db_error(db, rv));
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "llmgw_admin: %s failed: "
+                     "%s", stmts[st].label, db_error(db, rv));
         return -1;
     }
     if (nrows) {
@@ -294,37 +332,78 @@ int adb_exec(request_rec *r, ap_dbd_t *db, adb_stmt_e st, int *nrows, ...)
     return 0;
 }
 
-int adb_select(request_rec *r, ap_dbd_t *db, adb_stmt_e st,
-               apr_array_header_t **rows, int ncols, ...)
+static int vselect(server_rec *s, apr_pool_t *p, ap_dbd_t *db,
+                   adb_stmt_e st, apr_array_header_t **rows, int ncols,
+                   va_list ap)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    va_list ap;
     const char **args;
     int rv, nargs;
 
-    va_start(ap, ncols);
-    args = args_of(r->pool, st, &nargs, ap);
-    va_end(ap);
-    rv = apr_dbd_pselect(db->driver, r->pool, db->handle, &res, stmt(db, st),
-                         1, nargs, args);
+    args = args_of(p, st, &nargs, ap);
+    rv = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt(db, st), 1,
+                         nargs, args);
     if (rv) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "llmgw_admin: %s failed: "
-                      "%s", stmts[st].label, db_error(db, rv));
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "llmgw_admin: %s failed: "
+                     "%s", stmts[st].label, db_error(db, rv));
         return -1;
     }
-    *rows = apr_array_make(r->pool, 4, sizeof(const char **));
-    while (apr_dbd_get_row(db->driver, r->pool, res, &row, -1) == 0) {
-        const char **cols = apr_pcalloc(r->pool,
+    *rows = apr_array_make(p, 4, sizeof(const char **));
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        const char **cols = apr_pcalloc(p,
                                         sizeof(const char *) * (apr_size_t)ncols);
         int i;
         for (i = 0; i < ncols; i++) {
             const char *v = apr_dbd_get_entry(db->driver, row, i);
-            cols[i] = v ? apr_pstrdup(r->pool, v) : NULL;
+            cols[i] = v ? apr_pstrdup(p, v) : NULL;
         }
         APR_ARRAY_PUSH(*rows, const char **) = cols;
     }
     return 0;
+}
+
+int adb_exec(request_rec *r, ap_dbd_t *db, adb_stmt_e st, int *nrows, ...)
+{
+    va_list ap;
+    int rv;
+    va_start(ap, nrows);
+    rv = vexec(r->server, r->pool, db, st, nrows, ap);
+    va_end(ap);
+    return rv;
+}
+
+int adb_select(request_rec *r, ap_dbd_t *db, adb_stmt_e st,
+               apr_array_header_t **rows, int ncols, ...)
+{
+    va_list ap;
+    int rv;
+    va_start(ap, ncols);
+    rv = vselect(r->server, r->pool, db, st, rows, ncols, ap);
+    va_end(ap);
+    return rv;
+}
+
+int adb_exec_s(server_rec *s, apr_pool_t *p, ap_dbd_t *db, adb_stmt_e st,
+               int *nrows, ...)
+{
+    va_list ap;
+    int rv;
+    va_start(ap, nrows);
+    rv = vexec(s, p, db, st, nrows, ap);
+    va_end(ap);
+    return rv;
+}
+
+int adb_select_s(server_rec *s, apr_pool_t *p, ap_dbd_t *db, adb_stmt_e st,
+                 apr_array_header_t **rows, int ncols, ...)
+{
+    va_list ap;
+    int rv;
+    va_start(ap, ncols);
+    rv = vselect(s, p, db, st, rows, ncols, ap);
+    va_end(ap);
+    return rv;
 }
 
 void adb_child_init(apr_pool_t *p)

@@ -313,6 +313,10 @@ static const command_rec quota_cmds[] = {
     { NULL }
 };
 
+/* How long the first request of a workspace's month waits for the
+ * checkpoint thread's restore check (the store may have come back empty). */
+#define CKPT_WAIT apr_time_from_sec(3)
+
 /* ------------------------------------------------------------ state */
 
 /* What one request knows about its key and counters. */
@@ -859,6 +863,7 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     llmgw_store_t *st;
     llmgw_decision_t d;
     const char *what = NULL;
+    apr_int64_t tokens, cost;
     int rv;
 
     if (!s || !s->key) {
@@ -878,18 +883,31 @@ static int quota_admit(request_rec *r, llmgw_request_t *req)
     if (!st) {
         return store_failed(r, NULL, s, "no store configured");
     }
-    if (llmgw_admission_run(r->pool, st, plan, &s->adm,
-                            plan->tpm > 0
-                                ? llmgw_token_reserve(req->prompt_estimate,
-                                                      req->max_tokens)
-                                : 0,
-                            plan->budget_micro_usd >= 0
-                                ? cost_reserve(r, req) : 0,
-                            s->now, &d, &what) != LLMGW_STORE_OK) {
+    tokens = plan->tpm > 0 ? llmgw_token_reserve(req->prompt_estimate,
+                                                 req->max_tokens) : 0;
+    cost = plan->budget_micro_usd >= 0 ? cost_reserve(r, req) : 0;
+    if (llmgw_admission_run(r->pool, st, plan, &s->adm, tokens, cost, s->now,
+                            &d, &what) != LLMGW_STORE_OK) {
         s->c = s->adm.c;
         return store_failed(r, st, s, what);
     }
     s->c = s->adm.c;
+    if (d.verdict == LLMGW_ADMIT && s->c.month_milli >= 0
+        && s->c.month_milli <= LLMGW_MILLI
+        && ckpt_kick(CKPT_WAIT)) {
+        /* The month counter was just created: a new month, or a store that
+         * came back empty, which the checkpoint thread has restored by now
+         * (once per workspace and month: the decision is taken again on the
+         * restored counters). */
+        rollback(r, st, s);
+        llmgw_admission_init(r->pool, &s->adm, s->key->workspace, s->now);
+        if (llmgw_admission_run(r->pool, st, plan, &s->adm, tokens, cost,
+                                s->now, &d, &what) != LLMGW_STORE_OK) {
+            s->c = s->adm.c;
+            return store_failed(r, st, s, what);
+        }
+        s->c = s->adm.c;
+    }
     if (d.verdict != LLMGW_ADMIT) {
         peek_counters(r, st, s);
         return refuse(r, s, &d);
@@ -958,28 +976,31 @@ static apr_int64_t usage_total(const llmgw_usage_t *u)
 /* A managed key's workspace: this request's usage under its provider and
  * model (billing's usage by model, from the same store as the limits). */
 static int model_usage(request_rec *r, llmgw_store_t *st, quota_req_t *s,
-                       llmgw_request_t *req, apr_int64_t total)
+                       llmgw_request_t *req, apr_int64_t total,
+                       const char **prefix)
 {
     const char *prov = req->answered_provider ? req->answered_provider
                      : req->provider ? req->provider->name : NULL;
     const char *model = req->answered_model ? req->answered_model
                                             : req->model;
     int bad = 0;
+    const char *mp;
     if (!prov || !model) {
         return 0;
     }
-    bad |= ctr_add(r, st, s, llmgw_admin_model_counter(r->pool, prov, model,
-                                                        "requests"),
+    /* "m-HEX-": one digest for the four counters */
+    *prefix = mp = llmgw_admin_model_counter(r->pool, prov, model, "");
+    bad |= ctr_add(r, st, s, apr_pstrcat(r->pool, mp, "requests", NULL),
                    LLMGW_WIN_MONTH, 1, NULL);
     if (!req->cache_hit && total > 0) {
         if (req->usage.prompt_tokens > 0) {
-            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
-                               r->pool, prov, model, "prompt"),
+            bad |= ctr_add(r, st, s, apr_pstrcat(r->pool, mp, "prompt",
+                                                 NULL),
                            LLMGW_WIN_MONTH, req->usage.prompt_tokens, NULL);
         }
         if (req->usage.completion_tokens > 0) {
-            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
-                               r->pool, prov, model, "completion"),
+            bad |= ctr_add(r, st, s, apr_pstrcat(r->pool, mp, "completion",
+                                                 NULL),
                            LLMGW_WIN_MONTH, req->usage.completion_tokens,
                            NULL);
         }
@@ -987,8 +1008,7 @@ static int model_usage(request_rec *r, llmgw_store_t *st, quota_req_t *s,
     if (!req->cache_hit && req->cost_usd > 0) {
         apr_int64_t micro = (apr_int64_t)llround(req->cost_usd * 1e6);
         if (micro > 0) {
-            bad |= ctr_add(r, st, s, llmgw_admin_model_counter(
-                               r->pool, prov, model, "cost"),
+            bad |= ctr_add(r, st, s, apr_pstrcat(r->pool, mp, "cost", NULL),
                            LLMGW_WIN_MONTH, micro, NULL);
         }
     }
@@ -1003,6 +1023,7 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
     llmgw_store_t *st;
     const llmgw_plan_t *plan;
     apr_int64_t credit, extra, total, held;
+    const char *model_prefix = NULL;
     int bad = 0;
 
     if (!s || !s->admitted || !(st = get_store(r->server))) {
@@ -1048,8 +1069,11 @@ static int quota_completed(request_rec *r, llmgw_request_t *req)
                        total, NULL);
     }
     if (s->key->managed && req->status < 500) {
-        bad |= model_usage(r, st, s, req, total);
+        bad |= model_usage(r, st, s, req, total, &model_prefix);
     }
+    /* with a database: checkpointed within LLMGW_CKPT_PERIOD s */
+    ckpt_note(r, s->key->workspace, s->win[LLMGW_WIN_MONTH].start,
+              model_prefix);
     if (bad) {
         warn_store(r, st, "settlement after the response");
     }
@@ -1213,6 +1237,15 @@ static int quota_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void quota_child_init(apr_pool_t *p, server_rec *s)
 {
     managed_child_init(p, s);
+    ckpt_child_init(p, s);
+}
+
+static int quota_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    (void)plog; (void)ptemp;
+    ckpt_pre_config(pconf);
+    return OK;
 }
 
 static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -1257,12 +1290,13 @@ static int quota_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                    LLMGW_DIGEST_LEN);
         }
     }
-    return OK;
+    return ckpt_post_config(pconf, s);
 }
 
 static void quota_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_pre_config(quota_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(quota_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(quota_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(usage_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -74,6 +74,7 @@ typedef enum {
     ADB_PKEY_LIST, ADB_PKEY_GET, ADB_PKEY_INSERT, ADB_PKEY_DELETE,
     ADB_POLICY_GET, ADB_POLICY_PUT,
     ADB_MODEL_ADD, ADB_MODEL_LIST,
+    ADB_CKPT_PUT, ADB_CKPT_LIST,
     ADB_N
 } adb_stmt_e;
 
@@ -90,6 +91,16 @@ int adb_exec(request_rec *r, ap_dbd_t *db, adb_stmt_e st, int *nrows, ...);
  * SQL NULL), in the request pool. 0 or -1 (logged). */
 int adb_select(request_rec *r, ap_dbd_t *db, adb_stmt_e st,
                apr_array_header_t **rows, int ncols, ...);
+
+/* The same outside a request (the checkpoint thread): a connection of
+ * mod_dbd's pool taken with ap_dbd_open (NULL when there is none), given
+ * back with adb_close; statements run with the pool p, logged on s. */
+ap_dbd_t *adb_open(server_rec *s, apr_pool_t *p);
+void adb_close(server_rec *s, ap_dbd_t *db);
+int adb_exec_s(server_rec *s, apr_pool_t *p, ap_dbd_t *db, adb_stmt_e st,
+               int *nrows, ...);
+int adb_select_s(server_rec *s, apr_pool_t *p, ap_dbd_t *db, adb_stmt_e st,
+                 apr_array_header_t **rows, int ncols, ...);
 
 /* Whether mod_dbd is loaded (its optional functions found). */
 int adb_available(void);
@@ -146,6 +157,26 @@ void managed_note_model(request_rec *r, const char *workspace,
                         const char *model);
 
 void managed_child_init(apr_pool_t *p, server_rec *s);
+
+/* ------------------------------------------------ checkpoint (usage_ckpt.c) */
+
+void ckpt_pre_config(apr_pool_t *pconf);
+int ckpt_post_config(apr_pool_t *pconf, server_rec *s);
+void ckpt_child_init(apr_pool_t *p, server_rec *s);
+
+/* A request counted in a workspace's month (and in a model's counters,
+ * model_prefix: llmgw_admin_model_counter(p, provider, model, "")): they
+ * are checkpointed within LLMGW_CKPT_PERIOD s. Memory work only. */
+void ckpt_note(request_rec *r, const char *workspace, apr_time_t period,
+               const char *model_prefix);
+
+/* A month counter was just created (a new month, or a store that came
+ * back empty): the thread checks the restore marker now. Waits up to
+ * `wait` (0: not at all) for a check that reaches the store (asked again
+ * every 50 ms while the thread's store handle fails), on a condition
+ * variable (no lock held); 1 when one did: the month's counters hold any
+ * restored base. */
+int ckpt_kick(apr_interval_time_t wait);
 
 /* ------------------------------------------------ handler (admin.c) */
 

@@ -74,7 +74,7 @@ sub chat {
 my $WS = "pg-ws-$tag";
 my ($r, $j) = call($n1, 'POST', '/v1/workspaces', { name => 'On PG', plan => 'pg-plan', id => $WS }, $ADMIN);
 is $r->code, 201, 'node 1: POST workspaces';
-is $pg->psql('SELECT version FROM llmgw_schema'), '2', 'the module migrated the empty database to schema version 2';
+is $pg->psql('SELECT version FROM llmgw_schema'), '3', 'the module migrated the empty database to schema version 3';
 ($r, $j) = call($n2, 'POST', '/v1/workspaces', { name => 'Dup', plan => 'pg-plan', id => $WS }, $ADMIN);
 is $r->code, 409, 'node 2: the same id is a duplicate (409)';
 ($r, $j) = call($n2, 'GET', "/v1/workspaces/$WS", undef, $ADMIN);

@@ -5,7 +5,7 @@
  * mod_dbd). Version 1: workspaces, keys (SHA-256 of the secret only),
  * provider keys (sealed), policies. Version 2: the models a workspace used
  * in a month (for billing's usage by model) and an index of keys by
- * workspace. A new version is one more step at the end of each list.
+ * workspace. Version 3: the monthly usage checkpoint. A new version is one more step at the end of each list.
  */
 #include <string.h>
 
@@ -60,7 +60,21 @@ static const char *const v2[] = {
     NULL
 };
 
-static const char *const *const steps[] = { v1, v2 };
+/* Version 3: the month's counters checkpointed (absolute values, the
+ * larger kept), restored into a store that lost them. */
+static const char *const v3[] = {
+    "CREATE TABLE IF NOT EXISTS llmgw_usage_checkpoint ("
+    " workspace_id VARCHAR(64) NOT NULL,"
+    " period BIGINT NOT NULL,"
+    " counter VARCHAR(64) NOT NULL,"
+    " value BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " PRIMARY KEY (period, workspace_id, counter))",
+    "UPDATE llmgw_schema SET version = 3",
+    NULL
+};
+
+static const char *const *const steps[] = { v1, v2, v3 };
 
 int llmgw_sql_dialect(const char *driver_name)
 {

@@ -723,6 +723,135 @@ START_TEST(schema_steps)
 }
 END_TEST
 
+/* ------------------------------------------------------------ checkpoint */
+
+START_TEST(checkpoint_counters)
+{
+    const char *mp = llmgw_admin_model_counter(tp, "mock", "echo", "");
+    int i;
+    /* every counter a checkpoint writes may be restored */
+    for (i = 0; llmgw_ckpt_ws_counters[i]; i++) {
+        ck_assert(llmgw_ckpt_counter_ok(llmgw_ckpt_ws_counters[i]));
+    }
+    for (i = 0; llmgw_ckpt_model_what[i]; i++) {
+        const char *c = llmgw_admin_model_counter(tp, "mock", "echo",
+                                                  llmgw_ckpt_model_what[i]);
+        ck_assert(llmgw_ckpt_counter_ok(c));
+        ck_assert_str_eq(c, apr_pstrcat(tp, mp, llmgw_ckpt_model_what[i],
+                                        NULL));
+    }
+    ck_assert(llmgw_ckpt_counter_ok(LLMGW_CTR_MONTH));
+    ck_assert(llmgw_ckpt_counter_ok(LLMGW_CTR_COST));
+    /* the short windows and anything else are never restored */
+    ck_assert(!llmgw_ckpt_counter_ok(LLMGW_CTR_MINUTE));
+    ck_assert(!llmgw_ckpt_counter_ok(LLMGW_CTR_HOUR));
+    ck_assert(!llmgw_ckpt_counter_ok(LLMGW_CTR_TOKENS));
+    ck_assert(!llmgw_ckpt_counter_ok(NULL));
+    ck_assert(!llmgw_ckpt_counter_ok(""));
+    ck_assert(!llmgw_ckpt_counter_ok(mp));
+    ck_assert(!llmgw_ckpt_counter_ok("m-0123456789abcdef-other"));
+    ck_assert(!llmgw_ckpt_counter_ok("m-0123456789ABCDEF-cost"));
+    ck_assert(!llmgw_ckpt_counter_ok("m-0123456789abcde-cost"));
+    ck_assert(!llmgw_ckpt_counter_ok("m-0123456789abcdef-cost:x"));
+    ck_assert(!llmgw_ckpt_counter_ok("month:1"));
+}
+END_TEST
+
+START_TEST(checkpoint_entries)
+{
+    const char *mp = llmgw_admin_model_counter(tp, "mock", "echo", "");
+    const char *e = llmgw_ckpt_entry(tp, "ws-1", 1764547200, mp);
+    const char *ws = NULL;
+    apr_int64_t period = 0;
+    apr_array_header_t *c = NULL;
+    int i, n = 0;
+
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, e, &ws, &period, &c), 0);
+    ck_assert_str_eq(ws, "ws-1");
+    ck_assert(period == 1764547200);
+    for (i = 0; llmgw_ckpt_ws_counters[i]; i++, n++) {
+        ck_assert_str_eq(APR_ARRAY_IDX(c, n, const char *),
+                         llmgw_ckpt_ws_counters[i]);
+    }
+    for (i = 0; llmgw_ckpt_model_what[i]; i++, n++) {
+        ck_assert_str_eq(APR_ARRAY_IDX(c, n, const char *),
+                         llmgw_admin_model_counter(tp, "mock", "echo",
+                                                   llmgw_ckpt_model_what[i]));
+    }
+    ck_assert_int_eq(c->nelts, n);
+
+    /* a static key's workspace: no model */
+    e = llmgw_ckpt_entry(tp, "static", 0, NULL);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, e, &ws, &period, &c), 0);
+    ck_assert_int_eq(c->nelts, 4);
+    ck_assert(period == 0);
+
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, NULL, &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws\n1", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws\n\n", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws\n-5\n", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws\n5x\n", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "w:s\n5\n", &ws, &period, &c), -1);
+    ck_assert_int_eq(llmgw_ckpt_entry_counters(tp, "ws\n5\nm-zz", &ws, &period, &c), -1);
+}
+END_TEST
+
+START_TEST(checkpoint_rows_and_merge)
+{
+    llmgw_ckpt_row_t row;
+    const char *good[] = { "ws-1", "requests-month", "42" };
+    const char *model[] = { "ws-1", "m-0123456789abcdef-prompt", "0" };
+    const char *bad[][3] = {
+        { NULL, "month", "1" }, { "ws", NULL, "1" }, { "ws", "month", NULL },
+        { "w s", "month", "1" }, { "ws", "minute", "1" }, { "ws", "month", "" },
+        { "ws", "month", "-1" }, { "ws", "month", "1x" },
+        { "ws", "month", "99999999999999999999" },
+    };
+    apr_size_t i;
+
+    ck_assert_int_eq(llmgw_ckpt_row(good, &row), 0);
+    ck_assert_str_eq(row.workspace, "ws-1");
+    ck_assert_str_eq(row.counter, "requests-month");
+    ck_assert(row.value == 42);
+    ck_assert_int_eq(llmgw_ckpt_row(model, &row), 0);
+    ck_assert(row.value == 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(llmgw_ckpt_row(bad[i], &row) == -1, "row %d", (int)i);
+    }
+
+    /* the larger value wins: two nodes (or a store restarted and not yet
+     * restored) never take a checkpoint backwards */
+    ck_assert(llmgw_ckpt_merge(10, 12) == 12);
+    ck_assert(llmgw_ckpt_merge(12, 10) == 12);
+    ck_assert(llmgw_ckpt_merge(12, 0) == 12);
+    ck_assert(llmgw_ckpt_merge(7, 7) == 7);
+
+    ck_assert_str_eq(llmgw_ckpt_marker_key(tp, 1764547200),
+                     "llmgw:q:restored:1764547200");
+}
+END_TEST
+
+START_TEST(checkpoint_schema)
+{
+    int d, found = 0, n;
+    for (d = LLMGW_SQL_SQLITE; d <= LLMGW_SQL_PGSQL; d++) {
+        const char *const *st = llmgw_schema_step(d, 2);
+        ck_assert_ptr_nonnull(st);
+        for (n = 0; st[n]; n++) {
+            if (strstr(st[n], "llmgw_usage_checkpoint")) {
+                found++;
+                /* the upsert's conflict target */
+                ck_assert_ptr_nonnull(strstr(st[n],
+                    "PRIMARY KEY (period, workspace_id, counter)"));
+            }
+        }
+    }
+    ck_assert_int_eq(found, 2);
+    ck_assert_int_eq(LLMGW_SCHEMA_VERSION, 3);
+}
+END_TEST
+
 static Suite *admin_suite(void)
 {
     Suite *s = suite_create("admin");
@@ -747,6 +876,11 @@ static Suite *admin_suite(void)
     tc = ut_tcase(s, "billing", 0);
     tcase_add_test(tc, billing_objects);
     tcase_add_test(tc, schema_steps);
+    tc = ut_tcase(s, "checkpoint", 0);
+    tcase_add_test(tc, checkpoint_counters);
+    tcase_add_test(tc, checkpoint_entries);
+    tcase_add_test(tc, checkpoint_rows_and_merge);
+    tcase_add_test(tc, checkpoint_schema);
     return s;
 }
 
