@@ -291,6 +291,9 @@ static int llmgw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     store_hints.lock_file_base = ap_runtime_dir_relative(pconf, "llmgw-store");
     store_hints.max_threads = 1;
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &store_hints.max_threads);
+    /* and the background threads that use the store (the usage
+     * checkpoint), so they never make a worker wait for a connection */
+    store_hints.max_threads += 1;
     if (be->create) {
         rv = be->create(pconf, store_spec.conf, &store_hints, &store_shared);
         if (rv != APR_SUCCESS) {
