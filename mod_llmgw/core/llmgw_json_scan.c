@@ -1116,14 +1116,50 @@ void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s)
 
 void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v)
 {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, v);
-    llmgw_buf_append(b, num, (apr_size_t)n);
+    char num[24], *w = num + sizeof(num);
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+
+    do {                        /* digits from the end: no snprintf */
+        *--w = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--w = '-';
+    }
+    llmgw_buf_append(b, w, (apr_size_t)(num + sizeof(num) - w));
 }
 
 void llmgw_buf_json_real(llmgw_buf_t *b, double v)
 {
-    dump_t o = { NULL, 0, 0, llmgw_num_precision(v), 0, b };
+    dump_t o = { NULL, 0, 0, 0, 0, b };
+    double h = v * 100;
+
+    /* A value with at most two decimals (0, 1, 0.7, 0.95: what clients
+     * send as temperature or top_p): v is the double nearest to k/100, so
+     * "%.15g" prints k/100's digits, trailing zeros removed; written here
+     * without the three snprintf calls of the general path. */
+    if (h > -1e13 && h < 1e13 && (v != 0 || !signbit(v))) {
+        apr_int64_t k = (apr_int64_t)(h < 0 ? h - 0.5 : h + 0.5);
+        if ((double)k / 100 == v) {
+            apr_int64_t ip = k / 100, fp = k % 100;
+            if (k < 0) {
+                LLMGW_BUF_LIT(b, "-");
+                ip = -ip;
+                fp = -fp;
+            }
+            llmgw_buf_int(b, ip);
+            LLMGW_BUF_LIT(b, ".");
+            if (fp % 10 == 0) {
+                llmgw_buf_int(b, fp / 10);
+            }
+            else {
+                char d[2] = { (char)('0' + fp / 10), (char)('0' + fp % 10) };
+                llmgw_buf_append(b, d, 2);
+            }
+            return;
+        }
+    }
+    o.prec = llmgw_num_precision(v);
     put_real(&o, v);
 }
 

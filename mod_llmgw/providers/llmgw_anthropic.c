@@ -620,16 +620,16 @@ static void w_body(wr_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
     W_LIT(b, "]}");
 }
 
-/* The Anthropic body of the chat request req, into out (pool p). */
-static int anth_write_request(apr_pool_t *p, const json_t *req,
+/* The Anthropic body of the chat request in, into out (pool p). */
+static int anth_write_request(apr_pool_t *p, const llmgw_xlate_in_t *in,
                               const llmgw_xlate_ctx_t *x, llmgw_buf_t *out,
                               const char **err)
 {
     llmgw_chat_request_t *r;
     wr_t w;
 
-    if (llmgw_chat_request_read(p, req, anth_params, "anthropic", x, &r,
-                                err)) {
+    if (llmgw_chat_request_read_in(p, in, anth_params, "anthropic", x, &r,
+                                   err)) {
         return -1;
     }
     memset(&w, 0, sizeof(w));
@@ -655,20 +655,15 @@ static int anth_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
                             const llmgw_xlate_in_t *in, const char **out,
                             apr_size_t *out_len, const char **err)
 {
-    json_t *tree = in->tree ? in->tree : llmgw_xlate_in_tree(in);
     llmgw_buf_t b;
 
     (void)self;
-    if (!tree) {
-        *err = "the request body is not valid JSON";
-        return 400;
-    }
     if (in->ep != LLMGW_EP_CHAT) {
         *err = apr_psprintf(p, "provider '%s' does not support %s",
                             x->provider, in->endpoint_name);
         return 400;
     }
-    if (anth_write_request(p, tree, x, &b, err)) {
+    if (anth_write_request(p, in, x, &b, err)) {
         return 400;
     }
     *out = b.data;

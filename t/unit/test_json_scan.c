@@ -336,6 +336,59 @@ START_TEST(buf_writers_same_as_dumps)
 }
 END_TEST
 
+/* The writers' short paths (a real with at most two decimals, an integer
+ * without snprintf): the bytes of llmgw_json_dumps for a sweep of values
+ * around them (negative, -0, .x5, past two decimals, large, extremes). */
+START_TEST(buf_real_int_short_paths)
+{
+    static const double extra[] = {
+        -0.0, 0.0, 0.1 + 0.2, 1e12, 99999999999.99, 1e13, -1e13, 1e15,
+        123456789012.34, 0.005, 0.015, 1.005, 2.675, -1.05, 1e-7, 5e-324,
+        1.7976931348623157e308, 0.29, 0.57, 1.15, 4.35
+    };
+    static const apr_int64_t ints[] = {
+        0, 1, -1, 9, 10, -10, 1234567890, APR_INT64_MAX, APR_INT64_MIN,
+        APR_INT64_MIN + 1
+    };
+    llmgw_buf_t b;
+    int k;
+    apr_size_t i;
+
+    llmgw_buf_init(&b, tp, 0);
+    for (k = -3000; k <= 3000; k++) {
+        double vs[3] = { k / 100.0, k / 1000.0, k * 0.01 };
+        for (i = 0; i < 3; i++) {
+            json_t *one = json_real(vs[i]);
+            char *want = llmgw_json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
+            b.len = 0;
+            llmgw_buf_json_real(&b, vs[i]);
+            b.data[b.len] = '\0';
+            ck_assert_str_eq(b.data, want);
+            free(want);
+            json_decref(one);
+        }
+    }
+    for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+        json_t *one = json_real(extra[i]);
+        char *want = llmgw_json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
+        b.len = 0;
+        llmgw_buf_json_real(&b, extra[i]);
+        b.data[b.len] = '\0';
+        ck_assert_str_eq(b.data, want);
+        free(want);
+        json_decref(one);
+    }
+    for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "%" APR_INT64_T_FMT, ints[i]);
+        b.len = 0;
+        llmgw_buf_int(&b, ints[i]);
+        b.data[b.len] = '\0';
+        ck_assert_str_eq(b.data, want);
+    }
+}
+END_TEST
+
 START_TEST(text_parse_agrees_with_tree)
 {
     both("{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
@@ -621,6 +674,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, loadb_same_as_jansson);
     tcase_add_test(tc, dump_same_as_jansson);
     tcase_add_test(tc, buf_writers_same_as_dumps);
+    tcase_add_test(tc, buf_real_int_short_paths);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
