@@ -565,27 +565,60 @@ static int read_calls(rd_t *rd, const llmgw_jspan_t *calls,
     return llmgw_json_each(calls, read_call, &cs) ? -1 : 0;
 }
 
-typedef struct {
-    rd_t *rd;
-    llmgw_chat_request_t *r;
-} msgs_t;
+/* A message's members, collected in the request's one pass (or picked
+ * from its span when the text went another way). */
+enum { VB_TOP = 1, VB_MSGS, VB_MSG };
 
-static int read_message(void *baton, const char *key, apr_size_t klen,
-                        int escaped, const llmgw_jspan_t *jm)
+static const char *const msg_names[] = {
+    "role", "content", "name", "tool_calls", "tool_call_id"
+};
+#define MSG_NAMES 5
+
+typedef struct {
+    int kind;                   /* VB_MSG */
+    llmgw_jspan_t v[MSG_NAMES];
+} msg_rec_t;
+
+static msg_rec_t *push_rec(apr_array_header_t *recs)
 {
-    static const char *const names[] = {
-        "role", "content", "name", "tool_calls", "tool_call_id"
-    };
-    rd_t *rd = ((msgs_t *)baton)->rd;
-    llmgw_chat_request_t *r = ((msgs_t *)baton)->r;
-    llmgw_jspan_t v[5];
-    const char *role;
-    llmgw_chat_msg_t *m;
+    msg_rec_t *rec = apr_array_push(recs);
+    memset(rec, 0, sizeof(*rec));
+    rec->kind = VB_MSG;
+    return rec;
+}
+
+static void rec_member(msg_rec_t *rec, const char *key, apr_size_t klen,
+                       int escaped, const llmgw_jspan_t *v)
+{
+    int i;
+
+    for (i = 0; i < MSG_NAMES; i++) {
+        if (llmgw_json_key_is(key, klen, escaped, msg_names[i])) {
+            rec->v[i] = *v;         /* the last one wins, as in jansson */
+            break;
+        }
+    }
+}
+
+static int collect_rec(void *baton, const char *key, apr_size_t klen,
+                       int escaped, const llmgw_jspan_t *jm)
+{
+    msg_rec_t *rec = push_rec(baton);
 
     (void)key;
     (void)klen;
     (void)escaped;
-    pick(jm, names, v, 5);
+    pick(jm, msg_names, rec->v, MSG_NAMES);
+    return 0;
+}
+
+static int read_message(rd_t *rd, llmgw_chat_request_t *r,
+                        const msg_rec_t *rec)
+{
+    const llmgw_jspan_t *v = rec->v;
+    const char *role;
+    llmgw_chat_msg_t *m;
+
     role = span_cstr(rd->p, &v[0]);
     if (role == NULL) {
         return fail(rd, "every message must be an object with a role");
@@ -634,19 +667,26 @@ static int read_message(void *baton, const char *key, apr_size_t klen,
     return 0;
 }
 
+/* recs: the messages' members collected in the request's pass, NULL to
+ * pick them from the span now. */
 static int read_messages(rd_t *rd, const llmgw_jspan_t *msgs,
-                         llmgw_chat_request_t *r)
+                         apr_array_header_t *recs, llmgw_chat_request_t *r)
 {
-    msgs_t c;
+    int i;
 
     if (!SPAN_IS(msgs, LLMGW_JV_ARRAY)) {
         return fail(rd, "messages must be a non-empty array");
     }
-    r->messages = apr_array_make(rd->p, 4, sizeof(llmgw_chat_msg_t));
-    c.rd = rd;
-    c.r = r;
-    if (llmgw_json_each(msgs, read_message, &c)) {
-        return -1;
+    if (recs == NULL) {
+        recs = apr_array_make(rd->p, 4, sizeof(msg_rec_t));
+        llmgw_json_each(msgs, collect_rec, recs);
+    }
+    r->messages = apr_array_make(rd->p, recs->nelts ? recs->nelts : 1,
+                                 sizeof(llmgw_chat_msg_t));
+    for (i = 0; i < recs->nelts; i++) {
+        if (read_message(rd, r, &APR_ARRAY_IDX(recs, i, msg_rec_t))) {
+            return -1;
+        }
     }
     if (r->messages->nelts == 0) {
         return fail(rd, "messages must be a non-empty array");
@@ -909,11 +949,70 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
  * texts are read where they are), every other member made a jansson value
  * of top (they are few and small: the parameters' readers and the
  * parameter table take them as values). */
+typedef struct top top_t;
 typedef struct {
+    int kind;                   /* VB_MSGS */
+    top_t *t;
+} msgs_vb_t;
+
+struct top {
+    int kind;                   /* VB_TOP */
     json_t *top;
     llmgw_jspan_t messages;
+    apr_array_header_t *recs;   /* msg_rec_t of the last messages array */
+    msgs_vb_t msgs;
     int bad;                    /* a member jansson refuses */
-} top_t;
+};
+
+/* The visitor's batons: the top level, the messages array, a message. */
+static void *req_enter(void *baton, const char *key, apr_size_t klen,
+                       int escaped)
+{
+    msgs_vb_t *mv = baton;
+
+    (void)key;
+    (void)klen;
+    (void)escaped;
+    return mv->kind == VB_MSGS ? push_rec(mv->t->recs) : NULL;
+}
+
+static void *req_enter_array(void *baton, const char *key, apr_size_t klen,
+                             int escaped)
+{
+    top_t *t = baton;
+
+    if (t->kind != VB_TOP
+        || !llmgw_json_key_is(key, klen, escaped, "messages")) {
+        return NULL;
+    }
+    t->recs->nelts = 0;         /* a repeated member: the last one wins */
+    return &t->msgs;
+}
+
+static int top_member(void *baton, const char *key, apr_size_t klen,
+                      int escaped, const llmgw_jspan_t *v);
+
+static int req_member(void *baton, const char *key, apr_size_t klen,
+                      int escaped, const llmgw_jspan_t *v)
+{
+    int kind = *(int *)baton;
+
+    if (kind == VB_MSG) {
+        rec_member(baton, key, klen, escaped, v);
+        return 0;
+    }
+    if (kind == VB_MSGS) {
+        if (v->type != LLMGW_JV_OBJECT) {
+            push_rec(((msgs_vb_t *)baton)->t->recs);   /* no role */
+        }
+        return 0;
+    }
+    return top_member(baton, key, klen, escaped, v);
+}
+
+static const llmgw_json_visitor_t req_visitor = {
+    req_member, req_enter, req_enter_array
+};
 
 static int top_member(void *baton, const char *key, apr_size_t klen,
                       int escaped, const llmgw_jspan_t *v)
@@ -1014,10 +1113,15 @@ int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
     *out = NULL;
     *err = NULL;
     memset(&t, 0, sizeof(t));
+    t.kind = VB_TOP;
+    t.msgs.kind = VB_MSGS;
+    t.msgs.t = &t;
+    t.recs = apr_array_make(p, 4, sizeof(msg_rec_t));
     t.top = pool_own(p, json_object());
-    ok = llmgw_json_object_each(text, len, &whole, top_member, &t);
+    ok = llmgw_json_object_visit(text, len, &whole, &req_visitor, &t);
     if (ok == 0 && !t.bad && deeper_than_scanner(p, text, len, &t)) {
         ok = 1;
+        t.recs = NULL;          /* picked from the messages' own text */
     }
     if (ok != 1) {
         *err = ok == 0 && !t.bad && llmgw_json_valid(text, len)
@@ -1034,7 +1138,7 @@ int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
     rd.err = NULL;
     r = apr_pcalloc(p, sizeof(*r));
     r->model = jstr(t.top, "model");
-    if (read_messages(&rd, &t.messages, r)
+    if (read_messages(&rd, &t.messages, t.recs, r)
         || read_tools(&rd, t.top, table, r)
         || read_params(&rd, t.top, table, r)) {
         *err = rd.err ? rd.err : "invalid request";

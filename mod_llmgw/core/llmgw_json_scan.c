@@ -365,6 +365,84 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
  * to that baton) instead of scanned, so each byte is read once. 1 when
  * valid, 0 when not, -1 when a callback stopped the walk. */
 static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                        void *baton);
+static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton);
+
+/* The value at c->p, entered when the visitor asks (an object: enter, an
+ * array: enter_array), else scanned; its span into val. 1, 0 (invalid) or
+ * -1 (a member() stopped). */
+static int visit_value(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton, const char *key, apr_size_t klen,
+                       int esc, llmgw_jspan_t *val)
+{
+    void *kid;
+    int rv;
+
+    if (c->p < c->end && *c->p == '{' && v->enter
+        && (kid = v->enter(baton, key, klen, esc)) != NULL) {
+        val->p = c->p;
+        if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
+            return rv;
+        }
+        val->type = LLMGW_JV_OBJECT;
+    }
+    else if (c->p < c->end && *c->p == '[' && v->enter_array
+             && (kid = v->enter_array(baton, key, klen, esc)) != NULL) {
+        val->p = c->p;
+        if ((rv = visit_array(c, depth + 1, v, kid)) != 1) {
+            return rv;
+        }
+        val->type = LLMGW_JV_ARRAY;
+    }
+    else {
+        return scan_value(c, depth + 1, val);
+    }
+    val->len = (apr_size_t)(c->p - val->p);
+    val->escaped = 0;
+    return 1;
+}
+
+static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton)
+{
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return 0;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        llmgw_jspan_t val;
+        int rv;
+
+        if ((rv = visit_value(c, depth, v, baton, NULL, 0, 0, &val)) != 1) {
+            return rv;
+        }
+        if (v->member(baton, NULL, 0, 0, &val)) {
+            return -1;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            return 0;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p != ']') {
+            return 0;
+        }
+        c->p++;
+        return 1;
+    }
+}
+
+static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
                         void *baton)
 {
     int esc;
@@ -382,7 +460,7 @@ static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
         const char *key;
         apr_size_t klen;
         llmgw_jspan_t val;
-        void *kid;
+        int rv;
 
         if (c->p >= c->end || *c->p != '"') {
             return 0;
@@ -398,19 +476,9 @@ static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
         }
         c->p++;
         ws(c);
-        if (v->enter && c->p < c->end && *c->p == '{'
-            && (kid = v->enter(baton, key, klen, esc)) != NULL) {
-            int rv;
-            val.p = c->p;
-            if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
-                return rv;
-            }
-            val.len = (apr_size_t)(c->p - val.p);
-            val.type = LLMGW_JV_OBJECT;
-            val.escaped = 0;
-        }
-        else if (!scan_value(c, depth + 1, &val)) {
-            return 0;
+        if ((rv = visit_value(c, depth, v, baton, key, klen, esc,
+                              &val)) != 1) {
+            return rv;
         }
         if (v->member(baton, key, klen, esc, &val)) {
             return -1;
@@ -460,7 +528,7 @@ int llmgw_json_object_each(const char *buf, apr_size_t len,
                            llmgw_jspan_t *top, llmgw_json_member_fn fn,
                            void *baton)
 {
-    llmgw_json_visitor_t v = { fn, NULL };
+    llmgw_json_visitor_t v = { fn, NULL, NULL };
     return llmgw_json_object_visit(buf, len, top, &v, baton);
 }
 

@@ -1189,7 +1189,7 @@ static void *enter_member(void *baton, const char *key, apr_size_t klen,
 }
 
 static const llmgw_json_visitor_t event_visitor = {
-    field_member, enter_member
+    field_member, enter_member, NULL
 };
 
 static const llmgw_jspan_t *field(const fields_t *f, int i)

@@ -558,7 +558,7 @@ static int visit_member(void *baton, const char *key, apr_size_t klen,
 {
     visit_log_t *l = baton;
     (void)key_escaped;
-    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, key ? key : "", klen);
     llmgw_buf_append(&l->log, "=", 1);
     llmgw_buf_append(&l->log, v->p, v->len);
     llmgw_buf_append(&l->log, ";", 1);
@@ -574,7 +574,7 @@ static void *visit_enter(void *baton, const char *key, apr_size_t klen,
         return NULL;
     }
     llmgw_buf_append(&l->log, "<", 1);
-    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, key ? key : "", klen);
     llmgw_buf_append(&l->log, ">", 1);
     return l;
 }
@@ -582,7 +582,8 @@ static void *visit_enter(void *baton, const char *key, apr_size_t klen,
 static const char *visit(const char *doc, apr_size_t n, const char *skip,
                          int stop_at, int *rv)
 {
-    static const llmgw_json_visitor_t vis = { visit_member, visit_enter };
+    static const llmgw_json_visitor_t vis = { visit_member, visit_enter,
+                                              NULL };
     visit_log_t l;
     llmgw_jspan_t top;
 
@@ -598,6 +599,57 @@ static const char *visit(const char *doc, apr_size_t n, const char *skip,
     }
     return apr_pstrmemdup(tp, l.log.data ? l.log.data : "", l.log.len);
 }
+
+static void *visit_enter_array(void *baton, const char *key,
+                               apr_size_t klen, int key_escaped)
+{
+    visit_log_t *l = baton;
+    (void)key_escaped;
+    llmgw_buf_append(&l->log, "[", 1);
+    llmgw_buf_append(&l->log, key ? key : "#", key ? klen : 1);
+    llmgw_buf_append(&l->log, "]", 1);
+    return l;
+}
+
+/* Arrays entered: their elements reported (key NULL, logged as an empty
+ * key) in the same pass, object and array elements entered in turn; the
+ * validity as llmgw_json_object_each's on every one-byte mutation. */
+START_TEST(object_visit_arrays)
+{
+    static const llmgw_json_visitor_t vis = {
+        visit_member, visit_enter, visit_enter_array
+    };
+    const char *doc = "{\"a\":[1, {\"b\":[true]} ,[\"x\"],[]],\"c\":{}}";
+    static const char subst[] = "{}[]\",:\\ 0x";
+    apr_size_t n = strlen(doc), i, k;
+    char *buf = malloc(n + 1);
+    visit_log_t l;
+    llmgw_jspan_t top;
+    int rv;
+
+    memset(&l, 0, sizeof(l));
+    llmgw_buf_init(&l.log, tp, 0);
+    ck_assert_int_eq(llmgw_json_object_visit(doc, n, &top, &vis, &l), 1);
+    llmgw_buf_append(&l.log, "", 1);
+    ck_assert_str_eq(l.log.data,
+                     "[a]=1;<>[b]=true;b=[true];={\"b\":[true]};[#]=\"x\";"
+                     "=[\"x\"];[#]=[];a=[1, {\"b\":[true]} ,[\"x\"],[]];"
+                     "<c>c={};");
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < sizeof(subst) - 1; k++) {
+            int c = 0;
+            memcpy(buf, doc, n + 1);
+            buf[i] = subst[k];
+            memset(&l, 0, sizeof(l));
+            llmgw_buf_init(&l.log, tp, 0);
+            rv = llmgw_json_object_visit(buf, n, &top, &vis, &l);
+            ck_assert_int_eq(rv, llmgw_json_object_each(buf, n, &top,
+                                                        count_member, &c));
+        }
+    }
+    free(buf);
+}
+END_TEST
 
 START_TEST(object_visit_nested_one_pass)
 {
@@ -680,6 +732,7 @@ static Suite *json_scan_suite(void)
     tcase_add_test(tc, canonical_form);
     tcase_add_test(tc, span_values_and_writers);
     tcase_add_test(tc, object_visit_nested_one_pass);
+    tcase_add_test(tc, object_visit_arrays);
     return s;
 }
 
