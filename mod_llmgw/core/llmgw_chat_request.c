@@ -706,7 +706,7 @@ static int read_tools(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
     size_t i;
     const json_t *t;
 
-    if (llmgw_xlate_translates(tb, "tools") && given(tools)) {
+    if (given(tools) && llmgw_xlate_translates(tb, "tools")) {
         if (!json_is_array(tools)) {
             return fail(rd, "tools must be an array");
         }
@@ -737,7 +737,7 @@ static int read_tools(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
         }
     }
 
-    if (llmgw_xlate_translates(tb, "tool_choice") && given(tc)) {
+    if (given(tc) && llmgw_xlate_translates(tb, "tool_choice")) {
         if (json_is_string(tc)) {
             const char *c = json_string_value(tc);
             r->tool_choice = !strcmp(c, "auto") ? LLMGW_TC_AUTO
@@ -780,7 +780,7 @@ static int read_number(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
 {
     const json_t *v = jget(req, key);
 
-    if (!llmgw_xlate_translates(tb, key) || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, key)) {
         return 0;
     }
     if (!json_is_number(v)) {
@@ -795,7 +795,7 @@ static int read_int(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
 {
     const json_t *v = jget(req, key);
 
-    if (!llmgw_xlate_translates(tb, key) || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, key)) {
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min) {
@@ -833,7 +833,7 @@ static int read_stop(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
     size_t i;
     const json_t *s;
 
-    if (!llmgw_xlate_translates(tb, "stop") || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, "stop")) {
         return 0;
     }
     r->stop = apr_array_make(rd->p, 4, sizeof(const json_t *));
@@ -860,7 +860,7 @@ static int read_response_format(rd_t *rd, const json_t *req,
     const json_t *rf = jget(req, "response_format");
     const char *type;
 
-    if (!llmgw_xlate_translates(tb, "response_format") || !given(rf)) {
+    if (!given(rf) || !llmgw_xlate_translates(tb, "response_format")) {
         return 0;
     }
     type = jstr(rf, "type");
@@ -910,7 +910,7 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
         || read_response_format(rd, req, tb, r)) {
         return -1;
     }
-    if (llmgw_xlate_translates(tb, "logprobs") && given(lp)) {
+    if (given(lp) && llmgw_xlate_translates(tb, "logprobs")) {
         if (!json_is_boolean(lp)) {
             return fail(rd, "logprobs must be a boolean");
         }
@@ -927,7 +927,7 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
             return fail(rd, err);
         }
     }
-    if (llmgw_xlate_translates(tb, "metadata") && given(md)) {
+    if (given(md) && llmgw_xlate_translates(tb, "metadata")) {
         if (!json_is_object(md)) {
             return fail(rd, "metadata must be an object of strings");
         }
