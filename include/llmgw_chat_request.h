@@ -7,11 +7,19 @@
  * translators a small typed structure: they only write their native body
  * from it, they never walk the OpenAI JSON themselves.
  *
+ * Read from the request's text (llmgw_chat_request_read_text), with no
+ * tree of it: the messages are read from the scanner's spans in the one
+ * validating pass; the other top-level members (parameters, tools: few and
+ * small) become jansson values. A caller holding a tree has it written out
+ * and read the same way (llmgw_chat_request_read): one reader.
+ *
  * Lifetime: everything lives in the pool given to the reader. Texts and
- * base64 data point into the request tree (no copy: a data URL can be
- * megabytes), so the tree must outlive the structure. Parsed JSON values
- * (tool arguments) are owned by the structure and released by a pool
- * cleanup; writers take their own reference (json_pack "O") or a copy.
+ * base64 data point into the request text when they hold no escape (no
+ * copy: a data URL can be megabytes), else into a pool copy unescaped, so
+ * the text must outlive the structure; they are not NUL-terminated. The
+ * JSON values (parameters, tools, tool arguments) are owned by the
+ * structure and released by a pool cleanup; writers take their own
+ * reference (json_pack "O") or a copy.
  *
  * Rules (one for each ambiguity, the same for every provider):
  *  - Texts carry their length: "\u0000" is valid content and is never cut.
@@ -51,7 +59,7 @@
 #include "llmgw_translate.h"
 #include "llmgw_buf.h"
 
-/* A text with its length, borrowed from the request tree. */
+/* A text with its length, borrowed from the request text. */
 typedef struct llmgw_text {
     const char *s;
     apr_size_t len;
@@ -70,7 +78,6 @@ typedef struct llmgw_chat_part {
     const char *mime;           /* data URLs, audio: the media type */
     llmgw_text_t data;          /* data URLs, audio: the base64 data */
     const char *url;            /* IMAGE: a remote URL (mime is NULL) */
-    const json_t *json_text;    /* TEXT: the JSON string itself */
 } llmgw_chat_part_t;
 
 typedef struct llmgw_chat_call {
@@ -166,6 +173,29 @@ int llmgw_chat_request_read(apr_pool_t *p, const json_t *req,
                             const char *provider_type,
                             const llmgw_xlate_ctx_t *x,
                             llmgw_chat_request_t **out, const char **err);
+
+/**
+ * The same from the request's text (JSON; the gateway's fields in it are
+ * ignored like any member the table does not read). *err is "the request
+ * body is not valid JSON" for text jansson would refuse.
+ */
+int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
+                                 apr_size_t len, const llmgw_xparam_t *table,
+                                 const char *provider_type,
+                                 const llmgw_xlate_ctx_t *x,
+                                 llmgw_chat_request_t **out,
+                                 const char **err);
+
+/**
+ * The request in, as the writers' raw_request gets it: its tree when the
+ * gateway holds one (a hook's, or the inbound adapter's: the truth), else
+ * its text (read without a tree), else the tree built on demand.
+ */
+int llmgw_chat_request_read_in(apr_pool_t *p, const llmgw_xlate_in_t *in,
+                               const llmgw_xparam_t *table,
+                               const char *provider_type,
+                               const llmgw_xlate_ctx_t *x,
+                               llmgw_chat_request_t **out, const char **err);
 
 /** The text parts of msg joined with sep, as a new JSON string (new
  * reference; "" when there are none). Non-text parts are skipped. */

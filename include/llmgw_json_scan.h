@@ -63,11 +63,19 @@ int llmgw_json_object_each(const char *buf, apr_size_t len,
  * validated (and enter(kid, ...) asked in turn), then the member itself to
  * member(baton, ...) with the object's span. One read of every byte where
  * llmgw_json_each on a member would read its text again. Same returns as
- * llmgw_json_object_each (-1 when any member() returned non-zero). */
+ * llmgw_json_object_each (-1 when any member() returned non-zero).
+ * Arrays likewise when enter_array is set: enter_array(baton, key...) may
+ * return a baton for an array-valued member's elements (NULL: only
+ * validated); each element is then reported to member(kid, NULL, 0, 0,
+ * &span) once validated, an object element entered first with
+ * enter(kid, NULL, 0, 0), an array element with enter_array(kid, NULL...).
+ * The element batons see keys only in their own members. */
 typedef struct llmgw_json_visitor {
     llmgw_json_member_fn member;
     void *(*enter)(void *baton, const char *key, apr_size_t klen,
                    int key_escaped);
+    void *(*enter_array)(void *baton, const char *key, apr_size_t klen,
+                         int key_escaped);
 } llmgw_json_visitor_t;
 int llmgw_json_object_visit(const char *buf, apr_size_t len,
                             llmgw_jspan_t *top,

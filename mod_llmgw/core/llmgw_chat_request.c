@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <math.h>
 #include <apr_strings.h>
 #include "llmgw_chat_request.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 
 typedef struct {
     apr_pool_t *p;
@@ -64,7 +66,7 @@ int llmgw_xlate_translates(const llmgw_xparam_t *table, const char *name)
         return 1;
     }
     for (row = table; row->name; row++) {
-        if (!strcmp(row->name, name)) {
+        if (row->name[0] == name[0] && !strcmp(row->name, name)) {
             return row->how == LLMGW_XP_TRANSLATED;
         }
     }
@@ -72,14 +74,156 @@ int llmgw_xlate_translates(const llmgw_xparam_t *table, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
+/* Spans of the request text                                           */
+/* ------------------------------------------------------------------ */
+
+/* A member span: p is NULL when the member is absent (type 0 is OBJECT). */
+#define SPAN_HAS(v) ((v)->p != NULL)
+#define SPAN_IS(v, t) ((v)->p != NULL && (v)->type == (t))
+#define SPAN_GIVEN(v) ((v)->p != NULL && (v)->type != LLMGW_JV_NULL)
+
+typedef struct {
+    const char *const *names;
+    llmgw_jspan_t *vals;
+    int n;
+} pick_t;
+
+static int pick_cb(void *baton, const char *key, apr_size_t klen,
+                   int escaped, const llmgw_jspan_t *v)
+{
+    pick_t *pk = baton;
+    int i;
+
+    for (i = 0; i < pk->n; i++) {
+        if (llmgw_json_key_is(key, klen, escaped, pk->names[i])) {
+            pk->vals[i] = *v;       /* the last one wins, as in jansson */
+            break;
+        }
+    }
+    return 0;
+}
+
+/* The members names[0..n) of obj into vals (absent: p NULL); 0 when obj
+ * is absent or not an object (then every member is absent). */
+static int pick(const llmgw_jspan_t *obj, const char *const *names,
+                llmgw_jspan_t *vals, int n)
+{
+    pick_t pk;
+
+    memset(vals, 0, sizeof(*vals) * (apr_size_t)n);
+    if (obj == NULL || !SPAN_IS(obj, LLMGW_JV_OBJECT)) {
+        return 0;
+    }
+    pk.names = names;
+    pk.vals = vals;
+    pk.n = n;
+    llmgw_json_each(obj, pick_cb, &pk);
+    return 1;
+}
+
+/* A string span's text: in the request text itself when it has no escape,
+ * else unescaped into the pool (NULs kept). */
+static void span_text(apr_pool_t *p, const llmgw_jspan_t *v,
+                      llmgw_text_t *out)
+{
+    char *buf;
+    long n;
+
+    if (!v->escaped) {
+        out->s = v->p + 1;
+        out->len = v->len - 2;
+        return;
+    }
+    buf = apr_palloc(p, v->len + 1);
+    n = llmgw_json_unescape(v, buf);
+    buf[n < 0 ? 0 : n] = '\0';
+    out->s = buf;
+    out->len = n < 0 ? 0 : (apr_size_t)n;
+}
+
+/* A string member as a C string (a pool copy: a NUL in it ends it, as
+ * json_string_value does); NULL when it is absent or not a string. */
+static const char *span_cstr(apr_pool_t *p, const llmgw_jspan_t *v)
+{
+    llmgw_text_t t;
+
+    if (!SPAN_IS(v, LLMGW_JV_STRING)) {
+        return NULL;
+    }
+    if (!v->escaped) {
+        return apr_pstrmemdup(p, v->p + 1, v->len - 2);
+    }
+    span_text(p, v, &t);
+    return t.s;
+}
+
+/* The jansson value of a validated span (new reference), as json_loadb
+ * reads it; NULL where jansson refuses the text (an integer past 64 bits,
+ * a real that overflows). */
+static json_t *span_json(const llmgw_jspan_t *v)
+{
+    switch (v->type) {
+    case LLMGW_JV_OBJECT:
+    case LLMGW_JV_ARRAY:
+        return llmgw_json_loadb(v->p, v->len, JSON_ALLOW_NUL, NULL);
+    case LLMGW_JV_STRING: {
+        char small[256], *buf = v->len <= sizeof(small) ? small
+                                                        : malloc(v->len);
+        long n;
+        json_t *j = NULL;
+        if (buf != NULL) {
+            n = llmgw_json_unescape(v, buf);
+            j = n < 0 ? NULL : json_stringn(buf, (size_t)n);
+            if (buf != small) {
+                free(buf);
+            }
+        }
+        return j;
+    }
+    case LLMGW_JV_NUMBER: {
+        apr_int64_t i;
+        char num[64];
+        double d;
+        if (llmgw_json_int(v, &i)) {
+            return json_integer((json_int_t)i);
+        }
+        if (!memchr(v->p, '.', v->len) && !memchr(v->p, 'e', v->len)
+            && !memchr(v->p, 'E', v->len)) {
+            return NULL;            /* jansson: "too big integer" */
+        }
+        if (v->len >= sizeof(num)) {
+            return llmgw_json_loadb(v->p, v->len,
+                                    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        }
+        memcpy(num, v->p, v->len);
+        num[v->len] = '\0';
+        d = strtod(num, NULL);
+        return isinf(d) ? NULL : json_real(d);
+    }
+    case LLMGW_JV_TRUE:
+        return json_true();
+    case LLMGW_JV_FALSE:
+        return json_false();
+    case LLMGW_JV_NULL:
+        return json_null();
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* Content                                                             */
 /* ------------------------------------------------------------------ */
 
-/* "data:MIME;base64,DATA" -> mime + data (RFC 2397: case-insensitive). */
-static int data_url(rd_t *rd, const json_t *js, llmgw_chat_part_t *out)
+static int is_data_url(const llmgw_text_t *t)
 {
-    const char *url = json_string_value(js);
-    apr_size_t len = json_string_length(js);
+    return t->len >= 5 && !strncasecmp(t->s, "data:", 5);
+}
+
+/* "data:MIME;base64,DATA" -> mime + data (RFC 2397: case-insensitive). */
+static int data_url(rd_t *rd, const llmgw_text_t *t, llmgw_chat_part_t *out)
+{
+    const char *url = t->s;
+    apr_size_t len = t->len;
     const char *meta = url + 5;
     const char *comma = memchr(meta, ',', len - 5);
     const char *semi;
@@ -102,43 +246,50 @@ static int data_url(rd_t *rd, const json_t *js, llmgw_chat_part_t *out)
     return 0;
 }
 
-static int is_data_url(const json_t *js)
+static int read_part(rd_t *rd, const llmgw_jspan_t *part,
+                     llmgw_chat_part_t *out)
 {
-    return json_is_string(js) && json_string_length(js) >= 5
-           && !strncasecmp(json_string_value(js), "data:", 5);
-}
-
-static int read_part(rd_t *rd, const json_t *part, llmgw_chat_part_t *out)
-{
-    const char *type = jstr(part, "type");
+    static const char *const names[] = {
+        "type", "text", "image_url", "input_audio", "file"
+    };
+    llmgw_jspan_t v[5];
+    const char *type;
 
     memset(out, 0, sizeof(*out));
+    pick(part, names, v, 5);
+    type = span_cstr(rd->p, &v[0]);
     if (type == NULL) {
         return fail(rd, "content parts must be objects with a type");
     }
     if (!strcmp(type, "text")) {
-        const json_t *t = jget(part, "text");
-        if (!json_is_string(t)) {
+        if (!SPAN_IS(&v[1], LLMGW_JV_STRING)) {
             return fail(rd, "text part requires a text string");
         }
         out->type = LLMGW_PART_TEXT;
-        out->json_text = t;
-        out->text.s = json_string_value(t);
-        out->text.len = json_string_length(t);
+        span_text(rd->p, &v[1], &out->text);
         return 0;
     }
     if (!strcmp(type, "image_url")) {
-        const json_t *iu = jget(part, "image_url");
-        const json_t *u = json_is_string(iu) ? iu : jget(iu, "url");
-        const char *url = json_string_value(u);
+        static const char *const url_name[] = { "url" };
+        llmgw_jspan_t u;
+        llmgw_text_t t;
+        const char *url;
 
+        if (SPAN_IS(&v[2], LLMGW_JV_STRING)) {
+            u = v[2];
+        }
+        else {
+            pick(&v[2], url_name, &u, 1);
+        }
         out->type = LLMGW_PART_IMAGE;
-        if (!json_is_string(u)) {
+        if (!SPAN_IS(&u, LLMGW_JV_STRING)) {
             return fail(rd, "image_url part requires a url");
         }
-        if (is_data_url(u)) {
-            return data_url(rd, u, out);
+        span_text(rd->p, &u, &t);
+        if (is_data_url(&t)) {
+            return data_url(rd, &t, out);
         }
+        url = span_cstr(rd->p, &u);
         if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)
             || !strncasecmp(url, "gs://", 5)) {
             out->url = url;
@@ -148,75 +299,99 @@ static int read_part(rd_t *rd, const json_t *part, llmgw_chat_part_t *out)
                     "URL");
     }
     if (!strcmp(type, "input_audio")) {
-        const json_t *a = jget(part, "input_audio");
-        const json_t *data = jget(a, "data");
-        const char *fmt = jstr(a, "format");
+        static const char *const audio[] = { "data", "format" };
+        llmgw_jspan_t a[2];
+        const char *fmt;
 
-        if (!json_is_string(data) || fmt == NULL) {
+        pick(&v[3], audio, a, 2);
+        fmt = span_cstr(rd->p, &a[1]);
+        if (!SPAN_IS(&a[0], LLMGW_JV_STRING) || fmt == NULL) {
             return fail(rd, "input_audio part needs data and format");
         }
         out->type = LLMGW_PART_AUDIO;
         out->mime = apr_pstrcat(rd->p, "audio/", fmt, NULL);
-        out->data.s = json_string_value(data);
-        out->data.len = json_string_length(data);
+        span_text(rd->p, &a[0], &out->data);
         return 0;
     }
     if (!strcmp(type, "file")) {
-        const json_t *fd = jget(jget(part, "file"), "file_data");
+        static const char *const file[] = { "file_data" };
+        llmgw_jspan_t fd;
+        llmgw_text_t t = { NULL, 0 };
 
+        pick(&v[4], file, &fd, 1);
         out->type = LLMGW_PART_FILE;
-        if (!is_data_url(fd)) {
+        if (SPAN_IS(&fd, LLMGW_JV_STRING)) {
+            span_text(rd->p, &fd, &t);
+        }
+        if (!is_data_url(&t)) {
             return fail(rd, "file parts need file_data as a data: URL");
         }
-        return data_url(rd, fd, out);
+        return data_url(rd, &t, out);
     }
     return fail(rd, apr_psprintf(rd->p, "unsupported content part type '%s'",
                                  type));
 }
 
-/* content: absent/null (no parts), a string (one text part) or parts. */
-static int read_content(rd_t *rd, const json_t *content, llmgw_chat_msg_t *m,
-                        int text_only, const char *what)
+typedef struct {
+    rd_t *rd;
+    llmgw_chat_msg_t *m;
+    int text_only;
+    const char *what;
+} content_t;
+
+static int content_part(void *baton, const char *key, apr_size_t klen,
+                        int escaped, const llmgw_jspan_t *v)
 {
-    size_t i;
-    const json_t *part;
+    content_t *c = baton;
+    llmgw_chat_part_t *pt = apr_array_push(c->m->parts);
+
+    (void)key;
+    (void)klen;
+    (void)escaped;
+    if (read_part(c->rd, v, pt)) {
+        return -1;
+    }
+    if (pt->type != LLMGW_PART_TEXT) {
+        if (c->text_only) {
+            return fail(c->rd, apr_psprintf(c->rd->p, "%s content parts must "
+                                            "be text parts", c->what));
+        }
+        c->m->text_only = 0;
+    }
+    return 0;
+}
+
+/* content: absent/null (no parts), a string (one text part) or parts. */
+static int read_content(rd_t *rd, const llmgw_jspan_t *content,
+                        llmgw_chat_msg_t *m, int text_only, const char *what)
+{
+    content_t c;
 
     m->parts = apr_array_make(rd->p, 1, sizeof(llmgw_chat_part_t));
     m->text_only = 1;
-    if (!given(content)) {
+    if (!SPAN_GIVEN(content)) {
         return 0;
     }
-    if (json_is_string(content)) {
+    if (content->type == LLMGW_JV_STRING) {
         llmgw_chat_part_t *pt = apr_array_push(m->parts);
         memset(pt, 0, sizeof(*pt));
         pt->type = LLMGW_PART_TEXT;
-        pt->json_text = content;
-        pt->text.s = json_string_value(content);
-        pt->text.len = json_string_length(content);
+        span_text(rd->p, content, &pt->text);
         m->content_is_string = 1;
         return 0;
     }
-    if (!json_is_array(content)) {
+    if (content->type != LLMGW_JV_ARRAY) {
         return fail(rd, text_only
                     ? apr_psprintf(rd->p, "%s content must be a string or an "
                                    "array of text parts", what)
                     : "message content must be a string or an array of "
                       "content parts");
     }
-    json_array_foreach(content, i, part) {
-        llmgw_chat_part_t *pt = apr_array_push(m->parts);
-        if (read_part(rd, part, pt)) {
-            return -1;
-        }
-        if (pt->type != LLMGW_PART_TEXT) {
-            if (text_only) {
-                return fail(rd, apr_psprintf(rd->p, "%s content parts must "
-                                             "be text parts", what));
-            }
-            m->text_only = 0;
-        }
-    }
-    return 0;
+    c.rd = rd;
+    c.m = m;
+    c.text_only = text_only;
+    c.what = what;
+    return llmgw_json_each(content, content_part, &c) ? -1 : 0;
 }
 
 json_t *llmgw_chat_msg_text(const llmgw_chat_msg_t *msg, const char *sep)
@@ -231,15 +406,6 @@ json_t *llmgw_chat_msg_text(const llmgw_chat_msg_t *msg, const char *sep)
                                                      llmgw_chat_part_t);
         if (pt->type == LLMGW_PART_TEXT) {
             total += pt->text.len + (n++ ? seplen : 0);
-        }
-    }
-    if (n == 1) {
-        for (i = 0; i < msg->parts->nelts; i++) {
-            const llmgw_chat_part_t *pt = &APR_ARRAY_IDX(msg->parts, i,
-                                                         llmgw_chat_part_t);
-            if (pt->type == LLMGW_PART_TEXT) {
-                return json_incref((json_t *)pt->json_text);
-            }
         }
     }
     buf = malloc(total + 1);
@@ -306,30 +472,29 @@ void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
 /* ------------------------------------------------------------------ */
 
 /* OpenAI arguments -> a JSON object (new reference), or NULL. */
-static json_t *read_args(rd_t *rd, const json_t *a)
+static json_t *read_args(rd_t *rd, const llmgw_jspan_t *a)
 {
-    const char *s;
-    apr_size_t len, k;
+    llmgw_text_t t;
+    apr_size_t k;
     json_t *v;
 
-    if (!given(a)) {
+    if (!SPAN_GIVEN(a)) {
         return json_object();
     }
-    if (json_is_object(a)) {
-        return json_deep_copy(a);
+    if (a->type == LLMGW_JV_OBJECT) {
+        return span_json(a);
     }
-    if (!json_is_string(a)) {
+    if (a->type != LLMGW_JV_STRING) {
         fail(rd, "tool call arguments must be a JSON string");
         return NULL;
     }
-    s = json_string_value(a);
-    len = json_string_length(a);
-    for (k = 0; k < len && strchr(" \t\r\n", s[k]) && s[k]; k++) {
+    span_text(rd->p, a, &t);
+    for (k = 0; k < t.len && t.s[k] && strchr(" \t\r\n", t.s[k]); k++) {
     }
-    if (k == len) {
+    if (k == t.len) {
         return json_object();
     }
-    v = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    v = json_loadb(t.s, t.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!json_is_object(v)) {
         json_decref(v);
         fail(rd, "tool call arguments must be a JSON object");
@@ -338,106 +503,193 @@ static json_t *read_args(rd_t *rd, const json_t *a)
     return v;
 }
 
-static int read_calls(rd_t *rd, const json_t *calls, llmgw_chat_msg_t *m)
+typedef struct {
+    rd_t *rd;
+    llmgw_chat_msg_t *m;
+} calls_t;
+
+static int read_call(void *baton, const char *key, apr_size_t klen,
+                     int escaped, const llmgw_jspan_t *c)
 {
-    size_t i;
-    const json_t *c;
+    static const char *const names[] = {
+        "function", "type", "id", "extra_content"
+    };
+    static const char *const fn_names[] = { "name", "arguments" };
+    static const char *const google[] = { "google" };
+    static const char *const sig[] = { "thought_signature" };
+    calls_t *cs = baton;
+    rd_t *rd = cs->rd;
+    llmgw_jspan_t v[4], fn[2], g, ts;
+    llmgw_chat_call_t *call;
+    const char *type;
+
+    (void)key;
+    (void)klen;
+    (void)escaped;
+    if (!pick(c, names, v, 4)) {
+        return fail(rd, "tool calls must be objects");
+    }
+    type = span_cstr(rd->p, &v[1]);
+    if (type != NULL && strcmp(type, "function")) {
+        return fail(rd, apr_psprintf(rd->p, "unsupported tool call type "
+                                     "'%s'", type));
+    }
+    pick(&v[0], fn_names, fn, 2);
+    pick(&v[3], google, &g, 1);
+    pick(&g, sig, &ts, 1);
+    call = apr_array_push(cs->m->calls);
+    call->id = span_cstr(rd->p, &v[2]);
+    call->name = span_cstr(rd->p, &fn[0]);
+    call->thought_signature = span_cstr(rd->p, &ts);
+    if (call->name == NULL || *call->name == '\0') {
+        return fail(rd, "tool calls require a function name");
+    }
+    call->args = pool_own(rd->p, read_args(rd, &fn[1]));
+    return call->args == NULL ? -1 : 0;
+}
+
+static int read_calls(rd_t *rd, const llmgw_jspan_t *calls,
+                      llmgw_chat_msg_t *m)
+{
+    calls_t cs;
 
     m->calls = apr_array_make(rd->p, 1, sizeof(llmgw_chat_call_t));
-    if (!given(calls)) {
+    if (!SPAN_GIVEN(calls)) {
         return 0;
     }
-    if (!json_is_array(calls)) {
+    if (calls->type != LLMGW_JV_ARRAY) {
         return fail(rd, "tool_calls must be an array");
     }
-    json_array_foreach(calls, i, c) {
-        const json_t *fn = jget(c, "function");
-        const char *type = jstr(c, "type");
-        llmgw_chat_call_t *call;
+    cs.rd = rd;
+    cs.m = m;
+    return llmgw_json_each(calls, read_call, &cs) ? -1 : 0;
+}
 
-        if (!json_is_object(c)) {
-            return fail(rd, "tool calls must be objects");
+/* A message's members, collected in the request's one pass (or picked
+ * from its span when the text went another way). */
+enum { VB_TOP = 1, VB_MSGS, VB_MSG };
+
+static const char *const msg_names[] = {
+    "role", "content", "name", "tool_calls", "tool_call_id"
+};
+#define MSG_NAMES 5
+
+typedef struct {
+    int kind;                   /* VB_MSG */
+    llmgw_jspan_t v[MSG_NAMES];
+} msg_rec_t;
+
+static msg_rec_t *push_rec(apr_array_header_t *recs)
+{
+    msg_rec_t *rec = apr_array_push(recs);
+    memset(rec, 0, sizeof(*rec));
+    rec->kind = VB_MSG;
+    return rec;
+}
+
+static void rec_member(msg_rec_t *rec, const char *key, apr_size_t klen,
+                       int escaped, const llmgw_jspan_t *v)
+{
+    int i;
+
+    for (i = 0; i < MSG_NAMES; i++) {
+        if (llmgw_json_key_is(key, klen, escaped, msg_names[i])) {
+            rec->v[i] = *v;         /* the last one wins, as in jansson */
+            break;
         }
-        if (type != NULL && strcmp(type, "function")) {
-            return fail(rd, apr_psprintf(rd->p, "unsupported tool call type "
-                                         "'%s'", type));
-        }
-        call = apr_array_push(m->calls);
-        call->id = jstr(c, "id");
-        call->name = jstr(fn, "name");
-        call->thought_signature = jstr(jget(jget(c, "extra_content"),
-                                            "google"), "thought_signature");
-        if (call->name == NULL || *call->name == '\0') {
-            return fail(rd, "tool calls require a function name");
-        }
-        call->args = pool_own(rd->p, read_args(rd, jget(fn, "arguments")));
-        if (call->args == NULL) {
+    }
+}
+
+static int collect_rec(void *baton, const char *key, apr_size_t klen,
+                       int escaped, const llmgw_jspan_t *jm)
+{
+    msg_rec_t *rec = push_rec(baton);
+
+    (void)key;
+    (void)klen;
+    (void)escaped;
+    pick(jm, msg_names, rec->v, MSG_NAMES);
+    return 0;
+}
+
+static int read_message(rd_t *rd, llmgw_chat_request_t *r,
+                        const msg_rec_t *rec)
+{
+    const llmgw_jspan_t *v = rec->v;
+    const char *role;
+    llmgw_chat_msg_t *m;
+
+    role = span_cstr(rd->p, &v[0]);
+    if (role == NULL) {
+        return fail(rd, "every message must be an object with a role");
+    }
+    m = apr_array_push(r->messages);
+    memset(m, 0, sizeof(*m));
+    m->name = span_cstr(rd->p, &v[2]);
+    if (!strcmp(role, "system") || !strcmp(role, "developer")) {
+        m->role = LLMGW_ROLE_SYSTEM;
+        if (read_content(rd, &v[1], m, 1, "system message")) {
             return -1;
         }
+    }
+    else if (!strcmp(role, "user")) {
+        m->role = LLMGW_ROLE_USER;
+        if (read_content(rd, &v[1], m, 0, NULL)) {
+            return -1;
+        }
+    }
+    else if (!strcmp(role, "assistant")) {
+        m->role = LLMGW_ROLE_ASSISTANT;
+        if (read_content(rd, &v[1], m, 0, NULL)
+            || read_calls(rd, &v[3], m)) {
+            return -1;
+        }
+    }
+    else if (!strcmp(role, "tool") || !strcmp(role, "function")) {
+        int legacy = role[0] == 'f';
+        m->role = legacy ? LLMGW_ROLE_FUNCTION : LLMGW_ROLE_TOOL;
+        m->call_id = legacy ? m->name : span_cstr(rd->p, &v[4]);
+        if (m->call_id == NULL && !legacy) {
+            return fail(rd, "tool messages require a tool_call_id");
+        }
+        if (read_content(rd, &v[1], m, 1, legacy ? "function message"
+                                                 : "tool message")) {
+            return -1;
+        }
+    }
+    else {
+        return fail(rd, apr_psprintf(rd->p, "unsupported message role "
+                                     "'%s'", role));
+    }
+    if (m->calls == NULL) {
+        m->calls = apr_array_make(rd->p, 1, sizeof(llmgw_chat_call_t));
     }
     return 0;
 }
 
-static int read_messages(rd_t *rd, const json_t *msgs,
-                         llmgw_chat_request_t *r)
+/* recs: the messages' members collected in the request's pass, NULL to
+ * pick them from the span now. */
+static int read_messages(rd_t *rd, const llmgw_jspan_t *msgs,
+                         apr_array_header_t *recs, llmgw_chat_request_t *r)
 {
-    size_t i;
-    const json_t *jm;
+    int i;
 
-    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+    if (!SPAN_IS(msgs, LLMGW_JV_ARRAY)) {
         return fail(rd, "messages must be a non-empty array");
     }
-    r->messages = apr_array_make(rd->p, (int)json_array_size(msgs),
+    if (recs == NULL) {
+        recs = apr_array_make(rd->p, 4, sizeof(msg_rec_t));
+        llmgw_json_each(msgs, collect_rec, recs);
+    }
+    r->messages = apr_array_make(rd->p, recs->nelts ? recs->nelts : 1,
                                  sizeof(llmgw_chat_msg_t));
-    json_array_foreach(msgs, i, jm) {
-        const char *role = jstr(jm, "role");
-        const json_t *content = jget(jm, "content");
-        llmgw_chat_msg_t *m;
-
-        if (role == NULL) {
-            return fail(rd, "every message must be an object with a role");
+    for (i = 0; i < recs->nelts; i++) {
+        if (read_message(rd, r, &APR_ARRAY_IDX(recs, i, msg_rec_t))) {
+            return -1;
         }
-        m = apr_array_push(r->messages);
-        memset(m, 0, sizeof(*m));
-        m->name = jstr(jm, "name");
-        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-            m->role = LLMGW_ROLE_SYSTEM;
-            if (read_content(rd, content, m, 1, "system message")) {
-                return -1;
-            }
-        }
-        else if (!strcmp(role, "user")) {
-            m->role = LLMGW_ROLE_USER;
-            if (read_content(rd, content, m, 0, NULL)) {
-                return -1;
-            }
-        }
-        else if (!strcmp(role, "assistant")) {
-            m->role = LLMGW_ROLE_ASSISTANT;
-            if (read_content(rd, content, m, 0, NULL)
-                || read_calls(rd, jget(jm, "tool_calls"), m)) {
-                return -1;
-            }
-        }
-        else if (!strcmp(role, "tool") || !strcmp(role, "function")) {
-            int legacy = role[0] == 'f';
-            m->role = legacy ? LLMGW_ROLE_FUNCTION : LLMGW_ROLE_TOOL;
-            m->call_id = jstr(jm, legacy ? "name" : "tool_call_id");
-            if (m->call_id == NULL && !legacy) {
-                return fail(rd, "tool messages require a tool_call_id");
-            }
-            if (read_content(rd, content, m, 1, legacy ? "function message"
-                                                       : "tool message")) {
-                return -1;
-            }
-        }
-        else {
-            return fail(rd, apr_psprintf(rd->p, "unsupported message role "
-                                         "'%s'", role));
-        }
-        if (m->calls == NULL) {
-            m->calls = apr_array_make(rd->p, 1, sizeof(llmgw_chat_call_t));
-        }
+    }
+    if (r->messages->nelts == 0) {
+        return fail(rd, "messages must be a non-empty array");
     }
     return 0;
 }
@@ -454,7 +706,7 @@ static int read_tools(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
     size_t i;
     const json_t *t;
 
-    if (llmgw_xlate_translates(tb, "tools") && given(tools)) {
+    if (given(tools) && llmgw_xlate_translates(tb, "tools")) {
         if (!json_is_array(tools)) {
             return fail(rd, "tools must be an array");
         }
@@ -485,7 +737,7 @@ static int read_tools(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
         }
     }
 
-    if (llmgw_xlate_translates(tb, "tool_choice") && given(tc)) {
+    if (given(tc) && llmgw_xlate_translates(tb, "tool_choice")) {
         if (json_is_string(tc)) {
             const char *c = json_string_value(tc);
             r->tool_choice = !strcmp(c, "auto") ? LLMGW_TC_AUTO
@@ -528,7 +780,7 @@ static int read_number(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
 {
     const json_t *v = jget(req, key);
 
-    if (!llmgw_xlate_translates(tb, key) || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, key)) {
         return 0;
     }
     if (!json_is_number(v)) {
@@ -543,7 +795,7 @@ static int read_int(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
 {
     const json_t *v = jget(req, key);
 
-    if (!llmgw_xlate_translates(tb, key) || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, key)) {
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min) {
@@ -581,7 +833,7 @@ static int read_stop(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
     size_t i;
     const json_t *s;
 
-    if (!llmgw_xlate_translates(tb, "stop") || !given(v)) {
+    if (!given(v) || !llmgw_xlate_translates(tb, "stop")) {
         return 0;
     }
     r->stop = apr_array_make(rd->p, 4, sizeof(const json_t *));
@@ -608,7 +860,7 @@ static int read_response_format(rd_t *rd, const json_t *req,
     const json_t *rf = jget(req, "response_format");
     const char *type;
 
-    if (!llmgw_xlate_translates(tb, "response_format") || !given(rf)) {
+    if (!given(rf) || !llmgw_xlate_translates(tb, "response_format")) {
         return 0;
     }
     type = jstr(rf, "type");
@@ -658,7 +910,7 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
         || read_response_format(rd, req, tb, r)) {
         return -1;
     }
-    if (llmgw_xlate_translates(tb, "logprobs") && given(lp)) {
+    if (given(lp) && llmgw_xlate_translates(tb, "logprobs")) {
         if (!json_is_boolean(lp)) {
             return fail(rd, "logprobs must be a boolean");
         }
@@ -675,7 +927,7 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
             return fail(rd, err);
         }
     }
-    if (llmgw_xlate_translates(tb, "metadata") && given(md)) {
+    if (given(md) && llmgw_xlate_translates(tb, "metadata")) {
         if (!json_is_object(md)) {
             return fail(rd, "metadata must be an object of strings");
         }
@@ -693,35 +945,256 @@ static int read_params(rd_t *rd, const json_t *req, const llmgw_xparam_t *tb,
     return 0;
 }
 
+/* The top level of the request text: "messages" kept as a span (its
+ * texts are read where they are), every other member made a jansson value
+ * of top (they are few and small: the parameters' readers and the
+ * parameter table take them as values). */
+typedef struct top top_t;
+typedef struct {
+    int kind;                   /* VB_MSGS */
+    top_t *t;
+} msgs_vb_t;
+
+struct top {
+    int kind;                   /* VB_TOP */
+    json_t *top;
+    llmgw_jspan_t messages;
+    apr_array_header_t *recs;   /* msg_rec_t of the last messages array */
+    msgs_vb_t msgs;
+    int bad;                    /* a member jansson refuses */
+};
+
+/* The visitor's batons: the top level, the messages array, a message. */
+static void *req_enter(void *baton, const char *key, apr_size_t klen,
+                       int escaped)
+{
+    msgs_vb_t *mv = baton;
+
+    (void)key;
+    (void)klen;
+    (void)escaped;
+    return mv->kind == VB_MSGS ? push_rec(mv->t->recs) : NULL;
+}
+
+static void *req_enter_array(void *baton, const char *key, apr_size_t klen,
+                             int escaped)
+{
+    top_t *t = baton;
+
+    if (t->kind != VB_TOP
+        || !llmgw_json_key_is(key, klen, escaped, "messages")) {
+        return NULL;
+    }
+    t->recs->nelts = 0;         /* a repeated member: the last one wins */
+    return &t->msgs;
+}
+
+static int top_member(void *baton, const char *key, apr_size_t klen,
+                      int escaped, const llmgw_jspan_t *v);
+
+static int req_member(void *baton, const char *key, apr_size_t klen,
+                      int escaped, const llmgw_jspan_t *v)
+{
+    int kind = *(int *)baton;
+
+    if (kind == VB_MSG) {
+        rec_member(baton, key, klen, escaped, v);
+        return 0;
+    }
+    if (kind == VB_MSGS) {
+        if (v->type != LLMGW_JV_OBJECT) {
+            push_rec(((msgs_vb_t *)baton)->t->recs);   /* no role */
+        }
+        return 0;
+    }
+    return top_member(baton, key, klen, escaped, v);
+}
+
+static const llmgw_json_visitor_t req_visitor = {
+    req_member, req_enter, req_enter_array
+};
+
+static int top_member(void *baton, const char *key, apr_size_t klen,
+                      int escaped, const llmgw_jspan_t *v)
+{
+    top_t *t = baton;
+    char small[64], *k = small;
+    json_t *j;
+    int rv = 0;
+
+    if (llmgw_json_key_is(key, klen, escaped, "messages")) {
+        t->messages = *v;
+        return 0;
+    }
+    if (klen >= sizeof(small) && (k = malloc(klen + 1)) == NULL) {
+        t->bad = 1;
+        return -1;
+    }
+    if (escaped) {
+        llmgw_jspan_t ks;
+        long n;
+        ks.p = key - 1;
+        ks.len = klen + 2;
+        ks.type = LLMGW_JV_STRING;
+        ks.escaped = 1;
+        n = llmgw_json_unescape(&ks, k);
+        if (n < 0 || memchr(k, '\0', (apr_size_t)n)) {
+            rv = -1;                /* jansson: NUL byte in object key */
+        }
+        k[n < 0 ? 0 : n] = '\0';
+    }
+    else {
+        memcpy(k, key, klen);
+        k[klen] = '\0';
+    }
+    if (rv == 0 && ((j = span_json(v)) == NULL
+                    || json_object_set_new(t->top, k, j))) {
+        rv = -1;
+    }
+    if (k != small) {
+        free(k);
+    }
+    t->bad |= rv != 0;
+    return rv;
+}
+
+/* Text the scanner refuses that jansson reads: values nested deeper than
+ * the scanner goes (LLMGW_JSON_MAX_DEPTH; jansson's limit is 2048), a tool
+ * schema for one. t->top is then jansson's tree and the messages are read
+ * from their text written out again (t->bad 2 when they are the deep
+ * part). 1 when jansson reads an object. */
+static int deeper_than_scanner(apr_pool_t *p, const char *text,
+                               apr_size_t len, top_t *t)
+{
+    json_t *tree = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+    json_t *msgs;
+    char *txt;
+    const char *copy;
+    apr_size_t n;
+
+    if (!json_is_object(tree)) {
+        json_decref(tree);
+        return 0;
+    }
+    t->top = pool_own(p, tree);
+    memset(&t->messages, 0, sizeof(t->messages));
+    msgs = json_object_get(tree, "messages");
+    if (msgs == NULL) {
+        return 1;
+    }
+    txt = llmgw_json_dumps(msgs, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (txt == NULL) {
+        t->bad = 2;
+        return 0;
+    }
+    n = strlen(txt);
+    copy = apr_pstrmemdup(p, txt, n);
+    free(txt);
+    if (!llmgw_json_valid(copy, n) || !llmgw_json_span(copy, n,
+                                                       &t->messages)) {
+        t->bad = 2;
+        return 0;
+    }
+    return 1;
+}
+
+int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
+                                 apr_size_t len, const llmgw_xparam_t *table,
+                                 const char *provider_type,
+                                 const llmgw_xlate_ctx_t *x,
+                                 llmgw_chat_request_t **out, const char **err)
+{
+    llmgw_chat_request_t *r;
+    llmgw_jspan_t whole;
+    top_t t;
+    rd_t rd;
+    int ok;
+
+    *out = NULL;
+    *err = NULL;
+    memset(&t, 0, sizeof(t));
+    t.kind = VB_TOP;
+    t.msgs.kind = VB_MSGS;
+    t.msgs.t = &t;
+    t.recs = apr_array_make(p, 4, sizeof(msg_rec_t));
+    t.top = pool_own(p, json_object());
+    ok = llmgw_json_object_visit(text, len, &whole, &req_visitor, &t);
+    if (ok == 0 && !t.bad && deeper_than_scanner(p, text, len, &t)) {
+        ok = 1;
+        t.recs = NULL;          /* picked from the messages' own text */
+    }
+    if (ok != 1) {
+        *err = ok == 0 && !t.bad && llmgw_json_valid(text, len)
+               ? "request body must be a JSON object"
+               : t.bad == 2 ? "the request's messages are too deeply nested"
+               : "the request body is not valid JSON";
+        return -1;
+    }
+    if (table != NULL
+        && llmgw_xlate_check_params(p, t.top, table, provider_type, x, err)) {
+        return -1;
+    }
+    rd.p = p;
+    rd.err = NULL;
+    r = apr_pcalloc(p, sizeof(*r));
+    r->model = jstr(t.top, "model");
+    if (read_messages(&rd, &t.messages, t.recs, r)
+        || read_tools(&rd, t.top, table, r)
+        || read_params(&rd, t.top, table, r)) {
+        *err = rd.err ? rd.err : "invalid request";
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
 int llmgw_chat_request_read(apr_pool_t *p, const json_t *req,
                             const llmgw_xparam_t *table,
                             const char *provider_type,
                             const llmgw_xlate_ctx_t *x,
                             llmgw_chat_request_t **out, const char **err)
 {
-    llmgw_chat_request_t *r;
-    rd_t rd;
+    char *txt;
+    const char *copy;
+    apr_size_t len;
 
     *out = NULL;
-    *err = NULL;
     if (!json_is_object(req)) {
         *err = "request body must be a JSON object";
         return -1;
     }
-    if (table != NULL
-        && llmgw_xlate_check_params(p, req, table, provider_type, x, err)) {
+    txt = llmgw_json_dumps(req, JSON_COMPACT);
+    if (txt == NULL) {
+        *err = "cannot serialise the request";
         return -1;
     }
-    rd.p = p;
-    rd.err = NULL;
-    r = apr_pcalloc(p, sizeof(*r));
-    r->model = jstr(req, "model");
-    if (read_messages(&rd, jget(req, "messages"), r)
-        || read_tools(&rd, req, table, r)
-        || read_params(&rd, req, table, r)) {
-        *err = rd.err ? rd.err : "invalid request";
+    len = strlen(txt);
+    copy = apr_pstrmemdup(p, txt, len);
+    free(txt);
+    return llmgw_chat_request_read_text(p, copy, len, table, provider_type, x,
+                                        out, err);
+}
+
+int llmgw_chat_request_read_in(apr_pool_t *p, const llmgw_xlate_in_t *in,
+                               const llmgw_xparam_t *table,
+                               const char *provider_type,
+                               const llmgw_xlate_ctx_t *x,
+                               llmgw_chat_request_t **out, const char **err)
+{
+    json_t *tree = in->tree;
+
+    if (tree == NULL && in->raw != NULL) {
+        return llmgw_chat_request_read_text(p, in->raw, in->len, table,
+                                            provider_type, x, out, err);
+    }
+    if (tree == NULL) {
+        tree = llmgw_xlate_in_tree(in);
+    }
+    if (tree == NULL) {
+        *out = NULL;
+        *err = "the request body is not valid JSON";
         return -1;
     }
-    *out = r;
-    return 0;
+    return llmgw_chat_request_read(p, tree, table, provider_type, x, out,
+                                   err);
 }

@@ -460,6 +460,84 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
  * to that baton) instead of scanned, so each byte is read once. 1 when
  * valid, 0 when not, -1 when a callback stopped the walk. */
 static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                        void *baton);
+static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton);
+
+/* The value at c->p, entered when the visitor asks (an object: enter, an
+ * array: enter_array), else scanned; its span into val. 1, 0 (invalid) or
+ * -1 (a member() stopped). */
+static int visit_value(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton, const char *key, apr_size_t klen,
+                       int esc, llmgw_jspan_t *val)
+{
+    void *kid;
+    int rv;
+
+    if (c->p < c->end && *c->p == '{' && v->enter
+        && (kid = v->enter(baton, key, klen, esc)) != NULL) {
+        val->p = c->p;
+        if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
+            return rv;
+        }
+        val->type = LLMGW_JV_OBJECT;
+    }
+    else if (c->p < c->end && *c->p == '[' && v->enter_array
+             && (kid = v->enter_array(baton, key, klen, esc)) != NULL) {
+        val->p = c->p;
+        if ((rv = visit_array(c, depth + 1, v, kid)) != 1) {
+            return rv;
+        }
+        val->type = LLMGW_JV_ARRAY;
+    }
+    else {
+        return scan_value(c, depth + 1, val);
+    }
+    val->len = (apr_size_t)(c->p - val->p);
+    val->escaped = 0;
+    return 1;
+}
+
+static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                       void *baton)
+{
+    if (depth > LLMGW_JSON_MAX_DEPTH) {
+        return 0;
+    }
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return 1;
+    }
+    for (;;) {
+        llmgw_jspan_t val;
+        int rv;
+
+        if ((rv = visit_value(c, depth, v, baton, NULL, 0, 0, &val)) != 1) {
+            return rv;
+        }
+        if (v->member(baton, NULL, 0, 0, &val)) {
+            return -1;
+        }
+        ws(c);
+        if (c->p >= c->end) {
+            return 0;
+        }
+        if (*c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (*c->p != ']') {
+            return 0;
+        }
+        c->p++;
+        return 1;
+    }
+}
+
+static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
                         void *baton)
 {
     int esc;
@@ -477,7 +555,7 @@ static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
         const char *key;
         apr_size_t klen;
         llmgw_jspan_t val;
-        void *kid;
+        int rv;
 
         if (c->p >= c->end || *c->p != '"') {
             return 0;
@@ -493,19 +571,9 @@ static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
         }
         c->p++;
         ws(c);
-        if (v->enter && c->p < c->end && *c->p == '{'
-            && (kid = v->enter(baton, key, klen, esc)) != NULL) {
-            int rv;
-            val.p = c->p;
-            if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
-                return rv;
-            }
-            val.len = (apr_size_t)(c->p - val.p);
-            val.type = LLMGW_JV_OBJECT;
-            val.escaped = 0;
-        }
-        else if (!scan_value(c, depth + 1, &val)) {
-            return 0;
+        if ((rv = visit_value(c, depth, v, baton, key, klen, esc,
+                              &val)) != 1) {
+            return rv;
         }
         if (v->member(baton, key, klen, esc, &val)) {
             return -1;
@@ -555,7 +623,7 @@ int llmgw_json_object_each(const char *buf, apr_size_t len,
                            llmgw_jspan_t *top, llmgw_json_member_fn fn,
                            void *baton)
 {
-    llmgw_json_visitor_t v = { fn, NULL };
+    llmgw_json_visitor_t v = { fn, NULL, NULL };
     return llmgw_json_object_visit(buf, len, top, &v, baton);
 }
 
@@ -1235,14 +1303,50 @@ void llmgw_buf_json_cstr(llmgw_buf_t *b, const char *s)
 
 void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v)
 {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, v);
-    llmgw_buf_append(b, num, (apr_size_t)n);
+    char num[24], *w = num + sizeof(num);
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+
+    do {                        /* digits from the end: no snprintf */
+        *--w = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--w = '-';
+    }
+    llmgw_buf_append(b, w, (apr_size_t)(num + sizeof(num) - w));
 }
 
 void llmgw_buf_json_real(llmgw_buf_t *b, double v)
 {
-    dump_t o = { NULL, 0, 0, llmgw_num_precision(v), 0, b };
+    dump_t o = { NULL, 0, 0, 0, 0, b };
+    double h = v * 100;
+
+    /* A value with at most two decimals (0, 1, 0.7, 0.95: what clients
+     * send as temperature or top_p): v is the double nearest to k/100, so
+     * "%.15g" prints k/100's digits, trailing zeros removed; written here
+     * without the three snprintf calls of the general path. */
+    if (h > -1e13 && h < 1e13 && (v != 0 || !signbit(v))) {
+        apr_int64_t k = (apr_int64_t)(h < 0 ? h - 0.5 : h + 0.5);
+        if ((double)k / 100 == v) {
+            apr_int64_t ip = k / 100, fp = k % 100;
+            if (k < 0) {
+                LLMGW_BUF_LIT(b, "-");
+                ip = -ip;
+                fp = -fp;
+            }
+            llmgw_buf_int(b, ip);
+            LLMGW_BUF_LIT(b, ".");
+            if (fp % 10 == 0) {
+                llmgw_buf_int(b, fp / 10);
+            }
+            else {
+                char d[2] = { (char)('0' + fp / 10), (char)('0' + fp % 10) };
+                llmgw_buf_append(b, d, 2);
+            }
+            return;
+        }
+    }
+    o.prec = llmgw_num_precision(v);
     put_real(&o, v);
 }
 

@@ -620,16 +620,16 @@ static void w_body(wr_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
     W_LIT(b, "]}");
 }
 
-/* The Anthropic body of the chat request req, into out (pool p). */
-static int anth_write_request(apr_pool_t *p, const json_t *req,
+/* The Anthropic body of the chat request in, into out (pool p). */
+static int anth_write_request(apr_pool_t *p, const llmgw_xlate_in_t *in,
                               const llmgw_xlate_ctx_t *x, llmgw_buf_t *out,
                               const char **err)
 {
     llmgw_chat_request_t *r;
     wr_t w;
 
-    if (llmgw_chat_request_read(p, req, anth_params, "anthropic", x, &r,
-                                err)) {
+    if (llmgw_chat_request_read_in(p, in, anth_params, "anthropic", x, &r,
+                                   err)) {
         return -1;
     }
     memset(&w, 0, sizeof(w));
@@ -655,20 +655,15 @@ static int anth_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
                             const llmgw_xlate_in_t *in, const char **out,
                             apr_size_t *out_len, const char **err)
 {
-    json_t *tree = in->tree ? in->tree : llmgw_xlate_in_tree(in);
     llmgw_buf_t b;
 
     (void)self;
-    if (!tree) {
-        *err = "the request body is not valid JSON";
-        return 400;
-    }
     if (in->ep != LLMGW_EP_CHAT) {
         *err = apr_psprintf(p, "provider '%s' does not support %s",
                             x->provider, in->endpoint_name);
         return 400;
     }
-    if (anth_write_request(p, tree, x, &b, err)) {
+    if (anth_write_request(p, in, x, &b, err)) {
         return 400;
     }
     *out = b.data;
@@ -820,18 +815,11 @@ static char *input_text(const llmgw_jspan_t *v)
     return txt;
 }
 
-static int ans_block(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
+/* One content block, its members b collected in the answer's pass. */
+static int ans_block(ans_t *a, const ans_block_t *bp)
 {
-    ans_t *a = baton;
-    ans_block_t b;
+    ans_block_t b = *bp;
 
-    (void)key; (void)klen; (void)esc;
-    if (v->type != LLMGW_JV_OBJECT) {
-        return 0;
-    }
-    memset(&b, 0, sizeof(b));
-    llmgw_json_each(v, ans_block_member, &b);
     if (!(b.seen & B_TYPE) || b.type.type != LLMGW_JV_STRING) {
         return 0;
     }
@@ -911,12 +899,86 @@ static int ans_usage_member(void *baton, const char *key, apr_size_t klen,
     return 0;
 }
 
+/* The answer read in one validating pass (llmgw_json_object_visit): the
+ * top level's members, the content array's blocks (each block's members
+ * collected, then the block written), the usage's counts. A repeated
+ * member: the last one wins, as in jansson. */
+enum { AV_TOP = 1, AV_BLOCKS, AV_BLOCK, AV_USAGE };
+
+typedef struct {
+    int kind;
+    struct ans_pass *ap;
+} ans_vb_t;
+
+typedef struct ans_pass {
+    ans_top_t t;
+    ans_t a;
+    ans_usage_t u;
+    ans_block_t b;
+    ans_vb_t top, blocks, block, usage;     /* the visitor's batons */
+} ans_pass_t;
+
+static void *ans_enter(void *baton, const char *key, apr_size_t klen,
+                       int esc)
+{
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
+
+    if (vb->kind == AV_BLOCKS) {
+        memset(&ap->b, 0, sizeof(ap->b));
+        return &ap->block;
+    }
+    if (vb->kind == AV_TOP && llmgw_json_key_is(key, klen, esc, "usage")) {
+        memset(&ap->u, 0, sizeof(ap->u));
+        return &ap->usage;
+    }
+    return NULL;
+}
+
+static void *ans_enter_array(void *baton, const char *key, apr_size_t klen,
+                             int esc)
+{
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
+
+    if (vb->kind != AV_TOP || !llmgw_json_key_is(key, klen, esc, "content")) {
+        return NULL;
+    }
+    ap->a.text.len = ap->a.thinking.len = ap->a.calls.len = 0;
+    ap->a.has_text = ap->a.has_thinking = ap->a.ncalls = 0;
+    ap->a.answer = NULL;
+    return &ap->blocks;
+}
+
+static int ans_member(void *baton, const char *key, apr_size_t klen,
+                      int esc, const llmgw_jspan_t *v)
+{
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
+
+    switch (vb->kind) {
+    case AV_TOP:
+        return ans_top_member(&ap->t, key, klen, esc, v);
+    case AV_BLOCKS:
+        return v->type == LLMGW_JV_OBJECT ? ans_block(&ap->a, &ap->b) : 0;
+    case AV_BLOCK:
+        return ans_block_member(&ap->b, key, klen, esc, v);
+    default:
+        return ans_usage_member(&ap->u, key, klen, esc, v);
+    }
+}
+
+static const llmgw_json_visitor_t ans_visitor = {
+    ans_member, ans_enter, ans_enter_array
+};
+
 /* The Anthropic answer body -> chat.completion into out; fills usage.
  * -1 when the body is not an answer (not JSON). */
 static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                                const char *body, apr_size_t len,
                                llmgw_buf_t *out, llmgw_usage_t *usage)
 {
+    ans_pass_t ap;
     ans_top_t t;
     ans_t a;
     ans_usage_t u;
@@ -924,8 +986,20 @@ static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     const char *finish = NULL;
     int rv;
 
-    memset(&t, 0, sizeof(t));
-    rv = llmgw_json_object_each(body, len, &top, ans_top_member, &t);
+    memset(&ap, 0, sizeof(ap));
+    ap.top.kind = AV_TOP;
+    ap.blocks.kind = AV_BLOCKS;
+    ap.block.kind = AV_BLOCK;
+    ap.usage.kind = AV_USAGE;
+    ap.top.ap = ap.blocks.ap = ap.block.ap = ap.usage.ap = &ap;
+    ap.a.p = p;
+    llmgw_buf_init(&ap.a.text, p, len);
+    llmgw_buf_init(&ap.a.thinking, p, 0);
+    llmgw_buf_init(&ap.a.calls, p, 0);
+    rv = llmgw_json_object_visit(body, len, &top, &ans_visitor, &ap.top);
+    t = ap.t;
+    a = ap.a;
+    u = ap.u;
     if (rv != 1) {
         /* an array is JSON too: an answer with nothing in it */
         const char *s = body;
@@ -938,20 +1012,16 @@ static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
         }
         memset(&t, 0, sizeof(t));
     }
-    memset(&a, 0, sizeof(a));
-    a.p = p;
-    llmgw_buf_init(&a.text, p, t.has_content ? t.content.len : 0);
-    llmgw_buf_init(&a.thinking, p, 0);
-    llmgw_buf_init(&a.calls, p, 0);
-    if (t.has_content && t.content.type == LLMGW_JV_ARRAY) {
-        llmgw_json_each(&t.content, ans_block, &a);
+    if (!t.has_content || t.content.type != LLMGW_JV_ARRAY) {
+        a.text.len = a.thinking.len = a.calls.len = 0;
+        a.has_text = a.has_thinking = a.ncalls = 0;
+        a.answer = NULL;
     }
-    memset(&u, 0, sizeof(u));
-    if (t.has_usage && t.usage.type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(&t.usage, ans_usage_member, &u);
-        if (u.bad) {
-            return -1;
-        }
+    if (!t.has_usage || t.usage.type != LLMGW_JV_OBJECT) {
+        memset(&u, 0, sizeof(u));
+    }
+    else if (u.bad) {
+        return -1;
     }
     if (t.has_stop) {
         finish = map_stop_reason(span_pstr(p, &t.stop));
@@ -1194,7 +1264,7 @@ static void *enter_member(void *baton, const char *key, apr_size_t klen,
 }
 
 static const llmgw_json_visitor_t event_visitor = {
-    field_member, enter_member
+    field_member, enter_member, NULL
 };
 
 static const llmgw_jspan_t *field(const fields_t *f, int i)

@@ -267,12 +267,12 @@ static llmgw_xparam_e known_param(const char *name)
     static const char *const gateway[] = { LLMGW_GATEWAY_FIELDS, NULL };
     const char *const *n;
     for (n = gateway; *n; n++) {
-        if (!strcmp(*n, name)) {
+        if ((*n)[0] == name[0] && !strcmp(*n, name)) {
             return LLMGW_XP_GATEWAY;
         }
     }
     for (n = openai; *n; n++) {
-        if (!strcmp(*n, name)) {
+        if ((*n)[0] == name[0] && !strcmp(*n, name)) {
             return LLMGW_XP_NONE;
         }
     }
@@ -292,7 +292,7 @@ int llmgw_xlate_check_params(apr_pool_t *p, const json_t *req,
         llmgw_xparam_e how = 0;
 
         for (row = table; row->name; row++) {
-            if (!strcmp(row->name, key)) {
+            if (row->name[0] == key[0] && !strcmp(row->name, key)) {
                 how = row->how;
                 break;
             }

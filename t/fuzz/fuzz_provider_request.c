@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Each provider's request writer (raw_request, from the request tree or,
- * for the OpenAI-compatible relay, from the text) for chat and embeddings,
+/* Each provider's request writer (raw_request, from the request tree or
+ * from the text alone) for chat and embeddings,
  * with unsupported parameters refused and dropped, and its path and
  * headers for the request's model. A native body written must be valid
  * JSON. */
@@ -60,14 +60,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 in.raw = s;
                 in.len = size;
                 in.unchanged = drop;
-                in.tree = tree;
+                /* the native writers: from the tree, and from the text
+                 * alone (no tree: what the gateway hands them) */
+                in.tree = t != LLMGW_PT_OPENAI && drop ? NULL : tree;
 
                 path = T->path(p, &x, eps[e], drop);
                 if (path) {
                     fz_touch(path, strlen(path));
                 }
                 T->headers(p, "sk-fuzz", hdrs);
-                if (!tree && t != LLMGW_PT_OPENAI) {
+                if (!tree && t != LLMGW_PT_OPENAI && !drop) {
                     continue;
                 }
                 rv = T->raw_request(T, p, &x, &in, &out, &out_len, &err);

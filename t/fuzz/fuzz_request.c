@@ -36,6 +36,40 @@ static const llmgw_endpoint_e eps[] = {
     LLMGW_EP_GEMINI_STREAM
 };
 
+/* The reader of the request's text (no tree) agrees with the reader of
+ * its tree on what it accepts. */
+static void read_chat_text(apr_pool_t *p, const char *s, size_t size,
+                           const json_t *tree, int drop)
+{
+    llmgw_xlate_report_t rep;
+    llmgw_xlate_ctx_t x;
+    llmgw_chat_request_t *r = NULL, *rt = NULL;
+    const char *err = NULL, *errt = NULL;
+    int rv, rvt;
+
+    memset(&rep, 0, sizeof(rep));
+    memset(&x, 0, sizeof(x));
+    rep.drop_unsupported = drop;
+    rep.dropped = apr_array_make(p, 4, sizeof(const char *));
+    x.report = &rep;
+    rv = llmgw_chat_request_read_text(p, s, size, drop ? all_params + 4
+                                                       : all_params,
+                                      "fuzz", &x, &r, &err);
+    if (rv != 0 && err) {
+        fz_touch(err, strlen(err));
+    }
+    if (!json_is_object(tree)) {
+        return;
+    }
+    rvt = llmgw_chat_request_read(p, tree, drop ? all_params + 4
+                                               : all_params,
+                                  "fuzz", &x, &rt, &errt);
+    if (rv != rvt || (rv == 0 && r->messages->nelts
+                      != rt->messages->nelts)) {
+        abort();
+    }
+}
+
 static void read_chat(apr_pool_t *p, const json_t *tree, int drop)
 {
     llmgw_xlate_report_t rep;
@@ -126,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_touch(cs, strlen(cs));
     }
 
+    read_chat_text(p, s, size, tree, 0);
+    read_chat_text(p, s, size, tree, 1);
     if (tree) {
         llmgw_usage_from_json(tree, &u);
         read_chat(p, tree, 0);

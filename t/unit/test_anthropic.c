@@ -31,6 +31,31 @@ static llmgw_xlate_ctx_t ctx(void)
 
 /* Translates an OpenAI request; returns the native body (caller decrefs)
  * or NULL with *err set. */
+/* The writer given the request's text alone (no tree: the gateway's
+ * case) writes what it writes from the tree, or refuses it too. */
+static void same_from_text(const char *txt, const json_t *out,
+                           const llmgw_xlate_ctx_t *x)
+{
+    llmgw_xlate_in_t in;
+    const char *body = NULL, *err = NULL;
+    apr_size_t len = 0;
+    int rv;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    in.raw = txt;
+    in.len = strlen(txt);
+    rv = T->raw_request(T, tp, x, &in, &body, &len, &err);
+    ck_assert_msg((rv == 0) == (out != NULL), "text and tree disagree on %s",
+                  txt);
+    if (out != NULL) {
+        json_t *j = ut_jsonn(body, len, txt);
+        ut_json_eq(j, out, txt);
+        json_decref(j);
+    }
+}
+
 static json_t *xreq(const char *txt, const char **err)
 {
     llmgw_xlate_ctx_t x = ctx();
@@ -38,6 +63,8 @@ static json_t *xreq(const char *txt, const char **err)
     const char *e = NULL;
     json_t *out = T->chat_request(tp, in, &x, &e);
     json_decref(in);
+    x = ctx();
+    same_from_text(txt, out, &x);
     if (out == NULL) {
         ck_assert_msg(e != NULL && *e, "NULL without an error for %s", txt);
     }
@@ -479,6 +506,54 @@ static json_t *xresp(const char *native, llmgw_usage_t *u)
     ck_assert_ptr_nonnull(out);
     return out;
 }
+
+/* The answer's text read in its one pass: a repeated member's last value
+ * wins (content, usage), as jansson reads it; one that is not an array or
+ * an object any more leaves nothing of the earlier one. */
+static json_t *xresp_text(const char *body, llmgw_usage_t *u)
+{
+    llmgw_xlate_ctx_t x = ctx();
+    llmgw_xlate_in_t in;
+    const char *out = NULL;
+    apr_size_t len = 0;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    ck_assert_int_eq(T->raw_response(T, tp, &x, &in, body, strlen(body),
+                                     &out, &len, u), 0);
+    return ut_json(apr_pstrmemdup(tp, out, len));
+}
+
+START_TEST(test_resp_repeated_members)
+{
+    llmgw_usage_t u = LLMGW_USAGE_INIT;
+    json_t *o = xresp_text(
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"lost\"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\","
+        "\"input\":{}}],\"usage\":{\"input_tokens\":5,\"output_tokens\":1},"
+        "\"content\":[{\"type\":\"text\",\"text\":\"kept\",\"text\":\"last\"}],"
+        "\"usage\":{\"output_tokens\":7},\"stop_reason\":\"end_turn\"}", &u);
+    json_t *msg = json_object_get(json_array_get(json_object_get(o,
+                                  "choices"), 0), "message");
+
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "content")),
+                     "last");
+    ck_assert_ptr_null(json_object_get(msg, "tool_calls"));
+    ck_assert_int_eq(u.prompt_tokens, 0);
+    ck_assert_int_eq(u.completion_tokens, 7);
+    json_decref(o);
+
+    o = xresp_text(
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"lost\"}],\"usage\":{\"output_tokens\":1},\"content\":5,"
+        "\"usage\":null}", NULL);
+    msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0),
+                          "message");
+    ck_assert_str_eq(json_string_value(json_object_get(msg, "content")), "");
+    ck_assert_ptr_null(json_object_get(o, "usage"));
+    json_decref(o);
+}
+END_TEST
 
 START_TEST(test_resp_text)
 {
@@ -1731,6 +1806,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_req_errors);
     tcase_add_test(tc, test_req_fuzz_shapes);
     tcase_add_test(tc, test_resp_text);
+    tcase_add_test(tc, test_resp_repeated_members);
     tcase_add_test(tc, test_resp_tool_use);
     tcase_add_test(tc, test_resp_usage_cache);
     tcase_add_test(tc, test_resp_stop_reasons);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
+#include <apr_strings.h>
 #include "llmgw_chat_request.h"
 
 static apr_pool_t *pool;
@@ -168,6 +169,90 @@ START_TEST(test_text_nul_and_join)
 }
 END_TEST
 
+/* Reads text itself (llmgw_chat_request_read_text: no tree). */
+static llmgw_chat_request_t *rdt(const char *text, const char **err)
+{
+    llmgw_chat_request_t *r = NULL;
+    llmgw_xlate_ctx_t x;
+    const char *e = NULL;
+
+    memset(&x, 0, sizeof(x));
+    llmgw_chat_request_read_text(pool, text, strlen(text), all_params,
+                                 "test", &x, &r, &e);
+    if (err) {
+        *err = e;
+    }
+    return r;
+}
+
+/* The request read from its text: plain texts are the text's own bytes,
+ * escaped ones unescaped; the gateway's fields are ignored; duplicate and
+ * escaped keys as jansson reads them; what jansson refuses is refused;
+ * values nested deeper than the scanner goes are still read. */
+START_TEST(test_read_from_text)
+{
+    static const char *const refused[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"max_tokens\":99999999999999999999}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"temperature\":1e999}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"a\\u0000b\":1}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}",
+    };
+    const char *text = "{\"provider\":\"p\",\"provider_key\":\"k\","
+        "\"messages\":[{\"role\":\"user\",\"content\":\"lost\"}],"
+        "\"temperature\":2,\"temperature\":0.5,"
+        "\"\\u006dessages\":[{\"role\":\"sys\\u0074em\",\"content\":"
+        "\"plain\"},{\"role\":\"user\",\"name\":\"n\\u00e9\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"a\\nb\"}]}]}";
+    const llmgw_chat_request_t *r;
+    const llmgw_chat_msg_t *m;
+    const char *err;
+    char *deep;
+    apr_size_t i;
+
+    r = rdt(text, &err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(r->messages->nelts, 2);
+    ck_assert(json_real_value(r->temperature) == 0.5);
+    m = &APR_ARRAY_IDX(r->messages, 0, llmgw_chat_msg_t);
+    ck_assert_int_eq(m->role, LLMGW_ROLE_SYSTEM);
+    ck_assert(part0(r, 0)->text.s > text
+              && part0(r, 0)->text.s < text + strlen(text));
+    ck_assert_uint_eq(part0(r, 0)->text.len, 5);
+    ck_assert_int_eq(memcmp(part0(r, 0)->text.s, "plain", 5), 0);
+    m = &APR_ARRAY_IDX(r->messages, 1, llmgw_chat_msg_t);
+    ck_assert_str_eq(m->name, "n\xc3\xa9");
+    ck_assert_uint_eq(part0(r, 1)->text.len, 3);
+    ck_assert_int_eq(memcmp(part0(r, 1)->text.s, "a\nb", 3), 0);
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        ck_assert_msg(rdt(refused[i], &err) == NULL, "read %s", refused[i]);
+        ck_assert_str_eq(err, "the request body is not valid JSON");
+        ck_assert_ptr_null(json_loads(refused[i], JSON_ALLOW_NUL, NULL));
+    }
+    ck_assert_ptr_null(rdt("[1]", &err));
+    ck_assert_str_eq(err, "request body must be a JSON object");
+    ck_assert_ptr_null(rdt("{\"model\":\"m\"}", &err));
+    ck_assert_str_eq(err, "messages must be a non-empty array");
+
+    /* a response_format schema 300 levels deep: past the scanner */
+    deep = "{}";
+    for (i = 0; i < 300; i++) {
+        deep = apr_psprintf(pool, "{\"a\":%s}", deep);
+    }
+    r = rdt(apr_psprintf(pool, "{\"messages\":[{\"role\":\"user\","
+                         "\"content\":\"x\"}],\"response_format\":{\"type\""
+                         ":\"json_schema\",\"json_schema\":{\"schema\":%s}}}",
+                         deep), &err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(r->response_format, LLMGW_RF_JSON_SCHEMA);
+    ck_assert_uint_eq(part0(r, 0)->text.len, 1);
+}
+END_TEST
+
 START_TEST(test_params_gate)
 {
     const llmgw_chat_request_t *r;
@@ -218,6 +303,7 @@ int main(void)
     tcase_add_test(tc, test_tool_arguments);
     tcase_add_test(tc, test_text_nul_and_join);
     tcase_add_test(tc, test_params_gate);
+    tcase_add_test(tc, test_read_from_text);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -338,6 +338,59 @@ START_TEST(buf_writers_same_as_dumps)
 }
 END_TEST
 
+/* The writers' short paths (a real with at most two decimals, an integer
+ * without snprintf): the bytes of llmgw_json_dumps for a sweep of values
+ * around them (negative, -0, .x5, past two decimals, large, extremes). */
+START_TEST(buf_real_int_short_paths)
+{
+    static const double extra[] = {
+        -0.0, 0.0, 0.1 + 0.2, 1e12, 99999999999.99, 1e13, -1e13, 1e15,
+        123456789012.34, 0.005, 0.015, 1.005, 2.675, -1.05, 1e-7, 5e-324,
+        1.7976931348623157e308, 0.29, 0.57, 1.15, 4.35
+    };
+    static const apr_int64_t ints[] = {
+        0, 1, -1, 9, 10, -10, 1234567890, APR_INT64_MAX, APR_INT64_MIN,
+        APR_INT64_MIN + 1
+    };
+    llmgw_buf_t b;
+    int k;
+    apr_size_t i;
+
+    llmgw_buf_init(&b, tp, 0);
+    for (k = -3000; k <= 3000; k++) {
+        double vs[3] = { k / 100.0, k / 1000.0, k * 0.01 };
+        for (i = 0; i < 3; i++) {
+            json_t *one = json_real(vs[i]);
+            char *want = llmgw_json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
+            b.len = 0;
+            llmgw_buf_json_real(&b, vs[i]);
+            b.data[b.len] = '\0';
+            ck_assert_str_eq(b.data, want);
+            free(want);
+            json_decref(one);
+        }
+    }
+    for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+        json_t *one = json_real(extra[i]);
+        char *want = llmgw_json_dumps(one, JSON_COMPACT | JSON_ENCODE_ANY);
+        b.len = 0;
+        llmgw_buf_json_real(&b, extra[i]);
+        b.data[b.len] = '\0';
+        ck_assert_str_eq(b.data, want);
+        free(want);
+        json_decref(one);
+    }
+    for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "%" APR_INT64_T_FMT, ints[i]);
+        b.len = 0;
+        llmgw_buf_int(&b, ints[i]);
+        b.data[b.len] = '\0';
+        ck_assert_str_eq(b.data, want);
+    }
+}
+END_TEST
+
 START_TEST(text_parse_agrees_with_tree)
 {
     both("{\"model\":\"mock/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
@@ -507,7 +560,7 @@ static int visit_member(void *baton, const char *key, apr_size_t klen,
 {
     visit_log_t *l = baton;
     (void)key_escaped;
-    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, key ? key : "", klen);
     llmgw_buf_append(&l->log, "=", 1);
     llmgw_buf_append(&l->log, v->p, v->len);
     llmgw_buf_append(&l->log, ";", 1);
@@ -523,7 +576,7 @@ static void *visit_enter(void *baton, const char *key, apr_size_t klen,
         return NULL;
     }
     llmgw_buf_append(&l->log, "<", 1);
-    llmgw_buf_append(&l->log, key, klen);
+    llmgw_buf_append(&l->log, key ? key : "", klen);
     llmgw_buf_append(&l->log, ">", 1);
     return l;
 }
@@ -531,7 +584,8 @@ static void *visit_enter(void *baton, const char *key, apr_size_t klen,
 static const char *visit(const char *doc, apr_size_t n, const char *skip,
                          int stop_at, int *rv)
 {
-    static const llmgw_json_visitor_t vis = { visit_member, visit_enter };
+    static const llmgw_json_visitor_t vis = { visit_member, visit_enter,
+                                              NULL };
     visit_log_t l;
     llmgw_jspan_t top;
 
@@ -547,6 +601,57 @@ static const char *visit(const char *doc, apr_size_t n, const char *skip,
     }
     return apr_pstrmemdup(tp, l.log.data ? l.log.data : "", l.log.len);
 }
+
+static void *visit_enter_array(void *baton, const char *key,
+                               apr_size_t klen, int key_escaped)
+{
+    visit_log_t *l = baton;
+    (void)key_escaped;
+    llmgw_buf_append(&l->log, "[", 1);
+    llmgw_buf_append(&l->log, key ? key : "#", key ? klen : 1);
+    llmgw_buf_append(&l->log, "]", 1);
+    return l;
+}
+
+/* Arrays entered: their elements reported (key NULL, logged as an empty
+ * key) in the same pass, object and array elements entered in turn; the
+ * validity as llmgw_json_object_each's on every one-byte mutation. */
+START_TEST(object_visit_arrays)
+{
+    static const llmgw_json_visitor_t vis = {
+        visit_member, visit_enter, visit_enter_array
+    };
+    const char *doc = "{\"a\":[1, {\"b\":[true]} ,[\"x\"],[]],\"c\":{}}";
+    static const char subst[] = "{}[]\",:\\ 0x";
+    apr_size_t n = strlen(doc), i, k;
+    char *buf = malloc(n + 1);
+    visit_log_t l;
+    llmgw_jspan_t top;
+    int rv;
+
+    memset(&l, 0, sizeof(l));
+    llmgw_buf_init(&l.log, tp, 0);
+    ck_assert_int_eq(llmgw_json_object_visit(doc, n, &top, &vis, &l), 1);
+    llmgw_buf_append(&l.log, "", 1);
+    ck_assert_str_eq(l.log.data,
+                     "[a]=1;<>[b]=true;b=[true];={\"b\":[true]};[#]=\"x\";"
+                     "=[\"x\"];[#]=[];a=[1, {\"b\":[true]} ,[\"x\"],[]];"
+                     "<c>c={};");
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < sizeof(subst) - 1; k++) {
+            int c = 0;
+            memcpy(buf, doc, n + 1);
+            buf[i] = subst[k];
+            memset(&l, 0, sizeof(l));
+            llmgw_buf_init(&l.log, tp, 0);
+            rv = llmgw_json_object_visit(buf, n, &top, &vis, &l);
+            ck_assert_int_eq(rv, llmgw_json_object_each(buf, n, &top,
+                                                        count_member, &c));
+        }
+    }
+    free(buf);
+}
+END_TEST
 
 START_TEST(object_visit_nested_one_pass)
 {
@@ -684,12 +789,14 @@ Suite *s = suite_create("json_scan");
     tcase_add_test(tc, loadb_same_as_jansson);
     tcase_add_test(tc, dump_same_as_jansson);
     tcase_add_test(tc, buf_writers_same_as_dumps);
+    tcase_add_test(tc, buf_real_int_short_paths);
     tcase_add_test(tc, text_parse_agrees_with_tree);
     tcase_add_test(tc, replace_model);
     tcase_add_test(tc, canonical_form);
     tcase_add_test(tc, span_values_and_writers);
     tcase_add_test(tc, object_visit_nested_one_pass);
     tcase_add_test(tc, each_spans_as_validated);
+    tcase_add_test(tc, object_visit_arrays);
     return s;
 }
 

@@ -441,8 +441,8 @@ static int gw_generation(gw_t *w, const llmgw_chat_request_t *r,
     return 0;
 }
 
-/* The generateContent body of the chat request req, into out. */
-static int gem_write_request(apr_pool_t *p, const json_t *req,
+/* The generateContent body of the chat request in, into out. */
+static int gem_write_request(apr_pool_t *p, const llmgw_xlate_in_t *in,
                              const llmgw_xlate_ctx_t *x, llmgw_buf_t *out,
                              const char **err)
 {
@@ -451,7 +451,8 @@ static int gem_write_request(apr_pool_t *p, const json_t *req,
     gw_t w;
 
     *err = NULL;
-    if (llmgw_chat_request_read(p, req, gem_params, "gemini", x, &r, err)) {
+    if (llmgw_chat_request_read_in(p, in, gem_params, "gemini", x, &r,
+                                   err)) {
         return -1;
     }
     memset(&w, 0, sizeof(w));
@@ -495,19 +496,13 @@ int gem_raw_request(const llmgw_translator_t *self, apr_pool_t *p,
                     const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
                     const char **out, apr_size_t *out_len, const char **err)
 {
-    json_t *tree;
     llmgw_buf_t b;
 
     if (in->ep != LLMGW_EP_CHAT) {      /* embeddings: through the tree */
         return llmgw_xlate_request_from_tree(self, p, x, in, out, out_len,
                                              err);
     }
-    tree = in->tree ? in->tree : llmgw_xlate_in_tree(in);
-    if (!tree) {
-        *err = "the request body is not valid JSON";
-        return 400;
-    }
-    if (gem_write_request(p, tree, x, &b, err)) {
+    if (gem_write_request(p, in, x, &b, err)) {
         return 400;
     }
     *out = b.data;

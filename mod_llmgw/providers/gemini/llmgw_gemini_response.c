@@ -3,6 +3,7 @@
  * llmgw_gemini_response.c — the Gemini answer reader: a
  * generateContent answer -> chat.completion.
  */
+#include <apr_hash.h>
 #include "llmgw_gemini_int.h"
 
 /* The candidate's choice index (its `index`, else its position); -1 for
@@ -47,14 +48,90 @@ static int gr_member(void *baton, const char *key, apr_size_t klen, int esc,
     return 0;
 }
 
+/* The answer's containers, read in its one validating pass
+ * (llmgw_json_object_visit entering every object and array): each one's
+ * members or elements, found by the container's first byte, so that the
+ * readers below take them without scanning the text again. */
+typedef struct {
+    const char *key;            /* NULL: an array's element */
+    apr_size_t klen;
+    int esc;
+    llmgw_jspan_t v;
+} gm_item_t;
+
+typedef struct gm_node {
+    const char *start;          /* the container's first byte: the key */
+    apr_array_header_t *items;  /* gm_item_t */
+    struct gm_node *pending;    /* the child entered last, not yet seen */
+    apr_pool_t *p;
+    apr_hash_t *memo;
+} gm_node_t;
+
+static void *gm_enter(void *baton, const char *key, apr_size_t klen,
+                      int esc)
+{
+    gm_node_t *parent = baton, *n = apr_pcalloc(parent->p, sizeof(*n));
+
+    (void)key; (void)klen; (void)esc;
+    n->items = apr_array_make(parent->p, 4, sizeof(gm_item_t));
+    n->p = parent->p;
+    n->memo = parent->memo;
+    parent->pending = n;
+    return n;
+}
+
+static int gm_member(void *baton, const char *key, apr_size_t klen, int esc,
+                     const llmgw_jspan_t *v)
+{
+    gm_node_t *n = baton;
+    gm_item_t *it = apr_array_push(n->items);
+
+    it->key = key;
+    it->klen = klen;
+    it->esc = esc;
+    it->v = *v;
+    if (n->pending != NULL) {
+        n->pending->start = v->p;
+        apr_hash_set(n->memo, &n->pending->start, sizeof(const char *),
+                     n->pending);
+        n->pending = NULL;
+    }
+    return 0;
+}
+
+static const llmgw_json_visitor_t gm_visitor = {
+    gm_member, gm_enter, gm_enter
+};
+
+/* Calls fn for each member of the object (or element of the array) v:
+ * from the pass when memo has it, else from the text. */
+static void gr_each(apr_hash_t *memo, const llmgw_jspan_t *v,
+                    llmgw_json_member_fn fn, void *baton)
+{
+    const gm_node_t *n = memo ? apr_hash_get(memo, &v->p,
+                                             sizeof(const char *)) : NULL;
+    int i;
+
+    if (n == NULL) {
+        llmgw_json_each(v, fn, baton);
+        return;
+    }
+    for (i = 0; i < n->items->nelts; i++) {
+        const gm_item_t *it = &APR_ARRAY_IDX(n->items, i, gm_item_t);
+        if (fn(baton, it->key, it->klen, it->esc, &it->v)) {
+            return;
+        }
+    }
+}
+
 /* The members names of v (when it is an object) into o. */
-static void gr_obj(gr_obj_t *o, const char *const *names,
+static void gr_obj(apr_hash_t *memo, gr_obj_t *o, const char *const *names,
                    const llmgw_jspan_t *v)
 {
     memset(o, 0, sizeof(*o));
     o->names = names;
     if (v && v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, gr_member, o);
+        gr_each(memo, v, gr_member, o);
     }
 }
 
@@ -124,6 +201,7 @@ static double gr_num(const llmgw_jspan_t *s)
 
 typedef struct {
     apr_pool_t *p;
+    apr_hash_t *memo;           /* the containers of the answer's pass */
     const llmgw_xlate_ctx_t *x;
     llmgw_buf_t *out;
     int nchoices;
@@ -153,7 +231,7 @@ static int gr_part(void *baton, const char *key, apr_size_t klen, int esc,
     int thought;
 
     (void)key; (void)klen; (void)esc;
-    gr_obj(&o, part_names, v);
+    gr_obj(c->r->memo, &o, part_names, v);
     t = gr_get(&o, P_TEXT, LLMGW_JV_STRING);
     thought = o.has[P_THOUGHT] && o.v[P_THOUGHT].type == LLMGW_JV_TRUE;
     if (t && !thought && t->len > 2) {
@@ -179,7 +257,7 @@ static int gr_part(void *baton, const char *key, apr_size_t klen, int esc,
         const char *id = gem_ctx_id(c->r->x);
         char *argstr = NULL;
 
-        gr_obj(&f, fc_names, fc);
+        gr_obj(c->r->memo, &f, fc_names, fc);
         name = gr_get(&f, 0, LLMGW_JV_STRING);
         if (f.has[1] && (f.v[1].type == LLMGW_JV_OBJECT
                          || f.v[1].type == LLMGW_JV_ARRAY)) {
@@ -260,7 +338,7 @@ static int gr_alt(void *baton, const char *key, apr_size_t klen, int esc,
     if (l->i++) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gr_obj(l->r->memo, &o, lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, "}");
     return 0;
@@ -294,25 +372,25 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
     if (l->i) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gr_obj(l->r->memo, &o, lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, ",\"top_logprobs\":[");
     memset(&nth, 0, sizeof(nth));
     nth.n = l->i;
     if (l->top) {
-        llmgw_json_each(l->top, gr_nth_el, &nth);
+        gr_each(l->r->memo, l->top, gr_nth_el, &nth);
     }
     if (nth.found) {
         static const char *const c_names[] = { "candidates", NULL };
         gr_obj_t t;
         const llmgw_jspan_t *cands;
-        gr_obj(&t, c_names, &nth.v);
+        gr_obj(l->r->memo, &t, c_names, &nth.v);
         if ((cands = gr_get(&t, 0, LLMGW_JV_ARRAY)) != NULL) {
             alts.r = l->r;
             alts.b = l->b;
             alts.top = NULL;
             alts.i = 0;
-            llmgw_json_each(cands, gr_alt, &alts);
+            gr_each(l->r->memo, cands, gr_alt, &alts);
         }
     }
     W_LIT(l->b, "]}");
@@ -329,7 +407,7 @@ static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
     gr_obj_t o;
     gr_lp_t l;
 
-    gr_obj(&o, names, lr);
+    gr_obj(r->memo, &o, names, lr);
     if ((chosen = gr_get(&o, 0, LLMGW_JV_ARRAY)) == NULL) {
         W_LIT(r->out, "null");
         return;
@@ -339,7 +417,7 @@ static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
     l.b = r->out;
     l.top = gr_get(&o, 1, LLMGW_JV_ARRAY);
     W_LIT(r->out, "{\"content\":[");
-    llmgw_json_each(chosen, gr_chosen, &l);
+    gr_each(r->memo, chosen, gr_chosen, &l);
     W_LIT(r->out, "],\"refusal\":null}");
 }
 
@@ -363,7 +441,7 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
     llmgw_buf_t *b = r->out;
 
     (void)key; (void)klen; (void)esc;
-    gr_obj(&o, cand_names, v);
+    gr_obj(r->memo, &o, cand_names, v);
     /* the choice index: its `index`, else its position; beyond
      * GEMINI_MAX_CHOICES it is skipped */
     switch (gr_int(gr_get(&o, C_INDEX, LLMGW_JV_NUMBER), &idx)) {
@@ -387,10 +465,10 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
     llmgw_buf_init(&c.text, r->p, v->len);
     llmgw_buf_init(&c.thoughts, r->p, 0);
     llmgw_buf_init(&c.calls, r->p, 0);
-    gr_obj(&content, content_names, o.has[C_CONTENT] ? &o.v[C_CONTENT]
+    gr_obj(r->memo, &content, content_names, o.has[C_CONTENT] ? &o.v[C_CONTENT]
                                                      : NULL);
     if ((parts = gr_get(&content, 0, LLMGW_JV_ARRAY)) != NULL) {
-        llmgw_json_each(parts, gr_part, &c);
+        gr_each(r->memo, parts, gr_part, &c);
     }
     if (r->nchoices++) {
         W_LIT(b, ",");
@@ -455,7 +533,7 @@ static void gr_usage(gr_t *r, const llmgw_jspan_t *m, llmgw_usage_t *u)
     llmgw_buf_t *b = r->out;
     gr_obj_t o;
 
-    gr_obj(&o, usage_names, m);
+    gr_obj(r->memo, &o, usage_names, m);
     prompt = gr_count(r, &o, 0);
     cand = gr_count(r, &o, 1);
     thoughts = gr_count(r, &o, 2);
@@ -498,12 +576,6 @@ static const char *const top_names[] = { "candidates", "promptFeedback",
                                          "usageMetadata", NULL };
 enum { T_CANDS, T_FEEDBACK, T_USAGE };
 
-static int gr_top(void *baton, const char *key, apr_size_t klen, int esc,
-                  const llmgw_jspan_t *v)
-{
-    return gr_member(baton, key, klen, esc, v);
-}
-
 /* A generateContent answer -> chat.completion into out; fills usage. -1
  * when it is not a GenerateContentResponse. */
 static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
@@ -512,16 +584,29 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
 {
     gr_obj_t top;
     llmgw_jspan_t span;
+    gm_node_t root;
     gr_t r;
+    int i;
 
+    memset(&root, 0, sizeof(root));
+    root.p = p;
+    root.memo = apr_hash_make(p);
+    root.items = apr_array_make(p, 4, sizeof(gm_item_t));
     memset(&top, 0, sizeof(top));
     top.names = top_names;
-    if (llmgw_json_object_each(body, len, &span, gr_top, &top) != 1
-        || !(top.has[T_CANDS] || top.has[T_FEEDBACK] || top.has[T_USAGE])) {
+    if (llmgw_json_object_visit(body, len, &span, &gm_visitor, &root) != 1) {
+        return -1;
+    }
+    for (i = 0; i < root.items->nelts; i++) {
+        const gm_item_t *it = &APR_ARRAY_IDX(root.items, i, gm_item_t);
+        gr_member(&top, it->key, it->klen, it->esc, &it->v);
+    }
+    if (!(top.has[T_CANDS] || top.has[T_FEEDBACK] || top.has[T_USAGE])) {
         return -1;
     }
     memset(&r, 0, sizeof(r));
     r.p = p;
+    r.memo = root.memo;
     r.x = x;
     r.out = out;
     llmgw_buf_init(out, p, len + 256);
@@ -533,7 +618,7 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     llmgw_buf_json_cstr(out, gem_ctx_model(x));
     W_LIT(out, ",\"choices\":[");
     if (top.has[T_CANDS] && top.v[T_CANDS].type == LLMGW_JV_ARRAY) {
-        llmgw_json_each(&top.v[T_CANDS], gr_candidate, &r);
+        gr_each(r.memo, &top.v[T_CANDS], gr_candidate, &r);
     }
     if (r.bad) {
         return -1;
@@ -542,7 +627,7 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
         /* No candidate: a blocked prompt, or nothing generated. */
         static const char *const fb_names[] = { "blockReason", NULL };
         gr_obj_t fb;
-        gr_obj(&fb, fb_names, top.has[T_FEEDBACK] ? &top.v[T_FEEDBACK]
+        gr_obj(r.memo, &fb, fb_names, top.has[T_FEEDBACK] ? &top.v[T_FEEDBACK]
                                                   : NULL);
         W_LIT(out, "{\"index\":0,\"message\":{\"role\":\"assistant\","
               "\"content\":\"\",\"refusal\":null},\"logprobs\":null,"
