@@ -19,6 +19,7 @@ use IO::Select ();
 use POSIX ();
 use JSON::PP ();
 use LLMGW::Test;
+use LLMGW::Memcached;
 use LLMGW::Node;
 
 unless (Apache::Test::need_module('llmgw', 'llmgw_quota')) {
@@ -94,41 +95,6 @@ EOF
     for my $k (@kids) { my $fh = $k->[1]; my $c = <$fh> // "0\n"; chomp $c; $codes{$c}++; waitpid $k->[0], 0 }
     is_deeply \%codes, { 200 => 8 }, 'after the faults, 8 parallel requests are answered';
     $node->stop;
-}
-
-# ---------------------------------------------------------------- memcached faults
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, ReuseAddr => 1)
-        or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-# Whether memcached answers within a second (a paused one accepts the
-# connection and never answers: never a blocking read).
-sub mc_answers {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) or return 0;
-    print $s "version\r\n";
-    return 0 unless IO::Select->new($s)->can_read(1);
-    my $n = sysread($s, my $l, 64) // 0;
-    return $n && $l =~ /^VERSION/;
-}
-
-sub mc_start {
-    my $port = shift;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec 'memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0', '-m', '16' };
-        POSIX::_exit(127);
-    }
-    return $pid if wait_for(sub { mc_answers($port) }, 5, 0.05);
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
-    return undef;
 }
 
 # Runs n workers posting to the nodes until the file $stop exists; each

@@ -11,6 +11,7 @@ use Time::HiRes qw(time sleep);
 use IO::Socket::INET ();
 use POSIX ();
 use LLMGW::Test;
+use LLMGW::Memcached;
 use LLMGW::Node;
 
 unless (Apache::Test::need_module('llmgw', 'llmgw_quota')) {
@@ -99,44 +100,6 @@ EOF
     is $u->{requests}, 25, 'node b: /api/usage counts the 25 of both nodes';
     $na->stop;
     $nb->stop;
-}
-
-# ---------------------------------------------------------------- fail modes
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub mc_answers {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) or return 0;
-    print $s "version\r\n";
-    my $l = <$s> // '';
-    return $l =~ /^VERSION/;
-}
-
-sub mc_start {
-    my $port = shift;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec 'memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0', '-m', '16' };
-        POSIX::_exit(127);
-    }
-    return $pid if wait_for(sub { mc_answers($port) }, 5, 0.1);
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
-    return undef;
-}
-
-sub mc_stop {
-    my $pid = shift;
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
 }
 
 {

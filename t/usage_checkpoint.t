@@ -19,6 +19,7 @@ use POSIX ();
 use File::Temp ();
 use Digest::SHA qw(sha256_hex);
 use LLMGW::Test;
+use LLMGW::Memcached;
 use LLMGW::Node;
 use LLMGW::Postgres;
 
@@ -27,36 +28,6 @@ unless (Apache::Test::need_module('llmgw', 'llmgw_quota', 'dbd')) {
     exit;
 }
 Apache::Test::test_pm_refresh();
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, ReuseAddr => 1)
-        or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-sub mc_answers {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) or return 0;
-    print $s "version\r\n";
-    return 0 unless IO::Select->new($s)->can_read(1);
-    my $n = sysread($s, my $l, 64) // 0;
-    return $n && $l =~ /^VERSION/;
-}
-sub mc_start {
-    my $port = shift;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        { exec 'memcached', '-l', '127.0.0.1', '-p', $port, '-U', '0', '-m', '16' };
-        POSIX::_exit(127);
-    }
-    return $pid if wait_for(sub { mc_answers($port) }, 5, 0.05);
-    kill 'TERM', $pid;
-    waitpid $pid, 0;
-    return undef;
-}
 
 my ($A, $B, $sql);
 
