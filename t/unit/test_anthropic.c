@@ -31,31 +31,6 @@ static llmgw_xlate_ctx_t ctx(void)
 
 /* Translates an OpenAI request; returns the native body (caller decrefs)
  * or NULL with *err set. */
-/* The writer given the request's text alone (no tree: the gateway's
- * case) writes what it writes from the tree, or refuses it too. */
-static void same_from_text(const char *txt, const json_t *out,
-                           const llmgw_xlate_ctx_t *x)
-{
-    llmgw_xlate_in_t in;
-    const char *body = NULL, *err = NULL;
-    apr_size_t len = 0;
-    int rv;
-
-    memset(&in, 0, sizeof(in));
-    in.ep = LLMGW_EP_CHAT;
-    in.endpoint_name = "chat/completions";
-    in.raw = txt;
-    in.len = strlen(txt);
-    rv = T->raw_request(T, tp, x, &in, &body, &len, &err);
-    ck_assert_msg((rv == 0) == (out != NULL), "text and tree disagree on %s",
-                  txt);
-    if (out != NULL) {
-        json_t *j = ut_jsonn(body, len, txt);
-        ut_json_eq(j, out, txt);
-        json_decref(j);
-    }
-}
-
 static json_t *xreq(const char *txt, const char **err)
 {
     llmgw_xlate_ctx_t x = ctx();
@@ -64,7 +39,7 @@ static json_t *xreq(const char *txt, const char **err)
     json_t *out = T->chat_request(tp, in, &x, &e);
     json_decref(in);
     x = ctx();
-    same_from_text(txt, out, &x);
+    ut_same_from_text(T, txt, out, &x);
     if (out == NULL) {
         ck_assert_msg(e != NULL && *e, "NULL without an error for %s", txt);
     }

@@ -80,38 +80,13 @@ static void sink_free(sink_t *s);
 static int sink_emit(void *baton, const char *data, apr_size_t len);
 
 /* Translates an OpenAI request; returns the native body or NULL (err). */
-/* The writer given the request's text alone (no tree: the gateway's
- * case) writes what it writes from the tree, or refuses it too. */
-static void same_from_text(const char *txt, const json_t *out,
-                           const llmgw_xlate_ctx_t *x)
-{
-    llmgw_xlate_in_t in;
-    const char *body = NULL, *err = NULL;
-    apr_size_t len = 0;
-    int rv;
-
-    memset(&in, 0, sizeof(in));
-    in.ep = LLMGW_EP_CHAT;
-    in.endpoint_name = "chat/completions";
-    in.raw = txt;
-    in.len = strlen(txt);
-    rv = T->raw_request(T, tp, x, &in, &body, &len, &err);
-    ck_assert_msg((rv == 0) == (out != NULL), "text and tree disagree on %s",
-                  txt);
-    if (out != NULL) {
-        json_t *j = ut_jsonn(body, len, txt);
-        ut_json_eq(j, out, txt);
-        json_decref(j);
-    }
-}
-
 static json_t *xreq(const char *body, const char **err)
 {
     json_t *in = ut_json(body), *out;
     *err = NULL;
     out = T->chat_request(tp, in, &X, err);
     json_decref(in);
-    same_from_text(body, out, &X);
+    ut_same_from_text(T, body, out, &X);
     if (out == NULL) {
         ck_assert_msg(*err != NULL && **err, "NULL without an error");
     }

@@ -207,3 +207,28 @@ apr_array_header_t *ut_sse_events(const char *buf, apr_size_t len)
     ck_assert_uint_eq(llmgw_sse_events(ps), (apr_size_t)a->nelts);
     return a;
 }
+
+/* ---- translators ------------------------------------------------------ */
+
+void ut_same_from_text(const llmgw_translator_t *t, const char *txt,
+                       const json_t *out, const llmgw_xlate_ctx_t *x)
+{
+    llmgw_xlate_in_t in;
+    const char *body = NULL, *err = NULL;
+    apr_size_t len = 0;
+    int rv;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.endpoint_name = "chat/completions";
+    in.raw = txt;
+    in.len = strlen(txt);
+    rv = t->raw_request(t, ut_pool(), x, &in, &body, &len, &err);
+    ck_assert_msg((rv == 0) == (out != NULL), "text and tree disagree on %s",
+                  txt);
+    if (out != NULL) {
+        json_t *j = ut_jsonn(body, len, txt);
+        ut_json_eq(j, out, txt);
+        json_decref(j);
+    }
+}

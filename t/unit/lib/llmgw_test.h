@@ -122,4 +122,13 @@ int ut_ref_msg_to_chat(apr_pool_t *p, const json_t *in,
                        const char **err, const char **param,
                        const char **code);
 
+/* ---- translators ------------------------------------------------------ */
+
+/* The provider writer t given the chat request's text alone (no tree: the
+ * gateway's case) writes out (compared as JSON documents) from it, or
+ * refuses it when out is NULL, as it did from the tree. */
+#include "llmgw_translate.h"
+void ut_same_from_text(const llmgw_translator_t *t, const char *txt,
+                       const json_t *out, const llmgw_xlate_ctx_t *x);
+
 #endif /* LLMGW_TEST_H */
