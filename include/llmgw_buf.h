@@ -39,14 +39,18 @@ static APR_INLINE void llmgw_buf_reserve(llmgw_buf_t *b, apr_size_t n)
     b->cap = cap;
 }
 
-/* An empty buffer; hint > 0 allocates that much room at once. */
+/* An empty buffer; hint > 0 allocates that much room (plus the NUL) at
+ * once, not rounded up: a request body sized by its Content-Length takes
+ * its size from the request's pool, not the next power of two. */
 static APR_INLINE void llmgw_buf_init(llmgw_buf_t *b, apr_pool_t *p,
                                       apr_size_t hint)
 {
     memset(b, 0, sizeof(*b));
     b->pool = p;
     if (hint) {
-        llmgw_buf_reserve(b, hint);
+        b->cap = hint + 1;
+        b->data = apr_palloc(p, b->cap);
+        b->data[0] = '\0';
     }
 }
 

@@ -942,8 +942,16 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             }
             memset(&ex, 0, sizeof(ex));
             memset(&call, 0, sizeof(call));
-            apr_pool_create(&ex.p, r->pool);
-            apr_pool_tag(ex.p, "llmgw_attempt");
+            /* The first attempt's memory is the request's: a stream keeps
+             * no pool block of its own for it (README "Performance"). A
+             * retry's gets a pool, freed when it fails. */
+            if (!req->attempts) {
+                ex.p = r->pool;
+            }
+            else {
+                apr_pool_create(&ex.p, r->pool);
+                apr_pool_tag(ex.p, "llmgw_attempt");
+            }
             ex.r = r;
             ex.req = req;
             ex.provider = rt->provider;
@@ -1045,8 +1053,10 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                           req->attempts, rt->provider->name, rt->model,
                           e.message);
             circuit_outcome(r, rt->provider, invalid || retryable(&call));
-            /* e lives in r->pool: the attempt's memory can go */
-            apr_pool_destroy(ex.p);
+            /* e lives in r->pool: a retry's memory can go */
+            if (ex.p != r->pool) {
+                apr_pool_destroy(ex.p);
+            }
             ex.p = NULL;
             if (!invalid && !retryable(&call)) {
                 goto give_up;

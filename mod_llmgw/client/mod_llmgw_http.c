@@ -21,12 +21,17 @@
 #define IDLE_MAX      256                  /* pooled connections a process */
 #define IDLE_TTL      apr_time_from_sec(30)
 #define HEAD_MAX      (64 * 1024)          /* status line + headers */
-#define READ_SIZE     16384                /* the buffer; grown for a long head */
+/* The read buffer lives in its connection's pool, beside the connection
+ * and its socket in the pool's first 8 KB block: a stream keeps one block
+ * for its upstream, not two (README "Performance"). A longer head grows
+ * it in the request's pool. */
+#define READ_SIZE     6144
 #define POLL_SLICE    apr_time_from_msec(200)
 
 typedef struct conn {
     apr_pool_t *pool;                      /* the connection's own pool */
     apr_socket_t *sock;
+    char *buf;                             /* READ_SIZE bytes */
     char key[128];                         /* "host:port" */
     apr_time_t idle_since;
 } conn_t;
@@ -137,12 +142,13 @@ static apr_status_t conn_open(const char *key, const char *host,
     c = apr_pcalloc(cp, sizeof(*c));
     c->pool = cp;
     apr_cpystrn(c->key, key, sizeof(c->key));
-    if ((rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, cp))
+    if ((rv = llmgw_resolve(&sa, host, port, cp))
         || (rv = apr_socket_create(&c->sock, sa->family, SOCK_STREAM,
                                    APR_PROTO_TCP, cp))) {
         apr_pool_destroy(cp);
         return rv;
     }
+    c->buf = apr_palloc(cp, READ_SIZE);
     apr_socket_opt_set(c->sock, APR_TCP_NODELAY, 1);
     apr_socket_opt_set(c->sock, APR_SO_KEEPALIVE, 1);
     apr_socket_timeout_set(c->sock, timeout);
@@ -573,10 +579,6 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     memset(&r, 0, sizeof(r));
     r.call = call;
     r.p = p;
-    /* READ_SIZE, not HEAD_MAX: a streaming request keeps this buffer for
-     * its whole life (README "Performance") */
-    r.size = READ_SIZE;
-    r.buf = apr_palloc(p, r.size);
     r.start = r.last_poll = apr_time_now();
     r.deadline = r.start + call->timeout;
 
@@ -604,6 +606,9 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
         iov[0].iov_len = strlen(head);
         iov[1].iov_base = (char *)(call->body ? call->body : "");
         iov[1].iov_len = call->body ? call->body_len : 0;
+        /* READ_SIZE, not HEAD_MAX: a stream keeps it for its whole life */
+        r.buf = r.c->buf;
+        r.size = READ_SIZE;
         apr_socket_timeout_set(r.c->sock, call->connect_timeout);
         rv = APR_SUCCESS;
         {

@@ -74,6 +74,12 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
                                      llmgw_upstream_call_t *call);
 void llmgw_http_child_init(apr_pool_t *pchild);
 
+/* The address of host:port in p, from a per-child cache of lookups no
+ * older than a minute (mod_llmgw_resolve.c). */
+apr_status_t llmgw_resolve(apr_sockaddr_t **sa, const char *host,
+                           apr_port_t port, apr_pool_t *p);
+void llmgw_resolve_child_init(apr_pool_t *pchild);
+
 /* Per child: the pooled curl handles and native connections (logs with s). */
 struct server_rec;
 void llmgw_upstream_child_init(apr_pool_t *pchild, struct server_rec *s);
