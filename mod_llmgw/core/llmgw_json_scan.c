@@ -454,15 +454,14 @@ int llmgw_json_each(const llmgw_jspan_t *container, llmgw_json_member_fn fn,
     return 0;
 }
 
-/* The members of the object at c->p (on its '{'), validated one by one:
- * v->member(baton, ...) after each value; an object value whose member
- * v->enter gives a baton for is walked the same way (its members reported
- * to that baton) instead of scanned, so each byte is read once. 1 when
- * valid, 0 when not, -1 when a callback stopped the walk. */
-static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
-                        void *baton);
-static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
-                       void *baton);
+/* The members of the object at c->p (on its '{', close '}') or the items
+ * of the array (on its '[', close ']': no keys), validated one by one:
+ * v->member(baton, ...) after each value; a value v->enter (an object) or
+ * v->enter_array gives a baton for is walked the same way (its members
+ * reported to that baton) instead of scanned, so each byte is read once.
+ * 1 when valid, 0 when not, -1 when a callback stopped the walk. */
+static int visit_members(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                         void *baton, char close);
 
 /* The value at c->p, entered when the visitor asks (an object: enter, an
  * array: enter_array), else scanned; its span into val. 1, 0 (invalid) or
@@ -477,7 +476,7 @@ static int visit_value(cur_t *c, int depth, const llmgw_json_visitor_t *v,
     if (c->p < c->end && *c->p == '{' && v->enter
         && (kid = v->enter(baton, key, klen, esc)) != NULL) {
         val->p = c->p;
-        if ((rv = visit_object(c, depth + 1, v, kid)) != 1) {
+        if ((rv = visit_members(c, depth + 1, v, kid, '}')) != 1) {
             return rv;
         }
         val->type = LLMGW_JV_OBJECT;
@@ -485,7 +484,7 @@ static int visit_value(cur_t *c, int depth, const llmgw_json_visitor_t *v,
     else if (c->p < c->end && *c->p == '[' && v->enter_array
              && (kid = v->enter_array(baton, key, klen, esc)) != NULL) {
         val->p = c->p;
-        if ((rv = visit_array(c, depth + 1, v, kid)) != 1) {
+        if ((rv = visit_members(c, depth + 1, v, kid, ']')) != 1) {
             return rv;
         }
         val->type = LLMGW_JV_ARRAY;
@@ -498,79 +497,42 @@ static int visit_value(cur_t *c, int depth, const llmgw_json_visitor_t *v,
     return 1;
 }
 
-static int visit_array(cur_t *c, int depth, const llmgw_json_visitor_t *v,
-                       void *baton)
+static int visit_members(cur_t *c, int depth, const llmgw_json_visitor_t *v,
+                         void *baton, char close)
 {
+    int esc = 0;
+
     if (depth > LLMGW_JSON_MAX_DEPTH) {
         return 0;
     }
     c->p++;
     ws(c);
-    if (c->p < c->end && *c->p == ']') {
+    if (c->p < c->end && *c->p == close) {
         c->p++;
         return 1;
     }
     for (;;) {
+        const char *key = NULL;
+        apr_size_t klen = 0;
         llmgw_jspan_t val;
         int rv;
 
-        if ((rv = visit_value(c, depth, v, baton, NULL, 0, 0, &val)) != 1) {
-            return rv;
-        }
-        if (v->member(baton, NULL, 0, 0, &val)) {
-            return -1;
-        }
-        ws(c);
-        if (c->p >= c->end) {
-            return 0;
-        }
-        if (*c->p == ',') {
+        if (close == '}') {
+            if (c->p >= c->end || *c->p != '"') {
+                return 0;
+            }
+            key = c->p + 1;
+            if (!scan_string(c, &esc)) {
+                return 0;
+            }
+            klen = (apr_size_t)(c->p - key - 1);
+            ws(c);
+            if (c->p >= c->end || *c->p != ':') {
+                return 0;
+            }
             c->p++;
             ws(c);
-            continue;
         }
-        if (*c->p != ']') {
-            return 0;
-        }
-        c->p++;
-        return 1;
-    }
-}
-
-static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
-                        void *baton)
-{
-    int esc;
-
-    if (depth > LLMGW_JSON_MAX_DEPTH) {
-        return 0;
-    }
-    c->p++;
-    ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return 1;
-    }
-    for (;;) {
-        const char *key;
-        apr_size_t klen;
-        llmgw_jspan_t val;
-        int rv;
-
-        if (c->p >= c->end || *c->p != '"') {
-            return 0;
-        }
-        key = c->p + 1;
-        if (!scan_string(c, &esc)) {
-            return 0;
-        }
-        klen = (apr_size_t)(c->p - key - 1);
-        ws(c);
-        if (c->p >= c->end || *c->p != ':') {
-            return 0;
-        }
-        c->p++;
-        ws(c);
         if ((rv = visit_value(c, depth, v, baton, key, klen, esc,
                               &val)) != 1) {
             return rv;
@@ -587,7 +549,7 @@ static int visit_object(cur_t *c, int depth, const llmgw_json_visitor_t *v,
             ws(c);
             continue;
         }
-        if (*c->p != '}') {
+        if (*c->p != close) {
             return 0;
         }
         c->p++;
@@ -608,7 +570,7 @@ int llmgw_json_object_visit(const char *buf, apr_size_t len,
         return 0;
     }
     start = c.p;
-    if ((rv = visit_object(&c, 0, v, baton)) != 1) {
+    if ((rv = visit_members(&c, 0, v, baton, '}')) != 1) {
         return rv;
     }
     top->p = start;
