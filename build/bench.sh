@@ -706,6 +706,20 @@ run_wrk() {  # SETUP ROUND
     printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$((non2xx + sock))" >> "$RES"
     log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, ${cpu_us:-?} us CPU/req, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
 }
+# After a setup's run, wait (up to 20 s) until its processes are idle: a
+# node process (Portkey) keeps a core busy for seconds after its load ends,
+# which would be charged to the setups that follow it.
+settle() {  # SETUP
+    local a b i
+    a=$(cpu_ticks "$1"); [ -n "$a" ] || return 0
+    for i in $(seq 1 40); do
+        sleep 0.5
+        b=$(cpu_ticks "$1"); [ -n "$b" ] || return 0
+        [ $((b - a)) -le 1 ] && return 0
+        a=$b
+    done
+    log "($1) still busy 20 s after its run"
+}
 run_stream() {  # SETUP ROUND
     local s=$1 r=$2 u="STREAM_URL_$1" hx="STREAM_HDR_$1" extra=() j
     [ -n "${!hx:-}" ] && extra=(--header "${!hx}")
@@ -790,6 +804,7 @@ for r in $(seq 1 "$ROUNDS"); do
         s=${order[$(( (i + k) % n ))]}
         run_wrk "$s" "$r"
         if [ "${STREAM_OK[$s]:-0}" = 1 ]; then run_stream "$s" "$r"; fi
+        settle "$s"
     done
     run_ttfb "$r"
     run_stream_cpu "$r"
