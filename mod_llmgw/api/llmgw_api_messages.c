@@ -152,131 +152,153 @@ static json_t *message_text(apr_pool_t *p, const json_t *content)
 
 /* ------------------------------------------------- the answer, as text */
 
-/* What the answer is written from: spans of the chat.completion's text.
- * Keys are compared as written (an escaped spelling of a key is another
- * member, as llmgw_usage_from_text reads them). */
+/* What the answer is written from: spans of the chat.completion's text,
+ * read in one validating pass (llmgw_json_object_visit). Keys are compared
+ * as written (an escaped spelling of a key is another member, as
+ * llmgw_usage_from_text reads them); a repeated key's last value wins, as
+ * in a tree. */
+typedef enum {
+    AT_TOP, AT_CHOICES, AT_CHOICE, AT_MESSAGE, AT_USAGE, AT_DETAILS, AT_CALL,
+    AT_FN, AT_LEVELS
+} msg_level_e;
+
+typedef struct msg_spans msg_spans_t;
+
 typedef struct {
+    msg_spans_t *m;
+    msg_level_e at;
+} msg_level_t;
+
+struct msg_spans {
     llmgw_jspan_t choices, choice, message, finish, usage;
     llmgw_jspan_t content, reasoning, refusal, calls;
     llmgw_jspan_t pt, ct, details, cached;
     llmgw_jspan_t id, fn, name, args;
     int n;                          /* elements of choices seen */
-} msg_spans_t;
+    msg_level_t level[AT_LEVELS];
+};
 
 #define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 \
                             && !memcmp((k), (lit), sizeof(lit) - 1))
 
-static int top_member(void *baton, const char *k, apr_size_t kl, int esc,
+static const llmgw_jspan_t no_span;
+
+/* The baton for an object value's members; entering one forgets what an
+ * earlier member of the same key left (the last one wins). */
+static void *msg_enter(void *baton, const char *k, apr_size_t kl, int esc)
+{
+    msg_level_t *l = baton;
+    msg_spans_t *m = l->m;
+    (void)esc;
+    switch (l->at) {
+    case AT_TOP:
+        if (KEY_IS(k, kl, "usage")) {
+            m->pt = m->ct = m->details = m->cached = no_span;
+            return &m->level[AT_USAGE];
+        }
+        return NULL;
+    case AT_CHOICES:                /* the first element only */
+        return m->n == 0 ? &m->level[AT_CHOICE] : NULL;
+    case AT_CHOICE:
+        if (KEY_IS(k, kl, "message")) {
+            m->content = m->reasoning = m->refusal = m->calls = no_span;
+            return &m->level[AT_MESSAGE];
+        }
+        return NULL;
+    case AT_USAGE:
+        if (KEY_IS(k, kl, "prompt_tokens_details")) {
+            m->cached = no_span;
+            return &m->level[AT_DETAILS];
+        }
+        return NULL;
+    case AT_CALL:
+        if (KEY_IS(k, kl, "function")) {
+            m->name = m->args = no_span;
+            return &m->level[AT_FN];
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void *msg_enter_array(void *baton, const char *k, apr_size_t kl,
+                             int esc)
+{
+    msg_level_t *l = baton;
+    msg_spans_t *m = l->m;
+    (void)esc;
+    if (l->at == AT_TOP && KEY_IS(k, kl, "choices")) {
+        m->n = 0;
+        m->choice = m->message = m->finish = no_span;
+        m->content = m->reasoning = m->refusal = m->calls = no_span;
+        return &m->level[AT_CHOICES];
+    }
+    return NULL;
+}
+
+static int msg_member(void *baton, const char *k, apr_size_t kl, int esc,
                       const llmgw_jspan_t *v)
 {
-    msg_spans_t *m = baton;
+    msg_level_t *l = baton;
+    msg_spans_t *m = l->m;
+    llmgw_jspan_t *to = NULL;
     (void)esc;
-    if (KEY_IS(k, kl, "choices")) {
-        m->choices = *v;
+    switch (l->at) {
+    case AT_TOP:
+        to = KEY_IS(k, kl, "choices") ? &m->choices
+           : KEY_IS(k, kl, "usage") ? &m->usage : NULL;
+        break;
+    case AT_CHOICES:
+        to = m->n++ == 0 ? &m->choice : NULL;
+        break;
+    case AT_CHOICE:
+        to = KEY_IS(k, kl, "message") ? &m->message
+           : KEY_IS(k, kl, "finish_reason") ? &m->finish : NULL;
+        break;
+    case AT_MESSAGE:
+        to = KEY_IS(k, kl, "content") ? &m->content
+           : KEY_IS(k, kl, "reasoning_content") ? &m->reasoning
+           : KEY_IS(k, kl, "refusal") ? &m->refusal
+           : KEY_IS(k, kl, "tool_calls") ? &m->calls : NULL;
+        break;
+    case AT_USAGE:
+        to = KEY_IS(k, kl, "prompt_tokens") ? &m->pt
+           : KEY_IS(k, kl, "completion_tokens") ? &m->ct
+           : KEY_IS(k, kl, "prompt_tokens_details") ? &m->details : NULL;
+        break;
+    case AT_DETAILS:
+        to = KEY_IS(k, kl, "cached_tokens") ? &m->cached : NULL;
+        break;
+    case AT_CALL:
+        to = KEY_IS(k, kl, "id") ? &m->id
+           : KEY_IS(k, kl, "function") ? &m->fn : NULL;
+        break;
+    case AT_FN:
+        to = KEY_IS(k, kl, "name") ? &m->name
+           : KEY_IS(k, kl, "arguments") ? &m->args : NULL;
+        break;
+    default:
+        break;
     }
-    else if (KEY_IS(k, kl, "usage")) {
-        m->usage = *v;
+    if (to) {
+        *to = *v;
     }
     return 0;
 }
 
-static int first_element(void *baton, const char *k, apr_size_t kl, int esc,
-                         const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)k; (void)kl; (void)esc;
-    m->choice = *v;
-    return 1;                       /* the first one only */
-}
+static const llmgw_json_visitor_t msg_visitor = {
+    msg_member, msg_enter, msg_enter_array
+};
 
-static int choice_member(void *baton, const char *k, apr_size_t kl, int esc,
-                         const llmgw_jspan_t *v)
+static void msg_spans_init(msg_spans_t *m)
 {
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "message")) {
-        m->message = *v;
+    int i;
+    memset(m, 0, sizeof(*m));
+    for (i = 0; i < AT_LEVELS; i++) {
+        m->level[i].m = m;
+        m->level[i].at = (msg_level_e)i;
     }
-    else if (KEY_IS(k, kl, "finish_reason")) {
-        m->finish = *v;
-    }
-    return 0;
-}
-
-static int message_member(void *baton, const char *k, apr_size_t kl, int esc,
-                          const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "content")) {
-        m->content = *v;
-    }
-    else if (KEY_IS(k, kl, "reasoning_content")) {
-        m->reasoning = *v;
-    }
-    else if (KEY_IS(k, kl, "refusal")) {
-        m->refusal = *v;
-    }
-    else if (KEY_IS(k, kl, "tool_calls")) {
-        m->calls = *v;
-    }
-    return 0;
-}
-
-static int usage_member(void *baton, const char *k, apr_size_t kl, int esc,
-                        const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "prompt_tokens")) {
-        m->pt = *v;
-    }
-    else if (KEY_IS(k, kl, "completion_tokens")) {
-        m->ct = *v;
-    }
-    else if (KEY_IS(k, kl, "prompt_tokens_details")) {
-        m->details = *v;
-    }
-    return 0;
-}
-
-static int details_member(void *baton, const char *k, apr_size_t kl,
-                          int esc, const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "cached_tokens")) {
-        m->cached = *v;
-    }
-    return 0;
-}
-
-static int call_member(void *baton, const char *k, apr_size_t kl, int esc,
-                       const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "id")) {
-        m->id = *v;
-    }
-    else if (KEY_IS(k, kl, "function")) {
-        m->fn = *v;
-    }
-    return 0;
-}
-
-static int fn_member(void *baton, const char *k, apr_size_t kl, int esc,
-                     const llmgw_jspan_t *v)
-{
-    msg_spans_t *m = baton;
-    (void)esc;
-    if (KEY_IS(k, kl, "name")) {
-        m->name = *v;
-    }
-    else if (KEY_IS(k, kl, "arguments")) {
-        m->args = *v;
-    }
-    return 0;
 }
 
 /* A JSON integer's value (json_is_integer: no fraction, no exponent);
@@ -327,12 +349,16 @@ static int put_tool_use(llmgw_buf_t *b, const llmgw_jspan_t *call)
     json_t *args = NULL, *input;
     char *txt;
 
-    memset(&c, 0, sizeof(c));
+    llmgw_jspan_t top;
+
+    msg_spans_init(&c);
     if (call->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(call, call_member, &c);
+        /* validated already: this pass only finds the members */
+        llmgw_json_object_visit(call->p, call->len, &top, &msg_visitor,
+                                &c.level[AT_CALL]);
     }
-    if (span_is(&c.fn, LLMGW_JV_OBJECT)) {
-        llmgw_json_each(&c.fn, fn_member, &c);
+    if (!span_is(&c.fn, LLMGW_JV_OBJECT)) {
+        c.name = c.args = no_span;
     }
     if (c.args.p && !(args = span_tree(&c.args))) {
         return -1;
@@ -405,25 +431,19 @@ static int msg_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     int has_cached;
     calls_t w;
 
-    memset(&m, 0, sizeof(m));
-    if (llmgw_json_object_each(chat, len, &top, top_member, &m) != 1
-        || !span_is(&m.choices, LLMGW_JV_ARRAY)) {
+    msg_spans_init(&m);
+    if (llmgw_json_object_visit(chat, len, &top, &msg_visitor,
+                                &m.level[AT_TOP]) != 1
+        || !span_is(&m.choices, LLMGW_JV_ARRAY)
+        || !span_is(&m.choice, LLMGW_JV_OBJECT)
+        || !span_is(&m.message, LLMGW_JV_OBJECT)) {
         return -1;
     }
-    llmgw_json_each(&m.choices, first_element, &m);
-    if (!span_is(&m.choice, LLMGW_JV_OBJECT)) {
-        return -1;
+    if (!span_is(&m.usage, LLMGW_JV_OBJECT)) {
+        m.pt = m.ct = m.details = m.cached = no_span;
     }
-    llmgw_json_each(&m.choice, choice_member, &m);
-    if (!span_is(&m.message, LLMGW_JV_OBJECT)) {
-        return -1;
-    }
-    llmgw_json_each(&m.message, message_member, &m);
-    if (span_is(&m.usage, LLMGW_JV_OBJECT)) {
-        llmgw_json_each(&m.usage, usage_member, &m);
-        if (span_is(&m.details, LLMGW_JV_OBJECT)) {
-            llmgw_json_each(&m.details, details_member, &m);
-        }
+    else if (!span_is(&m.details, LLMGW_JV_OBJECT)) {
+        m.cached = no_span;
     }
 
     llmgw_buf_init(&b, p, len + 256);

@@ -533,6 +533,44 @@ END_TEST
  * wins (as jansson reads it), a content array's text parts are joined,
  * the model named to the client is escaped, text that is not JSON is
  * refused. */
+/* The answer is read in one pass: only the first choice counts, and a
+ * repeated key's last value wins, as it would in a tree, at every level
+ * (an earlier message's, usage's or function's members are forgotten). */
+START_TEST(answer_one_pass_last_key_wins)
+{
+    json_t *m = from_chat(
+        "{\"choices\":[{\"message\":{\"content\":\"old\","
+        "\"reasoning_content\":\"gone\"},\"message\":{\"content\":"
+        "\"new\",\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":"
+        "\"f1\",\"arguments\":\"{\\\"x\\\":1}\"},\"function\":{"
+        "\"arguments\":\"{}\"}}]},\"finish_reason\":\"length\"},"
+        "{\"message\":{\"content\":\"second choice\"}}],"
+        "\"usage\":{\"prompt_tokens\":9,\"prompt_tokens_details\":"
+        "{\"cached_tokens\":4}},\"usage\":{\"prompt_tokens\":7,"
+        "\"completion_tokens\":3}}");
+    ck_assert_ptr_nonnull(m);
+    assert_json(json_object_get(m, "content"),
+                "[{\"type\":\"text\",\"text\":\"new\"},"
+                "{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"\","
+                "\"input\":{}}]");
+    assert_json(json_object_get(m, "usage"),
+                "{\"input_tokens\":7,\"output_tokens\":3}");
+    ck_assert_str_eq(json_string_value(json_object_get(m, "stop_reason")),
+                     "max_tokens");
+    json_decref(m);
+
+    /* a later "choices" that is not an array, a later "message" that is
+     * not an object: no answer, whatever came before */
+    ck_assert_ptr_null(from_chat("{\"choices\":[{\"message\":{\"content\":"
+                                 "\"x\"}}],\"choices\":1}"));
+    ck_assert_ptr_null(from_chat("{\"choices\":[{\"message\":{\"content\":"
+                                 "\"x\"},\"message\":\"y\"}]}"));
+    /* invalid JSON anywhere, even after what was read */
+    ck_assert_ptr_null(from_chat("{\"choices\":[{\"message\":{\"content\":"
+                                 "\"x\"}}],\"usage\":{\"prompt_tokens\":}}"));
+}
+END_TEST
+
 START_TEST(answer_from_text)
 {
     llmgw_api_ctx_t c = ctx();
@@ -1520,6 +1558,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, req_same_as_tree);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, answer_full);
+    tcase_add_test(tc, answer_one_pass_last_key_wins);
     tcase_add_test(tc, answer_from_text);
     tcase_add_test(tc, answer_stop_reasons);
     tcase_add_test(tc, answer_unexpressible);
