@@ -367,6 +367,164 @@ START_TEST(test_from_chat_length_refusal)
 }
 END_TEST
 
+/* from_chat (written from the text) and the tree converter it replaced
+ * (t/unit/lib/ref_resp_from_chat.c) on one request and answer: the same
+ * response as JSON documents, or both refuse. */
+static void same_as_tree(const char *req, const char *chat, apr_size_t len,
+                         int with_ctx)
+{
+    json_t *r = req ? ut_json(req) : NULL;
+    llmgw_api_ctx_t c = ctx(r);
+    const char *got = NULL, *want = NULL;
+    apr_size_t got_len = 0, want_len = 0;
+    int grv, wrv;
+
+    if (!with_ctx) {                /* no id, no model: the defaults */
+        c.id = NULL;
+        c.model = NULL;
+    }
+    grv = A->from_chat(tp, chat, len, &c, &got, &got_len);
+    wrv = ut_ref_resp_from_chat(tp, chat, len, &c, &want, &want_len);
+    ck_assert_msg(grv == wrv, "%s: from_chat %d, the tree %d (%s)", chat,
+                  grv, wrv, grv ? want : got);
+    if (grv == 0) {
+        json_t *g = json_loadb(got, got_len, JSON_ALLOW_NUL, NULL);
+        json_t *w = json_loadb(want, want_len, JSON_ALLOW_NUL, NULL);
+        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", chat,
+                      got);
+        ut_json_eq(g, w, chat);
+        json_decref(g);
+        json_decref(w);
+    }
+    json_decref(r);
+}
+
+START_TEST(test_from_chat_same_as_tree)
+{
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"input\":\"x\"}",
+        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
+        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
+        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
+        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
+        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
+        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
+        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
+        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
+        "7,\"temperature\":null,\"metadata\":null,\"text\":null}",
+        NULL
+    };
+    static const char *const chats[] = {
+        /* outcomes */
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "\"content_filter\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "\"\\u006cength\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "7}]}",
+        /* content, refusal, reasoning */
+        "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"no\"},"
+        "\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\",\"refusal\":\"no\","
+        "\"reasoning_content\":\"r\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"\",\"refusal\":\"\","
+        "\"reasoning_content\":\"\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\","
+        "\"text\":\"a\"}],\"reasoning_content\":7}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"\\u00e9\\n\\\"\\/\\u0000"
+        "z \\ud83d\\ude00\"}}]}",
+        "{\"choices\":[{\"message\":{\"\\u0063ontent\":\"escaped key\"}}]}",
+        "{\"choices\":[{\"message\":{}}]}",
+        /* tool calls */
+        "{\"choices\":[{\"message\":{\"content\":\"t\",\"tool_calls\":["
+        "{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\"{\\\"a\\\":[1,2]}\"}},7,{},{\"id\":9,\"function\":"
+        "\"x\"},{\"function\":{\"name\":7,\"arguments\":{\"a\":1}}},"
+        "{\"function\":{\"arguments\":\"\"}}]},\"finish_reason\":"
+        "\"tool_calls\"}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":{\"id\":\"c\"}}}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\"}],"
+        "\"tool_calls\":null}}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\"}],"
+        "\"tool_calls\":[{\"id\":\"b\",\"id\":\"c\",\"function\":{\"name\":"
+        "\"x\"},\"function\":{\"arguments\":\"1\"}}]}}]}",
+        /* repeated members: the last one */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"choices\":["
+        "{\"message\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\",\"refusal\":\"r\"},"
+        "\"message\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"},\"message\":7}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}},{\"message\":{"
+        "\"content\":\"second\"}}]}",
+        /* usage */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"completion_tokens\":4}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3.5,\"completion_tokens\":4,\"total_tokens\":"
+        "1e2,\"prompt_tokens_details\":{\"cached_tokens\":2},"
+        "\"prompt_tokens_details\":7,\"completion_tokens_details\":{"
+        "\"reasoning_tokens\":-1}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"total_tokens\":9},\"usage\":{\"prompt_tokens\":1}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":[1]}",
+        "{\"usage\":{\"prompt_tokens\":1},\"choices\":[{\"message\":{"
+        "\"content\":\"a\"}}]}",
+        /* refused */
+        "{\"choices\":[]}",
+        "{\"choices\":[7,{\"message\":{\"content\":\"a\"}}]}",
+        "{\"choices\":[{\"message\":\"a\"}]}",
+        "{\"choices\":[{\"text\":\"a\"}]}",
+        "{\"choices\":{\"message\":{}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"choices\":null}",
+        "[{\"choices\":[]}]",
+        "null",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}]",
+        "{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}",
+        "",
+        NULL
+    };
+    int i, j;
+
+    for (i = 0; reqs[i]; i++) {
+        for (j = 0; chats[j]; j++) {
+            same_as_tree(reqs[i], chats[j], strlen(chats[j]), 1);
+        }
+        same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 1);
+        same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 0);
+    }
+    same_as_tree(NULL, FULL_CHAT, strlen(FULL_CHAT), 0);
+    same_as_tree(NULL, chats[0], strlen(chats[0]), 1);
+}
+END_TEST
+
+/* The same over every recorded Chat stream, reduced to its
+ * chat.completion. */
+START_TEST(test_from_chat_same_as_tree_recorded)
+{
+    apr_array_header_t *files = ut_fixture_glob("openai/*.sse", 10);
+    int f;
+
+    for (f = 0; f < files->nelts; f++) {
+        const char *path = APR_ARRAY_IDX(files, f, const char *);
+        apr_size_t len;
+        char *buf = ut_slurp(path, &len);
+        json_t *chat = llmgw_stream_reduce(tp, buf, len, NULL);
+        char *txt;
+
+        ck_assert_msg(chat != NULL, "%s: llmgw_stream_reduce refused", path);
+        txt = json_dumps(chat, JSON_COMPACT);
+        same_as_tree("{\"model\":\"gpt-4o\",\"input\":\"x\"}", txt,
+                     strlen(txt), 1);
+        free(txt);
+        json_decref(chat);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ streams */
 
 /* The events a stream emitted. */
@@ -1032,6 +1190,8 @@ static Suite *responses_suite(void)
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, test_from_chat_full);
     tcase_add_test(tc, test_from_chat_length_refusal);
+    tcase_add_test(tc, test_from_chat_same_as_tree);
+    tcase_add_test(tc, test_from_chat_same_as_tree_recorded);
     tcase_add_test(tc, test_error_body);
     tcase_add_test(tc, test_conversation);
     tc = ut_tcase(s, "stream", 0);
