@@ -843,7 +843,7 @@ static int resp_expand(apr_pool_t *p, const char *json, apr_size_t len,
 
 const llmgw_client_api_t llmgw_api_responses = {
     LLMGW_API_RESPONSES, "responses",
-    llmgw_responses_to_chat, NULL, resp_from_chat,
+    NULL, llmgw_responses_to_chat, resp_from_chat,
     resp_stream_new, resp_stream_chunk, resp_stream_end, resp_stream_error,
     resp_stream_result,
     llmgw_envelope_json,
