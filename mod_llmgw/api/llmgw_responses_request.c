@@ -368,21 +368,28 @@ typedef struct {
     int rv;
 } items_t;
 
-static int one_item(void *baton, const char *k, apr_size_t kl, int esc,
-                    const llmgw_jspan_t *iv)
+/* One input item (iv; its members in read, NULL: read here). */
+static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
+                        const llmgw_jobj_t *read)
 {
-    items_t *is_ = baton;
     rq_t *q = is_->q;
     const char *where = apr_psprintf(q->p, "%s[%u]", is_->prefix, is_->i++);
     const llmgw_jspan_t *jt;
     const char *type;
     llmgw_jobj_t item;
-    (void)k; (void)kl; (void)esc;
 
     if (!is(iv, LLMGW_JV_OBJECT)) {
         return is_->rv = bad(q, where, "input items must be objects");
     }
-    llmgw_jobj_read(&item, q->p, iv);
+    if (read) {
+        item = *read;
+        if (read->m == read->small) {
+            item.m = item.small;
+        }
+    }
+    else {
+        llmgw_jobj_read(&item, q->p, iv);
+    }
     jt = llmgw_jobj_get(&item, "type");
     type = cstr(q, jt);
     if (given(jt) && !type) {
@@ -454,6 +461,13 @@ static int one_item(void *baton, const char *k, apr_size_t kl, int esc,
 
 /* Appends the Chat messages of input items (an array). prefix names the
  * items in errors ("input"). */
+static int one_item(void *baton, const char *k, apr_size_t kl, int esc,
+                    const llmgw_jspan_t *iv)
+{
+    (void)k; (void)kl; (void)esc;
+    return item_to_chat(baton, iv, NULL);
+}
+
 static int items_to_chat(rq_t *q, const llmgw_jspan_t *items,
                          const char *prefix)
 {
@@ -464,6 +478,105 @@ static int items_to_chat(rq_t *q, const llmgw_jspan_t *items,
     is_.prefix = prefix;
     if (llmgw_json_each(items, one_item, &is_)) {
         return is_.rv ? is_.rv : 400;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------- the first pass */
+
+/* The request read in one validating pass (llmgw_json_object_visit): the
+ * top level's members and, when input is an array, each item's members,
+ * kept for the translation that follows (its checks come in the tree
+ * converter's order). */
+typedef struct {
+    llmgw_jspan_t v;
+    llmgw_jobj_t o;
+} read_item_t;
+
+enum { RV_TOP = 1, RV_ITEMS, RV_ITEM };
+
+typedef struct {
+    int kind;
+    struct read_pass *rp;
+} read_vb_t;
+
+typedef struct read_pass {
+    apr_pool_t *p;
+    llmgw_jobj_t top;
+    apr_array_header_t *items;      /* read_item_t * of the last input */
+    read_item_t *cur;
+    read_vb_t vtop, vitems, vitem;
+} read_pass_t;
+
+static void *read_enter(void *baton, const char *key, apr_size_t klen,
+                        int esc)
+{
+    read_vb_t *vb = baton;
+    read_pass_t *rp = vb->rp;
+    (void)key; (void)klen; (void)esc;
+
+    if (vb->kind != RV_ITEMS) {
+        return NULL;
+    }
+    rp->cur = apr_palloc(rp->p, sizeof(*rp->cur));
+    llmgw_jobj_init(&rp->cur->o, rp->p);
+    return &rp->vitem;
+}
+
+static void *read_enter_array(void *baton, const char *key, apr_size_t klen,
+                              int esc)
+{
+    read_vb_t *vb = baton;
+    read_pass_t *rp = vb->rp;
+
+    if (vb->kind != RV_TOP || !llmgw_json_key_is(key, klen, esc, "input")) {
+        return NULL;
+    }
+    apr_array_clear(rp->items);
+    return &rp->vitems;
+}
+
+static int read_member(void *baton, const char *key, apr_size_t klen,
+                       int esc, const llmgw_jspan_t *v)
+{
+    read_vb_t *vb = baton;
+    read_pass_t *rp = vb->rp;
+
+    switch (vb->kind) {
+    case RV_TOP:
+        return llmgw_jobj_member(&rp->top, key, klen, esc, v);
+    case RV_ITEM:
+        return llmgw_jobj_member(&rp->cur->o, key, klen, esc, v);
+    default:                        /* an element of input */
+        if (v->type != LLMGW_JV_OBJECT) {
+            rp->cur = apr_palloc(rp->p, sizeof(*rp->cur));
+            llmgw_jobj_init(&rp->cur->o, rp->p);
+        }
+        rp->cur->v = *v;
+        APR_ARRAY_PUSH(rp->items, read_item_t *) = rp->cur;
+        rp->cur = NULL;
+        return 0;
+    }
+}
+
+static const llmgw_json_visitor_t read_visitor = {
+    read_member, read_enter, read_enter_array
+};
+
+/* The input items read in the first pass. */
+static int read_items_to_chat(rq_t *q, const read_pass_t *rp)
+{
+    items_t is_;
+    int i;
+
+    memset(&is_, 0, sizeof(is_));
+    is_.q = q;
+    is_.prefix = "input";
+    for (i = 0; i < rp->items->nelts; i++) {
+        read_item_t *it = APR_ARRAY_IDX(rp->items, i, read_item_t *);
+        if (item_to_chat(&is_, &it->v, &it->o)) {
+            return is_.rv ? is_.rv : 400;
+        }
     }
     return 0;
 }
@@ -766,6 +879,7 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
                             const char **param, const char **code)
 {
     rq_t q;
+    read_pass_t rp;
     llmgw_jobj_t top;
     llmgw_jspan_t span;
     const llmgw_jspan_t *model, *input, *instr;
@@ -781,10 +895,21 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
     *param = NULL;
     *chat = NULL;
     *chat_len = 0;
-    llmgw_jobj_init(&top, p);
-    if (llmgw_json_object_each(in, len, &span, llmgw_jobj_member, &top)
+    memset(&rp, 0, sizeof(rp));
+    rp.p = p;
+    llmgw_jobj_init(&rp.top, p);
+    rp.items = apr_array_make(p, 4, sizeof(read_item_t *));
+    rp.vtop.kind = RV_TOP;
+    rp.vitems.kind = RV_ITEMS;
+    rp.vitem.kind = RV_ITEM;
+    rp.vtop.rp = rp.vitems.rp = rp.vitem.rp = &rp;
+    if (llmgw_json_object_visit(in, len, &span, &read_visitor, &rp.vtop)
         != 1) {
         return bad(&q, NULL, "the request must be a JSON object");
+    }
+    top = rp.top;
+    if (rp.top.m == rp.top.small) {
+        top.m = top.small;
     }
     model = llmgw_jobj_get(&top, "model");
     input = llmgw_jobj_get(&top, "input");
@@ -829,7 +954,7 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
         LLMGW_BUF_LIT(open_msg(&q, "user"), ",\"content\":");
         put(&q.last, input);
     }
-    else if ((rv = items_to_chat(&q, input, "input"))) {
+    else if ((rv = read_items_to_chat(&q, &rp))) {
         return rv;
     }
     if (!q.has_last && q.msgs.len == 1) {
