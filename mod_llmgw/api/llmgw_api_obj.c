@@ -38,30 +38,10 @@ int llmgw_jobj_member(void *baton, const char *k, apr_size_t kl, int esc,
     return 0;
 }
 
-void llmgw_jobj_init(llmgw_jobj_t *o, apr_pool_t *p)
-{
-    o->p = p;
-    o->m = o->small;
-    o->n = 0;
-    o->cap = LLMGW_JOBJ_SMALL;
-}
-
 void llmgw_jobj_read(llmgw_jobj_t *o, apr_pool_t *p, const llmgw_jspan_t *v)
 {
     llmgw_jobj_init(o, p);
     if (v != NULL && v->type == LLMGW_JV_OBJECT) {
         llmgw_json_each(v, llmgw_jobj_member, o);
     }
-}
-
-const llmgw_jspan_t *llmgw_jobj_get(const llmgw_jobj_t *o, const char *key)
-{
-    apr_size_t kl = strlen(key);
-    int i;
-    for (i = 0; i < o->n; i++) {
-        if (o->m[i].kl == kl && !memcmp(o->m[i].k, key, kl)) {
-            return &o->m[i].v;
-        }
-    }
-    return NULL;
 }

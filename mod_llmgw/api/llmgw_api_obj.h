@@ -8,6 +8,7 @@
 #ifndef LLMGW_API_OBJ_H
 #define LLMGW_API_OBJ_H
 
+#include <string.h>
 #include <apr_pools.h>
 #include "llmgw_json_scan.h"
 
@@ -26,13 +27,31 @@ typedef struct {
 } llmgw_jobj_t;
 
 /* An empty object reader. */
-void llmgw_jobj_init(llmgw_jobj_t *o, apr_pool_t *p);
+static APR_INLINE void llmgw_jobj_init(llmgw_jobj_t *o, apr_pool_t *p)
+{
+    o->p = p;
+    o->m = o->small;
+    o->n = 0;
+    o->cap = LLMGW_JOBJ_SMALL;
+}
+
 /* An llmgw_json_member_fn whose baton is an llmgw_jobj_t. */
 int llmgw_jobj_member(void *baton, const char *k, apr_size_t kl, int esc,
                       const llmgw_jspan_t *v);
 /* The members of v (none when v is NULL or not an object). */
 void llmgw_jobj_read(llmgw_jobj_t *o, apr_pool_t *p, const llmgw_jspan_t *v);
-/* The value of member key, or NULL. */
-const llmgw_jspan_t *llmgw_jobj_get(const llmgw_jobj_t *o, const char *key);
+/* The value of member key, or NULL (inline: the writers ask often). */
+static APR_INLINE const llmgw_jspan_t *llmgw_jobj_get(const llmgw_jobj_t *o,
+                                                      const char *key)
+{
+    apr_size_t kl = strlen(key);
+    int i;
+    for (i = 0; i < o->n; i++) {
+        if (o->m[i].kl == kl && !memcmp(o->m[i].k, key, kl)) {
+            return &o->m[i].v;
+        }
+    }
+    return NULL;
+}
 
 #endif
