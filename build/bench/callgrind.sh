@@ -1,12 +1,14 @@
 #!/bin/bash
 # Callgrind instructions per request of one httpd -X (single process) for
-# the gateway's chat routes: the miss path (openai), chat -> anthropic and
-# chat -> gemini, and mod_proxy_http for reference. Deterministic where CPU
-# time on a shared machine is not: each setup runs twice under callgrind
-# (N1 and N2 kept-alive identical requests) and reports
+# the gateway's routes: the miss path (openai), chat -> anthropic and
+# chat -> gemini, the Messages and Responses client APIs translated to the
+# same openai mock as the miss path, and mod_proxy_http for reference.
+# Deterministic where CPU time on a shared machine is not: each setup runs
+# twice under callgrind (N1 and N2 kept-alive identical requests) and reports
 # (Ir(N2) - Ir(N1)) / (N2 - N1).
 #
 #   build/bench/callgrind.sh [setup...]     setups: proxy miss anthropic gemini
+#                                           messages responses
 #   CG_N1=50 CG_N2=350                      request counts
 #   CG_KEEP=1                               keep the callgrind.out files
 #                                           (build/out/callgrind/) for
@@ -78,7 +80,8 @@ LoadModule proxy_http_module $MODDIR/mod_proxy_http.so"
         body="ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On" ;;
     *)
         mods="LoadModule llmgw_module $SO_LLMGW"
-        case $1 in miss) def=bench ;; anthropic) def=ant ;; gemini) def=gem ;;
+        case $1 in miss|messages|responses) def=bench ;;
+                   anthropic) def=ant ;; gemini) def=gem ;;
                    *) die "unknown setup $1" ;; esac
         body="LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
@@ -111,7 +114,12 @@ CONF
 }
 
 run() {  # SETUP N -> total instructions
-    local setup=$1 n=$2 cf pid i urls=() ir
+    local setup=$1 n=$2 cf pid i urls=() ir path=/v1/chat/completions
+    local body="$BENCH/request.json"
+    case $setup in
+    messages) path=/v1/messages; body="$BENCH/messages-request.json" ;;
+    responses) path=/v1/responses; body="$BENCH/responses-request.json" ;;
+    esac
     cf=$(conf "$setup")
     rm -f "$OUT/httpd.pid" "$OUT/cg.$setup.$n"
     valgrind --tool=callgrind --collect-atstart=yes \
@@ -122,12 +130,12 @@ run() {  # SETUP N -> total instructions
         curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
         sleep 0.2
     done
-    urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT/v1/chat/completions")
-    for i in $(seq 2 "$n"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT/v1/chat/completions"); done
+    urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT$path")
+    for i in $(seq 2 "$n"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT$path"); done
     # one connection, kept alive: curl reuses it for every URL
     curl -s -H 'Content-Type: application/json' \
         -H 'Authorization: Bearer sk-client' \
-        --data-binary @"$BENCH/request.json" "${urls[@]}" \
+        --data-binary @"$body" "${urls[@]}" \
         -w '%{http_code}\n' > "$OUT/codes.$setup.$n"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null
     if grep -qv '^200$' "$OUT/codes.$setup.$n"; then

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_api_messages.h"
+#include "llmgw_api_obj.h"
 #include "llmgw_buf.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_num.h"
@@ -30,86 +31,8 @@ typedef struct {
 
 /* ------------------------------------------------------------ reading */
 
-typedef struct {
-    const char *k;              /* the key, unescaped */
-    apr_size_t kl;
-    llmgw_jspan_t v;
-} mem_t;
-
-/* An object's members as jansson keeps them: first place, last value. */
-#define OBJ_SMALL 12
-typedef struct {
-    apr_pool_t *p;
-    mem_t *m;
-    int n, cap;
-    mem_t small[OBJ_SMALL];
-} obj_t;
-
-static int obj_member(void *baton, const char *k, apr_size_t kl, int esc,
-                      const llmgw_jspan_t *v)
-{
-    obj_t *o = baton;
-    int i;
-
-    if (esc) {
-        llmgw_jspan_t ks;
-        ks.p = k - 1;
-        ks.len = kl + 2;
-        ks.type = LLMGW_JV_STRING;
-        ks.escaped = 1;
-        k = llmgw_json_string_value(o->p, &ks, &kl);
-    }
-    for (i = 0; i < o->n; i++) {
-        if (o->m[i].kl == kl && !memcmp(o->m[i].k, k, kl)) {
-            o->m[i].v = *v;
-            return 0;
-        }
-    }
-    if (o->n == o->cap) {
-        mem_t *nm = apr_palloc(o->p, sizeof(*nm) * (apr_size_t)o->cap * 2);
-        memcpy(nm, o->m, sizeof(*nm) * (apr_size_t)o->n);
-        o->m = nm;
-        o->cap *= 2;
-    }
-    o->m[o->n].k = k;
-    o->m[o->n].kl = kl;
-    o->m[o->n].v = *v;
-    o->n++;
-    return 0;
-}
-
-static void obj_init(obj_t *o, apr_pool_t *p)
-{
-    o->p = p;
-    o->m = o->small;
-    o->n = 0;
-    o->cap = OBJ_SMALL;
-}
-
-/* The members of v (none when v is not an object). */
-static void obj_read(obj_t *o, apr_pool_t *p, const llmgw_jspan_t *v)
-{
-    obj_init(o, p);
-    if (v != NULL && v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, obj_member, o);
-    }
-}
-
 #define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 \
                             && !memcmp((k), (lit), sizeof(lit) - 1))
-
-/* The value of member key, or NULL. */
-static const llmgw_jspan_t *get(const obj_t *o, const char *key)
-{
-    apr_size_t kl = strlen(key);
-    int i;
-    for (i = 0; i < o->n; i++) {
-        if (o->m[i].kl == kl && !memcmp(o->m[i].k, key, kl)) {
-            return &o->m[i].v;
-        }
-    }
-    return NULL;
-}
 
 static int is(const llmgw_jspan_t *v, llmgw_jv_type_e t)
 {
@@ -224,11 +147,11 @@ static int fail_type(req_t *r, const char *param, const char *want)
 /* ------------------------------------------------------------- blocks */
 
 /* "data:MIME;base64,DATA" from an Anthropic base64 source (src read). */
-static int put_data_url(req_t *r, llmgw_buf_t *b, const obj_t *src,
+static int put_data_url(req_t *r, llmgw_buf_t *b, const llmgw_jobj_t *src,
                         const char *param)
 {
-    const llmgw_jspan_t *mime = get(src, "media_type");
-    const llmgw_jspan_t *data = get(src, "data");
+    const llmgw_jspan_t *mime = llmgw_jobj_get(src, "media_type");
+    const llmgw_jspan_t *data = llmgw_jobj_get(src, "data");
     const char *m = cstr(r, mime);
 
     if (m == NULL || !*m) {
@@ -252,16 +175,16 @@ static int put_data_url(req_t *r, llmgw_buf_t *b, const obj_t *src,
 }
 
 /* image block -> image_url part. */
-static int put_image(req_t *r, llmgw_buf_t *b, const obj_t *blk,
+static int put_image(req_t *r, llmgw_buf_t *b, const llmgw_jobj_t *blk,
                      const char *bp)
 {
-    const llmgw_jspan_t *sv = get(blk, "source");
+    const llmgw_jspan_t *sv = llmgw_jobj_get(blk, "source");
     const char *sp = apr_pstrcat(r->p, bp, ".source", NULL);
-    obj_t src;
+    llmgw_jobj_t src;
     const llmgw_jspan_t *url;
 
-    obj_read(&src, r->p, sv);
-    if (str_is(r, get(&src, "type"), "base64")) {
+    llmgw_jobj_read(&src, r->p, sv);
+    if (str_is(r, llmgw_jobj_get(&src, "type"), "base64")) {
         LLMGW_BUF_LIT(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
         if (put_data_url(r, b, &src, sp)) {
             return -1;
@@ -269,8 +192,8 @@ static int put_image(req_t *r, llmgw_buf_t *b, const obj_t *blk,
         LLMGW_BUF_LIT(b, "}}");
         return 0;
     }
-    if (str_is(r, get(&src, "type"), "url")
-        && is(url = get(&src, "url"), LLMGW_JV_STRING)) {
+    if (str_is(r, llmgw_jobj_get(&src, "type"), "url")
+        && is(url = llmgw_jobj_get(&src, "url"), LLMGW_JV_STRING)) {
         LLMGW_BUF_LIT(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
         put(b, url);
         LLMGW_BUF_LIT(b, "}}");
@@ -282,16 +205,16 @@ static int put_image(req_t *r, llmgw_buf_t *b, const obj_t *blk,
 }
 
 /* document block: only a base64 PDF -> a file part. */
-static int put_document(req_t *r, llmgw_buf_t *b, const obj_t *blk,
+static int put_document(req_t *r, llmgw_buf_t *b, const llmgw_jobj_t *blk,
                         const char *bp)
 {
     const char *sp = apr_pstrcat(r->p, bp, ".source", NULL);
-    const llmgw_jspan_t *title = get(blk, "title");
-    obj_t src;
+    const llmgw_jspan_t *title = llmgw_jobj_get(blk, "title");
+    llmgw_jobj_t src;
 
-    obj_read(&src, r->p, get(blk, "source"));
-    if (!str_is(r, get(&src, "type"), "base64")
-        || !str_is(r, get(&src, "media_type"), "application/pdf")) {
+    llmgw_jobj_read(&src, r->p, llmgw_jobj_get(blk, "source"));
+    if (!str_is(r, llmgw_jobj_get(&src, "type"), "base64")
+        || !str_is(r, llmgw_jobj_get(&src, "media_type"), "application/pdf")) {
         return fail(r, sp, apr_psprintf(r->p, "%s: only base64 PDF documents "
                                         "can be translated for this "
                                         "provider", sp));
@@ -309,10 +232,10 @@ static int put_document(req_t *r, llmgw_buf_t *b, const obj_t *blk,
 }
 
 /* The text of a text block (the whole string: "\u0000" is content). */
-static const llmgw_jspan_t *block_text(req_t *r, const obj_t *blk,
+static const llmgw_jspan_t *block_text(req_t *r, const llmgw_jobj_t *blk,
                                        const char *bp)
 {
-    const llmgw_jspan_t *t = get(blk, "text");
+    const llmgw_jspan_t *t = llmgw_jobj_get(blk, "text");
     if (!is(t, LLMGW_JV_STRING)) {
         fail_type(r, apr_pstrcat(r->p, bp, ".text", NULL), "a string");
         return NULL;
@@ -335,11 +258,11 @@ static int tool_result_block(void *baton, const char *k, apr_size_t kl,
     req_t *r = t->r;
     const char *xp = apr_psprintf(r->p, "%s[%u]", t->param, t->i++);
     const llmgw_jspan_t *txt;
-    obj_t o;
+    llmgw_jobj_t o;
     (void)k; (void)kl; (void)esc;
 
-    obj_read(&o, r->p, x);
-    if (!str_is(r, get(&o, "type"), "text")) {
+    llmgw_jobj_read(&o, r->p, x);
+    if (!str_is(r, llmgw_jobj_get(&o, "type"), "text")) {
         t->rv = fail(r, apr_pstrcat(r->p, xp, ".type", NULL),
                      apr_psprintf(r->p, "%s.type: only text blocks in a "
                                   "tool_result can be translated for this "
@@ -358,10 +281,10 @@ static int tool_result_block(void *baton, const char *k, apr_size_t kl,
  * content: one text as a string, several as text parts; is_error marks
  * the text as an error for the model. */
 static int put_tool_result_content(req_t *r, llmgw_buf_t *b,
-                                   const obj_t *blk, const char *bp)
+                                   const llmgw_jobj_t *blk, const char *bp)
 {
-    const llmgw_jspan_t *c = get(blk, "content");
-    int is_error = is(get(blk, "is_error"), LLMGW_JV_TRUE);
+    const llmgw_jspan_t *c = llmgw_jobj_get(blk, "content");
+    int is_error = is(llmgw_jobj_get(blk, "is_error"), LLMGW_JV_TRUE);
     tr_t t;
     int i, n;
 
@@ -459,11 +382,11 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
     const char *bp = apr_psprintf(r->p, "%s.content[%u]", t->mp, t->i++);
     const llmgw_jspan_t *tv;
     const char *type;
-    obj_t blk;
+    llmgw_jobj_t blk;
     (void)k; (void)kl; (void)esc;
 
-    obj_read(&blk, r->p, bv);
-    tv = get(&blk, "type");
+    llmgw_jobj_read(&blk, r->p, bv);
+    tv = llmgw_jobj_get(&blk, "type");
     if ((type = cstr(r, tv)) == NULL) {
         return fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
                     apr_psprintf(r->p, "%s must be an object with a type",
@@ -500,8 +423,9 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
         return put_document(r, &t->parts, &blk, bp);
     }
     if (!t->user && !strcmp(type, "tool_use")) {
-        const llmgw_jspan_t *id = get(&blk, "id"), *name = get(&blk, "name");
-        const llmgw_jspan_t *input = get(&blk, "input");
+        const llmgw_jspan_t *id = llmgw_jobj_get(&blk, "id");
+        const llmgw_jspan_t *name = llmgw_jobj_get(&blk, "name");
+        const llmgw_jspan_t *input = llmgw_jobj_get(&blk, "input");
         const char *nm = cstr(r, name);
         if (!is(id, LLMGW_JV_STRING) || nm == NULL || !*nm) {
             return fail(r, bp, apr_psprintf(r->p, "%s: a tool_use block needs "
@@ -525,7 +449,7 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
         return 0;
     }
     if (t->user && !strcmp(type, "tool_result")) {
-        const llmgw_jspan_t *id = get(&blk, "tool_use_id");
+        const llmgw_jspan_t *id = llmgw_jobj_get(&blk, "tool_use_id");
         if (!is(id, LLMGW_JV_STRING)) {
             return fail_type(r, apr_pstrcat(r->p, bp, ".tool_use_id", NULL),
                              "a string");
@@ -560,20 +484,20 @@ static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
     req_t *r = ms->r;
     const char *mp = apr_psprintf(r->p, "messages[%u]", ms->i++);
     const llmgw_jspan_t *content;
-    obj_t o;
+    llmgw_jobj_t o;
     turn_t t;
     (void)k; (void)kl; (void)esc;
 
     if (!is(m, LLMGW_JV_OBJECT)) {
         return fail_type(r, mp, "an object");
     }
-    obj_read(&o, r->p, m);
+    llmgw_jobj_read(&o, r->p, m);
     memset(&t, 0, sizeof(t));
-    if (str_is(r, get(&o, "role"), "user")) {
+    if (str_is(r, llmgw_jobj_get(&o, "role"), "user")) {
         t.user = 1;
         t.role = "user";
     }
-    else if (str_is(r, get(&o, "role"), "assistant")) {
+    else if (str_is(r, llmgw_jobj_get(&o, "role"), "assistant")) {
         t.role = "assistant";
     }
     else {
@@ -581,7 +505,7 @@ static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
                     apr_psprintf(r->p, "%s.role must be \"user\" or "
                                  "\"assistant\"", mp));
     }
-    content = get(&o, "content");
+    content = llmgw_jobj_get(&o, "content");
     if (is(content, LLMGW_JV_STRING)) {
         comma(ms->msgs);
         if (t.user) {
@@ -673,11 +597,11 @@ static int system_block(void *baton, const char *k, apr_size_t kl, int esc,
     req_t *r = s->r;
     const char *bp = apr_psprintf(r->p, "system[%u]", s->i++);
     const llmgw_jspan_t *t;
-    obj_t blk;
+    llmgw_jobj_t blk;
     (void)k; (void)kl; (void)esc;
 
-    obj_read(&blk, r->p, bv);
-    if (!str_is(r, get(&blk, "type"), "text")) {
+    llmgw_jobj_read(&blk, r->p, bv);
+    if (!str_is(r, llmgw_jobj_get(&blk, "type"), "text")) {
         return fail(r, apr_pstrcat(r->p, bp, ".type", NULL),
                     apr_psprintf(r->p, "%s must be a text block", bp));
     }
@@ -737,37 +661,37 @@ static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
     const char *tp = apr_psprintf(r->p, "tools[%u]", ts->i++);
     const llmgw_jspan_t *type, *schema, *desc, *strict;
     const char *name;
-    obj_t t;
+    llmgw_jobj_t t;
     (void)k; (void)kl; (void)esc;
 
-    obj_read(&t, r->p, tv);
-    type = get(&t, "type");
+    llmgw_jobj_read(&t, r->p, tv);
+    type = llmgw_jobj_get(&t, "type");
     if (type != NULL && !is_null(type) && !str_is(r, type, "custom")) {
         const char *ts_ = cstr(r, type);
         return unsupported(r, "tools", apr_psprintf(r->p, "%s: the server "
                            "tool '%s' cannot be translated for this provider "
                            "(only custom tools)", tp, ts_ ? ts_ : "?"));
     }
-    name = cstr(r, get(&t, "name"));
+    name = cstr(r, llmgw_jobj_get(&t, "name"));
     if (name == NULL || !*name) {
         return fail_type(r, apr_pstrcat(r->p, tp, ".name", NULL),
                          "a non-empty string");
     }
-    schema = get(&t, "input_schema");
+    schema = llmgw_jobj_get(&t, "input_schema");
     if (!is(schema, LLMGW_JV_OBJECT)) {
         return fail_type(r, apr_pstrcat(r->p, tp, ".input_schema", NULL),
                          "an object");
     }
     comma(ts->out);
     LLMGW_BUF_LIT(ts->out, "{\"type\":\"function\",\"function\":{\"name\":");
-    put_cstr(r, ts->out, get(&t, "name"));
+    put_cstr(r, ts->out, llmgw_jobj_get(&t, "name"));
     LLMGW_BUF_LIT(ts->out, ",\"parameters\":");
     put(ts->out, schema);
-    if (is(desc = get(&t, "description"), LLMGW_JV_STRING)) {
+    if (is(desc = llmgw_jobj_get(&t, "description"), LLMGW_JV_STRING)) {
         LLMGW_BUF_LIT(ts->out, ",\"description\":");
         put(ts->out, desc);
     }
-    strict = get(&t, "strict");
+    strict = llmgw_jobj_get(&t, "strict");
     if (is(strict, LLMGW_JV_TRUE) || is(strict, LLMGW_JV_FALSE)) {
         LLMGW_BUF_LIT(ts->out, ",\"strict\":");
         put(ts->out, strict);
@@ -798,16 +722,16 @@ static int convert_tools(req_t *r, const llmgw_jspan_t *v, llmgw_buf_t *out)
 static int convert_tool_choice(req_t *r, const llmgw_jspan_t *v,
                                llmgw_buf_t *out)
 {
-    obj_t o;
+    llmgw_jobj_t o;
     const llmgw_jspan_t *dp;
     const char *type, *choice;
     const llmgw_jspan_t *name = NULL;
 
-    obj_read(&o, r->p, v);
-    if ((type = cstr(r, get(&o, "type"))) == NULL) {
+    llmgw_jobj_read(&o, r->p, v);
+    if ((type = cstr(r, llmgw_jobj_get(&o, "type"))) == NULL) {
         return fail_type(r, "tool_choice", "an object with a type");
     }
-    dp = get(&o, "disable_parallel_tool_use");
+    dp = llmgw_jobj_get(&o, "disable_parallel_tool_use");
     if (!strcmp(type, "auto")) {
         choice = "\"auto\"";
     }
@@ -818,7 +742,7 @@ static int convert_tool_choice(req_t *r, const llmgw_jspan_t *v,
         choice = "\"none\"";
     }
     else if (!strcmp(type, "tool")) {
-        const char *nm = cstr(r, name = get(&o, "name"));
+        const char *nm = cstr(r, name = llmgw_jobj_get(&o, "name"));
         if (nm == NULL || !*nm) {
             return fail_type(r, "tool_choice.name", "a non-empty string");
         }
@@ -852,11 +776,11 @@ static int convert_tool_choice(req_t *r, const llmgw_jspan_t *v,
 static int convert_thinking(req_t *r, const llmgw_jspan_t *v,
                             llmgw_buf_t *out)
 {
-    obj_t o;
+    llmgw_jobj_t o;
     const llmgw_jspan_t *type, *budget;
 
-    obj_read(&o, r->p, v);
-    type = get(&o, "type");
+    llmgw_jobj_read(&o, r->p, v);
+    type = llmgw_jobj_get(&o, "type");
     if (str_is(r, type, "disabled")) {
         return 0;
     }
@@ -864,7 +788,7 @@ static int convert_thinking(req_t *r, const llmgw_jspan_t *v,
         return fail(r, "thinking.type", "thinking.type must be \"enabled\" "
                     "or \"disabled\"");
     }
-    budget = get(&o, "budget_tokens");
+    budget = llmgw_jobj_get(&o, "budget_tokens");
     if (!is_positive(budget)) {
         return fail_type(r, "thinking.budget_tokens", "a positive integer");
     }
@@ -878,15 +802,15 @@ static int convert_thinking(req_t *r, const llmgw_jspan_t *v,
 static int convert_metadata(req_t *r, const llmgw_jspan_t *v,
                             llmgw_buf_t *out)
 {
-    obj_t o;
+    llmgw_jobj_t o;
     int i;
 
     if (!is(v, LLMGW_JV_OBJECT)) {
         return fail_type(r, "metadata", "an object");
     }
-    obj_read(&o, r->p, v);
+    llmgw_jobj_read(&o, r->p, v);
     for (i = 0; i < o.n; i++) {
-        const mem_t *m = &o.m[i];
+        const llmgw_jmem_t *m = &o.m[i];
         if (KEY_IS(m->k, m->kl, "user_id")) {
             if (is(&m->v, LLMGW_JV_STRING)) {
                 comma(out);
@@ -1030,7 +954,7 @@ int llmgw_msg_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
                       const char **param, const char **code)
 {
     req_t r;
-    obj_t top;
+    llmgw_jobj_t top;
     llmgw_jspan_t span;
     llmgw_buf_t out, msgs;
     const llmgw_jspan_t *v;
@@ -1043,30 +967,30 @@ int llmgw_msg_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
     *chat_len = 0;
     *param = NULL;
     *code = NULL;
-    obj_init(&top, p);
-    if (llmgw_json_object_each(in, len, &span, obj_member, &top) != 1) {
+    llmgw_jobj_init(&top, p);
+    if (llmgw_json_object_each(in, len, &span, llmgw_jobj_member, &top) != 1) {
         *err = "the request body must be a JSON object";
         return 400;
     }
     llmgw_buf_init(&msgs, p, len + 64);
     LLMGW_BUF_LIT(&msgs, "[");
-    if (!is_positive(get(&top, "max_tokens"))) {
+    if (!is_positive(llmgw_jobj_get(&top, "max_tokens"))) {
         fail(&r, "max_tokens", "max_tokens is required and must be a "
              "positive integer");
         goto bad;
     }
-    if ((v = get(&top, "system")) != NULL && !is_null(v)
+    if ((v = llmgw_jobj_get(&top, "system")) != NULL && !is_null(v)
         && convert_system(&r, v, &msgs)) {
         goto bad;
     }
-    if (convert_messages(&r, get(&top, "messages"), &msgs)) {
+    if (convert_messages(&r, llmgw_jobj_get(&top, "messages"), &msgs)) {
         goto bad;
     }
     LLMGW_BUF_LIT(&msgs, "]");
     llmgw_buf_init(&out, p, msgs.len + 256);
     LLMGW_BUF_LIT(&out, "{");
     for (i = 0; i < top.n; i++) {
-        const mem_t *m = &top.m[i];
+        const llmgw_jmem_t *m = &top.m[i];
         if (is_gateway_field(m->k, m->kl)       /* the gateway's, not sent */
             || KEY_IS(m->k, m->kl, "messages")
             || KEY_IS(m->k, m->kl, "system")

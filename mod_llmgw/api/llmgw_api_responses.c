@@ -97,75 +97,465 @@ json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c)
         "metadata", echo(req, "metadata", json_object()));
 }
 
-/* Feeds a chat.completion's first choice to b and finishes it. */
-static int build_from_chat(llmgw_rb_t *b, const json_t *chat)
-{
-    const json_t *choice = json_array_get(json_object_get(chat, "choices"), 0);
-    const json_t *msg = json_object_get(choice, "message");
-    const json_t *rc = json_object_get(msg, "reasoning_content");
-    const json_t *content = json_object_get(msg, "content");
-    const json_t *refusal = json_object_get(msg, "refusal");
-    const json_t *calls = json_object_get(msg, "tool_calls");
-    const json_t *tc;
-    size_t i;
+/* ------------------------------------------- the answer, from the text */
 
-    if (!json_is_object(msg)) {
-        return -1;
-    }
-    if (json_is_string(rc) && json_string_length(rc)
-        && llmgw_rb_reasoning(b, NULL, json_string_value(rc),
-                              json_string_length(rc))) {
-        return -1;
-    }
-    if (json_is_string(content) && json_string_length(content)
-        && llmgw_rb_text(b, NULL, json_string_value(content),
-                         json_string_length(content))) {
-        return -1;
-    }
-    if (json_is_string(refusal) && json_string_length(refusal)
-        && llmgw_rb_refusal(b, NULL, json_string_value(refusal),
-                            json_string_length(refusal))) {
-        return -1;
-    }
-    json_array_foreach(calls, i, tc) {
-        const json_t *fn = json_object_get(tc, "function");
-        const json_t *args = json_object_get(fn, "arguments");
-        if (llmgw_rb_call(b, (int)i, NULL,
-                          json_string_value(json_object_get(tc, "id")),
-                          json_string_value(json_object_get(fn, "name")),
-                          json_string_value(args),
-                          json_is_string(args) ? json_string_length(args)
-                                               : 0)) {
-            return -1;
+/* What the answer is written from: spans of the chat.completion's text,
+ * read in one validating pass (llmgw_json_object_visit). A repeated member:
+ * the last one wins, as in jansson. */
+typedef struct {
+    llmgw_jspan_t name, args;
+} ans_fn_t;
+
+typedef struct {
+    llmgw_jspan_t id, fn;
+    ans_fn_t f;
+} ans_call_t;
+
+typedef struct {
+    llmgw_jspan_t content, reasoning, refusal, calls;
+} ans_msg_t;
+
+typedef struct {
+    llmgw_jspan_t pt, ct, tt, ptd, ctd, cached, rt;
+} ans_usage_t;
+
+enum { AV_TOP = 1, AV_CHOICES, AV_CHOICE, AV_MESSAGE, AV_CALLS, AV_CALL,
+       AV_FN, AV_USAGE, AV_PTD, AV_CTD };
+
+typedef struct {
+    int kind;
+    struct ans_pass *ap;
+} ans_vb_t;
+
+typedef struct ans_pass {
+    llmgw_jspan_t choices, choice, finish, message, usage;
+    ans_msg_t m;
+    ans_usage_t u;
+    int nchoices;
+    ans_call_t call;                /* the call being read */
+    apr_array_header_t *list;       /* ans_call_t: the calls read */
+    ans_vb_t vb[AV_CTD + 1];        /* the visitor's batons, by kind */
+} ans_pass_t;
+
+#define AP_KEY(k) llmgw_json_key_is(key, klen, esc, k)
+
+static void *ans_enter(void *baton, const char *key, apr_size_t klen,
+                       int esc)
+{
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
+
+    switch (vb->kind) {
+    case AV_TOP:
+        if (AP_KEY("usage")) {
+            memset(&ap->u, 0, sizeof(ap->u));
+            return &ap->vb[AV_USAGE];
         }
+        return NULL;
+    case AV_CHOICES:                /* the first choice only */
+        if (ap->nchoices) {
+            return NULL;
+        }
+        memset(&ap->finish, 0, sizeof(ap->finish));
+        memset(&ap->message, 0, sizeof(ap->message));
+        return &ap->vb[AV_CHOICE];
+    case AV_CHOICE:
+        if (AP_KEY("message")) {
+            memset(&ap->m, 0, sizeof(ap->m));
+            apr_array_clear(ap->list);
+            return &ap->vb[AV_MESSAGE];
+        }
+        return NULL;
+    case AV_CALLS:
+        memset(&ap->call, 0, sizeof(ap->call));
+        return &ap->vb[AV_CALL];
+    case AV_CALL:
+        if (AP_KEY("function")) {
+            memset(&ap->call.f, 0, sizeof(ap->call.f));
+            return &ap->vb[AV_FN];
+        }
+        return NULL;
+    case AV_USAGE:
+        if (AP_KEY("prompt_tokens_details")) {
+            memset(&ap->u.cached, 0, sizeof(ap->u.cached));
+            return &ap->vb[AV_PTD];
+        }
+        if (AP_KEY("completion_tokens_details")) {
+            memset(&ap->u.rt, 0, sizeof(ap->u.rt));
+            return &ap->vb[AV_CTD];
+        }
+        return NULL;
     }
-    return llmgw_rb_finish(b, json_string_value(json_object_get(choice,
-                           "finish_reason")), json_object_get(chat, "usage"),
-                           NULL);
+    return NULL;
 }
 
-static json_t *resp_answer(apr_pool_t *p, const json_t *chat,
-                           const llmgw_api_ctx_t *c)
+static void *ans_enter_array(void *baton, const char *key, apr_size_t klen,
+                             int esc)
 {
-    apr_pool_t *sp;
-    llmgw_rb_t *b;
-    json_t *r = NULL;
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
 
-    apr_pool_create(&sp, p);
-    b = llmgw_rb_new(sp, llmgw_responses_skeleton(c), c->id);
-    if (build_from_chat(b, chat) == 0) {
-        r = json_incref(llmgw_rb_response(b));
+    if (vb->kind == AV_TOP && AP_KEY("choices")) {
+        ap->nchoices = 0;
+        memset(&ap->choice, 0, sizeof(ap->choice));
+        return &ap->vb[AV_CHOICES];
     }
-    apr_pool_destroy(sp);
-    return r;
+    if (vb->kind == AV_MESSAGE && AP_KEY("tool_calls")) {
+        apr_array_clear(ap->list);
+        return &ap->vb[AV_CALLS];
+    }
+    return NULL;
 }
 
+static int ans_member(void *baton, const char *key, apr_size_t klen,
+                      int esc, const llmgw_jspan_t *v)
+{
+    ans_vb_t *vb = baton;
+    ans_pass_t *ap = vb->ap;
+    llmgw_jspan_t *to = NULL;
+
+    switch (vb->kind) {
+    case AV_TOP:
+        to = AP_KEY("choices") ? &ap->choices
+           : AP_KEY("usage") ? &ap->usage : NULL;
+        break;
+    case AV_CHOICES:
+        if (ap->nchoices++ == 0) {
+            ap->choice = *v;
+        }
+        return 0;
+    case AV_CHOICE:
+        to = AP_KEY("message") ? &ap->message
+           : AP_KEY("finish_reason") ? &ap->finish : NULL;
+        break;
+    case AV_MESSAGE:
+        to = AP_KEY("content") ? &ap->m.content
+           : AP_KEY("reasoning_content") ? &ap->m.reasoning
+           : AP_KEY("refusal") ? &ap->m.refusal
+           : AP_KEY("tool_calls") ? &ap->m.calls : NULL;
+        break;
+    case AV_CALLS:                  /* every element is a call (a
+                                     * non-object one: all defaults) */
+        if (v->type != LLMGW_JV_OBJECT) {
+            memset(&ap->call, 0, sizeof(ap->call));
+        }
+        APR_ARRAY_PUSH(ap->list, ans_call_t) = ap->call;
+        memset(&ap->call, 0, sizeof(ap->call));
+        return 0;
+    case AV_CALL:
+        to = AP_KEY("id") ? &ap->call.id
+           : AP_KEY("function") ? &ap->call.fn : NULL;
+        break;
+    case AV_FN:
+        to = AP_KEY("name") ? &ap->call.f.name
+           : AP_KEY("arguments") ? &ap->call.f.args : NULL;
+        break;
+    case AV_USAGE:
+        to = AP_KEY("prompt_tokens") ? &ap->u.pt
+           : AP_KEY("completion_tokens") ? &ap->u.ct
+           : AP_KEY("total_tokens") ? &ap->u.tt
+           : AP_KEY("prompt_tokens_details") ? &ap->u.ptd
+           : AP_KEY("completion_tokens_details") ? &ap->u.ctd : NULL;
+        break;
+    case AV_PTD:
+        to = AP_KEY("cached_tokens") ? &ap->u.cached : NULL;
+        break;
+    case AV_CTD:
+        to = AP_KEY("reasoning_tokens") ? &ap->u.rt : NULL;
+        break;
+    }
+    if (to) {
+        *to = *v;
+    }
+    return 0;
+}
+
+static const llmgw_json_visitor_t ans_visitor = {
+    ans_member, ans_enter, ans_enter_array
+};
+
+static int span_is(const llmgw_jspan_t *v, llmgw_jv_type_e t)
+{
+    return v->p != NULL && v->type == t;
+}
+
+/* A non-empty string span ("" is two bytes of text). */
+static int span_text(const llmgw_jspan_t *v)
+{
+    return span_is(v, LLMGW_JV_STRING) && v->len > 2;
+}
+
+/* An integer count (json_is_integer), else 0. */
+static apr_int64_t span_count(const llmgw_jspan_t *v, int *is_int)
+{
+    apr_int64_t n = 0;
+    int ok = v->p != NULL && llmgw_json_int(v, &n);
+    if (is_int) {
+        *is_int = ok;
+    }
+    return ok ? n : 0;
+}
+
+/* A string span's value compared as C strings are (the tree's
+ * json_string_value and strcmp). */
+static int span_str_is(apr_pool_t *p, const llmgw_jspan_t *v,
+                       const char *s)
+{
+    const char *val;
+    if (!span_is(v, LLMGW_JV_STRING)) {
+        return 0;
+    }
+    if (!v->escaped) {
+        apr_size_t n = strlen(s);
+        return v->len == n + 2 && !memcmp(v->p + 1, s, n);
+    }
+    val = llmgw_json_string_value(p, v, NULL);
+    return val && !strcmp(val, s);
+}
+
+/* An item id: PREFIX_TAIL, PREFIX_TAIL_N after the first (the builder's
+ * next_id), as a JSON string. */
+static void put_item_id(llmgw_buf_t *b, const char *prefix, const char *tail,
+                        int n)
+{
+    llmgw_buf_append(b, "\"", 1);
+    llmgw_buf_append(b, prefix, strlen(prefix));
+    llmgw_buf_json_escape(b, tail, strlen(tail));
+    if (n) {
+        llmgw_buf_append(b, "_", 1);
+        llmgw_buf_int(b, n);
+    }
+    llmgw_buf_append(b, "\"", 1);
+}
+
+/* The request's member k as the skeleton echoes it (llmgw_responses_
+ * skeleton), else dflt's text. -1 when it cannot be written. */
+static int put_echo(llmgw_buf_t *b, const json_t *req, const char *k,
+                    const char *dflt)
+{
+    const json_t *v = json_object_get(req, k);
+    if (v && !json_is_null(v)) {
+        return llmgw_buf_json(b, v);
+    }
+    llmgw_buf_append(b, dflt, strlen(dflt));
+    return 0;
+}
+
+static int put_value_or_null(llmgw_buf_t *b, const json_t *v)
+{
+    if (v) {
+        return llmgw_buf_json(b, v);
+    }
+    LLMGW_BUF_LIT(b, "null");
+    return 0;
+}
+
+/* The output items of the first choice: reasoning, the message (its text
+ * and refusal parts), the function calls, as the output builder makes
+ * them of a chat.completion (ids from the response id). */
+static void put_output(llmgw_buf_t *b, const ans_pass_t *ap,
+                       const char *tail)
+{
+    int items = 0, i;
+
+    LLMGW_BUF_LIT(b, "[");
+    if (span_text(&ap->m.reasoning)) {
+        LLMGW_BUF_LIT(b, "{\"id\":");
+        put_item_id(b, "rs_", tail, 0);
+        LLMGW_BUF_LIT(b, ",\"type\":\"reasoning\",\"summary\":[{\"type\":"
+                      "\"summary_text\",\"text\":");
+        llmgw_buf_append(b, ap->m.reasoning.p, ap->m.reasoning.len);
+        LLMGW_BUF_LIT(b, "}]}");
+        items++;
+    }
+    if (span_text(&ap->m.content) || span_text(&ap->m.refusal)) {
+        if (items++) {
+            LLMGW_BUF_LIT(b, ",");
+        }
+        LLMGW_BUF_LIT(b, "{\"id\":");
+        put_item_id(b, "msg_", tail, 0);
+        LLMGW_BUF_LIT(b, ",\"type\":\"message\",\"status\":\"completed\","
+                      "\"content\":[");
+        if (span_text(&ap->m.content)) {
+            LLMGW_BUF_LIT(b, "{\"type\":\"output_text\",\"text\":");
+            llmgw_buf_append(b, ap->m.content.p, ap->m.content.len);
+            LLMGW_BUF_LIT(b, ",\"annotations\":[]}");
+        }
+        if (span_text(&ap->m.refusal)) {
+            if (span_text(&ap->m.content)) {
+                LLMGW_BUF_LIT(b, ",");
+            }
+            LLMGW_BUF_LIT(b, "{\"type\":\"refusal\",\"refusal\":");
+            llmgw_buf_append(b, ap->m.refusal.p, ap->m.refusal.len);
+            LLMGW_BUF_LIT(b, "}");
+        }
+        LLMGW_BUF_LIT(b, "],\"role\":\"assistant\"}");
+    }
+    for (i = 0; span_is(&ap->m.calls, LLMGW_JV_ARRAY) && i < ap->list->nelts;
+         i++) {
+        const ans_call_t *c = &APR_ARRAY_IDX(ap->list, i, ans_call_t);
+        int fn = span_is(&c->fn, LLMGW_JV_OBJECT);
+        if (items++) {
+            LLMGW_BUF_LIT(b, ",");
+        }
+        LLMGW_BUF_LIT(b, "{\"id\":");
+        put_item_id(b, "fc_", tail, i);
+        LLMGW_BUF_LIT(b, ",\"type\":\"function_call\",\"status\":"
+                      "\"completed\",\"arguments\":");
+        if (fn && span_is(&c->f.args, LLMGW_JV_STRING)) {
+            llmgw_buf_append(b, c->f.args.p, c->f.args.len);
+        }
+        else {
+            LLMGW_BUF_LIT(b, "\"\"");
+        }
+        LLMGW_BUF_LIT(b, ",\"call_id\":");
+        if (span_is(&c->id, LLMGW_JV_STRING)) {
+            llmgw_buf_append(b, c->id.p, c->id.len);
+        }
+        else {
+            put_item_id(b, "call_", tail, i);
+        }
+        LLMGW_BUF_LIT(b, ",\"name\":");
+        if (fn && span_is(&c->f.name, LLMGW_JV_STRING)) {
+            llmgw_buf_append(b, c->f.name.p, c->f.name.len);
+        }
+        else {
+            LLMGW_BUF_LIT(b, "\"\"");
+        }
+        LLMGW_BUF_LIT(b, "}");
+    }
+    LLMGW_BUF_LIT(b, "]");
+}
+
+/* The Responses usage of the Chat one (llmgw_responses_usage). */
+static void put_usage(llmgw_buf_t *b, const ans_pass_t *ap)
+{
+    apr_int64_t in, out, total;
+    int has_total;
+
+    if (!span_is(&ap->usage, LLMGW_JV_OBJECT)) {
+        LLMGW_BUF_LIT(b, "null");
+        return;
+    }
+    in = span_count(&ap->u.pt, NULL);
+    out = span_count(&ap->u.ct, NULL);
+    total = span_count(&ap->u.tt, &has_total);
+    LLMGW_BUF_LIT(b, "{\"input_tokens\":");
+    llmgw_buf_int(b, in);
+    LLMGW_BUF_LIT(b, ",\"input_tokens_details\":{\"cached_tokens\":");
+    llmgw_buf_int(b, span_is(&ap->u.ptd, LLMGW_JV_OBJECT)
+                     ? span_count(&ap->u.cached, NULL) : 0);
+    LLMGW_BUF_LIT(b, "},\"output_tokens\":");
+    llmgw_buf_int(b, out);
+    LLMGW_BUF_LIT(b, ",\"output_tokens_details\":{\"reasoning_tokens\":");
+    llmgw_buf_int(b, span_is(&ap->u.ctd, LLMGW_JV_OBJECT)
+                     ? span_count(&ap->u.rt, NULL) : 0);
+    LLMGW_BUF_LIT(b, "},\"total_tokens\":");
+    llmgw_buf_int(b, has_total ? total : in + out);
+    LLMGW_BUF_LIT(b, "}");
+}
+
+/* chat.completion -> the response object (llmgw_responses_skeleton with
+ * the outcome), written from the answer's text: its strings are copied as
+ * they are escaped, the request's echoed values written from its tree.
+ * What the output builder builds of the same answer (the reference kept in
+ * t/unit/lib/ref_resp_from_chat.c). -1 when the answer has no first choice
+ * with a message object. */
 static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
                           const llmgw_api_ctx_t *c, const char **out,
                           apr_size_t *out_len)
 {
-    return llmgw_api_from_chat_tree(p, chat, len, c, resp_answer, out,
-                                    out_len);
+    ans_pass_t ap;
+    llmgw_jspan_t top;
+    llmgw_buf_t b;
+    const json_t *req = c ? c->request : NULL;
+    const json_t *rs = json_object_get(req, "reasoning");
+    const json_t *model = json_object_get(req, "model");
+    const char *id = c && c->id ? c->id : "resp_0";
+    const char *tail = c && c->id ? c->id : "0", *why = NULL, *name;
+    int k, rv;
+
+    memset(&ap, 0, sizeof(ap));
+    for (k = AV_TOP; k <= AV_CTD; k++) {
+        ap.vb[k].kind = k;
+        ap.vb[k].ap = &ap;
+    }
+    ap.list = apr_array_make(p, 2, sizeof(ans_call_t));
+    if (llmgw_json_object_visit(chat, len, &top, &ans_visitor,
+                                &ap.vb[AV_TOP]) != 1
+        || !span_is(&ap.choices, LLMGW_JV_ARRAY)
+        || !span_is(&ap.choice, LLMGW_JV_OBJECT)
+        || !span_is(&ap.message, LLMGW_JV_OBJECT)) {
+        return -1;
+    }
+    if (!strncmp(tail, "resp_", 5) && tail[5]) {
+        tail += 5;
+    }
+    if (span_str_is(p, &ap.finish, "length")) {
+        why = "max_output_tokens";
+    }
+    else if (span_str_is(p, &ap.finish, "content_filter")) {
+        why = "content_filter";
+    }
+    name = c && c->model ? c->model
+         : json_is_string(model) ? json_string_value(model) : "";
+
+    llmgw_buf_init(&b, p, len + 1024);
+    LLMGW_BUF_LIT(&b, "{\"id\":");
+    llmgw_buf_json_cstr(&b, id);
+    LLMGW_BUF_LIT(&b, ",\"object\":\"response\",\"created_at\":");
+    llmgw_buf_int(&b, c ? c->created : 0);
+    if (why) {
+        LLMGW_BUF_LIT(&b, ",\"status\":\"incomplete\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":{\"reason\":\"");
+        llmgw_buf_append(&b, why, strlen(why));
+        LLMGW_BUF_LIT(&b, "\"},\"instructions\":");
+    }
+    else {
+        LLMGW_BUF_LIT(&b, ",\"status\":\"completed\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":null,"
+                      "\"instructions\":");
+    }
+    rv = put_echo(&b, req, "instructions", "null");
+    LLMGW_BUF_LIT(&b, ",\"max_output_tokens\":");
+    rv |= put_echo(&b, req, "max_output_tokens", "null");
+    LLMGW_BUF_LIT(&b, ",\"model\":");
+    llmgw_buf_json_cstr(&b, name);
+    LLMGW_BUF_LIT(&b, ",\"output\":");
+    put_output(&b, &ap, tail);
+    LLMGW_BUF_LIT(&b, ",\"parallel_tool_calls\":");
+    rv |= put_echo(&b, req, "parallel_tool_calls", "true");
+    LLMGW_BUF_LIT(&b, ",\"previous_response_id\":");
+    rv |= put_echo(&b, req, "previous_response_id", "null");
+    LLMGW_BUF_LIT(&b, ",\"reasoning\":{\"effort\":");
+    rv |= put_value_or_null(&b, json_object_get(rs, "effort"));
+    LLMGW_BUF_LIT(&b, ",\"summary\":");
+    rv |= put_value_or_null(&b, json_object_get(rs, "summary"));
+    LLMGW_BUF_LIT(&b, "},\"store\":");
+    rv |= put_echo(&b, req, "store", "true");
+    LLMGW_BUF_LIT(&b, ",\"temperature\":");
+    rv |= put_echo(&b, req, "temperature", "null");
+    LLMGW_BUF_LIT(&b, ",\"text\":");
+    rv |= put_echo(&b, req, "text", "{\"format\":{\"type\":\"text\"}}");
+    LLMGW_BUF_LIT(&b, ",\"tool_choice\":");
+    rv |= put_echo(&b, req, "tool_choice", "\"auto\"");
+    LLMGW_BUF_LIT(&b, ",\"tools\":");
+    rv |= put_echo(&b, req, "tools", "[]");
+    LLMGW_BUF_LIT(&b, ",\"top_p\":");
+    rv |= put_echo(&b, req, "top_p", "null");
+    LLMGW_BUF_LIT(&b, ",\"truncation\":\"disabled\",\"usage\":");
+    put_usage(&b, &ap);
+    LLMGW_BUF_LIT(&b, ",\"user\":");
+    rv |= put_echo(&b, req, "user", "null");
+    LLMGW_BUF_LIT(&b, ",\"metadata\":");
+    rv |= put_echo(&b, req, "metadata", "{}");
+    LLMGW_BUF_LIT(&b, "}");
+    if (rv) {
+        return -1;
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
 }
 
 /* ------------------------------------------------------------ streams */
@@ -453,7 +843,7 @@ static int resp_expand(apr_pool_t *p, const char *json, apr_size_t len,
 
 const llmgw_client_api_t llmgw_api_responses = {
     LLMGW_API_RESPONSES, "responses",
-    llmgw_responses_to_chat, NULL, resp_from_chat,
+    NULL, llmgw_responses_to_chat, resp_from_chat,
     resp_stream_new, resp_stream_chunk, resp_stream_end, resp_stream_error,
     resp_stream_result,
     llmgw_envelope_json,

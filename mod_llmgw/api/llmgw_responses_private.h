@@ -15,11 +15,12 @@
 #include <jansson.h>
 #include "llmgw_client_api.h"
 
-/* to_chat of the adapter. */
-int llmgw_responses_to_chat(apr_pool_t *p, const json_t *in,
-                            const llmgw_api_ctx_t *c, json_t **chat,
-                            const char **err, const char **param,
-                            const char **code);
+/* to_chat_text of the adapter: the Chat request written from the
+ * client's text (c->history, the stored conversation, first). */
+int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
+                            const llmgw_api_ctx_t *c, const char **chat,
+                            apr_size_t *chat_len, const char **err,
+                            const char **param, const char **code);
 
 /* A Chat Completions usage object -> the Responses one (new reference),
  * JSON null when u is not an object. */

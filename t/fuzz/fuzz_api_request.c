@@ -67,9 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             apr_size_t tlen = 0;
             json_t *chat_j;
             memset(&c, 0, sizeof(c));
-            c.id = "msg_f";
+            c.id = apis[i] == LLMGW_API_RESPONSES ? "resp_f" : "msg_f";
             c.model = "m";
             c.request_id = "req-f";
+            c.request = in;
+            c.history = i == 2 ? history : NULL;
             c.cost_usd = -1;
             /* the client's text as it came, not jansson's reading of it */
             if (A->to_chat_text(p, s, size, &c, &txt, &tlen, &err, &param,

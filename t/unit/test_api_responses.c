@@ -15,6 +15,7 @@
 #include "llmgw_stream_reduce.h"
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
+#include "llmgw_parse.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_responses;
 
@@ -33,21 +34,73 @@ static llmgw_api_ctx_t ctx(const json_t *req)
 
 /* ------------------------------------------------------------ to_chat */
 
-static json_t *to_chat_h(const char *req, const char *history)
+static int same_str(const char *a, const char *b)
 {
-    json_t *in = ut_json(req);
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The writer (to_chat_text) against the tree converter it replaced
+ * (ut_ref_resp_to_chat, gateway fields removed as the glue removed them),
+ * history (NULL: none) continued: the same Chat request as a JSON
+ * document, or the same status, message, parameter and code. Returns the
+ * writer's status, its request in *chat_out when not NULL. */
+static int req_same_as_tree(const char *txt, apr_size_t len,
+                        const char *history, json_t **chat_out)
+{
+    json_t *in = json_loadb(txt, len, JSON_ALLOW_NUL, NULL);
     json_t *h = history ? ut_json(history) : NULL;
     llmgw_api_ctx_t c = ctx(in);
-    json_t *out = NULL;
-    const char *err = NULL, *param = NULL, *code = NULL;
-    int rv;
+    json_t *want = NULL, *got;
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = NULL;
+    const char *rerr = NULL, *rparam = NULL, *rcode = NULL;
+    apr_size_t chat_len = 0;
+    int rv, ref;
 
     c.history = h;
-    rv = A->to_chat(tp, in, &c, &out, &err, &param, &code);
-    ck_assert_msg(rv == 0, "to_chat refused %s: %s (param %s)", req, err,
-                  param);
-    json_decref(in);
+    rv = A->to_chat_text(tp, txt, len, &c, &chat, &chat_len, &err, &param,
+                         &code);
+    ck_assert_msg(rv == 0 || rv == 400, "%s: status %d", txt, rv);
+    ck_assert_msg(rv ? chat == NULL : chat != NULL, "%s: status %d with %s",
+                  txt, rv, chat);
+    if (rv) {
+        ck_assert_msg(err && *err, "%s: no message", txt);
+    }
+    if (in != NULL) {
+        ref = ut_ref_resp_to_chat(tp, in, &c, &want, &rerr, &rparam, &rcode);
+        ck_assert_msg(rv == ref, "%s: status %d, the tree converter's %d "
+                      "(%s / %s)", txt, rv, ref, err, rerr);
+        if (rv) {
+            ck_assert_msg(same_str(err, rerr) && same_str(param, rparam)
+                          && same_str(code, rcode), "%s: error %s (param %s,"
+                          " code %s), the tree converter's %s (%s, %s)", txt,
+                          err, param, code, rerr, rparam, rcode);
+        }
+        else {
+            llmgw_strip_gateway_fields(want);
+            got = json_loadb(chat, chat_len, JSON_ALLOW_NUL, NULL);
+            ck_assert_msg(got != NULL, "%s: the Chat request is not JSON: "
+                          "%.*s", txt, (int)chat_len, chat);
+            ck_assert_msg(json_equal(got, want), "%s:\n  writer %s\n  tree "
+                          "  %s", txt, ut_json_str(got), ut_json_str(want));
+            json_decref(got);
+        }
+        json_decref(want);
+        json_decref(in);
+    }
     json_decref(h);
+    if (chat_out) {
+        *chat_out = rv ? NULL : json_loadb(chat, chat_len, JSON_ALLOW_NUL,
+                                           NULL);
+    }
+    return rv;
+}
+
+static json_t *to_chat_h(const char *req, const char *history)
+{
+    json_t *out = NULL;
+    int rv = req_same_as_tree(req, strlen(req), history, &out);
+
+    ck_assert_msg(rv == 0, "to_chat refused %s", req);
     return out;
 }
 
@@ -55,6 +108,7 @@ static void chat_is(const char *req, const char *want)
 {
     json_t *got = to_chat_h(req, NULL);
     json_t *w = ut_json(want);
+    llmgw_strip_gateway_fields(w);
     ut_json_eq(got, w, req);
     json_decref(got);
     json_decref(w);
@@ -62,14 +116,14 @@ static void chat_is(const char *req, const char *want)
 
 static void refused(const char *req, const char *param)
 {
-    json_t *in = ut_json(req);
-    llmgw_api_ctx_t c = ctx(in);
-    json_t *out = NULL;
-    const char *err = NULL, *p = NULL, *code = NULL;
-    int rv = A->to_chat(tp, in, &c, &out, &err, &p, &code);
+    llmgw_api_ctx_t c = ctx(NULL);
+    const char *chat = NULL, *err = NULL, *p = NULL, *code = NULL;
+    apr_size_t len = 0;
+    int rv = A->to_chat_text(tp, req, strlen(req), &c, &chat, &len, &err, &p,
+                             &code);
 
     ck_assert_msg(rv == 400, "%s: %d, want 400", req, rv);
-    ck_assert_msg(out == NULL, "%s: a request with the error", req);
+    ck_assert_msg(chat == NULL, "%s: a request with the error", req);
     ck_assert_msg(err && *err, "%s: no message", req);
     if (param) {
         ck_assert_msg(p && !strcmp(p, param), "%s: param %s, want %s", req,
@@ -78,8 +132,104 @@ static void refused(const char *req, const char *param)
     else {
         ck_assert_msg(p == NULL, "%s: param %s, want none", req, p);
     }
-    json_decref(in);
+    req_same_as_tree(req, strlen(req), NULL, NULL);
 }
+
+/* Edge cases read as jansson reads them, against the tree converter. */
+START_TEST(test_to_chat_same_as_tree)
+{
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"input\":\"a\",\"input\":\"b\",\"model\":\"n\"}",
+        "{\"\\u006dodel\":\"m\",\"input\":\"x\",\"provider\":\"p\","
+        "\"memory\":{\"a\":1},\"models\":[\"x\"],\"store\":null}",
+        "{\"model\":\"m\",\"instructions\":\"s\",\"input\":[{\"role\":"
+        "\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":"
+        "\"t\"}]},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":"
+        "\"f\",\"arguments\":\"{}\"},{\"type\":\"function_call\",\"call_id\":"
+        "\"c2\",\"name\":\"g\",\"arguments\":\"1\"},{\"type\":"
+        "\"function_call_output\",\"call_id\":\"c1\",\"output\":[{\"type\":"
+        "\"input_text\",\"text\":\"a\\u0000b\"},{\"type\":\"output_text\","
+        "\"text\":\"c\"}]},{\"type\":\"function_call\",\"call_id\":\"c3\","
+        "\"name\":\"h\",\"arguments\":\"\"},{\"type\":\"reasoning\"},"
+        "{\"role\":\"developer\",\"content\":[]},{\"role\":\"user\","
+        "\"content\":[]}]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"message\",\"role\":\"user\","
+        "\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\","
+        "\"detail\":null},{\"type\":\"input_file\",\"file_data\":"
+        "\"DATA:x\",\"filename\":\"f\"},{\"type\":\"input_text\",\"text\":"
+        "\"\\u00e9\"}]}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\\u0000x\",\"content\":"
+        "\"a\"},{\"type\":\"mess\\u0061ge\",\"role\":\"system\",\"content\":"
+        "[{\"type\":\"refusal\",\"refusal\":\"r\"},{\"type\":\"input_text\","
+        "\"text\":\"t\"}]}]}",
+        "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"function\","
+        "\"name\":\"f\",\"description\":null,\"parameters\":{\"a\":1},"
+        "\"strict\":false}],\"tool_choice\":\"auto\\u0000x\",\"text\":{"
+        "\"format\":{\"type\":\"json_schema\",\"name\":\"n\",\"schema\":{},"
+        "\"strict\":true,\"description\":\"d\"},\"verbosity\":null},"
+        "\"reasoning\":{\"effort\":\"low\",\"summary\":\"auto\"},\"stream\":"
+        "true,\"parallel_tool_calls\":false,\"max_output_tokens\":5,"
+        "\"truncation\":\"disabled\",\"include\":[],\"metadata\":{},"
+        "\"user\":\"u\",\"previous_response_id\":\"resp_1\",\"top_p\":0.5,"
+        "\"temperature\":1e0,\"background\":false}",
+        "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{\"type\":"
+        "\"json_object\"}},\"tool_choice\":{\"type\":\"function\",\"name\":"
+        "\"f\"}}",
+        /* refused */
+        "{\"model\":\"m\",\"input\":[]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"reasoning\"}]}",
+        "{\"model\":\"\",\"input\":\"x\"}",
+        "{\"model\":\"m\",\"input\":null}",
+        "{\"model\":\"m\",\"input\":[7]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":7}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"tool\",\"content\":\"x\"}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":7}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{"
+        "\"type\":\"input_text\",\"text\":\"a\"},{\"type\":\"input_audio\"}"
+        "]}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"assistant\",\"content\":[{"
+        "\"type\":\"input_image\",\"image_url\":\"u\"}]}]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"function_call\",\"call_id\":"
+        "\"c\",\"name\":7}]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"function_call_output\","
+        "\"call_id\":\"c\",\"output\":[{\"type\":\"input_image\"}]}]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"function_call_output\","
+        "\"call_id\":\"c\"}]}",
+        "{\"model\":\"m\",\"input\":[{\"type\":\"web_search_call\"}]}",
+        "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"function\","
+        "\"name\":\"f\"},{\"type\":\"file_search\"}]}",
+        "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"function\","
+        "\"name\":\"f\",\"strict\":1}]}",
+        "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"verbosity\":\"low\"}}",
+        "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{\"type\":"
+        "\"json_schema\",\"name\":\"n\",\"schema\":[]}}}",
+        "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":0}",
+        "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":1.5}",
+        "{\"model\":\"m\",\"input\":\"x\",\"truncation\":\"auto\"}",
+        "{\"model\":\"m\",\"input\":\"x\",\"reasoning\":{\"effort\":1}}",
+        "{\"model\":\"m\",\"input\":\"x\",\"seed\":1}",
+        "{\"model\":\"m\",\"input\":\"x\",\"background\":true,\"seed\":1}",
+        "[1]",
+        "{\"model\":\"m\",\"input\":\"x\"",
+        NULL
+    };
+    static const char *const hist =
+        "[{\"type\":\"message\",\"role\":\"user\",\"content\":\"hi\"},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":"
+        "\"output_text\",\"text\":\"yo\"}]}]";
+    int i;
+
+    for (i = 0; reqs[i]; i++) {
+        req_same_as_tree(reqs[i], strlen(reqs[i]), NULL, NULL);
+        req_same_as_tree(reqs[i], strlen(reqs[i]), hist, NULL);
+    }
+    req_same_as_tree("{\"model\":\"m\",\"input\":[{\"type\":\"function_call\","
+                     "\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"\"}]}",
+                     88, hist, NULL);
+    req_same_as_tree("{\"model\":\"m\",\"input\":[]}", 24, "[{\"role\":7}]",
+                     NULL);
+}
+END_TEST
 
 START_TEST(test_to_chat_string_and_params)
 {
@@ -364,6 +514,164 @@ START_TEST(test_from_chat_length_refusal)
                      "completed");
     json_decref(got);
     json_decref(want);
+}
+END_TEST
+
+/* from_chat (written from the text) and the tree converter it replaced
+ * (t/unit/lib/ref_resp_from_chat.c) on one request and answer: the same
+ * response as JSON documents, or both refuse. */
+static void same_as_tree(const char *req, const char *chat, apr_size_t len,
+                         int with_ctx)
+{
+    json_t *r = req ? ut_json(req) : NULL;
+    llmgw_api_ctx_t c = ctx(r);
+    const char *got = NULL, *want = NULL;
+    apr_size_t got_len = 0, want_len = 0;
+    int grv, wrv;
+
+    if (!with_ctx) {                /* no id, no model: the defaults */
+        c.id = NULL;
+        c.model = NULL;
+    }
+    grv = A->from_chat(tp, chat, len, &c, &got, &got_len);
+    wrv = ut_ref_resp_from_chat(tp, chat, len, &c, &want, &want_len);
+    ck_assert_msg(grv == wrv, "%s: from_chat %d, the tree %d (%s)", chat,
+                  grv, wrv, grv ? want : got);
+    if (grv == 0) {
+        json_t *g = json_loadb(got, got_len, JSON_ALLOW_NUL, NULL);
+        json_t *w = json_loadb(want, want_len, JSON_ALLOW_NUL, NULL);
+        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", chat,
+                      got);
+        ut_json_eq(g, w, chat);
+        json_decref(g);
+        json_decref(w);
+    }
+    json_decref(r);
+}
+
+START_TEST(test_from_chat_same_as_tree)
+{
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"input\":\"x\"}",
+        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
+        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
+        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
+        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
+        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
+        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
+        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
+        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
+        "7,\"temperature\":null,\"metadata\":null,\"text\":null}",
+        NULL
+    };
+    static const char *const chats[] = {
+        /* outcomes */
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "\"content_filter\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "\"\\u006cength\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+        "7}]}",
+        /* content, refusal, reasoning */
+        "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"no\"},"
+        "\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\",\"refusal\":\"no\","
+        "\"reasoning_content\":\"r\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"\",\"refusal\":\"\","
+        "\"reasoning_content\":\"\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\","
+        "\"text\":\"a\"}],\"reasoning_content\":7}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"\\u00e9\\n\\\"\\/\\u0000"
+        "z \\ud83d\\ude00\"}}]}",
+        "{\"choices\":[{\"message\":{\"\\u0063ontent\":\"escaped key\"}}]}",
+        "{\"choices\":[{\"message\":{}}]}",
+        /* tool calls */
+        "{\"choices\":[{\"message\":{\"content\":\"t\",\"tool_calls\":["
+        "{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\"{\\\"a\\\":[1,2]}\"}},7,{},{\"id\":9,\"function\":"
+        "\"x\"},{\"function\":{\"name\":7,\"arguments\":{\"a\":1}}},"
+        "{\"function\":{\"arguments\":\"\"}}]},\"finish_reason\":"
+        "\"tool_calls\"}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":{\"id\":\"c\"}}}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\"}],"
+        "\"tool_calls\":null}}]}",
+        "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\"}],"
+        "\"tool_calls\":[{\"id\":\"b\",\"id\":\"c\",\"function\":{\"name\":"
+        "\"x\"},\"function\":{\"arguments\":\"1\"}}]}}]}",
+        /* repeated members: the last one */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"choices\":["
+        "{\"message\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\",\"refusal\":\"r\"},"
+        "\"message\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"},\"message\":7}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}},{\"message\":{"
+        "\"content\":\"second\"}}]}",
+        /* usage */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"completion_tokens\":4}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3.5,\"completion_tokens\":4,\"total_tokens\":"
+        "1e2,\"prompt_tokens_details\":{\"cached_tokens\":2},"
+        "\"prompt_tokens_details\":7,\"completion_tokens_details\":{"
+        "\"reasoning_tokens\":-1}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"total_tokens\":9},\"usage\":{\"prompt_tokens\":1}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":[1]}",
+        "{\"usage\":{\"prompt_tokens\":1},\"choices\":[{\"message\":{"
+        "\"content\":\"a\"}}]}",
+        /* refused */
+        "{\"choices\":[]}",
+        "{\"choices\":[7,{\"message\":{\"content\":\"a\"}}]}",
+        "{\"choices\":[{\"message\":\"a\"}]}",
+        "{\"choices\":[{\"text\":\"a\"}]}",
+        "{\"choices\":{\"message\":{}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"choices\":null}",
+        "[{\"choices\":[]}]",
+        "null",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}]",
+        "{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}",
+        "",
+        NULL
+    };
+    int i, j;
+
+    for (i = 0; reqs[i]; i++) {
+        for (j = 0; chats[j]; j++) {
+            same_as_tree(reqs[i], chats[j], strlen(chats[j]), 1);
+        }
+        same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 1);
+        same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 0);
+    }
+    same_as_tree(NULL, FULL_CHAT, strlen(FULL_CHAT), 0);
+    same_as_tree(NULL, chats[0], strlen(chats[0]), 1);
+}
+END_TEST
+
+/* The same over every recorded Chat stream, reduced to its
+ * chat.completion. */
+START_TEST(test_from_chat_same_as_tree_recorded)
+{
+    apr_array_header_t *files = ut_fixture_glob("openai/*.sse", 10);
+    int f;
+
+    for (f = 0; f < files->nelts; f++) {
+        const char *path = APR_ARRAY_IDX(files, f, const char *);
+        apr_size_t len;
+        char *buf = ut_slurp(path, &len);
+        json_t *chat = llmgw_stream_reduce(tp, buf, len, NULL);
+        char *txt;
+
+        ck_assert_msg(chat != NULL, "%s: llmgw_stream_reduce refused", path);
+        txt = json_dumps(chat, JSON_COMPACT);
+        same_as_tree("{\"model\":\"gpt-4o\",\"input\":\"x\"}", txt,
+                     strlen(txt), 1);
+        free(txt);
+        json_decref(chat);
+    }
 }
 END_TEST
 
@@ -999,11 +1307,12 @@ END_TEST
  * has no code. */
 static const char *code_of(const char *txt)
 {
-    json_t *in = ut_json(txt), *out = NULL;
-    llmgw_api_ctx_t c = ctx(in);
-    const char *err = NULL, *param = NULL, *code = "unset";
-    ck_assert_int_eq(A->to_chat(tp, in, &c, &out, &err, &param, &code), 400);
-    json_decref(in);
+    llmgw_api_ctx_t c = ctx(NULL);
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = "unset";
+    apr_size_t len = 0;
+    ck_assert_int_eq(A->to_chat_text(tp, txt, strlen(txt), &c, &chat, &len,
+                                     &err, &param, &code), 400);
+    req_same_as_tree(txt, strlen(txt), NULL, NULL);
     return code;
 }
 
@@ -1029,9 +1338,12 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_to_chat_history_order);
     tcase_add_test(tc, test_to_chat_tools);
     tcase_add_test(tc, test_to_chat_errors);
+    tcase_add_test(tc, test_to_chat_same_as_tree);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, test_from_chat_full);
     tcase_add_test(tc, test_from_chat_length_refusal);
+    tcase_add_test(tc, test_from_chat_same_as_tree);
+    tcase_add_test(tc, test_from_chat_same_as_tree_recorded);
     tcase_add_test(tc, test_error_body);
     tcase_add_test(tc, test_conversation);
     tc = ut_tcase(s, "stream", 0);

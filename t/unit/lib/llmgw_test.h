@@ -122,6 +122,21 @@ int ut_ref_msg_to_chat(apr_pool_t *p, const json_t *in,
                        const char **err, const char **param,
                        const char **code);
 
+/* The Responses request converter the text writer replaced (tree to tree,
+ * t/unit/lib/ref_resp_to_chat.c): llmgw_client_api.h's to_chat contract
+ * (gateway fields kept). */
+int ut_ref_resp_to_chat(apr_pool_t *p, const json_t *in,
+                        const llmgw_api_ctx_t *c, json_t **chat,
+                        const char **err, const char **param,
+                        const char **code);
+
+/* The Responses answer converter the text writer replaced (the output
+ * builder fed with the chat.completion's tree, t/unit/lib/
+ * ref_resp_from_chat.c): llmgw_client_api.h's from_chat contract. */
+int ut_ref_resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
+                          const llmgw_api_ctx_t *c, const char **out,
+                          apr_size_t *out_len);
+
 /* ---- translators ------------------------------------------------------ */
 
 /* The provider writer t given the chat request's text alone (no tree: the
