@@ -8,7 +8,11 @@
 # (Ir(N2) - Ir(N1)) / (N2 - N1).
 #
 #   build/bench/callgrind.sh [setup...]     setups: proxy miss anthropic gemini
-#                                           messages responses
+#                                           messages responses gemstream
+#   gemstream: instructions per relayed chunk of a Gemini-format stream
+#   translated to OpenAI chunks (build/bench/sse-upstream.js): CG_STREAMS
+#   streams (default 10) of N1 and of N2 chunks, (Ir(N2) - Ir(N1)) /
+#   (CG_STREAMS x (N2 - N1)).
 #   CG_N1=50 CG_N2=350                      request counts
 #   CG_KEEP=1                               keep the callgrind.out files
 #                                           (build/out/callgrind/) for
@@ -36,12 +40,19 @@ NGX_PID=""
 cleanup() {
     [ -s "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null
     [ -s "$OUT/httpd.pid" ] && kill -KILL "$(cat "$OUT/httpd.pid")" 2>/dev/null
+    [ -n "$SSE_PID" ] && kill "$SSE_PID" 2>/dev/null
     true
 }
 trap cleanup EXIT
 
-mapfile -t P < <(node "$BENCH/free-ports.js" 2)
-NGX=${P[0]}; PORT=${P[1]}
+mapfile -t P < <(node "$BENCH/free-ports.js" 3)
+NGX=${P[0]}; PORT=${P[1]}; SSE=${P[2]}
+STREAMS=${CG_STREAMS:-10}
+SSE_PID=""
+case " $SETUPS " in *" gemstream "*)
+    node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
+    SSE_PID=$! ;;
+esac
 
 cat > "$OUT/nginx/nginx.conf" <<NGX
 worker_processes 1;
@@ -78,6 +89,13 @@ conf() {  # SETUP -> httpd.conf path
         mods="LoadModule proxy_module $MODDIR/mod_proxy.so
 LoadModule proxy_http_module $MODDIR/mod_proxy_http.so"
         body="ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On" ;;
+    gemstream)
+        mods="LoadModule llmgw_module $SO_LLMGW"
+        body="LLMGWProvider gst gemini http://127.0.0.1:$SSE/v1beta key=env:BENCH_UPSTREAM_KEY
+LLMGWDefaultProvider gst
+<Location /v1>
+    SetHandler llmgw
+</Location>" ;;
     *)
         mods="LoadModule llmgw_module $SO_LLMGW"
         case $1 in miss|messages|responses) def=bench ;;
@@ -130,8 +148,15 @@ run() {  # SETUP N -> total instructions
         curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
         sleep 0.2
     done
+    local count=$n
+    if [ "$setup" = gemstream ]; then
+        # STREAMS streams of n chunks each
+        body="$OUT/stream-request.$n.json"; count=$STREAMS
+        sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"stream-$n-0\",\"stream\":true/" \
+            "$BENCH/request.json" > "$body"
+    fi
     urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT$path")
-    for i in $(seq 2 "$n"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT$path"); done
+    for i in $(seq 2 "$count"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT$path"); done
     # one connection, kept alive: curl reuses it for every URL
     curl -s -H 'Content-Type: application/json' \
         -H 'Authorization: Bearer sk-client' \
@@ -149,6 +174,12 @@ run() {  # SETUP N -> total instructions
 printf '%-12s %14s %14s %12s\n' setup "Ir($N1)" "Ir($N2)" "instr/req"
 for s in $SETUPS; do
     a=$(run "$s" "$N1"); b=$(run "$s" "$N2")
-    printf '%-12s %14s %14s %12s\n' "$s" "$a" "$b" $(( (b - a) / (N2 - N1) ))
+    case $s in
+    gemstream)      # per chunk
+        printf '%-12s %14s %14s %12s  (instr/chunk, %s streams)\n' "$s" "$a" "$b" \
+            $(( (b - a) / (STREAMS * (N2 - N1)) )) "$STREAMS" ;;
+    *)
+        printf '%-12s %14s %14s %12s\n' "$s" "$a" "$b" $(( (b - a) / (N2 - N1) )) ;;
+    esac
 done
 [ "${CG_KEEP:-0}" = 1 ] || rm -f "$OUT"/cg.*

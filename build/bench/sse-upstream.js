@@ -35,6 +35,12 @@ const server = http.createServer((req, res) => {
     }) + '\n\n';
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     if (/\/messages$/.test(req.url)) return anthropic(res, n, ms, model);
+    const g = /\/models\/([^/:?]+):streamGenerateContent/.exec(req.url);
+    if (g) {
+      const gm = /stream-(\d+)-(\d+)$/.exec(decodeURIComponent(g[1]));
+      if (gm) { n = parseInt(gm[1], 10); ms = parseInt(gm[2], 10); }
+      return gemini(res, n, ms, decodeURIComponent(g[1]));
+    }
     res.write(ev({ role: 'assistant', content: '' }, null));
     let i = 0, timer = null;
     const tick = () => {
@@ -74,6 +80,31 @@ function anthropic(res, n, ms, model) {
       ev('message_stop', {}));
   };
   timer = setTimeout(tick, ms);
+  res.on('close', () => clearTimeout(timer));
+}
+// POST .../models/M:streamGenerateContent?alt=sse: the same stream in
+// Gemini's format (N GenerateContentResponse events, the last with its
+// finishReason; the model named in the path: stream-N-MS).
+function gemini(res, n, ms, model) {
+  const ev = (o) => 'data: ' + JSON.stringify(o) + '\r\n\r\n';
+  const usage = (c) => ({ promptTokenCount: 25, candidatesTokenCount: c, totalTokenCount: 25 + c,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: 25 }] });
+  const chunk = (i, last) => ev({
+    candidates: [{ content: { parts: [{ text: 'tok' + (i % 10) }], role: 'model' },
+      ...(last ? { finishReason: 'STOP' } : {}), index: 0 }],
+    usageMetadata: usage(i + 1), modelVersion: model, responseId: 'bench' + seq });
+  ++seq;
+  let i = 0, timer = null;
+  const tick = () => {
+    if (res.destroyed) return;
+    if (i < n) {
+      res.write(chunk(i, i === n - 1));
+      i++;
+      if (i === n) return res.end();
+      timer = setTimeout(tick, ms);
+    }
+  };
+  tick();
   res.on('close', () => clearTimeout(timer));
 }
 server.keepAliveTimeout = 120000;

@@ -1717,6 +1717,114 @@ START_TEST(stream_chunks_shape)
 }
 END_TEST
 
+/* The stream's events are read with the scanner (no tree): what jansson
+ * refuses in a text is still a malformed event, escaped texts come out
+ * as jansson writes them, the last of a repeated member wins. */
+static int raw_emit(void *baton, const char *data, apr_size_t len)
+{
+    llmgw_buf_t *b = baton;
+    llmgw_buf_append(b, data, len);
+    llmgw_buf_append(b, "\n", 1);
+    return 0;
+}
+
+static const char *raw_stream(const char *const *events, const apr_size_t *lens)
+{
+    llmgw_stream_t *st = T->stream_new(tp, &X);
+    llmgw_buf_t b;
+    int i, rv = LLMGW_XLATE_CONTINUE;
+
+    llmgw_buf_init(&b, tp, 256);
+    for (i = 0; events[i] && rv == LLMGW_XLATE_CONTINUE; i++) {
+        rv = T->stream_event(st, NULL, events[i],
+                             lens ? lens[i] : strlen(events[i]), raw_emit, &b);
+    }
+    if (rv == LLMGW_XLATE_CONTINUE) {
+        T->stream_finish(st, raw_emit, &b);
+    }
+    return b.data ? b.data : "";
+}
+
+START_TEST(stream_scanner_reads)
+{
+    /* a raw NUL after a number, deep in the event */
+    static const char nul_ev[] =
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},"
+        "\"safetyRatings\":[{\"probabilityScore\":0.2\0,\"x\":1}]}]}";
+    static const char *const malformed[] = {
+        nul_ev,
+        /* a key with a NUL, where the translator reads nothing */
+        "{\"candidates\":[{\"citationMetadata\":{\"k\\u0000\":1}}]}",
+        /* an integer beyond 64 bits, a real beyond a double */
+        "{\"usageMetadata\":{\"promptTokenCount\":99999999999999999999}}",
+        "{\"candidates\":[{\"avgLogprobs\":1e999}]}",
+        "[{\"candidates\":[]},{\"candidates\":[]}]",
+        NULL
+    };
+    const char *out;
+    int i;
+
+    for (i = 0; malformed[i]; i++) {
+        const char *one[] = { malformed[i], NULL };
+        apr_size_t lens[] = { i == 0 ? sizeof(nul_ev) - 1 : strlen(malformed[i]) };
+        out = raw_stream(one, lens);
+        ck_assert_msg(strstr(out, "the provider sent a malformed stream event")
+                      && !strstr(out, "\"delta\""), "event %d: %s", i, out);
+    }
+    /* accepted: an underflowing real, a long integer within 64 bits */
+    {
+        const char *ok[] = {
+            "{\"candidates\":[{\"avgLogprobs\":1e-999,\"index\":1,\"n\":-9000000000000000000,"
+            "\"content\":{\"parts\":[{\"text\":\"u\"}]},\"finishReason\":\"STOP\"}]}",
+            NULL
+        };
+        out = raw_stream(ok, NULL);
+        ck_assert_msg(strstr(out, "\"choices\":[{\"index\":1,\"delta\":{\"content\":\"u\"}"),
+                      "%s", out);
+    }
+    /* escapes written as jansson writes them; a thought is a C string */
+    {
+        const char *ev[] = {
+            "{\"candidates\":[{\"content\":{\"parts\":["
+            "{\"text\":\"\\u00e9\\u0041\\/\\n\\u0000z\"},"
+            "{\"text\":\"t\\u0000cut\",\"thought\":true},"
+            "{\"functionCall\":{\"name\":\"f\\u006e\",\"args\":{\"a\":1.50,\"b\":\"\\u0041\"}},"
+            "\"thoughtSignature\":\"s\\u0041\"}]},"
+            "\"finishReason\":\"MAX_\\u0054OKENS\"}]}",
+            NULL
+        };
+        out = raw_stream(ev, NULL);
+        ck_assert_msg(strstr(out, "\"delta\":{\"reasoning_content\":\"t\","
+                             "\"content\":\"\xc3\xa9" "A/\\n\\u0000z\","
+                             "\"tool_calls\":[{\"index\":0,\"id\":\"call_abc123_0_0\","
+                             "\"type\":\"function\",\"function\":{\"name\":\"fn\","
+                             "\"arguments\":\"{\\\"a\\\":1.5,\\\"b\\\":\\\"A\\\"}\"},"
+                             "\"extra_content\":{\"google\":{\"thought_signature\":\"sA\"}}}]}"),
+                      "%s", out);
+        /* MAX_TOKENS: length, and the tool rule leaves length alone */
+        ck_assert_msg(strstr(out, "\"finish_reason\":\"length\""), "%s", out);
+    }
+    /* repeated members: the last wins */
+    {
+        const char *ev[] = {
+            "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"one\"}]},"
+            "\"content\":{\"parts\":[{\"text\":\"two\",\"text\":\"three\"}]},"
+            "\"finishReason\":\"SAFETY\",\"finishReason\":\"STOP\"}],"
+            "\"usageMetadata\":{\"promptTokenCount\":1},"
+            "\"usageMetadata\":{\"promptTokenCount\":2,\"candidatesTokenCount\":3}}",
+            NULL
+        };
+        out = raw_stream(ev, NULL);
+        ck_assert_msg(strstr(out, "\"delta\":{\"content\":\"three\"}")
+                      && !strstr(out, "one") && !strstr(out, "\"two\"")
+                      && strstr(out, "\"finish_reason\":\"stop\"")
+                      && strstr(out, "\"usage\":{\"prompt_tokens\":2,"
+                                "\"completion_tokens\":3,\"total_tokens\":5}"),
+                      "%s", out);
+    }
+}
+END_TEST
+
 START_TEST(stream_errors)
 {
     sink_t *sink = sink_new();
@@ -2022,6 +2130,7 @@ static Suite *gemini_suite(void)
     tcase_add_test(tc, stream_fixtures);
     tcase_add_test(tc, stream_chunks_shape);
     tcase_add_test(tc, stream_errors);
+    tcase_add_test(tc, stream_scanner_reads);
     tcase_add_test(tc, stream_client_gone);
     tcase_add_test(tc, stream_blocked_prompt);
     return s;

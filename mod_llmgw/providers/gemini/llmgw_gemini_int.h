@@ -42,13 +42,14 @@ const char *gem_ctx_model(const llmgw_xlate_ctx_t *x);
 const char *gem_bare_model(const char *m);
 const char *gem_encode_model(apr_pool_t *p, const char *m);
 const char *gem_map_finish(const char *r);
-json_t *gem_candidate_text(const json_t *parts);
-json_t *gem_candidate_thoughts(const json_t *parts);
-json_t *gem_logprobs_json(const json_t *lr);
-json_t *gem_tool_call_json(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
-                           const json_t *part, int choice, int k,
-                           int with_index);
-json_t *gem_usage_from_meta(const json_t *m, llmgw_usage_t *u);
+
+/* usageMetadata's counts, in this order (gem_usage_sum) */
+enum {
+    GEM_USAGE_PROMPT, GEM_USAGE_CANDIDATES, GEM_USAGE_THOUGHTS,
+    GEM_USAGE_TOOL, GEM_USAGE_TOTAL, GEM_USAGE_CACHED, GEM_USAGE_N
+};
+extern const char *const gem_usage_names[GEM_USAGE_N + 1];  /* NULL-ended */
+void gem_usage_sum(apr_int64_t *n, llmgw_usage_t *u);
 
 /* llmgw_gemini_schema.c */
 json_t *gem_clean_schema(apr_pool_t *p, const json_t *s);
@@ -74,10 +75,6 @@ int gem_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
                      const llmgw_xlate_ctx_t *x, const llmgw_xlate_in_t *in,
                      const char *body, apr_size_t len, const char **out,
                      apr_size_t *out_len, llmgw_usage_t *usage);
-
-/* The candidate's choice index (its `index`, else its position); -1 for
- * one beyond GEMINI_MAX_CHOICES, which is skipped. */
-int gem_candidate_index(const json_t *cand, size_t pos);
 
 /* llmgw_gemini_stream.c */
 llmgw_stream_t *gem_stream_new(apr_pool_t *p,

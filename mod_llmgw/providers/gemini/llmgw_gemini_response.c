@@ -6,18 +6,6 @@
 #include <apr_hash.h>
 #include "llmgw_gemini_int.h"
 
-/* The candidate's choice index (its `index`, else its position); -1 for
- * one beyond GEMINI_MAX_CHOICES, which is skipped. */
-int gem_candidate_index(const json_t *cand, size_t pos)
-{
-    const json_t *v = gem_jget(cand, "index");
-    if (json_is_integer(v) && json_integer_value(v) >= 0
-        && json_integer_value(v) < GEMINI_MAX_CHOICES) {
-        return (int)json_integer_value(v);
-    }
-    return pos < GEMINI_MAX_CHOICES ? (int)pos : -1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Read with the scanner, written directly                             */
 /* ------------------------------------------------------------------ */
@@ -510,11 +498,6 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
 
 /* ---- usageMetadata */
 
-static const char *const usage_names[] = {
-    "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
-    "toolUsePromptTokenCount", "totalTokenCount", "cachedContentTokenCount",
-    NULL
-};
 
 /* -1 when absent or not a non-negative integer (gem_jcount) */
 static apr_int64_t gr_count(gr_t *r, const gr_obj_t *o, int i)
@@ -529,30 +512,21 @@ static apr_int64_t gr_count(gr_t *r, const gr_obj_t *o, int i)
 
 static void gr_usage(gr_t *r, const llmgw_jspan_t *m, llmgw_usage_t *u)
 {
-    apr_int64_t prompt, cand, thoughts, tool, total, cached;
+    apr_int64_t n[GEM_USAGE_N], prompt, cand, thoughts, total, cached;
     llmgw_buf_t *b = r->out;
     gr_obj_t o;
+    int i;
 
-    gr_obj(r->memo, &o, usage_names, m);
-    prompt = gr_count(r, &o, 0);
-    cand = gr_count(r, &o, 1);
-    thoughts = gr_count(r, &o, 2);
-    tool = gr_count(r, &o, 3);
-    total = gr_count(r, &o, 4);
-    cached = gr_count(r, &o, 5);
-
-    /* Tool-use prompts (code execution, search) are billed as input. */
-    prompt = (prompt < 0 ? 0 : prompt) + (tool < 0 ? 0 : tool);
-    cand = (cand < 0 ? 0 : cand) + (thoughts < 0 ? 0 : thoughts);
-    if (total < 0) {
-        total = prompt + cand;
+    gr_obj(r->memo, &o, gem_usage_names, m);
+    for (i = 0; i < GEM_USAGE_N; i++) {
+        n[i] = gr_count(r, &o, i);
     }
-    if (u) {
-        u->prompt_tokens = prompt;
-        u->completion_tokens = cand;
-        u->total_tokens = total;
-        u->cached_tokens = cached;
-    }
+    thoughts = n[GEM_USAGE_THOUGHTS];
+    gem_usage_sum(n, u);
+    prompt = n[GEM_USAGE_PROMPT];
+    cand = n[GEM_USAGE_CANDIDATES];
+    total = n[GEM_USAGE_TOTAL];
+    cached = n[GEM_USAGE_CACHED];
     W_LIT(b, ",\"usage\":{\"prompt_tokens\":");
     llmgw_buf_int(b, prompt);
     W_LIT(b, ",\"completion_tokens\":");
