@@ -80,4 +80,13 @@ int llmgw_last_member_object(const char *buf, apr_size_t len,
  * parsed on its own. Returns 1 when found. */
 int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u);
 
+/* One member of a `usage` object read into u as llmgw_usage_from_text
+ * reads it (details: a member of its prompt_tokens_details), for readers
+ * walking an answer in their own pass; then llmgw_usage_done fills what an
+ * embeddings usage leaves out. */
+void llmgw_usage_take(llmgw_usage_t *u, int details, const char *key,
+                      apr_size_t klen, int key_escaped,
+                      const llmgw_jspan_t *v);
+void llmgw_usage_done(llmgw_usage_t *u);
+
 #endif

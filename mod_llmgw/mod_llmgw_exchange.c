@@ -65,6 +65,8 @@ typedef struct exchange {
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
     llmgw_buf_t body;                    /* non-stream or error body */
+    llmgw_answer_usage_t answer;         /* its check, and the usage read
+                                          * in the check's pass */
     int body_overflow;
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
@@ -683,6 +685,12 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
     }
     if (ex->body_overflow) {
         return "provider response too large";
+    }
+    if (!ex->relay && ex->xl == &llmgw_openai_translator) {
+        /* relayed as it came: its usage read in the check's pass */
+        ex->in.answer = &ex->answer;
+        return llmgw_answer_check(ex->provider->type, ex->in.ep,
+                                  ex->body.data, ex->body.len, &ex->answer);
     }
     return llmgw_answer_invalid(ex->provider->type, ex->in.ep,
                                 ex->body.data, ex->body.len);

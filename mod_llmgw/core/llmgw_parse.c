@@ -473,13 +473,31 @@ int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
 
 /* ---------------------------------------------------- the text path */
 
+/* The batons of the one pass: the top level, the messages array, a
+ * message (kind tells them apart). */
 typedef struct {
+    int kind;                       /* 1: the messages array */
+    int count;                      /* its elements */
+    int bad;                        /* one is not a message */
+} msgs_scan_t;
+
+typedef struct {
+    int kind;                       /* 2: a message */
+    int found;                      /* role: 1 a string, -1 not */
+    int *images;
+} msg_scan_t;
+
+typedef struct {
+    int kind;                       /* 0 */
+    msgs_scan_t msgs;
+    msg_scan_t msg;
     llmgw_jspan_t model, messages, input, prompt, stream, stream_options,
                   max_tokens, max_completion_tokens, tools, functions,
                   response_format;
     unsigned seen;
     int plain;                      /* 0: leave it to the tree path */
     int images;                     /* an image part in messages */
+    int chat;                       /* the messages are checked in the pass */
 } scan_t;
 
 static const struct {
@@ -551,39 +569,74 @@ static int image_part(void *baton, const char *key, apr_size_t klen,
            && llmgw_json_each(v, image_part_type, NULL);
 }
 
-typedef struct {
-    int found;                      /* role: 1 a string, -1 not */
-    int *images;
-} message_scan_t;
-
-static int has_string_role(void *baton, const char *key, apr_size_t klen,
+/* A message's member: the last "role" must be a string; an image part
+ * in an array content is noted. */
+static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
                            int key_escaped, const llmgw_jspan_t *v)
 {
-    message_scan_t *ms = baton;
     if (key_escaped) {
-        return 0;
+        return;
     }
     if (klen == 4 && !memcmp(key, "role", 4)) {
         ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
     }
-    else if (klen == 7 && !memcmp(key, "content", 7) && ms->images
-             && !*ms->images && v->type == LLMGW_JV_ARRAY) {
+    else if (klen == 7 && !memcmp(key, "content", 7) && !*ms->images
+             && v->type == LLMGW_JV_ARRAY) {
         *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
     }
-    return 0;
 }
 
-static int message_ok(void *baton, const char *key, apr_size_t klen,
-                      int key_escaped, const llmgw_jspan_t *v)
+/* The messages array entered (Chat: its messages checked in the pass that
+ * validates them), and each of its object elements. */
+static void *scan_enter(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped)
 {
-    message_scan_t ms = { 0, baton };
+    msgs_scan_t *ms = baton;
     (void)key; (void)klen; (void)key_escaped;
-    if (v->type != LLMGW_JV_OBJECT) {
-        return 1;
+    if (ms->kind != 1) {
+        return NULL;
     }
-    llmgw_json_each(v, has_string_role, &ms);
-    return ms.found == 1 ? 0 : 1;
+    ((scan_t *)((char *)ms - offsetof(scan_t, msgs)))->msg.found = 0;
+    return &((scan_t *)((char *)ms - offsetof(scan_t, msgs)))->msg;
 }
+
+static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
+                              int key_escaped)
+{
+    scan_t *sc = baton;
+    if (sc->kind != 0 || !sc->chat || key_escaped || klen != 8
+        || memcmp(key, "messages", 8)) {
+        return NULL;
+    }
+    sc->msgs.count = 0;
+    sc->msgs.bad = 0;
+    return &sc->msgs;
+}
+
+static int scan_member(void *baton, const char *key, apr_size_t klen,
+                       int key_escaped, const llmgw_jspan_t *v)
+{
+    int kind = *(int *)baton;
+    if (kind == 2) {
+        message_member(baton, key, klen, key_escaped, v);
+        return 0;
+    }
+    if (kind == 1) {
+        msgs_scan_t *ms = baton;
+        scan_t *sc = (scan_t *)((char *)ms - offsetof(scan_t, msgs));
+        ms->count++;
+        if (v->type != LLMGW_JV_OBJECT || sc->msg.found != 1) {
+            ms->bad = 1;
+        }
+        sc->msg.found = 0;
+        return 0;
+    }
+    return top_member(baton, key, klen, key_escaped, v);
+}
+
+static const llmgw_json_visitor_t scan_visitor = {
+    scan_member, scan_enter, scan_enter_array
+};
 
 /* response_format's "type": anything but "text" asks for JSON. */
 static int format_type(void *baton, const char *key, apr_size_t klen,
@@ -638,10 +691,11 @@ static int small_uint(const llmgw_jspan_t *v, apr_int64_t *out)
         }
     }
     {
-        char buf[20];
-        memcpy(buf, v->p, v->len);
-        buf[v->len] = '\0';
-        *out = apr_atoi64(buf);
+        apr_int64_t n = 0;          /* 18 digits at most: no overflow */
+        for (i = 0; i < v->len; i++) {
+            n = n * 10 + (v->p[i] - '0');
+        }
+        *out = n;
     }
     return 1;
 }
@@ -661,8 +715,12 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
-    /* validated and its members read in one pass */
-    if (llmgw_json_object_each(raw, len, &top, top_member, &sc) != 1) {
+    sc.chat = ep == LLMGW_EP_CHAT;
+    sc.msgs.kind = 1;
+    sc.msg.kind = 2;
+    sc.msg.images = &sc.images;
+    /* validated and its members (the messages' too) read in one pass */
+    if (llmgw_json_object_visit(raw, len, &top, &scan_visitor, &sc) != 1) {
         return 0;
     }
     if (!sc.plain || !sc.model.p || sc.model.type != LLMGW_JV_STRING
@@ -671,8 +729,8 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     }
     switch (ep) {
     case LLMGW_EP_CHAT:
-        if (!sc.messages.p || !non_empty_array(&sc.messages)
-            || llmgw_json_each(&sc.messages, message_ok, &sc.images)) {
+        if (!sc.messages.p || sc.messages.type != LLMGW_JV_ARRAY
+            || sc.msgs.count == 0 || sc.msgs.bad) {
             return 0;
         }
         break;
@@ -775,6 +833,45 @@ char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
 
 /* ------------------------------------------- usage from response text */
 
+void llmgw_usage_take(llmgw_usage_t *u, int details, const char *key,
+                      apr_size_t klen, int key_escaped,
+                      const llmgw_jspan_t *v)
+{
+    apr_int64_t n;
+    if (key_escaped) {
+        return;
+    }
+#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
+    if (details) {
+        if (IS("cached_tokens") && small_uint(v, &n)) {
+            u->cached_tokens = n;
+        }
+        return;
+    }
+    if (small_uint(v, &n)) {
+        if (IS("prompt_tokens")) {
+            u->prompt_tokens = n;
+        }
+        else if (IS("completion_tokens")) {
+            u->completion_tokens = n;
+        }
+        else if (IS("total_tokens")) {
+            u->total_tokens = n;
+        }
+    }
+#undef IS
+}
+
+void llmgw_usage_done(llmgw_usage_t *u)
+{
+    if (u->completion_tokens < 0 && u->prompt_tokens >= 0) {
+        u->completion_tokens = 0;       /* embeddings */
+    }
+    if (u->total_tokens < 0 && u->prompt_tokens >= 0) {
+        u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    }
+}
+
 typedef struct {
     llmgw_usage_t *u;
     int details;                    /* inside prompt_tokens_details */
@@ -784,33 +881,14 @@ static int usage_member(void *baton, const char *key, apr_size_t klen,
                         int key_escaped, const llmgw_jspan_t *v)
 {
     usage_scan_t *us = baton;
-    apr_int64_t n;
-    if (key_escaped) {
-        return 0;
-    }
-#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
-    if (us->details) {
-        if (IS("cached_tokens") && small_uint(v, &n)) {
-            us->u->cached_tokens = n;
-        }
-        return 0;
-    }
-    if (IS("prompt_tokens_details") && v->type == LLMGW_JV_OBJECT) {
+    if (!us->details && !key_escaped && klen == 21
+        && !memcmp(key, "prompt_tokens_details", 21)
+        && v->type == LLMGW_JV_OBJECT) {
         usage_scan_t inner = { us->u, 1 };
         llmgw_json_each(v, usage_member, &inner);
+        return 0;
     }
-    else if (small_uint(v, &n)) {
-        if (IS("prompt_tokens")) {
-            us->u->prompt_tokens = n;
-        }
-        else if (IS("completion_tokens")) {
-            us->u->completion_tokens = n;
-        }
-        else if (IS("total_tokens")) {
-            us->u->total_tokens = n;
-        }
-    }
-#undef IS
+    llmgw_usage_take(us->u, us->details, key, klen, key_escaped, v);
     return 0;
 }
 
@@ -868,12 +946,7 @@ int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
         return 0;
     }
     llmgw_json_each(&span, usage_member, &us);
-    if (found.completion_tokens < 0 && found.prompt_tokens >= 0) {
-        found.completion_tokens = 0;    /* embeddings */
-    }
-    if (found.total_tokens < 0 && found.prompt_tokens >= 0) {
-        found.total_tokens = found.prompt_tokens + found.completion_tokens;
-    }
+    llmgw_usage_done(&found);
     *u = found;
     return 1;
 }

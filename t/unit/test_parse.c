@@ -631,6 +631,47 @@ START_TEST(parse_routing_facts)
 }
 END_TEST
 
+/* The messages are checked in the text path's one pass: anything but a
+ * non-empty array of objects whose last "role" is a string goes to the
+ * tree path (which words the error). */
+START_TEST(text_path_messages)
+{
+    static const struct {
+        const char *txt;
+        int plain;
+    } cases[] = {
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},"
+          "{\"content\":[{\"type\":\"text\"}],\"role\":\"tool\"}]}", 1 },
+        { "{\"model\":\"m\",\"messages\":[]}", 0 },
+        { "{\"model\":\"m\",\"messages\":{}}", 0 },
+        { "{\"model\":\"m\",\"messages\":\"hi\"}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},1]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[[{\"role\":\"user\"}]]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":1}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\","
+          "\"role\":null}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":null,"
+          "\"role\":\"u\"}]}", 1 },
+        /* a role in a nested object is not the message's */
+        { "{\"model\":\"m\",\"messages\":[{\"x\":{\"role\":\"u\"}}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"\\u0072ole\":\"u\"}]}", 0 },
+        /* the next message starts with no role */
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\"},{}]}", 0 },
+        /* invalid JSON inside a message */
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\",\"x\":tru}]}", 0 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        llmgw_parsed_t t;
+        ck_assert_msg(llmgw_parse_request_text(tp, cases[i].txt,
+                                               strlen(cases[i].txt),
+                                               LLMGW_EP_CHAT, &t)
+                      == cases[i].plain, "case %d", (int)i);
+    }
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -645,6 +686,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, parse_usage_fixtures);
     tcase_add_test(tc, usage_from_text);
     tcase_add_test(tc, parse_routing_facts);
+    tcase_add_test(tc, text_path_messages);
     return s;
 }
 
