@@ -921,6 +921,7 @@ static int circuits_open(request_rec *r, llmgw_request_t *req,
 
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                  const char *raw, apr_size_t raw_len, int raw_unchanged,
+                 const struct llmgw_chat_scan *scan,
                  apr_array_header_t *routes)
 {
     exchange_t ex;
@@ -974,6 +975,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.in.len = raw_len;
             ex.in.unchanged = raw_unchanged && c == 0;
             ex.in.tree = req->body;
+            ex.in.scan = scan;
             ex.in.request_tree = request_tree;
             ex.in.baton = req;
             if (req->api != LLMGW_API_CHAT) {

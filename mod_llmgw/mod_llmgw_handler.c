@@ -331,7 +331,8 @@ int llmgw_handler(request_rec *r)
         llmgw_memory_complete(r, req);
         return OK;
     }
-    rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
+    rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged,
+                     req->body ? NULL : pq.scan, routes);
     llmgw_run_completed(r, req);
     llmgw_memory_complete(r, req);
     /* the notes are set once, by the log_transaction hook (metrics) */

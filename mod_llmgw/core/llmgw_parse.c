@@ -485,6 +485,7 @@ typedef struct {
     int kind;                       /* 2: a message */
     int found;                      /* role: 1 a string, -1 not */
     int *images;
+    llmgw_msg_rec_t *rec;           /* its record for the reader, or NULL */
 } msg_scan_t;
 
 typedef struct {
@@ -498,6 +499,7 @@ typedef struct {
     int plain;                      /* 0: leave it to the tree path */
     int images;                     /* an image part in messages */
     int chat;                       /* the messages are checked in the pass */
+    llmgw_chat_scan_t *cs;          /* Chat: what the reader will need */
 } scan_t;
 
 static const struct {
@@ -532,6 +534,17 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
     if (key_escaped || gateway_field(key, klen)) {
         sc->plain = 0;              /* "mod\u0065l" is still `model` */
         return 1;
+    }
+    if (sc->cs) {                   /* kept for the reader */
+        llmgw_chat_scan_t *cs = sc->cs;
+        if (cs->nmembers == LLMGW_SCAN_MAX_MEMBERS) {
+            sc->cs = NULL;          /* many: the reader scans itself */
+        }
+        else {
+            cs->members[cs->nmembers].key = key;
+            cs->members[cs->nmembers].klen = klen;
+            cs->members[cs->nmembers++].v = *v;
+        }
     }
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strlen(fields[i].name) == klen
@@ -574,16 +587,48 @@ static int image_part(void *baton, const char *key, apr_size_t klen,
 static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
                            int key_escaped, const llmgw_jspan_t *v)
 {
+    int field = -1;                 /* its LLMGW_MSG_FIELDS index */
     if (key_escaped) {
+        /* the reader compares escaped keys unescaped: it scans itself */
+        ((scan_t *)((char *)ms - offsetof(scan_t, msg)))->cs = NULL;
+        ms->rec = NULL;
         return;
     }
-    if (klen == 4 && !memcmp(key, "role", 4)) {
-        ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
+    switch (klen) {
+    case 4:
+        if (!memcmp(key, "role", 4)) {
+            ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last */
+            field = 0;
+        }
+        else if (!memcmp(key, "name", 4)) {
+            field = 2;
+        }
+        break;
+    case 7:
+        if (!memcmp(key, "content", 7)) {
+            if (!*ms->images && v->type == LLMGW_JV_ARRAY) {
+                *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
+            }
+            field = 1;
+        }
+        break;
+    case 10:
+        field = memcmp(key, "tool_calls", 10) ? -1 : 3;
+        break;
+    case 12:
+        field = memcmp(key, "tool_call_id", 12) ? -1 : 4;
+        break;
     }
-    else if (klen == 7 && !memcmp(key, "content", 7) && !*ms->images
-             && v->type == LLMGW_JV_ARRAY) {
-        *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
+    if (field >= 0 && ms->rec) {
+        ms->rec->v[field] = *v;     /* the last one wins, as in jansson */
     }
+}
+
+static llmgw_msg_rec_t *push_rec(apr_array_header_t *recs)
+{
+    llmgw_msg_rec_t *rec = apr_array_push(recs);
+    memset(rec, 0, sizeof(*rec));
+    return rec;
 }
 
 /* The messages array entered (Chat: its messages checked in the pass that
@@ -591,25 +636,34 @@ static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
 static void *scan_enter(void *baton, const char *key, apr_size_t klen,
                         int key_escaped)
 {
-    msgs_scan_t *ms = baton;
+    scan_t *sc;
     (void)key; (void)klen; (void)key_escaped;
-    if (ms->kind != 1) {
-        return NULL;
+    if (*(int *)baton != 1) {
+        return NULL;                /* kind first in every baton */
     }
-    ((scan_t *)((char *)ms - offsetof(scan_t, msgs)))->msg.found = 0;
-    return &((scan_t *)((char *)ms - offsetof(scan_t, msgs)))->msg;
+    sc = (scan_t *)((char *)baton - offsetof(scan_t, msgs));
+    sc->msg.found = 0;
+    sc->msg.rec = sc->cs ? push_rec(sc->cs->recs) : NULL;
+    return &sc->msg;
 }
 
 static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
                               int key_escaped)
 {
-    scan_t *sc = baton;
-    if (sc->kind != 0 || !sc->chat || key_escaped || klen != 8
+    scan_t *sc;
+    if (*(int *)baton != 0 || key_escaped || klen != 8
         || memcmp(key, "messages", 8)) {
+        return NULL;                /* kind first in every baton */
+    }
+    sc = baton;
+    if (!sc->chat) {
         return NULL;
     }
     sc->msgs.count = 0;
     sc->msgs.bad = 0;
+    if (sc->cs) {
+        sc->cs->recs->nelts = 0;    /* the last array counts */
+    }
     return &sc->msgs;
 }
 
@@ -626,7 +680,7 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
         scan_t *sc = (scan_t *)((char *)ms - offsetof(scan_t, msgs));
         ms->count++;
         if (v->type != LLMGW_JV_OBJECT || sc->msg.found != 1) {
-            ms->bad = 1;
+            ms->bad = 1;            /* not plain: no record needed */
         }
         sc->msg.found = 0;
         return 0;
@@ -719,6 +773,13 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     sc.msgs.kind = 1;
     sc.msg.kind = 2;
     sc.msg.images = &sc.images;
+    if (sc.chat) {
+        sc.cs = apr_palloc(p, sizeof(*sc.cs));
+        sc.cs->text = raw;
+        sc.cs->len = len;
+        sc.cs->nmembers = 0;
+        sc.cs->recs = apr_array_make(p, 4, sizeof(llmgw_msg_rec_t));
+    }
     /* validated and its members (the messages' too) read in one pass */
     if (llmgw_json_object_visit(raw, len, &top, &scan_visitor, &sc) != 1) {
         return 0;
@@ -772,6 +833,7 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         return 0;
     }
     out->model = apr_pstrmemdup(p, sc.model.p + 1, sc.model.len - 2);
+    out->scan = sc.cs;
     out->prompt_estimate = estimate_tokens(len);
     out->tools = (sc.tools.p && non_empty_array(&sc.tools))
                  || (sc.functions.p && non_empty_array(&sc.functions));

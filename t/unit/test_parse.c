@@ -662,13 +662,48 @@ START_TEST(text_path_messages)
         { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\",\"x\":tru}]}", 0 },
     };
     size_t i;
+    llmgw_parsed_t t;
+    const char *txt;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        llmgw_parsed_t t;
         ck_assert_msg(llmgw_parse_request_text(tp, cases[i].txt,
                                                strlen(cases[i].txt),
                                                LLMGW_EP_CHAT, &t)
                       == cases[i].plain, "case %d", (int)i);
     }
+    /* the pass keeps the spans the typed reader needs */
+    txt = "{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+          "\"content\":\"s\"},{\"role\":\"tool\",\"tool_call_id\":\"c\","
+          "\"content\":\"r\",\"name\":\"n\",\"tool_calls\":[]}],"
+          "\"temperature\":1}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_CHAT, &t), 1);
+    ck_assert_ptr_nonnull(t.scan);
+    ck_assert_ptr_eq(t.scan->text, txt);
+    ck_assert_int_eq(t.scan->nmembers, 3);
+    ck_assert_int_eq(t.scan->members[2].klen, 11);
+    ck_assert_int_eq(t.scan->members[2].v.type, LLMGW_JV_NUMBER);
+    ck_assert_int_eq(t.scan->recs->nelts, 2);
+    {
+        const llmgw_msg_rec_t *m = &APR_ARRAY_IDX(t.scan->recs, 1,
+                                                  llmgw_msg_rec_t);
+        ck_assert_int_eq(m->v[0].len, 6);           /* "tool" */
+        ck_assert_int_eq(m->v[1].len, 3);           /* "r" */
+        ck_assert_int_eq(m->v[2].len, 3);           /* "n" */
+        ck_assert_int_eq(m->v[3].type, LLMGW_JV_ARRAY);
+        ck_assert_int_eq(m->v[4].len, 3);           /* "c" */
+    }
+    /* an escaped key in a message: the reader compares it unescaped and
+     * scans the text itself */
+    txt = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"c\\u006fntent\":\"x\"}]}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_CHAT, &t), 1);
+    ck_assert_ptr_null(t.scan);
+    /* not Chat: nothing kept */
+    txt = "{\"model\":\"m\",\"input\":\"x\"}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_EMBEDDINGS, &t), 1);
+    ck_assert_ptr_null(t.scan);
 }
 END_TEST
 
