@@ -7,6 +7,8 @@
 # (Ir(N2) - Ir(N1)) / (N2 - N1).
 #
 #   build/bench/callgrind.sh [setup...]     setups: proxy miss anthropic gemini
+#                                           messages (a Messages request,
+#                                           translated to the openai mock)
 #   CG_N1=50 CG_N2=350                      request counts
 #   CG_KEEP=1                               keep the callgrind.out files
 #                                           (build/out/callgrind/) for
@@ -78,7 +80,7 @@ LoadModule proxy_http_module $MODDIR/mod_proxy_http.so"
         body="ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On" ;;
     *)
         mods="LoadModule llmgw_module $SO_LLMGW"
-        case $1 in miss) def=bench ;; anthropic) def=ant ;; gemini) def=gem ;;
+        case $1 in miss|messages) def=bench ;; anthropic) def=ant ;; gemini) def=gem ;;
                    *) die "unknown setup $1" ;; esac
         body="LLMGWProvider bench openai http://127.0.0.1:$NGX/v1 key=env:BENCH_UPSTREAM_KEY
 LLMGWProvider ant anthropic http://127.0.0.1:$NGX key=env:BENCH_UPSTREAM_KEY
@@ -122,12 +124,16 @@ run() {  # SETUP N -> total instructions
         curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
         sleep 0.2
     done
-    urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT/v1/chat/completions")
-    for i in $(seq 2 "$n"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT/v1/chat/completions"); done
+    local path=/v1/chat/completions body="$BENCH/request.json"
+    if [ "$setup" = messages ]; then
+        path=/v1/messages body="$BENCH/messages-request.json"
+    fi
+    urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT$path")
+    for i in $(seq 2 "$n"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT$path"); done
     # one connection, kept alive: curl reuses it for every URL
     curl -s -H 'Content-Type: application/json' \
         -H 'Authorization: Bearer sk-client' \
-        --data-binary @"$BENCH/request.json" "${urls[@]}" \
+        --data-binary @"$body" "${urls[@]}" \
         -w '%{http_code}\n' > "$OUT/codes.$setup.$n"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null
     if grep -qv '^200$' "$OUT/codes.$setup.$n"; then

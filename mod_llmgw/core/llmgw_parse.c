@@ -499,6 +499,9 @@ typedef struct {
     int plain;                      /* 0: leave it to the tree path */
     int images;                     /* an image part in messages */
     int chat;                       /* the messages are checked in the pass */
+    int mapi;                       /* Messages: its content blocks too */
+    struct { int kind; int datas, types; } parts, part, data;  /* 3, 4, 5 */
+    int msg_types;                  /* "type" members of the message */
     llmgw_chat_scan_t *cs;          /* Chat: what the reader will need */
 } scan_t;
 
@@ -606,7 +609,8 @@ static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
         break;
     case 7:
         if (!memcmp(key, "content", 7)) {
-            if (!*ms->images && v->type == LLMGW_JV_ARRAY) {
+            if (!*ms->images && v->type == LLMGW_JV_ARRAY
+                && !((scan_t *)((char *)ms - offsetof(scan_t, msg)))->mapi) {
                 *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
             }
             field = 1;
@@ -637,12 +641,24 @@ static void *scan_enter(void *baton, const char *key, apr_size_t klen,
                         int key_escaped)
 {
     scan_t *sc;
-    (void)key; (void)klen; (void)key_escaped;
-    if (*(int *)baton != 1) {
-        return NULL;                /* kind first in every baton */
+    int kind = *(int *)baton;       /* kind first in every baton */
+    if (kind == 3) {                /* a content block of Messages */
+        sc = (scan_t *)((char *)baton - offsetof(scan_t, parts));
+        sc->part.datas = 0;
+        sc->part.types = 0;
+        return &sc->part;
+    }
+    if (kind == 4 && !key_escaped
+        && ((klen == 10 && !memcmp(key, "inlineData", 10))
+            || (klen == 8 && !memcmp(key, "fileData", 8)))) {
+        return &((scan_t *)((char *)baton - offsetof(scan_t, part)))->data;
+    }
+    if (kind != 1) {
+        return NULL;
     }
     sc = (scan_t *)((char *)baton - offsetof(scan_t, msgs));
     sc->msg.found = 0;
+    sc->msg_types = 0;
     sc->msg.rec = sc->cs ? push_rec(sc->cs->recs) : NULL;
     return &sc->msg;
 }
@@ -651,6 +667,11 @@ static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
                               int key_escaped)
 {
     scan_t *sc;
+    if (*(int *)baton == 2 && !key_escaped && klen == 7
+        && !memcmp(key, "content", 7)) {
+        sc = (scan_t *)((char *)baton - offsetof(scan_t, msg));
+        return sc->mapi ? &sc->parts : NULL;
+    }
     if (*(int *)baton != 0 || key_escaped || klen != 8
         || memcmp(key, "messages", 8)) {
         return NULL;                /* kind first in every baton */
@@ -667,12 +688,67 @@ static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
     return &sc->msgs;
 }
 
+/* An image in a Messages request, as the tree path finds one
+ * (tree_images): a message of an image type, a content block of one, or
+ * a block's inlineData / fileData of an image/ type. 1 when the text
+ * cannot tell as the tree would (escapes, "parts", both data members):
+ * the tree path decides. */
+static int span_is(const llmgw_jspan_t *v, const char *lit, apr_size_t n)
+{
+    return v->len == n && !memcmp(v->p, lit, n);
+}
+
+static int messages_block(scan_t *sc, int kind, const char *key,
+                          apr_size_t klen, int key_escaped,
+                          const llmgw_jspan_t *v)
+{
+    if (key_escaped || (v->type == LLMGW_JV_STRING && v->escaped)) {
+        return 1;
+    }
+    if (kind == 2 && klen == 5 && !memcmp(key, "parts", 5)) {
+        return 1;
+    }
+    if ((kind == 2 || kind == 4) && klen == 4 && !memcmp(key, "type", 4)
+        && (kind == 2 ? sc->msg_types++ : sc->part.types++)) {
+        return 1;                   /* a repeated type: the last counts */
+    }
+    if ((kind == 2 || kind == 4) && klen == 4 && !memcmp(key, "type", 4)
+        && v->type == LLMGW_JV_STRING
+        && (span_is(v, "\"image\"", 7) || span_is(v, "\"image_url\"", 11)
+            || span_is(v, "\"input_image\"", 13))) {
+        sc->images = 1;
+    }
+    if (kind == 4 && ((klen == 10 && !memcmp(key, "inlineData", 10))
+                      || (klen == 8 && !memcmp(key, "fileData", 8)))
+        && sc->part.datas++) {
+        return 1;
+    }
+    if (kind == 5 && klen == 8 && !memcmp(key, "mimeType", 8)
+        && v->type == LLMGW_JV_STRING && v->len >= 8
+        && !memcmp(v->p, "\"image/", 7)) {
+        sc->images = 1;
+    }
+    return 0;
+}
+
 static int scan_member(void *baton, const char *key, apr_size_t klen,
                        int key_escaped, const llmgw_jspan_t *v)
 {
     int kind = *(int *)baton;
-    if (kind == 2) {
-        message_member(baton, key, klen, key_escaped, v);
+    if (kind >= 2 && kind != 3) {
+        scan_t *sc = (scan_t *)((char *)baton
+                                - (kind == 2 ? offsetof(scan_t, msg)
+                                   : kind == 4 ? offsetof(scan_t, part)
+                                   : offsetof(scan_t, data)));
+        if (sc->mapi && messages_block(sc, kind, key, klen, key_escaped, v)) {
+            return 1;               /* the tree path decides */
+        }
+        if (kind == 2) {
+            message_member(baton, key, klen, key_escaped, v);
+        }
+        return 0;
+    }
+    if (kind == 3) {
         return 0;
     }
     if (kind == 1) {
@@ -684,6 +760,12 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
         }
         sc->msg.found = 0;
         return 0;
+    }
+    if (((scan_t *)baton)->mapi && !key_escaped
+        && ((klen == 4 && !memcmp(key, "text", 4))
+            || (klen == 16 && !memcmp(key, "generationConfig", 16)))) {
+        ((scan_t *)baton)->plain = 0;   /* facts the tree path reads */
+        return 1;
     }
     return top_member(baton, key, klen, key_escaped, v);
 }
@@ -697,7 +779,11 @@ static int format_type(void *baton, const char *key, apr_size_t klen,
                        int key_escaped, const llmgw_jspan_t *v)
 {
     int *json = baton;
-    if (!key_escaped && klen == 4 && !memcmp(key, "type", 4)) {
+    if (key_escaped || (v->type == LLMGW_JV_STRING && v->escaped)) {
+        *json = 2;                  /* escapes: the tree path decides */
+        return 1;
+    }
+    if (klen == 4 && !memcmp(key, "type", 4)) {
         *json = !(v->type == LLMGW_JV_STRING && v->len == 6
                   && !memcmp(v->p, "\"text\"", 6));
     }
@@ -726,7 +812,11 @@ static int include_usage_member(void *baton, const char *key, apr_size_t klen,
                                 int key_escaped, const llmgw_jspan_t *v)
 {
     int *on = baton;
-    if (!key_escaped && klen == 13 && !memcmp(key, "include_usage", 13)) {
+    if (key_escaped) {
+        *on = 2;                    /* escapes: the tree path decides */
+        return 1;
+    }
+    if (klen == 13 && !memcmp(key, "include_usage", 13)) {
         *on = v->type == LLMGW_JV_TRUE;     /* last one wins, as in jansson */
     }
     return 0;
@@ -765,15 +855,20 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     memset(out, 0, sizeof(*out));
     out->max_tokens = -1;
     if (ep != LLMGW_EP_CHAT && ep != LLMGW_EP_EMBEDDINGS
-        && ep != LLMGW_EP_IMAGES) {
+        && ep != LLMGW_EP_IMAGES && ep != LLMGW_EP_MESSAGES
+        && ep != LLMGW_EP_COUNT_TOKENS) {
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
-    sc.chat = ep == LLMGW_EP_CHAT;
+    sc.mapi = ep == LLMGW_EP_MESSAGES || ep == LLMGW_EP_COUNT_TOKENS;
+    sc.chat = ep == LLMGW_EP_CHAT || sc.mapi;   /* messages checked */
+    sc.parts.kind = 3;
+    sc.part.kind = 4;
+    sc.data.kind = 5;
     sc.msgs.kind = 1;
     sc.msg.kind = 2;
     sc.msg.images = &sc.images;
-    if (sc.chat) {
+    if (ep == LLMGW_EP_CHAT) {
         sc.cs = apr_palloc(p, sizeof(*sc.cs));
         sc.cs->text = raw;
         sc.cs->len = len;
@@ -790,6 +885,8 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     }
     switch (ep) {
     case LLMGW_EP_CHAT:
+    case LLMGW_EP_MESSAGES:
+    case LLMGW_EP_COUNT_TOKENS:
         if (!sc.messages.p || sc.messages.type != LLMGW_JV_ARRAY
             || sc.msgs.count == 0 || sc.msgs.bad) {
             return 0;
@@ -824,6 +921,9 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         }
         llmgw_json_each(&sc.stream_options, include_usage_member,
                         &out->include_usage);
+        if (out->include_usage == 2) {
+            return 0;
+        }
     }
     mt = sc.max_completion_tokens.p
          && sc.max_completion_tokens.type != LLMGW_JV_NULL
@@ -841,6 +941,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     if (sc.response_format.p && sc.response_format.type == LLMGW_JV_OBJECT) {
         out->json = 1;
         llmgw_json_each(&sc.response_format, format_type, &out->json);
+        if (out->json == 2) {
+            out->scan = NULL;
+            return 0;
+        }
     }
     return 1;
 }

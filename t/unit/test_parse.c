@@ -592,9 +592,35 @@ START_TEST(parse_routing_facts)
           "\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"}]}],"
           "\"text\":{\"format\":{\"type\":\"json_schema\"}},\"tools\":[{"
           "\"type\":\"function\",\"name\":\"f\"}]}", 0, 1, 1, 1 },
+        /* Messages: checked on the text too, with the same facts */
         { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
           "\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
-          "{}}]}]}", 0, 0, 1, 0 },
+          "{}}]}]}", 1, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+          "\"image\"}]}],\"tools\":[{\"name\":\"t\"}]}", 1, 1, 0, 0 },
+        { LLMGW_EP_COUNT_TOKENS, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"hi\"}]}", 1, 0, 0, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"document\","
+          "\"inlineData\":{\"mimeType\":\"image/png\"}}]}]}", 1, 0, 1, 0 },
+        /* what only the tree can tell: a repeated type, escapes, parts,
+         * the Responses and Gemini format members */
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"image\","
+          "\"type\":\"text\"}]}]}", 0, 0, 0, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"im\\u0061ge\"}]}]}",
+          0, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"parts\":[{\"type\":\"image\"}]}]}",
+          0, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"x\"}],\"text\":{\"format\":"
+          "{\"type\":\"json_schema\"}}}", 0, 0, 0, 1 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"x\"}],\"response_format\":"
+          "{\"type\":\"te\\u0078t\"}}", 0, 0, 0, 0 },
         { LLMGW_EP_GEMINI, "{\"contents\":[{\"parts\":[{\"inlineData\":{"
           "\"mimeType\":\"image/png\",\"data\":\"AA\"}}]}],"
           "\"generationConfig\":{\"responseMimeType\":\"application/json\"}}",
