@@ -522,7 +522,8 @@ static int gateway_field(const char *key, apr_size_t klen)
     static const char *const names[] = { LLMGW_GATEWAY_FIELDS };
     apr_size_t i;
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i]) == klen && !memcmp(names[i], key, klen)) {
+        if (names[i][0] == key[0] && !strncmp(names[i], key, klen)
+            && names[i][klen] == '\0') {
             return 1;
         }
     }
@@ -550,8 +551,8 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
         }
     }
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (strlen(fields[i].name) == klen
-            && !memcmp(fields[i].name, key, klen)) {
+        if (fields[i].name[0] == key[0] && !strncmp(fields[i].name, key, klen)
+            && fields[i].name[klen] == '\0') {
             if (sc->seen & (1u << i)) {
                 sc->plain = 0;      /* a duplicate */
                 return 1;
