@@ -703,8 +703,12 @@ static int messages_block(scan_t *sc, int kind, const char *key,
                           apr_size_t klen, int key_escaped,
                           const llmgw_jspan_t *v)
 {
-    if (key_escaped || (v->type == LLMGW_JV_STRING && v->escaped)) {
-        return 1;
+    int type = (kind == 2 || kind == 4) && klen == 4
+               && !memcmp(key, "type", 4);
+    int mime = kind == 5 && klen == 8 && !memcmp(key, "mimeType", 8);
+    if (key_escaped || ((type || mime) && v->type == LLMGW_JV_STRING
+                        && v->escaped)) {
+        return 1;                   /* only the values it reads */
     }
     if (kind == 2 && klen == 5 && !memcmp(key, "parts", 5)) {
         return 1;

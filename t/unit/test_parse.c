@@ -601,6 +601,11 @@ START_TEST(parse_routing_facts)
           "\"image\"}]}],\"tools\":[{\"name\":\"t\"}]}", 1, 1, 0, 0 },
         { LLMGW_EP_COUNT_TOKENS, "{\"model\":\"m\",\"messages\":[{"
           "\"role\":\"user\",\"content\":\"hi\"}]}", 1, 0, 0, 0 },
+        /* escapes in the texts are no obstacle */
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"a\\nb\"},{\"role\":"
+          "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+          "\"\\u00e9\"}]}]}", 1, 0, 0, 0 },
         { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
           "\"role\":\"user\",\"content\":[{\"type\":\"document\","
           "\"inlineData\":{\"mimeType\":\"image/png\"}}]}]}", 1, 0, 1, 0 },
