@@ -32,7 +32,7 @@ static int member(void *baton, const char *key, apr_size_t klen,
                   int key_escaped, const llmgw_jspan_t *v)
 {
     members_t *m = baton;
-    if (m->kind) {                  /* a member of usage or its details */
+    if (*(int *)baton) {            /* a member of usage or its details */
         struct usage_vb *u = baton;
         llmgw_usage_take(u->u, u->kind == 2, key, klen, key_escaped, v);
         return 0;
@@ -66,15 +66,16 @@ static void *enter(void *baton, const char *key, apr_size_t klen,
                    int key_escaped)
 {
     members_t *m = baton;
+    int kind = *(int *)baton;       /* kind first in every baton */
     if (key_escaped || !key) {
         return NULL;
     }
-    if (m->kind == 0 && KEY("usage")) {
+    if (kind == 0 && KEY("usage")) {
         llmgw_usage_t fresh = LLMGW_USAGE_INIT;
         *m->usage.u = fresh;
         return &m->usage;
     }
-    if (m->kind == 1 && KEY("prompt_tokens_details")) {
+    if (kind == 1 && KEY("prompt_tokens_details")) {
         return ((struct usage_vb *)baton)->details;
     }
     return NULL;
