@@ -18,6 +18,18 @@
 const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                  const char *body, apr_size_t len);
 
+/* llmgw_answer_invalid, reading in the same pass the answer's
+ * OpenAI-format usage (its top-level "usage" object, the last one), as
+ * llmgw_usage_from_text reads it: found 1 and usage set when there is one.
+ * The relay of an OpenAI-format answer then has nothing left to scan. */
+typedef struct llmgw_answer_usage {
+    int found;
+    llmgw_usage_t usage;
+} llmgw_answer_usage_t;
+const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
+                               const char *body, apr_size_t len,
+                               llmgw_answer_usage_t *au);
+
 /* 1 when an OpenAI-format chat.completion.chunk (an SSE data payload) has a
  * choice whose finish_reason is a string: the stream's terminal event.
  * Cheap for the usual chunk ("finish_reason":null). */

@@ -7,6 +7,34 @@
 
 #include "llmgw_types.h"
 #include "llmgw_json_scan.h"
+#include <apr_tables.h>
+
+/* What the text path's one validating pass over a Chat request keeps for
+ * the typed reader (llmgw_chat_request_read_text through
+ * llmgw_xlate_in_t.scan), so that a translated request is not scanned
+ * again: every top-level member's key and value, and the members the
+ * reader takes of each message. Spans point into text. */
+#define LLMGW_MSG_FIELDS "role", "content", "name", "tool_calls", "tool_call_id"
+#define LLMGW_MSG_NFIELDS 5
+#define LLMGW_SCAN_MAX_MEMBERS 24
+
+typedef struct llmgw_msg_rec {
+    int kind;                        /* the reader's visitor tag */
+    llmgw_jspan_t v[LLMGW_MSG_NFIELDS];  /* LLMGW_MSG_FIELDS, p NULL: absent */
+} llmgw_msg_rec_t;
+
+typedef struct llmgw_chat_scan {
+    const char *text;                /* what it was taken from */
+    apr_size_t len;
+    int nmembers;
+    struct {
+        const char *key;             /* raw key text (never escaped here) */
+        apr_size_t klen;
+        llmgw_jspan_t v;
+    } members[LLMGW_SCAN_MAX_MEMBERS];
+    apr_array_header_t *recs;        /* llmgw_msg_rec_t, one per element of
+                                      * the messages array, in order */
+} llmgw_chat_scan_t;
 
 typedef struct llmgw_parsed {
     const char *model;               /* borrowed from the body */
@@ -24,6 +52,9 @@ typedef struct llmgw_parsed {
     int tools;                       /* a non-empty `tools`/`functions` */
     int images;                      /* an image part in the input */
     int json;                        /* a JSON response format */
+    /* Chat requests of the text path: the pass's spans for the reader
+     * (NULL: the reader scans the text itself). */
+    llmgw_chat_scan_t *scan;
 } llmgw_parsed_t;
 
 /* The endpoint a request path names ("/x/v1/chat/completions" -> CHAT);
@@ -79,5 +110,14 @@ int llmgw_last_member_object(const char *buf, apr_size_t len,
  * `"usage": {` (a key: inside a string the quotes would be escaped) is
  * parsed on its own. Returns 1 when found. */
 int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u);
+
+/* One member of a `usage` object read into u as llmgw_usage_from_text
+ * reads it (details: a member of its prompt_tokens_details), for readers
+ * walking an answer in their own pass; then llmgw_usage_done fills what an
+ * embeddings usage leaves out. */
+void llmgw_usage_take(llmgw_usage_t *u, int details, const char *key,
+                      apr_size_t klen, int key_escaped,
+                      const llmgw_jspan_t *v);
+void llmgw_usage_done(llmgw_usage_t *u);
 
 #endif

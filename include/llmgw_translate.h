@@ -58,6 +58,15 @@ typedef struct llmgw_xlate_in {
      * costs one. */
     json_t *(*request_tree)(void *baton);
     void *baton;
+    /* For raw_response: the gateway's check of the answer
+     * (llmgw_answer_check, llmgw_answer.h) with the usage it read in its
+     * pass, or NULL; raw_response takes that usage instead of reading the
+     * text again. */
+    const struct llmgw_answer_usage *answer;
+    /* The spans the handler's validating pass over raw kept (a plain Chat
+     * request, llmgw_parse.h), or NULL: the typed reader then reads raw
+     * without scanning it again. */
+    const struct llmgw_chat_scan *scan;
 } llmgw_xlate_in_t;
 
 /* The client's request tree (in->request_tree, else in->tree). */

@@ -150,8 +150,13 @@ double llmgw_price_cost(server_rec *s, const char *provider,
         return -1;
     }
     {
-        char key[512];
-        apr_snprintf(key, sizeof(key), "%s/%s", provider, model);
+        char key[512], *o;
+        /* "%s/%s", cut as snprintf cuts, without the formatter */
+        o = apr_cpystrn(key, provider, sizeof(key));
+        if (o < key + sizeof(key) - 1) {
+            *o++ = '/';
+            apr_cpystrn(o, model, sizeof(key) - (apr_size_t)(o - key));
+        }
         pr = apr_hash_get(sc->prices, key, APR_HASH_KEY_STRING);
     }
     if (!pr) {

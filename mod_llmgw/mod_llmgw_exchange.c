@@ -65,6 +65,8 @@ typedef struct exchange {
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
     llmgw_buf_t body;                    /* non-stream or error body */
+    llmgw_answer_usage_t answer;         /* its check, and the usage read
+                                          * in the check's pass */
     int body_overflow;
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
@@ -684,6 +686,12 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
     if (ex->body_overflow) {
         return "provider response too large";
     }
+    if (!ex->relay && ex->xl == &llmgw_openai_translator) {
+        /* relayed as it came: its usage read in the check's pass */
+        ex->in.answer = &ex->answer;
+        return llmgw_answer_check(ex->provider->type, ex->in.ep,
+                                  ex->body.data, ex->body.len, &ex->answer);
+    }
     return llmgw_answer_invalid(ex->provider->type, ex->in.ep,
                                 ex->body.data, ex->body.len);
 }
@@ -913,6 +921,7 @@ static int circuits_open(request_rec *r, llmgw_request_t *req,
 
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                  const char *raw, apr_size_t raw_len, int raw_unchanged,
+                 const struct llmgw_chat_scan *scan,
                  apr_array_header_t *routes)
 {
     exchange_t ex;
@@ -974,6 +983,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             ex.in.len = raw_len;
             ex.in.unchanged = raw_unchanged && c == 0;
             ex.in.tree = req->body;
+            ex.in.scan = scan;
             ex.in.request_tree = request_tree;
             ex.in.baton = req;
             if (req->api != LLMGW_API_CHAT) {

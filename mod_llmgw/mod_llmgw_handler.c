@@ -18,12 +18,13 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
                      apr_size_t *len)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_int64_t cl_n = cl ? apr_atoi64(cl) : 0;     /* read once */
     llmgw_buf_t b;
     char spare[64];
     long n;
     int rv;
 
-    if (cl && apr_atoi64(cl) > max) {
+    if (cl_n > max) {
         r->connection->keepalive = AP_CONN_CLOSE;
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
@@ -34,8 +35,7 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
      * body is read straight into the buffer, not through a chunk on the
      * stack: a stream holds its thread for its whole life, and every stack
      * page touched once stays resident (README "Performance"). */
-    llmgw_buf_init(&b, r->pool, cl && apr_atoi64(cl) > 0
-                                ? (apr_size_t)apr_atoi64(cl) : 0);
+    llmgw_buf_init(&b, r->pool, cl_n > 0 ? (apr_size_t)cl_n : 0);
     if (ap_should_client_block(r)) {
         for (;;) {
             apr_size_t room;
@@ -331,7 +331,8 @@ int llmgw_handler(request_rec *r)
         llmgw_memory_complete(r, req);
         return OK;
     }
-    rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged, routes);
+    rv = llmgw_proxy(r, req, dc, raw, raw_len, raw_unchanged,
+                     req->body ? NULL : pq.scan, routes);
     llmgw_run_completed(r, req);
     llmgw_memory_complete(r, req);
     /* the notes are set once, by the log_transaction hook (metrics) */

@@ -197,9 +197,12 @@ void llmgw_count_stream(int delta);             /* +1 started, -1 ended */
 int llmgw_list_models(request_rec *r, llmgw_request_t *req);
 
 /* mod_llmgw_exchange.c: the upstream part of a request over its candidate
- * routes (llmgw_route_t), with retries and fallbacks; returns OK. */
+ * routes (llmgw_route_t), with retries and fallbacks; returns OK. scan:
+ * what the handler's pass over raw kept for the typed reader, or NULL. */
+struct llmgw_chat_scan;
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 const char *raw, apr_size_t raw_len, int raw_unchanged,
+                const struct llmgw_chat_scan *scan,
                 apr_array_header_t *routes);
 
 #endif

@@ -24,11 +24,27 @@ json_t *llmgw_pool_json(apr_pool_t *p, json_t *j)
     return j;
 }
 
+/* v in decimal, from p: what "%" APR_INT64_T_FMT gives, without the
+ * formatter (a request writes several). */
+static const char *i64_str(apr_pool_t *p, apr_int64_t v)
+{
+    char b[24], *e = b + sizeof(b), *o = e;
+    apr_uint64_t u = v < 0 ? (apr_uint64_t)0 - (apr_uint64_t)v
+                           : (apr_uint64_t)v;
+    do {
+        *--o = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--o = '-';
+    }
+    return apr_pstrmemdup(p, o, (apr_size_t)(e - o));
+}
+
 static void set_int_header(request_rec *r, const char *name, apr_int64_t v)
 {
     if (v >= 0) {
-        apr_table_setn(r->headers_out, name,
-                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, v));
+        apr_table_setn(r->headers_out, name, i64_str(r->pool, v));
     }
 }
 
@@ -45,18 +61,16 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
     apr_table_setn(n, LLMGW_NOTE_STATUS, apr_itoa(r->pool, req->status));
     if (req->usage.prompt_tokens >= 0) {
         apr_table_setn(n, LLMGW_NOTE_TOKENS_IN,
-                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                    req->usage.prompt_tokens));
+                       i64_str(r->pool, req->usage.prompt_tokens));
     }
     if (req->usage.completion_tokens >= 0) {
         apr_table_setn(n, LLMGW_NOTE_TOKENS_OUT,
-                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
-                                    req->usage.completion_tokens));
+                       i64_str(r->pool, req->usage.completion_tokens));
     }
     if (req->upstream_latency > 0) {
         apr_table_setn(n, LLMGW_NOTE_UPSTREAM_MS,
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                    apr_time_as_msec(req->upstream_latency)));
+                       i64_str(r->pool,
+                               apr_time_as_msec(req->upstream_latency)));
     }
     if (req->cache_status) {
         apr_table_setn(n, LLMGW_NOTE_CACHE, req->cache_status);
@@ -73,8 +87,7 @@ void llmgw_set_notes(request_rec *r, llmgw_request_t *req)
     }
     if (req->ttft > 0) {
         apr_table_setn(n, LLMGW_NOTE_TTFT_MS,
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                    apr_time_as_msec(req->ttft)));
+                       i64_str(r->pool, apr_time_as_msec(req->ttft)));
     }
 }
 
@@ -113,16 +126,19 @@ void llmgw_set_gateway_headers(request_rec *r, llmgw_request_t *req)
     if (req->answered_provider) {
         apr_table_setn(r->headers_out, "x-provider", req->answered_provider);
         apr_table_setn(r->headers_out, "x-llmgw",
-                       apr_psprintf(r->pool, "route=%s:%s; cache=%s; attempts=%d%s%s",
-                                    req->answered_provider,
-                                    req->answered_model ? req->answered_model : "",
-                                    /* what this location's cache does:
-                                     * a cache that is on looked it up */
-                                    req->cache_kind ? req->cache_kind
-                                    : req->cache_status ? "exact" : "none",
-                                    req->attempts,
-                                    req->memory_mode ? "; mem=" : "",
-                                    req->memory_mode ? req->memory_mode : ""));
+                       apr_pstrcat(r->pool, "route=", req->answered_provider,
+                                   ":", req->answered_model
+                                        ? req->answered_model : "",
+                                   /* what this location's cache does:
+                                    * a cache that is on looked it up */
+                                   "; cache=", req->cache_kind
+                                   ? req->cache_kind
+                                   : req->cache_status ? "exact" : "none",
+                                   "; attempts=",
+                                   apr_itoa(r->pool, req->attempts),
+                                   req->memory_mode ? "; mem=" : "",
+                                   req->memory_mode ? req->memory_mode : "",
+                                   NULL));
     }
     if (req->router) {
         set_router_headers(r, req);

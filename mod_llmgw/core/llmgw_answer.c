@@ -8,14 +8,22 @@
 #include <string.h>
 #include "llmgw_answer.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_parse.h"
 
-/* The top-level members the check looks at. */
+/* The top-level members the check looks at, and the answer's usage read
+ * in the same pass (kind: which object a baton is). */
 typedef struct {
+    int kind;                       /* 0: the top level */
     llmgw_jspan_t choices, content, type, candidates, prompt_feedback, data,
                   embedding, embeddings, object, output, input_tokens;
     int has_choices, has_content, has_type, has_candidates,
         has_prompt_feedback, has_data, has_embedding, has_embeddings,
         has_object, has_output, has_input_tokens;
+    struct usage_vb {
+        int kind;                   /* 1: usage, 2: its details */
+        llmgw_usage_t *u;
+        struct usage_vb *details;   /* usage's: its details' baton */
+    } usage, details;
 } members_t;
 
 #define KEY(k) (klen == sizeof(k) - 1 && !memcmp(key, k, sizeof(k) - 1))
@@ -24,7 +32,16 @@ static int member(void *baton, const char *key, apr_size_t klen,
                   int key_escaped, const llmgw_jspan_t *v)
 {
     members_t *m = baton;
+    if (*(int *)baton) {            /* a member of usage or its details */
+        struct usage_vb *u = baton;
+        llmgw_usage_take(u->u, u->kind == 2, key, klen, key_escaped, v);
+        return 0;
+    }
     if (key_escaped) {
+        return 0;
+    }
+    if (KEY("usage") && v->type != LLMGW_JV_OBJECT) {
+        m->usage.u->prompt_tokens = -2;     /* the last one is not usage */
         return 0;
     }
 #define TAKE(k, f) if (KEY(k)) { m->f = *v; m->has_##f = 1; return 0; }
@@ -43,6 +60,29 @@ static int member(void *baton, const char *key, apr_size_t klen,
     return 0;
 }
 
+/* The top-level "usage" object is entered (the last one counts, as in a
+ * parser), and its prompt_tokens_details. */
+static void *enter(void *baton, const char *key, apr_size_t klen,
+                   int key_escaped)
+{
+    members_t *m = baton;
+    int kind = *(int *)baton;       /* kind first in every baton */
+    if (key_escaped || !key) {
+        return NULL;
+    }
+    if (kind == 0 && KEY("usage")) {
+        llmgw_usage_t fresh = LLMGW_USAGE_INIT;
+        *m->usage.u = fresh;
+        return &m->usage;
+    }
+    if (kind == 1 && KEY("prompt_tokens_details")) {
+        return ((struct usage_vb *)baton)->details;
+    }
+    return NULL;
+}
+
+static const llmgw_json_visitor_t with_usage = { member, enter, NULL };
+
 static int is(const llmgw_jspan_t *v, int has, llmgw_jv_type_e t)
 {
     return has && v->type == t;
@@ -51,19 +91,44 @@ static int is(const llmgw_jspan_t *v, int has, llmgw_jv_type_e t)
 const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                  const char *body, apr_size_t len)
 {
+    return llmgw_answer_check(pt, ep, body, len, NULL);
+}
+
+const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
+                               const char *body, apr_size_t len,
+                               llmgw_answer_usage_t *au)
+{
     llmgw_jspan_t top;
     members_t m;
+    llmgw_usage_t u;
+    int rv;
 
+    if (au) {
+        au->found = 0;
+    }
     if (!body || !len) {
         return "the provider sent an empty answer";
     }
-    /* validated and its members read in one pass */
+    /* validated and its members (and usage's) read in one pass */
     memset(&m, 0, sizeof(m));
-    if (llmgw_json_object_each(body, len, &top, member, &m) != 1) {
+    m.usage.kind = 1;
+    m.usage.u = &u;
+    m.usage.details = &m.details;
+    m.details.kind = 2;
+    m.details.u = &u;
+    u.prompt_tokens = -2;           /* no usage object seen */
+    rv = au ? llmgw_json_object_visit(body, len, &top, &with_usage, &m)
+            : llmgw_json_object_each(body, len, &top, member, &m);
+    if (rv != 1) {
         if (!llmgw_json_valid(body, len)) {
             return "the provider's answer is not valid JSON (truncated?)";
         }
         return "the provider's answer is not a JSON object";
+    }
+    if (au && u.prompt_tokens != -2) {
+        llmgw_usage_done(&u);
+        au->usage = u;
+        au->found = 1;
     }
 
     /* the native relays: the client's own API */

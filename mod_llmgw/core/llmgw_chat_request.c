@@ -10,6 +10,7 @@
 #include <math.h>
 #include <apr_strings.h>
 #include "llmgw_chat_request.h"
+#include "llmgw_parse.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_num.h"
 
@@ -569,15 +570,11 @@ static int read_calls(rd_t *rd, const llmgw_jspan_t *calls,
  * from its span when the text went another way). */
 enum { VB_TOP = 1, VB_MSGS, VB_MSG };
 
-static const char *const msg_names[] = {
-    "role", "content", "name", "tool_calls", "tool_call_id"
-};
-#define MSG_NAMES 5
+static const char *const msg_names[] = { LLMGW_MSG_FIELDS };
+#define MSG_NAMES LLMGW_MSG_NFIELDS
 
-typedef struct {
-    int kind;                   /* VB_MSG */
-    llmgw_jspan_t v[MSG_NAMES];
-} msg_rec_t;
+/* kind VB_MSG; the handler's pass fills the same records (llmgw_parse.h) */
+typedef llmgw_msg_rec_t msg_rec_t;
 
 static msg_rec_t *push_rec(apr_array_header_t *recs)
 {
@@ -1098,16 +1095,66 @@ static int deeper_than_scanner(apr_pool_t *p, const char *text,
     return 1;
 }
 
+/* The typed request from the top level read (t), whichever pass read it. */
+static int read_top(apr_pool_t *p, top_t *t, const llmgw_xparam_t *table,
+                    const char *provider_type, const llmgw_xlate_ctx_t *x,
+                    llmgw_chat_request_t **out, const char **err)
+{
+    llmgw_chat_request_t *r;
+    rd_t rd;
+
+    if (table != NULL
+        && llmgw_xlate_check_params(p, t->top, table, provider_type, x, err)) {
+        return -1;
+    }
+    rd.p = p;
+    rd.err = NULL;
+    r = apr_pcalloc(p, sizeof(*r));
+    r->model = jstr(t->top, "model");
+    if (read_messages(&rd, &t->messages, t->recs, r)
+        || read_tools(&rd, t->top, table, r)
+        || read_params(&rd, t->top, table, r)) {
+        *err = rd.err ? rd.err : "invalid request";
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+/* The same from the spans the handler's pass kept: no byte read again. */
+static int read_scanned(apr_pool_t *p, const llmgw_chat_scan_t *cs,
+                        const llmgw_xparam_t *table,
+                        const char *provider_type,
+                        const llmgw_xlate_ctx_t *x,
+                        llmgw_chat_request_t **out, const char **err)
+{
+    top_t t;
+    int i;
+
+    *out = NULL;
+    *err = NULL;
+    memset(&t, 0, sizeof(t));
+    t.kind = VB_TOP;
+    t.top = pool_own(p, json_object());
+    for (i = 0; i < cs->nmembers; i++) {
+        if (top_member(&t, cs->members[i].key, cs->members[i].klen, 0,
+                       &cs->members[i].v)) {
+            *err = "the request body is not valid JSON";
+            return -1;
+        }
+    }
+    t.recs = cs->recs;
+    return read_top(p, &t, table, provider_type, x, out, err);
+}
+
 int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
                                  apr_size_t len, const llmgw_xparam_t *table,
                                  const char *provider_type,
                                  const llmgw_xlate_ctx_t *x,
                                  llmgw_chat_request_t **out, const char **err)
 {
-    llmgw_chat_request_t *r;
     llmgw_jspan_t whole;
     top_t t;
-    rd_t rd;
     int ok;
 
     *out = NULL;
@@ -1130,22 +1177,7 @@ int llmgw_chat_request_read_text(apr_pool_t *p, const char *text,
                : "the request body is not valid JSON";
         return -1;
     }
-    if (table != NULL
-        && llmgw_xlate_check_params(p, t.top, table, provider_type, x, err)) {
-        return -1;
-    }
-    rd.p = p;
-    rd.err = NULL;
-    r = apr_pcalloc(p, sizeof(*r));
-    r->model = jstr(t.top, "model");
-    if (read_messages(&rd, &t.messages, t.recs, r)
-        || read_tools(&rd, t.top, table, r)
-        || read_params(&rd, t.top, table, r)) {
-        *err = rd.err ? rd.err : "invalid request";
-        return -1;
-    }
-    *out = r;
-    return 0;
+    return read_top(p, &t, table, provider_type, x, out, err);
 }
 
 int llmgw_chat_request_read(apr_pool_t *p, const json_t *req,
@@ -1183,6 +1215,10 @@ int llmgw_chat_request_read_in(apr_pool_t *p, const llmgw_xlate_in_t *in,
 {
     json_t *tree = in->tree;
 
+    if (tree == NULL && in->raw != NULL && in->scan != NULL
+        && in->scan->text == in->raw && in->scan->len == in->len) {
+        return read_scanned(p, in->scan, table, provider_type, x, out, err);
+    }
     if (tree == NULL && in->raw != NULL) {
         return llmgw_chat_request_read_text(p, in->raw, in->len, table,
                                             provider_type, x, out, err);

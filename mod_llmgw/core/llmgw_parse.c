@@ -473,13 +473,36 @@ int llmgw_usage_from_json(const json_t *obj, llmgw_usage_t *u)
 
 /* ---------------------------------------------------- the text path */
 
+/* The batons of the one pass: the top level, the messages array, a
+ * message (kind tells them apart). */
 typedef struct {
+    int kind;                       /* 1: the messages array */
+    int count;                      /* its elements */
+    int bad;                        /* one is not a message */
+} msgs_scan_t;
+
+typedef struct {
+    int kind;                       /* 2: a message */
+    int found;                      /* role: 1 a string, -1 not */
+    int *images;
+    llmgw_msg_rec_t *rec;           /* its record for the reader, or NULL */
+} msg_scan_t;
+
+typedef struct {
+    int kind;                       /* 0 */
+    msgs_scan_t msgs;
+    msg_scan_t msg;
     llmgw_jspan_t model, messages, input, prompt, stream, stream_options,
                   max_tokens, max_completion_tokens, tools, functions,
                   response_format;
     unsigned seen;
     int plain;                      /* 0: leave it to the tree path */
     int images;                     /* an image part in messages */
+    int chat;                       /* the messages are checked in the pass */
+    int mapi;                       /* Messages: its content blocks too */
+    struct { int kind; int datas, types; } parts, part, data;  /* 3, 4, 5 */
+    int msg_types;                  /* "type" members of the message */
+    llmgw_chat_scan_t *cs;          /* Chat: what the reader will need */
 } scan_t;
 
 static const struct {
@@ -499,7 +522,8 @@ static int gateway_field(const char *key, apr_size_t klen)
     static const char *const names[] = { LLMGW_GATEWAY_FIELDS };
     apr_size_t i;
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i]) == klen && !memcmp(names[i], key, klen)) {
+        if (names[i][0] == key[0] && !strncmp(names[i], key, klen)
+            && names[i][klen] == '\0') {
             return 1;
         }
     }
@@ -515,9 +539,20 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
         sc->plain = 0;              /* "mod\u0065l" is still `model` */
         return 1;
     }
+    if (sc->cs) {                   /* kept for the reader */
+        llmgw_chat_scan_t *cs = sc->cs;
+        if (cs->nmembers == LLMGW_SCAN_MAX_MEMBERS) {
+            sc->cs = NULL;          /* many: the reader scans itself */
+        }
+        else {
+            cs->members[cs->nmembers].key = key;
+            cs->members[cs->nmembers].klen = klen;
+            cs->members[cs->nmembers++].v = *v;
+        }
+    }
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (strlen(fields[i].name) == klen
-            && !memcmp(fields[i].name, key, klen)) {
+        if (fields[i].name[0] == key[0] && !strncmp(fields[i].name, key, klen)
+            && fields[i].name[klen] == '\0') {
             if (sc->seen & (1u << i)) {
                 sc->plain = 0;      /* a duplicate */
                 return 1;
@@ -551,46 +586,209 @@ static int image_part(void *baton, const char *key, apr_size_t klen,
            && llmgw_json_each(v, image_part_type, NULL);
 }
 
-typedef struct {
-    int found;                      /* role: 1 a string, -1 not */
-    int *images;
-} message_scan_t;
-
-static int has_string_role(void *baton, const char *key, apr_size_t klen,
+/* A message's member: the last "role" must be a string; an image part
+ * in an array content is noted. */
+static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
                            int key_escaped, const llmgw_jspan_t *v)
 {
-    message_scan_t *ms = baton;
+    int field = -1;                 /* its LLMGW_MSG_FIELDS index */
     if (key_escaped) {
-        return 0;
+        /* the reader compares escaped keys unescaped: it scans itself */
+        ((scan_t *)((char *)ms - offsetof(scan_t, msg)))->cs = NULL;
+        ms->rec = NULL;
+        return;
     }
-    if (klen == 4 && !memcmp(key, "role", 4)) {
-        ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last counts */
+    switch (klen) {
+    case 4:
+        if (!memcmp(key, "role", 4)) {
+            ms->found = v->type == LLMGW_JV_STRING ? 1 : -1;  /* the last */
+            field = 0;
+        }
+        else if (!memcmp(key, "name", 4)) {
+            field = 2;
+        }
+        break;
+    case 7:
+        if (!memcmp(key, "content", 7)) {
+            if (!*ms->images && v->type == LLMGW_JV_ARRAY
+                && !((scan_t *)((char *)ms - offsetof(scan_t, msg)))->mapi) {
+                *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
+            }
+            field = 1;
+        }
+        break;
+    case 10:
+        field = memcmp(key, "tool_calls", 10) ? -1 : 3;
+        break;
+    case 12:
+        field = memcmp(key, "tool_call_id", 12) ? -1 : 4;
+        break;
     }
-    else if (klen == 7 && !memcmp(key, "content", 7) && ms->images
-             && !*ms->images && v->type == LLMGW_JV_ARRAY) {
-        *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
+    if (field >= 0 && ms->rec) {
+        ms->rec->v[field] = *v;     /* the last one wins, as in jansson */
+    }
+}
+
+static llmgw_msg_rec_t *push_rec(apr_array_header_t *recs)
+{
+    llmgw_msg_rec_t *rec = apr_array_push(recs);
+    memset(rec, 0, sizeof(*rec));
+    return rec;
+}
+
+/* The messages array entered (Chat: its messages checked in the pass that
+ * validates them), and each of its object elements. */
+static void *scan_enter(void *baton, const char *key, apr_size_t klen,
+                        int key_escaped)
+{
+    scan_t *sc;
+    int kind = *(int *)baton;       /* kind first in every baton */
+    if (kind == 3) {                /* a content block of Messages */
+        sc = (scan_t *)((char *)baton - offsetof(scan_t, parts));
+        sc->part.datas = 0;
+        sc->part.types = 0;
+        return &sc->part;
+    }
+    if (kind == 4 && !key_escaped
+        && ((klen == 10 && !memcmp(key, "inlineData", 10))
+            || (klen == 8 && !memcmp(key, "fileData", 8)))) {
+        return &((scan_t *)((char *)baton - offsetof(scan_t, part)))->data;
+    }
+    if (kind != 1) {
+        return NULL;
+    }
+    sc = (scan_t *)((char *)baton - offsetof(scan_t, msgs));
+    sc->msg.found = 0;
+    sc->msg_types = 0;
+    sc->msg.rec = sc->cs ? push_rec(sc->cs->recs) : NULL;
+    return &sc->msg;
+}
+
+static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
+                              int key_escaped)
+{
+    scan_t *sc;
+    if (*(int *)baton == 2 && !key_escaped && klen == 7
+        && !memcmp(key, "content", 7)) {
+        sc = (scan_t *)((char *)baton - offsetof(scan_t, msg));
+        return sc->mapi ? &sc->parts : NULL;
+    }
+    if (*(int *)baton != 0 || key_escaped || klen != 8
+        || memcmp(key, "messages", 8)) {
+        return NULL;                /* kind first in every baton */
+    }
+    sc = baton;
+    if (!sc->chat) {
+        return NULL;
+    }
+    sc->msgs.count = 0;
+    sc->msgs.bad = 0;
+    if (sc->cs) {
+        sc->cs->recs->nelts = 0;    /* the last array counts */
+    }
+    return &sc->msgs;
+}
+
+/* An image in a Messages request, as the tree path finds one
+ * (tree_images): a message of an image type, a content block of one, or
+ * a block's inlineData / fileData of an image/ type. 1 when the text
+ * cannot tell as the tree would (escapes, "parts", both data members):
+ * the tree path decides. */
+static int span_is(const llmgw_jspan_t *v, const char *lit, apr_size_t n)
+{
+    return v->len == n && !memcmp(v->p, lit, n);
+}
+
+static int messages_block(scan_t *sc, int kind, const char *key,
+                          apr_size_t klen, int key_escaped,
+                          const llmgw_jspan_t *v)
+{
+    int type = (kind == 2 || kind == 4) && klen == 4
+               && !memcmp(key, "type", 4);
+    int mime = kind == 5 && klen == 8 && !memcmp(key, "mimeType", 8);
+    if (key_escaped || ((type || mime) && v->type == LLMGW_JV_STRING
+                        && v->escaped)) {
+        return 1;                   /* only the values it reads */
+    }
+    if (kind == 2 && klen == 5 && !memcmp(key, "parts", 5)) {
+        return 1;
+    }
+    if ((kind == 2 || kind == 4) && klen == 4 && !memcmp(key, "type", 4)
+        && (kind == 2 ? sc->msg_types++ : sc->part.types++)) {
+        return 1;                   /* a repeated type: the last counts */
+    }
+    if ((kind == 2 || kind == 4) && klen == 4 && !memcmp(key, "type", 4)
+        && v->type == LLMGW_JV_STRING
+        && (span_is(v, "\"image\"", 7) || span_is(v, "\"image_url\"", 11)
+            || span_is(v, "\"input_image\"", 13))) {
+        sc->images = 1;
+    }
+    if (kind == 4 && ((klen == 10 && !memcmp(key, "inlineData", 10))
+                      || (klen == 8 && !memcmp(key, "fileData", 8)))
+        && sc->part.datas++) {
+        return 1;
+    }
+    if (kind == 5 && klen == 8 && !memcmp(key, "mimeType", 8)
+        && v->type == LLMGW_JV_STRING && v->len >= 8
+        && !memcmp(v->p, "\"image/", 7)) {
+        sc->images = 1;
     }
     return 0;
 }
 
-static int message_ok(void *baton, const char *key, apr_size_t klen,
-                      int key_escaped, const llmgw_jspan_t *v)
+static int scan_member(void *baton, const char *key, apr_size_t klen,
+                       int key_escaped, const llmgw_jspan_t *v)
 {
-    message_scan_t ms = { 0, baton };
-    (void)key; (void)klen; (void)key_escaped;
-    if (v->type != LLMGW_JV_OBJECT) {
+    int kind = *(int *)baton;
+    if (kind >= 2 && kind != 3) {
+        scan_t *sc = (scan_t *)((char *)baton
+                                - (kind == 2 ? offsetof(scan_t, msg)
+                                   : kind == 4 ? offsetof(scan_t, part)
+                                   : offsetof(scan_t, data)));
+        if (sc->mapi && messages_block(sc, kind, key, klen, key_escaped, v)) {
+            return 1;               /* the tree path decides */
+        }
+        if (kind == 2) {
+            message_member(baton, key, klen, key_escaped, v);
+        }
+        return 0;
+    }
+    if (kind == 3) {
+        return 0;
+    }
+    if (kind == 1) {
+        msgs_scan_t *ms = baton;
+        scan_t *sc = (scan_t *)((char *)ms - offsetof(scan_t, msgs));
+        ms->count++;
+        if (v->type != LLMGW_JV_OBJECT || sc->msg.found != 1) {
+            ms->bad = 1;            /* not plain: no record needed */
+        }
+        sc->msg.found = 0;
+        return 0;
+    }
+    if (((scan_t *)baton)->mapi && !key_escaped
+        && ((klen == 4 && !memcmp(key, "text", 4))
+            || (klen == 16 && !memcmp(key, "generationConfig", 16)))) {
+        ((scan_t *)baton)->plain = 0;   /* facts the tree path reads */
         return 1;
     }
-    llmgw_json_each(v, has_string_role, &ms);
-    return ms.found == 1 ? 0 : 1;
+    return top_member(baton, key, klen, key_escaped, v);
 }
+
+static const llmgw_json_visitor_t scan_visitor = {
+    scan_member, scan_enter, scan_enter_array
+};
 
 /* response_format's "type": anything but "text" asks for JSON. */
 static int format_type(void *baton, const char *key, apr_size_t klen,
                        int key_escaped, const llmgw_jspan_t *v)
 {
     int *json = baton;
-    if (!key_escaped && klen == 4 && !memcmp(key, "type", 4)) {
+    if (key_escaped || (v->type == LLMGW_JV_STRING && v->escaped)) {
+        *json = 2;                  /* escapes: the tree path decides */
+        return 1;
+    }
+    if (klen == 4 && !memcmp(key, "type", 4)) {
         *json = !(v->type == LLMGW_JV_STRING && v->len == 6
                   && !memcmp(v->p, "\"text\"", 6));
     }
@@ -619,7 +817,11 @@ static int include_usage_member(void *baton, const char *key, apr_size_t klen,
                                 int key_escaped, const llmgw_jspan_t *v)
 {
     int *on = baton;
-    if (!key_escaped && klen == 13 && !memcmp(key, "include_usage", 13)) {
+    if (key_escaped) {
+        *on = 2;                    /* escapes: the tree path decides */
+        return 1;
+    }
+    if (klen == 13 && !memcmp(key, "include_usage", 13)) {
         *on = v->type == LLMGW_JV_TRUE;     /* last one wins, as in jansson */
     }
     return 0;
@@ -638,10 +840,11 @@ static int small_uint(const llmgw_jspan_t *v, apr_int64_t *out)
         }
     }
     {
-        char buf[20];
-        memcpy(buf, v->p, v->len);
-        buf[v->len] = '\0';
-        *out = apr_atoi64(buf);
+        apr_int64_t n = 0;          /* 18 digits at most: no overflow */
+        for (i = 0; i < v->len; i++) {
+            n = n * 10 + (v->p[i] - '0');
+        }
+        *out = n;
     }
     return 1;
 }
@@ -657,12 +860,28 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     memset(out, 0, sizeof(*out));
     out->max_tokens = -1;
     if (ep != LLMGW_EP_CHAT && ep != LLMGW_EP_EMBEDDINGS
-        && ep != LLMGW_EP_IMAGES) {
+        && ep != LLMGW_EP_IMAGES && ep != LLMGW_EP_MESSAGES
+        && ep != LLMGW_EP_COUNT_TOKENS) {
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
-    /* validated and its members read in one pass */
-    if (llmgw_json_object_each(raw, len, &top, top_member, &sc) != 1) {
+    sc.mapi = ep == LLMGW_EP_MESSAGES || ep == LLMGW_EP_COUNT_TOKENS;
+    sc.chat = ep == LLMGW_EP_CHAT || sc.mapi;   /* messages checked */
+    sc.parts.kind = 3;
+    sc.part.kind = 4;
+    sc.data.kind = 5;
+    sc.msgs.kind = 1;
+    sc.msg.kind = 2;
+    sc.msg.images = &sc.images;
+    if (ep == LLMGW_EP_CHAT) {
+        sc.cs = apr_palloc(p, sizeof(*sc.cs));
+        sc.cs->text = raw;
+        sc.cs->len = len;
+        sc.cs->nmembers = 0;
+        sc.cs->recs = apr_array_make(p, 4, sizeof(llmgw_msg_rec_t));
+    }
+    /* validated and its members (the messages' too) read in one pass */
+    if (llmgw_json_object_visit(raw, len, &top, &scan_visitor, &sc) != 1) {
         return 0;
     }
     if (!sc.plain || !sc.model.p || sc.model.type != LLMGW_JV_STRING
@@ -671,8 +890,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     }
     switch (ep) {
     case LLMGW_EP_CHAT:
-        if (!sc.messages.p || !non_empty_array(&sc.messages)
-            || llmgw_json_each(&sc.messages, message_ok, &sc.images)) {
+    case LLMGW_EP_MESSAGES:
+    case LLMGW_EP_COUNT_TOKENS:
+        if (!sc.messages.p || sc.messages.type != LLMGW_JV_ARRAY
+            || sc.msgs.count == 0 || sc.msgs.bad) {
             return 0;
         }
         break;
@@ -705,6 +926,9 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         }
         llmgw_json_each(&sc.stream_options, include_usage_member,
                         &out->include_usage);
+        if (out->include_usage == 2) {
+            return 0;
+        }
     }
     mt = sc.max_completion_tokens.p
          && sc.max_completion_tokens.type != LLMGW_JV_NULL
@@ -714,6 +938,7 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         return 0;
     }
     out->model = apr_pstrmemdup(p, sc.model.p + 1, sc.model.len - 2);
+    out->scan = sc.cs;
     out->prompt_estimate = estimate_tokens(len);
     out->tools = (sc.tools.p && non_empty_array(&sc.tools))
                  || (sc.functions.p && non_empty_array(&sc.functions));
@@ -721,6 +946,10 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     if (sc.response_format.p && sc.response_format.type == LLMGW_JV_OBJECT) {
         out->json = 1;
         llmgw_json_each(&sc.response_format, format_type, &out->json);
+        if (out->json == 2) {
+            out->scan = NULL;
+            return 0;
+        }
     }
     return 1;
 }
@@ -775,6 +1004,45 @@ char *llmgw_replace_model(apr_pool_t *p, const char *raw, apr_size_t len,
 
 /* ------------------------------------------- usage from response text */
 
+void llmgw_usage_take(llmgw_usage_t *u, int details, const char *key,
+                      apr_size_t klen, int key_escaped,
+                      const llmgw_jspan_t *v)
+{
+    apr_int64_t n;
+    if (key_escaped) {
+        return;
+    }
+#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
+    if (details) {
+        if (IS("cached_tokens") && small_uint(v, &n)) {
+            u->cached_tokens = n;
+        }
+        return;
+    }
+    if (small_uint(v, &n)) {
+        if (IS("prompt_tokens")) {
+            u->prompt_tokens = n;
+        }
+        else if (IS("completion_tokens")) {
+            u->completion_tokens = n;
+        }
+        else if (IS("total_tokens")) {
+            u->total_tokens = n;
+        }
+    }
+#undef IS
+}
+
+void llmgw_usage_done(llmgw_usage_t *u)
+{
+    if (u->completion_tokens < 0 && u->prompt_tokens >= 0) {
+        u->completion_tokens = 0;       /* embeddings */
+    }
+    if (u->total_tokens < 0 && u->prompt_tokens >= 0) {
+        u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    }
+}
+
 typedef struct {
     llmgw_usage_t *u;
     int details;                    /* inside prompt_tokens_details */
@@ -784,33 +1052,14 @@ static int usage_member(void *baton, const char *key, apr_size_t klen,
                         int key_escaped, const llmgw_jspan_t *v)
 {
     usage_scan_t *us = baton;
-    apr_int64_t n;
-    if (key_escaped) {
-        return 0;
-    }
-#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
-    if (us->details) {
-        if (IS("cached_tokens") && small_uint(v, &n)) {
-            us->u->cached_tokens = n;
-        }
-        return 0;
-    }
-    if (IS("prompt_tokens_details") && v->type == LLMGW_JV_OBJECT) {
+    if (!us->details && !key_escaped && klen == 21
+        && !memcmp(key, "prompt_tokens_details", 21)
+        && v->type == LLMGW_JV_OBJECT) {
         usage_scan_t inner = { us->u, 1 };
         llmgw_json_each(v, usage_member, &inner);
+        return 0;
     }
-    else if (small_uint(v, &n)) {
-        if (IS("prompt_tokens")) {
-            us->u->prompt_tokens = n;
-        }
-        else if (IS("completion_tokens")) {
-            us->u->completion_tokens = n;
-        }
-        else if (IS("total_tokens")) {
-            us->u->total_tokens = n;
-        }
-    }
-#undef IS
+    llmgw_usage_take(us->u, us->details, key, klen, key_escaped, v);
     return 0;
 }
 
@@ -868,12 +1117,7 @@ int llmgw_usage_from_text(const char *buf, apr_size_t len, llmgw_usage_t *u)
         return 0;
     }
     llmgw_json_each(&span, usage_member, &us);
-    if (found.completion_tokens < 0 && found.prompt_tokens >= 0) {
-        found.completion_tokens = 0;    /* embeddings */
-    }
-    if (found.total_tokens < 0 && found.prompt_tokens >= 0) {
-        found.total_tokens = found.prompt_tokens + found.completion_tokens;
-    }
+    llmgw_usage_done(&found);
     *u = found;
     return 1;
 }

@@ -107,7 +107,12 @@ static int oai_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
     (void)x;
     *out = body;
     *out_len = len;
-    llmgw_usage_from_text(body, len, usage);
+    if (in->answer == NULL) {
+        llmgw_usage_from_text(body, len, usage);
+    }
+    else if (in->answer->found) {
+        *usage = in->answer->usage; /* read by the gateway's check */
+    }
     if (in->ep == LLMGW_EP_EMBEDDINGS
         && strstr(body, "\"embedding\"") != NULL
         && llmgw_xlate_wants_base64(llmgw_xlate_in_tree(in))) {

@@ -60,6 +60,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (why) {
                 fz_touch(why, strlen(why));
             }
+            {
+                /* the check reading the usage in its pass: the same
+                 * verdict, and the usage the text reader finds at the
+                 * top level */
+                llmgw_answer_usage_t au;
+                const char *why2 = llmgw_answer_check(t, req_ep[r], s, size,
+                                                      &au);
+                if ((why == NULL) != (why2 == NULL)
+                    || (why && strcmp(why, why2))
+                    || (au.found && !llmgw_json_valid(s, size))) {
+                    abort();
+                }
+                if (au.found) {
+                    fz_touch((const char *)&au.usage, sizeof(au.usage));
+                }
+            }
             json_decref(tree);
         }
         for (i = 0; i < (int)(sizeof(statuses) / sizeof(statuses[0])); i++) {

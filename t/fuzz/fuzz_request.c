@@ -58,6 +58,31 @@ static void read_chat_text(apr_pool_t *p, const char *s, size_t size,
     if (rv != 0 && err) {
         fz_touch(err, strlen(err));
     }
+    /* read from the spans the handler's pass keeps: the same outcome */
+    {
+        llmgw_parsed_t pq;
+        llmgw_xlate_in_t in;
+        llmgw_chat_request_t *rs = NULL;
+        const char *errs = NULL;
+        if (llmgw_parse_request_text(p, s, size, LLMGW_EP_CHAT, &pq)
+            && pq.scan != NULL) {
+            memset(&in, 0, sizeof(in));
+            in.ep = LLMGW_EP_CHAT;
+            in.raw = s;
+            in.len = size;
+            in.scan = pq.scan;
+            if (llmgw_chat_request_read_in(p, &in, drop ? all_params + 4
+                                                        : all_params,
+                                           "fuzz", &x, &rs, &errs) != rv
+                || (rv == 0 && (rs->messages->nelts != r->messages->nelts
+                                || rs->max_tokens != r->max_tokens
+                                || rs->stream != r->stream
+                                || (rs->tools == NULL) != (r->tools == NULL)))
+                || (rv != 0 && strcmp(errs, err))) {
+                abort();
+            }
+        }
+    }
     if (!json_is_object(tree)) {
         return;
     }
@@ -131,6 +156,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 || (fast.model && strcmp(fast.model, slow.model))
                 || fast.stream != slow.stream
                 || fast.max_tokens != slow.max_tokens) {
+                abort();
+            }
+            /* Messages: every fact the same (no tree built for them) */
+            if ((eps[i] == LLMGW_EP_MESSAGES
+                 || eps[i] == LLMGW_EP_COUNT_TOKENS)
+                && (fast.include_usage != slow.include_usage
+                    || fast.tools != slow.tools
+                    || fast.images != slow.images
+                    || fast.json != slow.json
+                    || fast.prompt_estimate != slow.prompt_estimate
+                    || fast.provider || fast.provider_key || fast.memory
+                    || fast.legacy_fields || slow.models)) {
                 abort();
             }
         }

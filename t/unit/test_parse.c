@@ -592,9 +592,40 @@ START_TEST(parse_routing_facts)
           "\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"}]}],"
           "\"text\":{\"format\":{\"type\":\"json_schema\"}},\"tools\":[{"
           "\"type\":\"function\",\"name\":\"f\"}]}", 0, 1, 1, 1 },
+        /* Messages: checked on the text too, with the same facts */
         { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
           "\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
-          "{}}]}]}", 0, 0, 1, 0 },
+          "{}}]}]}", 1, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+          "\"image\"}]}],\"tools\":[{\"name\":\"t\"}]}", 1, 1, 0, 0 },
+        { LLMGW_EP_COUNT_TOKENS, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"hi\"}]}", 1, 0, 0, 0 },
+        /* escapes in the texts are no obstacle */
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"a\\nb\"},{\"role\":"
+          "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+          "\"\\u00e9\"}]}]}", 1, 0, 0, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"document\","
+          "\"inlineData\":{\"mimeType\":\"image/png\"}}]}]}", 1, 0, 1, 0 },
+        /* what only the tree can tell: a repeated type, escapes, parts,
+         * the Responses and Gemini format members */
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"image\","
+          "\"type\":\"text\"}]}]}", 0, 0, 0, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":[{\"type\":\"im\\u0061ge\"}]}]}",
+          0, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"parts\":[{\"type\":\"image\"}]}]}",
+          0, 0, 1, 0 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"x\"}],\"text\":{\"format\":"
+          "{\"type\":\"json_schema\"}}}", 0, 0, 0, 1 },
+        { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"x\"}],\"response_format\":"
+          "{\"type\":\"te\\u0078t\"}}", 0, 0, 0, 0 },
         { LLMGW_EP_GEMINI, "{\"contents\":[{\"parts\":[{\"inlineData\":{"
           "\"mimeType\":\"image/png\",\"data\":\"AA\"}}]}],"
           "\"generationConfig\":{\"responseMimeType\":\"application/json\"}}",
@@ -631,6 +662,82 @@ START_TEST(parse_routing_facts)
 }
 END_TEST
 
+/* The messages are checked in the text path's one pass: anything but a
+ * non-empty array of objects whose last "role" is a string goes to the
+ * tree path (which words the error). */
+START_TEST(text_path_messages)
+{
+    static const struct {
+        const char *txt;
+        int plain;
+    } cases[] = {
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},"
+          "{\"content\":[{\"type\":\"text\"}],\"role\":\"tool\"}]}", 1 },
+        { "{\"model\":\"m\",\"messages\":[]}", 0 },
+        { "{\"model\":\"m\",\"messages\":{}}", 0 },
+        { "{\"model\":\"m\",\"messages\":\"hi\"}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"},1]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[[{\"role\":\"user\"}]]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":1}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\","
+          "\"role\":null}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":null,"
+          "\"role\":\"u\"}]}", 1 },
+        /* a role in a nested object is not the message's */
+        { "{\"model\":\"m\",\"messages\":[{\"x\":{\"role\":\"u\"}}]}", 0 },
+        { "{\"model\":\"m\",\"messages\":[{\"\\u0072ole\":\"u\"}]}", 0 },
+        /* the next message starts with no role */
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\"},{}]}", 0 },
+        /* invalid JSON inside a message */
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"u\",\"x\":tru}]}", 0 },
+    };
+    size_t i;
+    llmgw_parsed_t t;
+    const char *txt;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(llmgw_parse_request_text(tp, cases[i].txt,
+                                               strlen(cases[i].txt),
+                                               LLMGW_EP_CHAT, &t)
+                      == cases[i].plain, "case %d", (int)i);
+    }
+    /* the pass keeps the spans the typed reader needs */
+    txt = "{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+          "\"content\":\"s\"},{\"role\":\"tool\",\"tool_call_id\":\"c\","
+          "\"content\":\"r\",\"name\":\"n\",\"tool_calls\":[]}],"
+          "\"temperature\":1}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_CHAT, &t), 1);
+    ck_assert_ptr_nonnull(t.scan);
+    ck_assert_ptr_eq(t.scan->text, txt);
+    ck_assert_int_eq(t.scan->nmembers, 3);
+    ck_assert_int_eq(t.scan->members[2].klen, 11);
+    ck_assert_int_eq(t.scan->members[2].v.type, LLMGW_JV_NUMBER);
+    ck_assert_int_eq(t.scan->recs->nelts, 2);
+    {
+        const llmgw_msg_rec_t *m = &APR_ARRAY_IDX(t.scan->recs, 1,
+                                                  llmgw_msg_rec_t);
+        ck_assert_int_eq(m->v[0].len, 6);           /* "tool" */
+        ck_assert_int_eq(m->v[1].len, 3);           /* "r" */
+        ck_assert_int_eq(m->v[2].len, 3);           /* "n" */
+        ck_assert_int_eq(m->v[3].type, LLMGW_JV_ARRAY);
+        ck_assert_int_eq(m->v[4].len, 3);           /* "c" */
+    }
+    /* an escaped key in a message: the reader compares it unescaped and
+     * scans the text itself */
+    txt = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"c\\u006fntent\":\"x\"}]}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_CHAT, &t), 1);
+    ck_assert_ptr_null(t.scan);
+    /* not Chat: nothing kept */
+    txt = "{\"model\":\"m\",\"input\":\"x\"}";
+    ck_assert_int_eq(llmgw_parse_request_text(tp, txt, strlen(txt),
+                                              LLMGW_EP_EMBEDDINGS, &t), 1);
+    ck_assert_ptr_null(t.scan);
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -645,6 +752,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, parse_usage_fixtures);
     tcase_add_test(tc, usage_from_text);
     tcase_add_test(tc, parse_routing_facts);
+    tcase_add_test(tc, text_path_messages);
     return s;
 }
 

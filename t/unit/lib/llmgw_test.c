@@ -9,6 +9,7 @@
 
 #include "llmgw_sse.h"
 #include "llmgw_test.h"
+#include "llmgw_parse.h"
 
 #ifndef LLMGW_SHARED_DIR
 #define LLMGW_SHARED_DIR "../shared"
@@ -230,5 +231,26 @@ void ut_same_from_text(const llmgw_translator_t *t, const char *txt,
         json_t *j = ut_jsonn(body, len, txt);
         ut_json_eq(j, out, txt);
         json_decref(j);
+    }
+    /* read from the spans the handler's pass keeps: the same answer */
+    {
+        llmgw_parsed_t pq;
+        const char *body2 = NULL, *err2 = NULL;
+        apr_size_t len2 = 0;
+        if (llmgw_parse_request_text(ut_pool(), txt, in.len, LLMGW_EP_CHAT,
+                                     &pq) && pq.scan != NULL) {
+            in.scan = pq.scan;
+            rv = t->raw_request(t, ut_pool(), x, &in, &body2, &len2, &err2);
+            ck_assert_msg((rv == 0) == (out != NULL), "the pass's spans and "
+                          "the tree disagree on %s", txt);
+            if (out != NULL) {
+                ck_assert_msg(len2 == len && !memcmp(body, body2, len),
+                              "the pass's spans give another body for %s",
+                              txt);
+            }
+            else {
+                ck_assert_str_eq(err2, err);
+            }
+        }
     }
 }
