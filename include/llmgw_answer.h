@@ -8,6 +8,7 @@
 #define LLMGW_ANSWER_H
 
 #include "llmgw_types.h"
+#include "llmgw_json_scan.h"
 
 /* NULL when body[0..len) is a valid complete non-stream answer of endpoint
  * ep for a provider of type pt: valid JSON, an object with the members its
@@ -29,6 +30,18 @@ typedef struct llmgw_answer_usage {
 const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                const char *body, apr_size_t len,
                                llmgw_answer_usage_t *au);
+
+/* The verdicts of llmgw_answer_check, for a translator that reads the
+ * answer in its own validating pass and gives the same one
+ * (llmgw_xlate_in_t.why, llmgw_translate.h):
+ * llmgw_answer_unread: an empty body, or one the scanner refused as a JSON
+ * object (llmgw_json_object_each/_visit did not return 1): its reason.
+ * llmgw_answer_anthropic: an Anthropic message's, from the last unescaped
+ * top-level "type" and "content" members (NULL: none): NULL when type is
+ * the string "message" and content an array, else the reason. */
+const char *llmgw_answer_unread(const char *body, apr_size_t len);
+const char *llmgw_answer_anthropic(const llmgw_jspan_t *type,
+                                   const llmgw_jspan_t *content);
 
 /* 1 when an OpenAI-format chat.completion.chunk (an SSE data payload) has a
  * choice whose finish_reason is a string: the stream's terminal event.

@@ -63,6 +63,13 @@ typedef struct llmgw_xlate_in {
      * pass, or NULL; raw_response takes that usage instead of reading the
      * text again. */
     const struct llmgw_answer_usage *answer;
+    /* For raw_response, set by the gateway only for a translator that
+     * checks the answer in its own reading pass (Anthropic): *why is then
+     * NULL for an answer llmgw_answer_invalid (llmgw_answer.h) takes, else
+     * its reason, and raw_response returns -1 without touching usage. The
+     * gateway then calls neither llmgw_answer_invalid nor raw_response
+     * again. NULL: raw_response only translates. */
+    const char **why;
     /* The spans the handler's validating pass over raw kept (a plain Chat
      * request, llmgw_parse.h), or NULL: the typed reader then reads raw
      * without scanning it again. */

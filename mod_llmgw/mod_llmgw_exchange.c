@@ -67,6 +67,12 @@ typedef struct exchange {
     llmgw_buf_t body;                    /* non-stream or error body */
     llmgw_answer_usage_t answer;         /* its check, and the usage read
                                           * in the check's pass */
+    /* translated in the check's pass (answer_problem): raw_response's
+     * result and answer, for finish_json */
+    int translated;
+    int translate_rv;
+    const char *out;
+    apr_size_t out_len;
     int body_overflow;
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
@@ -692,6 +698,19 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
         return llmgw_answer_check(ex->provider->type, ex->in.ep,
                                   ex->body.data, ex->body.len, &ex->answer);
     }
+    if (!ex->relay && ex->xl == &llmgw_anthropic_translator) {
+        /* checked in the translator's reading pass, translated there */
+        const char *why = NULL;
+        ex->in.why = &why;
+        ex->translate_rv = ex->xl->raw_response(ex->xl, ex->p, &ex->xctx,
+                                                &ex->in, ex->body.data,
+                                                ex->body.len, &ex->out,
+                                                &ex->out_len,
+                                                &ex->req->usage);
+        ex->in.why = NULL;
+        ex->translated = !why;
+        return why;
+    }
     return llmgw_answer_invalid(ex->provider->type, ex->in.ep,
                                 ex->body.data, ex->body.len);
 }
@@ -739,6 +758,14 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
 
     if (ex->relay) {
         llmgw_native_answer_usage(req->api, out, out_len, &req->usage);
+    }
+    else if (ex->translated) {
+        if (ex->translate_rv) {
+            return invalid_response(ex, call, "provider response could not "
+                                    "be translated");
+        }
+        out = ex->out;
+        out_len = ex->out_len;
     }
     else if (ex->xl->raw_response(ex->xl, ex->p, &ex->xctx, &ex->in, out,
                                   out_len, &out, &out_len, &req->usage)) {

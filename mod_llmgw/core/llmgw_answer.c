@@ -88,6 +88,29 @@ static int is(const llmgw_jspan_t *v, int has, llmgw_jv_type_e t)
     return has && v->type == t;
 }
 
+const char *llmgw_answer_unread(const char *body, apr_size_t len)
+{
+    if (!body || !len) {
+        return "the provider sent an empty answer";
+    }
+    if (!llmgw_json_valid(body, len)) {
+        return "the provider's answer is not valid JSON (truncated?)";
+    }
+    return "the provider's answer is not a JSON object";
+}
+
+const char *llmgw_answer_anthropic(const llmgw_jspan_t *type,
+                                   const llmgw_jspan_t *content)
+{
+    if (type && type->type == LLMGW_JV_STRING && type->len == 9
+        && !memcmp(type->p, "\"message\"", 9)
+        && content && content->type == LLMGW_JV_ARRAY) {
+        return NULL;
+    }
+    return "the provider's answer is not an Anthropic message "
+           "(type \"message\" and a content array)";
+}
+
 const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                  const char *body, apr_size_t len)
 {
@@ -107,7 +130,7 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
         au->found = 0;
     }
     if (!body || !len) {
-        return "the provider sent an empty answer";
+        return llmgw_answer_unread(body, len);
     }
     /* validated and its members (and usage's) read in one pass */
     memset(&m, 0, sizeof(m));
@@ -120,10 +143,7 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
     rv = au ? llmgw_json_object_visit(body, len, &top, &with_usage, &m)
             : llmgw_json_object_each(body, len, &top, member, &m);
     if (rv != 1) {
-        if (!llmgw_json_valid(body, len)) {
-            return "the provider's answer is not valid JSON (truncated?)";
-        }
-        return "the provider's answer is not a JSON object";
+        return llmgw_answer_unread(body, len);
     }
     if (au && u.prompt_tokens != -2) {
         llmgw_usage_done(&u);
@@ -151,13 +171,9 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
     if (ep == LLMGW_EP_CHAT) {
         switch (pt) {
         case LLMGW_PT_ANTHROPIC:
-            if (is(&m.type, m.has_type, LLMGW_JV_STRING)
-                && m.type.len == 9 && !memcmp(m.type.p, "\"message\"", 9)
-                && is(&m.content, m.has_content, LLMGW_JV_ARRAY)) {
-                return NULL;
-            }
-            return "the provider's answer is not an Anthropic message "
-                   "(type \"message\" and a content array)";
+            return llmgw_answer_anthropic(m.has_type ? &m.type : NULL,
+                                          m.has_content ? &m.content
+                                                        : NULL);
         case LLMGW_PT_GEMINI:
             if (is(&m.candidates, m.has_candidates, LLMGW_JV_ARRAY)
                 || is(&m.prompt_feedback, m.has_prompt_feedback,

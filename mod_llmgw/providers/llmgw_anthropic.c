@@ -21,6 +21,7 @@
 #include "llmgw_envelope.h"
 #include "llmgw_num.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_answer.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 #define ANTHROPIC_PATH    "/v1/messages"
@@ -737,6 +738,10 @@ typedef struct {
     llmgw_jspan_t content, usage, stop;
     int has_content, has_usage, has_stop;
     int bad;
+    /* the gateway's check (llmgw_answer_anthropic): the last unescaped
+     * "type" and "content" */
+    llmgw_jspan_t ck_type, ck_content;
+    int has_ck_type, has_ck_content;
 } ans_top_t;
 
 static int ans_top_member(void *baton, const char *key, apr_size_t klen,
@@ -744,6 +749,17 @@ static int ans_top_member(void *baton, const char *key, apr_size_t klen,
 {
     ans_top_t *t = baton;
 
+    if (!esc) {
+        if (klen == 4 && !memcmp(key, "type", 4)) {
+            t->ck_type = *v;
+            t->has_ck_type = 1;
+            return 0;
+        }
+        if (klen == 7 && !memcmp(key, "content", 7)) {
+            t->ck_content = *v;
+            t->has_ck_content = 1;
+        }
+    }
     /* the last of a repeated member wins, as in jansson */
     if (llmgw_json_key_is(key, klen, esc, "content")) {
         t->content = *v;
@@ -973,10 +989,13 @@ static const llmgw_json_visitor_t ans_visitor = {
 };
 
 /* The Anthropic answer body -> chat.completion into out; fills usage.
- * -1 when the body is not an answer (not JSON). */
+ * -1 when the body is not an answer (not JSON). why: when not NULL, the
+ * gateway's verdict on the answer (llmgw_answer_invalid's), read in the
+ * same pass; -1 with *why set when it is refused. */
 static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                                const char *body, apr_size_t len,
-                               llmgw_buf_t *out, llmgw_usage_t *usage)
+                               llmgw_buf_t *out, llmgw_usage_t *usage,
+                               const char **why)
 {
     ans_pass_t ap;
     ans_top_t t;
@@ -993,6 +1012,13 @@ static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     ap.usage.kind = AV_USAGE;
     ap.top.ap = ap.blocks.ap = ap.block.ap = ap.usage.ap = &ap;
     ap.a.p = p;
+    if (why != NULL) {
+        *why = NULL;
+        if (!body || !len) {
+            *why = llmgw_answer_unread(body, len);
+            return -1;
+        }
+    }
     llmgw_buf_init(&ap.a.text, p, len);
     llmgw_buf_init(&ap.a.thinking, p, 0);
     llmgw_buf_init(&ap.a.calls, p, 0);
@@ -1000,6 +1026,15 @@ static int anth_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     t = ap.t;
     a = ap.a;
     u = ap.u;
+    if (why != NULL) {
+        *why = rv != 1 ? llmgw_answer_unread(body, len)
+             : llmgw_answer_anthropic(t.has_ck_type ? &t.ck_type : NULL,
+                                      t.has_ck_content ? &t.ck_content
+                                                       : NULL);
+        if (*why) {
+            return -1;
+        }
+    }
     if (rv != 1) {
         /* an array is JSON too: an answer with nothing in it */
         const char *s = body;
@@ -1103,8 +1138,14 @@ static int anth_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
     llmgw_buf_t b;
 
     (void)self;
-    if (in->ep != LLMGW_EP_CHAT
-        || anth_write_response(p, x, body, len, &b, usage)) {
+    if (in->ep != LLMGW_EP_CHAT) {
+        if (in->why != NULL) {          /* checked, as the gateway would */
+            *in->why = llmgw_answer_invalid(LLMGW_PT_ANTHROPIC, in->ep,
+                                            body, len);
+        }
+        return -1;
+    }
+    if (anth_write_response(p, x, body, len, &b, usage, in->why)) {
         return -1;
     }
     *out = b.data;

@@ -12,6 +12,7 @@
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
 #include "llmgw_stream_reduce.h"
+#include "llmgw_answer.h"
 
 static const llmgw_translator_t *T = &llmgw_anthropic_translator;
 
@@ -527,6 +528,100 @@ START_TEST(test_resp_repeated_members)
     ck_assert_str_eq(json_string_value(json_object_get(msg, "content")), "");
     ck_assert_ptr_null(json_object_get(o, "usage"));
     json_decref(o);
+}
+END_TEST
+
+/* raw_response asked for the gateway's check (in.why) gives the verdict
+ * llmgw_answer_invalid gives, in its one pass: the exchange retries or
+ * relays on it. A refused answer: -1, usage untouched; a taken one: the
+ * same text as without the check. */
+START_TEST(test_resp_checked)
+{
+    static const char *const bodies[] = {
+        "", "   ", "{", "[]", "[1]", "\"message\"", "null", "{}",
+        "{\"type\":\"message\"}",
+        "{\"content\":[]}",
+        "{\"type\":\"message\",\"content\":[]}",
+        "{\"type\":\"message\",\"content\":{}}",
+        "{\"type\":\"error\",\"content\":[]}",
+        "{\"type\":\"mess\\u0061ge\",\"content\":[]}",
+        "{\"\\u0074ype\":\"message\",\"content\":[]}",
+        "{\"type\":\"message\",\"\\u0063ontent\":[]}",
+        "{\"type\":\"message\",\"content\":[],\"cont\\u0065nt\":5}",
+        "{\"type\":\"message\",\"content\":[],\"content\":5}",
+        "{\"type\":\"message\",\"content\":5,\"content\":[]}",
+        "{\"type\":\"message\",\"type\":1,\"content\":[]}",
+        "{\"type\":1,\"type\":\"message\",\"content\":[]}",
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"hi\"}],\"usage\":{\"input_tokens\":3,"
+        "\"output_tokens\":2},\"stop_reason\":\"end_turn\"}",
+        "{\"type\":\"message\",\"content\":[]} x",
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\"",
+        "{\"type\":\"message\",\"content\":[],\"usage\":"
+        "{\"input_tokens\":1e999}}",
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        const char *body = bodies[i];
+        apr_size_t blen = strlen(body);
+        const char *want = llmgw_answer_invalid(LLMGW_PT_ANTHROPIC,
+                                                LLMGW_EP_CHAT, body, blen);
+        llmgw_xlate_ctx_t x = ctx();
+        llmgw_xlate_in_t in;
+        llmgw_usage_t u = LLMGW_USAGE_INIT, u2 = LLMGW_USAGE_INIT;
+        const char *why = "unset", *out = NULL, *out2 = NULL;
+        apr_size_t len = 0, len2 = 0;
+        int rv, rv2;
+
+        memset(&in, 0, sizeof(in));
+        in.ep = LLMGW_EP_CHAT;
+        rv2 = T->raw_response(T, tp, &x, &in, body, blen, &out2, &len2, &u2);
+        in.why = &why;
+        rv = T->raw_response(T, tp, &x, &in, body, blen, &out, &len, &u);
+        if (want == NULL) {
+            ck_assert_msg(why == NULL, "%s: refused: %s", body, why);
+            ck_assert_int_eq(rv, rv2);
+            if (!rv) {
+                ck_assert_int_eq(len, len2);
+                ck_assert(!memcmp(out, out2, len));
+                ck_assert_int_eq(u.prompt_tokens, u2.prompt_tokens);
+                ck_assert_int_eq(u.completion_tokens, u2.completion_tokens);
+            }
+        }
+        else {
+            ck_assert_msg(why != NULL && !strcmp(why, want),
+                          "%s: %s, not %s", body, why ? why : "taken", want);
+            ck_assert_int_eq(rv, -1);
+            {
+                llmgw_usage_t init = LLMGW_USAGE_INIT;
+                ck_assert_int_eq(u.prompt_tokens, init.prompt_tokens);
+                ck_assert_int_eq(u.completion_tokens, init.completion_tokens);
+                ck_assert_int_eq(u.total_tokens, init.total_tokens);
+            }
+        }
+    }
+
+    /* another endpoint: checked as the gateway checks it, not translated */
+    {
+        llmgw_xlate_ctx_t x = ctx();
+        llmgw_xlate_in_t in;
+        const char *why = "unset", *out = NULL;
+        apr_size_t len = 0;
+        const char *ok = "{\"input_tokens\":3}";
+
+        memset(&in, 0, sizeof(in));
+        in.ep = LLMGW_EP_COUNT_TOKENS;
+        in.why = &why;
+        ck_assert_int_eq(T->raw_response(T, tp, &x, &in, ok, strlen(ok),
+                                         &out, &len, NULL), -1);
+        ck_assert_ptr_null(why);
+        ck_assert_int_eq(T->raw_response(T, tp, &x, &in, "{}", 2,
+                                         &out, &len, NULL), -1);
+        ck_assert_str_eq(why, llmgw_answer_invalid(LLMGW_PT_ANTHROPIC,
+                                                   LLMGW_EP_COUNT_TOKENS,
+                                                   "{}", 2));
+    }
 }
 END_TEST
 
@@ -1782,6 +1877,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_req_fuzz_shapes);
     tcase_add_test(tc, test_resp_text);
     tcase_add_test(tc, test_resp_repeated_members);
+    tcase_add_test(tc, test_resp_checked);
     tcase_add_test(tc, test_resp_tool_use);
     tcase_add_test(tc, test_resp_usage_cache);
     tcase_add_test(tc, test_resp_stop_reasons);
