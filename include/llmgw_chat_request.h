@@ -59,11 +59,18 @@
 #include "llmgw_translate.h"
 #include "llmgw_buf.h"
 
-/* A text with its length, borrowed from the request text. */
+/* A text with its length, borrowed from the request text. plain: it was
+ * a string of the request without any escape, so it holds no character
+ * JSON escapes (no '"', '\\', control): its JSON form is s itself between
+ * quotes (llmgw_chat_text_json). */
 typedef struct llmgw_text {
     const char *s;
     apr_size_t len;
+    int plain;
 } llmgw_text_t;
+
+/** t as a JSON string into b: copied when plain, else escaped. */
+void llmgw_chat_text_json(llmgw_buf_t *b, const llmgw_text_t *t);
 
 typedef enum {
     LLMGW_PART_TEXT = 1,
@@ -201,8 +208,9 @@ int llmgw_chat_request_read_in(apr_pool_t *p, const llmgw_xlate_in_t *in,
  * reference; "" when there are none). Non-text parts are skipped. */
 json_t *llmgw_chat_msg_text(const llmgw_chat_msg_t *msg, const char *sep);
 
-/** The same written into b: as a JSON string (quoted: escaped, quotes
- * around it) or as the text itself (quoted 0). */
+/** The same written into b: as a JSON string (quoted 1: escaped, quotes
+ * around it), its escaped content without the quotes (quoted 2) or as the
+ * text itself (quoted 0). */
 void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
                                const char *sep, int quoted);
 

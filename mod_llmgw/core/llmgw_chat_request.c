@@ -133,8 +133,10 @@ static void span_text(apr_pool_t *p, const llmgw_jspan_t *v,
     if (!v->escaped) {
         out->s = v->p + 1;
         out->len = v->len - 2;
+        out->plain = 1;
         return;
     }
+    out->plain = 0;
     buf = apr_palloc(p, v->len + 1);
     n = llmgw_json_unescape(v, buf);
     buf[n < 0 ? 0 : n] = '\0';
@@ -243,6 +245,7 @@ static int data_url(rd_t *rd, const llmgw_text_t *t, llmgw_chat_part_t *out)
     }
     out->mime = apr_pstrmemdup(rd->p, meta, (apr_size_t)(semi - meta));
     out->data.s = comma + 1;
+    out->data.plain = t->plain;
     out->data.len = len - (apr_size_t)(comma + 1 - url);
     return 0;
 }
@@ -317,7 +320,7 @@ static int read_part(rd_t *rd, const llmgw_jspan_t *part,
     if (!strcmp(type, "file")) {
         static const char *const file[] = { "file_data" };
         llmgw_jspan_t fd;
-        llmgw_text_t t = { NULL, 0 };
+        llmgw_text_t t = { NULL, 0, 0 };
 
         pick(&v[4], file, &fd, 1);
         out->type = LLMGW_PART_FILE;
@@ -439,7 +442,7 @@ void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
     apr_size_t seplen = strlen(sep), n = 0;
     int i;
 
-    if (quoted) {
+    if (quoted == 1) {
         llmgw_buf_append(b, "\"", 1);
     }
     for (i = 0; i < msg->parts->nelts; i++) {
@@ -456,16 +459,27 @@ void llmgw_chat_msg_text_write(llmgw_buf_t *b, const llmgw_chat_msg_t *msg,
                 llmgw_buf_append(b, sep, seplen);
             }
         }
-        if (quoted) {
+        if (quoted && !pt->text.plain) {
             llmgw_buf_json_escape(b, pt->text.s, pt->text.len);
         }
         else {
             llmgw_buf_append(b, pt->text.s, pt->text.len);
         }
     }
-    if (quoted) {
+    if (quoted == 1) {
         llmgw_buf_append(b, "\"", 1);
     }
+}
+
+void llmgw_chat_text_json(llmgw_buf_t *b, const llmgw_text_t *t)
+{
+    if (!t->plain) {
+        llmgw_buf_json_string(b, t->s, t->len);
+        return;
+    }
+    llmgw_buf_append(b, "\"", 1);
+    llmgw_buf_append(b, t->s, t->len);
+    llmgw_buf_append(b, "\"", 1);
 }
 
 /* ------------------------------------------------------------------ */

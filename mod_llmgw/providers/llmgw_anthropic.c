@@ -201,7 +201,7 @@ typedef struct {
     const llmgw_xlate_ctx_t *x;
     const char *err;
     llmgw_xlate_turns_t turns;  /* the messages */
-    llmgw_buf_t system;      /* the system text (not escaped) */
+    llmgw_buf_t system;      /* the system text (escaped, no quotes) */
     llmgw_buf_t tools;       /* the tools array's members */
     int ntools;
     tc_e tc;
@@ -251,7 +251,7 @@ static int w_content(wr_t *w, const llmgw_chat_msg_t *m)
             if (pt->text.len > 0) {
                 w_block_sep(b);
                 W_LIT(b, "{\"type\":\"text\",\"text\":");
-                llmgw_buf_json_string(b, pt->text.s, pt->text.len);
+                llmgw_chat_text_json(b, &pt->text);
                 W_LIT(b, "}");
             }
             continue;
@@ -268,7 +268,7 @@ static int w_content(wr_t *w, const llmgw_chat_msg_t *m)
                   "\"media_type\":");
             w_str(b, pt->mime);
             W_LIT(b, ",\"data\":");
-            llmgw_buf_json_string(b, pt->data.s, pt->data.len);
+            llmgw_chat_text_json(b, &pt->data);
             W_LIT(b, "}}");
         }
         else if (!strncasecmp(pt->url, "http://", 7)
@@ -329,10 +329,10 @@ static int w_messages(wr_t *w, const llmgw_chat_request_t *r)
              * messages joined with "\n\n" (lengths kept) */
             mark = w->system.len;
             if (mark > 0) {
-                W_LIT(&w->system, "\n\n");
+                W_LIT(&w->system, "\\n\\n");
             }
-            llmgw_chat_msg_text_write(&w->system, m, "\n\n", 0);
-            if (w->system.len == mark + (mark > 0 ? 2 : 0)) {
+            llmgw_chat_msg_text_write(&w->system, m, "\n\n", 2);
+            if (w->system.len == mark + (mark > 0 ? 4 : 0)) {
                 w->system.len = mark;           /* an empty one */
             }
             break;
@@ -552,8 +552,9 @@ static void w_body(wr_t *w, const llmgw_chat_request_t *r, llmgw_buf_t *b)
     W_LIT(b, "\"max_tokens\":");
     w_int(b, w->max);
     if (w->system.len > 0) {
-        W_LIT(b, ",\"system\":");
-        llmgw_buf_json_string(b, w->system.data, w->system.len);
+        W_LIT(b, ",\"system\":\"");
+        llmgw_buf_append(b, w->system.data, w->system.len);
+        W_LIT(b, "\"");
     }
     if (w->ntools) {
         W_LIT(b, ",\"tools\":[");

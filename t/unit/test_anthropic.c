@@ -157,6 +157,38 @@ START_TEST(test_req_system)
 }
 END_TEST
 
+/* Texts written from the request text: a string without escapes copied as
+ * it is, one with escapes escaped again as jansson would; the system texts
+ * joined escaped ("\n\n"), an empty system message left out. */
+START_TEST(test_req_text_escapes)
+{
+    static const char req[] =
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"Plain \xc3\xa9/\"},"
+        "{\"role\":\"system\",\"content\":\"\"},"
+        "{\"role\":\"developer\",\"content\":\"q\\\"\\u00e9\\/\\t\\u0001\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"a\\nb\"},{\"type\":\"text\",\"text\":\"c d\"}]}],"
+        "\"max_tokens\":5}";
+    static const char want[] =
+        "{\"model\":\"claude-test\",\"max_tokens\":5,\"system\":"
+        "\"Plain \xc3\xa9/\\n\\nq\\\"\xc3\xa9/\\t\\u0001\",\"messages\":"
+        "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        "\"a\\nb\"},{\"type\":\"text\",\"text\":\"c d\"}]}]}";
+    llmgw_xlate_ctx_t x = ctx();
+    llmgw_xlate_in_t in;
+    const char *out = NULL, *err = NULL;
+    apr_size_t len = 0;
+
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    in.raw = req;
+    in.len = sizeof(req) - 1;
+    ck_assert_int_eq(T->raw_request(T, tp, &x, &in, &out, &len, &err), 0);
+    ck_assert_msg(len == sizeof(want) - 1 && !memcmp(out, want, len),
+                  "%.*s", (int)len, out);
+}
+END_TEST
+
 START_TEST(test_req_merge)
 {
     json_t *o = xreq_ok(
@@ -1867,6 +1899,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, test_path_headers);
     tcase_add_test(tc, test_req_basic);
     tcase_add_test(tc, test_req_system);
+    tcase_add_test(tc, test_req_text_escapes);
     tcase_add_test(tc, test_req_merge);
     tcase_add_test(tc, test_req_images);
     tcase_add_test(tc, test_req_tools);
