@@ -3,12 +3,19 @@
  * llmgw_gemini_response.c — the Gemini answer reader: a
  * generateContent answer -> chat.completion.
  */
-#include <apr_hash.h>
 #include "llmgw_gemini_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Read with the scanner, written directly                             */
 /* ------------------------------------------------------------------ */
+
+/* The answer is read in its one validating pass (llmgw_json_object_visit)
+ * into fixed per-answer records: the members the reader looks at, as spans
+ * of the answer's text (the candidates, their content's parts and the
+ * parts' function calls, the usage counts, the prompt feedback); the
+ * chat.completion is then written from the records. Where a member is
+ * repeated the last one counts, as in jansson. logprobsResult (rare) is
+ * kept as a span and read from its text when written. */
 
 #define W_LIT LLMGW_BUF_LIT
 
@@ -36,90 +43,14 @@ static int gr_member(void *baton, const char *key, apr_size_t klen, int esc,
     return 0;
 }
 
-/* The answer's containers, read in its one validating pass
- * (llmgw_json_object_visit entering every object and array): each one's
- * members or elements, found by the container's first byte, so that the
- * readers below take them without scanning the text again. */
-typedef struct {
-    const char *key;            /* NULL: an array's element */
-    apr_size_t klen;
-    int esc;
-    llmgw_jspan_t v;
-} gm_item_t;
-
-typedef struct gm_node {
-    const char *start;          /* the container's first byte: the key */
-    apr_array_header_t *items;  /* gm_item_t */
-    struct gm_node *pending;    /* the child entered last, not yet seen */
-    apr_pool_t *p;
-    apr_hash_t *memo;
-} gm_node_t;
-
-static void *gm_enter(void *baton, const char *key, apr_size_t klen,
-                      int esc)
-{
-    gm_node_t *parent = baton, *n = apr_pcalloc(parent->p, sizeof(*n));
-
-    (void)key; (void)klen; (void)esc;
-    n->items = apr_array_make(parent->p, 4, sizeof(gm_item_t));
-    n->p = parent->p;
-    n->memo = parent->memo;
-    parent->pending = n;
-    return n;
-}
-
-static int gm_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    gm_node_t *n = baton;
-    gm_item_t *it = apr_array_push(n->items);
-
-    it->key = key;
-    it->klen = klen;
-    it->esc = esc;
-    it->v = *v;
-    if (n->pending != NULL) {
-        n->pending->start = v->p;
-        apr_hash_set(n->memo, &n->pending->start, sizeof(const char *),
-                     n->pending);
-        n->pending = NULL;
-    }
-    return 0;
-}
-
-static const llmgw_json_visitor_t gm_visitor = {
-    gm_member, gm_enter, gm_enter
-};
-
-/* Calls fn for each member of the object (or element of the array) v:
- * from the pass when memo has it, else from the text. */
-static void gr_each(apr_hash_t *memo, const llmgw_jspan_t *v,
-                    llmgw_json_member_fn fn, void *baton)
-{
-    const gm_node_t *n = memo ? apr_hash_get(memo, &v->p,
-                                             sizeof(const char *)) : NULL;
-    int i;
-
-    if (n == NULL) {
-        llmgw_json_each(v, fn, baton);
-        return;
-    }
-    for (i = 0; i < n->items->nelts; i++) {
-        const gm_item_t *it = &APR_ARRAY_IDX(n->items, i, gm_item_t);
-        if (fn(baton, it->key, it->klen, it->esc, &it->v)) {
-            return;
-        }
-    }
-}
-
 /* The members names of v (when it is an object) into o. */
-static void gr_obj(apr_hash_t *memo, gr_obj_t *o, const char *const *names,
+static void gr_obj(gr_obj_t *o, const char *const *names,
                    const llmgw_jspan_t *v)
 {
     memset(o, 0, sizeof(*o));
     o->names = names;
     if (v && v->type == LLMGW_JV_OBJECT) {
-        gr_each(memo, v, gr_member, o);
+        llmgw_json_each(v, gr_member, o);
     }
 }
 
@@ -187,108 +118,263 @@ static double gr_num(const llmgw_jspan_t *s)
     return strtod(num, NULL);
 }
 
+/* What the visitor is in: the baton of each container it reads. */
+enum { GA_TOP, GA_CANDS, GA_CAND, GA_CONTENT, GA_PARTS, GA_PART, GA_FCALL,
+       GA_USAGE, GA_FEEDBACK };
+
+typedef struct ga ga_t;
 typedef struct {
+    int kind;
+    int i;                      /* the candidate or part it belongs to */
+    ga_t *a;
+} ga_bat_t;
+
+/* One part of a candidate's content (an object element of its parts);
+ * a span with p NULL is absent. */
+typedef struct {
+    ga_bat_t b;                 /* GA_PART */
+    ga_bat_t fb;                /* GA_FCALL: its functionCall */
+    llmgw_jspan_t text, sig, name, args;
+    int thought;                /* "thought": true */
+    int call;                   /* functionCall is an object */
+} ga_part_t;
+
+/* One element of the candidates (an object or not). */
+typedef struct {
+    ga_bat_t b;                 /* GA_CAND */
+    ga_bat_t content_b;         /* GA_CONTENT */
+    ga_bat_t parts_b;           /* GA_PARTS */
+    llmgw_jspan_t index, finish, logprobs;
+    int parts_first, nparts;    /* its parts in the answer's parts */
+} ga_cand_t;
+
+struct ga {
     apr_pool_t *p;
-    apr_hash_t *memo;           /* the containers of the answer's pass */
-    const llmgw_xlate_ctx_t *x;
-    llmgw_buf_t *out;
-    int nchoices;
-    size_t pos;
-    int bad;
-} gr_t;
+    apr_array_header_t *cands;  /* ga_cand_t */
+    apr_array_header_t *parts;  /* ga_part_t */
+    ga_bat_t top_b, cands_b, usage_b, feedback_b;
+    int has_cands, cands_array, has_feedback, blocked, has_usage,
+        usage_object;
+    llmgw_jspan_t usage[GEM_USAGE_N];
+};
 
-/* ---- one candidate's parts */
+#define GA_KEY_IS(key, klen, esc, lit) \
+    ((esc) ? llmgw_json_key_is((key), (klen), 1, (lit)) \
+           : ((klen) == sizeof(lit) - 1 && !memcmp((key), (lit), (klen))))
 
-static const char *const part_names[] = { "text", "thought", "functionCall",
-                                          "thoughtSignature", NULL };
-enum { P_TEXT, P_THOUGHT, P_CALL, P_SIG };
-
-typedef struct {
-    gr_t *r;
-    int idx;
-    llmgw_buf_t text, thoughts, calls;  /* escaped; the calls array */
-    int has_text, has_thoughts, ncalls;
-} gr_cand_t;
-
-static int gr_part(void *baton, const char *key, apr_size_t klen, int esc,
-                   const llmgw_jspan_t *v)
+static ga_bat_t *ga_bat(ga_bat_t *b, int kind, int i, ga_t *a)
 {
-    gr_cand_t *c = baton;
-    const llmgw_jspan_t *t, *fc;
-    gr_obj_t o;
-    int thought;
+    b->kind = kind;
+    b->i = i;
+    b->a = a;
+    return b;
+}
 
-    (void)key; (void)klen; (void)esc;
-    gr_obj(c->r->memo, &o, part_names, v);
-    t = gr_get(&o, P_TEXT, LLMGW_JV_STRING);
-    thought = o.has[P_THOUGHT] && o.v[P_THOUGHT].type == LLMGW_JV_TRUE;
-    if (t && !thought && t->len > 2) {
-        llmgw_buf_append(&c->text, t->p + 1, t->len - 2);
-        c->has_text = 1;
-    }
-    else if (t && thought && t->len > 2) {
-        /* the tree path joined C strings: a text is cut at a NUL */
-        const char *s = t->escaped ? gr_pstr(c->r->p, t) : NULL;
-        if (!t->escaped) {
-            llmgw_buf_append(&c->thoughts, t->p + 1, t->len - 2);
-            c->has_thoughts = 1;
-        }
-        else if (s && *s) {
-            llmgw_buf_json_escape(&c->thoughts, s, strlen(s));
-            c->has_thoughts = 1;
-        }
-    }
-    if ((fc = gr_get(&o, P_CALL, LLMGW_JV_OBJECT)) != NULL) {
-        static const char *const fc_names[] = { "name", "args", NULL };
-        gr_obj_t f;
-        const llmgw_jspan_t *name, *args = NULL;
-        const char *id = gem_ctx_id(c->r->x);
-        char *argstr = NULL;
+static ga_cand_t *ga_cand(ga_t *a, int i)
+{
+    return &APR_ARRAY_IDX(a->cands, i, ga_cand_t);
+}
 
-        gr_obj(c->r->memo, &f, fc_names, fc);
-        name = gr_get(&f, 0, LLMGW_JV_STRING);
-        if (f.has[1] && (f.v[1].type == LLMGW_JV_OBJECT
-                         || f.v[1].type == LLMGW_JV_ARRAY)) {
-            args = &f.v[1];
+static ga_part_t *ga_part(ga_t *a, int i)
+{
+    return &APR_ARRAY_IDX(a->parts, i, ga_part_t);
+}
+
+static ga_cand_t *ga_push_cand(ga_t *a)
+{
+    int i = a->cands->nelts;
+    ga_cand_t *c = apr_array_push(a->cands);
+
+    memset(c, 0, sizeof(*c));
+    ga_bat(&c->b, GA_CAND, i, a);
+    ga_bat(&c->content_b, GA_CONTENT, i, a);
+    ga_bat(&c->parts_b, GA_PARTS, i, a);
+    c->parts_first = a->parts->nelts;
+    return c;
+}
+
+static void *ga_enter(void *baton, const char *key, apr_size_t klen,
+                      int esc)
+{
+    ga_bat_t *b = baton;
+    ga_t *a = b->a;
+
+    switch (b->kind) {
+    case GA_TOP:
+        if (GA_KEY_IS(key, klen, esc, "usageMetadata")) {
+            memset(a->usage, 0, sizeof(a->usage));
+            return &a->usage_b;
         }
-        if (args) {
-            json_t *j = llmgw_json_loadb(args->p, args->len, JSON_ALLOW_NUL,
-                                         NULL);
-            argstr = j ? llmgw_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
-                       : NULL;
-            json_decref(j);
+        if (GA_KEY_IS(key, klen, esc, "promptFeedback")) {
+            a->blocked = 0;
+            return &a->feedback_b;
         }
-        if (c->ncalls) {
-            W_LIT(&c->calls, ",");
+        break;
+    case GA_CANDS:
+        return &ga_push_cand(a)->b;
+    case GA_CAND:
+        if (GA_KEY_IS(key, klen, esc, "content")) {
+            ga_cand_t *c = ga_cand(a, b->i);
+            c->nparts = 0;
+            return &c->content_b;
         }
-        if (!strncmp(id, "chatcmpl-", 9)) {
-            id += 9;
+        break;
+    case GA_PARTS: {
+        int i = a->parts->nelts;
+        ga_part_t *pt = apr_array_push(a->parts);
+        memset(pt, 0, sizeof(*pt));
+        ga_bat(&pt->b, GA_PART, i, a);
+        ga_bat(&pt->fb, GA_FCALL, i, a);
+        ga_cand(a, b->i)->nparts++;
+        return &pt->b;
+    }
+    case GA_PART:
+        if (GA_KEY_IS(key, klen, esc, "functionCall")) {
+            ga_part_t *pt = ga_part(a, b->i);
+            memset(&pt->name, 0, sizeof(pt->name));
+            memset(&pt->args, 0, sizeof(pt->args));
+            return &pt->fb;
         }
-        W_LIT(&c->calls, "{\"id\":");
-        llmgw_buf_json_cstr(&c->calls, apr_psprintf(c->r->p, "call_%s_%d_%d",
-                                                    id, c->idx, c->ncalls));
-        W_LIT(&c->calls, ",\"type\":\"function\",\"function\":{\"name\":");
-        if (name) {
-            llmgw_buf_append(&c->calls, name->p, name->len);
+        break;
+    default:
+        break;
+    }
+    return NULL;                /* only validated */
+}
+
+static void *ga_enter_array(void *baton, const char *key, apr_size_t klen,
+                            int esc)
+{
+    ga_bat_t *b = baton;
+    ga_t *a = b->a;
+
+    if (b->kind == GA_TOP && GA_KEY_IS(key, klen, esc, "candidates")) {
+        a->cands->nelts = 0;
+        return &a->cands_b;
+    }
+    if (b->kind == GA_CONTENT && GA_KEY_IS(key, klen, esc, "parts")) {
+        ga_cand_t *c = ga_cand(a, b->i);
+        c->parts_first = a->parts->nelts;
+        c->nparts = 0;
+        return &c->parts_b;
+    }
+    return NULL;
+}
+
+static int ga_member(void *baton, const char *key, apr_size_t klen, int esc,
+                     const llmgw_jspan_t *v)
+{
+    ga_bat_t *b = baton;
+    ga_t *a = b->a;
+    int i;
+
+    switch (b->kind) {
+    case GA_TOP:
+        if (GA_KEY_IS(key, klen, esc, "candidates")) {
+            a->has_cands = 1;
+            a->cands_array = v->type == LLMGW_JV_ARRAY;
         }
-        else {
-            W_LIT(&c->calls, "\"\"");
+        else if (GA_KEY_IS(key, klen, esc, "usageMetadata")) {
+            a->has_usage = 1;
+            a->usage_object = v->type == LLMGW_JV_OBJECT;
         }
-        W_LIT(&c->calls, ",\"arguments\":");
-        llmgw_buf_json_cstr(&c->calls, argstr ? argstr : "{}");
-        free(argstr);
-        W_LIT(&c->calls, "}");
-        if (o.has[P_SIG] && o.v[P_SIG].type == LLMGW_JV_STRING) {
-            W_LIT(&c->calls, ",\"extra_content\":{\"google\":"
-                  "{\"thought_signature\":");
-            llmgw_buf_append(&c->calls, o.v[P_SIG].p, o.v[P_SIG].len);
-            W_LIT(&c->calls, "}}");
+        else if (GA_KEY_IS(key, klen, esc, "promptFeedback")) {
+            a->has_feedback = 1;
+            if (v->type != LLMGW_JV_OBJECT) {
+                a->blocked = 0;
+            }
         }
-        W_LIT(&c->calls, "}");
-        c->ncalls++;
+        break;
+    case GA_CANDS:
+        if (v->type != LLMGW_JV_OBJECT) {
+            ga_push_cand(a);    /* not an object: a choice all the same */
+        }
+        break;
+    case GA_CAND: {
+        ga_cand_t *c = ga_cand(a, b->i);
+        if (GA_KEY_IS(key, klen, esc, "index")) {
+            c->index = *v;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "finishReason")) {
+            c->finish = *v;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "logprobsResult")) {
+            c->logprobs = *v;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "content")
+                 && v->type != LLMGW_JV_OBJECT) {
+            c->nparts = 0;
+        }
+        break;
+    }
+    case GA_CONTENT:
+        if (GA_KEY_IS(key, klen, esc, "parts") && v->type != LLMGW_JV_ARRAY) {
+            ga_cand(a, b->i)->nparts = 0;
+        }
+        break;
+    case GA_PART: {
+        ga_part_t *pt = ga_part(a, b->i);
+        if (GA_KEY_IS(key, klen, esc, "text")) {
+            pt->text = *v;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "thought")) {
+            pt->thought = v->type == LLMGW_JV_TRUE;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "functionCall")) {
+            pt->call = v->type == LLMGW_JV_OBJECT;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "thoughtSignature")) {
+            pt->sig = *v;
+        }
+        break;
+    }
+    case GA_FCALL: {
+        ga_part_t *pt = ga_part(a, b->i);
+        if (GA_KEY_IS(key, klen, esc, "name")) {
+            pt->name = *v;
+        }
+        else if (GA_KEY_IS(key, klen, esc, "args")) {
+            pt->args = *v;
+        }
+        break;
+    }
+    case GA_USAGE:
+        for (i = 0; i < GEM_USAGE_N; i++) {
+            if (llmgw_json_key_is(key, klen, esc, gem_usage_names[i])) {
+                a->usage[i] = *v;
+                break;
+            }
+        }
+        break;
+    case GA_FEEDBACK:
+        if (GA_KEY_IS(key, klen, esc, "blockReason")) {
+            a->blocked = v->type == LLMGW_JV_STRING;
+        }
+        break;
+    default:
+        break;
     }
     return 0;
 }
+
+static const llmgw_json_visitor_t ga_visitor = {
+    ga_member, ga_enter, ga_enter_array
+};
+
+/* A present span of that type, or NULL. */
+static const llmgw_jspan_t *ga_get(const llmgw_jspan_t *v,
+                                   llmgw_jv_type_e type)
+{
+    return v->p != NULL && v->type == type ? v : NULL;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const llmgw_xlate_ctx_t *x;
+    llmgw_buf_t *out;
+    int nchoices;
+    int bad;
+} gr_t;
 
 /* ---- logprobsResult */
 
@@ -326,7 +412,7 @@ static int gr_alt(void *baton, const char *key, apr_size_t klen, int esc,
     if (l->i++) {
         W_LIT(l->b, ",");
     }
-    gr_obj(l->r->memo, &o, lp_names, v);
+    gr_obj(&o, lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, "}");
     return 0;
@@ -360,25 +446,25 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
     if (l->i) {
         W_LIT(l->b, ",");
     }
-    gr_obj(l->r->memo, &o, lp_names, v);
+    gr_obj(&o, lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, ",\"top_logprobs\":[");
     memset(&nth, 0, sizeof(nth));
     nth.n = l->i;
     if (l->top) {
-        gr_each(l->r->memo, l->top, gr_nth_el, &nth);
+        llmgw_json_each(l->top, gr_nth_el, &nth);
     }
     if (nth.found) {
         static const char *const c_names[] = { "candidates", NULL };
         gr_obj_t t;
         const llmgw_jspan_t *cands;
-        gr_obj(l->r->memo, &t, c_names, &nth.v);
+        gr_obj(&t, c_names, &nth.v);
         if ((cands = gr_get(&t, 0, LLMGW_JV_ARRAY)) != NULL) {
             alts.r = l->r;
             alts.b = l->b;
             alts.top = NULL;
             alts.i = 0;
-            gr_each(l->r->memo, cands, gr_alt, &alts);
+            llmgw_json_each(cands, gr_alt, &alts);
         }
     }
     W_LIT(l->b, "]}");
@@ -395,7 +481,7 @@ static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
     gr_obj_t o;
     gr_lp_t l;
 
-    gr_obj(r->memo, &o, names, lr);
+    gr_obj(&o, names, lr);
     if ((chosen = gr_get(&o, 0, LLMGW_JV_ARRAY)) == NULL) {
         W_LIT(r->out, "null");
         return;
@@ -405,34 +491,106 @@ static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
     l.b = r->out;
     l.top = gr_get(&o, 1, LLMGW_JV_ARRAY);
     W_LIT(r->out, "{\"content\":[");
-    gr_each(r->memo, chosen, gr_chosen, &l);
+    llmgw_json_each(chosen, gr_chosen, &l);
     W_LIT(r->out, "],\"refusal\":null}");
 }
 
 /* ---- candidates */
 
-static const char *const cand_names[] = { "index", "content",
-                                          "logprobsResult", "finishReason",
-                                          NULL };
-enum { C_INDEX, C_CONTENT, C_LOGPROBS, C_FINISH };
-
-static int gr_candidate(void *baton, const char *key, apr_size_t klen,
-                        int esc, const llmgw_jspan_t *v)
+/* A part's text when it is a thought's, as the tree path joined C
+ * strings (cut at a NUL): written escaped into b; 0 when it adds
+ * nothing. */
+static int gr_thought(gr_t *r, llmgw_buf_t *b, const llmgw_jspan_t *t)
 {
-    static const char *const content_names[] = { "parts", NULL };
-    gr_t *r = baton;
-    gr_obj_t o, content;
-    gr_cand_t c;
-    const llmgw_jspan_t *parts;
-    apr_int64_t idx = -1;
-    size_t pos = r->pos++;
-    llmgw_buf_t *b = r->out;
+    const char *s;
 
-    (void)key; (void)klen; (void)esc;
-    gr_obj(r->memo, &o, cand_names, v);
+    if (!t->escaped) {
+        llmgw_buf_append(b, t->p + 1, t->len - 2);
+        return 1;
+    }
+    s = gr_pstr(r->p, t);
+    if (s && *s) {
+        llmgw_buf_json_escape(b, s, strlen(s));
+        return 1;
+    }
+    return 0;
+}
+
+/* A part's functionCall -> a tool call (the ncall-th of choice idx). */
+static void gr_call(gr_t *r, llmgw_buf_t *b, const ga_part_t *pt, int idx,
+                    int ncall)
+{
+    const llmgw_jspan_t *name = ga_get(&pt->name, LLMGW_JV_STRING);
+    const llmgw_jspan_t *args = NULL;
+    const char *id = gem_ctx_id(r->x);
+    char *argstr = NULL;
+
+    if (pt->args.p && (pt->args.type == LLMGW_JV_OBJECT
+                       || pt->args.type == LLMGW_JV_ARRAY)) {
+        args = &pt->args;
+    }
+    if (args) {
+        json_t *j = llmgw_json_loadb(args->p, args->len, JSON_ALLOW_NUL,
+                                     NULL);
+        argstr = j ? llmgw_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)
+                   : NULL;
+        json_decref(j);
+    }
+    if (ncall) {
+        W_LIT(b, ",");
+    }
+    if (!strncmp(id, "chatcmpl-", 9)) {
+        id += 9;
+    }
+    W_LIT(b, "{\"id\":");
+    llmgw_buf_json_cstr(b, apr_psprintf(r->p, "call_%s_%d_%d", id, idx,
+                                        ncall));
+    W_LIT(b, ",\"type\":\"function\",\"function\":{\"name\":");
+    if (name) {
+        llmgw_buf_append(b, name->p, name->len);
+    }
+    else {
+        W_LIT(b, "\"\"");
+    }
+    W_LIT(b, ",\"arguments\":");
+    llmgw_buf_json_cstr(b, argstr ? argstr : "{}");
+    free(argstr);
+    W_LIT(b, "}");
+    if (ga_get(&pt->sig, LLMGW_JV_STRING)) {
+        W_LIT(b, ",\"extra_content\":{\"google\":{\"thought_signature\":");
+        llmgw_buf_append(b, pt->sig.p, pt->sig.len);
+        W_LIT(b, "}}");
+    }
+    W_LIT(b, "}");
+}
+
+/* A finishReason span mapped (gem_map_finish of its C string). */
+static const char *gr_finish(gr_t *r, const llmgw_jspan_t *f)
+{
+    char small[40];
+
+    if (f == NULL) {
+        return NULL;
+    }
+    if (!f->escaped && f->len - 2 < sizeof(small)) {
+        memcpy(small, f->p + 1, f->len - 2);
+        small[f->len - 2] = '\0';
+        return gem_map_finish(small);
+    }
+    return gem_map_finish(gr_pstr(r->p, f));
+}
+
+/* One candidate -> a choice; 1 when the answer is refused. */
+static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
+                        size_t pos)
+{
+    llmgw_buf_t *b = r->out;
+    apr_int64_t idx = -1;
+    int i, ncalls = 0, n;
+
     /* the choice index: its `index`, else its position; beyond
      * GEMINI_MAX_CHOICES it is skipped */
-    switch (gr_int(gr_get(&o, C_INDEX, LLMGW_JV_NUMBER), &idx)) {
+    switch (gr_int(ga_get(&cd->index, LLMGW_JV_NUMBER), &idx)) {
     case -1:
         r->bad = 1;
         return 1;
@@ -447,16 +605,8 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
     if (idx < 0) {
         return 0;
     }
-    memset(&c, 0, sizeof(c));
-    c.r = r;
-    c.idx = (int)idx;
-    llmgw_buf_init(&c.text, r->p, v->len);
-    llmgw_buf_init(&c.thoughts, r->p, 0);
-    llmgw_buf_init(&c.calls, r->p, 0);
-    gr_obj(r->memo, &content, content_names, o.has[C_CONTENT] ? &o.v[C_CONTENT]
-                                                     : NULL);
-    if ((parts = gr_get(&content, 0, LLMGW_JV_ARRAY)) != NULL) {
-        gr_each(r->memo, parts, gr_part, &c);
+    for (i = 0; i < cd->nparts; i++) {
+        ncalls += ga_part(a, cd->parts_first + i)->call;
     }
     if (r->nchoices++) {
         W_LIT(b, ",");
@@ -464,34 +614,61 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
     W_LIT(b, "{\"index\":");
     llmgw_buf_int(b, idx);
     W_LIT(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
-    if (c.has_text) {
-        W_LIT(b, "\"");
-        llmgw_buf_append(b, c.text.data, c.text.len);
+    /* the texts that are not thoughts, joined */
+    for (i = n = 0; i < cd->nparts; i++) {
+        const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+        const llmgw_jspan_t *t = ga_get(&pt->text, LLMGW_JV_STRING);
+        if (t && !pt->thought && t->len > 2) {
+            if (!n++) {
+                W_LIT(b, "\"");
+            }
+            llmgw_buf_append(b, t->p + 1, t->len - 2);
+        }
+    }
+    if (n) {
         W_LIT(b, "\"");
     }
-    else if (c.ncalls) {
+    else if (ncalls) {
         W_LIT(b, "null");
     }
     else {
         W_LIT(b, "\"\"");
     }
     W_LIT(b, ",\"refusal\":null");
-    if (c.has_thoughts) {
-        W_LIT(b, ",\"reasoning_content\":\"");
-        llmgw_buf_append(b, c.thoughts.data, c.thoughts.len);
+    for (i = n = 0; i < cd->nparts; i++) {
+        const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+        const llmgw_jspan_t *t = ga_get(&pt->text, LLMGW_JV_STRING);
+        if (t && pt->thought && t->len > 2) {
+            apr_size_t at = b->len;
+            if (!n) {
+                W_LIT(b, ",\"reasoning_content\":\"");
+            }
+            if (gr_thought(r, b, t)) {
+                n++;
+            }
+            else {
+                b->len = at;
+            }
+        }
+    }
+    if (n) {
         W_LIT(b, "\"");
     }
-    if (c.ncalls) {
+    if (ncalls) {
         W_LIT(b, ",\"tool_calls\":[");
-        llmgw_buf_append(b, c.calls.data, c.calls.len);
+        for (i = n = 0; i < cd->nparts; i++) {
+            const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+            if (pt->call) {
+                gr_call(r, b, pt, (int)idx, n++);
+            }
+        }
         W_LIT(b, "]");
     }
     W_LIT(b, "},\"logprobs\":");
-    gr_logprobs(r, o.has[C_LOGPROBS] ? &o.v[C_LOGPROBS] : NULL);
+    gr_logprobs(r, cd->logprobs.p ? &cd->logprobs : NULL);
     W_LIT(b, ",\"finish_reason\":");
     llmgw_buf_json_cstr(b, llmgw_finish_reason(
-        gem_map_finish(gr_pstr(r->p, gr_get(&o, C_FINISH, LLMGW_JV_STRING))),
-        c.ncalls > 0));
+        gr_finish(r, ga_get(&cd->finish, LLMGW_JV_STRING)), ncalls > 0));
     W_LIT(b, "}");
     return 0;
 }
@@ -500,26 +677,24 @@ static int gr_candidate(void *baton, const char *key, apr_size_t klen,
 
 
 /* -1 when absent or not a non-negative integer (gem_jcount) */
-static apr_int64_t gr_count(gr_t *r, const gr_obj_t *o, int i)
+static apr_int64_t gr_count(gr_t *r, const llmgw_jspan_t *s)
 {
     apr_int64_t v = -1;
-    int rv = gr_int(gr_get(o, i, LLMGW_JV_NUMBER), &v);
+    int rv = gr_int(ga_get(s, LLMGW_JV_NUMBER), &v);
     if (rv < 0) {
         r->bad = 1;
     }
     return rv == 1 && v >= 0 ? v : -1;
 }
 
-static void gr_usage(gr_t *r, const llmgw_jspan_t *m, llmgw_usage_t *u)
+static void gr_usage(gr_t *r, const ga_t *a, llmgw_usage_t *u)
 {
     apr_int64_t n[GEM_USAGE_N], prompt, cand, thoughts, total, cached;
     llmgw_buf_t *b = r->out;
-    gr_obj_t o;
     int i;
 
-    gr_obj(r->memo, &o, gem_usage_names, m);
     for (i = 0; i < GEM_USAGE_N; i++) {
-        n[i] = gr_count(r, &o, i);
+        n[i] = gr_count(r, &a->usage[i]);
     }
     thoughts = n[GEM_USAGE_THOUGHTS];
     gem_usage_sum(n, u);
@@ -546,41 +721,34 @@ static void gr_usage(gr_t *r, const llmgw_jspan_t *m, llmgw_usage_t *u)
     W_LIT(b, "}");
 }
 
-static const char *const top_names[] = { "candidates", "promptFeedback",
-                                         "usageMetadata", NULL };
-enum { T_CANDS, T_FEEDBACK, T_USAGE };
-
 /* A generateContent answer -> chat.completion into out; fills usage. -1
  * when it is not a GenerateContentResponse. */
 static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                               const char *body, apr_size_t len,
                               llmgw_buf_t *out, llmgw_usage_t *usage)
 {
-    gr_obj_t top;
     llmgw_jspan_t span;
-    gm_node_t root;
+    ga_t a;
     gr_t r;
     int i;
 
-    memset(&root, 0, sizeof(root));
-    root.p = p;
-    root.memo = apr_hash_make(p);
-    root.items = apr_array_make(p, 4, sizeof(gm_item_t));
-    memset(&top, 0, sizeof(top));
-    top.names = top_names;
-    if (llmgw_json_object_visit(body, len, &span, &gm_visitor, &root) != 1) {
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    a.cands = apr_array_make(p, 2, sizeof(ga_cand_t));
+    a.parts = apr_array_make(p, 4, sizeof(ga_part_t));
+    ga_bat(&a.top_b, GA_TOP, 0, &a);
+    ga_bat(&a.cands_b, GA_CANDS, 0, &a);
+    ga_bat(&a.usage_b, GA_USAGE, 0, &a);
+    ga_bat(&a.feedback_b, GA_FEEDBACK, 0, &a);
+    if (llmgw_json_object_visit(body, len, &span, &ga_visitor, &a.top_b)
+        != 1) {
         return -1;
     }
-    for (i = 0; i < root.items->nelts; i++) {
-        const gm_item_t *it = &APR_ARRAY_IDX(root.items, i, gm_item_t);
-        gr_member(&top, it->key, it->klen, it->esc, &it->v);
-    }
-    if (!(top.has[T_CANDS] || top.has[T_FEEDBACK] || top.has[T_USAGE])) {
+    if (!(a.has_cands || a.has_feedback || a.has_usage)) {
         return -1;
     }
     memset(&r, 0, sizeof(r));
     r.p = p;
-    r.memo = root.memo;
     r.x = x;
     r.out = out;
     llmgw_buf_init(out, p, len + 256);
@@ -591,22 +759,22 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     W_LIT(out, ",\"model\":");
     llmgw_buf_json_cstr(out, gem_ctx_model(x));
     W_LIT(out, ",\"choices\":[");
-    if (top.has[T_CANDS] && top.v[T_CANDS].type == LLMGW_JV_ARRAY) {
-        gr_each(r.memo, &top.v[T_CANDS], gr_candidate, &r);
+    if (a.cands_array) {
+        for (i = 0; i < a.cands->nelts; i++) {
+            if (gr_candidate(&r, &a, ga_cand(&a, i), (size_t)i)) {
+                break;
+            }
+        }
     }
     if (r.bad) {
         return -1;
     }
     if (r.nchoices == 0) {
         /* No candidate: a blocked prompt, or nothing generated. */
-        static const char *const fb_names[] = { "blockReason", NULL };
-        gr_obj_t fb;
-        gr_obj(r.memo, &fb, fb_names, top.has[T_FEEDBACK] ? &top.v[T_FEEDBACK]
-                                                  : NULL);
         W_LIT(out, "{\"index\":0,\"message\":{\"role\":\"assistant\","
               "\"content\":\"\",\"refusal\":null},\"logprobs\":null,"
               "\"finish_reason\":");
-        if (gr_get(&fb, 0, LLMGW_JV_STRING)) {
+        if (a.has_feedback && a.blocked) {
             W_LIT(out, "\"content_filter\"}");
         }
         else {
@@ -614,8 +782,8 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
         }
     }
     W_LIT(out, "]");
-    if (top.has[T_USAGE] && top.v[T_USAGE].type == LLMGW_JV_OBJECT) {
-        gr_usage(&r, &top.v[T_USAGE], usage);
+    if (a.usage_object) {
+        gr_usage(&r, &a, usage);
         if (r.bad) {
             return -1;
         }
