@@ -38,10 +38,15 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
  * object (llmgw_json_object_each/_visit did not return 1): its reason.
  * llmgw_answer_anthropic: an Anthropic message's, from the last unescaped
  * top-level "type" and "content" members (NULL: none): NULL when type is
- * the string "message" and content an array, else the reason. */
+ * the string "message" and content an array, else the reason.
+ * llmgw_answer_gemini: a GenerateContentResponse's, from the last
+ * unescaped top-level "candidates" and "promptFeedback" (NULL: none): NULL
+ * when candidates is an array or promptFeedback an object. */
 const char *llmgw_answer_unread(const char *body, apr_size_t len);
 const char *llmgw_answer_anthropic(const llmgw_jspan_t *type,
                                    const llmgw_jspan_t *content);
+const char *llmgw_answer_gemini(const llmgw_jspan_t *candidates,
+                                const llmgw_jspan_t *feedback);
 
 /* 1 when an OpenAI-format chat.completion.chunk (an SSE data payload) has a
  * choice whose finish_reason is a string: the stream's terminal event.

@@ -64,7 +64,8 @@ typedef struct llmgw_xlate_in {
      * text again. */
     const struct llmgw_answer_usage *answer;
     /* For raw_response, set by the gateway only for a translator that
-     * checks the answer in its own reading pass (Anthropic): *why is then
+     * checks the answer in its own reading pass (Anthropic, and Gemini's
+     * generateContent answers): *why is then
      * NULL for an answer llmgw_answer_invalid (llmgw_answer.h) takes, else
      * its reason, and raw_response returns -1 without touching usage. The
      * gateway then calls neither llmgw_answer_invalid nor raw_response

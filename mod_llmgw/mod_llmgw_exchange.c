@@ -698,7 +698,9 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
         return llmgw_answer_check(ex->provider->type, ex->in.ep,
                                   ex->body.data, ex->body.len, &ex->answer);
     }
-    if (!ex->relay && ex->xl == &llmgw_anthropic_translator) {
+    if (!ex->relay && (ex->xl == &llmgw_anthropic_translator
+                       || (ex->xl == &llmgw_gemini_translator
+                           && ex->in.ep == LLMGW_EP_CHAT))) {
         /* checked in the translator's reading pass, translated there */
         const char *why = NULL;
         ex->in.why = &why;

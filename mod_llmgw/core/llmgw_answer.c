@@ -111,6 +111,17 @@ const char *llmgw_answer_anthropic(const llmgw_jspan_t *type,
            "(type \"message\" and a content array)";
 }
 
+const char *llmgw_answer_gemini(const llmgw_jspan_t *candidates,
+                                const llmgw_jspan_t *feedback)
+{
+    if ((candidates && candidates->type == LLMGW_JV_ARRAY)
+        || (feedback && feedback->type == LLMGW_JV_OBJECT)) {
+        return NULL;
+    }
+    return "the provider's answer is not a GenerateContentResponse "
+           "(no candidates)";
+}
+
 const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                  const char *body, apr_size_t len)
 {
@@ -175,13 +186,9 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                           m.has_content ? &m.content
                                                         : NULL);
         case LLMGW_PT_GEMINI:
-            if (is(&m.candidates, m.has_candidates, LLMGW_JV_ARRAY)
-                || is(&m.prompt_feedback, m.has_prompt_feedback,
-                      LLMGW_JV_OBJECT)) {
-                return NULL;
-            }
-            return "the provider's answer is not a GenerateContentResponse "
-                   "(no candidates)";
+            return llmgw_answer_gemini(
+                m.has_candidates ? &m.candidates : NULL,
+                m.has_prompt_feedback ? &m.prompt_feedback : NULL);
         default:
             if (is(&m.choices, m.has_choices, LLMGW_JV_ARRAY)) {
                 return NULL;

@@ -3,6 +3,7 @@
  * llmgw_gemini_response.c — the Gemini answer reader: a
  * generateContent answer -> chat.completion.
  */
+#include "llmgw_answer.h"
 #include "llmgw_gemini_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -156,6 +157,10 @@ struct ga {
     int has_cands, cands_array, has_feedback, blocked, has_usage,
         usage_object;
     llmgw_jspan_t usage[GEM_USAGE_N];
+    /* the gateway's answer check reads keys as written (an escaped
+     * spelling is another member): the last such candidates and
+     * promptFeedback, for its verdict (llmgw_answer_gemini) */
+    llmgw_jspan_t chk_cands, chk_feedback;
 };
 
 #define GA_KEY_IS(key, klen, esc, lit) \
@@ -270,6 +275,12 @@ static int ga_member(void *baton, const char *key, apr_size_t klen, int esc,
 
     switch (b->kind) {
     case GA_TOP:
+        if (!esc && GA_KEY_IS(key, klen, 0, "candidates")) {
+            a->chk_cands = *v;
+        }
+        else if (!esc && GA_KEY_IS(key, klen, 0, "promptFeedback")) {
+            a->chk_feedback = *v;
+        }
         if (GA_KEY_IS(key, klen, esc, "candidates")) {
             a->has_cands = 1;
             a->cands_array = v->type == LLMGW_JV_ARRAY;
@@ -722,10 +733,12 @@ static void gr_usage(gr_t *r, const ga_t *a, llmgw_usage_t *u)
 }
 
 /* A generateContent answer -> chat.completion into out; fills usage. -1
- * when it is not a GenerateContentResponse. */
+ * when it is not a GenerateContentResponse. why set: the gateway's check
+ * of the answer made in this pass (llmgw_xlate_in_t.why). */
 static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                               const char *body, apr_size_t len,
-                              llmgw_buf_t *out, llmgw_usage_t *usage)
+                              llmgw_buf_t *out, llmgw_usage_t *usage,
+                              const char **why)
 {
     llmgw_jspan_t span;
     ga_t a;
@@ -742,6 +755,15 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     ga_bat(&a.feedback_b, GA_FEEDBACK, 0, &a);
     if (llmgw_json_object_visit(body, len, &span, &ga_visitor, &a.top_b)
         != 1) {
+        if (why) {
+            *why = llmgw_answer_unread(body, len);
+        }
+        return -1;
+    }
+    if (why && (*why = llmgw_answer_gemini(a.chk_cands.p ? &a.chk_cands
+                                                        : NULL,
+                                           a.chk_feedback.p ? &a.chk_feedback
+                                                            : NULL))) {
         return -1;
     }
     if (!(a.has_cands || a.has_feedback || a.has_usage)) {
@@ -803,7 +825,7 @@ int gem_raw_response(const llmgw_translator_t *self, apr_pool_t *p,
         return llmgw_xlate_response_from_tree(self, p, x, in, body, len, out,
                                               out_len, usage);
     }
-    if (gem_write_response(p, x, body, len, &b, usage)) {
+    if (gem_write_response(p, x, body, len, &b, usage, in->why)) {
         return -1;
     }
     *out = b.data;
