@@ -11,7 +11,6 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "llmgw_test.h"
-#include "llmgw_answer.h"
 #include "llmgw_translate.h"
 #include "llmgw_envelope.h"
 #include "llmgw_buf.h"
@@ -476,39 +475,7 @@ START_TEST(resp_checked)
     apr_size_t i;
 
     for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        const char *body = bodies[i];
-        apr_size_t blen = strlen(body);
-        const char *want = llmgw_answer_invalid(LLMGW_PT_GEMINI,
-                                                LLMGW_EP_CHAT, body, blen);
-        llmgw_xlate_in_t in;
-        llmgw_usage_t u = LLMGW_USAGE_INIT, u2 = LLMGW_USAGE_INIT;
-        llmgw_usage_t init = LLMGW_USAGE_INIT;
-        const char *why = "unset", *out = NULL, *out2 = NULL;
-        apr_size_t len = 0, len2 = 0;
-        int rv, rv2;
-
-        memset(&in, 0, sizeof(in));
-        in.ep = LLMGW_EP_CHAT;
-        rv2 = T->raw_response(T, tp, &X, &in, body, blen, &out2, &len2, &u2);
-        in.why = &why;
-        rv = T->raw_response(T, tp, &X, &in, body, blen, &out, &len, &u);
-        if (want == NULL) {
-            ck_assert_msg(why == NULL, "%s: refused: %s", body, why);
-            ck_assert_int_eq(rv, rv2);
-            if (!rv) {
-                ck_assert_int_eq(len, len2);
-                ck_assert(!memcmp(out, out2, len));
-                ck_assert_int_eq(u.prompt_tokens, u2.prompt_tokens);
-                ck_assert_int_eq(u.completion_tokens, u2.completion_tokens);
-            }
-        }
-        else {
-            ck_assert_msg(why != NULL && !strcmp(why, want),
-                          "%s: %s, not %s", body, why ? why : "taken", want);
-            ck_assert_int_eq(rv, -1);
-            ck_assert_int_eq(u.prompt_tokens, init.prompt_tokens);
-            ck_assert_int_eq(u.completion_tokens, init.completion_tokens);
-        }
+        ut_checked_as_gateway(T, LLMGW_PT_GEMINI, bodies[i], &X);
     }
 }
 END_TEST

@@ -254,3 +254,43 @@ void ut_same_from_text(const llmgw_translator_t *t, const char *txt,
         }
     }
 }
+
+void ut_checked_as_gateway(const llmgw_translator_t *t,
+                           llmgw_provider_type_e pt, const char *body,
+                           const llmgw_xlate_ctx_t *x)
+{
+    apr_size_t blen = strlen(body), len = 0, len2 = 0;
+    const char *want = llmgw_answer_invalid(pt, LLMGW_EP_CHAT, body, blen);
+    const char *why = "unset", *out = NULL, *out2 = NULL;
+    llmgw_usage_t u = LLMGW_USAGE_INIT, u2 = LLMGW_USAGE_INIT;
+    llmgw_usage_t init = LLMGW_USAGE_INIT;
+    llmgw_xlate_in_t in;
+    apr_pool_t *p;
+    int rv, rv2;
+
+    apr_pool_create(&p, NULL);
+    memset(&in, 0, sizeof(in));
+    in.ep = LLMGW_EP_CHAT;
+    rv2 = t->raw_response(t, p, x, &in, body, blen, &out2, &len2, &u2);
+    in.why = &why;
+    rv = t->raw_response(t, p, x, &in, body, blen, &out, &len, &u);
+    if (want == NULL) {
+        ck_assert_msg(why == NULL, "%s: refused: %s", body, why);
+        ck_assert_int_eq(rv, rv2);
+        if (!rv) {
+            ck_assert_int_eq(len, len2);
+            ck_assert(!memcmp(out, out2, len));
+            ck_assert_int_eq(u.prompt_tokens, u2.prompt_tokens);
+            ck_assert_int_eq(u.completion_tokens, u2.completion_tokens);
+        }
+    }
+    else {
+        ck_assert_msg(why != NULL && !strcmp(why, want),
+                      "%s: %s, not %s", body, why ? why : "taken", want);
+        ck_assert_int_eq(rv, -1);
+        ck_assert_int_eq(u.prompt_tokens, init.prompt_tokens);
+        ck_assert_int_eq(u.completion_tokens, init.completion_tokens);
+        ck_assert_int_eq(u.total_tokens, init.total_tokens);
+    }
+    apr_pool_destroy(p);
+}

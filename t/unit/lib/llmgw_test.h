@@ -146,4 +146,13 @@ int ut_ref_resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
 void ut_same_from_text(const llmgw_translator_t *t, const char *txt,
                        const json_t *out, const llmgw_xlate_ctx_t *x);
 
+/* t's raw_response asked for the gateway's check in its own pass
+ * (llmgw_xlate_in_t.why) gives llmgw_answer_invalid(pt, chat, body)'s
+ * verdict; an accepted body is translated exactly as without the check,
+ * a refused one returns -1 and leaves usage alone. */
+#include "llmgw_answer.h"
+void ut_checked_as_gateway(const llmgw_translator_t *t,
+                           llmgw_provider_type_e pt, const char *body,
+                           const llmgw_xlate_ctx_t *x);
+
 #endif /* LLMGW_TEST_H */
