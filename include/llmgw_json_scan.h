@@ -103,7 +103,9 @@ char *llmgw_json_string_value(apr_pool_t *p, const llmgw_jspan_t *v,
  * (what the gateway's readers pass) a valid object or array is validated
  * by the scanner and its tree built from the spans (jansson's lexer reads
  * a byte at a time: ~5x the instructions); anything else, and any text the
- * scanner refuses, is jansson's, so results and errors are jansson's. */
+ * scanner refuses, is jansson's, so results and errors are jansson's,
+ * except that a text holding a raw NUL byte is refused (jansson 2.14
+ * takes one after a number). */
 #include <jansson.h>
 json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
                          json_error_t *error);

@@ -1033,6 +1033,7 @@ json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
 {
     cur_t c = { buf, buf + len };
     json_t *j = NULL;
+    const char *nul;
 
     ws(&c);
     if (flags == JSON_ALLOW_NUL && c.p < c.end && (*c.p == '{' || *c.p == '[')
@@ -1042,6 +1043,21 @@ json_t *llmgw_json_loadb(const char *buf, apr_size_t len, size_t flags,
             return j;
         }
         json_decref(j);
+    }
+    /* JSON has no place for a raw NUL byte (strings escape it), but
+     * jansson 2.14 takes one after a number ({"p":0.2<NUL>}); the
+     * scanner refuses it, and so does this. */
+    if ((nul = memchr(buf, '\0', len)) != NULL) {
+        if (error) {
+            memset(error, 0, sizeof(*error));
+            error->line = -1;
+            error->column = -1;
+            error->position = (int)(nul - buf);
+            apr_cpystrn(error->source, "<buffer>", sizeof(error->source));
+            apr_cpystrn(error->text, "raw NUL byte in JSON text",
+                        sizeof(error->text));
+        }
+        return NULL;
     }
     return json_loadb(buf, len, flags, error);
 }
