@@ -38,7 +38,7 @@ void llmgw_upstream_child_init(apr_pool_t *pchild, server_rec *s)
     }
     apr_thread_mutex_create(&pool_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
     llmgw_http_child_init(pchild);
-    llmgw_resolve_child_init(pchild);
+    llmgw_resolve_child_init(pchild, s);
     apr_pool_cleanup_register(pchild, NULL, upstream_cleanup,
                               apr_pool_cleanup_null);
 }

@@ -78,10 +78,10 @@ void llmgw_http_child_init(apr_pool_t *pchild);
  * older than a minute (mod_llmgw_resolve.c). */
 apr_status_t llmgw_resolve(apr_sockaddr_t **sa, const char *host,
                            apr_port_t port, apr_pool_t *p);
-void llmgw_resolve_child_init(apr_pool_t *pchild);
+struct server_rec;
+void llmgw_resolve_child_init(apr_pool_t *pchild, struct server_rec *s);
 
 /* Per child: the pooled curl handles and native connections (logs with s). */
-struct server_rec;
 void llmgw_upstream_child_init(apr_pool_t *pchild, struct server_rec *s);
 
 /* Performs the call (http:// natively, anything else with libcurl); the
