@@ -1031,7 +1031,12 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 ex.in.unchanged = 0;
                 if (ex.inb->chat_text) {
                     /* its text: an OpenAI-compatible provider splices the
-                     * model into it, a native one asks for the tree */
+                     * model into it (not when the text has the client's
+                     * model and the route's is that one), a native one
+                     * asks for the tree */
+                    ex.in.unchanged = !req->body_changed
+                                      && !strcmp(rt->model,
+                                                 req->requested_model);
                     ex.in.raw = ex.inb->chat_text;
                     ex.in.len = ex.inb->chat_len;
                     ex.in.tree = NULL;

@@ -157,17 +157,53 @@ json_t *llmgw_inbound_chat_tree(llmgw_request_t *req)
 
 /* ------------------------------------------------ the Responses store */
 
+/* The hashed scope of the connection's first response key: a kept-alive
+ * client asks with the same credential, whose two digests (~18,000
+ * instructions) are then made once per connection. */
+typedef struct {
+    const char *workspace, *vhost, *client_key;
+    char hex[65];
+} scope_memo_t;
+
+#define SCOPE_MEMO_KEY "llmgw_resp_scope"
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
 /* Who may read a stored response: the workspace, else the client's
  * credential (hashed) on this virtual host. */
 static const char *response_key(request_rec *r, llmgw_request_t *req,
                                 const char *id)
 {
-    const char *scope = llmgw_cache_scope(r->pool, req->workspace,
-                                          r->server->server_hostname,
-                                          req->client_key, NULL);
-    char hex[65];
-    llmgw_sha256_hex(scope, strlen(scope), hex);
-    return apr_pstrcat(r->pool, RESPONSE_KEY_PREFIX, hex, ":", id, NULL);
+    apr_pool_t *cp = r->connection->pool;
+    const char *vhost = r->server->server_hostname;
+    scope_memo_t *m = NULL;
+
+    apr_pool_userdata_get((void **)&m, SCOPE_MEMO_KEY, cp);
+    if (!m || !same_str(m->workspace, req->workspace)
+        || !same_str(m->vhost, vhost)
+        || !same_str(m->client_key, req->client_key)) {
+        const char *scope = llmgw_cache_scope(r->pool, req->workspace, vhost,
+                                              req->client_key, NULL);
+        char hex[65];
+        llmgw_sha256_hex(scope, strlen(scope), hex);
+        if (m) {                    /* another credential: not kept (the
+                                     * connection's memory stays bounded) */
+            return apr_pstrcat(r->pool, RESPONSE_KEY_PREFIX, hex, ":", id,
+                               NULL);
+        }
+        m = apr_palloc(cp, sizeof(*m));
+        m->workspace = req->workspace ? apr_pstrdup(cp, req->workspace)
+                                      : NULL;
+        m->vhost = vhost ? apr_pstrdup(cp, vhost) : NULL;
+        m->client_key = req->client_key ? apr_pstrdup(cp, req->client_key)
+                                        : NULL;
+        memcpy(m->hex, hex, sizeof(hex));
+        apr_pool_userdata_setn(m, SCOPE_MEMO_KEY, NULL, cp);
+    }
+    return apr_pstrcat(r->pool, RESPONSE_KEY_PREFIX, m->hex, ":", id, NULL);
 }
 
 /* The stored record of id (pool held), NULL when absent; *failed when the

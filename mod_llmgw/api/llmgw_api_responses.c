@@ -137,7 +137,11 @@ typedef struct ans_pass {
     ans_vb_t vb[AV_CTD + 1];        /* the visitor's batons, by kind */
 } ans_pass_t;
 
-#define AP_KEY(k) llmgw_json_key_is(key, klen, esc, k)
+/* A key as written compared inline (the visitor asks for every member of
+ * the answer), an escaped one through llmgw_json_key_is. */
+#define AP_KEY(k) (esc ? llmgw_json_key_is(key, klen, esc, k)            \
+                       : klen == sizeof(k) - 1                         \
+                         && !memcmp(key, k, sizeof(k) - 1))
 
 static void *ans_enter(void *baton, const char *key, apr_size_t klen,
                        int esc)
