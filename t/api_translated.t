@@ -13,8 +13,9 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 use LLMGW::Node;
+use IO::Socket::INET ();
 
-plan tests => 99, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
+plan tests => 103, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
 
 my $nonce = "$$-" . time;
 my %AH = ('x-api-key' => 'client-key', 'anthropic-version' => '2023-06-01');
@@ -155,6 +156,51 @@ sub stream_post {
                      Authorization => 'Bearer sk-q-api-b');
     is $res->code, 400, 'tenant b: cannot continue a\'s response';
     is gw_request('GET', "/q/v1/responses/$id")->code, 401, 'no key: 401 on GET responses/{id}';
+}
+
+# ---- stored responses on one kept-alive connection, two credentials --------------
+# (the hashed scope of the connection's first credential is remembered: the
+# second credential must still get its own scope)
+{
+    my ($host, $port) = split /:/, Apache::TestRequest::hostport();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
+        or die "connect: $!";
+    $s->autoflush(1);
+    my $buf = '';
+    my $ask = sub {
+        my ($method, $path, $key, $body) = @_;
+        $body //= '';
+        print $s "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nAuthorization: Bearer $key\r\n"
+               . "Content-Type: application/json\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+        my $deadline = time + 20;
+        while (time < $deadline) {
+            if ($buf =~ /\A(.*?)\r\n\r\n/s) {
+                my $head = $1;
+                my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+                die "no Content-Length in <$head>" unless defined $len;
+                if (length($buf) >= length($head) + 4 + $len) {
+                    my $b = substr($buf, length($head) + 4, $len);
+                    $buf = substr($buf, length($head) + 4 + $len);
+                    my ($st) = $head =~ m{^HTTP/1\.1 (\d+)};
+                    return ($st, $b);
+                }
+            }
+            sysread($s, my $more, 65536) or last;
+            $buf .= $more;
+        }
+        return (0, '');
+    };
+    my ($st, $b) = $ask->('POST', '/v1/responses', 'sk-conn-a',
+                          $JSON->encode({ model => 'echo', input => "one connection $nonce" }));
+    my $id = $st == 200 ? (dec($b) // {})->{id} : undef;
+    ok $id, 'one connection: key a stores a response' or diag "$st $b";
+    ($st) = $ask->('GET', "/v1/responses/$id", 'sk-conn-b');
+    is $st, 404, 'one connection: key b, same connection: 404';
+    ($st) = $ask->('GET', "/v1/responses/$id", 'sk-conn-a');
+    is $st, 200, 'one connection: key a again: 200';
+    ($st) = $ask->('DELETE', "/v1/responses/$id", 'sk-conn-b');
+    is $st, 404, 'one connection: key b cannot delete it';
+    close $s;
 }
 
 # ---- the cache: the API is part of the key; framings converted -------------------
