@@ -363,13 +363,22 @@ BODY[i]="$BENCH/messages-request.json"; BODY[j]="$BENCH/responses-request.json";
 HDRS[g]="Authorization: Bearer bench-key-0001"
 HDRS[h]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$NGX/v1|Authorization: Bearer $BENCH_UPSTREAM_KEY"
 for s in $SETUP_IDS; do HDRS[$s]=${HDRS[$s]:-}; RSSN[$s]=${RSSN[$s]:-}; BODY[$s]=${BODY[$s]:-$REQ}; STATUS[$s]=""; WHY[$s]=""; done
+# A/A check: BENCH_AA=X measures setup X a second time under the label (aa)
+# (same instance, URL, body and headers): (aa)/(X) should be 1.00
+AA=${BENCH_AA:-}
+if [ -n "$AA" ]; then
+    case " $SETUP_IDS " in *" $AA "*) ;; *) die "BENCH_AA=$AA: no such setup";; esac
+    SETUP_IDS="$SETUP_IDS aa"
+    LABEL[aa]="A/A: (${AA}) again"; URL[aa]=${URL[$AA]}; RSSN[aa]=${RSSN[$AA]}; HDRS[aa]=${HDRS[$AA]}
+    BODY[aa]=${BODY[$AA]}; STATUS[aa]=""; WHY[aa]=""
+fi
 STREAM_URL_a="http://127.0.0.1:$NGX/stream/v1/chat/completions"
 STREAM_URL_c="http://127.0.0.1:$PC/stream/v1/chat/completions"
 STREAM_URL_d="http://127.0.0.1:$PD/v1/chat/completions"
 STREAM_URL_h="http://127.0.0.1:$PK/v1/chat/completions"
 STREAM_HDR_h="x-portkey-custom-host: http://127.0.0.1:$NGX/stream/v1"
 
-wanted() { [ "$1" = a ] && return 0; [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
+wanted() { [ "$1" = a ] && return 0; [ "$1" = aa ] && { [ -n "$AA" ] && wanted "$AA"; return; }; [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 na() { STATUS[$1]=${2}; WHY[$1]=$3; log "($1) ${LABEL[$1]}: $2: $3"; }
 
 RSS_TARGETS=""
@@ -816,6 +825,7 @@ kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SA
     printf 'machine\t%s, %s cores, %s MB RAM, %s\n' "$(uname -sr)" "$(nproc)" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
         "$($APACHE -v | awk -F': ' '/version/{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), node $(node --version)"
     printf 'stream_cpu_n\t%s\n' "$STREAM_CPU_N"
+    printf 'aa\t%s\n' "$AA"
     printf 'rounds\t%s\nconc\t%s\ndur\t%s\ndur1\t%s\nstream_n\t%s\n' "$ROUNDS" "$CONN" "$DUR" "$DUR1" "$STREAM_N"
     printf 'stream_desc\tvia nginx /stream/ to a Node SSE server (first chunk at once); first chunk: %s short streams per setup, setups interleaved request by request, one kept-alive connection each; spread: 3 concurrent 64-chunk streams, 20 ms apart\n' "$STREAM_N"
     printf 'setups\t['

@@ -11,12 +11,14 @@ const read = (f) => { try { return fs.readFileSync(`${dir}/${f}`, 'utf8'); } cat
 const lines = (f) => read(f).split('\n').filter(Boolean).map((l) => l.split('\t'));
 const meta = Object.fromEntries(lines('meta.tsv'));
 const SETUPS = JSON.parse(meta.setups || '[]'); // [[id, label, rssName]]
+const AA = meta.aa || '';
 const status = {};
 for (const [s, st, why] of lines('status.tsv')) status[s] = { st, why: why || '' };
-const vals = {};
-for (const [s, , m, v] of lines('results.tsv')) {
+const vals = {}, byRound = {}; // byRound[s][m][round] = value
+for (const [s, r, m, v] of lines('results.tsv')) {
   (vals[s] = vals[s] || {})[m] = vals[s][m] || [];
   vals[s][m].push(parseFloat(v));
+  ((byRound[s] = byRound[s] || {})[m] = byRound[s][m] || {})[r] = parseFloat(v);
 }
 let rss = {};
 try { rss = JSON.parse(read('rss.json') || '{}'); } catch (e) { /* none */ }
@@ -78,6 +80,7 @@ const ratio = (a, b, m) => (ok(a) && ok(b) && M(a, m) && M(b, m) ? M(a, m) / M(b
 const checks = [];
 const chk = (name, v, fmt, target, pass) => checks.push([name, v == null ? 'n/a' : fmt(v), target, v == null ? 'n/a' : pass(v) ? 'PASS' : 'MISS']);
 chk('miss path (d) / mod_proxy (c), CPU/req', ratio('d', 'c', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.0x', (x) => x <= 1.0);
+if (AA) chk(`A/A: (${AA}) measured again as (aa) / (${AA}), CPU/req`, ratio('aa', AA, 'cpu_us'), (x) => f2(x) + 'x', '1.00x +-3%', (x) => Math.abs(x - 1) <= 0.03);
 chk('miss path (d) / mod_proxy (c), req/s', ratio('d', 'c', 'rps'), (x) => f2(x) + 'x', '>= 1.0x', (x) => x >= 1.0);
 chk('anthropic (e) / miss path (d), CPU/req', ratio('e', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
 chk('gemini (l) / miss path (d), CPU/req', ratio('l', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
@@ -114,6 +117,21 @@ if (sc('c', 'oai') != null || sc('d', 'oai') != null) {
   console.log(`  Anthropic-format upstream:         mod_proxy_http (c) ${f2(sc('c', 'ant'))}us (relays it)   gateway (d) ${f2(sc('d', 'ant'))}us (translates to OpenAI)`);
   console.log('');
 }
+// per-round dispersion of CPU/req and of the CPU/req ratios: what one round says
+const rounds = (s, m) => Object.entries((byRound[s] || {})[m] || {}).sort((x, y) => x[0] - y[0]);
+const spread = (a) => { const m = median(a); return m ? (Math.max(...a) - Math.min(...a)) / m * 100 : null; };
+const disp = [];
+for (const [id] of SETUPS) {
+  const rs = rounds(id, 'cpu_us');
+  if (ok(id) && rs.length > 1) disp.push(`  (${id}) CPU/req per round: ${rs.map(([, v]) => f1(v)).join(' / ')} us, (max-min)/median ${f1(spread(rs.map(([, v]) => v)))}%`);
+}
+for (const [a, b] of [[AA ? 'aa' : '', AA], ['d', 'c'], ['e', 'd'], ['l', 'd'], ['i', 'd'], ['j', 'd']]) {
+  if (!a || !ok(a) || !ok(b)) continue;
+  const ra = Object.fromEntries(rounds(a, 'cpu_us')), rb = Object.fromEntries(rounds(b, 'cpu_us'));
+  const q = Object.keys(ra).filter((r) => rb[r]).sort((x, y) => x - y).map((r) => ra[r] / rb[r]);
+  if (q.length > 1) disp.push(`  (${a})/(${b}) CPU/req per round: ${q.map(f2).join(' / ')}, (max-min)/median ${f1(spread(q))}%`);
+}
+if (disp.length) { console.log('per-round dispersion:'); for (const l of disp) console.log(l); console.log(''); }
 const cw = [0, 1, 2, 3].map((i) => Math.max(...checks.map((c) => c[i].length)));
 console.log('ratios and targets:');
 for (const c of checks) console.log('  ' + c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join('  '));
