@@ -60,15 +60,17 @@ const line = (r) => r.length <= 2 ? r[0].padEnd(width[0]) + '  ' + r[1]
   : r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join('  ');
 console.log('');
 console.log(`llmgw bench: ${meta.machine || ''}`);
-console.log(`rounds=${meta.rounds} (medians), wrk -t2 -c${meta.conc} ${meta.dur}s per setup per round; ` +
+console.log(`rounds=${meta.rounds} (medians), wrk -t2 -c${meta.conc} ${meta.dur}s per setup per round in ${meta.slice}s slices${meta.pin ? ', ' + meta.pin : ''}; ` +
   `latency wrk -t1 -c1 --latency ${meta.dur1}s; 1 KB POST; stream = ${meta.stream_desc || ''}`);
 console.log('');
 console.log(line(hdr));
 console.log(width.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
-console.log('CPU/req: user+system CPU time of the setup\'s processes (httpd parent, reaped and living children; Portkey: node)');
-console.log('over its c' + meta.conc + ' run, divided by the requests served (setups d e i j k share one httpd: measured around each one\'s own run).');
+console.log('req/s, CPU/req: per round every setup runs c' + meta.conc + ' in ' + (meta.slice || '?') + ' s slices, all setups interleaved (A B C .. C B A ..), ' + meta.dur + ' s each;');
+console.log('CPU/req = run time (ns, /proc/*/task/*/schedstat) of the setup\'s processes (httpd parent and children; Portkey: node)');
+console.log('from the start of each of its slices to when they are idle again, over its slices, / its requests (d e i j k l share');
+console.log('one httpd: each measured around its own slices). Ratios: per round (the setups interleaved in it), then the median over rounds.');
 console.log('+p50: added median latency over (a) at one connection; TTFB: time to the first SSE `data:` line');
 console.log('(per round the median of ' + (meta.stream_n || '?') + ' short streams per setup, setups interleaved request by request; then the median');
 console.log('over rounds); spread: first-to-last data line of a');
@@ -76,7 +78,13 @@ console.log('64-chunk stream sent 20 ms apart, shortest of 3 (batched if much be
 console.log('peak RSS: sum over the httpd children of that instance (Portkey: its node process), sampled every 250 ms.');
 console.log('');
 const ok = (s) => status[s] && status[s].st === 'ok';
-const ratio = (a, b, m) => (ok(a) && ok(b) && M(a, m) && M(b, m) ? M(a, m) / M(b, m) : null);
+// a ratio is paired: a/b of each round (the setups ran interleaved in it),
+// then the median over the rounds
+const ratio = (a, b, m) => {
+  if (!ok(a) || !ok(b)) return null;
+  const ra = (byRound[a] || {})[m] || {}, rb = (byRound[b] || {})[m] || {};
+  return median(Object.keys(ra).filter((r) => ra[r] && rb[r]).map((r) => ra[r] / rb[r]));
+};
 const checks = [];
 const chk = (name, v, fmt, target, pass) => checks.push([name, v == null ? 'n/a' : fmt(v), target, v == null ? 'n/a' : pass(v) ? 'PASS' : 'MISS']);
 chk('miss path (d) / mod_proxy (c), CPU/req', ratio('d', 'c', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.0x', (x) => x <= 1.0);
