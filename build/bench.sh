@@ -22,8 +22,30 @@
 # Every Apache setup is its own httpd instance with identical event MPM settings
 # (2 processes x 64 threads), so peak RSS can be told apart; no access log anywhere.
 #
+# How CPU/req is measured (issue 16: ratios that do not swing between rounds).
+# On this 2-core VM, with wrk, nginx and httpd sharing both cores (run queue
+# ~40, ~57k context switches/s), one setup's CPU/req moved 20-50 % between
+# rounds and an A/A check (the same setup under two labels, BENCH_AA) gave
+# 1.19 / 1.38 / 0.84 in three rounds: CPU/req at saturation depends on how
+# the scheduler interleaves load, upstream and server, and on what else the
+# machine runs in those 5 s. So, identically for every setup:
+#   - the load and the upstreams run on CPU 0, the setups under test on CPU 1
+#     (BENCH_PIN=1, the default): the server is alone on its core;
+#   - CPU time is the scheduler's ns run time of every thread of the setup
+#     (/proc/PID/task/TID/schedstat), not 10 ms ticks;
+#   - each slice is measured from just before its load to when the setup is
+#     idle again, so closing keep-alive connections and a busy node process
+#     are charged to their own run, not to the setup sharing the instance or
+#     running next;
+#   - per round, every setup's BENCH_DURATION s run as BENCH_SLICE s slices,
+#     all setups interleaved A B C .. C B A ..; ratios are computed per round
+#     (the setups saw the same machine), then the median over rounds.
+# A/A with these: 1.01 / 0.98 / 1.05 (round 3 under others' builds).
+#
 # Knobs (environment or make variables):
 #   BENCH_ROUNDS=3  BENCH_DURATION=5 (s of wrk -c$BENCH_CONN per setup per round)
+#   BENCH_SLICE=1 (s: slices of it, interleaved)  BENCH_PIN=1 (0: no taskset)
+#   BENCH_AA=d     measure setup d again as (aa): the A/A check
 #   BENCH_DURATION_C1=3 (s of wrk -t1 -c1 --latency)  BENCH_CONN=32
 #   BENCH_SETUPS="a d c"   only these setups (a is always run: it is the baseline)
 #   BENCH_STREAM_N=30      streams per setup per round for the first-chunk time
@@ -57,6 +79,13 @@ STREAM_N=${BENCH_STREAM_N:-30}
 STREAMS=${BENCH_STREAMS:-}
 ONLY=${BENCH_SETUPS:-}
 APACHE=/usr/sbin/apache2
+# BENCH_PIN=1 (default): the load (wrk, stream clients) and the upstreams
+# (nginx, the SSE server, memcached) on CPU 0, every setup under test (httpd,
+# Portkey) on CPU 1; BENCH_PIN=0: all on every core
+PIN_LOAD=""; PIN_SUT=""
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    PIN_LOAD="taskset -c 0"; PIN_SUT="taskset -c 1"
+fi
 MODDIR=/usr/lib/apache2/modules
 
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -154,7 +183,7 @@ STACK=${BENCH_STREAM_STACK:-1048576}
 STREAM_PROCS=$(( (${STREAMS:-0} + THREADS - 1) / THREADS + 1 ))
 
 # ---------------------------------------------------------------- upstreams
-node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
+$PIN_LOAD node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
 PIDS="$PIDS $!"; disown $! 2>/dev/null
 
 mkdir -p "$OUT/nginx/tmp"
@@ -195,10 +224,10 @@ http {
     }
 }
 EOF
-nginx -c "$NGINX_CONF" -p "$OUT/nginx" 2>"$OUT/logs/nginx_start.log" || { cat "$OUT/logs/nginx_start.log" >&2; die "nginx failed to start"; }
+$PIN_LOAD nginx -c "$NGINX_CONF" -p "$OUT/nginx" 2>"$OUT/logs/nginx_start.log" || { cat "$OUT/logs/nginx_start.log" >&2; die "nginx failed to start"; }
 
 if [ -z "$STREAMS" ]; then
-    memcached -l 127.0.0.1 -p "$MC" -U 0 -m 256 -t 1 -c 4096 -u nobody > "$OUT/logs/memcached.log" 2>&1 &
+    $PIN_LOAD memcached -l 127.0.0.1 -p "$MC" -U 0 -m 256 -t 1 -c 4096 -u nobody > "$OUT/logs/memcached.log" 2>&1 &
     PIDS="$PIDS $!"; disown $! 2>/dev/null
 fi
 
@@ -279,7 +308,7 @@ start_httpd() {  # CONF -> 0 when started and answering
     local conf=$1 dir i
     dir=$(dirname "$conf")
     if ! $APACHE -f "$conf" -t > "$dir/configtest.log" 2>&1; then return 1; fi
-    $APACHE -f "$conf" -k start > "$dir/start.log" 2>&1 || return 1
+    $PIN_SUT $APACHE -f "$conf" -k start > "$dir/start.log" 2>&1 || return 1
     HTTPD_CONFS="$HTTPD_CONFS $conf"
     for i in $(seq 1 50); do [ -s "$dir/httpd.pid" ] && return 0; sleep 0.1; done
     return 1
@@ -363,13 +392,22 @@ BODY[i]="$BENCH/messages-request.json"; BODY[j]="$BENCH/responses-request.json";
 HDRS[g]="Authorization: Bearer bench-key-0001"
 HDRS[h]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$NGX/v1|Authorization: Bearer $BENCH_UPSTREAM_KEY"
 for s in $SETUP_IDS; do HDRS[$s]=${HDRS[$s]:-}; RSSN[$s]=${RSSN[$s]:-}; BODY[$s]=${BODY[$s]:-$REQ}; STATUS[$s]=""; WHY[$s]=""; done
+# A/A check: BENCH_AA=X measures setup X a second time under the label (aa)
+# (same instance, URL, body and headers): (aa)/(X) should be 1.00
+AA=${BENCH_AA:-}
+if [ -n "$AA" ]; then
+    case " $SETUP_IDS " in *" $AA "*) ;; *) die "BENCH_AA=$AA: no such setup";; esac
+    SETUP_IDS="$SETUP_IDS aa"
+    LABEL[aa]="A/A: (${AA}) again"; URL[aa]=${URL[$AA]}; RSSN[aa]=${RSSN[$AA]}; HDRS[aa]=${HDRS[$AA]}
+    BODY[aa]=${BODY[$AA]}; STATUS[aa]=""; WHY[aa]=""
+fi
 STREAM_URL_a="http://127.0.0.1:$NGX/stream/v1/chat/completions"
 STREAM_URL_c="http://127.0.0.1:$PC/stream/v1/chat/completions"
 STREAM_URL_d="http://127.0.0.1:$PD/v1/chat/completions"
 STREAM_URL_h="http://127.0.0.1:$PK/v1/chat/completions"
 STREAM_HDR_h="x-portkey-custom-host: http://127.0.0.1:$NGX/stream/v1"
 
-wanted() { [ "$1" = a ] && return 0; [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
+wanted() { [ "$1" = a ] && return 0; [ "$1" = aa ] && { [ -n "$AA" ] && wanted "$AA"; return; }; [ -z "$ONLY" ] && return 0; case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 na() { STATUS[$1]=${2}; WHY[$1]=$3; log "($1) ${LABEL[$1]}: $2: $3"; }
 
 RSS_TARGETS=""
@@ -599,7 +637,7 @@ if wanted h; then
         fi
     fi
     if [ -f "$PKG/build/start-server.js" ]; then
-        (cd "$PKG" && exec node build/start-server.js --port="$PK" --headless) > "$OUT/logs/portkey.log" 2>&1 &
+        (cd "$PKG" && exec $PIN_SUT node build/start-server.js --port="$PK" --headless) > "$OUT/logs/portkey.log" 2>&1 &
         echo $! > "$OUT/portkey.pid"; PIDS="$PIDS $!"; disown $! 2>/dev/null
         RSS_TARGETS="$RSS_TARGETS portkey=$OUT/portkey.pid:self"
     else
@@ -655,18 +693,7 @@ done
 
 # ---------------------------------------------------------------- runs
 RES="$OUT/results.tsv"; cat "$OUT/stream_checks.tsv" > "$RES" 2>/dev/null || : > "$RES"
-# CPU time of a setup's processes (the httpd parent, its reaped and living
-# children; Portkey's node process), in clock ticks: sampled around the
-# setup's own run, so setups sharing an instance (d e i j k) are told apart.
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {  # SETUP -> ticks
-    local n=${RSSN[$1]:-}
-    case $n in
-        "") echo "";;
-        portkey) node "$BENCH/cpu-ticks.js" "$OUT/portkey.pid";;
-        *) node "$BENCH/cpu-ticks.js" "$OUT/$n/httpd.pid";;
-    esac
-}
 to_us() {  # wrk latency value (e.g. 123.45us, 1.23ms, 2.00s) -> microseconds
     awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'
 }
@@ -676,49 +703,95 @@ mc_ops() {
     { exec 3<>/dev/tcp/127.0.0.1/"$MC" && printf 'stats\r\nquit\r\n' >&3 && cat <&3; } 2>/dev/null |
         awk '$2 ~ /^(cmd_get|cmd_set|cmd_touch|incr_hits|incr_misses|decr_hits|decr_misses|delete_hits|delete_misses|cas_hits|cas_misses|cas_badval)$/ { n += $3 } END { print n + 0 }'
 }
-run_wrk() {  # SETUP ROUND
-    local s=$1 r=$2 f="$OUT/wrk_${1}_r$2"
-    local t0 t1 nreq m0="" m1=""
-    [ "$s" = f2 ] && m0=$(mc_ops)
-    t0=$(cpu_ticks "$s")
-    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d"${DUR}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c$CONN.txt" 2>&1
-    t1=$(cpu_ticks "$s")
-    [ "$s" = f2 ] && m1=$(mc_ops)
-    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f.c1.txt" 2>&1
-    local rps p50 p99 non2xx sock
-    rps=$(awk '/^Requests\/sec:/{print $2}' "$f.c$CONN.txt")
-    p50=$(awk '$1=="50%"{print $2}' "$f.c1.txt"); p99=$(awk '$1=="99%"{print $2}' "$f.c1.txt")
-    non2xx=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk '/Non-2xx or 3xx responses:/{n+=$NF} END{print n+0}')
-    sock=$(cat "$f.c$CONN.txt" "$f.c1.txt" | awk -F'[ ,]+' '/Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}')
-    [ -n "$rps" ] && printf '%s\t%s\trps\t%s\n' "$s" "$r" "$rps" >> "$RES"
-    # CPU of the setup's own process tree over its c$CONN run / requests served
-    nreq=$(awk '/requests in/{print $1}' "$f.c$CONN.txt")
-    local cpu_us=""
-    if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
-        cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$nreq" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1000000/hz/n}')
-        printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
-    fi
-    if [ -n "$m0" ] && [ -n "$m1" ] && [ -n "$nreq" ] && [ "$nreq" -gt 0 ]; then
-        printf '%s\t%s\tstore_ops\t%s\n' "$s" "$r" "$(awk -v a="$m0" -v b="$m1" -v n="$nreq" 'BEGIN{printf "%.2f", (b-a)/n}')" >> "$RES"
-    fi
-    [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
-    [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"
-    printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$((non2xx + sock))" >> "$RES"
-    log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, ${cpu_us:-?} us CPU/req, p50 ${p50:-?}, p99 ${p99:-?}, errors $((non2xx + sock))"
+# CPU time of a setup's processes in ns: the scheduler's run time of every
+# thread (/proc/PID/task/TID/schedstat, first field: ns, not 10 ms ticks) of
+# the parent and its living children, plus what the children already reaped
+# used (cutime+cstime, ticks; the MPM settings keep it constant)
+cpu_ns() {  # SETUP -> ns ("" for a setup without processes of its own)
+    local n=${RSSN[$1]:-} pf root kids p
+    case $n in "") echo ""; return;; portkey) pf="$OUT/portkey.pid";; *) pf="$OUT/$n/httpd.pid";; esac
+    root=$(cat "$pf" 2>/dev/null) || { echo 0; return; }
+    kids=$(pgrep -P "$root" | tr '\n' ' ')
+    { awk -v hz="$CLK_TCK" '{ sub(/.*\) /, ""); split($0, f, " "); printf "r %.0f\n", (f[14] + f[15]) * 1e9 / hz }' "/proc/$root/stat"
+      for p in $root $kids; do cat /proc/"$p"/task/*/schedstat; done; } 2>/dev/null |
+        awk '{ s += ($1 == "r") ? $2 : $1 } END { printf "%.0f\n", s }'
 }
-# After a setup's run, wait (up to 20 s) until its processes are idle: a
-# node process (Portkey) keeps a core busy for seconds after its load ends,
-# which would be charged to the setups that follow it.
-settle() {  # SETUP
+# After a setup's load ends, wait (up to 20 s) until its processes are idle
+# (< 2 ms of CPU in 200 ms) and print their CPU ns then: the work a run leaves
+# behind (keep-alive connections closing, a node process still busy for
+# seconds) is charged to that run, not to the setup measured next.
+idle_ns() {  # SETUP -> ns
     local a b i
-    a=$(cpu_ticks "$1"); [ -n "$a" ] || return 0
-    for i in $(seq 1 40); do
-        sleep 0.5
-        b=$(cpu_ticks "$1"); [ -n "$b" ] || return 0
-        [ $((b - a)) -le 1 ] && return 0
+    a=$(cpu_ns "$1"); [ -n "$a" ] || { sleep 0.2; echo ""; return; }
+    for i in $(seq 1 100); do
+        sleep 0.2
+        b=$(cpu_ns "$1")
+        [ $((b - a)) -le 2000000 ] && break
         a=$b
     done
-    log "($1) still busy 20 s after its run"
+    [ "$i" = 100 ] && log "($1) still busy 20 s after its run"
+    echo "$b"
+}
+settle() { idle_ns "$1" > /dev/null; }
+# CPU/req and req/s at c$CONN, all setups interleaved: each setup's
+# BENCH_DURATION s is cut into slices of BENCH_SLICE s, run A B C .. then
+# .. C B A, and so on; each slice's CPU is measured from just before its load
+# to when its processes are idle again. A setup's figure for the round is
+# its CPU over all its slices / its requests over all its slices, so every
+# setup of a round saw the same machine (other load, cache, frequency) in
+# the same proportions, and a ratio of one round compares like with like.
+SLICE=${BENCH_SLICE:-1}
+NSLICE=$(( (DUR + SLICE - 1) / SLICE ))
+run_load_round() {  # ROUND SETUP...
+    local r=$1; shift
+    local seqs=("$@") pass i s f t0 t1 n sec m0 m1 order
+    declare -A NS REQ SECS ERR MC
+    for s in "${seqs[@]}"; do NS[$s]=0; REQ[$s]=0; SECS[$s]=0; ERR[$s]=0; MC[$s]=0; done
+    for pass in $(seq 1 "$NSLICE"); do
+        order=("${seqs[@]}")
+        if [ $((pass % 2)) = 0 ]; then order=(); for ((i = ${#seqs[@]} - 1; i >= 0; i--)); do order+=("${seqs[$i]}"); done; fi
+        for s in "${order[@]}"; do
+            f="$OUT/wrk_${s}_r${r}_s$pass.c$CONN.txt"
+            m0=""; [ "$s" = f2 ] && m0=$(mc_ops)
+            t0=$(cpu_ns "$s")
+            BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" $PIN_LOAD wrk -t2 -c"$CONN" -d"${SLICE}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f" 2>&1
+            t1=$(idle_ns "$s")
+            [ -n "$m0" ] && MC[$s]=$(( MC[$s] + $(mc_ops) - m0 ))
+            n=$(awk '/requests in/{print $1}' "$f"); sec=$(awk '/requests in/{sub(/s,$/, "", $4); print $4}' "$f")
+            [ -n "$n" ] && [ -n "$sec" ] || { ERR[$s]=$((ERR[$s] + 1)); continue; }
+            REQ[$s]=$((REQ[$s] + n)); SECS[$s]=$(awk -v a="${SECS[$s]}" -v b="$sec" 'BEGIN{print a + b}')
+            [ -n "$t0" ] && [ -n "$t1" ] && NS[$s]=$((NS[$s] + t1 - t0))
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$r" "$pass" "$n" "$sec" "${t0:+$((t1 - t0))}" >> "$OUT/slices.tsv"
+            ERR[$s]=$((ERR[$s] + $(awk -F'[ ,]+' '/Non-2xx or 3xx responses:/{n+=$NF} /Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}' "$f")))
+        done
+    done
+    for s in "${seqs[@]}"; do
+        local rps="" cpu_us="" ops=""
+        if [ "${REQ[$s]}" -gt 0 ]; then
+            rps=$(awk -v n="${REQ[$s]}" -v t="${SECS[$s]}" 'BEGIN{printf "%.2f", n/t}')
+            printf '%s\t%s\trps\t%s\n' "$s" "$r" "$rps" >> "$RES"
+            if [ -n "${RSSN[$s]:-}" ]; then
+                cpu_us=$(awk -v c="${NS[$s]}" -v n="${REQ[$s]}" 'BEGIN{printf "%.1f", c/1000/n}')
+                printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
+            fi
+            if [ "$s" = f2 ]; then
+                ops=$(awk -v a="${MC[$s]}" -v n="${REQ[$s]}" 'BEGIN{printf "%.2f", a/n}')
+                printf '%s\t%s\tstore_ops\t%s\n' "$s" "$r" "$ops" >> "$RES"
+            fi
+        fi
+        printf '%s\t%s\terrors\t%s\n' "$s" "$r" "${ERR[$s]}" >> "$RES"
+        log "round $r ($s) ${LABEL[$s]}: ${rps:-?} req/s, ${cpu_us:-?} us CPU/req (${REQ[$s]} requests in $NSLICE slices)${ops:+, $ops store ops/req}"
+    done
+}
+run_lat() {  # SETUP ROUND: added latency at one connection
+    local s=$1 r=$2 f="$OUT/wrk_${1}_r$2.c1.txt" p50 p99 err
+    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" $PIN_LOAD wrk -t1 -c1 -d"${DUR1}s" --timeout 10s --latency -s "$BENCH/post.lua" "${URL[$s]}" > "$f" 2>&1
+    p50=$(awk '$1=="50%"{print $2}' "$f"); p99=$(awk '$1=="99%"{print $2}' "$f")
+    err=$(awk -F'[ ,]+' '/Non-2xx or 3xx responses:/{n+=$NF} /Socket errors:/{for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) n+=$i} END{print n+0}' "$f")
+    [ -n "$p50" ] && printf '%s\t%s\tp50_us\t%s\n' "$s" "$r" "$(to_us "$p50")" >> "$RES"
+    [ -n "$p99" ] && printf '%s\t%s\tp99_us\t%s\n' "$s" "$r" "$(to_us "$p99")" >> "$RES"
+    printf '%s\t%s\terrors\t%s\n' "$s" "$r" "$err" >> "$RES"
+    log "round $r ($s) c1: p50 ${p50:-?}, p99 ${p99:-?}, errors $err"
 }
 run_stream() {  # SETUP ROUND
     local s=$1 r=$2 u="STREAM_URL_$1" hx="STREAM_HDR_$1" extra=() j
@@ -727,7 +800,7 @@ run_stream() {  # SETUP ROUND
     # batching: 3 full streams (64 chunks x 20 ms) at once, first-to-last time
     # (the first-chunk time is measured by run_ttfb, all setups interleaved)
     j='{"errors":0}'
-    j2=$(node "$BENCH/stream-client.js" "${!u}" "$STREAM_REQ" --n 3 --stagger 0 "${extra[@]}")
+    j2=$($PIN_LOAD node "$BENCH/stream-client.js" "${!u}" "$STREAM_REQ" --n 3 --stagger 0 "${extra[@]}")
     echo "$j" > "$OUT/stream_${s}_r$r.json"; echo "$j2" >> "$OUT/stream_${s}_r$r.json"
     node -e '
 const j = JSON.parse(process.argv[1]), j2 = JSON.parse(process.argv[2]), [s, r] = process.argv.slice(3);
@@ -749,7 +822,7 @@ run_ttfb() {  # ROUND: first-chunk time of every streaming setup, interleaved
         specs+=("$spec")
     done
     [ ${#specs[@]} -gt 0 ] || return 0
-    j=$(node "$BENCH/ttfb-compare.js" "$SHORT_REQ" "$STREAM_N" "${specs[@]}")
+    j=$($PIN_LOAD node "$BENCH/ttfb-compare.js" "$SHORT_REQ" "$STREAM_N" "${specs[@]}")
     echo "$j" > "$OUT/ttfb_r$r.json"
     node -e '
 const j = JSON.parse(process.argv[1]), r = process.argv[2];
@@ -778,21 +851,21 @@ run_stream_cpu() {  # ROUND
             c:ant) url="http://127.0.0.1:$PC/stream/v1/messages"; req=$ANT_STREAM_REQ;;
             d:ant) url=$STREAM_URL_d; req=$ANT_STREAM_REQ;;
         esac
-        t0=$(cpu_ticks "$s")
-        j=$(node "$BENCH/stream-client.js" "$url" "$req" --n "$STREAM_CPU_N" --concurrent --timeout 60)
-        t1=$(cpu_ticks "$s")
+        t0=$(cpu_ns "$s")
+        j=$($PIN_LOAD node "$BENCH/stream-client.js" "$url" "$req" --n "$STREAM_CPU_N" --concurrent --timeout 60)
+        t1=$(idle_ns "$s")
         ok=$(node -e 'const j = JSON.parse(process.argv[1]); console.log(j.ok + " " + j.errors)' "$j")
         # per upstream content chunk: every stream carries 64
-        awk -v s="$s" -v r="$r" -v k="$kind" -v a="$t0" -v b="$t1" -v ok="${ok% *}" -v e="${ok#* }" -v hz="$CLK_TCK" \
-            'BEGIN{ if (ok > 0) printf "%s\t%s\tstream_cpu_%s\t%.2f\n", s, r, k, (b-a)*1000000/hz/(ok*64); printf "%s\t%s\tstream_errors\t%d\n", s, r, e }' >> "$RES"
-        log "round $r ($s) $STREAM_CPU_N concurrent $kind streams: $(( (t1 - t0) * 1000 / CLK_TCK )) ms CPU, $j"
+        awk -v s="$s" -v r="$r" -v k="$kind" -v a="$t0" -v b="$t1" -v ok="${ok% *}" -v e="${ok#* }" \
+            'BEGIN{ if (ok > 0) printf "%s\t%s\tstream_cpu_%s\t%.2f\n", s, r, k, (b-a)/1000/(ok*64); printf "%s\t%s\tstream_errors\t%d\n", s, r, e }' >> "$RES"
+        log "round $r ($s) $STREAM_CPU_N concurrent $kind streams: $(( (t1 - t0) / 1000000 )) ms CPU, $j"
     done
 }
 
 # warm-up: every setup 1 s at full concurrency (fills pools, JITs Portkey)
 for s in $SETUP_IDS; do
     [ "${STATUS[$s]}" = ok ] || continue
-    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" wrk -t2 -c"$CONN" -d2s -s "$BENCH/post.lua" "${URL[$s]}" > "$OUT/warm_$s.txt" 2>&1
+    BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" $PIN_LOAD wrk -t2 -c"$CONN" -d2s -s "$BENCH/post.lua" "${URL[$s]}" > "$OUT/warm_$s.txt" 2>&1
 done
 
 order=""; for s in $SETUP_IDS; do [ "${STATUS[$s]}" = ok ] && order="$order $s"; done
@@ -800,9 +873,10 @@ order=($order)
 for r in $(seq 1 "$ROUNDS"); do
     # rotate the order each round so no setup always follows the same one
     n=${#order[@]}; k=$(( (r - 1) % n ))
-    for i in $(seq 0 $((n - 1))); do
-        s=${order[$(( (i + k) % n ))]}
-        run_wrk "$s" "$r"
+    rot=(); for i in $(seq 0 $((n - 1))); do rot+=("${order[$(( (i + k) % n ))]}"); done
+    run_load_round "$r" "${rot[@]}"
+    for s in "${rot[@]}"; do
+        run_lat "$s" "$r"
         if [ "${STREAM_OK[$s]:-0}" = 1 ]; then run_stream "$s" "$r"; fi
         settle "$s"
     done
@@ -816,6 +890,7 @@ kill -TERM "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null; PIDS=${PIDS/ $SA
     printf 'machine\t%s, %s cores, %s MB RAM, %s\n' "$(uname -sr)" "$(nproc)" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
         "$($APACHE -v | awk -F': ' '/version/{print $2}'), nginx $(nginx -v 2>&1 | sed 's/.*\///'), node $(node --version)"
     printf 'stream_cpu_n\t%s\n' "$STREAM_CPU_N"
+    printf 'aa\t%s\nslice\t%s\npin\t%s\n' "$AA" "$SLICE" "${PIN_SUT:+load and upstreams on CPU 0, setups on CPU 1}"
     printf 'rounds\t%s\nconc\t%s\ndur\t%s\ndur1\t%s\nstream_n\t%s\n' "$ROUNDS" "$CONN" "$DUR" "$DUR1" "$STREAM_N"
     printf 'stream_desc\tvia nginx /stream/ to a Node SSE server (first chunk at once); first chunk: %s short streams per setup, setups interleaved request by request, one kept-alive connection each; spread: 3 concurrent 64-chunk streams, 20 ms apart\n' "$STREAM_N"
     printf 'setups\t['

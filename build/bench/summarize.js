@@ -11,12 +11,14 @@ const read = (f) => { try { return fs.readFileSync(`${dir}/${f}`, 'utf8'); } cat
 const lines = (f) => read(f).split('\n').filter(Boolean).map((l) => l.split('\t'));
 const meta = Object.fromEntries(lines('meta.tsv'));
 const SETUPS = JSON.parse(meta.setups || '[]'); // [[id, label, rssName]]
+const AA = meta.aa || '';
 const status = {};
 for (const [s, st, why] of lines('status.tsv')) status[s] = { st, why: why || '' };
-const vals = {};
-for (const [s, , m, v] of lines('results.tsv')) {
+const vals = {}, byRound = {}; // byRound[s][m][round] = value
+for (const [s, r, m, v] of lines('results.tsv')) {
   (vals[s] = vals[s] || {})[m] = vals[s][m] || [];
   vals[s][m].push(parseFloat(v));
+  ((byRound[s] = byRound[s] || {})[m] = byRound[s][m] || {})[r] = parseFloat(v);
 }
 let rss = {};
 try { rss = JSON.parse(read('rss.json') || '{}'); } catch (e) { /* none */ }
@@ -58,15 +60,17 @@ const line = (r) => r.length <= 2 ? r[0].padEnd(width[0]) + '  ' + r[1]
   : r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join('  ');
 console.log('');
 console.log(`llmgw bench: ${meta.machine || ''}`);
-console.log(`rounds=${meta.rounds} (medians), wrk -t2 -c${meta.conc} ${meta.dur}s per setup per round; ` +
+console.log(`rounds=${meta.rounds} (medians), wrk -t2 -c${meta.conc} ${meta.dur}s per setup per round in ${meta.slice}s slices${meta.pin ? ', ' + meta.pin : ''}; ` +
   `latency wrk -t1 -c1 --latency ${meta.dur1}s; 1 KB POST; stream = ${meta.stream_desc || ''}`);
 console.log('');
 console.log(line(hdr));
 console.log(width.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
-console.log('CPU/req: user+system CPU time of the setup\'s processes (httpd parent, reaped and living children; Portkey: node)');
-console.log('over its c' + meta.conc + ' run, divided by the requests served (setups d e i j k share one httpd: measured around each one\'s own run).');
+console.log('req/s, CPU/req: per round every setup runs c' + meta.conc + ' in ' + (meta.slice || '?') + ' s slices, all setups interleaved (A B C .. C B A ..), ' + meta.dur + ' s each;');
+console.log('CPU/req = run time (ns, /proc/*/task/*/schedstat) of the setup\'s processes (httpd parent and children; Portkey: node)');
+console.log('from the start of each of its slices to when they are idle again, over its slices, / its requests (d e i j k l share');
+console.log('one httpd: each measured around its own slices). Ratios: per round (the setups interleaved in it), then the median over rounds.');
 console.log('+p50: added median latency over (a) at one connection; TTFB: time to the first SSE `data:` line');
 console.log('(per round the median of ' + (meta.stream_n || '?') + ' short streams per setup, setups interleaved request by request; then the median');
 console.log('over rounds); spread: first-to-last data line of a');
@@ -74,10 +78,17 @@ console.log('64-chunk stream sent 20 ms apart, shortest of 3 (batched if much be
 console.log('peak RSS: sum over the httpd children of that instance (Portkey: its node process), sampled every 250 ms.');
 console.log('');
 const ok = (s) => status[s] && status[s].st === 'ok';
-const ratio = (a, b, m) => (ok(a) && ok(b) && M(a, m) && M(b, m) ? M(a, m) / M(b, m) : null);
+// a ratio is paired: a/b of each round (the setups ran interleaved in it),
+// then the median over the rounds
+const ratio = (a, b, m) => {
+  if (!ok(a) || !ok(b)) return null;
+  const ra = (byRound[a] || {})[m] || {}, rb = (byRound[b] || {})[m] || {};
+  return median(Object.keys(ra).filter((r) => ra[r] && rb[r]).map((r) => ra[r] / rb[r]));
+};
 const checks = [];
 const chk = (name, v, fmt, target, pass) => checks.push([name, v == null ? 'n/a' : fmt(v), target, v == null ? 'n/a' : pass(v) ? 'PASS' : 'MISS']);
 chk('miss path (d) / mod_proxy (c), CPU/req', ratio('d', 'c', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.0x', (x) => x <= 1.0);
+if (AA) chk(`A/A: (${AA}) measured again as (aa) / (${AA}), CPU/req`, ratio('aa', AA, 'cpu_us'), (x) => f2(x) + 'x', '1.00x +-3%', (x) => Math.abs(x - 1) <= 0.03);
 chk('miss path (d) / mod_proxy (c), req/s', ratio('d', 'c', 'rps'), (x) => f2(x) + 'x', '>= 1.0x', (x) => x >= 1.0);
 chk('anthropic (e) / miss path (d), CPU/req', ratio('e', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
 chk('gemini (l) / miss path (d), CPU/req', ratio('l', 'd', 'cpu_us'), (x) => f2(x) + 'x', '<= 1.15x', (x) => x <= 1.15);
@@ -114,6 +125,21 @@ if (sc('c', 'oai') != null || sc('d', 'oai') != null) {
   console.log(`  Anthropic-format upstream:         mod_proxy_http (c) ${f2(sc('c', 'ant'))}us (relays it)   gateway (d) ${f2(sc('d', 'ant'))}us (translates to OpenAI)`);
   console.log('');
 }
+// per-round dispersion of CPU/req and of the CPU/req ratios: what one round says
+const rounds = (s, m) => Object.entries((byRound[s] || {})[m] || {}).sort((x, y) => x[0] - y[0]);
+const spread = (a) => { const m = median(a); return m ? (Math.max(...a) - Math.min(...a)) / m * 100 : null; };
+const disp = [];
+for (const [id] of SETUPS) {
+  const rs = rounds(id, 'cpu_us');
+  if (ok(id) && rs.length > 1) disp.push(`  (${id}) CPU/req per round: ${rs.map(([, v]) => f1(v)).join(' / ')} us, (max-min)/median ${f1(spread(rs.map(([, v]) => v)))}%`);
+}
+for (const [a, b] of [[AA ? 'aa' : '', AA], ['d', 'c'], ['e', 'd'], ['l', 'd'], ['i', 'd'], ['j', 'd']]) {
+  if (!a || !ok(a) || !ok(b)) continue;
+  const ra = Object.fromEntries(rounds(a, 'cpu_us')), rb = Object.fromEntries(rounds(b, 'cpu_us'));
+  const q = Object.keys(ra).filter((r) => rb[r]).sort((x, y) => x - y).map((r) => ra[r] / rb[r]);
+  if (q.length > 1) disp.push(`  (${a})/(${b}) CPU/req per round: ${q.map(f2).join(' / ')}, (max-min)/median ${f1(spread(q))}%`);
+}
+if (disp.length) { console.log('per-round dispersion:'); for (const l of disp) console.log(l); console.log(''); }
 const cw = [0, 1, 2, 3].map((i) => Math.max(...checks.map((c) => c[i].length)));
 console.log('ratios and targets:');
 for (const c of checks) console.log('  ' + c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join('  '));
