@@ -35,11 +35,6 @@
 #define GEMINI_MAX_CHOICES    128     /* candidateCount is at most 8 */
 #define GEMINI_MAX_DEPTH      32      /* schema nesting we translate */
 
-/* Whether a scanner key (key, klen, escaped) is the literal lit. */
-#define GEM_KEY_IS(key, klen, esc, lit) \
-    ((esc) ? llmgw_json_key_is((key), (klen), 1, (lit)) \
-           : ((klen) == sizeof(lit) - 1 && !memcmp((key), (lit), (klen))))
-
 /* Small helpers (llmgw_gemini_util.c) */
 const char *gem_jstr(const json_t *obj, const char *key);
 const json_t *gem_jget(const json_t *obj, const char *key);
@@ -49,6 +44,29 @@ const char *gem_ctx_model(const llmgw_xlate_ctx_t *x);
 const char *gem_bare_model(const char *m);
 const char *gem_encode_model(apr_pool_t *p, const char *m);
 const char *gem_map_finish(const char *r);
+
+/* Up to 8 members of a scanned object, by name (gem_obj: the last of a
+ * repeated one wins, as in jansson; nothing when v is not an object);
+ * gem_obj_get: the i-th name's value when it has that type, else NULL. */
+typedef struct {
+    const char *const *names;   /* NULL-ended */
+    llmgw_jspan_t v[8];
+    int has[8];
+} gem_obj_t;
+void gem_obj(gem_obj_t *o, const char *const *names, const llmgw_jspan_t *v);
+const llmgw_jspan_t *gem_obj_get(const gem_obj_t *o, int i,
+                                 llmgw_jv_type_e type);
+
+/* The n-th (from 0) element of an array span into *out: 1, or 0 when it
+ * has fewer. */
+int gem_nth(const llmgw_jspan_t *arr, size_t n, llmgw_jspan_t *out);
+
+/* The members of logprobsResult (gem_lr_names) and of its candidates and
+ * topCandidates' elements (gem_lp_names), for gem_obj. */
+enum { GEM_LR_CHOSEN, GEM_LR_TOP };
+enum { GEM_LP_TOKEN, GEM_LP_LOGPROB, GEM_LP_CANDIDATES };
+extern const char *const gem_lr_names[];
+extern const char *const gem_lp_names[];
 
 /* usageMetadata's counts, in this order (gem_usage_sum) */
 enum {

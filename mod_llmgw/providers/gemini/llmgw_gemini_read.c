@@ -16,6 +16,11 @@ enum {
     GEM_RD_PARTS, GEM_RD_PART, GEM_RD_FCALL, GEM_RD_USAGE, GEM_RD_FEEDBACK
 };
 
+/* Whether a member's key (raw, escaped or not) is the literal lit. */
+#define KEY_IS(key, klen, esc, lit) \
+    ((esc) ? llmgw_json_key_is((key), (klen), 1, (lit)) \
+           : ((klen) == sizeof(lit) - 1 && !memcmp((key), (lit), (klen))))
+
 /* Whether jansson refuses what the scanner accepts in this member: a key
  * holding a NUL, an integer beyond 64 bits, a real beyond a double. */
 static int refused(const char *key, apr_size_t klen, int esc,
@@ -93,11 +98,11 @@ static void *rd_enter(void *baton, const char *key, apr_size_t klen,
 
     switch (b->kind) {
     case GEM_RD_TOP:
-        if (GEM_KEY_IS(key, klen, esc, "usageMetadata")) {
+        if (KEY_IS(key, klen, esc, "usageMetadata")) {
             memset(r->usage, 0, sizeof(r->usage));
             return &r->usage_b;
         }
-        if (GEM_KEY_IS(key, klen, esc, "promptFeedback")) {
+        if (KEY_IS(key, klen, esc, "promptFeedback")) {
             r->blocked = 0;
             return &r->feedback_b;
         }
@@ -105,7 +110,7 @@ static void *rd_enter(void *baton, const char *key, apr_size_t klen,
     case GEM_RD_CANDS:
         return &push_cand(r)->b;
     case GEM_RD_CAND:
-        if (GEM_KEY_IS(key, klen, esc, "content")) {
+        if (KEY_IS(key, klen, esc, "content")) {
             gem_cand_t *c = GEM_READ_CAND(r, b->i);
             c->nparts = 0;
             return &c->content_b;
@@ -121,7 +126,7 @@ static void *rd_enter(void *baton, const char *key, apr_size_t klen,
         return &pt->b;
     }
     case GEM_RD_PART:
-        if (GEM_KEY_IS(key, klen, esc, "functionCall")) {
+        if (KEY_IS(key, klen, esc, "functionCall")) {
             gem_part_t *pt = GEM_READ_PART(r, b->i);
             memset(&pt->name, 0, sizeof(pt->name));
             memset(&pt->args, 0, sizeof(pt->args));
@@ -140,11 +145,11 @@ static void *rd_enter_array(void *baton, const char *key, apr_size_t klen,
     gem_bat_t *b = baton;
     gem_read_t *r = b->r;
 
-    if (b->kind == GEM_RD_TOP && GEM_KEY_IS(key, klen, esc, "candidates")) {
+    if (b->kind == GEM_RD_TOP && KEY_IS(key, klen, esc, "candidates")) {
         r->cands->nelts = 0;
         return &r->cands_b;
     }
-    if (b->kind == GEM_RD_CONTENT && GEM_KEY_IS(key, klen, esc, "parts")) {
+    if (b->kind == GEM_RD_CONTENT && KEY_IS(key, klen, esc, "parts")) {
         gem_cand_t *c = GEM_READ_CAND(r, b->i);
         c->parts_first = r->parts->nelts;
         c->nparts = 0;
@@ -165,18 +170,18 @@ static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
     }
     switch (b->kind) {
     case GEM_RD_TOP:
-        if (GEM_KEY_IS(key, klen, esc, "candidates")) {
+        if (KEY_IS(key, klen, esc, "candidates")) {
             r->has_cands = 1;
             r->cands_array = v->type == LLMGW_JV_ARRAY;
             if (!esc) {
                 r->chk_cands = *v;
             }
         }
-        else if (GEM_KEY_IS(key, klen, esc, "usageMetadata")) {
+        else if (KEY_IS(key, klen, esc, "usageMetadata")) {
             r->has_usage = 1;
             r->usage_object = v->type == LLMGW_JV_OBJECT;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "promptFeedback")) {
+        else if (KEY_IS(key, klen, esc, "promptFeedback")) {
             r->has_feedback = 1;
             if (!esc) {
                 r->chk_feedback = *v;
@@ -185,7 +190,7 @@ static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
                 r->blocked = 0;
             }
         }
-        else if (GEM_KEY_IS(key, klen, esc, "error")) {
+        else if (KEY_IS(key, klen, esc, "error")) {
             r->has_error = 1;
             r->error = *v;
         }
@@ -197,48 +202,48 @@ static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
         break;
     case GEM_RD_CAND: {
         gem_cand_t *c = GEM_READ_CAND(r, b->i);
-        if (GEM_KEY_IS(key, klen, esc, "index")) {
+        if (KEY_IS(key, klen, esc, "index")) {
             c->index = *v;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "finishReason")) {
+        else if (KEY_IS(key, klen, esc, "finishReason")) {
             c->finish = *v;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "logprobsResult")) {
+        else if (KEY_IS(key, klen, esc, "logprobsResult")) {
             c->logprobs = *v;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "content")
+        else if (KEY_IS(key, klen, esc, "content")
                  && v->type != LLMGW_JV_OBJECT) {
             c->nparts = 0;
         }
         break;
     }
     case GEM_RD_CONTENT:
-        if (GEM_KEY_IS(key, klen, esc, "parts") && v->type != LLMGW_JV_ARRAY) {
+        if (KEY_IS(key, klen, esc, "parts") && v->type != LLMGW_JV_ARRAY) {
             GEM_READ_CAND(r, b->i)->nparts = 0;
         }
         break;
     case GEM_RD_PART: {
         gem_part_t *pt = GEM_READ_PART(r, b->i);
-        if (GEM_KEY_IS(key, klen, esc, "text")) {
+        if (KEY_IS(key, klen, esc, "text")) {
             pt->text = *v;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "thought")) {
+        else if (KEY_IS(key, klen, esc, "thought")) {
             pt->thought = v->type == LLMGW_JV_TRUE;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "functionCall")) {
+        else if (KEY_IS(key, klen, esc, "functionCall")) {
             pt->call = v->type == LLMGW_JV_OBJECT;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "thoughtSignature")) {
+        else if (KEY_IS(key, klen, esc, "thoughtSignature")) {
             pt->sig = *v;
         }
         break;
     }
     case GEM_RD_FCALL: {
         gem_part_t *pt = GEM_READ_PART(r, b->i);
-        if (GEM_KEY_IS(key, klen, esc, "name")) {
+        if (KEY_IS(key, klen, esc, "name")) {
             pt->name = *v;
         }
-        else if (GEM_KEY_IS(key, klen, esc, "args")) {
+        else if (KEY_IS(key, klen, esc, "args")) {
             pt->args = *v;
         }
         break;
@@ -252,7 +257,7 @@ static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
         }
         break;
     case GEM_RD_FEEDBACK:
-        if (GEM_KEY_IS(key, klen, esc, "blockReason")) {
+        if (KEY_IS(key, klen, esc, "blockReason")) {
             r->blocked = v->type == LLMGW_JV_STRING;
         }
         break;

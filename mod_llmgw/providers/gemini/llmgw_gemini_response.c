@@ -20,47 +20,6 @@
 
 #define W_LIT LLMGW_BUF_LIT
 
-/* Up to 8 members of an object, by name (the last of a repeated one
- * wins, as in jansson); a member not there has type -1. */
-typedef struct {
-    const char *const *names;
-    llmgw_jspan_t v[8];
-    int has[8];
-} gr_obj_t;
-
-static int gr_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    gr_obj_t *o = baton;
-    int i;
-
-    for (i = 0; o->names[i]; i++) {
-        if (llmgw_json_key_is(key, klen, esc, o->names[i])) {
-            o->v[i] = *v;
-            o->has[i] = 1;
-            break;
-        }
-    }
-    return 0;
-}
-
-/* The members names of v (when it is an object) into o. */
-static void gr_obj(gr_obj_t *o, const char *const *names,
-                   const llmgw_jspan_t *v)
-{
-    memset(o, 0, sizeof(*o));
-    o->names = names;
-    if (v && v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, gr_member, o);
-    }
-}
-
-static const llmgw_jspan_t *gr_get(const gr_obj_t *o, int i,
-                                   llmgw_jv_type_e type)
-{
-    return o->has[i] && o->v[i].type == type ? &o->v[i] : NULL;
-}
-
 /* A string span's value in the pool (a C string: cut at a NUL, as the
  * tree path's C strings were), or NULL. */
 static const char *gr_pstr(apr_pool_t *p, const llmgw_jspan_t *v)
@@ -143,11 +102,10 @@ typedef struct {
     size_t i;
 } gr_lp_t;
 
-static const char *const lp_names[] = { "token", "logProbability", NULL };
-
-static void gr_token(llmgw_buf_t *b, const gr_obj_t *o)
+static void gr_token(llmgw_buf_t *b, const gem_obj_t *o)
 {
-    const llmgw_jspan_t *tok = gr_get(o, 0, LLMGW_JV_STRING);
+    const llmgw_jspan_t *tok = gem_obj_get(o, GEM_LP_TOKEN,
+                                           LLMGW_JV_STRING);
     W_LIT(b, "{\"token\":");
     if (tok) {
         llmgw_buf_append(b, tok->p, tok->len);
@@ -156,7 +114,8 @@ static void gr_token(llmgw_buf_t *b, const gr_obj_t *o)
         W_LIT(b, "\"\"");
     }
     W_LIT(b, ",\"logprob\":");
-    llmgw_buf_json_real(b, gr_num(gr_get(o, 1, LLMGW_JV_NUMBER)));
+    llmgw_buf_json_real(b, gr_num(gem_obj_get(o, GEM_LP_LOGPROB,
+                                              LLMGW_JV_NUMBER)));
     W_LIT(b, ",\"bytes\":null");
 }
 
@@ -164,31 +123,15 @@ static int gr_alt(void *baton, const char *key, apr_size_t klen, int esc,
                   const llmgw_jspan_t *v)
 {
     gr_lp_t *l = baton;
-    gr_obj_t o;
+    gem_obj_t o;
 
     (void)key; (void)klen; (void)esc;
     if (l->i++) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gem_obj(&o, gem_lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, "}");
-    return 0;
-}
-
-/* The nth element of an array span, or NULL. */
-typedef struct { size_t n; llmgw_jspan_t v; int found; } gr_nth_t;
-
-static int gr_nth_el(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    gr_nth_t *n = baton;
-    (void)key; (void)klen; (void)esc;
-    if (n->n-- == 0) {
-        n->v = *v;
-        n->found = 1;
-        return 1;
-    }
     return 0;
 }
 
@@ -196,28 +139,23 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
                      const llmgw_jspan_t *v)
 {
     gr_lp_t *l = baton;
-    gr_obj_t o;
-    gr_nth_t nth;
+    gem_obj_t o;
+    llmgw_jspan_t el;
     gr_lp_t alts;
 
     (void)key; (void)klen; (void)esc;
     if (l->i) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gem_obj(&o, gem_lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, ",\"top_logprobs\":[");
-    memset(&nth, 0, sizeof(nth));
-    nth.n = l->i;
-    if (l->top) {
-        llmgw_json_each(l->top, gr_nth_el, &nth);
-    }
-    if (nth.found) {
-        static const char *const c_names[] = { "candidates", NULL };
-        gr_obj_t t;
+    if (l->top && gem_nth(l->top, l->i, &el)) {
+        gem_obj_t t;
         const llmgw_jspan_t *cands;
-        gr_obj(&t, c_names, &nth.v);
-        if ((cands = gr_get(&t, 0, LLMGW_JV_ARRAY)) != NULL) {
+        gem_obj(&t, gem_lp_names, &el);
+        if ((cands = gem_obj_get(&t, GEM_LP_CANDIDATES,
+                                 LLMGW_JV_ARRAY)) != NULL) {
             alts.r = l->r;
             alts.b = l->b;
             alts.top = NULL;
@@ -233,21 +171,19 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
 /* logprobsResult -> the choice's logprobs (null when absent). */
 static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
 {
-    static const char *const names[] = { "chosenCandidates",
-                                         "topCandidates", NULL };
     const llmgw_jspan_t *chosen;
-    gr_obj_t o;
+    gem_obj_t o;
     gr_lp_t l;
 
-    gr_obj(&o, names, lr);
-    if ((chosen = gr_get(&o, 0, LLMGW_JV_ARRAY)) == NULL) {
+    gem_obj(&o, gem_lr_names, lr);
+    if ((chosen = gem_obj_get(&o, GEM_LR_CHOSEN, LLMGW_JV_ARRAY)) == NULL) {
         W_LIT(r->out, "null");
         return;
     }
     memset(&l, 0, sizeof(l));
     l.r = r;
     l.b = r->out;
-    l.top = gr_get(&o, 1, LLMGW_JV_ARRAY);
+    l.top = gem_obj_get(&o, GEM_LR_TOP, LLMGW_JV_ARRAY);
     W_LIT(r->out, "{\"content\":[");
     llmgw_json_each(chosen, gr_chosen, &l);
     W_LIT(r->out, "],\"refusal\":null}");

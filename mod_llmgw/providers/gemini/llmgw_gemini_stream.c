@@ -179,43 +179,21 @@ typedef struct {
     const llmgw_jspan_t *top;   /* topCandidates, an array, or NULL */
 } lp_t;
 
-static int lp_field(void *baton, const char *key, apr_size_t klen, int esc,
-                    const llmgw_jspan_t *v)
+static void lp_token(lp_t *l, const gem_obj_t *o)
 {
-    llmgw_jspan_t *f = baton;
-    if (GEM_KEY_IS(key, klen, esc, "token")) {
-        f[0] = *v;
-    }
-    else if (GEM_KEY_IS(key, klen, esc, "logProbability")) {
-        f[1] = *v;
-    }
-    else if (GEM_KEY_IS(key, klen, esc, "candidates")) {
-        f[2] = *v;
-    }
-    return 0;
-}
+    const llmgw_jspan_t *tok = gem_obj_get(o, GEM_LP_TOKEN, LLMGW_JV_STRING);
+    const llmgw_jspan_t *lp = gem_obj_get(o, GEM_LP_LOGPROB,
+                                          LLMGW_JV_NUMBER);
 
-/* The members token, logProbability, candidates of v (an object; p NULL
- * for one absent). */
-static void lp_fields(const llmgw_jspan_t *v, llmgw_jspan_t f[3])
-{
-    memset(f, 0, 3 * sizeof(*f));
-    if (v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, lp_field, f);
-    }
-}
-
-static void lp_token(lp_t *l, const llmgw_jspan_t f[3])
-{
     LLMGW_BUF_LIT(l->b, "{\"token\":\"");
-    if (f[0].type == LLMGW_JV_STRING && f[0].p) {
-        put_text(l->s, l->b, &f[0], 1);
+    if (tok) {
+        put_text(l->s, l->b, tok, 1);
     }
     LLMGW_BUF_LIT(l->b, "\",\"logprob\":");
-    if (f[1].type == LLMGW_JV_NUMBER && f[1].p) {
+    if (lp) {
         char num[64];
-        apr_size_t n = f[1].len < sizeof(num) ? f[1].len : sizeof(num) - 1;
-        memcpy(num, f[1].p, n);
+        apr_size_t n = lp->len < sizeof(num) ? lp->len : sizeof(num) - 1;
+        memcpy(num, lp->p, n);
         num[n] = '\0';
         llmgw_buf_json_real(l->b, strtod(num, NULL));
     }
@@ -229,29 +207,15 @@ static int lp_alt(void *baton, const char *key, apr_size_t klen, int esc,
                   const llmgw_jspan_t *v)
 {
     lp_t *l = baton;
-    llmgw_jspan_t f[3];
+    gem_obj_t o;
 
     (void)key; (void)klen; (void)esc;
     if (l->n++) {
         LLMGW_BUF_LIT(l->b, ",");
     }
-    lp_fields(v, f);
-    lp_token(l, f);
+    gem_obj(&o, gem_lp_names, v);
+    lp_token(l, &o);
     LLMGW_BUF_LIT(l->b, "}");
-    return 0;
-}
-
-typedef struct { int n; llmgw_jspan_t v; } nth_t;
-
-static int nth_el(void *baton, const char *key, apr_size_t klen, int esc,
-                  const llmgw_jspan_t *v)
-{
-    nth_t *n = baton;
-    (void)key; (void)klen; (void)esc;
-    if (n->n-- == 0) {
-        n->v = *v;
-        return 1;
-    }
     return 0;
 }
 
@@ -259,25 +223,25 @@ static int lp_chosen(void *baton, const char *key, apr_size_t klen, int esc,
                      const llmgw_jspan_t *v)
 {
     lp_t *l = baton, alts;
-    llmgw_jspan_t f[3], tf[3];
-    nth_t nth;
+    gem_obj_t o;
+    llmgw_jspan_t el;
+    const llmgw_jspan_t *cands;
 
     (void)key; (void)klen; (void)esc;
     if (l->n) {
         LLMGW_BUF_LIT(l->b, ",");
     }
-    lp_fields(v, f);
-    lp_token(l, f);
+    gem_obj(&o, gem_lp_names, v);
+    lp_token(l, &o);
     LLMGW_BUF_LIT(l->b, ",\"top_logprobs\":[");
-    memset(&nth, 0, sizeof(nth));
-    nth.n = l->n;
-    if (l->top && llmgw_json_each(l->top, nth_el, &nth)) {
-        lp_fields(&nth.v, tf);
-        if (tf[2].p && tf[2].type == LLMGW_JV_ARRAY) {
+    if (l->top && gem_nth(l->top, (size_t)l->n, &el)) {
+        gem_obj(&o, gem_lp_names, &el);
+        if ((cands = gem_obj_get(&o, GEM_LP_CANDIDATES,
+                                 LLMGW_JV_ARRAY)) != NULL) {
             alts = *l;
             alts.n = 0;
             alts.top = NULL;
-            llmgw_json_each(&tf[2], lp_alt, &alts);
+            llmgw_json_each(cands, lp_alt, &alts);
         }
     }
     LLMGW_BUF_LIT(l->b, "]}");
@@ -285,41 +249,28 @@ static int lp_chosen(void *baton, const char *key, apr_size_t klen, int esc,
     return 0;
 }
 
-static int lr_field(void *baton, const char *key, apr_size_t klen, int esc,
-                    const llmgw_jspan_t *v)
-{
-    llmgw_jspan_t *f = baton;
-    if (GEM_KEY_IS(key, klen, esc, "chosenCandidates")) {
-        f[0] = *v;
-    }
-    else if (GEM_KEY_IS(key, klen, esc, "topCandidates")) {
-        f[1] = *v;
-    }
-    return 0;
-}
-
 /* logprobsResult -> the OpenAI choice logprobs into s->lp; NULL when it
  * has no chosenCandidates array. */
 static const char *put_logprobs(llmgw_stream_t *s, const llmgw_jspan_t *lr)
 {
-    llmgw_jspan_t f[2];
+    const llmgw_jspan_t *chosen;
+    gem_obj_t o;
     lp_t l;
 
-    memset(f, 0, sizeof(f));
-    if (lr->p == NULL || lr->type != LLMGW_JV_OBJECT) {
+    if (lr->p == NULL) {
         return NULL;
     }
-    llmgw_json_each(lr, lr_field, f);
-    if (f[0].p == NULL || f[0].type != LLMGW_JV_ARRAY) {
+    gem_obj(&o, gem_lr_names, lr);
+    if ((chosen = gem_obj_get(&o, GEM_LR_CHOSEN, LLMGW_JV_ARRAY)) == NULL) {
         return NULL;
     }
     s->lp.len = 0;
     l.s = s;
     l.b = &s->lp;
     l.n = 0;
-    l.top = f[1].p && f[1].type == LLMGW_JV_ARRAY ? &f[1] : NULL;
+    l.top = gem_obj_get(&o, GEM_LR_TOP, LLMGW_JV_ARRAY);
     LLMGW_BUF_LIT(&s->lp, "{\"content\":[");
-    llmgw_json_each(&f[0], lp_chosen, &l);
+    llmgw_json_each(chosen, lp_chosen, &l);
     LLMGW_BUF_LIT(&s->lp, "],\"refusal\":null}");
     return s->lp.data;
 }
