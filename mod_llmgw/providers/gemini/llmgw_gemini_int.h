@@ -108,7 +108,7 @@ typedef struct {
 struct gem_read {
     apr_array_header_t *cands;  /* gem_cand_t */
     apr_array_header_t *parts;  /* gem_part_t */
-    int strict;                 /* gem_read_init */
+    const llmgw_json_visitor_t *visitor;  /* lax or strict */
     gem_bat_t *other;           /* baton of the containers not read */
     gem_bat_t check_b, top_b, cands_b, usage_b, feedback_b;
     int has_cands, cands_array, has_feedback, blocked, has_usage,

@@ -158,16 +158,15 @@ static void *rd_enter_array(void *baton, const char *key, apr_size_t klen,
     return r->other;
 }
 
-static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
+/* A member read into the records (the two visitors' one body, inlined in
+ * each: the stream's events are read member by member at every chunk). */
+static inline __attribute__((always_inline))
+int rd_read(gem_bat_t *b, const char *key, apr_size_t klen, int esc,
+            const llmgw_jspan_t *v)
 {
-    gem_bat_t *b = baton;
     gem_read_t *r = b->r;
     int i;
 
-    if (r->strict && refused(key, klen, esc, v)) {
-        return 1;
-    }
     switch (b->kind) {
     case GEM_RD_TOP:
         if (KEY_IS(key, klen, esc, "candidates")) {
@@ -267,8 +266,27 @@ static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
     return 0;
 }
 
+static int rd_member(void *baton, const char *key, apr_size_t klen, int esc,
+                     const llmgw_jspan_t *v)
+{
+    return rd_read(baton, key, klen, esc, v);
+}
+
+static int rd_member_strict(void *baton, const char *key, apr_size_t klen,
+                            int esc, const llmgw_jspan_t *v)
+{
+    if (refused(key, klen, esc, v)) {
+        return 1;
+    }
+    return rd_read(baton, key, klen, esc, v);
+}
+
 static const llmgw_json_visitor_t rd_visitor = {
     rd_member, rd_enter, rd_enter_array
+};
+
+static const llmgw_json_visitor_t rd_visitor_strict = {
+    rd_member_strict, rd_enter, rd_enter_array
 };
 
 void gem_read_init(gem_read_t *r, apr_pool_t *p, int strict)
@@ -276,7 +294,7 @@ void gem_read_init(gem_read_t *r, apr_pool_t *p, int strict)
     memset(r, 0, sizeof(*r));
     r->cands = apr_array_make(p, 2, sizeof(gem_cand_t));
     r->parts = apr_array_make(p, 4, sizeof(gem_part_t));
-    r->strict = strict;
+    r->visitor = strict ? &rd_visitor_strict : &rd_visitor;
     r->other = strict ? rd_bat(&r->check_b, GEM_RD_CHECK, 0, r) : NULL;
     rd_bat(&r->top_b, GEM_RD_TOP, 0, r);
     rd_bat(&r->cands_b, GEM_RD_CANDS, 0, r);
@@ -293,6 +311,6 @@ int gem_read(gem_read_t *r, const char *text, apr_size_t len)
     r->has_cands = r->cands_array = r->has_feedback = r->blocked = 0;
     r->has_usage = r->usage_object = r->has_error = 0;
     r->chk_cands.p = r->chk_feedback.p = NULL;
-    return llmgw_json_object_visit(text, len, &top, &rd_visitor, &r->top_b)
+    return llmgw_json_object_visit(text, len, &top, r->visitor, &r->top_b)
            == 1;
 }
