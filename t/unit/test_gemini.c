@@ -1861,6 +1861,38 @@ START_TEST(stream_scanner_reads)
 }
 END_TEST
 
+START_TEST(stream_logprobs)
+{
+    /* chosenCandidates with the same position's topCandidates; tokens
+     * written as jansson writes the C string (cut at a NUL); repeated
+     * members: the last wins; a missing token or number: "" and 0.0 */
+    const char *ev[] = {
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]},\"index\":0,"
+        "\"logprobsResult\":{\"topCandidates\":[{\"candidates\":["
+        "{\"token\":\"H\\u0069\",\"logProbability\":-0.5},{\"token\":\"Yo\"}]},"
+        "{\"candidates\":\"x\",\"candidates\":[{\"token\":\"a\\u0000b\",\"logProbability\":-2}]}],"
+        "\"chosenCandidates\":[{\"token\":\"x\",\"token\":\"H\\u0069\",\"logProbability\":-0.5},"
+        "{\"logProbability\":-0.25},{\"token\":\"z\",\"logProbability\":-1}]}}]}",
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"!\"}]},\"index\":0,"
+        "\"logprobsResult\":{\"chosenCandidates\":{},\"topCandidates\":[]}}]}",
+        NULL
+    };
+    const char *out = raw_stream(ev, NULL);
+
+    ck_assert_msg(strstr(out, "\"delta\":{\"content\":\"Hi\"},\"logprobs\":{\"content\":["
+        "{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":null,\"top_logprobs\":["
+        "{\"token\":\"Hi\",\"logprob\":-0.5,\"bytes\":null},"
+        "{\"token\":\"Yo\",\"logprob\":0.0,\"bytes\":null}]},"
+        "{\"token\":\"\",\"logprob\":-0.25,\"bytes\":null,\"top_logprobs\":["
+        "{\"token\":\"a\",\"logprob\":-2.0,\"bytes\":null}]},"
+        "{\"token\":\"z\",\"logprob\":-1.0,\"bytes\":null,\"top_logprobs\":[]}],"
+        "\"refusal\":null}"), "%s", out);
+    /* chosenCandidates not an array: no logprobs */
+    ck_assert_msg(strstr(out, "\"delta\":{\"content\":\"!\"},\"logprobs\":null"),
+                  "%s", out);
+}
+END_TEST
+
 START_TEST(stream_errors)
 {
     sink_t *sink = sink_new();
@@ -2168,6 +2200,7 @@ static Suite *gemini_suite(void)
     tcase_add_test(tc, stream_chunks_shape);
     tcase_add_test(tc, stream_errors);
     tcase_add_test(tc, stream_scanner_reads);
+    tcase_add_test(tc, stream_logprobs);
     tcase_add_test(tc, stream_client_gone);
     tcase_add_test(tc, stream_blocked_prompt);
     return s;

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /**
- * llmgw_gemini_response.c — the Gemini answer reader: a
+ * llmgw_gemini_response.c — the Gemini answer translator: a
  * generateContent answer -> chat.completion.
  */
 #include "llmgw_answer.h"
@@ -10,56 +10,15 @@
 /* Read with the scanner, written directly                             */
 /* ------------------------------------------------------------------ */
 
-/* The answer is read in its one validating pass (llmgw_json_object_visit)
- * into fixed per-answer records: the members the reader looks at, as spans
- * of the answer's text (the candidates, their content's parts and the
- * parts' function calls, the usage counts, the prompt feedback); the
- * chat.completion is then written from the records. Where a member is
- * repeated the last one counts, as in jansson. logprobsResult (rare) is
- * kept as a span and read from its text when written. */
+/* The answer is read in its one validating pass by the Gemini reader
+ * (gem_read, llmgw_gemini_read.c) into fixed per-answer records: the
+ * members looked at, as spans of the answer's text (the candidates, their
+ * content's parts and the parts' function calls, the usage counts, the
+ * prompt feedback); the chat.completion is then written from the records.
+ * logprobsResult (rare) is kept as a span and read from its text when
+ * written. */
 
 #define W_LIT LLMGW_BUF_LIT
-
-/* Up to 8 members of an object, by name (the last of a repeated one
- * wins, as in jansson); a member not there has type -1. */
-typedef struct {
-    const char *const *names;
-    llmgw_jspan_t v[8];
-    int has[8];
-} gr_obj_t;
-
-static int gr_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    gr_obj_t *o = baton;
-    int i;
-
-    for (i = 0; o->names[i]; i++) {
-        if (llmgw_json_key_is(key, klen, esc, o->names[i])) {
-            o->v[i] = *v;
-            o->has[i] = 1;
-            break;
-        }
-    }
-    return 0;
-}
-
-/* The members names of v (when it is an object) into o. */
-static void gr_obj(gr_obj_t *o, const char *const *names,
-                   const llmgw_jspan_t *v)
-{
-    memset(o, 0, sizeof(*o));
-    o->names = names;
-    if (v && v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, gr_member, o);
-    }
-}
-
-static const llmgw_jspan_t *gr_get(const gr_obj_t *o, int i,
-                                   llmgw_jv_type_e type)
-{
-    return o->has[i] && o->v[i].type == type ? &o->v[i] : NULL;
-}
 
 /* A string span's value in the pool (a C string: cut at a NUL, as the
  * tree path's C strings were), or NULL. */
@@ -119,259 +78,6 @@ static double gr_num(const llmgw_jspan_t *s)
     return strtod(num, NULL);
 }
 
-/* What the visitor is in: the baton of each container it reads. */
-enum { GA_TOP, GA_CANDS, GA_CAND, GA_CONTENT, GA_PARTS, GA_PART, GA_FCALL,
-       GA_USAGE, GA_FEEDBACK };
-
-typedef struct ga ga_t;
-typedef struct {
-    int kind;
-    int i;                      /* the candidate or part it belongs to */
-    ga_t *a;
-} ga_bat_t;
-
-/* One part of a candidate's content (an object element of its parts);
- * a span with p NULL is absent. */
-typedef struct {
-    ga_bat_t b;                 /* GA_PART */
-    ga_bat_t fb;                /* GA_FCALL: its functionCall */
-    llmgw_jspan_t text, sig, name, args;
-    int thought;                /* "thought": true */
-    int call;                   /* functionCall is an object */
-} ga_part_t;
-
-/* One element of the candidates (an object or not). */
-typedef struct {
-    ga_bat_t b;                 /* GA_CAND */
-    ga_bat_t content_b;         /* GA_CONTENT */
-    ga_bat_t parts_b;           /* GA_PARTS */
-    llmgw_jspan_t index, finish, logprobs;
-    int parts_first, nparts;    /* its parts in the answer's parts */
-} ga_cand_t;
-
-struct ga {
-    apr_pool_t *p;
-    apr_array_header_t *cands;  /* ga_cand_t */
-    apr_array_header_t *parts;  /* ga_part_t */
-    ga_bat_t top_b, cands_b, usage_b, feedback_b;
-    int has_cands, cands_array, has_feedback, blocked, has_usage,
-        usage_object;
-    llmgw_jspan_t usage[GEM_USAGE_N];
-    /* the gateway's answer check reads keys as written (an escaped
-     * spelling is another member): the last such candidates and
-     * promptFeedback, for its verdict (llmgw_answer_gemini) */
-    llmgw_jspan_t chk_cands, chk_feedback;
-};
-
-#define GA_KEY_IS(key, klen, esc, lit) \
-    ((esc) ? llmgw_json_key_is((key), (klen), 1, (lit)) \
-           : ((klen) == sizeof(lit) - 1 && !memcmp((key), (lit), (klen))))
-
-static ga_bat_t *ga_bat(ga_bat_t *b, int kind, int i, ga_t *a)
-{
-    b->kind = kind;
-    b->i = i;
-    b->a = a;
-    return b;
-}
-
-static ga_cand_t *ga_cand(ga_t *a, int i)
-{
-    return &APR_ARRAY_IDX(a->cands, i, ga_cand_t);
-}
-
-static ga_part_t *ga_part(ga_t *a, int i)
-{
-    return &APR_ARRAY_IDX(a->parts, i, ga_part_t);
-}
-
-static ga_cand_t *ga_push_cand(ga_t *a)
-{
-    int i = a->cands->nelts;
-    ga_cand_t *c = apr_array_push(a->cands);
-
-    memset(c, 0, sizeof(*c));
-    ga_bat(&c->b, GA_CAND, i, a);
-    ga_bat(&c->content_b, GA_CONTENT, i, a);
-    ga_bat(&c->parts_b, GA_PARTS, i, a);
-    c->parts_first = a->parts->nelts;
-    return c;
-}
-
-static void *ga_enter(void *baton, const char *key, apr_size_t klen,
-                      int esc)
-{
-    ga_bat_t *b = baton;
-    ga_t *a = b->a;
-
-    switch (b->kind) {
-    case GA_TOP:
-        if (GA_KEY_IS(key, klen, esc, "usageMetadata")) {
-            memset(a->usage, 0, sizeof(a->usage));
-            return &a->usage_b;
-        }
-        if (GA_KEY_IS(key, klen, esc, "promptFeedback")) {
-            a->blocked = 0;
-            return &a->feedback_b;
-        }
-        break;
-    case GA_CANDS:
-        return &ga_push_cand(a)->b;
-    case GA_CAND:
-        if (GA_KEY_IS(key, klen, esc, "content")) {
-            ga_cand_t *c = ga_cand(a, b->i);
-            c->nparts = 0;
-            return &c->content_b;
-        }
-        break;
-    case GA_PARTS: {
-        int i = a->parts->nelts;
-        ga_part_t *pt = apr_array_push(a->parts);
-        memset(pt, 0, sizeof(*pt));
-        ga_bat(&pt->b, GA_PART, i, a);
-        ga_bat(&pt->fb, GA_FCALL, i, a);
-        ga_cand(a, b->i)->nparts++;
-        return &pt->b;
-    }
-    case GA_PART:
-        if (GA_KEY_IS(key, klen, esc, "functionCall")) {
-            ga_part_t *pt = ga_part(a, b->i);
-            memset(&pt->name, 0, sizeof(pt->name));
-            memset(&pt->args, 0, sizeof(pt->args));
-            return &pt->fb;
-        }
-        break;
-    default:
-        break;
-    }
-    return NULL;                /* only validated */
-}
-
-static void *ga_enter_array(void *baton, const char *key, apr_size_t klen,
-                            int esc)
-{
-    ga_bat_t *b = baton;
-    ga_t *a = b->a;
-
-    if (b->kind == GA_TOP && GA_KEY_IS(key, klen, esc, "candidates")) {
-        a->cands->nelts = 0;
-        return &a->cands_b;
-    }
-    if (b->kind == GA_CONTENT && GA_KEY_IS(key, klen, esc, "parts")) {
-        ga_cand_t *c = ga_cand(a, b->i);
-        c->parts_first = a->parts->nelts;
-        c->nparts = 0;
-        return &c->parts_b;
-    }
-    return NULL;
-}
-
-static int ga_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    ga_bat_t *b = baton;
-    ga_t *a = b->a;
-    int i;
-
-    switch (b->kind) {
-    case GA_TOP:
-        if (!esc && GA_KEY_IS(key, klen, 0, "candidates")) {
-            a->chk_cands = *v;
-        }
-        else if (!esc && GA_KEY_IS(key, klen, 0, "promptFeedback")) {
-            a->chk_feedback = *v;
-        }
-        if (GA_KEY_IS(key, klen, esc, "candidates")) {
-            a->has_cands = 1;
-            a->cands_array = v->type == LLMGW_JV_ARRAY;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "usageMetadata")) {
-            a->has_usage = 1;
-            a->usage_object = v->type == LLMGW_JV_OBJECT;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "promptFeedback")) {
-            a->has_feedback = 1;
-            if (v->type != LLMGW_JV_OBJECT) {
-                a->blocked = 0;
-            }
-        }
-        break;
-    case GA_CANDS:
-        if (v->type != LLMGW_JV_OBJECT) {
-            ga_push_cand(a);    /* not an object: a choice all the same */
-        }
-        break;
-    case GA_CAND: {
-        ga_cand_t *c = ga_cand(a, b->i);
-        if (GA_KEY_IS(key, klen, esc, "index")) {
-            c->index = *v;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "finishReason")) {
-            c->finish = *v;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "logprobsResult")) {
-            c->logprobs = *v;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "content")
-                 && v->type != LLMGW_JV_OBJECT) {
-            c->nparts = 0;
-        }
-        break;
-    }
-    case GA_CONTENT:
-        if (GA_KEY_IS(key, klen, esc, "parts") && v->type != LLMGW_JV_ARRAY) {
-            ga_cand(a, b->i)->nparts = 0;
-        }
-        break;
-    case GA_PART: {
-        ga_part_t *pt = ga_part(a, b->i);
-        if (GA_KEY_IS(key, klen, esc, "text")) {
-            pt->text = *v;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "thought")) {
-            pt->thought = v->type == LLMGW_JV_TRUE;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "functionCall")) {
-            pt->call = v->type == LLMGW_JV_OBJECT;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "thoughtSignature")) {
-            pt->sig = *v;
-        }
-        break;
-    }
-    case GA_FCALL: {
-        ga_part_t *pt = ga_part(a, b->i);
-        if (GA_KEY_IS(key, klen, esc, "name")) {
-            pt->name = *v;
-        }
-        else if (GA_KEY_IS(key, klen, esc, "args")) {
-            pt->args = *v;
-        }
-        break;
-    }
-    case GA_USAGE:
-        for (i = 0; i < GEM_USAGE_N; i++) {
-            if (llmgw_json_key_is(key, klen, esc, gem_usage_names[i])) {
-                a->usage[i] = *v;
-                break;
-            }
-        }
-        break;
-    case GA_FEEDBACK:
-        if (GA_KEY_IS(key, klen, esc, "blockReason")) {
-            a->blocked = v->type == LLMGW_JV_STRING;
-        }
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-static const llmgw_json_visitor_t ga_visitor = {
-    ga_member, ga_enter, ga_enter_array
-};
-
 /* A present span of that type, or NULL. */
 static const llmgw_jspan_t *ga_get(const llmgw_jspan_t *v,
                                    llmgw_jv_type_e type)
@@ -396,11 +102,10 @@ typedef struct {
     size_t i;
 } gr_lp_t;
 
-static const char *const lp_names[] = { "token", "logProbability", NULL };
-
-static void gr_token(llmgw_buf_t *b, const gr_obj_t *o)
+static void gr_token(llmgw_buf_t *b, const gem_obj_t *o)
 {
-    const llmgw_jspan_t *tok = gr_get(o, 0, LLMGW_JV_STRING);
+    const llmgw_jspan_t *tok = gem_obj_get(o, GEM_LP_TOKEN,
+                                           LLMGW_JV_STRING);
     W_LIT(b, "{\"token\":");
     if (tok) {
         llmgw_buf_append(b, tok->p, tok->len);
@@ -409,7 +114,8 @@ static void gr_token(llmgw_buf_t *b, const gr_obj_t *o)
         W_LIT(b, "\"\"");
     }
     W_LIT(b, ",\"logprob\":");
-    llmgw_buf_json_real(b, gr_num(gr_get(o, 1, LLMGW_JV_NUMBER)));
+    llmgw_buf_json_real(b, gr_num(gem_obj_get(o, GEM_LP_LOGPROB,
+                                              LLMGW_JV_NUMBER)));
     W_LIT(b, ",\"bytes\":null");
 }
 
@@ -417,31 +123,15 @@ static int gr_alt(void *baton, const char *key, apr_size_t klen, int esc,
                   const llmgw_jspan_t *v)
 {
     gr_lp_t *l = baton;
-    gr_obj_t o;
+    gem_obj_t o;
 
     (void)key; (void)klen; (void)esc;
     if (l->i++) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gem_obj(&o, gem_lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, "}");
-    return 0;
-}
-
-/* The nth element of an array span, or NULL. */
-typedef struct { size_t n; llmgw_jspan_t v; int found; } gr_nth_t;
-
-static int gr_nth_el(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    gr_nth_t *n = baton;
-    (void)key; (void)klen; (void)esc;
-    if (n->n-- == 0) {
-        n->v = *v;
-        n->found = 1;
-        return 1;
-    }
     return 0;
 }
 
@@ -449,28 +139,23 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
                      const llmgw_jspan_t *v)
 {
     gr_lp_t *l = baton;
-    gr_obj_t o;
-    gr_nth_t nth;
+    gem_obj_t o;
+    llmgw_jspan_t el;
     gr_lp_t alts;
 
     (void)key; (void)klen; (void)esc;
     if (l->i) {
         W_LIT(l->b, ",");
     }
-    gr_obj(&o, lp_names, v);
+    gem_obj(&o, gem_lp_names, v);
     gr_token(l->b, &o);
     W_LIT(l->b, ",\"top_logprobs\":[");
-    memset(&nth, 0, sizeof(nth));
-    nth.n = l->i;
-    if (l->top) {
-        llmgw_json_each(l->top, gr_nth_el, &nth);
-    }
-    if (nth.found) {
-        static const char *const c_names[] = { "candidates", NULL };
-        gr_obj_t t;
+    if (l->top && gem_nth(l->top, l->i, &el)) {
+        gem_obj_t t;
         const llmgw_jspan_t *cands;
-        gr_obj(&t, c_names, &nth.v);
-        if ((cands = gr_get(&t, 0, LLMGW_JV_ARRAY)) != NULL) {
+        gem_obj(&t, gem_lp_names, &el);
+        if ((cands = gem_obj_get(&t, GEM_LP_CANDIDATES,
+                                 LLMGW_JV_ARRAY)) != NULL) {
             alts.r = l->r;
             alts.b = l->b;
             alts.top = NULL;
@@ -486,21 +171,19 @@ static int gr_chosen(void *baton, const char *key, apr_size_t klen, int esc,
 /* logprobsResult -> the choice's logprobs (null when absent). */
 static void gr_logprobs(gr_t *r, const llmgw_jspan_t *lr)
 {
-    static const char *const names[] = { "chosenCandidates",
-                                         "topCandidates", NULL };
     const llmgw_jspan_t *chosen;
-    gr_obj_t o;
+    gem_obj_t o;
     gr_lp_t l;
 
-    gr_obj(&o, names, lr);
-    if ((chosen = gr_get(&o, 0, LLMGW_JV_ARRAY)) == NULL) {
+    gem_obj(&o, gem_lr_names, lr);
+    if ((chosen = gem_obj_get(&o, GEM_LR_CHOSEN, LLMGW_JV_ARRAY)) == NULL) {
         W_LIT(r->out, "null");
         return;
     }
     memset(&l, 0, sizeof(l));
     l.r = r;
     l.b = r->out;
-    l.top = gr_get(&o, 1, LLMGW_JV_ARRAY);
+    l.top = gem_obj_get(&o, GEM_LR_TOP, LLMGW_JV_ARRAY);
     W_LIT(r->out, "{\"content\":[");
     llmgw_json_each(chosen, gr_chosen, &l);
     W_LIT(r->out, "],\"refusal\":null}");
@@ -528,7 +211,7 @@ static int gr_thought(gr_t *r, llmgw_buf_t *b, const llmgw_jspan_t *t)
 }
 
 /* A part's functionCall -> a tool call (the ncall-th of choice idx). */
-static void gr_call(gr_t *r, llmgw_buf_t *b, const ga_part_t *pt, int idx,
+static void gr_call(gr_t *r, llmgw_buf_t *b, const gem_part_t *pt, int idx,
                     int ncall)
 {
     const llmgw_jspan_t *name = ga_get(&pt->name, LLMGW_JV_STRING);
@@ -592,7 +275,7 @@ static const char *gr_finish(gr_t *r, const llmgw_jspan_t *f)
 }
 
 /* One candidate -> a choice; 1 when the answer is refused. */
-static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
+static int gr_candidate(gr_t *r, gem_read_t *a, const gem_cand_t *cd,
                         size_t pos)
 {
     llmgw_buf_t *b = r->out;
@@ -617,7 +300,7 @@ static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
         return 0;
     }
     for (i = 0; i < cd->nparts; i++) {
-        ncalls += ga_part(a, cd->parts_first + i)->call;
+        ncalls += GEM_READ_PART(a, cd->parts_first + i)->call;
     }
     if (r->nchoices++) {
         W_LIT(b, ",");
@@ -627,7 +310,7 @@ static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
     W_LIT(b, ",\"message\":{\"role\":\"assistant\",\"content\":");
     /* the texts that are not thoughts, joined */
     for (i = n = 0; i < cd->nparts; i++) {
-        const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+        const gem_part_t *pt = GEM_READ_PART(a, cd->parts_first + i);
         const llmgw_jspan_t *t = ga_get(&pt->text, LLMGW_JV_STRING);
         if (t && !pt->thought && t->len > 2) {
             if (!n++) {
@@ -647,7 +330,7 @@ static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
     }
     W_LIT(b, ",\"refusal\":null");
     for (i = n = 0; i < cd->nparts; i++) {
-        const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+        const gem_part_t *pt = GEM_READ_PART(a, cd->parts_first + i);
         const llmgw_jspan_t *t = ga_get(&pt->text, LLMGW_JV_STRING);
         if (t && pt->thought && t->len > 2) {
             apr_size_t at = b->len;
@@ -668,7 +351,7 @@ static int gr_candidate(gr_t *r, ga_t *a, const ga_cand_t *cd,
     if (ncalls) {
         W_LIT(b, ",\"tool_calls\":[");
         for (i = n = 0; i < cd->nparts; i++) {
-            const ga_part_t *pt = ga_part(a, cd->parts_first + i);
+            const gem_part_t *pt = GEM_READ_PART(a, cd->parts_first + i);
             if (pt->call) {
                 gr_call(r, b, pt, (int)idx, n++);
             }
@@ -698,7 +381,7 @@ static apr_int64_t gr_count(gr_t *r, const llmgw_jspan_t *s)
     return rv == 1 && v >= 0 ? v : -1;
 }
 
-static void gr_usage(gr_t *r, const ga_t *a, llmgw_usage_t *u)
+static void gr_usage(gr_t *r, const gem_read_t *a, llmgw_usage_t *u)
 {
     apr_int64_t n[GEM_USAGE_N], prompt, cand, thoughts, total, cached;
     llmgw_buf_t *b = r->out;
@@ -740,21 +423,12 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
                               llmgw_buf_t *out, llmgw_usage_t *usage,
                               const char **why)
 {
-    llmgw_jspan_t span;
-    ga_t a;
+    gem_read_t a;
     gr_t r;
     int i;
 
-    memset(&a, 0, sizeof(a));
-    a.p = p;
-    a.cands = apr_array_make(p, 2, sizeof(ga_cand_t));
-    a.parts = apr_array_make(p, 4, sizeof(ga_part_t));
-    ga_bat(&a.top_b, GA_TOP, 0, &a);
-    ga_bat(&a.cands_b, GA_CANDS, 0, &a);
-    ga_bat(&a.usage_b, GA_USAGE, 0, &a);
-    ga_bat(&a.feedback_b, GA_FEEDBACK, 0, &a);
-    if (llmgw_json_object_visit(body, len, &span, &ga_visitor, &a.top_b)
-        != 1) {
+    gem_read_init(&a, p, 0);
+    if (!gem_read(&a, body, len)) {
         if (why) {
             *why = llmgw_answer_unread(body, len);
         }
@@ -783,7 +457,7 @@ static int gem_write_response(apr_pool_t *p, const llmgw_xlate_ctx_t *x,
     W_LIT(out, ",\"choices\":[");
     if (a.cands_array) {
         for (i = 0; i < a.cands->nelts; i++) {
-            if (gr_candidate(&r, &a, ga_cand(&a, i), (size_t)i)) {
+            if (gr_candidate(&r, &a, GEM_READ_CAND(&a, i), (size_t)i)) {
                 break;
             }
         }

@@ -3,16 +3,16 @@
  * llmgw_gemini_stream.c — the Gemini stream translator:
  * streamGenerateContent?alt=sse events -> chat.completion.chunk events.
  *
- * Each event is read in one validating pass of the JSON scanner
- * (llmgw_json_object_visit): the members the translator looks at are kept
- * as spans of the event's text (candidates, their content's parts, the
- * usage counts, the prompt feedback, an error), and each chunk is written
- * straight into the stream's chunk writer. Every other container is walked
- * too, only to refuse what jansson refuses in a valid text (a key with a
- * NUL, an integer beyond 64 bits, a real beyond a double): such an event
- * is malformed, as it was when events were loaded into trees.
+ * Each event is read in one validating pass by the Gemini reader
+ * (gem_read, llmgw_gemini_read.c, strict): the members the translator
+ * looks at are kept as spans of the event's text (candidates, their
+ * content's parts, the usage counts, the prompt feedback, an error), and
+ * each chunk is written straight into the stream's chunk writer. Every
+ * other container is walked too, only to refuse what jansson refuses in a
+ * valid text (a key with a NUL, an integer beyond 64 bits, a real beyond
+ * a double): such an event is malformed, as it was when events were
+ * loaded into trees.
  */
-#include <math.h>
 #include "llmgw_gemini_int.h"
 #include "llmgw_json_scan.h"
 
@@ -22,55 +22,13 @@ typedef struct {
     const char *finish;         /* mapped, before the tool rule */
 } stream_choice_t;
 
-/* What the visitor of an event is in: the baton of every container. */
-enum {
-    K_CHECK, K_TOP, K_CANDS, K_CAND, K_CONTENT, K_PARTS, K_PART, K_FCALL,
-    K_USAGE, K_FEEDBACK
-};
-
-typedef struct ev_stream ev_stream_t;
-typedef struct {
-    int kind;
-    int i;                      /* the candidate or part it belongs to */
-    ev_stream_t *s;
-} bat_t;
-
-/* One part of a candidate's content (an object element of its parts). */
-typedef struct {
-    bat_t b;                    /* K_PART */
-    bat_t fb;                   /* K_FCALL: its functionCall */
-    llmgw_jspan_t text, sig, name, args;
-    int thought;                /* "thought": true */
-    int call;                   /* functionCall is an object */
-} ev_part_t;
-
-/* One element of the event's candidates. */
-typedef struct {
-    bat_t b;                    /* K_CAND */
-    bat_t content_b;            /* K_CONTENT */
-    bat_t parts_b;              /* K_PARTS */
-    llmgw_jspan_t index, finish, logprobs;
-    int parts_first, nparts;    /* its parts in the event's parts */
-} ev_cand_t;
-
-
-struct ev_stream {
-    apr_array_header_t *cands;  /* ev_cand_t */
-    apr_array_header_t *parts;  /* ev_part_t */
-    bat_t check_b, top_b, cands_b, usage_b, feedback_b;
-    int has_cands, cands_array, has_feedback, blocked, has_usage,
-        usage_object, has_error;
-    llmgw_jspan_t error;
-    llmgw_jspan_t usage[GEM_USAGE_N];
-};
-
 struct llmgw_stream {
     apr_pool_t *p;
     llmgw_xlate_ctx_t x;
     llmgw_chunk_writer_t w;         /* the chunks, written into one buffer */
     llmgw_buf_t tmp;                /* unescaped text, arguments */
     llmgw_buf_t lp;                 /* a chunk's logprobs */
-    ev_stream_t ev;                 /* the event being read */
+    gem_read_t ev;                  /* the event being read */
     apr_array_header_t *choices;    /* stream_choice_t, in first-seen order */
     int received;                   /* GenerateContentResponse events seen */
     int blocked;                    /* promptFeedback.blockReason */
@@ -99,292 +57,13 @@ llmgw_stream_t *gem_stream_new(apr_pool_t *p,
     llmgw_chunk_writer_init(&s->w, p, &s->x);
     llmgw_buf_init(&s->tmp, p, 0);
     llmgw_buf_init(&s->lp, p, 0);
-    s->ev.cands = apr_array_make(p, 2, sizeof(ev_cand_t));
-    s->ev.parts = apr_array_make(p, 4, sizeof(ev_part_t));
+    gem_read_init(&s->ev, p, 1);
     return s;
 }
 
 /* ------------------------------------------------------------------ */
 /* reading an event                                                    */
 /* ------------------------------------------------------------------ */
-
-#define KEY_IS(key, klen, esc, lit) \
-    ((esc) ? llmgw_json_key_is((key), (klen), 1, (lit)) \
-           : ((klen) == sizeof(lit) - 1 && !memcmp((key), (lit), (klen))))
-
-/* Whether jansson refuses what the scanner accepts in this member: a key
- * holding a NUL, an integer beyond 64 bits, a real beyond a double. */
-static int refused(const char *key, apr_size_t klen, int esc,
-                   const llmgw_jspan_t *v)
-{
-    if (esc && key != NULL) {
-        char small[128], *buf = small;
-        long n;
-        if (klen + 2 > sizeof(small)) {
-            buf = malloc(klen + 2);
-            if (buf == NULL) {
-                return 1;
-            }
-        }
-        n = llmgw_json_unescape(&(llmgw_jspan_t){ key - 1, klen + 2,
-                                LLMGW_JV_STRING, 1 }, buf);
-        n = n < 0 || memchr(buf, '\0', (apr_size_t)n) != NULL;
-        if (buf != small) {
-            free(buf);
-        }
-        if (n) {
-            return 1;
-        }
-    }
-    if (v->type == LLMGW_JV_NUMBER) {
-        int real = memchr(v->p, '.', v->len) || memchr(v->p, 'e', v->len)
-                   || memchr(v->p, 'E', v->len);
-        apr_int64_t i;
-        if (!real) {
-            return v->len >= 19 && !llmgw_json_int(v, &i);
-        }
-        if (v->len > 300 || memchr(v->p, 'e', v->len)
-            || memchr(v->p, 'E', v->len)) {
-            char *num = malloc(v->len + 1);
-            double d;
-            if (num == NULL) {
-                return 1;
-            }
-            memcpy(num, v->p, v->len);
-            num[v->len] = '\0';
-            d = strtod(num, NULL);
-            free(num);
-            return isinf(d);
-        }
-    }
-    return 0;
-}
-
-static bat_t *ev_bat(bat_t *b, int kind, int i, ev_stream_t *s)
-{
-    b->kind = kind;
-    b->i = i;
-    b->s = s;
-    return b;
-}
-
-static ev_cand_t *ev_cand(ev_stream_t *s, int i)
-{
-    return &APR_ARRAY_IDX(s->cands, i, ev_cand_t);
-}
-
-static ev_part_t *ev_part(ev_stream_t *s, int i)
-{
-    return &APR_ARRAY_IDX(s->parts, i, ev_part_t);
-}
-
-static ev_cand_t *push_cand(ev_stream_t *s)
-{
-    int i = s->cands->nelts;
-    ev_cand_t *c = apr_array_push(s->cands);
-
-    memset(c, 0, sizeof(*c));
-    ev_bat(&c->b, K_CAND, i, s);
-    ev_bat(&c->content_b, K_CONTENT, i, s);
-    ev_bat(&c->parts_b, K_PARTS, i, s);
-    c->parts_first = s->parts->nelts;
-    return c;
-}
-
-static void *ev_enter(void *baton, const char *key, apr_size_t klen,
-                      int esc)
-{
-    bat_t *b = baton;
-    ev_stream_t *s = b->s;
-
-    switch (b->kind) {
-    case K_TOP:
-        if (KEY_IS(key, klen, esc, "usageMetadata")) {
-            memset(s->usage, 0, sizeof(s->usage));
-            return &s->usage_b;
-        }
-        if (KEY_IS(key, klen, esc, "promptFeedback")) {
-            s->blocked = 0;
-            return &s->feedback_b;
-        }
-        break;
-    case K_CANDS:
-        return &push_cand(s)->b;
-    case K_CAND:
-        if (KEY_IS(key, klen, esc, "content")) {
-            ev_cand_t *c = ev_cand(s, b->i);
-            c->nparts = 0;
-            return &c->content_b;
-        }
-        break;
-    case K_PARTS: {
-        int i = s->parts->nelts;
-        ev_part_t *pt = apr_array_push(s->parts);
-        memset(pt, 0, sizeof(*pt));
-        ev_bat(&pt->b, K_PART, i, s);
-        ev_bat(&pt->fb, K_FCALL, i, s);
-        ev_cand(s, b->i)->nparts++;
-        return &pt->b;
-    }
-    case K_PART:
-        if (KEY_IS(key, klen, esc, "functionCall")) {
-            ev_part_t *pt = ev_part(s, b->i);
-            memset(&pt->name, 0, sizeof(pt->name));
-            memset(&pt->args, 0, sizeof(pt->args));
-            return &pt->fb;
-        }
-        break;
-    default:
-        break;
-    }
-    return &s->check_b;
-}
-
-static void *ev_enter_array(void *baton, const char *key, apr_size_t klen,
-                            int esc)
-{
-    bat_t *b = baton;
-    ev_stream_t *s = b->s;
-
-    if (b->kind == K_TOP && KEY_IS(key, klen, esc, "candidates")) {
-        s->cands->nelts = 0;
-        return &s->cands_b;
-    }
-    if (b->kind == K_CONTENT && KEY_IS(key, klen, esc, "parts")) {
-        ev_cand_t *c = ev_cand(s, b->i);
-        c->parts_first = s->parts->nelts;
-        c->nparts = 0;
-        return &c->parts_b;
-    }
-    return &s->check_b;
-}
-
-static int ev_member(void *baton, const char *key, apr_size_t klen, int esc,
-                     const llmgw_jspan_t *v)
-{
-    bat_t *b = baton;
-    ev_stream_t *s = b->s;
-    int i;
-
-    if (refused(key, klen, esc, v)) {
-        return 1;
-    }
-    switch (b->kind) {
-    case K_TOP:
-        if (KEY_IS(key, klen, esc, "candidates")) {
-            s->has_cands = 1;
-            s->cands_array = v->type == LLMGW_JV_ARRAY;
-        }
-        else if (KEY_IS(key, klen, esc, "usageMetadata")) {
-            s->has_usage = 1;
-            s->usage_object = v->type == LLMGW_JV_OBJECT;
-        }
-        else if (KEY_IS(key, klen, esc, "promptFeedback")) {
-            s->has_feedback = 1;
-            if (v->type != LLMGW_JV_OBJECT) {
-                s->blocked = 0;
-            }
-        }
-        else if (KEY_IS(key, klen, esc, "error")) {
-            s->has_error = 1;
-            s->error = *v;
-        }
-        break;
-    case K_CANDS:
-        if (v->type != LLMGW_JV_OBJECT) {
-            push_cand(s);       /* not an object: a choice all the same */
-        }
-        break;
-    case K_CAND: {
-        ev_cand_t *c = ev_cand(s, b->i);
-        if (KEY_IS(key, klen, esc, "index")) {
-            c->index = *v;
-        }
-        else if (KEY_IS(key, klen, esc, "finishReason")) {
-            c->finish = *v;
-        }
-        else if (KEY_IS(key, klen, esc, "logprobsResult")) {
-            c->logprobs = *v;
-        }
-        else if (KEY_IS(key, klen, esc, "content")
-                 && v->type != LLMGW_JV_OBJECT) {
-            c->nparts = 0;
-        }
-        break;
-    }
-    case K_CONTENT:
-        if (KEY_IS(key, klen, esc, "parts") && v->type != LLMGW_JV_ARRAY) {
-            ev_cand(s, b->i)->nparts = 0;
-        }
-        break;
-    case K_PART: {
-        ev_part_t *pt = ev_part(s, b->i);
-        if (KEY_IS(key, klen, esc, "text")) {
-            pt->text = *v;
-        }
-        else if (KEY_IS(key, klen, esc, "thought")) {
-            pt->thought = v->type == LLMGW_JV_TRUE;
-        }
-        else if (KEY_IS(key, klen, esc, "functionCall")) {
-            pt->call = v->type == LLMGW_JV_OBJECT;
-        }
-        else if (KEY_IS(key, klen, esc, "thoughtSignature")) {
-            pt->sig = *v;
-        }
-        break;
-    }
-    case K_FCALL: {
-        ev_part_t *pt = ev_part(s, b->i);
-        if (KEY_IS(key, klen, esc, "name")) {
-            pt->name = *v;
-        }
-        else if (KEY_IS(key, klen, esc, "args")) {
-            pt->args = *v;
-        }
-        break;
-    }
-    case K_USAGE:
-        for (i = 0; i < GEM_USAGE_N; i++) {
-            if (llmgw_json_key_is(key, klen, esc, gem_usage_names[i])) {
-                s->usage[i] = *v;
-                break;
-            }
-        }
-        break;
-    case K_FEEDBACK:
-        if (KEY_IS(key, klen, esc, "blockReason")) {
-            s->blocked = v->type == LLMGW_JV_STRING;
-        }
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-static const llmgw_json_visitor_t ev_visitor = {
-    ev_member, ev_enter, ev_enter_array
-};
-
-/* Reads the event (an object's text) into s->ev: 1 when it is one that
- * jansson reads, else 0. */
-static int read_event(llmgw_stream_t *s, const char *data, apr_size_t len)
-{
-    ev_stream_t *e = &s->ev;
-    llmgw_jspan_t top;
-
-    e->cands->nelts = 0;
-    e->parts->nelts = 0;
-    e->has_cands = e->cands_array = e->has_feedback = e->blocked = 0;
-    e->has_usage = e->usage_object = e->has_error = 0;
-    ev_bat(&e->check_b, K_CHECK, 0, e);
-    ev_bat(&e->top_b, K_TOP, 0, e);
-    ev_bat(&e->cands_b, K_CANDS, 0, e);
-    ev_bat(&e->usage_b, K_USAGE, 0, e);
-    ev_bat(&e->feedback_b, K_FEEDBACK, 0, e);
-    return llmgw_json_object_visit(data, len, &top, &ev_visitor, &e->top_b)
-           == 1;
-}
 
 /* One element of a validated array. */
 static int first_el(void *baton, const char *key, apr_size_t klen, int esc,
@@ -500,43 +179,21 @@ typedef struct {
     const llmgw_jspan_t *top;   /* topCandidates, an array, or NULL */
 } lp_t;
 
-static int lp_field(void *baton, const char *key, apr_size_t klen, int esc,
-                    const llmgw_jspan_t *v)
+static void lp_token(lp_t *l, const gem_obj_t *o)
 {
-    llmgw_jspan_t *f = baton;
-    if (KEY_IS(key, klen, esc, "token")) {
-        f[0] = *v;
-    }
-    else if (KEY_IS(key, klen, esc, "logProbability")) {
-        f[1] = *v;
-    }
-    else if (KEY_IS(key, klen, esc, "candidates")) {
-        f[2] = *v;
-    }
-    return 0;
-}
+    const llmgw_jspan_t *tok = gem_obj_get(o, GEM_LP_TOKEN, LLMGW_JV_STRING);
+    const llmgw_jspan_t *lp = gem_obj_get(o, GEM_LP_LOGPROB,
+                                          LLMGW_JV_NUMBER);
 
-/* The members token, logProbability, candidates of v (an object; p NULL
- * for one absent). */
-static void lp_fields(const llmgw_jspan_t *v, llmgw_jspan_t f[3])
-{
-    memset(f, 0, 3 * sizeof(*f));
-    if (v->type == LLMGW_JV_OBJECT) {
-        llmgw_json_each(v, lp_field, f);
-    }
-}
-
-static void lp_token(lp_t *l, const llmgw_jspan_t f[3])
-{
     LLMGW_BUF_LIT(l->b, "{\"token\":\"");
-    if (f[0].type == LLMGW_JV_STRING && f[0].p) {
-        put_text(l->s, l->b, &f[0], 1);
+    if (tok) {
+        put_text(l->s, l->b, tok, 1);
     }
     LLMGW_BUF_LIT(l->b, "\",\"logprob\":");
-    if (f[1].type == LLMGW_JV_NUMBER && f[1].p) {
+    if (lp) {
         char num[64];
-        apr_size_t n = f[1].len < sizeof(num) ? f[1].len : sizeof(num) - 1;
-        memcpy(num, f[1].p, n);
+        apr_size_t n = lp->len < sizeof(num) ? lp->len : sizeof(num) - 1;
+        memcpy(num, lp->p, n);
         num[n] = '\0';
         llmgw_buf_json_real(l->b, strtod(num, NULL));
     }
@@ -550,29 +207,15 @@ static int lp_alt(void *baton, const char *key, apr_size_t klen, int esc,
                   const llmgw_jspan_t *v)
 {
     lp_t *l = baton;
-    llmgw_jspan_t f[3];
+    gem_obj_t o;
 
     (void)key; (void)klen; (void)esc;
     if (l->n++) {
         LLMGW_BUF_LIT(l->b, ",");
     }
-    lp_fields(v, f);
-    lp_token(l, f);
+    gem_obj(&o, gem_lp_names, v);
+    lp_token(l, &o);
     LLMGW_BUF_LIT(l->b, "}");
-    return 0;
-}
-
-typedef struct { int n; llmgw_jspan_t v; } nth_t;
-
-static int nth_el(void *baton, const char *key, apr_size_t klen, int esc,
-                  const llmgw_jspan_t *v)
-{
-    nth_t *n = baton;
-    (void)key; (void)klen; (void)esc;
-    if (n->n-- == 0) {
-        n->v = *v;
-        return 1;
-    }
     return 0;
 }
 
@@ -580,25 +223,25 @@ static int lp_chosen(void *baton, const char *key, apr_size_t klen, int esc,
                      const llmgw_jspan_t *v)
 {
     lp_t *l = baton, alts;
-    llmgw_jspan_t f[3], tf[3];
-    nth_t nth;
+    gem_obj_t o;
+    llmgw_jspan_t el;
+    const llmgw_jspan_t *cands;
 
     (void)key; (void)klen; (void)esc;
     if (l->n) {
         LLMGW_BUF_LIT(l->b, ",");
     }
-    lp_fields(v, f);
-    lp_token(l, f);
+    gem_obj(&o, gem_lp_names, v);
+    lp_token(l, &o);
     LLMGW_BUF_LIT(l->b, ",\"top_logprobs\":[");
-    memset(&nth, 0, sizeof(nth));
-    nth.n = l->n;
-    if (l->top && llmgw_json_each(l->top, nth_el, &nth)) {
-        lp_fields(&nth.v, tf);
-        if (tf[2].p && tf[2].type == LLMGW_JV_ARRAY) {
+    if (l->top && gem_nth(l->top, (size_t)l->n, &el)) {
+        gem_obj(&o, gem_lp_names, &el);
+        if ((cands = gem_obj_get(&o, GEM_LP_CANDIDATES,
+                                 LLMGW_JV_ARRAY)) != NULL) {
             alts = *l;
             alts.n = 0;
             alts.top = NULL;
-            llmgw_json_each(&tf[2], lp_alt, &alts);
+            llmgw_json_each(cands, lp_alt, &alts);
         }
     }
     LLMGW_BUF_LIT(l->b, "]}");
@@ -606,47 +249,34 @@ static int lp_chosen(void *baton, const char *key, apr_size_t klen, int esc,
     return 0;
 }
 
-static int lr_field(void *baton, const char *key, apr_size_t klen, int esc,
-                    const llmgw_jspan_t *v)
-{
-    llmgw_jspan_t *f = baton;
-    if (KEY_IS(key, klen, esc, "chosenCandidates")) {
-        f[0] = *v;
-    }
-    else if (KEY_IS(key, klen, esc, "topCandidates")) {
-        f[1] = *v;
-    }
-    return 0;
-}
-
 /* logprobsResult -> the OpenAI choice logprobs into s->lp; NULL when it
  * has no chosenCandidates array. */
 static const char *put_logprobs(llmgw_stream_t *s, const llmgw_jspan_t *lr)
 {
-    llmgw_jspan_t f[2];
+    const llmgw_jspan_t *chosen;
+    gem_obj_t o;
     lp_t l;
 
-    memset(f, 0, sizeof(f));
-    if (lr->p == NULL || lr->type != LLMGW_JV_OBJECT) {
+    if (lr->p == NULL) {
         return NULL;
     }
-    llmgw_json_each(lr, lr_field, f);
-    if (f[0].p == NULL || f[0].type != LLMGW_JV_ARRAY) {
+    gem_obj(&o, gem_lr_names, lr);
+    if ((chosen = gem_obj_get(&o, GEM_LR_CHOSEN, LLMGW_JV_ARRAY)) == NULL) {
         return NULL;
     }
     s->lp.len = 0;
     l.s = s;
     l.b = &s->lp;
     l.n = 0;
-    l.top = f[1].p && f[1].type == LLMGW_JV_ARRAY ? &f[1] : NULL;
+    l.top = gem_obj_get(&o, GEM_LR_TOP, LLMGW_JV_ARRAY);
     LLMGW_BUF_LIT(&s->lp, "{\"content\":[");
-    llmgw_json_each(&f[0], lp_chosen, &l);
+    llmgw_json_each(chosen, lp_chosen, &l);
     LLMGW_BUF_LIT(&s->lp, "],\"refusal\":null}");
     return s->lp.data;
 }
 
 /* One tool call of a functionCall part (index k of the choice idx). */
-static void put_call(llmgw_stream_t *s, llmgw_buf_t *b, const ev_part_t *pt,
+static void put_call(llmgw_stream_t *s, llmgw_buf_t *b, const gem_part_t *pt,
                      int idx, int k)
 {
     const char *id = gem_ctx_id(&s->x);
@@ -694,10 +324,10 @@ static void put_call(llmgw_stream_t *s, llmgw_buf_t *b, const ev_part_t *pt,
     LLMGW_BUF_LIT(b, "}");
 }
 
-static int on_candidate(llmgw_stream_t *s, const ev_cand_t *ec, int pos,
+static int on_candidate(llmgw_stream_t *s, const gem_cand_t *ec, int pos,
                         llmgw_emit_fn emit, void *baton)
 {
-    ev_stream_t *e = &s->ev;
+    gem_read_t *e = &s->ev;
     stream_choice_t *c;
     apr_int64_t idx = -1;
     int i, rv, text = 0, thoughts = 0, calls = 0;
@@ -715,7 +345,7 @@ static int on_candidate(llmgw_stream_t *s, const ev_cand_t *ec, int pos,
         return rv;
     }
     for (i = 0; i < ec->nparts; i++) {
-        const ev_part_t *pt = ev_part(e, ec->parts_first + i);
+        const gem_part_t *pt = GEM_READ_PART(e, ec->parts_first + i);
         if (pt->text.p && pt->text.type == LLMGW_JV_STRING) {
             if (!pt->thought) {
                 text |= pt->text.len > 2;
@@ -733,7 +363,7 @@ static int on_candidate(llmgw_stream_t *s, const ev_cand_t *ec, int pos,
         if (thoughts) {
             LLMGW_BUF_LIT(b, "\"reasoning_content\":\"");
             for (i = 0; i < ec->nparts; i++) {
-                const ev_part_t *pt = ev_part(e, ec->parts_first + i);
+                const gem_part_t *pt = GEM_READ_PART(e, ec->parts_first + i);
                 if (pt->thought && pt->text.p
                     && pt->text.type == LLMGW_JV_STRING) {
                     put_text(s, b, &pt->text, 1);
@@ -748,7 +378,7 @@ static int on_candidate(llmgw_stream_t *s, const ev_cand_t *ec, int pos,
             }
             LLMGW_BUF_LIT(b, "\"content\":\"");
             for (i = 0; i < ec->nparts; i++) {
-                const ev_part_t *pt = ev_part(e, ec->parts_first + i);
+                const gem_part_t *pt = GEM_READ_PART(e, ec->parts_first + i);
                 if (!pt->thought && pt->text.p
                     && pt->text.type == LLMGW_JV_STRING) {
                     put_text(s, b, &pt->text, 0);
@@ -764,7 +394,7 @@ static int on_candidate(llmgw_stream_t *s, const ev_cand_t *ec, int pos,
             }
             LLMGW_BUF_LIT(b, "\"tool_calls\":[");
             for (i = 0; i < ec->nparts; i++) {
-                const ev_part_t *pt = ev_part(e, ec->parts_first + i);
+                const gem_part_t *pt = GEM_READ_PART(e, ec->parts_first + i);
                 if (pt->call) {
                     if (k++) {
                         LLMGW_BUF_LIT(b, ",");
@@ -798,7 +428,7 @@ int gem_stream_event(llmgw_stream_t *s, const char *event,
                      const char *data, apr_size_t len,
                      llmgw_emit_fn emit, void *baton)
 {
-    ev_stream_t *e = &s->ev;
+    gem_read_t *e = &s->ev;
     int i, rv = 0, ok;
 
     (void)event;
@@ -820,10 +450,10 @@ int gem_stream_event(llmgw_stream_t *s, const char *event,
         ok = llmgw_json_valid(data, len) && llmgw_json_span(data, len, &arr)
              && llmgw_json_each(&arr, first_el, &el) == 0
              && el.p != NULL && el.type == LLMGW_JV_OBJECT
-             && read_event(s, el.p, el.len);
+             && gem_read(e, el.p, el.len);
     }
     else {
-        ok = read_event(s, data, len);
+        ok = gem_read(e, data, len);
     }
     if (!ok) {
         return emit_provider_error(s, "the provider sent a malformed stream "
@@ -863,7 +493,7 @@ int gem_stream_event(llmgw_stream_t *s, const char *event,
     }
     if (e->cands_array) {
         for (i = 0; i < e->cands->nelts && rv == 0; i++) {
-            rv = on_candidate(s, ev_cand(e, i), i, emit, baton);
+            rv = on_candidate(s, GEM_READ_CAND(e, i), i, emit, baton);
         }
     }
     if (rv) {

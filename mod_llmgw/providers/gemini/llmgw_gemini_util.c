@@ -121,3 +121,68 @@ void gem_usage_sum(apr_int64_t *n, llmgw_usage_t *u)
         u->cached_tokens = n[GEM_USAGE_CACHED];
     }
 }
+
+/* ---- members of a scanned object, by name */
+
+const char *const gem_lp_names[] = { "token", "logProbability",
+                                     "candidates", NULL };
+const char *const gem_lr_names[] = { "chosenCandidates", "topCandidates",
+                                     NULL };
+
+static int obj_member(void *baton, const char *key, apr_size_t klen, int esc,
+                      const llmgw_jspan_t *v)
+{
+    gem_obj_t *o = baton;
+    int i;
+
+    for (i = 0; o->names[i]; i++) {
+        if (llmgw_json_key_is(key, klen, esc, o->names[i])) {
+            o->v[i] = *v;
+            o->has[i] = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+void gem_obj(gem_obj_t *o, const char *const *names, const llmgw_jspan_t *v)
+{
+    memset(o, 0, sizeof(*o));
+    o->names = names;
+    if (v && v->type == LLMGW_JV_OBJECT) {
+        llmgw_json_each(v, obj_member, o);
+    }
+}
+
+const llmgw_jspan_t *gem_obj_get(const gem_obj_t *o, int i,
+                                 llmgw_jv_type_e type)
+{
+    return o->has[i] && o->v[i].type == type ? &o->v[i] : NULL;
+}
+
+typedef struct {
+    size_t n;
+    llmgw_jspan_t *out;
+} nth_t;
+
+static int nth_el(void *baton, const char *key, apr_size_t klen, int esc,
+                  const llmgw_jspan_t *v)
+{
+    nth_t *n = baton;
+
+    (void)key; (void)klen; (void)esc;
+    if (n->n-- == 0) {
+        *n->out = *v;
+        return 1;
+    }
+    return 0;
+}
+
+int gem_nth(const llmgw_jspan_t *arr, size_t n, llmgw_jspan_t *out)
+{
+    nth_t nth;
+
+    nth.n = n;
+    nth.out = out;
+    return llmgw_json_each(arr, nth_el, &nth) != 0;
+}
