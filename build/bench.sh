@@ -745,8 +745,8 @@ NSLICE=$(( (DUR + SLICE - 1) / SLICE ))
 run_load_round() {  # ROUND SETUP...
     local r=$1; shift
     local seqs=("$@") pass i s f t0 t1 n sec m0 m1 order
-    declare -A NS REQ SECS ERR MC
-    for s in "${seqs[@]}"; do NS[$s]=0; REQ[$s]=0; SECS[$s]=0; ERR[$s]=0; MC[$s]=0; done
+    declare -A NS REQ SECS ERR MCOPS   # not MC: that is memcached's port
+    for s in "${seqs[@]}"; do NS[$s]=0; REQ[$s]=0; SECS[$s]=0; ERR[$s]=0; MCOPS[$s]=0; done
     for pass in $(seq 1 "$NSLICE"); do
         order=("${seqs[@]}")
         if [ $((pass % 2)) = 0 ]; then order=(); for ((i = ${#seqs[@]} - 1; i >= 0; i--)); do order+=("${seqs[$i]}"); done; fi
@@ -756,7 +756,7 @@ run_load_round() {  # ROUND SETUP...
             t0=$(cpu_ns "$s")
             BENCH_BODY="${BODY[$s]}" BENCH_HEADERS="${HDRS[$s]}" $PIN_LOAD wrk -t2 -c"$CONN" -d"${SLICE}s" --timeout 10s -s "$BENCH/post.lua" "${URL[$s]}" > "$f" 2>&1
             t1=$(idle_ns "$s")
-            [ -n "$m0" ] && MC[$s]=$(( MC[$s] + $(mc_ops) - m0 ))
+            [ -n "$m0" ] && MCOPS[$s]=$(( MCOPS[$s] + $(mc_ops) - m0 ))
             n=$(awk '/requests in/{print $1}' "$f"); sec=$(awk '/requests in/{sub(/s,$/, "", $4); print $4}' "$f")
             [ -n "$n" ] && [ -n "$sec" ] || { ERR[$s]=$((ERR[$s] + 1)); continue; }
             REQ[$s]=$((REQ[$s] + n)); SECS[$s]=$(awk -v a="${SECS[$s]}" -v b="$sec" 'BEGIN{print a + b}')
@@ -775,7 +775,7 @@ run_load_round() {  # ROUND SETUP...
                 printf '%s\t%s\tcpu_us\t%s\n' "$s" "$r" "$cpu_us" >> "$RES"
             fi
             if [ "$s" = f2 ]; then
-                ops=$(awk -v a="${MC[$s]}" -v n="${REQ[$s]}" 'BEGIN{printf "%.2f", a/n}')
+                ops=$(awk -v a="${MCOPS[$s]}" -v n="${REQ[$s]}" 'BEGIN{printf "%.2f", a/n}')
                 printf '%s\t%s\tstore_ops\t%s\n' "$s" "$r" "$ops" >> "$RES"
             fi
         fi
