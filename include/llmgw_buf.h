@@ -63,4 +63,14 @@ static APR_INLINE void llmgw_buf_append(llmgw_buf_t *b, const char *d,
     b->data[b->len] = '\0';
 }
 
+/* ',' unless the buffer is empty or ends where an object or an array
+ * starts: for writers appending members or elements one at a time. */
+static APR_INLINE void llmgw_buf_json_comma(llmgw_buf_t *b)
+{
+    char c = b->len ? b->data[b->len - 1] : '[';
+    if (c != '[' && c != '{') {
+        llmgw_buf_append(b, ",", 1);
+    }
+}
+
 #endif

@@ -110,15 +110,6 @@ static void put_cstr(req_t *r, llmgw_buf_t *b, const llmgw_jspan_t *v)
     llmgw_buf_json_string(b, s, strlen(s));
 }
 
-/* ',' unless the buffer is at the start of an object or an array. */
-static void comma(llmgw_buf_t *b)
-{
-    char c = b->len ? b->data[b->len - 1] : '[';
-    if (c != '[' && c != '{') {
-        LLMGW_BUF_LIT(b, ",");
-    }
-}
-
 /* ------------------------------------------------------------- errors */
 
 static int fail(req_t *r, const char *param, const char *msg)
@@ -327,7 +318,7 @@ static int put_tool_result_content(req_t *r, llmgw_buf_t *b,
             LLMGW_BUF_LIT(b, "{\"type\":\"text\",\"text\":\"Error: \"}");
         }
         for (i = 0; i < t.texts->nelts; i++) {
-            comma(b);
+            llmgw_buf_json_comma(b);
             LLMGW_BUF_LIT(b, "{\"type\":\"text\",\"text\":");
             put(b, &APR_ARRAY_IDX(t.texts, i, llmgw_jspan_t));
             LLMGW_BUF_LIT(b, "}");
@@ -398,7 +389,7 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
             return -1;
         }
         if (t->user) {
-            comma(&t->parts);
+            llmgw_buf_json_comma(&t->parts);
             LLMGW_BUF_LIT(&t->parts, "{\"type\":\"text\",\"text\":");
             put(&t->parts, txt);
             LLMGW_BUF_LIT(&t->parts, "}");
@@ -415,11 +406,11 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
         return 0;               /* history Chat cannot express */
     }
     if (t->user && !strcmp(type, "image")) {
-        comma(&t->parts);
+        llmgw_buf_json_comma(&t->parts);
         return put_image(r, &t->parts, &blk, bp);
     }
     if (t->user && !strcmp(type, "document")) {
-        comma(&t->parts);
+        llmgw_buf_json_comma(&t->parts);
         return put_document(r, &t->parts, &blk, bp);
     }
     if (!t->user && !strcmp(type, "tool_use")) {
@@ -435,7 +426,7 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
             return fail_type(r, apr_pstrcat(r->p, bp, ".input", NULL),
                              "an object");
         }
-        comma(&t->calls);
+        llmgw_buf_json_comma(&t->calls);
         LLMGW_BUF_LIT(&t->calls, "{\"id\":");
         put_cstr(r, &t->calls, id);
         LLMGW_BUF_LIT(&t->calls, ",\"type\":\"function\",\"function\":"
@@ -455,7 +446,7 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
                              "a string");
         }
         /* before the rest of the turn: the answers follow the calls */
-        comma(t->msgs);
+        llmgw_buf_json_comma(t->msgs);
         LLMGW_BUF_LIT(t->msgs, "{\"role\":\"tool\",\"tool_call_id\":");
         put_cstr(r, t->msgs, id);
         LLMGW_BUF_LIT(t->msgs, ",\"content\":");
@@ -507,7 +498,7 @@ static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
     }
     content = llmgw_jobj_get(&o, "content");
     if (is(content, LLMGW_JV_STRING)) {
-        comma(ms->msgs);
+        llmgw_buf_json_comma(ms->msgs);
         if (t.user) {
             LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"user\",\"content\":");
         }
@@ -533,14 +524,14 @@ static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
     }
     if (t.user) {
         if (t.parts.len) {
-            comma(ms->msgs);
+            llmgw_buf_json_comma(ms->msgs);
             LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"user\",\"content\":[");
             llmgw_buf_append(ms->msgs, t.parts.data, t.parts.len);
             LLMGW_BUF_LIT(ms->msgs, "]}");
         }
     }
     else if (t.has_text || t.calls.len) {
-        comma(ms->msgs);
+        llmgw_buf_json_comma(ms->msgs);
         LLMGW_BUF_LIT(ms->msgs, "{\"role\":\"assistant\",\"content\":");
         if (t.has_text) {
             LLMGW_BUF_LIT(ms->msgs, "\"");
@@ -608,7 +599,7 @@ static int system_block(void *baton, const char *k, apr_size_t kl, int esc,
     if ((t = block_text(r, &blk, bp)) == NULL) {
         return -1;
     }
-    comma(&s->parts);
+    llmgw_buf_json_comma(&s->parts);
     LLMGW_BUF_LIT(&s->parts, "{\"type\":\"text\",\"text\":");
     put(&s->parts, t);
     LLMGW_BUF_LIT(&s->parts, "}");
@@ -682,7 +673,7 @@ static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
         return fail_type(r, apr_pstrcat(r->p, tp, ".input_schema", NULL),
                          "an object");
     }
-    comma(ts->out);
+    llmgw_buf_json_comma(ts->out);
     LLMGW_BUF_LIT(ts->out, "{\"type\":\"function\",\"function\":{\"name\":");
     put_cstr(r, ts->out, llmgw_jobj_get(&t, "name"));
     LLMGW_BUF_LIT(ts->out, ",\"parameters\":");
@@ -707,7 +698,7 @@ static int convert_tools(req_t *r, const llmgw_jspan_t *v, llmgw_buf_t *out)
     if (!is(v, LLMGW_JV_ARRAY)) {
         return fail_type(r, "tools", "an array");
     }
-    comma(out);
+    llmgw_buf_json_comma(out);
     LLMGW_BUF_LIT(out, "\"tools\":[");
     ts.r = r;
     ts.out = out;
@@ -757,7 +748,7 @@ static int convert_tool_choice(req_t *r, const llmgw_jspan_t *v,
         return fail_type(r, "tool_choice.disable_parallel_tool_use",
                          "a boolean");
     }
-    comma(out);
+    llmgw_buf_json_comma(out);
     LLMGW_BUF_LIT(out, "\"tool_choice\":");
     if (choice) {
         llmgw_buf_append(out, choice, strlen(choice));
@@ -792,7 +783,7 @@ static int convert_thinking(req_t *r, const llmgw_jspan_t *v,
     if (!is_positive(budget)) {
         return fail_type(r, "thinking.budget_tokens", "a positive integer");
     }
-    comma(out);
+    llmgw_buf_json_comma(out);
     LLMGW_BUF_LIT(out, "\"reasoning\":{\"max_tokens\":");
     put(out, budget);
     LLMGW_BUF_LIT(out, "}");
@@ -813,7 +804,7 @@ static int convert_metadata(req_t *r, const llmgw_jspan_t *v,
         const llmgw_jmem_t *m = &o.m[i];
         if (KEY_IS(m->k, m->kl, "user_id")) {
             if (is(&m->v, LLMGW_JV_STRING)) {
-                comma(out);
+                llmgw_buf_json_comma(out);
                 LLMGW_BUF_LIT(out, "\"user\":");
                 put(out, &m->v);
             }
@@ -873,12 +864,12 @@ static int convert_member(req_t *r, const char *k, apr_size_t kl,
         if (!is(v, LLMGW_JV_STRING)) {
             return fail_type(r, "model", "a string");
         }
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"model\":");
         put(out, v);
     }
     else if (KEY_IS(k, kl, "max_tokens")) {
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"max_completion_tokens\":");
         put(out, v);
     }
@@ -894,7 +885,7 @@ static int convert_member(req_t *r, const char *k, apr_size_t kl,
             return -1;
         }
         if (st.i > 0) {
-            comma(out);
+            llmgw_buf_json_comma(out);
             LLMGW_BUF_LIT(out, "\"stop\":");
             put(out, v);
         }
@@ -903,7 +894,7 @@ static int convert_member(req_t *r, const char *k, apr_size_t kl,
         if (!is(v, LLMGW_JV_NUMBER)) {
             return fail_type(r, apr_pstrmemdup(r->p, k, kl), "a number");
         }
-        comma(out);
+        llmgw_buf_json_comma(out);
         llmgw_buf_json_string(out, k, kl);
         LLMGW_BUF_LIT(out, ":");
         put(out, v);
@@ -912,7 +903,7 @@ static int convert_member(req_t *r, const char *k, apr_size_t kl,
         if (!is_int(v)) {
             return fail_type(r, "top_k", "an integer");
         }
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"top_k\":");
         put(out, v);
     }
@@ -921,7 +912,7 @@ static int convert_member(req_t *r, const char *k, apr_size_t kl,
             return fail_type(r, "stream", "a boolean");
         }
         if (is(v, LLMGW_JV_TRUE)) {
-            comma(out);
+            llmgw_buf_json_comma(out);
             LLMGW_BUF_LIT(out, "\"stream\":true,"
                           "\"stream_options\":{\"include_usage\":true}");
         }
@@ -1001,7 +992,7 @@ int llmgw_msg_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
             goto bad;
         }
     }
-    comma(&out);
+    llmgw_buf_json_comma(&out);
     LLMGW_BUF_LIT(&out, "\"messages\":");
     llmgw_buf_append(&out, msgs.data, msgs.len);
     LLMGW_BUF_LIT(&out, "}");

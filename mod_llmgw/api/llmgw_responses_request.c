@@ -91,15 +91,6 @@ static void put_str(llmgw_buf_t *b, const char *s)
     llmgw_buf_append(b, s, strlen(s));
 }
 
-/* ',' unless the buffer is at the start of an object or an array. */
-static void comma(llmgw_buf_t *b)
-{
-    char c = b->len ? b->data[b->len - 1] : '[';
-    if (c != '[' && c != '{') {
-        LLMGW_BUF_LIT(b, ",");
-    }
-}
-
 /* ,"k":v when v is given (json_pack's "s:O*" of a value or NULL). */
 static void put_opt(llmgw_buf_t *b, const char *k, const llmgw_jspan_t *v)
 {
@@ -119,7 +110,7 @@ static void flush_last(rq_t *q)
     if (!q->has_last) {
         return;
     }
-    comma(&q->msgs);
+    llmgw_buf_json_comma(&q->msgs);
     llmgw_buf_append(&q->msgs, q->last.data, q->last.len);
     if (q->calls.len) {
         LLMGW_BUF_LIT(&q->msgs, ",\"tool_calls\":[");
@@ -243,7 +234,7 @@ static int one_part(void *baton, const char *k, apr_size_t kl, int esc,
 {
     parts_t *ps = baton;
     (void)k; (void)kl; (void)esc;
-    comma(&ps->parts);
+    llmgw_buf_json_comma(&ps->parts);
     ps->rv = part_to_chat(ps->q, pv, apr_psprintf(ps->q->p, "%s[%u]",
                                                   ps->where, ps->n++),
                           ps->role, &ps->parts, &ps->text);
@@ -423,7 +414,7 @@ static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
         if (!q->has_last || !q->last_assistant) {
             LLMGW_BUF_LIT(open_msg(q, "assistant"), ",\"content\":null");
         }
-        comma(&q->calls);
+        llmgw_buf_json_comma(&q->calls);
         LLMGW_BUF_LIT(&q->calls, "{\"id\":");
         put(&q->calls, call_id);
         LLMGW_BUF_LIT(&q->calls, ",\"type\":\"function\",\"function\":{"
@@ -623,7 +614,7 @@ static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
         return ts->rv = bad(q, where, "description must be a string, "
                             "parameters an object and strict a boolean");
     }
-    comma(ts->out);
+    llmgw_buf_json_comma(ts->out);
     LLMGW_BUF_LIT(ts->out, "{\"type\":\"function\",\"function\":{\"name\":");
     put(ts->out, name);
     put_opt(ts->out, "description", desc);
@@ -644,7 +635,7 @@ static int tools_to_chat(rq_t *q, const llmgw_jspan_t *tools,
     memset(&ts, 0, sizeof(ts));
     ts.q = q;
     ts.out = out;
-    comma(out);
+    llmgw_buf_json_comma(out);
     LLMGW_BUF_LIT(out, "\"tools\":[");
     if (llmgw_json_each(tools, one_tool, &ts)) {
         return ts.rv ? ts.rv : 400;
@@ -660,7 +651,7 @@ static int tool_choice_to_chat(rq_t *q, const llmgw_jspan_t *tc,
 
     if (s && (!strcmp(s, "auto") || !strcmp(s, "none")
               || !strcmp(s, "required"))) {
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"tool_choice\":");
         put(out, tc);
         return 0;
@@ -673,7 +664,7 @@ static int tool_choice_to_chat(rq_t *q, const llmgw_jspan_t *tc,
         type = cstr(q, llmgw_jobj_get(&o, "type"));
         name = llmgw_jobj_get(&o, "name");
         if (type && !strcmp(type, "function") && is(name, LLMGW_JV_STRING)) {
-            comma(out);
+            llmgw_buf_json_comma(out);
             LLMGW_BUF_LIT(out, "\"tool_choice\":{\"type\":\"function\","
                           "\"function\":{\"name\":");
             put(out, name);
@@ -719,7 +710,7 @@ static int text_to_chat(rq_t *q, const llmgw_jspan_t *text, llmgw_buf_t *out)
         return 0;
     }
     if (!strcmp(type, "json_object")) {
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"response_format\":{\"type\":\"json_object\"}");
         return 0;
     }
@@ -740,7 +731,7 @@ static int text_to_chat(rq_t *q, const llmgw_jspan_t *text, llmgw_buf_t *out)
             return bad(q, "text.format", "strict must be a boolean and "
                        "description a string");
         }
-        comma(out);
+        llmgw_buf_json_comma(out);
         LLMGW_BUF_LIT(out, "\"response_format\":{\"type\":\"json_schema\","
                       "\"json_schema\":{\"name\":");
         put(out, name);
@@ -774,7 +765,7 @@ static int is_gateway_field(const char *k, apr_size_t kl)
 static void put_member(llmgw_buf_t *out, const char *name,
                        const llmgw_jspan_t *v)
 {
-    comma(out);
+    llmgw_buf_json_comma(out);
     LLMGW_BUF_LIT(out, "\"");
     put_str(out, name);
     LLMGW_BUF_LIT(out, "\":");
