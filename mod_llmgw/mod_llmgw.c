@@ -443,6 +443,7 @@ static void llmgw_register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(llmgw_cost);
     APR_REGISTER_OPTIONAL_FN(llmgw_resolve_model);
     llmgw_embed_register();
+    llmgw_exchange_register();
     ap_hook_pre_config(llmgw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(llmgw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(llmgw_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -65,6 +65,7 @@ typedef struct exchange {
     llmgw_sse_parser_t *sse;
     apr_bucket_brigade *bb;
     llmgw_buf_t body;                    /* non-stream or error body */
+    llmgw_buf_t events;                  /* events not yet passed */
     llmgw_answer_usage_t answer;         /* its check, and the usage read
                                           * in the check's pass */
     /* translated in the check's pass (answer_problem): raw_response's
@@ -92,19 +93,31 @@ static void capture(llmgw_request_t *req, const char *d, apr_size_t n)
     llmgw_buf_append(req->capture, d, n);
 }
 
+/* Events are gathered in the exchange's own buffer and passed as one
+ * transient bucket with a FLUSH: the core output filter writes it before
+ * ap_pass_brigade returns (or sets it aside, copying it), so a stream
+ * needs no 8,000-byte heap bucket of the connection's allocator. */
 static void client_write(exchange_t *ex, const char *d, apr_size_t n)
 {
-    apr_brigade_write(ex->bb, ap_filter_flush, ex->r->output_filters, d, n);
+    if (!ex->events.cap) {
+        llmgw_buf_reserve(&ex->events, 1023);  /* a few events a read */
+    }
+    llmgw_buf_append(&ex->events, d, n);
     capture(ex->req, d, n);
 }
 
-/* Sends what the brigade holds and flushes it: one flush per upstream
+/* Sends what the buffer holds and flushes it: one flush per upstream
  * read, so an event goes out as soon as it arrived. */
 static int client_flush(exchange_t *ex)
 {
     conn_rec *c = ex->r->connection;
-    if (!ex->req->ttft && !APR_BRIGADE_EMPTY(ex->bb)) {
-        ex->req->ttft = apr_time_now() - ex->r->request_time;
+    if (ex->events.len) {
+        if (!ex->req->ttft) {
+            ex->req->ttft = apr_time_now() - ex->r->request_time;
+        }
+        APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_transient_create(
+            ex->events.data, ex->events.len, c->bucket_alloc));
+        ex->events.len = 0;
     }
     APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_flush_create(c->bucket_alloc));
     if (ap_pass_brigade(ex->r->output_filters, ex->bb) != APR_SUCCESS
@@ -113,6 +126,47 @@ static int client_flush(exchange_t *ex)
     }
     apr_brigade_cleanup(ex->bb);
     return ex->client_gone;
+}
+
+/* The response head of a stream, held until its first events. httpd's
+ * header filter passes the head alone, without a FLUSH: the core output
+ * filter would set it aside, creating the connection's deferred-write pool
+ * (an 8 KB block each held stream keeps), then write it with the first
+ * events anyway. Held here (below CHUNK, above the connection's filters),
+ * it goes out in the same write as the events, and the pool is never
+ * made. Removes itself once it has passed what it held. */
+static ap_filter_rec_t *sse_head_filter_handle;
+
+static apr_status_t sse_head_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket_brigade *held = f->ctx;
+    apr_bucket *b;
+    apr_status_t rv;
+
+    if (!held) {
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_FLUSH(b) || APR_BUCKET_IS_EOS(b)) {
+                break;
+            }
+        }
+        if (b == APR_BRIGADE_SENTINEL(bb)) {
+            rv = ap_save_brigade(f, &held, &bb, f->r->pool);
+            f->ctx = held;
+            return rv;
+        }
+    }
+    else {
+        APR_BRIGADE_PREPEND(bb, held);
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void llmgw_exchange_register(void)
+{
+    sse_head_filter_handle = ap_register_output_filter(
+        "LLMGW_SSE_HEAD", sse_head_filter, NULL, AP_FTYPE_TRANSCODE + 5);
 }
 
 /* One SSE event to the client: `event:` when named, then its data, one
@@ -273,6 +327,8 @@ static void start_stream(exchange_t *ex)
     llmgw_set_gateway_headers(r, req);
     ex->streaming = 1;
     llmgw_count_stream(1);
+    ap_add_output_filter_handle(sse_head_filter_handle, NULL, r,
+                                r->connection);
     ex->sse = llmgw_sse_parser_create(ex->p, 0, on_sse_event, ex);
     if (ex->inb && req->api != LLMGW_API_INDOXHUB
         && ex->inb->api->stream_new) {
@@ -1052,6 +1108,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             }
             ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);
             llmgw_buf_init(&ex.body, ex.p, 0);
+            llmgw_buf_init(&ex.events, ex.p, 0);
             if (req->capture) {
                 req->capture->len = 0;
                 req->capture_overflow = 0;

@@ -204,5 +204,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 const char *raw, apr_size_t raw_len, int raw_unchanged,
                 const struct llmgw_chat_scan *scan,
                 apr_array_header_t *routes);
+/* Registers the stream's head filter (LLMGW_SSE_HEAD). */
+void llmgw_exchange_register(void);
 
 #endif
