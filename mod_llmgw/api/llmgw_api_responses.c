@@ -4,6 +4,7 @@
  * its chunks come back as a `response` object or the Responses event
  * sequence, both built by the output builder (llmgw_responses_stream.c).
  * Errors are OpenAI's envelope, which the OpenAI SDKs read. */
+#include <stddef.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_buf.h"
@@ -47,54 +48,71 @@ json_t *llmgw_responses_usage(const json_t *u)
                      "total_tokens", total);
 }
 
-/* The request's value of k, else dflt (stolen; may be NULL: null). */
-static json_t *echo(const json_t *req, const char *k, json_t *dflt)
+/* ------------------------------------------- the request's echoes */
+
+static const struct {
+    const char *name;
+    apr_size_t len, off;
+} echo_fields[] = {
+#define E(n) { #n, sizeof(#n) - 1, offsetof(llmgw_api_echo_t, n) }
+    E(model), E(input), E(instructions), E(max_output_tokens),
+    E(parallel_tool_calls), E(previous_response_id), E(reasoning), E(store),
+    E(temperature), E(text), E(tool_choice), E(tools), E(top_p), E(user),
+    E(metadata),
+#undef E
+};
+
+int llmgw_responses_echo_member(void *baton, const char *key,
+                                apr_size_t klen, int key_escaped,
+                                const llmgw_jspan_t *v)
 {
-    const json_t *v = json_object_get(req, k);
-    if (v && !json_is_null(v)) {
-        json_decref(dflt);
-        return json_deep_copy(v);
+    llmgw_api_echo_t *e = baton;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(echo_fields) / sizeof(echo_fields[0]); i++) {
+        if (key_escaped
+            ? llmgw_json_key_is(key, klen, 1, echo_fields[i].name)
+            : (klen == echo_fields[i].len && key[0] == echo_fields[i].name[0]
+               && !memcmp(key, echo_fields[i].name, klen))) {
+            *(llmgw_jspan_t *)((char *)e + echo_fields[i].off) = *v;
+            return 0;               /* the last one wins, as in jansson */
+        }
     }
-    return dflt ? dflt : json_null();
+    return 0;
 }
 
-json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c)
+int llmgw_responses_echo_read(const char *text, apr_size_t len,
+                              llmgw_api_echo_t *e)
 {
-    const json_t *req = c->request;
-    const json_t *rs = json_object_get(req, "reasoning");
-    const json_t *model = json_object_get(req, "model");
+    llmgw_jspan_t top;
 
-    return json_pack(
-        "{s:s,s:s,s:I,s:s,s:b,s:n,s:n,s:o,s:o,s:s,s:[],s:o,s:o,"
-        "s:{s:O?,s:O?},s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:n,s:o,s:o}",
-        "id", c->id ? c->id : "resp_0",
-        "object", "response",
-        "created_at", (json_int_t)c->created,
-        "status", "in_progress",
-        "background", 0,
-        "error",
-        "incomplete_details",
-        "instructions", echo(req, "instructions", NULL),
-        "max_output_tokens", echo(req, "max_output_tokens", NULL),
-        "model", c->model ? c->model
-                 : json_is_string(model) ? json_string_value(model) : "",
-        "output",
-        "parallel_tool_calls", echo(req, "parallel_tool_calls",
-                                    json_true()),
-        "previous_response_id", echo(req, "previous_response_id", NULL),
-        "reasoning", "effort", json_object_get(rs, "effort"),
-                     "summary", json_object_get(rs, "summary"),
-        "store", echo(req, "store", json_true()),
-        "temperature", echo(req, "temperature", NULL),
-        "text", echo(req, "text", json_pack("{s:{s:s}}", "format", "type",
-                                            "text")),
-        "tool_choice", echo(req, "tool_choice", json_string("auto")),
-        "tools", echo(req, "tools", json_array()),
-        "top_p", echo(req, "top_p", NULL),
-        "truncation", "disabled",
-        "usage",
-        "user", echo(req, "user", NULL),
-        "metadata", echo(req, "metadata", json_object()));
+    memset(e, 0, sizeof(*e));
+    if (!text || llmgw_json_object_each(text, len, &top,
+                                        llmgw_responses_echo_member, e) != 1) {
+        memset(e, 0, sizeof(*e));
+        return -1;
+    }
+    return 0;
+}
+
+/* The echoes of c: c->echo, else read from c->request's text (the tree a
+ * caller without the text gives), else none. */
+static const llmgw_api_echo_t *echo_of(apr_pool_t *p,
+                                       const llmgw_api_ctx_t *c)
+{
+    llmgw_api_echo_t *e = apr_pcalloc(p, sizeof(*e));
+
+    if (c && c->echo) {
+        return c->echo;
+    }
+    if (c && json_is_object(c->request)) {
+        llmgw_buf_t b;
+        llmgw_buf_init(&b, p, 256);
+        if (llmgw_buf_json(&b, c->request) == 0) {
+            llmgw_responses_echo_read(b.data, b.len, e);
+        }
+    }
+    return e;
 }
 
 /* ------------------------------------------- the answer, from the text */
@@ -332,25 +350,38 @@ static void put_item_id(llmgw_buf_t *b, const char *prefix, const char *tail,
     llmgw_buf_append(b, "\"", 1);
 }
 
-/* The request's member k as the skeleton echoes it (llmgw_responses_
- * skeleton), else dflt's text. -1 when it cannot be written. */
-static int put_echo(llmgw_buf_t *b, const json_t *req, const char *k,
-                    const char *dflt)
+/* The request's member v as OpenAI echoes it (as written, its white
+ * space removed), else dflt's text. */
+static void put_echo(llmgw_buf_t *b, const llmgw_jspan_t *v, const char *dflt)
 {
-    const json_t *v = json_object_get(req, k);
-    if (v && !json_is_null(v)) {
-        return llmgw_buf_json(b, v);
+    if (v->p && v->type != LLMGW_JV_NULL) {
+        if (v->type == LLMGW_JV_OBJECT || v->type == LLMGW_JV_ARRAY) {
+            llmgw_json_put_compact(b, v);
+        }
+        else {                      /* a scalar's span has no white space */
+            llmgw_buf_append(b, v->p, v->len);
+        }
+        return;
     }
     llmgw_buf_append(b, dflt, strlen(dflt));
-    return 0;
 }
 
-static int put_value_or_null(llmgw_buf_t *b, const json_t *v)
+/* reasoning's effort and summary (the last of each, keys compared
+ * unescaped), when reasoning is an object. */
+typedef struct {
+    llmgw_jspan_t effort, summary;
+} reasoning_t;
+
+static int reasoning_member(void *baton, const char *key, apr_size_t klen,
+                            int esc, const llmgw_jspan_t *v)
 {
-    if (v) {
-        return llmgw_buf_json(b, v);
+    reasoning_t *rs = baton;
+    if (AP_KEY("effort")) {
+        rs->effort = *v;
     }
-    LLMGW_BUF_LIT(b, "null");
+    else if (AP_KEY("summary")) {
+        rs->summary = *v;
+    }
     return 0;
 }
 
@@ -459,10 +490,110 @@ static void put_usage(llmgw_buf_t *b, const ans_pass_t *ap)
     LLMGW_BUF_LIT(b, "}");
 }
 
-/* chat.completion -> the response object (llmgw_responses_skeleton with
- * the outcome), written from the answer's text: its strings are copied as
- * they are escaped, the request's echoed values written from its tree.
- * What the output builder builds of the same answer (the reference kept in
+/* The response object: ap NULL writes the skeleton (status in_progress,
+ * output [], usage null), else the outcome of the chat.completion read in
+ * ap. The model as the client named it, the request's settings echoed
+ * from e. */
+static void put_response(apr_pool_t *p, llmgw_buf_t *b,
+                         const llmgw_api_ctx_t *c, const llmgw_api_echo_t *e,
+                         const ans_pass_t *ap, const char *why,
+                         const char *tail)
+{
+    reasoning_t rs;
+    const char *id = c && c->id ? c->id : "resp_0";
+
+    LLMGW_BUF_LIT(b, "{\"id\":");
+    llmgw_buf_json_cstr(b, id);
+    LLMGW_BUF_LIT(b, ",\"object\":\"response\",\"created_at\":");
+    llmgw_buf_int(b, c ? c->created : 0);
+    if (!ap) {
+        LLMGW_BUF_LIT(b, ",\"status\":\"in_progress\",\"background\":"
+                      "false,\"error\":null,\"incomplete_details\":null,"
+                      "\"instructions\":");
+    }
+    else if (why) {
+        LLMGW_BUF_LIT(b, ",\"status\":\"incomplete\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":{\"reason\":\"");
+        llmgw_buf_append(b, why, strlen(why));
+        LLMGW_BUF_LIT(b, "\"},\"instructions\":");
+    }
+    else {
+        LLMGW_BUF_LIT(b, ",\"status\":\"completed\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":null,"
+                      "\"instructions\":");
+    }
+    put_echo(b, &e->instructions, "null");
+    LLMGW_BUF_LIT(b, ",\"max_output_tokens\":");
+    put_echo(b, &e->max_output_tokens, "null");
+    LLMGW_BUF_LIT(b, ",\"model\":");
+    if (c && c->model) {
+        llmgw_buf_json_cstr(b, c->model);
+    }
+    else if (span_is(&e->model, LLMGW_JV_STRING)) {
+        /* as a C string (json_string_value): up to a NUL */
+        llmgw_buf_json_cstr(b, llmgw_json_string_value(p, &e->model, NULL));
+    }
+    else {
+        LLMGW_BUF_LIT(b, "\"\"");
+    }
+    LLMGW_BUF_LIT(b, ",\"output\":");
+    if (ap) {
+        put_output(b, ap, tail);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "[]");
+    }
+    LLMGW_BUF_LIT(b, ",\"parallel_tool_calls\":");
+    put_echo(b, &e->parallel_tool_calls, "true");
+    LLMGW_BUF_LIT(b, ",\"previous_response_id\":");
+    put_echo(b, &e->previous_response_id, "null");
+    memset(&rs, 0, sizeof(rs));
+    if (span_is(&e->reasoning, LLMGW_JV_OBJECT)) {
+        llmgw_json_each(&e->reasoning, reasoning_member, &rs);
+    }
+    LLMGW_BUF_LIT(b, ",\"reasoning\":{\"effort\":");
+    put_echo(b, &rs.effort, "null");
+    LLMGW_BUF_LIT(b, ",\"summary\":");
+    put_echo(b, &rs.summary, "null");
+    LLMGW_BUF_LIT(b, "},\"store\":");
+    put_echo(b, &e->store, "true");
+    LLMGW_BUF_LIT(b, ",\"temperature\":");
+    put_echo(b, &e->temperature, "null");
+    LLMGW_BUF_LIT(b, ",\"text\":");
+    put_echo(b, &e->text, "{\"format\":{\"type\":\"text\"}}");
+    LLMGW_BUF_LIT(b, ",\"tool_choice\":");
+    put_echo(b, &e->tool_choice, "\"auto\"");
+    LLMGW_BUF_LIT(b, ",\"tools\":");
+    put_echo(b, &e->tools, "[]");
+    LLMGW_BUF_LIT(b, ",\"top_p\":");
+    put_echo(b, &e->top_p, "null");
+    LLMGW_BUF_LIT(b, ",\"truncation\":\"disabled\",\"usage\":");
+    if (ap) {
+        put_usage(b, ap);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "null");
+    }
+    LLMGW_BUF_LIT(b, ",\"user\":");
+    put_echo(b, &e->user, "null");
+    LLMGW_BUF_LIT(b, ",\"metadata\":");
+    put_echo(b, &e->metadata, "{}");
+    LLMGW_BUF_LIT(b, "}");
+}
+
+json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c, apr_pool_t *p)
+{
+    llmgw_buf_t b;
+
+    llmgw_buf_init(&b, p, 1024);
+    put_response(p, &b, c, echo_of(p, c), NULL, NULL, NULL);
+    return llmgw_json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+}
+
+/* chat.completion -> the response object (the skeleton with the outcome),
+ * written from the answer's text: its strings are copied as they are
+ * escaped, the request's echoed values as the client wrote them. What the
+ * output builder builds of the same answer (the reference kept in
  * t/unit/lib/ref_resp_from_chat.c). -1 when the answer has no first choice
  * with a message object. */
 static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
@@ -472,12 +603,8 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     ans_pass_t ap;
     llmgw_jspan_t top;
     llmgw_buf_t b;
-    const json_t *req = c ? c->request : NULL;
-    const json_t *rs = json_object_get(req, "reasoning");
-    const json_t *model = json_object_get(req, "model");
-    const char *id = c && c->id ? c->id : "resp_0";
-    const char *tail = c && c->id ? c->id : "0", *why = NULL, *name;
-    int k, rv;
+    const char *tail = c && c->id ? c->id : "0", *why = NULL;
+    int k;
 
     memset(&ap, 0, sizeof(ap));
     for (k = AV_TOP; k <= AV_CTD; k++) {
@@ -501,62 +628,8 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     else if (span_str_is(p, &ap.finish, "content_filter")) {
         why = "content_filter";
     }
-    name = c && c->model ? c->model
-         : json_is_string(model) ? json_string_value(model) : "";
-
     llmgw_buf_init(&b, p, len + 1024);
-    LLMGW_BUF_LIT(&b, "{\"id\":");
-    llmgw_buf_json_cstr(&b, id);
-    LLMGW_BUF_LIT(&b, ",\"object\":\"response\",\"created_at\":");
-    llmgw_buf_int(&b, c ? c->created : 0);
-    if (why) {
-        LLMGW_BUF_LIT(&b, ",\"status\":\"incomplete\",\"background\":false,"
-                      "\"error\":null,\"incomplete_details\":{\"reason\":\"");
-        llmgw_buf_append(&b, why, strlen(why));
-        LLMGW_BUF_LIT(&b, "\"},\"instructions\":");
-    }
-    else {
-        LLMGW_BUF_LIT(&b, ",\"status\":\"completed\",\"background\":false,"
-                      "\"error\":null,\"incomplete_details\":null,"
-                      "\"instructions\":");
-    }
-    rv = put_echo(&b, req, "instructions", "null");
-    LLMGW_BUF_LIT(&b, ",\"max_output_tokens\":");
-    rv |= put_echo(&b, req, "max_output_tokens", "null");
-    LLMGW_BUF_LIT(&b, ",\"model\":");
-    llmgw_buf_json_cstr(&b, name);
-    LLMGW_BUF_LIT(&b, ",\"output\":");
-    put_output(&b, &ap, tail);
-    LLMGW_BUF_LIT(&b, ",\"parallel_tool_calls\":");
-    rv |= put_echo(&b, req, "parallel_tool_calls", "true");
-    LLMGW_BUF_LIT(&b, ",\"previous_response_id\":");
-    rv |= put_echo(&b, req, "previous_response_id", "null");
-    LLMGW_BUF_LIT(&b, ",\"reasoning\":{\"effort\":");
-    rv |= put_value_or_null(&b, json_object_get(rs, "effort"));
-    LLMGW_BUF_LIT(&b, ",\"summary\":");
-    rv |= put_value_or_null(&b, json_object_get(rs, "summary"));
-    LLMGW_BUF_LIT(&b, "},\"store\":");
-    rv |= put_echo(&b, req, "store", "true");
-    LLMGW_BUF_LIT(&b, ",\"temperature\":");
-    rv |= put_echo(&b, req, "temperature", "null");
-    LLMGW_BUF_LIT(&b, ",\"text\":");
-    rv |= put_echo(&b, req, "text", "{\"format\":{\"type\":\"text\"}}");
-    LLMGW_BUF_LIT(&b, ",\"tool_choice\":");
-    rv |= put_echo(&b, req, "tool_choice", "\"auto\"");
-    LLMGW_BUF_LIT(&b, ",\"tools\":");
-    rv |= put_echo(&b, req, "tools", "[]");
-    LLMGW_BUF_LIT(&b, ",\"top_p\":");
-    rv |= put_echo(&b, req, "top_p", "null");
-    LLMGW_BUF_LIT(&b, ",\"truncation\":\"disabled\",\"usage\":");
-    put_usage(&b, &ap);
-    LLMGW_BUF_LIT(&b, ",\"user\":");
-    rv |= put_echo(&b, req, "user", "null");
-    LLMGW_BUF_LIT(&b, ",\"metadata\":");
-    rv |= put_echo(&b, req, "metadata", "{}");
-    LLMGW_BUF_LIT(&b, "}");
-    if (rv) {
-        return -1;
-    }
+    put_response(p, &b, c, echo_of(p, c), &ap, why, tail);
     *out = b.data;
     *out_len = b.len;
     return 0;
@@ -586,7 +659,7 @@ static llmgw_api_stream_t *resp_stream_new(apr_pool_t *p,
     llmgw_api_stream_t *s = apr_pcalloc(p, sizeof(*s));
     s->p = p;
     s->c = c;
-    s->b = llmgw_rb_new(p, llmgw_responses_skeleton(c), c->id);
+    s->b = llmgw_rb_new(p, llmgw_responses_skeleton(c, p), c->id);
     apr_pool_cleanup_register(p, s, stream_cleanup, apr_pool_cleanup_null);
     return s;
 }

@@ -16,6 +16,7 @@
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
 #include "llmgw_parse.h"
+#include "llmgw_responses_private.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_responses;
 
@@ -648,6 +649,121 @@ START_TEST(test_from_chat_same_as_tree)
     }
     same_as_tree(NULL, FULL_CHAT, strlen(FULL_CHAT), 0);
     same_as_tree(NULL, chats[0], strlen(chats[0]), 1);
+}
+END_TEST
+
+/* The echoed settings read from the request's text (llmgw_responses_
+ * echo_read, and from the text path's top-level members as the glue reads
+ * them) give what the request's tree gave: the same skeleton as the tree
+ * reference (ut_ref_resp_skeleton) and the same answer. */
+static void echo_same_as_tree(const char *req, int with_model)
+{
+    json_t *r = ut_json(req);
+    llmgw_api_ctx_t tc = ctx(r), xc = ctx(NULL);
+    llmgw_api_echo_t e, m;
+    llmgw_parsed_t pq;
+    json_t *want, *got;
+    const char *gtxt = NULL, *wtxt = NULL;
+    apr_size_t glen = 0, wlen = 0;
+    int i;
+
+    if (!with_model) {
+        tc.model = NULL;
+        xc.model = NULL;
+    }
+    ck_assert_int_eq(llmgw_responses_echo_read(req, strlen(req), &e), 0);
+    xc.echo = &e;
+    want = ut_ref_resp_skeleton(&tc);
+    got = llmgw_responses_skeleton(&xc, tp);
+    ut_json_eq(got, want, req);
+    json_decref(got);
+    ck_assert_int_eq(A->from_chat(tp, FULL_CHAT, strlen(FULL_CHAT), &xc,
+                                  &gtxt, &glen), 0);
+    ck_assert_int_eq(ut_ref_resp_from_chat(tp, FULL_CHAT, strlen(FULL_CHAT),
+                                           &tc, &wtxt, &wlen), 0);
+    {
+        json_t *g = json_loadb(gtxt, glen, JSON_ALLOW_NUL, NULL);
+        json_t *w = json_loadb(wtxt, wlen, JSON_ALLOW_NUL, NULL);
+        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", req,
+                      gtxt);
+        ut_json_eq(g, w, req);
+        json_decref(g);
+        json_decref(w);
+    }
+    /* the members the handler's text pass kept, when it keeps them */
+    if (llmgw_parse_request_text(tp, req, strlen(req), LLMGW_EP_RESPONSES,
+                                 &pq) && pq.top) {
+        memset(&m, 0, sizeof(m));
+        for (i = 0; i < pq.top->nmembers; i++) {
+            llmgw_responses_echo_member(&m, pq.top->members[i].key,
+                                        pq.top->members[i].klen, 0,
+                                        &pq.top->members[i].v);
+        }
+        xc.echo = &m;
+        got = llmgw_responses_skeleton(&xc, tp);
+        ut_json_eq(got, want, req);
+        json_decref(got);
+    }
+    json_decref(want);
+    json_decref(r);
+}
+
+START_TEST(test_echo_same_as_tree)
+{
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"input\":\"x\"}",
+        "{}",
+        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
+        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
+        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
+        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
+        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
+        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
+        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
+        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        /* null and missing: the defaults */
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
+        "7,\"temperature\":null,\"metadata\":null,\"text\":null,\"tools\":"
+        "null,\"tool_choice\":null,\"store\":null,\"user\":null,\"top_p\":"
+        "null,\"parallel_tool_calls\":null,\"previous_response_id\":null,"
+        "\"max_output_tokens\":null}",
+        /* other types, echoed as they are */
+        "{\"model\":7,\"instructions\":[{\"role\":\"system\",\"content\":"
+        "\"s\"}],\"store\":0,\"temperature\":1e0,\"top_p\":0.50,\"user\":{},"
+        "\"metadata\":[],\"reasoning\":{\"effort\":7,\"summary\":null},"
+        "\"text\":\"t\",\"tools\":{},\"tool_choice\":\"none\"}",
+        "{\"reasoning\":{},\"model\":null}",
+        "{\"reasoning\":{\"effort\":{\"a\":[1, 2]}},\"model\":\"a\\u0000b\"}",
+        /* escaped keys and values, white space */
+        "{\"m\\u006fdel\":\"\\u00e9\",\"instr\\u0075ctions\":\"a\\\"b\\n\\u0000"
+        "\\/\",\"reasoning\":{\"eff\\u006frt\":\"low\"},\"metadata\" : { "
+        "\"k\" : \"\\u00e9 v\" , \"n\" : [ 1 , true , null ] } }",
+        /* duplicates: the last one */
+        "{\"instructions\":\"a\",\"instructions\":\"b\",\"reasoning\":{"
+        "\"effort\":\"low\",\"effort\":\"high\"},\"reasoning\":{\"summary\":"
+        "\"auto\"},\"store\":false,\"store\":true,\"user\":\"u\",\"user\":"
+        "null,\"model\":\"x\",\"model\":\"y\",\"input\":\"i\"}",
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":\"a\","
+        "\"instructions\":null}",
+        NULL
+    };
+    int i;
+
+    for (i = 0; reqs[i]; i++) {
+        echo_same_as_tree(reqs[i], 1);
+        echo_same_as_tree(reqs[i], 0);
+    }
+    /* not an object: nothing read */
+    {
+        llmgw_api_echo_t e;
+        e.store.p = "x";
+        ck_assert_int_eq(llmgw_responses_echo_read("[1]", 3, &e), -1);
+        ck_assert_ptr_null(e.store.p);
+        ck_assert_int_eq(llmgw_responses_echo_read("{\"store\":", 9, &e),
+                         -1);
+        ck_assert_ptr_null(e.store.p);
+    }
 }
 END_TEST
 
@@ -1343,6 +1459,7 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_from_chat_full);
     tcase_add_test(tc, test_from_chat_length_refusal);
     tcase_add_test(tc, test_from_chat_same_as_tree);
+    tcase_add_test(tc, test_echo_same_as_tree);
     tcase_add_test(tc, test_from_chat_same_as_tree_recorded);
     tcase_add_test(tc, test_error_body);
     tcase_add_test(tc, test_conversation);

@@ -137,6 +137,11 @@ int ut_ref_resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
                           const llmgw_api_ctx_t *c, const char **out,
                           apr_size_t *out_len);
 
+/* The response skeleton built from the request's tree (c->request, as
+ * the adapter built it before it read the echoes from the text; c->echo
+ * is ignored): what ut_ref_resp_from_chat starts from. New reference. */
+json_t *ut_ref_resp_skeleton(const llmgw_api_ctx_t *c);
+
 /* ---- translators ------------------------------------------------------ */
 
 /* The provider writer t given the chat request's text alone (no tree: the

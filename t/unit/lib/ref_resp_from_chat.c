@@ -58,6 +58,56 @@ static int build_from_chat(llmgw_rb_t *b, const json_t *chat)
                            NULL);
 }
 
+/* The request's value of k, else dflt (stolen; may be NULL: null). */
+static json_t *echo(const json_t *req, const char *k, json_t *dflt)
+{
+    const json_t *v = json_object_get(req, k);
+    if (v && !json_is_null(v)) {
+        json_decref(dflt);
+        return json_deep_copy(v);
+    }
+    return dflt ? dflt : json_null();
+}
+
+json_t *ut_ref_resp_skeleton(const llmgw_api_ctx_t *c)
+{
+    const json_t *req = c->request;
+    const json_t *rs = json_object_get(req, "reasoning");
+    const json_t *model = json_object_get(req, "model");
+
+    return json_pack(
+        "{s:s,s:s,s:I,s:s,s:b,s:n,s:n,s:o,s:o,s:s,s:[],s:o,s:o,"
+        "s:{s:O?,s:O?},s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:n,s:o,s:o}",
+        "id", c->id ? c->id : "resp_0",
+        "object", "response",
+        "created_at", (json_int_t)c->created,
+        "status", "in_progress",
+        "background", 0,
+        "error",
+        "incomplete_details",
+        "instructions", echo(req, "instructions", NULL),
+        "max_output_tokens", echo(req, "max_output_tokens", NULL),
+        "model", c->model ? c->model
+                 : json_is_string(model) ? json_string_value(model) : "",
+        "output",
+        "parallel_tool_calls", echo(req, "parallel_tool_calls",
+                                    json_true()),
+        "previous_response_id", echo(req, "previous_response_id", NULL),
+        "reasoning", "effort", json_object_get(rs, "effort"),
+                     "summary", json_object_get(rs, "summary"),
+        "store", echo(req, "store", json_true()),
+        "temperature", echo(req, "temperature", NULL),
+        "text", echo(req, "text", json_pack("{s:{s:s}}", "format", "type",
+                                            "text")),
+        "tool_choice", echo(req, "tool_choice", json_string("auto")),
+        "tools", echo(req, "tools", json_array()),
+        "top_p", echo(req, "top_p", NULL),
+        "truncation", "disabled",
+        "usage",
+        "user", echo(req, "user", NULL),
+        "metadata", echo(req, "metadata", json_object()));
+}
+
 static json_t *resp_answer(apr_pool_t *p, const json_t *chat,
                            const llmgw_api_ctx_t *c)
 {
@@ -66,7 +116,7 @@ static json_t *resp_answer(apr_pool_t *p, const json_t *chat,
     json_t *r = NULL;
 
     apr_pool_create(&sp, p);
-    b = llmgw_rb_new(sp, llmgw_responses_skeleton(c), c->id);
+    b = llmgw_rb_new(sp, ut_ref_resp_skeleton(c), c->id);
     if (build_from_chat(b, chat) == 0) {
         r = json_incref(llmgw_rb_response(b));
     }
