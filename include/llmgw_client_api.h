@@ -29,6 +29,7 @@
 #include "llmgw_types.h"
 #include "llmgw_envelope.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_answer.h"
 
 typedef enum {
     LLMGW_API_CHAT = 0,         /* OpenAI Chat Completions */
@@ -69,6 +70,12 @@ typedef struct llmgw_api_ctx {
     const json_t *history;      /* Responses: the earlier conversation of
                                  * previous_response_id (input items), or
                                  * NULL */
+    /* Responses' from_chat, when why is set: the chat.completion checked
+     * in the writer's own pass as llmgw_answer_check(an OpenAI provider,
+     * chat) checks it, *why its verdict (NULL: valid), and when
+     * answer_usage is set the usage that check reads. */
+    const char **why;
+    llmgw_answer_usage_t *answer_usage;
     apr_int64_t duration_ms;    /* IndoxHub: request start to answer */
     double cost_usd;            /* IndoxHub: < 0 unknown */
 } llmgw_api_ctx_t;

@@ -14,6 +14,8 @@
 #include "llmgw_api_responses.h"
 #include "llmgw_responses_private.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_answer.h"
+#include "llmgw_parse.h"
 
 /* ------------------------------------------------------- the response */
 
@@ -151,6 +153,12 @@ typedef struct ans_pass {
     ans_usage_t u;
     int nchoices;
     ans_call_t call;                /* the call being read */
+    /* the gateway's check in the same pass (llmgw_answer_check reads
+     * only unescaped top-level keys): the last "choices", the usage */
+    llmgw_jspan_t chk_choices;
+    int has_chk_choices;
+    int usage_chk, ptd_chk;         /* the usage being read counts */
+    llmgw_usage_t cu;               /* prompt_tokens -2: none */
     apr_array_header_t *list;       /* ans_call_t: the calls read */
     ans_vb_t vb[AV_CTD + 1];        /* the visitor's batons, by kind */
 } ans_pass_t;
@@ -171,6 +179,11 @@ static void *ans_enter(void *baton, const char *key, apr_size_t klen,
     case AV_TOP:
         if (AP_KEY("usage")) {
             memset(&ap->u, 0, sizeof(ap->u));
+            ap->usage_chk = !esc;
+            if (!esc) {
+                llmgw_usage_t fresh = LLMGW_USAGE_INIT;
+                ap->cu = fresh;
+            }
             return &ap->vb[AV_USAGE];
         }
         return NULL;
@@ -200,6 +213,7 @@ static void *ans_enter(void *baton, const char *key, apr_size_t klen,
     case AV_USAGE:
         if (AP_KEY("prompt_tokens_details")) {
             memset(&ap->u.cached, 0, sizeof(ap->u.cached));
+            ap->ptd_chk = ap->usage_chk && !esc;
             return &ap->vb[AV_PTD];
         }
         if (AP_KEY("completion_tokens_details")) {
@@ -238,6 +252,16 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
 
     switch (vb->kind) {
     case AV_TOP:
+        if (!esc) {
+            if (klen == 7 && !memcmp(key, "choices", 7)) {
+                ap->chk_choices = *v;
+                ap->has_chk_choices = 1;
+            }
+            else if (klen == 5 && !memcmp(key, "usage", 5)
+                     && v->type != LLMGW_JV_OBJECT) {
+                ap->cu.prompt_tokens = -2;  /* the last is not usage */
+            }
+        }
         to = AP_KEY("choices") ? &ap->choices
            : AP_KEY("usage") ? &ap->usage : NULL;
         break;
@@ -273,6 +297,9 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
            : AP_KEY("arguments") ? &ap->call.f.args : NULL;
         break;
     case AV_USAGE:
+        if (ap->usage_chk) {
+            llmgw_usage_take(&ap->cu, 0, key, klen, esc, v);
+        }
         to = AP_KEY("prompt_tokens") ? &ap->u.pt
            : AP_KEY("completion_tokens") ? &ap->u.ct
            : AP_KEY("total_tokens") ? &ap->u.tt
@@ -280,6 +307,9 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
            : AP_KEY("completion_tokens_details") ? &ap->u.ctd : NULL;
         break;
     case AV_PTD:
+        if (ap->ptd_chk) {
+            llmgw_usage_take(&ap->cu, 1, key, klen, esc, v);
+        }
         to = AP_KEY("cached_tokens") ? &ap->u.cached : NULL;
         break;
     case AV_CTD:
@@ -604,7 +634,7 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     llmgw_jspan_t top;
     llmgw_buf_t b;
     const char *tail = c && c->id ? c->id : "0", *why = NULL;
-    int k;
+    int k, rv;
 
     memset(&ap, 0, sizeof(ap));
     for (k = AV_TOP; k <= AV_CTD; k++) {
@@ -612,8 +642,23 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
         ap.vb[k].ap = &ap;
     }
     ap.list = apr_array_make(p, 2, sizeof(ans_call_t));
-    if (llmgw_json_object_visit(chat, len, &top, &ans_visitor,
-                                &ap.vb[AV_TOP]) != 1
+    ap.cu.prompt_tokens = -2;
+    rv = llmgw_json_object_visit(chat, len, &top, &ans_visitor,
+                                 &ap.vb[AV_TOP]);
+    if (c && c->why) {              /* the gateway's check, this pass's */
+        *c->why = rv != 1 ? llmgw_answer_unread(chat, len)
+                : llmgw_answer_openai(ap.has_chk_choices ? &ap.chk_choices
+                                                         : NULL);
+        if (c->answer_usage) {
+            c->answer_usage->found = 0;
+            if (rv == 1 && ap.cu.prompt_tokens != -2) {
+                llmgw_usage_done(&ap.cu);
+                c->answer_usage->usage = ap.cu;
+                c->answer_usage->found = 1;
+            }
+        }
+    }
+    if (rv != 1
         || !span_is(&ap.choices, LLMGW_JV_ARRAY)
         || !span_is(&ap.choice, LLMGW_JV_OBJECT)
         || !span_is(&ap.message, LLMGW_JV_OBJECT)) {

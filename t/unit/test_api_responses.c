@@ -550,6 +550,99 @@ static void same_as_tree(const char *req, const char *chat, apr_size_t len,
     json_decref(r);
 }
 
+/* from_chat asked for the gateway's check (c.why, c.answer_usage) gives
+ * llmgw_answer_check's verdict and usage for an OpenAI chat answer, and
+ * the same answer as without. */
+static void checked_same(const char *chat, apr_size_t len)
+{
+    llmgw_api_ctx_t c = ctx(NULL);
+    llmgw_answer_usage_t want_u, got_u;
+    const char *want = llmgw_answer_check(LLMGW_PT_OPENAI, LLMGW_EP_CHAT,
+                                          chat, len, &want_u);
+    const char *why = "unset", *o1 = NULL, *o2 = NULL;
+    apr_size_t l1 = 0, l2 = 0;
+    int rv1, rv2;
+
+    rv1 = A->from_chat(tp, chat, len, &c, &o1, &l1);
+    c.why = &why;
+    c.answer_usage = &got_u;
+    got_u.found = 7;
+    rv2 = A->from_chat(tp, chat, len, &c, &o2, &l2);
+    ck_assert_msg((want == NULL) == (why == NULL)
+                  && (!want || !strcmp(want, why)),
+                  "%s: the check says %s, the writer %s", chat,
+                  want ? want : "valid", why ? why : "valid");
+    ck_assert_msg(got_u.found == want_u.found, "%s: usage found %d, want %d",
+                  chat, got_u.found, want_u.found);
+    if (want_u.found) {
+        ck_assert_msg(!memcmp(&got_u.usage, &want_u.usage,
+                              sizeof(want_u.usage)),
+                      "%s: usage %d %d %d %d, want %d %d %d %d", chat,
+                      (int)got_u.usage.prompt_tokens,
+                      (int)got_u.usage.completion_tokens,
+                      (int)got_u.usage.total_tokens,
+                      (int)got_u.usage.cached_tokens,
+                      (int)want_u.usage.prompt_tokens,
+                      (int)want_u.usage.completion_tokens,
+                      (int)want_u.usage.total_tokens,
+                      (int)want_u.usage.cached_tokens);
+    }
+    ck_assert_int_eq(rv1, rv2);
+    if (rv1 == 0) {
+        ck_assert_msg(l1 == l2 && !memcmp(o1, o2, l1), "%s: other answer",
+                      chat);
+    }
+}
+
+START_TEST(test_from_chat_checked)
+{
+    static const char *const chats[] = {
+        FULL_CHAT,
+        "{\"choices\":[]}",
+        "{\"choices\":{}}",
+        "{\"choices\":[],\"choices\":7}",
+        "{\"choices\":7,\"choices\":[]}",
+        /* escaped keys: not the check's, the writer's */
+        "{\"ch\\u006fices\":[{\"message\":{\"content\":\"a\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],"
+        "\"\\u0075sage\":{\"prompt_tokens\":3}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":2}},"
+        "\"\\u0075sage\":{\"prompt_tokens\":9}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"pr\\u006fmpt_tokens_details\":{"
+        "\"cached_tokens\":2},\"pr\\u006fmpt_tokens\":5}}",
+        /* the last usage counts; a last one that is not an object: none */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3},\"usage\":{\"completion_tokens\":1}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3},\"usage\":null}",
+        "{\"usage\":7,\"choices\":[{\"message\":{\"content\":\"a\"}}],"
+        "\"usage\":{\"prompt_tokens\":3,\"prompt_tokens\":4}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3.5,\"completion_tokens\":-1,\"total_tokens\":"
+        "1e2,\"prompt_tokens_details\":{\"cached_tokens\":2},"
+        "\"prompt_tokens_details\":7,\"completion_tokens_details\":{"
+        "\"reasoning_tokens\":2}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":1,\"completion_tokens\":2}}",
+        /* not an object, not JSON, empty */
+        "[{\"choices\":[]}]",
+        "null",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}]",
+        "{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}",
+        "",
+        NULL
+    };
+    int i;
+
+    for (i = 0; chats[i]; i++) {
+        checked_same(chats[i], strlen(chats[i]));
+    }
+}
+END_TEST
+
 START_TEST(test_from_chat_same_as_tree)
 {
     static const char *const reqs[] = {
@@ -643,6 +736,9 @@ START_TEST(test_from_chat_same_as_tree)
     for (i = 0; reqs[i]; i++) {
         for (j = 0; chats[j]; j++) {
             same_as_tree(reqs[i], chats[j], strlen(chats[j]), 1);
+            if (i == 0) {
+                checked_same(chats[j], strlen(chats[j]));
+            }
         }
         same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 1);
         same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 0);
@@ -785,6 +881,7 @@ START_TEST(test_from_chat_same_as_tree_recorded)
         txt = json_dumps(chat, JSON_COMPACT);
         same_as_tree("{\"model\":\"gpt-4o\",\"input\":\"x\"}", txt,
                      strlen(txt), 1);
+        checked_same(txt, strlen(txt));
         free(txt);
         json_decref(chat);
     }
@@ -1460,6 +1557,7 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_from_chat_length_refusal);
     tcase_add_test(tc, test_from_chat_same_as_tree);
     tcase_add_test(tc, test_echo_same_as_tree);
+    tcase_add_test(tc, test_from_chat_checked);
     tcase_add_test(tc, test_from_chat_same_as_tree_recorded);
     tcase_add_test(tc, test_error_body);
     tcase_add_test(tc, test_conversation);
