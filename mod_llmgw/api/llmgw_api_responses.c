@@ -688,6 +688,7 @@ struct llmgw_api_stream {
     llmgw_rb_t *b;
     const char *finish;
     json_t *usage;               /* owned */
+    llmgw_buf_t scratch;         /* a chunk's strings unescaped (reused) */
 };
 
 static apr_status_t stream_cleanup(void *data)
@@ -705,97 +706,281 @@ static llmgw_api_stream_t *resp_stream_new(apr_pool_t *p,
     s->p = p;
     s->c = c;
     s->b = llmgw_rb_new(p, llmgw_responses_skeleton(c, p), c->id);
+    llmgw_buf_init(&s->scratch, p, 0);
     apr_pool_cleanup_register(p, s, stream_cleanup, apr_pool_cleanup_null);
     return s;
 }
 
-static int str_delta(const json_t *d, const char *k, const char **s,
-                     apr_size_t *len)
+/* A chunk read in one validating pass (llmgw_json_object_visit), as
+ * jansson reads it (the last of a repeated member, keys compared
+ * unescaped): its "error", its "usage" and the first choice whose index
+ * is absent or 0 (a Responses answer has one). */
+typedef struct {
+    llmgw_jspan_t index, delta, finish;
+    int object;
+} chunk_choice_t;
+
+enum { CV_TOP = 1, CV_CHOICES, CV_CHOICE };
+
+typedef struct chunk_pass {
+    int kind;
+    struct chunk_pass *top;         /* the pass (the top baton) */
+    int error;                      /* an "error" member */
+    llmgw_jspan_t usage;
+    int picked;                     /* the choice is found */
+    chunk_choice_t cur, choice;
+    struct chunk_pass *choices_vb, *choice_vb;
+} chunk_pass_t;
+
+static void *chunk_enter(void *baton, const char *key, apr_size_t klen,
+                         int esc)
 {
-    const json_t *v = json_object_get(d, k);
-    *s = json_string_value(v);
-    *len = *s ? json_string_length(v) : 0;
-    return *len > 0;
+    chunk_pass_t *vb = baton;
+    if (vb->kind == CV_CHOICES) {   /* an element */
+        memset(&vb->top->cur, 0, sizeof(vb->top->cur));
+        return vb->top->choice_vb;
+    }
+    (void)key; (void)klen; (void)esc;
+    return NULL;
 }
 
-/* The chunk's choice of index 0 (a Responses answer has one), or NULL. */
-static const json_t *first_choice(const json_t *chunk)
+static void *chunk_enter_array(void *baton, const char *key,
+                               apr_size_t klen, int esc)
 {
-    const json_t *ch;
-    size_t i;
-
-    json_array_foreach(json_object_get(chunk, "choices"), i, ch) {
-        const json_t *ix = json_object_get(ch, "index");
-        if (!ix || (json_is_integer(ix) && json_integer_value(ix) == 0)) {
-            return ch;
-        }
+    chunk_pass_t *vb = baton;
+    if (vb->kind == CV_TOP && AP_KEY("choices")) {
+        vb->picked = 0;             /* the last "choices" counts */
+        return vb->choices_vb;
     }
     return NULL;
 }
 
-static int chunk_to_events(llmgw_api_stream_t *s, const json_t *chunk)
+static int chunk_member(void *baton, const char *key, apr_size_t klen,
+                        int esc, const llmgw_jspan_t *v)
 {
-    const json_t *choice = first_choice(chunk);
-    const json_t *d = json_object_get(choice, "delta");
-    const json_t *fr = json_object_get(choice, "finish_reason");
-    const json_t *usage = json_object_get(chunk, "usage");
-    const json_t *tc;
-    const char *txt;
-    apr_size_t len;
-    size_t i;
+    chunk_pass_t *vb = baton, *t = vb->top;
 
-    if (llmgw_rb_start(s->b)) {
-        return -1;
-    }
-    if (str_delta(d, "reasoning_content", &txt, &len)
-        && llmgw_rb_reasoning(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    if (str_delta(d, "content", &txt, &len)
-        && llmgw_rb_text(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    if (str_delta(d, "refusal", &txt, &len)
-        && llmgw_rb_refusal(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    json_array_foreach(json_object_get(d, "tool_calls"), i, tc) {
-        const json_t *fn = json_object_get(tc, "function");
-        const json_t *ix = json_object_get(tc, "index");
-        str_delta(fn, "arguments", &txt, &len);
-        if (llmgw_rb_call(s->b, json_is_integer(ix)
-                                ? (int)json_integer_value(ix) : (int)i, NULL,
-                          json_string_value(json_object_get(tc, "id")),
-                          json_string_value(json_object_get(fn, "name")),
-                          txt, len)) {
-            return -1;
+    switch (vb->kind) {
+    case CV_TOP:
+        if (AP_KEY("error")) {
+            t->error = 1;
         }
-    }
-    if (json_is_string(fr)) {
-        s->finish = apr_pstrdup(s->p, json_string_value(fr));
-    }
-    if (json_is_object(usage)) {
-        json_decref(s->usage);
-        s->usage = json_incref((json_t *)usage);
+        else if (AP_KEY("usage")) {
+            t->usage = *v;
+        }
+        else if (AP_KEY("choices") && v->type != LLMGW_JV_ARRAY) {
+            t->picked = 0;
+        }
+        break;
+    case CV_CHOICES:                /* an element, read */
+        if (!t->picked) {
+            if (v->type != LLMGW_JV_OBJECT) {
+                memset(&t->choice, 0, sizeof(t->choice));
+                t->picked = 1;      /* json_object_get of it: no index */
+            }
+            else {
+                apr_int64_t ix;
+                if (!t->cur.index.p || (llmgw_json_int(&t->cur.index, &ix)
+                                        && ix == 0)) {
+                    t->choice = t->cur;
+                    t->choice.object = 1;
+                    t->picked = 1;
+                }
+            }
+        }
+        memset(&t->cur, 0, sizeof(t->cur));
+        break;
+    case CV_CHOICE:
+        if (AP_KEY("index")) {
+            t->cur.index = *v;
+        }
+        else if (AP_KEY("delta")) {
+            t->cur.delta = *v;
+        }
+        else if (AP_KEY("finish_reason")) {
+            t->cur.finish = *v;
+        }
+        break;
     }
     return 0;
+}
+
+static const llmgw_json_visitor_t chunk_visitor = {
+    chunk_member, chunk_enter, chunk_enter_array
+};
+
+/* The members of an object span a reader wants (the last of each). */
+typedef struct {
+    const char *const *names;
+    llmgw_jspan_t *to;
+} pick_t;
+
+static int pick_member(void *baton, const char *key, apr_size_t klen,
+                       int esc, const llmgw_jspan_t *v)
+{
+    pick_t *pk = baton;
+    int i;
+    for (i = 0; pk->names[i]; i++) {
+        if (esc ? llmgw_json_key_is(key, klen, 1, pk->names[i])
+                : (strlen(pk->names[i]) == klen
+                   && !memcmp(key, pk->names[i], klen))) {
+            pk->to[i] = *v;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void pick(const llmgw_jspan_t *obj, const char *const *names,
+                 llmgw_jspan_t *to, int n)
+{
+    pick_t pk;
+    memset(to, 0, sizeof(*to) * (apr_size_t)n);
+    if (obj->p && obj->type == LLMGW_JV_OBJECT) {
+        pk.names = names;
+        pk.to = to;
+        llmgw_json_each(obj, pick_member, &pk);
+    }
+}
+
+/* A string span's value (json_string_value / _length) appended to the
+ * scratch buffer, NUL-terminated: its offset there, -1 when v is not a
+ * string. */
+static long scratch_str(llmgw_api_stream_t *s, const llmgw_jspan_t *v,
+                        apr_size_t *len)
+{
+    apr_size_t at = s->scratch.len;
+    long n;
+
+    *len = 0;
+    if (!v->p || v->type != LLMGW_JV_STRING) {
+        return -1;
+    }
+    llmgw_buf_reserve(&s->scratch, at + v->len + 1);
+    if (!v->escaped) {
+        memcpy(s->scratch.data + at, v->p + 1, v->len - 2);
+        n = (long)v->len - 2;
+    }
+    else {
+        n = llmgw_json_unescape(v, s->scratch.data + at);
+    }
+    s->scratch.data[at + (apr_size_t)n] = '\0';
+    s->scratch.len = at + (apr_size_t)n + 1;
+    *len = (apr_size_t)n;
+    return (long)at;
+}
+
+/* A delta's text member: the builder call when it is a non-empty string
+ * (str_delta of the tree reader). */
+static int text_delta(llmgw_api_stream_t *s, const llmgw_jspan_t *v,
+                      int (*fn)(llmgw_rb_t *, const char *, const char *,
+                                apr_size_t))
+{
+    apr_size_t len;
+    long at;
+
+    if (!v->p || v->type != LLMGW_JV_STRING || v->len <= 2) {
+        return 0;
+    }
+    s->scratch.len = 0;
+    at = scratch_str(s, v, &len);
+    return len ? fn(s->b, NULL, s->scratch.data + at, len) : 0;
+}
+
+typedef struct {
+    llmgw_api_stream_t *s;
+    int i;
+} calls_t;
+
+/* One element of delta.tool_calls (any element is a call: a non-object
+ * one has no index, id, name or arguments). */
+static int call_element(void *baton, const char *key, apr_size_t klen,
+                        int esc, const llmgw_jspan_t *v)
+{
+    static const char *const tc_names[] = { "index", "id", "function", NULL };
+    static const char *const fn_names[] = { "name", "arguments", NULL };
+    calls_t *cl = baton;
+    llmgw_api_stream_t *s = cl->s;
+    llmgw_jspan_t tc[3], fn[2];
+    apr_size_t idl, nl, al;
+    long ida, na, aa;
+    apr_int64_t ix;
+    int index = cl->i++;
+
+    (void)key; (void)klen; (void)esc;
+    pick(v, tc_names, tc, 3);
+    pick(&tc[2], fn_names, fn, 2);
+    if (tc[0].p && llmgw_json_int(&tc[0], &ix)) {
+        index = (int)ix;
+    }
+    s->scratch.len = 0;
+    ida = scratch_str(s, &tc[1], &idl);
+    na = scratch_str(s, &fn[0], &nl);
+    aa = scratch_str(s, &fn[1], &al);
+    return llmgw_rb_call(s->b, index, NULL,
+                         ida < 0 ? NULL : s->scratch.data + ida,
+                         na < 0 ? NULL : s->scratch.data + na,
+                         aa < 0 ? NULL : s->scratch.data + aa,
+                         aa < 0 ? 0 : al) ? -1 : 0;
 }
 
 static int resp_stream_chunk(llmgw_api_stream_t *s, const char *data,
                              apr_size_t len, llmgw_event_emit_fn emit,
                              void *baton)
 {
-    json_t *chunk = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
-    int rv;
+    static const char *const d_names[] = {
+        "reasoning_content", "content", "refusal", "tool_calls", NULL
+    };
+    chunk_pass_t top, choices, choice;
+    llmgw_jspan_t span, d[4];
+    calls_t cl;
 
-    if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
-        json_decref(chunk);
+    memset(&top, 0, sizeof(top));
+    top.kind = CV_TOP;
+    top.top = &top;
+    choices.kind = CV_CHOICES;
+    choices.top = &top;
+    choice.kind = CV_CHOICE;
+    choice.top = &top;
+    top.choices_vb = &choices;
+    top.choice_vb = &choice;
+    if (llmgw_json_object_visit(data, len, &span, &chunk_visitor, &top) != 1
+        || top.error) {
         return -1;                 /* not a chunk: the glue fails the stream */
     }
     llmgw_rb_emitter(s->b, emit, baton);
-    rv = chunk_to_events(s, chunk);
-    json_decref(chunk);
-    return rv;
+    if (llmgw_rb_start(s->b)) {
+        return -1;
+    }
+    if (top.picked && top.choice.object) {
+        pick(&top.choice.delta, d_names, d, 4);
+        if (text_delta(s, &d[0], llmgw_rb_reasoning)
+            || text_delta(s, &d[1], llmgw_rb_text)
+            || text_delta(s, &d[2], llmgw_rb_refusal)) {
+            return -1;
+        }
+        if (d[3].p && d[3].type == LLMGW_JV_ARRAY) {
+            cl.s = s;
+            cl.i = 0;
+            if (llmgw_json_each(&d[3], call_element, &cl)) {
+                return -1;
+            }
+        }
+        if (top.choice.finish.p
+            && top.choice.finish.type == LLMGW_JV_STRING) {
+            s->finish = llmgw_json_string_value(s->p, &top.choice.finish,
+                                                NULL);
+        }
+    }
+    if (top.usage.p && top.usage.type == LLMGW_JV_OBJECT) {
+        json_t *u = llmgw_json_loadb(top.usage.p, top.usage.len,
+                                     JSON_ALLOW_NUL, NULL);
+        if (u) {
+            json_decref(s->usage);
+            s->usage = u;
+        }
+    }
+    return 0;
 }
 
 /* The usage arrives in the last chunk, after the finish_reason: the

@@ -17,6 +17,7 @@
 #include "llmgw_buf.h"
 #include "llmgw_parse.h"
 #include "llmgw_responses_private.h"
+#include "llmgw_num.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_responses;
 
@@ -972,6 +973,132 @@ static llmgw_api_stream_t *feed(const llmgw_api_ctx_t *c, events_t *e,
 #define CHUNK(delta, fin) "{\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
     "\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" fin "}]}"
 
+/* The stream read from each chunk's text (resp_stream_chunk) emits what
+ * the tree reader it replaced emitted (ut_ref_resp_stream), byte for byte,
+ * refuses the same chunk, and every event's text is what jansson writes of
+ * it (the delta events are written directly). chunks: NULL-terminated. */
+static void stream_same_as_tree(const char *const *chunks)
+{
+    llmgw_api_ctx_t c = ctx(NULL);
+    events_t *got = events(), *want = events();
+    llmgw_api_stream_t *st;
+    int n, i, grv = 0, wrv;
+
+    for (n = 0; chunks[n]; n++)
+        ;
+    st = A->stream_new(tp, &c);
+    for (i = 0; i < n && grv == 0; i++) {
+        if (A->stream_chunk(st, chunks[i], strlen(chunks[i]), collect, got)) {
+            grv = -1 - i;
+        }
+    }
+    if (grv == 0 && A->stream_end(st, collect, got)) {
+        grv = -1 - n;
+    }
+    wrv = ut_ref_resp_stream(tp, &c, chunks, n, collect, want);
+    ck_assert_msg(grv == wrv, "%s...: refused at %d, the tree at %d",
+                  chunks[0], grv, wrv);
+    ck_assert_msg(got->sse.len == want->sse.len
+                  && (!got->sse.len
+                      || !memcmp(got->sse.data, want->sse.data,
+                                 got->sse.len)),
+                  "%s...: events\n%s\nthe tree's\n%s", chunks[0],
+                  got->sse.data ? got->sse.data : "",
+                  want->sse.data ? want->sse.data : "");
+    for (i = 0; i < got->data->nelts; i++) {
+        char *txt = llmgw_json_dumps(EV_DATA(got, i), JSON_COMPACT);
+        const ut_sse_event_t *x;
+        apr_array_header_t *evs = ut_sse_events(got->sse.data, got->sse.len);
+        ck_assert_int_eq(evs->nelts, got->data->nelts);
+        x = &UT_EV(evs, i);
+        ck_assert_msg(strlen(txt) == x->len && !memcmp(txt, x->data, x->len),
+                      "event %d written as\n%s\njansson writes\n%s", i,
+                      x->data, txt);
+        free(txt);
+    }
+    events_free(got);
+    events_free(want);
+}
+
+START_TEST(test_stream_same_as_tree)
+{
+#define CH(d) "{\"id\":\"c\",\"object\":\"chat.completion.chunk\","        \
+              "\"choices\":[{\"index\":0,\"delta\":" d "}]}"
+    static const char *const text[] = {
+        CH("{\"role\":\"assistant\",\"content\":\"\"}"),
+        CH("{\"content\":\"Hel\"}"), CH("{\"content\":\"lo \\\"q\\\"\\n\\u0000\\/\"}"),
+        CH("{\"content\":\"\\u00e9 \xc3\xa9 \\ud83d\\ude00\"}"),
+        CH("{\"content\":null,\"c\\u006fntent\":\"esc key\"}"),
+        CH("{\"content\":\"a\",\"content\":\"b\"}"),
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":4,\"total_tokens\":7}}",
+        NULL
+    };
+    static const char *const mixed[] = {
+        CH("{\"reasoning_content\":\"think\"}"),
+        CH("{\"reasoning_content\":\"\\u00e9\"}"),
+        CH("{\"content\":\"x\",\"refusal\":\"no\"}"),
+        CH("{\"refusal\":\"more\",\"reasoning_content\":7}"),
+        "{\"choices\":[{\"delta\":{},\"finish_reason\":\"\\u006cength\"}],"
+        "\"usage\":{\"prompt_tokens\":1},\"usage\":null}",
+        NULL
+    };
+    static const char *const calls[] = {
+        CH("{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":"
+           "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}"),
+        CH("{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"function\":"
+           "{\"name\":\"g\",\"arguments\":\"{\\\"x\\\"\"}}]}"),
+        CH("{\"tool_calls\":[{\"\\u0069ndex\":0,\"function\":{"
+           "\"arguments\":\"{\\\"a\\\":1}\"}}]}"),
+        CH("{\"tool_calls\":[7,{\"function\":{\"arguments\":{}}},"
+           "{\"index\":1,\"function\":{\"arguments\":\"}\",\"name\":7}},"
+           "{\"index\":2.0,\"id\":9,\"function\":\"x\"}]}"),
+        CH("{\"tool_calls\":{\"index\":0}}"),
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"tool_calls\"}]}",
+        NULL
+    };
+    static const char *const choices[] = {
+        "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"one\"}},"
+        "{\"index\":0,\"delta\":{\"content\":\"zero\"}}]}",
+        "{\"choices\":[{\"index\":\"0\",\"delta\":{\"content\":\"s\"}},"
+        "{\"delta\":{\"content\":\"no index\"},\"index\":0,\"index\":1},"
+        "{\"delta\":{\"content\":\"a\"},\"delta\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[7,{\"delta\":{\"content\":\"after 7\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"choices\":null}",
+        "{\"choices\":null,\"ch\\u006fices\":[{\"delta\":{\"content\":"
+        "\"y\"}}]}",
+        "{\"choices\":[{\"delta\":\"str\",\"finish_reason\":7}]}",
+        "{\"choices\":[{\"index\":-0,\"delta\":{\"content\":\"m0\"}}]}",
+        "{}",
+        NULL
+    };
+    static const char *const err1[] = {
+        CH("{\"content\":\"a\"}"), "{\"error\":{\"message\":\"x\"}}", NULL
+    };
+    static const char *const err2[] = { "{\"err\\u006fr\":null}", NULL };
+    static const char *const err3[] = { CH("{}"), "[1]", NULL };
+    static const char *const err4[] = { "{\"choices\":[}", NULL };
+    static const char *const err5[] = { "", NULL };
+    static const char *const err6[] = {
+        "{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}", NULL
+    };
+#undef CH
+    stream_same_as_tree(text);
+    stream_same_as_tree(mixed);
+    stream_same_as_tree(calls);
+    stream_same_as_tree(choices);
+    stream_same_as_tree(err1);
+    stream_same_as_tree(err2);
+    stream_same_as_tree(err3);
+    stream_same_as_tree(err4);
+    stream_same_as_tree(err5);
+    stream_same_as_tree(err6);
+}
+END_TEST
+
 START_TEST(test_stream_sequence)
 {
     static const char *const chunks[] = {
@@ -1563,6 +1690,7 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_conversation);
     tc = ut_tcase(s, "stream", 0);
     tcase_add_test(tc, test_stream_sequence);
+    tcase_add_test(tc, test_stream_same_as_tree);
     tcase_add_test(tc, test_stream_incomplete_and_bad_chunks);
     tcase_add_test(tc, test_stream_error);
     tcase_add_test(tc, test_expand_reduce);
