@@ -515,9 +515,11 @@ static const struct {
 #define F(n) { #n, offsetof(scan_t, n) }
     F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
     F(max_tokens), F(max_completion_tokens), F(tools), F(functions),
-    F(response_format), F(text), F(max_output_tokens),
+    F(response_format),
+    F(text), F(max_output_tokens),  /* Responses only: the last two */
 #undef F
 };
+#define RESPONSES_ONLY_FIELDS 2
 
 /* A gateway field sends the request to the tree path. */
 static int gateway_field(const char *key, apr_size_t klen)
@@ -554,7 +556,8 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
             cs->members[cs->nmembers++].v = *v;
         }
     }
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0])
+                    - (sc->rapi ? 0 : RESPONSES_ONLY_FIELDS); i++) {
         if (fields[i].name[0] == key[0] && !strncmp(fields[i].name, key, klen)
             && fields[i].name[klen] == '\0') {
             if (sc->seen & (1u << i)) {
