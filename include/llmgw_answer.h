@@ -41,12 +41,15 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
  * the string "message" and content an array, else the reason.
  * llmgw_answer_gemini: a GenerateContentResponse's, from the last
  * unescaped top-level "candidates" and "promptFeedback" (NULL: none): NULL
- * when candidates is an array or promptFeedback an object. */
+ * when candidates is an array or promptFeedback an object.
+ * llmgw_answer_openai: a chat.completion's, from the last unescaped
+ * top-level "choices" (NULL: none): NULL when it is an array. */
 const char *llmgw_answer_unread(const char *body, apr_size_t len);
 const char *llmgw_answer_anthropic(const llmgw_jspan_t *type,
                                    const llmgw_jspan_t *content);
 const char *llmgw_answer_gemini(const llmgw_jspan_t *candidates,
                                 const llmgw_jspan_t *feedback);
+const char *llmgw_answer_openai(const llmgw_jspan_t *choices);
 
 /* 1 when an OpenAI-format chat.completion.chunk (an SSE data payload) has a
  * choice whose finish_reason is a string: the stream's terminal event.

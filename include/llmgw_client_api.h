@@ -28,6 +28,8 @@
 #include <jansson.h>
 #include "llmgw_types.h"
 #include "llmgw_envelope.h"
+#include "llmgw_json_scan.h"
+#include "llmgw_answer.h"
 
 typedef enum {
     LLMGW_API_CHAT = 0,         /* OpenAI Chat Completions */
@@ -42,6 +44,16 @@ typedef enum {
 typedef int (*llmgw_event_emit_fn)(void *baton, const char *event,
                                    const char *data, apr_size_t len);
 
+/* Responses: the request's members its answers echo (and the glue reads:
+ * store, previous_response_id, input), as spans of the client's text
+ * (p NULL: absent); llmgw_responses_echo_read / _member fill it. */
+typedef struct llmgw_api_echo {
+    llmgw_jspan_t model, input, instructions, max_output_tokens,
+                  parallel_tool_calls, previous_response_id, reasoning,
+                  store, temperature, text, tool_choice, tools, top_p, user,
+                  metadata;
+} llmgw_api_echo_t;
+
 /* What an adapter knows of the request it answers. */
 typedef struct llmgw_api_ctx {
     const char *id;             /* the answer's id: "msg_...", "resp_..." */
@@ -50,11 +62,20 @@ typedef struct llmgw_api_ctx {
     apr_int64_t created;        /* unix seconds */
     const char *request_id;     /* gateway request id (error bodies) */
     const char *provider;       /* provider answering, for IndoxHub */
-    const json_t *request;      /* the client's request tree (Responses
-                                 * echoes instructions, tools, metadata...) */
+    const json_t *request;      /* the client's request tree, or NULL
+                                 * (Responses reads echo first, this tree
+                                 * only when echo is NULL) */
+    const llmgw_api_echo_t *echo;   /* Responses: the request's echoed
+                                 * members, read from its text (no tree) */
     const json_t *history;      /* Responses: the earlier conversation of
                                  * previous_response_id (input items), or
                                  * NULL */
+    /* Responses' from_chat, when why is set: the chat.completion checked
+     * in the writer's own pass as llmgw_answer_check(an OpenAI provider,
+     * chat) checks it, *why its verdict (NULL: valid), and when
+     * answer_usage is set the usage that check reads. */
+    const char **why;
+    llmgw_answer_usage_t *answer_usage;
     apr_int64_t duration_ms;    /* IndoxHub: request start to answer */
     double cost_usd;            /* IndoxHub: < 0 unknown */
 } llmgw_api_ctx_t;

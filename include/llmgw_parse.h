@@ -55,6 +55,9 @@ typedef struct llmgw_parsed {
     /* Chat requests of the text path: the pass's spans for the reader
      * (NULL: the reader scans the text itself). */
     llmgw_chat_scan_t *scan;
+    /* Responses requests of the text path: the top level's members (recs
+     * NULL), what the adapter echoes; NULL: read from the text. */
+    llmgw_chat_scan_t *top;
 } llmgw_parsed_t;
 
 /* The endpoint a request path names ("/x/v1/chat/completions" -> CHAT);

@@ -74,6 +74,12 @@ typedef struct exchange {
     int translate_rv;
     const char *out;
     apr_size_t out_len;
+    /* a Responses answer written in the check's pass (answer_problem):
+     * from_chat's result and text, for client_answer */
+    int client_written;
+    int client_rv;
+    const char *client_out;
+    apr_size_t client_len;
     int body_overflow;
     int streaming;                       /* SSE headers went to the client */
     int stream_end;                      /* [DONE] / native end seen */
@@ -748,6 +754,25 @@ static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
     if (ex->body_overflow) {
         return "provider response too large";
     }
+    if (!ex->relay && ex->xl == &llmgw_openai_translator && ex->inb
+        && ex->inb->api->api == LLMGW_API_RESPONSES
+        && ex->in.ep == LLMGW_EP_CHAT) {
+        /* checked in the Responses writer's pass, written there */
+        const char *why = NULL;
+        ex->in.answer = &ex->answer;
+        ex->inb->ctx.why = &why;
+        ex->inb->ctx.answer_usage = &ex->answer;
+        ex->client_rv = ex->inb->api->from_chat(ex->p, ex->body.data
+                                                ? ex->body.data : "",
+                                                ex->body.len,
+                                                &ex->inb->ctx,
+                                                &ex->client_out,
+                                                &ex->client_len);
+        ex->inb->ctx.why = NULL;
+        ex->inb->ctx.answer_usage = NULL;
+        ex->client_written = !why;
+        return why;
+    }
     if (!ex->relay && ex->xl == &llmgw_openai_translator) {
         /* relayed as it came: its usage read in the check's pass */
         ex->in.answer = &ex->answer;
@@ -793,6 +818,15 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
         }
         llmgw_inbound_keep(r, req, answer, *out, *len);
         json_decref(answer);
+        return 1;
+    }
+    if (ex->client_written) {       /* in the check's pass */
+        if (ex->client_rv) {
+            return 0;
+        }
+        *out = ex->client_out;
+        *len = ex->client_len;
+        llmgw_inbound_keep(r, req, NULL, *out, *len);
         return 1;
     }
     inb->ctx.provider = ex->provider->name;

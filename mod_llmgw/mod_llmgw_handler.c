@@ -307,6 +307,7 @@ int llmgw_handler(request_rec *r)
     raw_unchanged = raw_clean && !strcmp(req->model, req->requested_model);
     if (req->api != LLMGW_API_CHAT) {
         llmgw_inbound(req)->raw_clean = raw_clean;
+        llmgw_inbound(req)->top = req->body ? NULL : pq.top;
     }
 
     if (llmgw_memory_apply(r, req)) {

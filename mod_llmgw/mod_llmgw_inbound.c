@@ -235,38 +235,67 @@ static json_t *load_response(request_rec *r, llmgw_request_t *req,
                                                NULL));
 }
 
+/* The echoed members of a Responses request (in->echo): from the text
+ * path's scan of its top level, else read from its text, or from the
+ * hooks' tree when they changed it. */
+static void read_echo(request_rec *r, llmgw_request_t *req,
+                      llmgw_inbound_t *in)
+{
+    if (req->body_changed && req->body) {
+        llmgw_buf_t b;
+        llmgw_buf_init(&b, r->pool, req->raw_len + 256);
+        if (llmgw_buf_json(&b, req->body) == 0) {
+            llmgw_responses_echo_read(b.data, b.len, &in->echo);
+        }
+    }
+    else if (in->top) {
+        int i;
+        for (i = 0; i < in->top->nmembers; i++) {
+            llmgw_responses_echo_member(&in->echo, in->top->members[i].key,
+                                        in->top->members[i].klen, 0,
+                                        &in->top->members[i].v);
+        }
+    }
+    else if (req->raw_body) {
+        llmgw_responses_echo_read(req->raw_body, req->raw_len, &in->echo);
+    }
+    in->ctx.echo = &in->echo;
+}
+
 int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
 {
     llmgw_inbound_t *in = llmgw_inbound(req);
-    json_t *tree;
-    const json_t *prev, *store;
+    const llmgw_jspan_t *prev;
+    const char *prev_id;
     json_t *rec;
     int failed;
 
     in->ctx.model = req->requested_model;
     in->ctx.request = req->body;
     if (req->api != LLMGW_API_RESPONSES) {
-        /* only Responses reads the request tree (its answers echo it):
-         * an IndoxHub request checked on its text builds none */
+        /* only Responses reads the request (its answers echo it): an
+         * IndoxHub request checked on its text builds no tree */
         return 0;
     }
-    tree = req->body ? req->body : llmgw_request_json(req);
-    in->ctx.request = tree;
-    store = json_object_get(tree, "store");
-    in->store = !json_is_false(store);
-    prev = json_object_get(tree, "previous_response_id");
-    if (!prev || json_is_null(prev)) {
+    /* read from the text: no tree of the request unless a hook built one */
+    read_echo(r, req, in);
+    in->store = in->echo.store.type != LLMGW_JV_FALSE
+                || !in->echo.store.p;
+    prev = &in->echo.previous_response_id;
+    if (!prev->p || prev->type == LLMGW_JV_NULL) {
         return 0;
     }
-    if (!json_is_string(prev) || !llmgw_response_id_from_path(
-            apr_pstrcat(r->pool, "/responses/", json_string_value(prev),
-                        NULL))) {
+    /* as a C string (json_string_value): up to a NUL */
+    prev_id = prev->type == LLMGW_JV_STRING
+              ? llmgw_json_string_value(r->pool, prev, NULL) : NULL;
+    if (!prev_id || !llmgw_response_id_from_path(
+            apr_pstrcat(r->pool, "/responses/", prev_id, NULL))) {
         return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_request",
                                  "previous_response_id",
                                  "'previous_response_id' must be a "
                                  "response id"), HTTP_BAD_REQUEST;
     }
-    rec = load_response(r, req, json_string_value(prev), &failed);
+    rec = load_response(r, req, prev_id, &failed);
     if (failed) {
         return llmgw_error_reply(r, req, HTTP_SERVICE_UNAVAILABLE,
                                  "store_unavailable", "previous_response_id",
@@ -288,7 +317,7 @@ int llmgw_inbound_prepare(request_rec *r, llmgw_request_t *req)
                                  "previous_response_id",
                                  apr_psprintf(r->pool, "Previous response "
                                               "with id '%s' not found.",
-                                              json_string_value(prev))),
+                                              prev_id)),
                HTTP_BAD_REQUEST;
     }
     in->ctx.history = json_object_get(rec, "conversation");
@@ -305,7 +334,7 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
     const char *id = answer ? json_string_value(json_object_get(answer,
                                                                 "id"))
                             : in ? in->ctx.id : NULL;
-    const json_t *input;
+    const llmgw_jspan_t *input;
     char *htxt = NULL, *atxt = NULL;
     llmgw_buf_t rec;
     llmgw_store_status_e s;
@@ -316,8 +345,9 @@ void llmgw_inbound_keep(request_rec *r, llmgw_request_t *req,
                                                     id, NULL))) {
         return;
     }
-    input = json_object_get(in->ctx.request, "input");
-    if (!json_is_string(input) && !json_is_array(input)) {
+    input = &in->echo.input;
+    if (!input->p || (input->type != LLMGW_JV_STRING
+                      && input->type != LLMGW_JV_ARRAY)) {
         return;                     /* no conversation to continue */
     }
     if (in->ctx.history

@@ -134,6 +134,10 @@ typedef struct llmgw_inbound {
     int raw_clean;                   /* the client's text holds no gateway
                                       * field: a relay splices the model
                                       * into it, byte for byte otherwise */
+    const struct llmgw_chat_scan *top;  /* Responses checked on its text: its
+                                      * top-level members (llmgw_parsed_t.
+                                      * top), or NULL */
+    llmgw_api_echo_t echo;           /* Responses: what ctx.echo points to */
 } llmgw_inbound_t;
 
 /* The API a route under a mount speaks (LLMGWEnvelope for Chat). */

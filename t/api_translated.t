@@ -15,7 +15,7 @@ use LLMGW::Test;
 use LLMGW::Node;
 use IO::Socket::INET ();
 
-plan tests => 103, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
+plan tests => 103 + 3 * 9, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
 
 my $nonce = "$$-" . time;
 my %AH = ('x-api-key' => 'client-key', 'anthropic-version' => '2023-06-01');
@@ -115,6 +115,15 @@ sub stream_post {
     $res = post_json('/v1/responses', { model => 'echo', input => 'x', previous_response_id => 'resp_nope' });
     envelope_ok($res, 400, 'invalid_request_error', 'unknown previous_response_id',
                 code => 'previous_response_not_found');
+
+    # the answer is checked in the Responses writer's pass: a 2xx that is
+    # not a chat completion is a 502 invalid_upstream_response, as on chat
+    for my $m (qw(mock/bad-truncated mock/bad-empty-object cmock/bad-array)) {
+        $res = post_json('/v1/responses', { model => $m, input => "invalid $m" });
+        my ($prov) = $m =~ m{^([^/]+)/};
+        envelope_ok($res, 502, 'provider_error', "responses $m", provider => $prov,
+                    upstream_status => 200, retryable => 1, code => 'invalid_upstream_response');
+    }
 
     my $r = stream_post('/v1/responses', { model => 'drop', input => 'cut me short please' });
     my @ev = events_of($r->{body});

@@ -9,10 +9,12 @@
 #
 #   build/bench/callgrind.sh [setup...]     setups: proxy miss anthropic gemini
 #                                           messages responses gemstream
+#                                           chatstream respstream
 #   gemstream: instructions per relayed chunk of a Gemini-format stream
 #   translated to OpenAI chunks (build/bench/sse-upstream.js): CG_STREAMS
 #   streams (default 10) of N1 and of N2 chunks, (Ir(N2) - Ir(N1)) /
-#   (CG_STREAMS x (N2 - N1)).
+#   (CG_STREAMS x (N2 - N1)). chatstream: the same of an OpenAI stream
+#   relayed; respstream: an OpenAI stream as Responses events.
 #   CG_N1=50 CG_N2=350                      request counts
 #   CG_KEEP=1                               keep the callgrind.out files
 #                                           (build/out/callgrind/) for
@@ -49,7 +51,7 @@ mapfile -t P < <(node "$BENCH/free-ports.js" 3)
 NGX=${P[0]}; PORT=${P[1]}; SSE=${P[2]}
 STREAMS=${CG_STREAMS:-10}
 SSE_PID=""
-case " $SETUPS " in *" gemstream "*)
+case " $SETUPS " in *" gemstream "*|*" chatstream "*|*" respstream "*)
     node "$BENCH/sse-upstream.js" --port "$SSE" > "$OUT/logs/sse.log" 2>&1 &
     SSE_PID=$! ;;
 esac
@@ -89,10 +91,11 @@ conf() {  # SETUP -> httpd.conf path
         mods="LoadModule proxy_module $MODDIR/mod_proxy.so
 LoadModule proxy_http_module $MODDIR/mod_proxy_http.so"
         body="ProxyPass /v1/ http://127.0.0.1:$NGX/v1/ keepalive=On" ;;
-    gemstream)
+    gemstream|chatstream|respstream)
         mods="LoadModule llmgw_module $SO_LLMGW"
         body="LLMGWProvider gst gemini http://127.0.0.1:$SSE/v1beta key=env:BENCH_UPSTREAM_KEY
-LLMGWDefaultProvider gst
+LLMGWProvider sst openai http://127.0.0.1:$SSE/v1 key=env:BENCH_UPSTREAM_KEY
+LLMGWDefaultProvider $([ "$1" = gemstream ] && echo gst || echo sst)
 <Location /v1>
     SetHandler llmgw
 </Location>" ;;
@@ -136,7 +139,7 @@ run() {  # SETUP N -> total instructions
     local body="$BENCH/request.json"
     case $setup in
     messages) path=/v1/messages; body="$BENCH/messages-request.json" ;;
-    responses) path=/v1/responses; body="$BENCH/responses-request.json" ;;
+    responses|respstream) path=/v1/responses; body="$BENCH/responses-request.json" ;;
     esac
     cf=$(conf "$setup")
     rm -f "$OUT/httpd.pid" "$OUT/cg.$setup.$n"
@@ -149,12 +152,12 @@ run() {  # SETUP N -> total instructions
         sleep 0.2
     done
     local count=$n
-    if [ "$setup" = gemstream ]; then
+    case $setup in gemstream|chatstream|respstream)
         # STREAMS streams of n chunks each
-        body="$OUT/stream-request.$n.json"; count=$STREAMS
         sed "s/\"model\":\"gpt-4o-mini\"/\"model\":\"stream-$n-0\",\"stream\":true/" \
-            "$BENCH/request.json" > "$body"
-    fi
+            "$body" > "$OUT/stream-request.$n.json"
+        body="$OUT/stream-request.$n.json"; count=$STREAMS ;;
+    esac
     urls=(-o "$OUT/last-answer.$setup" "http://127.0.0.1:$PORT$path")
     for i in $(seq 2 "$count"); do urls+=(-o /dev/null "http://127.0.0.1:$PORT$path"); done
     # one connection, kept alive: curl reuses it for every URL
@@ -175,7 +178,7 @@ printf '%-12s %14s %14s %12s\n' setup "Ir($N1)" "Ir($N2)" "instr/req"
 for s in $SETUPS; do
     a=$(run "$s" "$N1"); b=$(run "$s" "$N2")
     case $s in
-    gemstream)      # per chunk
+    gemstream|chatstream|respstream)      # per chunk
         printf '%-12s %14s %14s %12s  (instr/chunk, %s streams)\n' "$s" "$a" "$b" \
             $(( (b - a) / (STREAMS * (N2 - N1)) )) "$STREAMS" ;;
     *)

@@ -4,6 +4,7 @@
  * its chunks come back as a `response` object or the Responses event
  * sequence, both built by the output builder (llmgw_responses_stream.c).
  * Errors are OpenAI's envelope, which the OpenAI SDKs read. */
+#include <stddef.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_buf.h"
@@ -13,6 +14,8 @@
 #include "llmgw_api_responses.h"
 #include "llmgw_responses_private.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_answer.h"
+#include "llmgw_parse.h"
 
 /* ------------------------------------------------------- the response */
 
@@ -47,54 +50,71 @@ json_t *llmgw_responses_usage(const json_t *u)
                      "total_tokens", total);
 }
 
-/* The request's value of k, else dflt (stolen; may be NULL: null). */
-static json_t *echo(const json_t *req, const char *k, json_t *dflt)
+/* ------------------------------------------- the request's echoes */
+
+static const struct {
+    const char *name;
+    apr_size_t len, off;
+} echo_fields[] = {
+#define E(n) { #n, sizeof(#n) - 1, offsetof(llmgw_api_echo_t, n) }
+    E(model), E(input), E(instructions), E(max_output_tokens),
+    E(parallel_tool_calls), E(previous_response_id), E(reasoning), E(store),
+    E(temperature), E(text), E(tool_choice), E(tools), E(top_p), E(user),
+    E(metadata),
+#undef E
+};
+
+int llmgw_responses_echo_member(void *baton, const char *key,
+                                apr_size_t klen, int key_escaped,
+                                const llmgw_jspan_t *v)
 {
-    const json_t *v = json_object_get(req, k);
-    if (v && !json_is_null(v)) {
-        json_decref(dflt);
-        return json_deep_copy(v);
+    llmgw_api_echo_t *e = baton;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(echo_fields) / sizeof(echo_fields[0]); i++) {
+        if (key_escaped
+            ? llmgw_json_key_is(key, klen, 1, echo_fields[i].name)
+            : (klen == echo_fields[i].len && key[0] == echo_fields[i].name[0]
+               && !memcmp(key, echo_fields[i].name, klen))) {
+            *(llmgw_jspan_t *)((char *)e + echo_fields[i].off) = *v;
+            return 0;               /* the last one wins, as in jansson */
+        }
     }
-    return dflt ? dflt : json_null();
+    return 0;
 }
 
-json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c)
+int llmgw_responses_echo_read(const char *text, apr_size_t len,
+                              llmgw_api_echo_t *e)
 {
-    const json_t *req = c->request;
-    const json_t *rs = json_object_get(req, "reasoning");
-    const json_t *model = json_object_get(req, "model");
+    llmgw_jspan_t top;
 
-    return json_pack(
-        "{s:s,s:s,s:I,s:s,s:b,s:n,s:n,s:o,s:o,s:s,s:[],s:o,s:o,"
-        "s:{s:O?,s:O?},s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:n,s:o,s:o}",
-        "id", c->id ? c->id : "resp_0",
-        "object", "response",
-        "created_at", (json_int_t)c->created,
-        "status", "in_progress",
-        "background", 0,
-        "error",
-        "incomplete_details",
-        "instructions", echo(req, "instructions", NULL),
-        "max_output_tokens", echo(req, "max_output_tokens", NULL),
-        "model", c->model ? c->model
-                 : json_is_string(model) ? json_string_value(model) : "",
-        "output",
-        "parallel_tool_calls", echo(req, "parallel_tool_calls",
-                                    json_true()),
-        "previous_response_id", echo(req, "previous_response_id", NULL),
-        "reasoning", "effort", json_object_get(rs, "effort"),
-                     "summary", json_object_get(rs, "summary"),
-        "store", echo(req, "store", json_true()),
-        "temperature", echo(req, "temperature", NULL),
-        "text", echo(req, "text", json_pack("{s:{s:s}}", "format", "type",
-                                            "text")),
-        "tool_choice", echo(req, "tool_choice", json_string("auto")),
-        "tools", echo(req, "tools", json_array()),
-        "top_p", echo(req, "top_p", NULL),
-        "truncation", "disabled",
-        "usage",
-        "user", echo(req, "user", NULL),
-        "metadata", echo(req, "metadata", json_object()));
+    memset(e, 0, sizeof(*e));
+    if (!text || llmgw_json_object_each(text, len, &top,
+                                        llmgw_responses_echo_member, e) != 1) {
+        memset(e, 0, sizeof(*e));
+        return -1;
+    }
+    return 0;
+}
+
+/* The echoes of c: c->echo, else read from c->request's text (the tree a
+ * caller without the text gives), else none. */
+static const llmgw_api_echo_t *echo_of(apr_pool_t *p,
+                                       const llmgw_api_ctx_t *c)
+{
+    llmgw_api_echo_t *e = apr_pcalloc(p, sizeof(*e));
+
+    if (c && c->echo) {
+        return c->echo;
+    }
+    if (c && json_is_object(c->request)) {
+        llmgw_buf_t b;
+        llmgw_buf_init(&b, p, 256);
+        if (llmgw_buf_json(&b, c->request) == 0) {
+            llmgw_responses_echo_read(b.data, b.len, e);
+        }
+    }
+    return e;
 }
 
 /* ------------------------------------------- the answer, from the text */
@@ -133,6 +153,12 @@ typedef struct ans_pass {
     ans_usage_t u;
     int nchoices;
     ans_call_t call;                /* the call being read */
+    /* the gateway's check in the same pass (llmgw_answer_check reads
+     * only unescaped top-level keys): the last "choices", the usage */
+    llmgw_jspan_t chk_choices;
+    int has_chk_choices;
+    int usage_chk, ptd_chk;         /* the usage being read counts */
+    llmgw_usage_t cu;               /* prompt_tokens -2: none */
     apr_array_header_t *list;       /* ans_call_t: the calls read */
     ans_vb_t vb[AV_CTD + 1];        /* the visitor's batons, by kind */
 } ans_pass_t;
@@ -153,6 +179,11 @@ static void *ans_enter(void *baton, const char *key, apr_size_t klen,
     case AV_TOP:
         if (AP_KEY("usage")) {
             memset(&ap->u, 0, sizeof(ap->u));
+            ap->usage_chk = !esc;
+            if (!esc) {
+                llmgw_usage_t fresh = LLMGW_USAGE_INIT;
+                ap->cu = fresh;
+            }
             return &ap->vb[AV_USAGE];
         }
         return NULL;
@@ -182,6 +213,7 @@ static void *ans_enter(void *baton, const char *key, apr_size_t klen,
     case AV_USAGE:
         if (AP_KEY("prompt_tokens_details")) {
             memset(&ap->u.cached, 0, sizeof(ap->u.cached));
+            ap->ptd_chk = ap->usage_chk && !esc;
             return &ap->vb[AV_PTD];
         }
         if (AP_KEY("completion_tokens_details")) {
@@ -220,6 +252,16 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
 
     switch (vb->kind) {
     case AV_TOP:
+        if (!esc) {
+            if (klen == 7 && !memcmp(key, "choices", 7)) {
+                ap->chk_choices = *v;
+                ap->has_chk_choices = 1;
+            }
+            else if (klen == 5 && !memcmp(key, "usage", 5)
+                     && v->type != LLMGW_JV_OBJECT) {
+                ap->cu.prompt_tokens = -2;  /* the last is not usage */
+            }
+        }
         to = AP_KEY("choices") ? &ap->choices
            : AP_KEY("usage") ? &ap->usage : NULL;
         break;
@@ -255,6 +297,9 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
            : AP_KEY("arguments") ? &ap->call.f.args : NULL;
         break;
     case AV_USAGE:
+        if (ap->usage_chk) {
+            llmgw_usage_take(&ap->cu, 0, key, klen, esc, v);
+        }
         to = AP_KEY("prompt_tokens") ? &ap->u.pt
            : AP_KEY("completion_tokens") ? &ap->u.ct
            : AP_KEY("total_tokens") ? &ap->u.tt
@@ -262,6 +307,9 @@ static int ans_member(void *baton, const char *key, apr_size_t klen,
            : AP_KEY("completion_tokens_details") ? &ap->u.ctd : NULL;
         break;
     case AV_PTD:
+        if (ap->ptd_chk) {
+            llmgw_usage_take(&ap->cu, 1, key, klen, esc, v);
+        }
         to = AP_KEY("cached_tokens") ? &ap->u.cached : NULL;
         break;
     case AV_CTD:
@@ -332,25 +380,38 @@ static void put_item_id(llmgw_buf_t *b, const char *prefix, const char *tail,
     llmgw_buf_append(b, "\"", 1);
 }
 
-/* The request's member k as the skeleton echoes it (llmgw_responses_
- * skeleton), else dflt's text. -1 when it cannot be written. */
-static int put_echo(llmgw_buf_t *b, const json_t *req, const char *k,
-                    const char *dflt)
+/* The request's member v as OpenAI echoes it (as written, its white
+ * space removed), else dflt's text. */
+static void put_echo(llmgw_buf_t *b, const llmgw_jspan_t *v, const char *dflt)
 {
-    const json_t *v = json_object_get(req, k);
-    if (v && !json_is_null(v)) {
-        return llmgw_buf_json(b, v);
+    if (v->p && v->type != LLMGW_JV_NULL) {
+        if (v->type == LLMGW_JV_OBJECT || v->type == LLMGW_JV_ARRAY) {
+            llmgw_json_put_compact(b, v);
+        }
+        else {                      /* a scalar's span has no white space */
+            llmgw_buf_append(b, v->p, v->len);
+        }
+        return;
     }
     llmgw_buf_append(b, dflt, strlen(dflt));
-    return 0;
 }
 
-static int put_value_or_null(llmgw_buf_t *b, const json_t *v)
+/* reasoning's effort and summary (the last of each, keys compared
+ * unescaped), when reasoning is an object. */
+typedef struct {
+    llmgw_jspan_t effort, summary;
+} reasoning_t;
+
+static int reasoning_member(void *baton, const char *key, apr_size_t klen,
+                            int esc, const llmgw_jspan_t *v)
 {
-    if (v) {
-        return llmgw_buf_json(b, v);
+    reasoning_t *rs = baton;
+    if (AP_KEY("effort")) {
+        rs->effort = *v;
     }
-    LLMGW_BUF_LIT(b, "null");
+    else if (AP_KEY("summary")) {
+        rs->summary = *v;
+    }
     return 0;
 }
 
@@ -459,10 +520,110 @@ static void put_usage(llmgw_buf_t *b, const ans_pass_t *ap)
     LLMGW_BUF_LIT(b, "}");
 }
 
-/* chat.completion -> the response object (llmgw_responses_skeleton with
- * the outcome), written from the answer's text: its strings are copied as
- * they are escaped, the request's echoed values written from its tree.
- * What the output builder builds of the same answer (the reference kept in
+/* The response object: ap NULL writes the skeleton (status in_progress,
+ * output [], usage null), else the outcome of the chat.completion read in
+ * ap. The model as the client named it, the request's settings echoed
+ * from e. */
+static void put_response(apr_pool_t *p, llmgw_buf_t *b,
+                         const llmgw_api_ctx_t *c, const llmgw_api_echo_t *e,
+                         const ans_pass_t *ap, const char *why,
+                         const char *tail)
+{
+    reasoning_t rs;
+    const char *id = c && c->id ? c->id : "resp_0";
+
+    LLMGW_BUF_LIT(b, "{\"id\":");
+    llmgw_buf_json_cstr(b, id);
+    LLMGW_BUF_LIT(b, ",\"object\":\"response\",\"created_at\":");
+    llmgw_buf_int(b, c ? c->created : 0);
+    if (!ap) {
+        LLMGW_BUF_LIT(b, ",\"status\":\"in_progress\",\"background\":"
+                      "false,\"error\":null,\"incomplete_details\":null,"
+                      "\"instructions\":");
+    }
+    else if (why) {
+        LLMGW_BUF_LIT(b, ",\"status\":\"incomplete\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":{\"reason\":\"");
+        llmgw_buf_append(b, why, strlen(why));
+        LLMGW_BUF_LIT(b, "\"},\"instructions\":");
+    }
+    else {
+        LLMGW_BUF_LIT(b, ",\"status\":\"completed\",\"background\":false,"
+                      "\"error\":null,\"incomplete_details\":null,"
+                      "\"instructions\":");
+    }
+    put_echo(b, &e->instructions, "null");
+    LLMGW_BUF_LIT(b, ",\"max_output_tokens\":");
+    put_echo(b, &e->max_output_tokens, "null");
+    LLMGW_BUF_LIT(b, ",\"model\":");
+    if (c && c->model) {
+        llmgw_buf_json_cstr(b, c->model);
+    }
+    else if (span_is(&e->model, LLMGW_JV_STRING)) {
+        /* as a C string (json_string_value): up to a NUL */
+        llmgw_buf_json_cstr(b, llmgw_json_string_value(p, &e->model, NULL));
+    }
+    else {
+        LLMGW_BUF_LIT(b, "\"\"");
+    }
+    LLMGW_BUF_LIT(b, ",\"output\":");
+    if (ap) {
+        put_output(b, ap, tail);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "[]");
+    }
+    LLMGW_BUF_LIT(b, ",\"parallel_tool_calls\":");
+    put_echo(b, &e->parallel_tool_calls, "true");
+    LLMGW_BUF_LIT(b, ",\"previous_response_id\":");
+    put_echo(b, &e->previous_response_id, "null");
+    memset(&rs, 0, sizeof(rs));
+    if (span_is(&e->reasoning, LLMGW_JV_OBJECT)) {
+        llmgw_json_each(&e->reasoning, reasoning_member, &rs);
+    }
+    LLMGW_BUF_LIT(b, ",\"reasoning\":{\"effort\":");
+    put_echo(b, &rs.effort, "null");
+    LLMGW_BUF_LIT(b, ",\"summary\":");
+    put_echo(b, &rs.summary, "null");
+    LLMGW_BUF_LIT(b, "},\"store\":");
+    put_echo(b, &e->store, "true");
+    LLMGW_BUF_LIT(b, ",\"temperature\":");
+    put_echo(b, &e->temperature, "null");
+    LLMGW_BUF_LIT(b, ",\"text\":");
+    put_echo(b, &e->text, "{\"format\":{\"type\":\"text\"}}");
+    LLMGW_BUF_LIT(b, ",\"tool_choice\":");
+    put_echo(b, &e->tool_choice, "\"auto\"");
+    LLMGW_BUF_LIT(b, ",\"tools\":");
+    put_echo(b, &e->tools, "[]");
+    LLMGW_BUF_LIT(b, ",\"top_p\":");
+    put_echo(b, &e->top_p, "null");
+    LLMGW_BUF_LIT(b, ",\"truncation\":\"disabled\",\"usage\":");
+    if (ap) {
+        put_usage(b, ap);
+    }
+    else {
+        LLMGW_BUF_LIT(b, "null");
+    }
+    LLMGW_BUF_LIT(b, ",\"user\":");
+    put_echo(b, &e->user, "null");
+    LLMGW_BUF_LIT(b, ",\"metadata\":");
+    put_echo(b, &e->metadata, "{}");
+    LLMGW_BUF_LIT(b, "}");
+}
+
+json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c, apr_pool_t *p)
+{
+    llmgw_buf_t b;
+
+    llmgw_buf_init(&b, p, 1024);
+    put_response(p, &b, c, echo_of(p, c), NULL, NULL, NULL);
+    return llmgw_json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+}
+
+/* chat.completion -> the response object (the skeleton with the outcome),
+ * written from the answer's text: its strings are copied as they are
+ * escaped, the request's echoed values as the client wrote them. What the
+ * output builder builds of the same answer (the reference kept in
  * t/unit/lib/ref_resp_from_chat.c). -1 when the answer has no first choice
  * with a message object. */
 static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
@@ -472,11 +633,7 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     ans_pass_t ap;
     llmgw_jspan_t top;
     llmgw_buf_t b;
-    const json_t *req = c ? c->request : NULL;
-    const json_t *rs = json_object_get(req, "reasoning");
-    const json_t *model = json_object_get(req, "model");
-    const char *id = c && c->id ? c->id : "resp_0";
-    const char *tail = c && c->id ? c->id : "0", *why = NULL, *name;
+    const char *tail = c && c->id ? c->id : "0", *why = NULL;
     int k, rv;
 
     memset(&ap, 0, sizeof(ap));
@@ -485,8 +642,23 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
         ap.vb[k].ap = &ap;
     }
     ap.list = apr_array_make(p, 2, sizeof(ans_call_t));
-    if (llmgw_json_object_visit(chat, len, &top, &ans_visitor,
-                                &ap.vb[AV_TOP]) != 1
+    ap.cu.prompt_tokens = -2;
+    rv = llmgw_json_object_visit(chat, len, &top, &ans_visitor,
+                                 &ap.vb[AV_TOP]);
+    if (c && c->why) {              /* the gateway's check, this pass's */
+        *c->why = rv != 1 ? llmgw_answer_unread(chat, len)
+                : llmgw_answer_openai(ap.has_chk_choices ? &ap.chk_choices
+                                                         : NULL);
+        if (c->answer_usage) {
+            c->answer_usage->found = 0;
+            if (rv == 1 && ap.cu.prompt_tokens != -2) {
+                llmgw_usage_done(&ap.cu);
+                c->answer_usage->usage = ap.cu;
+                c->answer_usage->found = 1;
+            }
+        }
+    }
+    if (rv != 1
         || !span_is(&ap.choices, LLMGW_JV_ARRAY)
         || !span_is(&ap.choice, LLMGW_JV_OBJECT)
         || !span_is(&ap.message, LLMGW_JV_OBJECT)) {
@@ -501,62 +673,8 @@ static int resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
     else if (span_str_is(p, &ap.finish, "content_filter")) {
         why = "content_filter";
     }
-    name = c && c->model ? c->model
-         : json_is_string(model) ? json_string_value(model) : "";
-
     llmgw_buf_init(&b, p, len + 1024);
-    LLMGW_BUF_LIT(&b, "{\"id\":");
-    llmgw_buf_json_cstr(&b, id);
-    LLMGW_BUF_LIT(&b, ",\"object\":\"response\",\"created_at\":");
-    llmgw_buf_int(&b, c ? c->created : 0);
-    if (why) {
-        LLMGW_BUF_LIT(&b, ",\"status\":\"incomplete\",\"background\":false,"
-                      "\"error\":null,\"incomplete_details\":{\"reason\":\"");
-        llmgw_buf_append(&b, why, strlen(why));
-        LLMGW_BUF_LIT(&b, "\"},\"instructions\":");
-    }
-    else {
-        LLMGW_BUF_LIT(&b, ",\"status\":\"completed\",\"background\":false,"
-                      "\"error\":null,\"incomplete_details\":null,"
-                      "\"instructions\":");
-    }
-    rv = put_echo(&b, req, "instructions", "null");
-    LLMGW_BUF_LIT(&b, ",\"max_output_tokens\":");
-    rv |= put_echo(&b, req, "max_output_tokens", "null");
-    LLMGW_BUF_LIT(&b, ",\"model\":");
-    llmgw_buf_json_cstr(&b, name);
-    LLMGW_BUF_LIT(&b, ",\"output\":");
-    put_output(&b, &ap, tail);
-    LLMGW_BUF_LIT(&b, ",\"parallel_tool_calls\":");
-    rv |= put_echo(&b, req, "parallel_tool_calls", "true");
-    LLMGW_BUF_LIT(&b, ",\"previous_response_id\":");
-    rv |= put_echo(&b, req, "previous_response_id", "null");
-    LLMGW_BUF_LIT(&b, ",\"reasoning\":{\"effort\":");
-    rv |= put_value_or_null(&b, json_object_get(rs, "effort"));
-    LLMGW_BUF_LIT(&b, ",\"summary\":");
-    rv |= put_value_or_null(&b, json_object_get(rs, "summary"));
-    LLMGW_BUF_LIT(&b, "},\"store\":");
-    rv |= put_echo(&b, req, "store", "true");
-    LLMGW_BUF_LIT(&b, ",\"temperature\":");
-    rv |= put_echo(&b, req, "temperature", "null");
-    LLMGW_BUF_LIT(&b, ",\"text\":");
-    rv |= put_echo(&b, req, "text", "{\"format\":{\"type\":\"text\"}}");
-    LLMGW_BUF_LIT(&b, ",\"tool_choice\":");
-    rv |= put_echo(&b, req, "tool_choice", "\"auto\"");
-    LLMGW_BUF_LIT(&b, ",\"tools\":");
-    rv |= put_echo(&b, req, "tools", "[]");
-    LLMGW_BUF_LIT(&b, ",\"top_p\":");
-    rv |= put_echo(&b, req, "top_p", "null");
-    LLMGW_BUF_LIT(&b, ",\"truncation\":\"disabled\",\"usage\":");
-    put_usage(&b, &ap);
-    LLMGW_BUF_LIT(&b, ",\"user\":");
-    rv |= put_echo(&b, req, "user", "null");
-    LLMGW_BUF_LIT(&b, ",\"metadata\":");
-    rv |= put_echo(&b, req, "metadata", "{}");
-    LLMGW_BUF_LIT(&b, "}");
-    if (rv) {
-        return -1;
-    }
+    put_response(p, &b, c, echo_of(p, c), &ap, why, tail);
     *out = b.data;
     *out_len = b.len;
     return 0;
@@ -570,6 +688,7 @@ struct llmgw_api_stream {
     llmgw_rb_t *b;
     const char *finish;
     json_t *usage;               /* owned */
+    llmgw_buf_t scratch;         /* a chunk's strings unescaped (reused) */
 };
 
 static apr_status_t stream_cleanup(void *data)
@@ -586,98 +705,282 @@ static llmgw_api_stream_t *resp_stream_new(apr_pool_t *p,
     llmgw_api_stream_t *s = apr_pcalloc(p, sizeof(*s));
     s->p = p;
     s->c = c;
-    s->b = llmgw_rb_new(p, llmgw_responses_skeleton(c), c->id);
+    s->b = llmgw_rb_new(p, llmgw_responses_skeleton(c, p), c->id);
+    llmgw_buf_init(&s->scratch, p, 0);
     apr_pool_cleanup_register(p, s, stream_cleanup, apr_pool_cleanup_null);
     return s;
 }
 
-static int str_delta(const json_t *d, const char *k, const char **s,
-                     apr_size_t *len)
+/* A chunk read in one validating pass (llmgw_json_object_visit), as
+ * jansson reads it (the last of a repeated member, keys compared
+ * unescaped): its "error", its "usage" and the first choice whose index
+ * is absent or 0 (a Responses answer has one). */
+typedef struct {
+    llmgw_jspan_t index, delta, finish;
+    int object;
+} chunk_choice_t;
+
+enum { CV_TOP = 1, CV_CHOICES, CV_CHOICE };
+
+typedef struct chunk_pass {
+    int kind;
+    struct chunk_pass *top;         /* the pass (the top baton) */
+    int error;                      /* an "error" member */
+    llmgw_jspan_t usage;
+    int picked;                     /* the choice is found */
+    chunk_choice_t cur, choice;
+    struct chunk_pass *choices_vb, *choice_vb;
+} chunk_pass_t;
+
+static void *chunk_enter(void *baton, const char *key, apr_size_t klen,
+                         int esc)
 {
-    const json_t *v = json_object_get(d, k);
-    *s = json_string_value(v);
-    *len = *s ? json_string_length(v) : 0;
-    return *len > 0;
+    chunk_pass_t *vb = baton;
+    if (vb->kind == CV_CHOICES) {   /* an element */
+        memset(&vb->top->cur, 0, sizeof(vb->top->cur));
+        return vb->top->choice_vb;
+    }
+    (void)key; (void)klen; (void)esc;
+    return NULL;
 }
 
-/* The chunk's choice of index 0 (a Responses answer has one), or NULL. */
-static const json_t *first_choice(const json_t *chunk)
+static void *chunk_enter_array(void *baton, const char *key,
+                               apr_size_t klen, int esc)
 {
-    const json_t *ch;
-    size_t i;
-
-    json_array_foreach(json_object_get(chunk, "choices"), i, ch) {
-        const json_t *ix = json_object_get(ch, "index");
-        if (!ix || (json_is_integer(ix) && json_integer_value(ix) == 0)) {
-            return ch;
-        }
+    chunk_pass_t *vb = baton;
+    if (vb->kind == CV_TOP && AP_KEY("choices")) {
+        vb->picked = 0;             /* the last "choices" counts */
+        return vb->choices_vb;
     }
     return NULL;
 }
 
-static int chunk_to_events(llmgw_api_stream_t *s, const json_t *chunk)
+static int chunk_member(void *baton, const char *key, apr_size_t klen,
+                        int esc, const llmgw_jspan_t *v)
 {
-    const json_t *choice = first_choice(chunk);
-    const json_t *d = json_object_get(choice, "delta");
-    const json_t *fr = json_object_get(choice, "finish_reason");
-    const json_t *usage = json_object_get(chunk, "usage");
-    const json_t *tc;
-    const char *txt;
-    apr_size_t len;
-    size_t i;
+    chunk_pass_t *vb = baton, *t = vb->top;
 
-    if (llmgw_rb_start(s->b)) {
-        return -1;
-    }
-    if (str_delta(d, "reasoning_content", &txt, &len)
-        && llmgw_rb_reasoning(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    if (str_delta(d, "content", &txt, &len)
-        && llmgw_rb_text(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    if (str_delta(d, "refusal", &txt, &len)
-        && llmgw_rb_refusal(s->b, NULL, txt, len)) {
-        return -1;
-    }
-    json_array_foreach(json_object_get(d, "tool_calls"), i, tc) {
-        const json_t *fn = json_object_get(tc, "function");
-        const json_t *ix = json_object_get(tc, "index");
-        str_delta(fn, "arguments", &txt, &len);
-        if (llmgw_rb_call(s->b, json_is_integer(ix)
-                                ? (int)json_integer_value(ix) : (int)i, NULL,
-                          json_string_value(json_object_get(tc, "id")),
-                          json_string_value(json_object_get(fn, "name")),
-                          txt, len)) {
-            return -1;
+    switch (vb->kind) {
+    case CV_TOP:
+        if (AP_KEY("error")) {
+            t->error = 1;
         }
-    }
-    if (json_is_string(fr)) {
-        s->finish = apr_pstrdup(s->p, json_string_value(fr));
-    }
-    if (json_is_object(usage)) {
-        json_decref(s->usage);
-        s->usage = json_incref((json_t *)usage);
+        else if (AP_KEY("usage")) {
+            t->usage = *v;
+        }
+        else if (AP_KEY("choices") && v->type != LLMGW_JV_ARRAY) {
+            t->picked = 0;
+        }
+        break;
+    case CV_CHOICES:                /* an element, read */
+        if (!t->picked) {
+            if (v->type != LLMGW_JV_OBJECT) {
+                memset(&t->choice, 0, sizeof(t->choice));
+                t->picked = 1;      /* json_object_get of it: no index */
+            }
+            else {
+                apr_int64_t ix;
+                if (!t->cur.index.p || (llmgw_json_int(&t->cur.index, &ix)
+                                        && ix == 0)) {
+                    t->choice = t->cur;
+                    t->choice.object = 1;
+                    t->picked = 1;
+                }
+            }
+        }
+        memset(&t->cur, 0, sizeof(t->cur));
+        break;
+    case CV_CHOICE:
+        if (AP_KEY("index")) {
+            t->cur.index = *v;
+        }
+        else if (AP_KEY("delta")) {
+            t->cur.delta = *v;
+        }
+        else if (AP_KEY("finish_reason")) {
+            t->cur.finish = *v;
+        }
+        break;
     }
     return 0;
+}
+
+static const llmgw_json_visitor_t chunk_visitor = {
+    chunk_member, chunk_enter, chunk_enter_array
+};
+
+/* The members of an object span a reader wants (the last of each). */
+typedef struct {
+    const char *const *names;
+    llmgw_jspan_t *to;
+} pick_t;
+
+static int pick_member(void *baton, const char *key, apr_size_t klen,
+                       int esc, const llmgw_jspan_t *v)
+{
+    pick_t *pk = baton;
+    int i;
+    for (i = 0; pk->names[i]; i++) {
+        if (esc ? llmgw_json_key_is(key, klen, 1, pk->names[i])
+                : (strlen(pk->names[i]) == klen
+                   && !memcmp(key, pk->names[i], klen))) {
+            pk->to[i] = *v;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void pick(const llmgw_jspan_t *obj, const char *const *names,
+                 llmgw_jspan_t *to, int n)
+{
+    pick_t pk;
+    memset(to, 0, sizeof(*to) * (apr_size_t)n);
+    if (obj->p && obj->type == LLMGW_JV_OBJECT) {
+        pk.names = names;
+        pk.to = to;
+        llmgw_json_each(obj, pick_member, &pk);
+    }
+}
+
+/* A string span's value (json_string_value / _length) appended to the
+ * scratch buffer, NUL-terminated: its offset there, -1 when v is not a
+ * string. */
+static long scratch_str(llmgw_api_stream_t *s, const llmgw_jspan_t *v,
+                        apr_size_t *len)
+{
+    apr_size_t at = s->scratch.len;
+    long n;
+
+    *len = 0;
+    if (!v->p || v->type != LLMGW_JV_STRING) {
+        return -1;
+    }
+    llmgw_buf_reserve(&s->scratch, at + v->len + 1);
+    if (!v->escaped) {
+        memcpy(s->scratch.data + at, v->p + 1, v->len - 2);
+        n = (long)v->len - 2;
+    }
+    else {
+        n = llmgw_json_unescape(v, s->scratch.data + at);
+    }
+    s->scratch.data[at + (apr_size_t)n] = '\0';
+    s->scratch.len = at + (apr_size_t)n + 1;
+    *len = (apr_size_t)n;
+    return (long)at;
+}
+
+/* A delta's text member: the builder call when it is a non-empty string
+ * (str_delta of the tree reader). */
+static int text_delta(llmgw_api_stream_t *s, const llmgw_jspan_t *v,
+                      int (*fn)(llmgw_rb_t *, const char *, const char *,
+                                apr_size_t))
+{
+    apr_size_t len;
+    long at;
+
+    if (!v->p || v->type != LLMGW_JV_STRING || v->len <= 2) {
+        return 0;
+    }
+    s->scratch.len = 0;
+    at = scratch_str(s, v, &len);
+    return len ? fn(s->b, NULL, s->scratch.data + at, len) : 0;
+}
+
+typedef struct {
+    llmgw_api_stream_t *s;
+    int i;
+} calls_t;
+
+/* One element of delta.tool_calls (any element is a call: a non-object
+ * one has no index, id, name or arguments). */
+static int call_element(void *baton, const char *key, apr_size_t klen,
+                        int esc, const llmgw_jspan_t *v)
+{
+    static const char *const tc_names[] = { "index", "id", "function", NULL };
+    static const char *const fn_names[] = { "name", "arguments", NULL };
+    calls_t *cl = baton;
+    llmgw_api_stream_t *s = cl->s;
+    llmgw_jspan_t tc[3], fn[2];
+    apr_size_t idl, nl, al;
+    long ida, na, aa;
+    apr_int64_t ix;
+    int index = cl->i++;
+
+    (void)key; (void)klen; (void)esc;
+    pick(v, tc_names, tc, 3);
+    pick(&tc[2], fn_names, fn, 2);
+    if (tc[0].p && llmgw_json_int(&tc[0], &ix)) {
+        index = (int)ix;
+    }
+    s->scratch.len = 0;
+    ida = scratch_str(s, &tc[1], &idl);
+    na = scratch_str(s, &fn[0], &nl);
+    aa = scratch_str(s, &fn[1], &al);
+    return llmgw_rb_call(s->b, index, NULL,
+                         ida < 0 ? NULL : s->scratch.data + ida,
+                         na < 0 ? NULL : s->scratch.data + na,
+                         aa < 0 ? NULL : s->scratch.data + aa,
+                         aa < 0 ? 0 : al) ? -1 : 0;
 }
 
 static int resp_stream_chunk(llmgw_api_stream_t *s, const char *data,
                              apr_size_t len, llmgw_event_emit_fn emit,
                              void *baton)
 {
-    json_t *chunk = llmgw_json_loadb(data, len, JSON_ALLOW_NUL, NULL);
-    int rv;
+    static const char *const d_names[] = {
+        "reasoning_content", "content", "refusal", "tool_calls", NULL
+    };
+    chunk_pass_t top, choices, choice;
+    llmgw_jspan_t span, d[4];
+    calls_t cl;
 
-    if (!json_is_object(chunk) || json_object_get(chunk, "error")) {
-        json_decref(chunk);
+    memset(&top, 0, sizeof(top));
+    top.kind = CV_TOP;
+    top.top = &top;
+    choices.kind = CV_CHOICES;
+    choices.top = &top;
+    choice.kind = CV_CHOICE;
+    choice.top = &top;
+    top.choices_vb = &choices;
+    top.choice_vb = &choice;
+    if (llmgw_json_object_visit(data, len, &span, &chunk_visitor, &top) != 1
+        || top.error) {
         return -1;                 /* not a chunk: the glue fails the stream */
     }
     llmgw_rb_emitter(s->b, emit, baton);
-    rv = chunk_to_events(s, chunk);
-    json_decref(chunk);
-    return rv;
+    if (llmgw_rb_start(s->b)) {
+        return -1;
+    }
+    if (top.picked && top.choice.object) {
+        pick(&top.choice.delta, d_names, d, 4);
+        if (text_delta(s, &d[0], llmgw_rb_reasoning)
+            || text_delta(s, &d[1], llmgw_rb_text)
+            || text_delta(s, &d[2], llmgw_rb_refusal)) {
+            return -1;
+        }
+        if (d[3].p && d[3].type == LLMGW_JV_ARRAY) {
+            cl.s = s;
+            cl.i = 0;
+            if (llmgw_json_each(&d[3], call_element, &cl)) {
+                return -1;
+            }
+        }
+        if (top.choice.finish.p
+            && top.choice.finish.type == LLMGW_JV_STRING) {
+            s->finish = llmgw_json_string_value(s->p, &top.choice.finish,
+                                                NULL);
+        }
+    }
+    if (top.usage.p && top.usage.type == LLMGW_JV_OBJECT) {
+        json_t *u = llmgw_json_loadb(top.usage.p, top.usage.len,
+                                     JSON_ALLOW_NUL, NULL);
+        if (u) {
+            json_decref(s->usage);
+            s->usage = u;
+        }
+    }
+    return 0;
 }
 
 /* The usage arrives in the last chunk, after the finish_reason: the

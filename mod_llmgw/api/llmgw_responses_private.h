@@ -27,9 +27,10 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
 json_t *llmgw_responses_usage(const json_t *u);
 
 /* The response object without its outcome: id, object, created_at, the
- * model and the request's settings echoed as OpenAI echoes them (new
- * reference; status "in_progress", output [], usage null). */
-json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c);
+ * model and the request's settings echoed as OpenAI echoes them (c->echo,
+ * else read from c->request; new reference; status "in_progress", output
+ * [], usage null). p: scratch memory. */
+json_t *llmgw_responses_skeleton(const llmgw_api_ctx_t *c, apr_pool_t *p);
 
 /* ---- the output builder (one per answer, streamed or not) ----------- */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_buf.h"
+#include "llmgw_json_scan.h"
 #include "llmgw_client_api.h"
 #include "llmgw_responses_private.h"
 
@@ -41,6 +42,7 @@ struct llmgw_rb {
                                  * while a stream interleaves them) */
     int n_rs, n_msg, n_fc;
     json_t *response;           /* the finished response (owned) */
+    llmgw_buf_t evbuf;          /* a delta event's text (reused) */
 };
 
 static apr_status_t rb_cleanup(void *data)
@@ -77,6 +79,7 @@ llmgw_rb_t *llmgw_rb_new(apr_pool_t *p, json_t *base, const char *resp_id)
     b->output = json_array();
     b->calls = apr_array_make(p, 2, sizeof(rb_call_t));
     llmgw_buf_init(&b->text, p, 0);
+    llmgw_buf_init(&b->evbuf, p, 0);
     apr_pool_cleanup_register(p, b, rb_cleanup, apr_pool_cleanup_null);
     return b;
 }
@@ -299,9 +302,59 @@ static int open_item(llmgw_rb_t *b, int kind, const char *id)
     return add_item(b, json_incref(b->item), &b->out_index);
 }
 
+/* A delta event (the most frequent: one a chunk) written directly, the
+ * bytes ev() writes of it; *rv what ev() would return. 1 when not written:
+ * text that is not ASCII goes through ev(), which checks its UTF-8. */
+static int ev_delta(llmgw_rb_t *b, int part, const char *text,
+                    apr_size_t len, int *rv)
+{
+    static const char *const types[] = {
+        NULL, "response.output_text.delta", "response.refusal.delta",
+        "response.reasoning_summary_text.delta"
+    };
+    llmgw_buf_t *o = &b->evbuf;
+    const char *id = item_id(b);
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)text[i] >= 0x80) {
+            return 1;
+        }
+    }
+    if (id == NULL) {
+        return 1;
+    }
+    o->len = 0;
+    LLMGW_BUF_LIT(o, "{\"type\":\"");
+    llmgw_buf_append(o, types[part], strlen(types[part]));
+    LLMGW_BUF_LIT(o, "\",\"sequence_number\":");
+    llmgw_buf_int(o, b->seq++);
+    LLMGW_BUF_LIT(o, ",\"item_id\":");
+    llmgw_buf_json_cstr(o, id);
+    LLMGW_BUF_LIT(o, ",\"output_index\":");
+    llmgw_buf_int(o, b->out_index);
+    if (part == P_SUMMARY) {
+        LLMGW_BUF_LIT(o, ",\"summary_index\":");
+    }
+    else {
+        LLMGW_BUF_LIT(o, ",\"content_index\":");
+    }
+    llmgw_buf_int(o, b->part_index);
+    LLMGW_BUF_LIT(o, ",\"delta\":");
+    llmgw_buf_json_string(o, text, len);
+    if (part == P_TEXT) {
+        LLMGW_BUF_LIT(o, ",\"logprobs\":[]");
+    }
+    LLMGW_BUF_LIT(o, "}");
+    *rv = b->emit(b->baton, types[part], o->data, o->len) ? -1 : 0;
+    return 0;
+}
+
 static int delta(llmgw_rb_t *b, int kind, int part, const char *id,
                  const char *text, apr_size_t len)
 {
+    int rv;
+
     if (b->ended || open_item(b, kind, id)) {
         return -1;
     }
@@ -315,6 +368,12 @@ static int delta(llmgw_rb_t *b, int kind, int part, const char *id,
         return 0;
     }
     llmgw_buf_append(&b->text, text, len);
+    if (b->emit == NULL) {
+        return 0;                   /* no events (from_chat) */
+    }
+    if (ev_delta(b, part, text, len, &rv) == 0) {
+        return rv;
+    }
     if (part == P_SUMMARY) {
         return ev(b, "response.reasoning_summary_text.delta",
                   "{s:s,s:i,s:i,s:s%}", "item_id", item_id(b),

@@ -122,6 +122,15 @@ const char *llmgw_answer_gemini(const llmgw_jspan_t *candidates,
            "(no candidates)";
 }
 
+const char *llmgw_answer_openai(const llmgw_jspan_t *choices)
+{
+    if (choices && choices->type == LLMGW_JV_ARRAY) {
+        return NULL;
+    }
+    return "the provider's answer is not a chat completion "
+           "(no choices array)";
+}
+
 const char *llmgw_answer_invalid(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                                  const char *body, apr_size_t len)
 {
@@ -190,11 +199,7 @@ const char *llmgw_answer_check(llmgw_provider_type_e pt, llmgw_endpoint_e ep,
                 m.has_candidates ? &m.candidates : NULL,
                 m.has_prompt_feedback ? &m.prompt_feedback : NULL);
         default:
-            if (is(&m.choices, m.has_choices, LLMGW_JV_ARRAY)) {
-                return NULL;
-            }
-            return "the provider's answer is not a chat completion "
-                   "(no choices array)";
+            return llmgw_answer_openai(m.has_choices ? &m.choices : NULL);
         }
     }
     if (ep == LLMGW_EP_EMBEDDINGS) {

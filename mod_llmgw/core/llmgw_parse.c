@@ -494,15 +494,18 @@ typedef struct {
     msg_scan_t msg;
     llmgw_jspan_t model, messages, input, prompt, stream, stream_options,
                   max_tokens, max_completion_tokens, tools, functions,
-                  response_format;
+                  response_format, text, max_output_tokens;
     unsigned seen;
     int plain;                      /* 0: leave it to the tree path */
     int images;                     /* an image part in messages */
     int chat;                       /* the messages are checked in the pass */
     int mapi;                       /* Messages: its content blocks too */
+    int rapi;                       /* Responses: its input items' */
+    int blocks;                     /* mapi or rapi: blocks read for images */
     struct { int kind; int datas, types; } parts, part, data;  /* 3, 4, 5 */
     int msg_types;                  /* "type" members of the message */
     llmgw_chat_scan_t *cs;          /* Chat: what the reader will need */
+    llmgw_chat_scan_t *top;         /* Responses: the top level's members */
 } scan_t;
 
 static const struct {
@@ -513,8 +516,10 @@ static const struct {
     F(model), F(messages), F(input), F(prompt), F(stream), F(stream_options),
     F(max_tokens), F(max_completion_tokens), F(tools), F(functions),
     F(response_format),
+    F(text), F(max_output_tokens),  /* Responses only: the last two */
 #undef F
 };
+#define RESPONSES_ONLY_FIELDS 2
 
 /* A gateway field sends the request to the tree path. */
 static int gateway_field(const char *key, apr_size_t klen)
@@ -539,10 +544,11 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
         sc->plain = 0;              /* "mod\u0065l" is still `model` */
         return 1;
     }
-    if (sc->cs) {                   /* kept for the reader */
-        llmgw_chat_scan_t *cs = sc->cs;
+    if (sc->cs || sc->top) {        /* kept for the reader */
+        llmgw_chat_scan_t *cs = sc->cs ? sc->cs : sc->top;
         if (cs->nmembers == LLMGW_SCAN_MAX_MEMBERS) {
             sc->cs = NULL;          /* many: the reader scans itself */
+            sc->top = NULL;
         }
         else {
             cs->members[cs->nmembers].key = key;
@@ -550,7 +556,8 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
             cs->members[cs->nmembers++].v = *v;
         }
     }
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0])
+                    - (sc->rapi ? 0 : RESPONSES_ONLY_FIELDS); i++) {
         if (fields[i].name[0] == key[0] && !strncmp(fields[i].name, key, klen)
             && fields[i].name[klen] == '\0') {
             if (sc->seen & (1u << i)) {
@@ -611,7 +618,7 @@ static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
     case 7:
         if (!memcmp(key, "content", 7)) {
             if (!*ms->images && v->type == LLMGW_JV_ARRAY
-                && !((scan_t *)((char *)ms - offsetof(scan_t, msg)))->mapi) {
+                && !((scan_t *)((char *)ms - offsetof(scan_t, msg)))->blocks) {
                 *ms->images = llmgw_json_each(v, image_part, NULL) != 0;
             }
             field = 1;
@@ -671,14 +678,14 @@ static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
     if (*(int *)baton == 2 && !key_escaped && klen == 7
         && !memcmp(key, "content", 7)) {
         sc = (scan_t *)((char *)baton - offsetof(scan_t, msg));
-        return sc->mapi ? &sc->parts : NULL;
+        return sc->blocks ? &sc->parts : NULL;
     }
-    if (*(int *)baton != 0 || key_escaped || klen != 8
-        || memcmp(key, "messages", 8)) {
+    if (*(int *)baton != 0 || key_escaped) {
         return NULL;                /* kind first in every baton */
     }
     sc = baton;
-    if (!sc->chat) {
+    if (sc->rapi ? klen != 5 || memcmp(key, "input", 5)
+                 : !sc->chat || klen != 8 || memcmp(key, "messages", 8)) {
         return NULL;
     }
     sc->msgs.count = 0;
@@ -745,7 +752,8 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
                                 - (kind == 2 ? offsetof(scan_t, msg)
                                    : kind == 4 ? offsetof(scan_t, part)
                                    : offsetof(scan_t, data)));
-        if (sc->mapi && messages_block(sc, kind, key, klen, key_escaped, v)) {
+        if (sc->blocks
+            && messages_block(sc, kind, key, klen, key_escaped, v)) {
             return 1;               /* the tree path decides */
         }
         if (kind == 2) {
@@ -766,8 +774,11 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
         sc->msg.found = 0;
         return 0;
     }
-    if (((scan_t *)baton)->mapi && !key_escaped
-        && ((klen == 4 && !memcmp(key, "text", 4))
+    if (((scan_t *)baton)->blocks && !key_escaped
+        && ((klen == 4 && !memcmp(key, "text", 4)
+             && !((scan_t *)baton)->rapi)
+            || (klen == 8 && !memcmp(key, "contents", 8)
+                && ((scan_t *)baton)->rapi)
             || (klen == 16 && !memcmp(key, "generationConfig", 16)))) {
         ((scan_t *)baton)->plain = 0;   /* facts the tree path reads */
         return 1;
@@ -791,6 +802,19 @@ static int format_type(void *baton, const char *key, apr_size_t klen,
     if (klen == 4 && !memcmp(key, "type", 4)) {
         *json = !(v->type == LLMGW_JV_STRING && v->len == 6
                   && !memcmp(v->p, "\"text\"", 6));
+    }
+    return 0;
+}
+
+/* text's "format" (the last one); an escaped key stops. */
+static int format_member(void *baton, const char *key, apr_size_t klen,
+                         int key_escaped, const llmgw_jspan_t *v)
+{
+    if (key_escaped) {
+        return 1;
+    }
+    if (klen == 6 && !memcmp(key, "format", 6)) {
+        *(llmgw_jspan_t *)baton = *v;
     }
     return 0;
 }
@@ -861,11 +885,13 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     out->max_tokens = -1;
     if (ep != LLMGW_EP_CHAT && ep != LLMGW_EP_EMBEDDINGS
         && ep != LLMGW_EP_IMAGES && ep != LLMGW_EP_MESSAGES
-        && ep != LLMGW_EP_COUNT_TOKENS) {
+        && ep != LLMGW_EP_COUNT_TOKENS && ep != LLMGW_EP_RESPONSES) {
         return 0;                   /* the other APIs are read as trees */
     }
     sc.plain = 1;
     sc.mapi = ep == LLMGW_EP_MESSAGES || ep == LLMGW_EP_COUNT_TOKENS;
+    sc.rapi = ep == LLMGW_EP_RESPONSES;
+    sc.blocks = sc.mapi || sc.rapi;
     sc.chat = ep == LLMGW_EP_CHAT || sc.mapi;   /* messages checked */
     sc.parts.kind = 3;
     sc.part.kind = 4;
@@ -879,6 +905,13 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         sc.cs->len = len;
         sc.cs->nmembers = 0;
         sc.cs->recs = apr_array_make(p, 4, sizeof(llmgw_msg_rec_t));
+    }
+    else if (sc.rapi) {
+        sc.top = apr_palloc(p, sizeof(*sc.top));
+        sc.top->text = raw;
+        sc.top->len = len;
+        sc.top->nmembers = 0;
+        sc.top->recs = NULL;
     }
     /* validated and its members (the messages' too) read in one pass */
     if (llmgw_json_object_visit(raw, len, &top, &scan_visitor, &sc) != 1) {
@@ -906,6 +939,21 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     case LLMGW_EP_IMAGES:
         if (!sc.prompt.p || sc.prompt.type != LLMGW_JV_STRING) {
             return 0;
+        }
+        break;
+    case LLMGW_EP_RESPONSES:
+        /* a "messages" array is where the tree path looks for images */
+        if (!sc.input.p || (sc.input.type != LLMGW_JV_STRING
+                            && sc.input.type != LLMGW_JV_ARRAY)
+            || sc.messages.p) {
+            return 0;
+        }
+        if (sc.max_output_tokens.p
+            && sc.max_output_tokens.type != LLMGW_JV_NULL) {
+            if (!small_uint(&sc.max_output_tokens, &out->max_tokens)
+                || out->max_tokens < 1) {
+                return 0;
+            }
         }
         break;
     default:
@@ -939,6 +987,7 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     }
     out->model = apr_pstrmemdup(p, sc.model.p + 1, sc.model.len - 2);
     out->scan = sc.cs;
+    out->top = sc.top;
     out->prompt_estimate = estimate_tokens(len);
     out->tools = (sc.tools.p && non_empty_array(&sc.tools))
                  || (sc.functions.p && non_empty_array(&sc.functions));
@@ -948,7 +997,25 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         llmgw_json_each(&sc.response_format, format_type, &out->json);
         if (out->json == 2) {
             out->scan = NULL;
+            out->top = NULL;
             return 0;
+        }
+    }
+    if (!out->json && sc.rapi && sc.text.type == LLMGW_JV_OBJECT) {
+        /* Responses' text.format: an object whose type is not "text" */
+        llmgw_jspan_t fmt;
+        memset(&fmt, 0, sizeof(fmt));
+        if (llmgw_json_each(&sc.text, format_member, &fmt)) {
+            out->top = NULL;
+            return 0;               /* escapes: the tree path decides */
+        }
+        if (fmt.p && fmt.type == LLMGW_JV_OBJECT) {
+            out->json = 1;
+            llmgw_json_each(&fmt, format_type, &out->json);
+            if (out->json == 2) {
+                out->top = NULL;
+                return 0;
+            }
         }
     }
     return 1;

@@ -16,6 +16,8 @@
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
 #include "llmgw_parse.h"
+#include "llmgw_responses_private.h"
+#include "llmgw_num.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_responses;
 
@@ -549,6 +551,99 @@ static void same_as_tree(const char *req, const char *chat, apr_size_t len,
     json_decref(r);
 }
 
+/* from_chat asked for the gateway's check (c.why, c.answer_usage) gives
+ * llmgw_answer_check's verdict and usage for an OpenAI chat answer, and
+ * the same answer as without. */
+static void checked_same(const char *chat, apr_size_t len)
+{
+    llmgw_api_ctx_t c = ctx(NULL);
+    llmgw_answer_usage_t want_u, got_u;
+    const char *want = llmgw_answer_check(LLMGW_PT_OPENAI, LLMGW_EP_CHAT,
+                                          chat, len, &want_u);
+    const char *why = "unset", *o1 = NULL, *o2 = NULL;
+    apr_size_t l1 = 0, l2 = 0;
+    int rv1, rv2;
+
+    rv1 = A->from_chat(tp, chat, len, &c, &o1, &l1);
+    c.why = &why;
+    c.answer_usage = &got_u;
+    got_u.found = 7;
+    rv2 = A->from_chat(tp, chat, len, &c, &o2, &l2);
+    ck_assert_msg((want == NULL) == (why == NULL)
+                  && (!want || !strcmp(want, why)),
+                  "%s: the check says %s, the writer %s", chat,
+                  want ? want : "valid", why ? why : "valid");
+    ck_assert_msg(got_u.found == want_u.found, "%s: usage found %d, want %d",
+                  chat, got_u.found, want_u.found);
+    if (want_u.found) {
+        ck_assert_msg(!memcmp(&got_u.usage, &want_u.usage,
+                              sizeof(want_u.usage)),
+                      "%s: usage %d %d %d %d, want %d %d %d %d", chat,
+                      (int)got_u.usage.prompt_tokens,
+                      (int)got_u.usage.completion_tokens,
+                      (int)got_u.usage.total_tokens,
+                      (int)got_u.usage.cached_tokens,
+                      (int)want_u.usage.prompt_tokens,
+                      (int)want_u.usage.completion_tokens,
+                      (int)want_u.usage.total_tokens,
+                      (int)want_u.usage.cached_tokens);
+    }
+    ck_assert_int_eq(rv1, rv2);
+    if (rv1 == 0) {
+        ck_assert_msg(l1 == l2 && !memcmp(o1, o2, l1), "%s: other answer",
+                      chat);
+    }
+}
+
+START_TEST(test_from_chat_checked)
+{
+    static const char *const chats[] = {
+        FULL_CHAT,
+        "{\"choices\":[]}",
+        "{\"choices\":{}}",
+        "{\"choices\":[],\"choices\":7}",
+        "{\"choices\":7,\"choices\":[]}",
+        /* escaped keys: not the check's, the writer's */
+        "{\"ch\\u006fices\":[{\"message\":{\"content\":\"a\"}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],"
+        "\"\\u0075sage\":{\"prompt_tokens\":3}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":2}},"
+        "\"\\u0075sage\":{\"prompt_tokens\":9}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3,\"pr\\u006fmpt_tokens_details\":{"
+        "\"cached_tokens\":2},\"pr\\u006fmpt_tokens\":5}}",
+        /* the last usage counts; a last one that is not an object: none */
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3},\"usage\":{\"completion_tokens\":1}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3},\"usage\":null}",
+        "{\"usage\":7,\"choices\":[{\"message\":{\"content\":\"a\"}}],"
+        "\"usage\":{\"prompt_tokens\":3,\"prompt_tokens\":4}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":3.5,\"completion_tokens\":-1,\"total_tokens\":"
+        "1e2,\"prompt_tokens_details\":{\"cached_tokens\":2},"
+        "\"prompt_tokens_details\":7,\"completion_tokens_details\":{"
+        "\"reasoning_tokens\":2}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}],\"usage\":{"
+        "\"prompt_tokens\":1,\"completion_tokens\":2}}",
+        /* not an object, not JSON, empty */
+        "[{\"choices\":[]}]",
+        "null",
+        "{\"choices\":[{\"message\":{\"content\":\"a\"}}]",
+        "{\"choices\":[{\"message\":{\"content\":\"\xff\"}}]}",
+        "",
+        NULL
+    };
+    int i;
+
+    for (i = 0; chats[i]; i++) {
+        checked_same(chats[i], strlen(chats[i]));
+    }
+}
+END_TEST
+
 START_TEST(test_from_chat_same_as_tree)
 {
     static const char *const reqs[] = {
@@ -642,12 +737,130 @@ START_TEST(test_from_chat_same_as_tree)
     for (i = 0; reqs[i]; i++) {
         for (j = 0; chats[j]; j++) {
             same_as_tree(reqs[i], chats[j], strlen(chats[j]), 1);
+            if (i == 0) {
+                checked_same(chats[j], strlen(chats[j]));
+            }
         }
         same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 1);
         same_as_tree(reqs[i], FULL_CHAT, strlen(FULL_CHAT), 0);
     }
     same_as_tree(NULL, FULL_CHAT, strlen(FULL_CHAT), 0);
     same_as_tree(NULL, chats[0], strlen(chats[0]), 1);
+}
+END_TEST
+
+/* The echoed settings read from the request's text (llmgw_responses_
+ * echo_read, and from the text path's top-level members as the glue reads
+ * them) give what the request's tree gave: the same skeleton as the tree
+ * reference (ut_ref_resp_skeleton) and the same answer. */
+static void echo_same_as_tree(const char *req, int with_model)
+{
+    json_t *r = ut_json(req);
+    llmgw_api_ctx_t tc = ctx(r), xc = ctx(NULL);
+    llmgw_api_echo_t e, m;
+    llmgw_parsed_t pq;
+    json_t *want, *got;
+    const char *gtxt = NULL, *wtxt = NULL;
+    apr_size_t glen = 0, wlen = 0;
+    int i;
+
+    if (!with_model) {
+        tc.model = NULL;
+        xc.model = NULL;
+    }
+    ck_assert_int_eq(llmgw_responses_echo_read(req, strlen(req), &e), 0);
+    xc.echo = &e;
+    want = ut_ref_resp_skeleton(&tc);
+    got = llmgw_responses_skeleton(&xc, tp);
+    ut_json_eq(got, want, req);
+    json_decref(got);
+    ck_assert_int_eq(A->from_chat(tp, FULL_CHAT, strlen(FULL_CHAT), &xc,
+                                  &gtxt, &glen), 0);
+    ck_assert_int_eq(ut_ref_resp_from_chat(tp, FULL_CHAT, strlen(FULL_CHAT),
+                                           &tc, &wtxt, &wlen), 0);
+    {
+        json_t *g = json_loadb(gtxt, glen, JSON_ALLOW_NUL, NULL);
+        json_t *w = json_loadb(wtxt, wlen, JSON_ALLOW_NUL, NULL);
+        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", req,
+                      gtxt);
+        ut_json_eq(g, w, req);
+        json_decref(g);
+        json_decref(w);
+    }
+    /* the members the handler's text pass kept, when it keeps them */
+    if (llmgw_parse_request_text(tp, req, strlen(req), LLMGW_EP_RESPONSES,
+                                 &pq) && pq.top) {
+        memset(&m, 0, sizeof(m));
+        for (i = 0; i < pq.top->nmembers; i++) {
+            llmgw_responses_echo_member(&m, pq.top->members[i].key,
+                                        pq.top->members[i].klen, 0,
+                                        &pq.top->members[i].v);
+        }
+        xc.echo = &m;
+        got = llmgw_responses_skeleton(&xc, tp);
+        ut_json_eq(got, want, req);
+        json_decref(got);
+    }
+    json_decref(want);
+    json_decref(r);
+}
+
+START_TEST(test_echo_same_as_tree)
+{
+    static const char *const reqs[] = {
+        "{\"model\":\"m\",\"input\":\"x\"}",
+        "{}",
+        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
+        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
+        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
+        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
+        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
+        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
+        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
+        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        /* null and missing: the defaults */
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
+        "7,\"temperature\":null,\"metadata\":null,\"text\":null,\"tools\":"
+        "null,\"tool_choice\":null,\"store\":null,\"user\":null,\"top_p\":"
+        "null,\"parallel_tool_calls\":null,\"previous_response_id\":null,"
+        "\"max_output_tokens\":null}",
+        /* other types, echoed as they are */
+        "{\"model\":7,\"instructions\":[{\"role\":\"system\",\"content\":"
+        "\"s\"}],\"store\":0,\"temperature\":1e0,\"top_p\":0.50,\"user\":{},"
+        "\"metadata\":[],\"reasoning\":{\"effort\":7,\"summary\":null},"
+        "\"text\":\"t\",\"tools\":{},\"tool_choice\":\"none\"}",
+        "{\"reasoning\":{},\"model\":null}",
+        "{\"reasoning\":{\"effort\":{\"a\":[1, 2]}},\"model\":\"a\\u0000b\"}",
+        /* escaped keys and values, white space */
+        "{\"m\\u006fdel\":\"\\u00e9\",\"instr\\u0075ctions\":\"a\\\"b\\n\\u0000"
+        "\\/\",\"reasoning\":{\"eff\\u006frt\":\"low\"},\"metadata\" : { "
+        "\"k\" : \"\\u00e9 v\" , \"n\" : [ 1 , true , null ] } }",
+        /* duplicates: the last one */
+        "{\"instructions\":\"a\",\"instructions\":\"b\",\"reasoning\":{"
+        "\"effort\":\"low\",\"effort\":\"high\"},\"reasoning\":{\"summary\":"
+        "\"auto\"},\"store\":false,\"store\":true,\"user\":\"u\",\"user\":"
+        "null,\"model\":\"x\",\"model\":\"y\",\"input\":\"i\"}",
+        "{\"model\":\"m\",\"input\":\"x\",\"instructions\":\"a\","
+        "\"instructions\":null}",
+        NULL
+    };
+    int i;
+
+    for (i = 0; reqs[i]; i++) {
+        echo_same_as_tree(reqs[i], 1);
+        echo_same_as_tree(reqs[i], 0);
+    }
+    /* not an object: nothing read */
+    {
+        llmgw_api_echo_t e;
+        e.store.p = "x";
+        ck_assert_int_eq(llmgw_responses_echo_read("[1]", 3, &e), -1);
+        ck_assert_ptr_null(e.store.p);
+        ck_assert_int_eq(llmgw_responses_echo_read("{\"store\":", 9, &e),
+                         -1);
+        ck_assert_ptr_null(e.store.p);
+    }
 }
 END_TEST
 
@@ -669,6 +882,7 @@ START_TEST(test_from_chat_same_as_tree_recorded)
         txt = json_dumps(chat, JSON_COMPACT);
         same_as_tree("{\"model\":\"gpt-4o\",\"input\":\"x\"}", txt,
                      strlen(txt), 1);
+        checked_same(txt, strlen(txt));
         free(txt);
         json_decref(chat);
     }
@@ -758,6 +972,132 @@ static llmgw_api_stream_t *feed(const llmgw_api_ctx_t *c, events_t *e,
 
 #define CHUNK(delta, fin) "{\"id\":\"c\",\"object\":\"chat.completion.chunk\"," \
     "\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" fin "}]}"
+
+/* The stream read from each chunk's text (resp_stream_chunk) emits what
+ * the tree reader it replaced emitted (ut_ref_resp_stream), byte for byte,
+ * refuses the same chunk, and every event's text is what jansson writes of
+ * it (the delta events are written directly). chunks: NULL-terminated. */
+static void stream_same_as_tree(const char *const *chunks)
+{
+    llmgw_api_ctx_t c = ctx(NULL);
+    events_t *got = events(), *want = events();
+    llmgw_api_stream_t *st;
+    int n, i, grv = 0, wrv;
+
+    for (n = 0; chunks[n]; n++)
+        ;
+    st = A->stream_new(tp, &c);
+    for (i = 0; i < n && grv == 0; i++) {
+        if (A->stream_chunk(st, chunks[i], strlen(chunks[i]), collect, got)) {
+            grv = -1 - i;
+        }
+    }
+    if (grv == 0 && A->stream_end(st, collect, got)) {
+        grv = -1 - n;
+    }
+    wrv = ut_ref_resp_stream(tp, &c, chunks, n, collect, want);
+    ck_assert_msg(grv == wrv, "%s...: refused at %d, the tree at %d",
+                  chunks[0], grv, wrv);
+    ck_assert_msg(got->sse.len == want->sse.len
+                  && (!got->sse.len
+                      || !memcmp(got->sse.data, want->sse.data,
+                                 got->sse.len)),
+                  "%s...: events\n%s\nthe tree's\n%s", chunks[0],
+                  got->sse.data ? got->sse.data : "",
+                  want->sse.data ? want->sse.data : "");
+    for (i = 0; i < got->data->nelts; i++) {
+        char *txt = llmgw_json_dumps(EV_DATA(got, i), JSON_COMPACT);
+        const ut_sse_event_t *x;
+        apr_array_header_t *evs = ut_sse_events(got->sse.data, got->sse.len);
+        ck_assert_int_eq(evs->nelts, got->data->nelts);
+        x = &UT_EV(evs, i);
+        ck_assert_msg(strlen(txt) == x->len && !memcmp(txt, x->data, x->len),
+                      "event %d written as\n%s\njansson writes\n%s", i,
+                      x->data, txt);
+        free(txt);
+    }
+    events_free(got);
+    events_free(want);
+}
+
+START_TEST(test_stream_same_as_tree)
+{
+#define CH(d) "{\"id\":\"c\",\"object\":\"chat.completion.chunk\","        \
+              "\"choices\":[{\"index\":0,\"delta\":" d "}]}"
+    static const char *const text[] = {
+        CH("{\"role\":\"assistant\",\"content\":\"\"}"),
+        CH("{\"content\":\"Hel\"}"), CH("{\"content\":\"lo \\\"q\\\"\\n\\u0000\\/\"}"),
+        CH("{\"content\":\"\\u00e9 \xc3\xa9 \\ud83d\\ude00\"}"),
+        CH("{\"content\":null,\"c\\u006fntent\":\"esc key\"}"),
+        CH("{\"content\":\"a\",\"content\":\"b\"}"),
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":4,\"total_tokens\":7}}",
+        NULL
+    };
+    static const char *const mixed[] = {
+        CH("{\"reasoning_content\":\"think\"}"),
+        CH("{\"reasoning_content\":\"\\u00e9\"}"),
+        CH("{\"content\":\"x\",\"refusal\":\"no\"}"),
+        CH("{\"refusal\":\"more\",\"reasoning_content\":7}"),
+        "{\"choices\":[{\"delta\":{},\"finish_reason\":\"\\u006cength\"}],"
+        "\"usage\":{\"prompt_tokens\":1},\"usage\":null}",
+        NULL
+    };
+    static const char *const calls[] = {
+        CH("{\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":"
+           "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}"),
+        CH("{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"function\":"
+           "{\"name\":\"g\",\"arguments\":\"{\\\"x\\\"\"}}]}"),
+        CH("{\"tool_calls\":[{\"\\u0069ndex\":0,\"function\":{"
+           "\"arguments\":\"{\\\"a\\\":1}\"}}]}"),
+        CH("{\"tool_calls\":[7,{\"function\":{\"arguments\":{}}},"
+           "{\"index\":1,\"function\":{\"arguments\":\"}\",\"name\":7}},"
+           "{\"index\":2.0,\"id\":9,\"function\":\"x\"}]}"),
+        CH("{\"tool_calls\":{\"index\":0}}"),
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"tool_calls\"}]}",
+        NULL
+    };
+    static const char *const choices[] = {
+        "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"one\"}},"
+        "{\"index\":0,\"delta\":{\"content\":\"zero\"}}]}",
+        "{\"choices\":[{\"index\":\"0\",\"delta\":{\"content\":\"s\"}},"
+        "{\"delta\":{\"content\":\"no index\"},\"index\":0,\"index\":1},"
+        "{\"delta\":{\"content\":\"a\"},\"delta\":{\"content\":\"b\"}}]}",
+        "{\"choices\":[7,{\"delta\":{\"content\":\"after 7\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"choices\":null}",
+        "{\"choices\":null,\"ch\\u006fices\":[{\"delta\":{\"content\":"
+        "\"y\"}}]}",
+        "{\"choices\":[{\"delta\":\"str\",\"finish_reason\":7}]}",
+        "{\"choices\":[{\"index\":-0,\"delta\":{\"content\":\"m0\"}}]}",
+        "{}",
+        NULL
+    };
+    static const char *const err1[] = {
+        CH("{\"content\":\"a\"}"), "{\"error\":{\"message\":\"x\"}}", NULL
+    };
+    static const char *const err2[] = { "{\"err\\u006fr\":null}", NULL };
+    static const char *const err3[] = { CH("{}"), "[1]", NULL };
+    static const char *const err4[] = { "{\"choices\":[}", NULL };
+    static const char *const err5[] = { "", NULL };
+    static const char *const err6[] = {
+        "{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}", NULL
+    };
+#undef CH
+    stream_same_as_tree(text);
+    stream_same_as_tree(mixed);
+    stream_same_as_tree(calls);
+    stream_same_as_tree(choices);
+    stream_same_as_tree(err1);
+    stream_same_as_tree(err2);
+    stream_same_as_tree(err3);
+    stream_same_as_tree(err4);
+    stream_same_as_tree(err5);
+    stream_same_as_tree(err6);
+}
+END_TEST
 
 START_TEST(test_stream_sequence)
 {
@@ -1343,11 +1683,14 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_from_chat_full);
     tcase_add_test(tc, test_from_chat_length_refusal);
     tcase_add_test(tc, test_from_chat_same_as_tree);
+    tcase_add_test(tc, test_echo_same_as_tree);
+    tcase_add_test(tc, test_from_chat_checked);
     tcase_add_test(tc, test_from_chat_same_as_tree_recorded);
     tcase_add_test(tc, test_error_body);
     tcase_add_test(tc, test_conversation);
     tc = ut_tcase(s, "stream", 0);
     tcase_add_test(tc, test_stream_sequence);
+    tcase_add_test(tc, test_stream_same_as_tree);
     tcase_add_test(tc, test_stream_incomplete_and_bad_chunks);
     tcase_add_test(tc, test_stream_error);
     tcase_add_test(tc, test_expand_reduce);

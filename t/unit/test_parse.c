@@ -591,7 +591,7 @@ START_TEST(parse_routing_facts)
         { LLMGW_EP_RESPONSES, "{\"model\":\"m\",\"input\":[{\"role\":\"user\","
           "\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"}]}],"
           "\"text\":{\"format\":{\"type\":\"json_schema\"}},\"tools\":[{"
-          "\"type\":\"function\",\"name\":\"f\"}]}", 0, 1, 1, 1 },
+          "\"type\":\"function\",\"name\":\"f\"}]}", 1, 1, 1, 1 },
         /* Messages: checked on the text too, with the same facts */
         { LLMGW_EP_MESSAGES, "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{"
           "\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
@@ -738,6 +738,125 @@ START_TEST(text_path_messages)
 }
 END_TEST
 
+/* Responses requests are checked on their text too: what the text path
+ * accepts the tree path accepts, with the same facts; the rest goes to
+ * the tree path (which words the errors). */
+START_TEST(text_path_responses)
+{
+    static const struct {
+        const char *txt;
+        int plain;
+    } cases[] = {
+        { "{\"model\":\"m\",\"input\":\"hi\"}", 1 },
+        { "{\"model\":\"m\",\"instructions\":\"be\",\"input\":[{\"role\":"
+          "\"user\",\"content\":\"hi\"},{\"type\":\"function_call_output\","
+          "\"call_id\":\"c\",\"output\":\"r\"}],\"store\":false}", 1 },
+        { "{\"model\":\"m\",\"input\":[]}", 1 },
+        { "{\"model\":\"m\",\"input\":[1,\"x\",[]]}", 1 },
+        { "{\"model\":\"m\"}", 0 },
+        { "{\"model\":\"m\",\"input\":7}", 0 },
+        { "{\"model\":\"m\",\"input\":null}", 0 },
+        { "{\"model\":7,\"input\":\"x\"}", 0 },
+        { "{\"input\":\"x\"}", 0 },
+        /* max_output_tokens: a positive integer; max_tokens wins */
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":5}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":null}",
+          1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":0}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":1.5}",
+          0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":\"5\"}",
+          0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":5,"
+          "\"max_tokens\":7}", 1 },
+        /* text.format */
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{"
+          "\"type\":\"json_schema\",\"schema\":{}}}}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{"
+          "\"type\":\"text\"}}}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{"
+          "\"type\":\"text\"},\"format\":{}}}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":7}}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":\"json\"}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{"
+          "\"type\":\"te\\u0078t\"}}}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"f\\u006frmat\":"
+          "{}}}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"response_format\":{\"type\":"
+          "\"json_object\"}}", 1 },
+        /* images in the input items */
+        { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{"
+          "\"type\":\"input_text\",\"text\":\"input_image\"},{\"type\":"
+          "\"input_image\",\"image_url\":\"u\"}]}]}", 1 },
+        { "{\"model\":\"m\",\"input\":[{\"type\":\"input_image\"}]}", 1 },
+        { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{"
+          "\"inlineData\":{\"mimeType\":\"image/png\"}}]}]}", 1 },
+        { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{"
+          "\"type\":\"input_text\",\"text\":\"x\"}]}],\"tools\":[{\"type\":"
+          "\"function\",\"name\":\"f\"}],\"stream\":true}", 1 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"tools\":[]}", 1 },
+        { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"parts\":[{"
+          "\"type\":\"image\"}]}]}", 0 },
+        { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{"
+          "\"type\":\"input_image\",\"type\":\"input_text\"}]}]}", 0 },
+        { "{\"model\":\"m\",\"input\":[{\"r\\u006fle\":\"user\","
+          "\"content\":\"x\"}]}", 0 },
+        /* where else the tree path looks, gateway fields, escapes,
+         * duplicates of what the gateway reads */
+        { "{\"model\":\"m\",\"input\":\"x\",\"messages\":[{\"role\":"
+          "\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"contents\":[]}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"generationConfig\":{}}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"provider\":\"p\"}", 0 },
+        { "{\"model\":\"m\",\"inp\\u0075t\":\"x\"}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"input\":\"y\"}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"text\":{},\"text\":{}}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"stream\":\"yes\"}", 0 },
+        { "{\"model\":\"m\",\"input\":\"x\",\"instructions\":\"a\","
+          "\"instructions\":null}", 1 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        llmgw_parsed_t tree, text;
+        const char *err = NULL, *param = NULL;
+        json_t *b = ut_json(cases[i].txt);
+        int rv = llmgw_parse_request(b, LLMGW_EP_RESPONSES,
+                                     strlen(cases[i].txt), &tree, &err,
+                                     &param);
+        int plain = llmgw_parse_request_text(tp, cases[i].txt,
+                                             strlen(cases[i].txt),
+                                             LLMGW_EP_RESPONSES, &text);
+        ck_assert_msg(plain == cases[i].plain, "case %d: text path %d",
+                      (int)i, plain);
+        if (plain) {
+            ck_assert_msg(rv == 0, "case %d: the tree refuses (%s)", (int)i,
+                          err);
+            ck_assert_str_eq(text.model, tree.model);
+            ck_assert_msg(text.stream == tree.stream
+                          && text.include_usage == tree.include_usage
+                          && text.max_tokens == tree.max_tokens
+                          && text.prompt_estimate == tree.prompt_estimate
+                          && text.tools == tree.tools
+                          && text.images == tree.images
+                          && text.json == tree.json,
+                          "case %d: the text path reads %d %d %d %d %d %d, "
+                          "the tree %d %d %d %d %d %d", (int)i,
+                          text.stream, (int)text.max_tokens, text.tools,
+                          text.images, text.json, text.include_usage,
+                          tree.stream, (int)tree.max_tokens, tree.tools,
+                          tree.images, tree.json, tree.include_usage);
+            ck_assert_ptr_null(text.scan);      /* Chat's reader only */
+            ck_assert_ptr_nonnull(text.top);
+            ck_assert_ptr_eq(text.top->text, cases[i].txt);
+        }
+        if (rv == 0 && tree.models) {
+            json_decref(tree.models);
+        }
+        json_decref(b);
+    }
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -753,6 +872,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, usage_from_text);
     tcase_add_test(tc, parse_routing_facts);
     tcase_add_test(tc, text_path_messages);
+    tcase_add_test(tc, text_path_responses);
     return s;
 }
 

@@ -137,6 +137,18 @@ int ut_ref_resp_from_chat(apr_pool_t *p, const char *chat, apr_size_t len,
                           const llmgw_api_ctx_t *c, const char **out,
                           apr_size_t *out_len);
 
+/* The response skeleton built from the request's tree (c->request, as
+ * the adapter built it before it read the echoes from the text; c->echo
+ * is ignored): what ut_ref_resp_from_chat starts from. New reference. */
+json_t *ut_ref_resp_skeleton(const llmgw_api_ctx_t *c);
+
+/* The Responses stream fed the chunks (JSON texts) through the tree
+ * reader resp_stream_chunk replaced, then ended: its events to emit. 0,
+ * or -1 - i when chunk i was refused (i == n: the end). */
+int ut_ref_resp_stream(apr_pool_t *p, const llmgw_api_ctx_t *c,
+                       const char *const *chunks, int n,
+                       llmgw_event_emit_fn emit, void *baton);
+
 /* ---- translators ------------------------------------------------------ */
 
 /* The provider writer t given the chat request's text alone (no tree: the
