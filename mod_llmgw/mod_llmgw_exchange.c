@@ -102,36 +102,59 @@ static void capture(llmgw_request_t *req, const char *d, apr_size_t n)
 /* Events are gathered in the exchange's own buffer and passed as one
  * transient bucket with a FLUSH: the core output filter writes it before
  * ap_pass_brigade returns (or sets it aside, copying it), so a stream
- * needs no 8,000-byte heap bucket of the connection's allocator. */
-static void client_write(exchange_t *ex, const char *d, apr_size_t n)
-{
-    if (!ex->events.cap) {
-        llmgw_buf_reserve(&ex->events, 1023);  /* a few events a read */
-    }
-    llmgw_buf_append(&ex->events, d, n);
-    capture(ex->req, d, n);
-}
+ * needs no 8,000-byte heap bucket of the connection's allocator. Data of
+ * DIRECT_WRITE bytes or more (an event may hold 8 MiB) is passed where it
+ * is, after what the buffer holds, instead of being copied into it. */
+#define DIRECT_WRITE 4096
 
-/* Sends what the buffer holds and flushes it: one flush per upstream
- * read, so an event goes out as soon as it arrived. */
-static int client_flush(exchange_t *ex)
+static int client_pass(exchange_t *ex, const char *d, apr_size_t n,
+                       int flush)
 {
     conn_rec *c = ex->r->connection;
-    if (ex->events.len) {
+    if (ex->events.len || n) {
         if (!ex->req->ttft) {
             ex->req->ttft = apr_time_now() - ex->r->request_time;
         }
+    }
+    if (ex->events.len) {
         APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_transient_create(
             ex->events.data, ex->events.len, c->bucket_alloc));
         ex->events.len = 0;
     }
-    APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_flush_create(c->bucket_alloc));
+    if (n) {
+        APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_transient_create(
+            d, n, c->bucket_alloc));
+    }
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(ex->bb,
+                                apr_bucket_flush_create(c->bucket_alloc));
+    }
     if (ap_pass_brigade(ex->r->output_filters, ex->bb) != APR_SUCCESS
         || c->aborted) {
         ex->client_gone = 1;
     }
     apr_brigade_cleanup(ex->bb);
     return ex->client_gone;
+}
+
+static void client_write(exchange_t *ex, const char *d, apr_size_t n)
+{
+    capture(ex->req, d, n);
+    if (n >= DIRECT_WRITE) {
+        client_pass(ex, d, n, 0);
+        return;
+    }
+    if (!ex->events.cap) {
+        llmgw_buf_reserve(&ex->events, 1023);  /* a few events a read */
+    }
+    llmgw_buf_append(&ex->events, d, n);
+}
+
+/* Sends what the buffer holds and flushes it: one flush per upstream
+ * read, so an event goes out as soon as it arrived. */
+static int client_flush(exchange_t *ex)
+{
+    return client_pass(ex, NULL, 0, 1);
 }
 
 /* The response head of a stream, held until its first events. httpd's

@@ -15,7 +15,7 @@ use LLMGW::Test;
 use LLMGW::Node;
 use IO::Socket::INET ();
 
-plan tests => 103 + 3 * 9, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
+plan tests => 105 + 3 * 9, need_module('llmgw'), need_module('llmgw_cache'), need_module('llmgw_quota');
 
 my $nonce = "$$-" . time;
 my %AH = ('x-api-key' => 'client-key', 'anthropic-version' => '2023-06-01');
@@ -68,6 +68,15 @@ sub stream_post {
     ok $md && $md->[1]{usage}{output_tokens} > 0, 'messages stream -> openai: usage in message_delta';
     is $md && $md->[1]{delta}{stop_reason}, 'end_turn', 'messages stream -> openai: stop_reason';
     unlike $r->{body}, qr/\[DONE\]|chat\.completion/, 'messages stream -> openai: nothing of the Chat stream leaks';
+    # a translated event over the events buffer's direct-write bound (4 KB)
+    $r = stream_post('/v1/messages', { model => 'huge-event-200000', max_tokens => 32,
+        messages => [ { role => 'user', content => 'x' } ] }, %AH);
+    @ev = events_of($r->{body});
+    is length(join('', map { $_->[1]{delta}{text} // '' } grep { ($_->[0] // '') eq 'content_block_delta' } @ev)),
+        200000, 'messages stream -> openai: a 200,000-byte delta whole';
+    # the mock's stream has no finish_reason: an error event ends it
+    like names(@ev), qr/^message_start content_block_start content_block_delta error$/,
+        'messages stream -> openai: the large delta in the event sequence';
 
     # tool use from a Gemini provider: input_json_delta
     $r = stream_post('/v1/messages', { model => 'mockgem/tools', max_tokens => 64,

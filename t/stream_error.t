@@ -9,7 +9,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 5 + 3 + 4, need_module('llmgw');
+plan tests => 5 + 3 + 4 + 4, need_module('llmgw');
 
 my $body = chat_body('mock/stream-error', 'error mid-stream ' . time,
                      stream => JSON::PP::true());
@@ -41,4 +41,19 @@ my $body = chat_body('mock/stream-error', 'error mid-stream ' . time,
     is $last->{error}{code}, 'invalid_upstream_response', 'huge event: ends with an error event';
     is $last->{error}{provider}, 'mock', 'huge event: error names the provider';
     ok !(grep { $_ eq '[DONE]' } @ev), 'huge event: no [DONE]';
+}
+
+{
+    # an event over the events buffer's direct-write bound (4 KB) is passed
+    # where it is, after what the buffer holds: whole and in order
+    my $res = post_json('/v1/chat/completions',
+                        chat_body('mock/huge-event-200000', 'x', stream => JSON::PP::true()));
+    is $res->code, 200, 'large event: 200';
+    my @ev = sse_events($res->decoded_content(charset => 'none'));
+    is scalar(@ev), 3, 'large event: the role event, the large one, the end';
+    is length((dec($ev[1]) // {})->{choices}[0]{delta}{content} // ''), 200000,
+        'large event: its 200,000 bytes of content whole';
+    # the mock's stream has no finish_reason: the gateway says so after it
+    is +(dec($ev[-1]) // {})->{error}{code}, 'invalid_upstream_response',
+        'large event: the error event after it, in order';
 }
