@@ -23,6 +23,7 @@
 #include "llmgw_buf.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_num.h"
+#include "llmgw_parse.h"
 
 typedef struct {
     apr_pool_t *p;
@@ -572,6 +573,34 @@ static int read_items_to_chat(rq_t *q, const read_pass_t *rp)
     return 0;
 }
 
+/* The input items the request's validating pass kept
+ * (llmgw_chat_scan_t.items): each item's members read again from the
+ * spans as the visitor reads them, not from the text. */
+static int scan_items_to_chat(rq_t *q, const llmgw_chat_scan_t *sc)
+{
+    const llmgw_scan_member_t *mem =
+        (const llmgw_scan_member_t *)sc->item_members->elts;
+    items_t is_;
+    llmgw_jobj_t o;
+    int i, j;
+
+    memset(&is_, 0, sizeof(is_));
+    is_.q = q;
+    is_.prefix = "input";
+    for (i = 0; i < sc->items->nelts; i++) {
+        const llmgw_item_rec_t *it = &APR_ARRAY_IDX(sc->items, i,
+                                                    llmgw_item_rec_t);
+        llmgw_jobj_init(&o, q->p);
+        for (j = it->first; j < it->first + it->n; j++) {
+            llmgw_jobj_member(&o, mem[j].key, mem[j].klen, 0, &mem[j].v);
+        }
+        if (item_to_chat(&is_, &it->v, &o)) {
+            return is_.rv ? is_.rv : 400;
+        }
+    }
+    return 0;
+}
+
 /* -------------------------------------------------------------- tools */
 
 typedef struct {
@@ -871,6 +900,7 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
 {
     rq_t q;
     read_pass_t rp;
+    const llmgw_chat_scan_t *sc;
     llmgw_jobj_t top;
     llmgw_jspan_t span;
     const llmgw_jspan_t *model, *input, *instr;
@@ -894,8 +924,18 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
     rp.vitems.kind = RV_ITEMS;
     rp.vitem.kind = RV_ITEM;
     rp.vtop.rp = rp.vitems.rp = rp.vitem.rp = &rp;
-    if (llmgw_json_object_visit(in, len, &span, &read_visitor, &rp.vtop)
-        != 1) {
+    sc = c ? c->scan : NULL;
+    if (sc && (sc->text != in || sc->len != len || sc->items == NULL)) {
+        sc = NULL;                  /* another text: read it */
+    }
+    if (sc) {                       /* read in the request's own pass */
+        for (i = 0; i < sc->nmembers; i++) {
+            llmgw_jobj_member(&rp.top, sc->members[i].key,
+                              sc->members[i].klen, 0, &sc->members[i].v);
+        }
+    }
+    else if (llmgw_json_object_visit(in, len, &span, &read_visitor,
+                                     &rp.vtop) != 1) {
         return bad(&q, NULL, "the request must be a JSON object");
     }
     top = rp.top;
@@ -945,7 +985,8 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
         LLMGW_BUF_LIT(open_msg(&q, "user"), ",\"content\":");
         put(&q.last, input);
     }
-    else if ((rv = read_items_to_chat(&q, &rp))) {
+    else if ((rv = sc ? scan_items_to_chat(&q, sc)
+                      : read_items_to_chat(&q, &rp))) {
         return rv;
     }
     if (!q.has_last && q.msgs.len == 1) {
