@@ -1002,6 +1002,15 @@ static int collect(void *baton, const char *event, const char *data,
     events_t *e = baton;
     json_t *j = ut_jsonn(data, len, "event data");
     ck_assert_msg(event != NULL, "an event without a name: %s", data);
+    if (strstr(event, ".delta") == NULL) {
+        /* the text a compact dump of the event's object writes (the
+         * deltas are written on their own) */
+        char *d = llmgw_json_dumps(j, JSON_COMPACT);
+        ck_assert_msg(d && strlen(d) == len && !memcmp(d, data, len),
+                      "%s: %.*s\n  a dump writes %s", event, (int)len, data,
+                      d);
+        free(d);
+    }
     APR_ARRAY_PUSH(e->names, const char *) = apr_pstrdup(tp, event);
     APR_ARRAY_PUSH(e->data, json_t *) = j;
     llmgw_buf_append(&e->sse, "event: ", 7);
