@@ -1035,7 +1035,8 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
             return 0;
         }
     }
-    if (!out->json && sc.rapi && sc.text.type == LLMGW_JV_OBJECT) {
+    if (!out->json && sc.rapi && sc.text.p
+        && sc.text.type == LLMGW_JV_OBJECT) {
         /* Responses' text.format: an object whose type is not "text" */
         llmgw_jspan_t fmt;
         memset(&fmt, 0, sizeof(fmt));
