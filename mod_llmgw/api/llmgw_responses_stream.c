@@ -154,12 +154,14 @@ static const char *next_id(llmgw_rb_t *b, const char *prefix, int *n)
     return id;
 }
 
-/* The skeleton with status and output (a copy of the output so far). */
+/* The skeleton with status and output (the output so far), to be dumped
+ * at once: shallow copies, their values shared with the builder's trees
+ * (the copies' own members replaced, never the shared values changed). */
 static json_t *snapshot(llmgw_rb_t *b, const char *status)
 {
-    json_t *r = json_deep_copy(b->base);
+    json_t *r = json_copy(b->base);
     json_object_set_new(r, "status", json_string(status));
-    json_object_set_new(r, "output", json_deep_copy(b->output));
+    json_object_set_new(r, "output", json_copy(b->output));
     return r;
 }
 
