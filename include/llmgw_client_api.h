@@ -54,6 +54,8 @@ typedef struct llmgw_api_echo {
                   metadata;
 } llmgw_api_echo_t;
 
+struct llmgw_chat_scan;             /* llmgw_parse.h */
+
 /* What an adapter knows of the request it answers. */
 typedef struct llmgw_api_ctx {
     const char *id;             /* the answer's id: "msg_...", "resp_..." */
@@ -70,6 +72,12 @@ typedef struct llmgw_api_ctx {
     const json_t *history;      /* Responses: the earlier conversation of
                                  * previous_response_id (input items), or
                                  * NULL */
+    const struct llmgw_chat_scan *scan;  /* Responses: the validating
+                                 * pass's spans of the request text
+                                 * (llmgw_parse.h), or NULL; to_chat_text
+                                 * takes them for that very text (same
+                                 * pointer and length) instead of reading
+                                 * it again */
     /* Responses' from_chat, when why is set: the chat.completion checked
      * in the writer's own pass as llmgw_answer_check(an OpenAI provider,
      * chat) checks it, *why its verdict (NULL: valid), and when

@@ -23,17 +23,33 @@ typedef struct llmgw_msg_rec {
     llmgw_jspan_t v[LLMGW_MSG_NFIELDS];  /* LLMGW_MSG_FIELDS, p NULL: absent */
 } llmgw_msg_rec_t;
 
+/* A member as the pass met it. */
+typedef struct llmgw_scan_member {
+    const char *key;                 /* raw key text (never escaped here) */
+    apr_size_t klen;
+    llmgw_jspan_t v;
+} llmgw_scan_member_t;
+
+/* Responses: an element of the input array, and where its members are in
+ * llmgw_chat_scan_t.item_members (first, n: all of them, in order, a key
+ * given twice twice; none for an element that is not an object). */
+typedef struct llmgw_item_rec {
+    llmgw_jspan_t v;
+    int first, n;
+} llmgw_item_rec_t;
+
 typedef struct llmgw_chat_scan {
     const char *text;                /* what it was taken from */
     apr_size_t len;
     int nmembers;
-    struct {
-        const char *key;             /* raw key text (never escaped here) */
-        apr_size_t klen;
-        llmgw_jspan_t v;
-    } members[LLMGW_SCAN_MAX_MEMBERS];
+    llmgw_scan_member_t members[LLMGW_SCAN_MAX_MEMBERS];
     apr_array_header_t *recs;        /* llmgw_msg_rec_t, one per element of
                                       * the messages array, in order */
+    /* Responses (recs NULL): the input array's elements and their members
+     * for the adapter's request writer (llmgw_api_ctx_t.scan), so that it
+     * does not read the text again; items empty when input is a string. */
+    apr_array_header_t *items;       /* llmgw_item_rec_t */
+    apr_array_header_t *item_members;    /* llmgw_scan_member_t */
 } llmgw_chat_scan_t;
 
 typedef struct llmgw_parsed {

@@ -308,6 +308,7 @@ int llmgw_handler(request_rec *r)
     if (req->api != LLMGW_API_CHAT) {
         llmgw_inbound(req)->raw_clean = raw_clean;
         llmgw_inbound(req)->top = req->body ? NULL : pq.top;
+        llmgw_inbound(req)->ctx.scan = llmgw_inbound(req)->top;
     }
 
     if (llmgw_memory_apply(r, req)) {

@@ -23,6 +23,7 @@
 #include "llmgw_buf.h"
 #include "llmgw_json_scan.h"
 #include "llmgw_num.h"
+#include "llmgw_parse.h"
 
 typedef struct {
     apr_pool_t *p;
@@ -285,12 +286,28 @@ static int is_role(const char *r)
                  || !strcmp(r, "system") || !strcmp(r, "developer"));
 }
 
+/* An item's name in errors ("input[2]"), written when one needs it. */
+typedef struct {
+    apr_pool_t *p;
+    const char *prefix;
+    unsigned i;
+    const char *s;
+} where_t;
+
+static const char *where_of(where_t *w)
+{
+    if (w->s == NULL) {
+        w->s = apr_psprintf(w->p, "%s[%u]", w->prefix, w->i);
+    }
+    return w->s;
+}
+
 static int item_string(rq_t *q, const llmgw_jobj_t *item, const char *k,
-                       const char *where, const llmgw_jspan_t **out)
+                       where_t *w, const llmgw_jspan_t **out)
 {
     *out = llmgw_jobj_get(item, k);
     if (!is(*out, LLMGW_JV_STRING)) {
-        return bad(q, apr_pstrcat(q->p, where, ".", k, NULL),
+        return bad(q, apr_pstrcat(q->p, where_of(w), ".", k, NULL),
                    apr_psprintf(q->p, "%s must be a string", k));
     }
     return 0;
@@ -328,7 +345,7 @@ static int one_output_part(void *baton, const char *k, apr_size_t kl,
 }
 
 /* function_call_output.output: a string, or input_text parts (joined). */
-static int call_output(rq_t *q, const llmgw_jspan_t *out, const char *where,
+static int call_output(rq_t *q, const llmgw_jspan_t *out, where_t *w,
                        llmgw_buf_t *b)
 {
     outs_t os;
@@ -340,7 +357,7 @@ static int call_output(rq_t *q, const llmgw_jspan_t *out, const char *where,
     if (is(out, LLMGW_JV_ARRAY)) {
         memset(&os, 0, sizeof(os));
         os.q = q;
-        os.where = where;
+        os.where = where_of(w);
         llmgw_buf_init(&os.txt, q->p, out->len);
         if (llmgw_json_each(out, one_output_part, &os)) {
             return os.rv ? os.rv : 400;
@@ -348,7 +365,7 @@ static int call_output(rq_t *q, const llmgw_jspan_t *out, const char *where,
         llmgw_buf_json_string(b, os.txt.len ? os.txt.data : "", os.txt.len);
         return 0;
     }
-    return bad(q, apr_pstrcat(q->p, where, ".output", NULL),
+    return bad(q, apr_pstrcat(q->p, where_of(w), ".output", NULL),
                "output must be a string");
 }
 
@@ -364,13 +381,17 @@ static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
                         const llmgw_jobj_t *read)
 {
     rq_t *q = is_->q;
-    const char *where = apr_psprintf(q->p, "%s[%u]", is_->prefix, is_->i++);
+    where_t w;
     const llmgw_jspan_t *jt;
     const char *type;
     llmgw_jobj_t item;
 
+    w.p = q->p;
+    w.prefix = is_->prefix;
+    w.i = is_->i++;
+    w.s = NULL;
     if (!is(iv, LLMGW_JV_OBJECT)) {
-        return is_->rv = bad(q, where, "input items must be objects");
+        return is_->rv = bad(q, where_of(&w), "input items must be objects");
     }
     if (read) {
         item = *read;
@@ -384,30 +405,33 @@ static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
     jt = llmgw_jobj_get(&item, "type");
     type = cstr(q, jt);
     if (given(jt) && !type) {
-        return is_->rv = bad(q, apr_pstrcat(q->p, where, ".type", NULL),
-                             "type must be a string");
+        return is_->rv = bad(q, apr_pstrcat(q->p, where_of(&w), ".type",
+                                            NULL), "type must be a string");
     }
     if (type == NULL || !strcmp(type, "message")) {
         const char *role = cstr(q, llmgw_jobj_get(&item, "role"));
+        const llmgw_jspan_t *cv = llmgw_jobj_get(&item, "content");
         llmgw_buf_t content;
         if (!is_role(role)) {
-            return is_->rv = bad(q, apr_pstrcat(q->p, where, ".role", NULL),
+            return is_->rv = bad(q, apr_pstrcat(q->p, where_of(&w), ".role",
+                                                NULL),
                                  "role must be user, assistant, system or "
                                  "developer");
         }
         llmgw_buf_init(&content, q->p, 0);
-        if ((is_->rv = content_to_chat(q, llmgw_jobj_get(&item, "content"),
-                                       apr_pstrcat(q->p, where, ".content",
-                                                   NULL), role, &content))) {
+        if ((is_->rv = content_to_chat(q, cv, is(cv, LLMGW_JV_STRING) ? NULL
+                                       : apr_pstrcat(q->p, where_of(&w),
+                                                     ".content", NULL),
+                                       role, &content))) {
             return is_->rv;
         }
         llmgw_buf_append(open_msg(q, role), content.data, content.len);
     }
     else if (!strcmp(type, "function_call")) {
         const llmgw_jspan_t *call_id, *name, *args;
-        if ((is_->rv = item_string(q, &item, "call_id", where, &call_id))
-            || (is_->rv = item_string(q, &item, "name", where, &name))
-            || (is_->rv = item_string(q, &item, "arguments", where,
+        if ((is_->rv = item_string(q, &item, "call_id", &w, &call_id))
+            || (is_->rv = item_string(q, &item, "name", &w, &name))
+            || (is_->rv = item_string(q, &item, "arguments", &w,
                                       &args))) {
             return is_->rv;
         }
@@ -427,11 +451,11 @@ static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
     else if (!strcmp(type, "function_call_output")) {
         const llmgw_jspan_t *call_id;
         llmgw_buf_t out;
-        if ((is_->rv = item_string(q, &item, "call_id", where, &call_id))) {
+        if ((is_->rv = item_string(q, &item, "call_id", &w, &call_id))) {
             return is_->rv;
         }
         llmgw_buf_init(&out, q->p, 0);
-        if ((is_->rv = call_output(q, llmgw_jobj_get(&item, "output"), where,
+        if ((is_->rv = call_output(q, llmgw_jobj_get(&item, "output"), &w,
                                    &out))) {
             return is_->rv;
         }
@@ -441,7 +465,8 @@ static int item_to_chat(items_t *is_, const llmgw_jspan_t *iv,
         llmgw_buf_append(&q->last, out.data, out.len);
     }
     else if (strcmp(type, "reasoning")) {
-        return is_->rv = bad(q, apr_pstrcat(q->p, where, ".type", NULL),
+        return is_->rv = bad(q, apr_pstrcat(q->p, where_of(&w), ".type",
+                                            NULL),
                              apr_psprintf(q->p, "input items of type '%s' "
                                           "are not supported by the gateway",
                                           type));
@@ -566,6 +591,34 @@ static int read_items_to_chat(rq_t *q, const read_pass_t *rp)
     for (i = 0; i < rp->items->nelts; i++) {
         read_item_t *it = APR_ARRAY_IDX(rp->items, i, read_item_t *);
         if (item_to_chat(&is_, &it->v, &it->o)) {
+            return is_.rv ? is_.rv : 400;
+        }
+    }
+    return 0;
+}
+
+/* The input items the request's validating pass kept
+ * (llmgw_chat_scan_t.items): each item's members read again from the
+ * spans as the visitor reads them, not from the text. */
+static int scan_items_to_chat(rq_t *q, const llmgw_chat_scan_t *sc)
+{
+    const llmgw_scan_member_t *mem =
+        (const llmgw_scan_member_t *)sc->item_members->elts;
+    items_t is_;
+    llmgw_jobj_t o;
+    int i, j;
+
+    memset(&is_, 0, sizeof(is_));
+    is_.q = q;
+    is_.prefix = "input";
+    for (i = 0; i < sc->items->nelts; i++) {
+        const llmgw_item_rec_t *it = &APR_ARRAY_IDX(sc->items, i,
+                                                    llmgw_item_rec_t);
+        llmgw_jobj_init(&o, q->p);
+        for (j = it->first; j < it->first + it->n; j++) {
+            llmgw_jobj_member(&o, mem[j].key, mem[j].klen, 0, &mem[j].v);
+        }
+        if (item_to_chat(&is_, &it->v, &o)) {
             return is_.rv ? is_.rv : 400;
         }
     }
@@ -871,6 +924,7 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
 {
     rq_t q;
     read_pass_t rp;
+    const llmgw_chat_scan_t *sc;
     llmgw_jobj_t top;
     llmgw_jspan_t span;
     const llmgw_jspan_t *model, *input, *instr;
@@ -894,8 +948,18 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
     rp.vitems.kind = RV_ITEMS;
     rp.vitem.kind = RV_ITEM;
     rp.vtop.rp = rp.vitems.rp = rp.vitem.rp = &rp;
-    if (llmgw_json_object_visit(in, len, &span, &read_visitor, &rp.vtop)
-        != 1) {
+    sc = c ? c->scan : NULL;
+    if (sc && (sc->text != in || sc->len != len || sc->items == NULL)) {
+        sc = NULL;                  /* another text: read it */
+    }
+    if (sc) {                       /* read in the request's own pass */
+        for (i = 0; i < sc->nmembers; i++) {
+            llmgw_jobj_member(&rp.top, sc->members[i].key,
+                              sc->members[i].klen, 0, &sc->members[i].v);
+        }
+    }
+    else if (llmgw_json_object_visit(in, len, &span, &read_visitor,
+                                     &rp.vtop) != 1) {
         return bad(&q, NULL, "the request must be a JSON object");
     }
     top = rp.top;
@@ -945,7 +1009,8 @@ int llmgw_responses_to_chat(apr_pool_t *p, const char *in, apr_size_t len,
         LLMGW_BUF_LIT(open_msg(&q, "user"), ",\"content\":");
         put(&q.last, input);
     }
-    else if ((rv = read_items_to_chat(&q, &rp))) {
+    else if ((rv = sc ? scan_items_to_chat(&q, sc)
+                      : read_items_to_chat(&q, &rp))) {
         return rv;
     }
     if (!q.has_last && q.msgs.len == 1) {

@@ -5,10 +5,12 @@
  * every event numbered by sequence_number. from_chat, the stream and
  * expand all build their answer here, so they agree. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "llmgw_buf.h"
 #include "llmgw_json_scan.h"
+#include "llmgw_num.h"
 #include "llmgw_client_api.h"
 #include "llmgw_responses_private.h"
 
@@ -90,14 +92,40 @@ void llmgw_rb_emitter(llmgw_rb_t *b, llmgw_event_emit_fn emit, void *baton)
     b->baton = baton;
 }
 
+/* Emits event `type` (ASCII, no escapes): {"type":type,
+ * "sequence_number":N} with members (the text of the fields' members as
+ * a compact dump writes them, len 0: none) after sequence_number, what
+ * json_dumps(JSON_COMPACT) writes of one object with these members. */
+static int ev_members(llmgw_rb_t *b, const char *type, const char *members,
+                      apr_size_t len)
+{
+    llmgw_buf_t *o = &b->evbuf;
+
+    o->len = 0;
+    LLMGW_BUF_LIT(o, "{\"type\":\"");
+    llmgw_buf_append(o, type, strlen(type));
+    LLMGW_BUF_LIT(o, "\",\"sequence_number\":");
+    llmgw_buf_int(o, b->seq++);
+    if (len) {
+        LLMGW_BUF_LIT(o, ",");
+        llmgw_buf_append(o, members, len);
+    }
+    LLMGW_BUF_LIT(o, "}");
+    return b->emit(b->baton, type, o->data, o->len) ? -1 : 0;
+}
+
 /* Emits event `type` with the fields json_pack(fmt, ...) builds after
  * "type" and "sequence_number" (no "o": a value stolen would leak when
- * nothing is emitted). Without an emitter (from_chat) nothing is built.
- * -1 when the fields cannot be packed (text that is not UTF-8). */
+ * nothing is emitted; no "type" or "sequence_number" among them): the
+ * fields dumped and spliced after those two. Without an emitter
+ * (from_chat) nothing is built. -1 when the fields cannot be packed (text
+ * that is not UTF-8). */
 static int ev(llmgw_rb_t *b, const char *type, const char *fmt, ...)
 {
-    json_t *j, *fields;
+    json_t *fields;
+    char *txt;
     va_list ap;
+    int rv;
 
     if (b->emit == NULL) {
         return 0;
@@ -108,11 +136,14 @@ static int ev(llmgw_rb_t *b, const char *type, const char *fmt, ...)
     if (fields == NULL) {
         return -1;
     }
-    j = json_pack("{s:s,s:I}", "type", type, "sequence_number",
-                  (json_int_t)b->seq++);
-    json_object_update(j, fields);
+    txt = llmgw_json_dumps(fields, JSON_COMPACT);
     json_decref(fields);
-    return llmgw_api_emit_json(type, j, b->emit, b->baton) ? -1 : 0;
+    if (txt == NULL) {
+        return -1;
+    }
+    rv = ev_members(b, type, txt + 1, strlen(txt) - 2);    /* no braces */
+    free(txt);
+    return rv;
 }
 
 static const char *next_id(llmgw_rb_t *b, const char *prefix, int *n)
@@ -123,18 +154,21 @@ static const char *next_id(llmgw_rb_t *b, const char *prefix, int *n)
     return id;
 }
 
-/* The skeleton with status and output (a copy of the output so far). */
+/* The skeleton with status and output (the output so far), to be dumped
+ * at once: shallow copies, their values shared with the builder's trees
+ * (the copies' own members replaced, never the shared values changed). */
 static json_t *snapshot(llmgw_rb_t *b, const char *status)
 {
-    json_t *r = json_deep_copy(b->base);
+    json_t *r = json_copy(b->base);
     json_object_set_new(r, "status", json_string(status));
-    json_object_set_new(r, "output", json_deep_copy(b->output));
+    json_object_set_new(r, "output", json_copy(b->output));
     return r;
 }
 
 int llmgw_rb_start(llmgw_rb_t *b)
 {
-    json_t *r;
+    json_t *r, *m;
+    char *txt;
     int rv;
 
     if (b->started) {
@@ -144,10 +178,18 @@ int llmgw_rb_start(llmgw_rb_t *b)
     if (b->emit == NULL) {
         return 0;                   /* no events: no snapshot */
     }
+    /* the same response in both: dumped once */
     r = snapshot(b, "in_progress");
-    rv = ev(b, "response.created", "{s:O}", "response", r)
-         || ev(b, "response.in_progress", "{s:O}", "response", r);
+    m = json_pack("{s:O}", "response", r);
+    txt = m ? llmgw_json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
     json_decref(r);
+    if (txt == NULL) {
+        return -1;
+    }
+    rv = ev_members(b, "response.created", txt + 1, strlen(txt) - 2)
+         || ev_members(b, "response.in_progress", txt + 1, strlen(txt) - 2);
+    free(txt);
     return rv ? -1 : 0;
 }
 

@@ -636,6 +636,14 @@ static void message_member(msg_scan_t *ms, const char *key, apr_size_t klen,
     }
 }
 
+/* Responses: an element of input begins (its span comes at its end). */
+static void push_item(llmgw_chat_scan_t *top)
+{
+    llmgw_item_rec_t *it = apr_array_push(top->items);
+    it->first = top->item_members->nelts;
+    it->n = 0;
+}
+
 static llmgw_msg_rec_t *push_rec(apr_array_header_t *recs)
 {
     llmgw_msg_rec_t *rec = apr_array_push(recs);
@@ -668,6 +676,9 @@ static void *scan_enter(void *baton, const char *key, apr_size_t klen,
     sc->msg.found = 0;
     sc->msg_types = 0;
     sc->msg.rec = sc->cs ? push_rec(sc->cs->recs) : NULL;
+    if (sc->top) {                  /* Responses: an input item */
+        push_item(sc->top);
+    }
     return &sc->msg;
 }
 
@@ -692,6 +703,10 @@ static void *scan_enter_array(void *baton, const char *key, apr_size_t klen,
     sc->msgs.bad = 0;
     if (sc->cs) {
         sc->cs->recs->nelts = 0;    /* the last array counts */
+    }
+    if (sc->top) {
+        sc->top->items->nelts = 0;
+        sc->top->item_members->nelts = 0;
     }
     return &sc->msgs;
 }
@@ -758,6 +773,15 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
         }
         if (kind == 2) {
             message_member(baton, key, klen, key_escaped, v);
+            if (sc->top) {          /* Responses: a member of an item */
+                llmgw_scan_member_t *m = apr_array_push(
+                                             sc->top->item_members);
+                m->key = key;
+                m->klen = klen;
+                m->v = *v;
+                APR_ARRAY_IDX(sc->top->items, sc->top->items->nelts - 1,
+                              llmgw_item_rec_t).n++;
+            }
         }
         return 0;
     }
@@ -770,6 +794,13 @@ static int scan_member(void *baton, const char *key, apr_size_t klen,
         ms->count++;
         if (v->type != LLMGW_JV_OBJECT || sc->msg.found != 1) {
             ms->bad = 1;            /* not plain: no record needed */
+        }
+        if (sc->top) {              /* Responses: the item's span */
+            if (v->type != LLMGW_JV_OBJECT) {
+                push_item(sc->top);
+            }
+            APR_ARRAY_IDX(sc->top->items, sc->top->items->nelts - 1,
+                          llmgw_item_rec_t).v = *v;
         }
         sc->msg.found = 0;
         return 0;
@@ -912,6 +943,9 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         sc.top->len = len;
         sc.top->nmembers = 0;
         sc.top->recs = NULL;
+        sc.top->items = apr_array_make(p, 4, sizeof(llmgw_item_rec_t));
+        sc.top->item_members = apr_array_make(p, 8,
+                                              sizeof(llmgw_scan_member_t));
     }
     /* validated and its members (the messages' too) read in one pass */
     if (llmgw_json_object_visit(raw, len, &top, &scan_visitor, &sc) != 1) {

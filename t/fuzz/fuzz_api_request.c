@@ -2,11 +2,18 @@
 /* The client API adapters' request side: to_chat of Messages, Responses
  * (with and without an earlier conversation), Gemini and IndoxHub; a Chat
  * request made must be one the chat request reader and every provider's
- * writer can be given (it is, by the gateway). */
+ * writer can be given (it is, by the gateway). Responses written from the
+ * handler's pass (ctx.scan) as from the text. */
 #include "fuzz.h"
 #include "llmgw_client_api.h"
 #include "llmgw_translate.h"
 #include "llmgw_api_responses.h"
+#include "llmgw_parse.h"
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
 
 static void write_upstream(apr_pool_t *p, json_t *chat)
 {
@@ -66,6 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *txt = NULL;
             apr_size_t tlen = 0;
             json_t *chat_j;
+            llmgw_parsed_t pq;
+            int rv;
             memset(&c, 0, sizeof(c));
             c.id = apis[i] == LLMGW_API_RESPONSES ? "resp_f" : "msg_f";
             c.model = "m";
@@ -74,8 +83,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.history = i == 2 ? history : NULL;
             c.cost_usd = -1;
             /* the client's text as it came, not jansson's reading of it */
-            if (A->to_chat_text(p, s, size, &c, &txt, &tlen, &err, &param,
-                                &code) == 0) {
+            rv = A->to_chat_text(p, s, size, &c, &txt, &tlen, &err, &param,
+                                 &code);
+            if (apis[i] == LLMGW_API_RESPONSES
+                && llmgw_parse_request_text(p, s, size, LLMGW_EP_RESPONSES,
+                                            &pq) && pq.top) {
+                /* from the handler's pass: the same request or error */
+                const char *txt2 = NULL, *err2 = NULL, *param2 = NULL;
+                const char *code2 = NULL;
+                apr_size_t tlen2 = 0;
+                c.scan = pq.top;
+                if (A->to_chat_text(p, s, size, &c, &txt2, &tlen2, &err2,
+                                    &param2, &code2) != rv
+                    || (rv == 0 && (tlen2 != tlen
+                                    || memcmp(txt2, txt, tlen)))
+                    || (rv != 0 && (!same(err, err2) || !same(param, param2)
+                                    || !same(code, code2)))) {
+                    abort();
+                }
+                c.scan = NULL;
+            }
+            if (rv == 0) {
                 /* a Chat request is an object jansson reads */
                 chat_j = json_loadb(txt, tlen, JSON_ALLOW_NUL, NULL);
                 if (!json_is_object(chat_j)) {

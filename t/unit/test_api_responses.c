@@ -41,6 +41,46 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && !strcmp(a, b));
 }
 
+static int scanned_reqs;            /* requests also written from a scan */
+
+/* When the handler's text pass keeps the request's spans (ctx.scan), the
+ * writer taking them writes what it writes from the text: the same bytes,
+ * or the same error. */
+static void same_from_scan(const char *txt, apr_size_t len,
+                           const llmgw_api_ctx_t *c0, int rv,
+                           const char *chat, apr_size_t chat_len,
+                           const char *err, const char *param,
+                           const char *code)
+{
+    llmgw_parsed_t pq;
+    llmgw_api_ctx_t c = *c0;
+    const char *chat2 = NULL, *err2 = NULL, *param2 = NULL, *code2 = NULL;
+    apr_size_t len2 = 0;
+    int rv2;
+
+    if (!llmgw_parse_request_text(tp, txt, len, LLMGW_EP_RESPONSES, &pq)
+        || pq.top == NULL) {
+        return;                     /* the glue reads such a text itself */
+    }
+    scanned_reqs++;
+    c.scan = pq.top;
+    rv2 = A->to_chat_text(tp, txt, len, &c, &chat2, &len2, &err2, &param2,
+                          &code2);
+    ck_assert_msg(rv2 == rv, "%s: status %d from the scan, %d from the text",
+                  txt, rv2, rv);
+    if (rv) {
+        ck_assert_msg(same_str(err, err2) && same_str(param, param2)
+                      && same_str(code, code2), "%s: from the scan %s (%s, "
+                      "%s), from the text %s (%s, %s)", txt, err2, param2,
+                      code2, err, param, code);
+    }
+    else {
+        ck_assert_msg(len2 == chat_len && !memcmp(chat, chat2, len2),
+                      "%s:\n  from the scan %.*s\n  from the text %.*s",
+                      txt, (int)len2, chat2, (int)chat_len, chat);
+    }
+}
+
 /* The writer (to_chat_text) against the tree converter it replaced
  * (ut_ref_resp_to_chat, gateway fields removed as the glue removed them),
  * history (NULL: none) continued: the same Chat request as a JSON
@@ -62,6 +102,7 @@ static int req_same_as_tree(const char *txt, apr_size_t len,
     rv = A->to_chat_text(tp, txt, len, &c, &chat, &chat_len, &err, &param,
                          &code);
     ck_assert_msg(rv == 0 || rv == 400, "%s: status %d", txt, rv);
+    same_from_scan(txt, len, &c, rv, chat, chat_len, err, param, code);
     ck_assert_msg(rv ? chat == NULL : chat != NULL, "%s: status %d with %s",
                   txt, rv, chat);
     if (rv) {
@@ -177,8 +218,19 @@ START_TEST(test_to_chat_same_as_tree)
         "{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{\"type\":"
         "\"json_object\"}},\"tool_choice\":{\"type\":\"function\",\"name\":"
         "\"f\"}}",
+        /* an item's member given twice: its first place, its last value */
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\","
+        "\"role\":\"system\",\"content\":[{\"type\":\"input_text\","
+        "\"text\":\"b\"}],\"type\":\"message\"},{\"type\":\"reasoning\","
+        "\"summary\":[]},{\"type\":\"function_call\",\"call_id\":\"c\","
+        "\"name\":\"f\",\"arguments\":\"1\",\"name\":\"g\"}],"
+        "\"temperature\":1,\"temperature\":0.5}",
         /* refused */
         "{\"model\":\"m\",\"input\":[]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},"
+        "[1],7,{\"role\":\"user\",\"content\":\"b\"}]}",
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\","
+        "\"role\":7}]}",
         "{\"model\":\"m\",\"input\":[{\"type\":\"reasoning\"}]}",
         "{\"model\":\"\",\"input\":\"x\"}",
         "{\"model\":\"m\",\"input\":null}",
@@ -230,6 +282,52 @@ START_TEST(test_to_chat_same_as_tree)
                      88, hist, NULL);
     req_same_as_tree("{\"model\":\"m\",\"input\":[]}", 24, "[{\"role\":7}]",
                      NULL);
+    /* more top-level members than the pass keeps: read from the text */
+    req_same_as_tree("{\"model\":\"m\",\"input\":[{\"role\":\"user\","
+                     "\"content\":\"a\"}],\"a\":1,\"b\":1,\"c\":1,\"d\":1,"
+                     "\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,"
+                     "\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"q\":1,\"r\":1,"
+                     "\"s\":1,\"t\":1,\"u\":1,\"v\":1,\"w\":1}", 191, NULL,
+                     NULL);
+    /* most of them were also written from the handler's pass */
+    ck_assert_int_ge(scanned_reqs, 30);
+}
+END_TEST
+
+/* The writer takes the items from the handler's pass (ctx.scan) for the
+ * text the pass read, not reading it again; for another text (the hooks'
+ * tree serialised) it reads that text. */
+START_TEST(test_to_chat_from_scan)
+{
+    static const char a[] = "{\"model\":\"m\",\"input\":[{\"role\":\"user\","
+                            "\"content\":\"aaaa\"}],\"top_p\":1}";
+    static const char b[] = "{\"model\":\"m\",\"input\":[{\"role\":\"user\","
+                            "\"content\":\"bbbb\"}],\"top_p\":2}";
+    llmgw_parsed_t pq;
+    llmgw_chat_scan_t sc;
+    llmgw_api_ctx_t c = ctx(NULL);
+    const char *chat = NULL, *err = NULL, *param = NULL, *code = NULL;
+    apr_size_t len = 0;
+
+    ck_assert_int_eq(llmgw_parse_request_text(tp, b, strlen(b),
+                                              LLMGW_EP_RESPONSES, &pq), 1);
+    ck_assert_ptr_nonnull(pq.top);
+    ck_assert_int_eq(pq.top->items->nelts, 1);
+    ck_assert_int_eq(pq.top->item_members->nelts, 2);
+    /* b's spans presented as a's: what is written comes from the spans */
+    sc = *pq.top;
+    sc.text = a;
+    c.scan = &sc;
+    ck_assert_int_eq(A->to_chat_text(tp, a, strlen(a), &c, &chat, &len, &err,
+                                     &param, &code), 0);
+    ck_assert_str_eq(chat, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"bbbb\"}],\"top_p\":2}");
+    /* b's own spans for another text (another pointer): the text read */
+    c.scan = pq.top;
+    ck_assert_int_eq(A->to_chat_text(tp, a, strlen(a), &c, &chat, &len, &err,
+                                     &param, &code), 0);
+    ck_assert_str_eq(chat, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"aaaa\"}],\"top_p\":1}");
 }
 END_TEST
 
@@ -904,6 +1002,15 @@ static int collect(void *baton, const char *event, const char *data,
     events_t *e = baton;
     json_t *j = ut_jsonn(data, len, "event data");
     ck_assert_msg(event != NULL, "an event without a name: %s", data);
+    if (strstr(event, ".delta") == NULL) {
+        /* the text a compact dump of the event's object writes (the
+         * deltas are written on their own) */
+        char *d = llmgw_json_dumps(j, JSON_COMPACT);
+        ck_assert_msg(d && strlen(d) == len && !memcmp(d, data, len),
+                      "%s: %.*s\n  a dump writes %s", event, (int)len, data,
+                      d);
+        free(d);
+    }
     APR_ARRAY_PUSH(e->names, const char *) = apr_pstrdup(tp, event);
     APR_ARRAY_PUSH(e->data, json_t *) = j;
     llmgw_buf_append(&e->sse, "event: ", 7);
@@ -1679,6 +1786,7 @@ static Suite *responses_suite(void)
     tcase_add_test(tc, test_to_chat_tools);
     tcase_add_test(tc, test_to_chat_errors);
     tcase_add_test(tc, test_to_chat_same_as_tree);
+    tcase_add_test(tc, test_to_chat_from_scan);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, test_from_chat_full);
     tcase_add_test(tc, test_from_chat_length_refusal);
