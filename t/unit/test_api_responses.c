@@ -742,19 +742,23 @@ START_TEST(test_from_chat_checked)
 }
 END_TEST
 
+/* A Responses request with every setting an answer echoes. */
+#define ALL_SETTINGS \
+    "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\"," \
+    "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":" \
+    "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1," \
+    "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\"," \
+    "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"}," \
+    "\"max_output_tokens\":99,\"parallel_tool_calls\":false," \
+    "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"}," \
+    "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":" \
+    "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}"
+
 START_TEST(test_from_chat_same_as_tree)
 {
     static const char *const reqs[] = {
         "{\"model\":\"m\",\"input\":\"x\"}",
-        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
-        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
-        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
-        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
-        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
-        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
-        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
-        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
-        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        ALL_SETTINGS,
         "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
         "7,\"temperature\":null,\"metadata\":null,\"text\":null}",
         NULL
@@ -908,15 +912,7 @@ START_TEST(test_echo_same_as_tree)
     static const char *const reqs[] = {
         "{\"model\":\"m\",\"input\":\"x\"}",
         "{}",
-        "{\"model\":\"mock/echo\",\"input\":\"hi\",\"instructions\":\"be\","
-        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":"
-        "{\"type\":\"object\"}}],\"temperature\":0.7,\"top_p\":1,"
-        "\"metadata\":{\"k\":\"v\"},\"store\":false,\"user\":\"u\","
-        "\"reasoning\":{\"effort\":\"high\",\"summary\":\"auto\"},"
-        "\"max_output_tokens\":99,\"parallel_tool_calls\":false,"
-        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},"
-        "\"previous_response_id\":\"resp_1\",\"text\":{\"format\":{\"type\":"
-        "\"json_schema\",\"name\":\"s\",\"schema\":{\"type\":\"object\"}}}}",
+        ALL_SETTINGS,
         /* null and missing: the defaults */
         "{\"model\":\"m\",\"input\":\"x\",\"instructions\":null,\"reasoning\":"
         "7,\"temperature\":null,\"metadata\":null,\"text\":null,\"tools\":"
