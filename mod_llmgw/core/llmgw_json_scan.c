@@ -1379,6 +1379,24 @@ int llmgw_json_int(const llmgw_jspan_t *v, apr_int64_t *out)
     char num[32], *e;
     long long n;
 
+    if (v->type == LLMGW_JV_NUMBER && v->len) {
+        /* the scanner's number grammar: 18 digits or fewer cannot
+         * overflow, so the common case needs no copy and no strtoll */
+        const char *p = v->p, *end = v->p + v->len;
+        int neg = *p == '-';
+        apr_int64_t x = 0;
+        p += neg;
+        if (end - p <= 18) {
+            while (p < end && *p >= '0' && *p <= '9') {
+                x = x * 10 + (*p++ - '0');
+            }
+            if (p == end) {
+                *out = neg ? -x : x;
+                return 1;
+            }
+            return 0;               /* a fraction or an exponent */
+        }
+    }
     if (v->type != LLMGW_JV_NUMBER || v->len >= sizeof(num)
         || memchr(v->p, '.', v->len) || memchr(v->p, 'e', v->len)
         || memchr(v->p, 'E', v->len)) {

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The text fast path against jansson: the scanner accepts exactly what
  * jansson accepts, and the text parse agrees with the tree parse. */
+#include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 #include <apr_file_info.h>
@@ -553,6 +554,32 @@ START_TEST(span_values_and_writers)
     ck_assert(llmgw_json_span("99999999999999999999", 20, &v)
               && !llmgw_json_int(&v, &n));
     ck_assert(llmgw_json_span("\"1\"", 3, &v) && !llmgw_json_int(&v, &n));
+    /* the digits-only path and strtoll's agree, at the bounds of each */
+    {
+        static const char *const nums[] = {
+            "0", "-0", "7", "-7", "123456789012345678",
+            "-123456789012345678", "999999999999999999",
+            "1234567890123456789", "9223372036854775807",
+            "-9223372036854775808", "9223372036854775808",
+            "-9223372036854775809", "0.5", "-0.5", "10e2", "1E+2", "-1e-2",
+            "123456789012345678.5", "1234567890123456789e1", NULL
+        };
+        int i;
+        for (i = 0; nums[i]; i++) {
+            const char *t = nums[i];
+            char *e;
+            long long want;
+            int ok;
+            errno = 0;
+            want = strtoll(t, &e, 10);
+            ok = !errno && !*e;
+            ck_assert(llmgw_json_span(t, strlen(t), &v));
+            ck_assert_msg(llmgw_json_int(&v, &n) == ok, "%s: %d", t, !ok);
+            if (ok) {
+                ck_assert_msg(n == want, "%s read as %lld", t, (long long)n);
+            }
+        }
+    }
 
     {
         const char *t = "{ \"a\" : [ 1 , 2.50 ],\n \"b\\\" c\": \" x y \" }";
