@@ -620,6 +620,19 @@ END_TEST
 /* from_chat (written from the text) and the tree converter it replaced
  * (t/unit/lib/ref_resp_from_chat.c) on one request and answer: the same
  * response as JSON documents, or both refuse. */
+
+/* from_chat's text, which must be JSON, equals the tree reference's. */
+static void written_as_tree(const char *got, apr_size_t got_len,
+                            const char *want, apr_size_t want_len,
+                            const char *what)
+{
+    json_t *g = json_loadb(got, got_len, JSON_ALLOW_NUL, NULL);
+    json_t *w = json_loadb(want, want_len, JSON_ALLOW_NUL, NULL);
+    ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", what, got);
+    ut_json_eq(g, w, what);
+    json_decref(g);
+    json_decref(w);
+}
 static void same_as_tree(const char *req, const char *chat, apr_size_t len,
                          int with_ctx)
 {
@@ -638,13 +651,7 @@ static void same_as_tree(const char *req, const char *chat, apr_size_t len,
     ck_assert_msg(grv == wrv, "%s: from_chat %d, the tree %d (%s)", chat,
                   grv, wrv, grv ? want : got);
     if (grv == 0) {
-        json_t *g = json_loadb(got, got_len, JSON_ALLOW_NUL, NULL);
-        json_t *w = json_loadb(want, want_len, JSON_ALLOW_NUL, NULL);
-        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", chat,
-                      got);
-        ut_json_eq(g, w, chat);
-        json_decref(g);
-        json_decref(w);
+        written_as_tree(got, got_len, want, want_len, chat);
     }
     json_decref(r);
 }
@@ -880,15 +887,7 @@ static void echo_same_as_tree(const char *req, int with_model)
                                   &gtxt, &glen), 0);
     ck_assert_int_eq(ut_ref_resp_from_chat(tp, FULL_CHAT, strlen(FULL_CHAT),
                                            &tc, &wtxt, &wlen), 0);
-    {
-        json_t *g = json_loadb(gtxt, glen, JSON_ALLOW_NUL, NULL);
-        json_t *w = json_loadb(wtxt, wlen, JSON_ALLOW_NUL, NULL);
-        ck_assert_msg(g != NULL, "%s: from_chat wrote no JSON: %s", req,
-                      gtxt);
-        ut_json_eq(g, w, req);
-        json_decref(g);
-        json_decref(w);
-    }
+    written_as_tree(gtxt, glen, wtxt, wlen, req);
     /* the members the handler's text pass kept, when it keeps them */
     if (llmgw_parse_request_text(tp, req, strlen(req), LLMGW_EP_RESPONSES,
                                  &pq) && pq.top) {
