@@ -111,10 +111,8 @@ static int client_pass(exchange_t *ex, const char *d, apr_size_t n,
                        int flush)
 {
     conn_rec *c = ex->r->connection;
-    if (ex->events.len || n) {
-        if (!ex->req->ttft) {
-            ex->req->ttft = apr_time_now() - ex->r->request_time;
-        }
+    if ((ex->events.len || n) && !ex->req->ttft) {
+        ex->req->ttft = apr_time_now() - ex->r->request_time;
     }
     if (ex->events.len) {
         APR_BRIGADE_INSERT_TAIL(ex->bb, apr_bucket_transient_create(
