@@ -7,12 +7,17 @@
  * pool, timeouts, and a check for a client that left. https and anything
  * else goes through libcurl (mod_llmgw_upstream.c). */
 #include <string.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_network_io.h"
-#include "apr_poll.h"
 #include "apr_thread_mutex.h"
 #include "apr_portable.h"      /* apr_os_sock_get */
 #include "httpd.h"            /* status constants */
@@ -21,17 +26,17 @@
 #define IDLE_MAX      256                  /* pooled connections a process */
 #define IDLE_TTL      apr_time_from_sec(30)
 #define HEAD_MAX      (64 * 1024)          /* status line + headers */
-/* The read buffer lives in its connection's pool, beside the connection
- * and its socket in the pool's first 8 KB block: a stream keeps one block
- * for its upstream, not two (README "Performance"). A longer head grows
- * it in the request's pool. */
+/* The read buffer is the request's: 6 KB for an answer, 1 KB for a
+ * stream, which keeps it for its whole life (reads there are an event or
+ * two; a longer head or line grows it). */
 #define READ_SIZE     6144
+#define STREAM_READ_SIZE 1024
 #define POLL_SLICE    apr_time_from_msec(200)
 
+/* A connection is a descriptor and its key, malloc'd: no pool of its own,
+ * whose 8 KB block would cost a held stream a page (README "Performance"). */
 typedef struct conn {
-    apr_pool_t *pool;                      /* the connection's own pool */
-    apr_socket_t *sock;
-    char *buf;                             /* READ_SIZE bytes */
+    int fd;                                /* non-blocking */
     char key[128];                         /* "host:port" */
     apr_time_t idle_since;
 } conn_t;
@@ -43,8 +48,8 @@ static int idle_count;
 static void conn_close(conn_t *c)
 {
     if (c) {
-        apr_socket_close(c->sock);
-        apr_pool_destroy(c->pool);
+        close(c->fd);
+        free(c);
     }
 }
 
@@ -68,13 +73,11 @@ void llmgw_http_child_init(apr_pool_t *pchild)
 /* A connection that has no unread byte and no EOF pending is reusable. */
 static int conn_alive(conn_t *c)
 {
-    apr_pollfd_t pfd;
-    apr_int32_t n = 0;
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = c->sock;
-    pfd.reqevents = APR_POLLIN;
-    return apr_poll(&pfd, 1, &n, 0) == APR_TIMEUP || n == 0;
+    struct pollfd pfd;
+    pfd.fd = c->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return poll(&pfd, 1, 0) == 0;
 }
 
 /* The most recently used idle connection to key (LIFO: the warmest). */
@@ -127,37 +130,104 @@ static void conn_give(conn_t *c)
     conn_close(evict);
 }
 
+/* Waits until fd is ready for events or deadline passes. */
+static apr_status_t wait_fd(int fd, short events, apr_time_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd;
+        apr_time_t now = apr_time_now();
+        int n;
+        if (now >= deadline) {
+            return APR_TIMEUP;
+        }
+        pfd.fd = fd;
+        pfd.events = events;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+        if (n > 0) {
+            return APR_SUCCESS;
+        }
+        if (n < 0 && errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+}
+
 static apr_status_t conn_open(const char *key, const char *host,
                               apr_port_t port, apr_interval_time_t timeout,
-                              conn_t **out)
+                              apr_pool_t *p, conn_t **out)
 {
-    apr_pool_t *cp;
     apr_sockaddr_t *sa;
     conn_t *c;
     apr_status_t rv;
+    int on = 1, err = 0;
+    socklen_t len = sizeof(err);
 
-    if ((rv = apr_pool_create(&cp, NULL)) != APR_SUCCESS) {
+    if ((rv = llmgw_resolve(&sa, host, port, p)) != APR_SUCCESS) {
         return rv;
     }
-    c = apr_pcalloc(cp, sizeof(*c));
-    c->pool = cp;
+    if (!(c = calloc(1, sizeof(*c)))) {
+        return APR_ENOMEM;
+    }
     apr_cpystrn(c->key, key, sizeof(c->key));
-    if ((rv = llmgw_resolve(&sa, host, port, cp))
-        || (rv = apr_socket_create(&c->sock, sa->family, SOCK_STREAM,
-                                   APR_PROTO_TCP, cp))) {
-        apr_pool_destroy(cp);
+    c->fd = socket(sa->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        free(c);
         return rv;
     }
-    c->buf = apr_palloc(cp, READ_SIZE);
-    apr_socket_opt_set(c->sock, APR_TCP_NODELAY, 1);
-    apr_socket_opt_set(c->sock, APR_SO_KEEPALIVE, 1);
-    apr_socket_timeout_set(c->sock, timeout);
-    if ((rv = apr_socket_connect(c->sock, sa)) != APR_SUCCESS) {
-        apr_socket_close(c->sock);
-        apr_pool_destroy(cp);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    if (connect(c->fd, (struct sockaddr *)&sa->sa, sa->salen) == 0) {
+        rv = APR_SUCCESS;
+    }
+    else if (errno != EINPROGRESS) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
+    else if ((rv = wait_fd(c->fd, POLLOUT, apr_time_now() + timeout))
+             == APR_SUCCESS
+             && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+             && err) {
+        rv = APR_FROM_OS_ERROR(err);
+    }
+    if (rv != APR_SUCCESS) {
+        conn_close(c);
         return rv;
     }
     *out = c;
+    return APR_SUCCESS;
+}
+
+/* Writes the iovecs whole, waiting up to timeout whenever the socket is
+ * full. */
+static apr_status_t send_all(int fd, struct iovec *v, int nv,
+                             apr_interval_time_t timeout)
+{
+    while (nv > 0) {
+        ssize_t sent = writev(fd, v, nv);
+        if (sent < 0) {
+            apr_status_t rv;
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return APR_FROM_OS_ERROR(errno);
+            }
+            if ((rv = wait_fd(fd, POLLOUT, apr_time_now() + timeout))) {
+                return rv;
+            }
+            continue;
+        }
+        while (nv > 0 && (apr_size_t)sent >= v->iov_len) {
+            sent -= (ssize_t)v->iov_len;
+            v++;
+            nv--;
+        }
+        if (nv > 0) {
+            v->iov_base = (char *)v->iov_base + sent;
+            v->iov_len -= (apr_size_t)sent;
+        }
+    }
     return APR_SUCCESS;
 }
 
@@ -185,7 +255,7 @@ typedef struct {
 static apr_status_t fill(reader_t *r, apr_size_t cap)
 {
     llmgw_upstream_call_t *call = r->call;
-    apr_os_sock_t up_fd, client_fd = -1;
+    apr_os_sock_t client_fd = -1;
 
     if (cap > r->size) {
         char *nb = apr_palloc(r->p, cap);
@@ -201,32 +271,29 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
      * client's socket cannot tell (no socket, HTTP/2, or readable with
      * bytes: a pipelined request, TLS), should_abort is asked every 100 ms,
      * in waits of POLL_SLICE. */
-    apr_socket_timeout_set(r->c->sock, 0);
-    if (apr_os_sock_get(&up_fd, r->c->sock) != APR_SUCCESS) {
-        return APR_EGENERAL;
-    }
     if (call->should_abort && call->client_socket && !r->client_busy
         && apr_os_sock_get(&client_fd, call->client_socket) != APR_SUCCESS) {
         client_fd = -1;
     }
     for (;;) {
-        apr_size_t n = cap - r->len;
         apr_time_t now, limit, wait;
-        apr_status_t rv;
         struct pollfd pfd[2];
         int np = 1, ms;
+        ssize_t n = recv(r->c->fd, r->buf + r->len, cap - r->len, 0);
 
-        rv = apr_socket_recv(r->c->sock, r->buf + r->len, &n);
         if (n > 0) {
-            r->len += n;
+            r->len += (apr_size_t)n;
             return APR_SUCCESS;
         }
-        if (APR_STATUS_IS_EOF(rv) || rv == APR_SUCCESS) {
+        if (n == 0) {
             r->eof = 1;
             return APR_EOF;
         }
-        if (!APR_STATUS_IS_TIMEUP(rv) && !APR_STATUS_IS_EAGAIN(rv)) {
-            return rv;
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return APR_FROM_OS_ERROR(errno);
         }
 
         /* LLMGWTimeout: the first byte, and a whole non-stream answer;
@@ -244,7 +311,7 @@ static apr_status_t fill(reader_t *r, apr_size_t cap)
             return APR_TIMEUP;
         }
         wait = limit - now;
-        pfd[0].fd = up_fd;
+        pfd[0].fd = r->c->fd;
         pfd[0].events = POLLIN;
         pfd[0].revents = 0;
         if (client_fd >= 0 && !r->client_busy) {
@@ -433,7 +500,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
     if (kind == BODY_LENGTH) {
         while (length > 0) {
             apr_size_t n;
-            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+            if (!r->len && (rv = fill(r, r->size)) != APR_SUCCESS) {
                 if (APR_STATUS_IS_EOF(rv)) {
                     r->invalid = "the body is shorter than its Content-Length";
                 }
@@ -450,7 +517,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
     }
     if (kind == BODY_CLOSE) {
         for (;;) {
-            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+            if (!r->len && (rv = fill(r, r->size)) != APR_SUCCESS) {
                 return APR_STATUS_IS_EOF(rv) ? APR_SUCCESS : rv;
             }
             if (deliver(r, r->buf, r->len)) {
@@ -466,7 +533,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
             if (r->len >= 1024) {
                 return APR_EGENERAL;
             }
-            if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+            if ((rv = fill(r, r->size)) != APR_SUCCESS) {
                 return rv;
             }
         }
@@ -495,7 +562,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
         }
         while (size > 0) {
             apr_size_t n;
-            if (!r->len && (rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+            if (!r->len && (rv = fill(r, r->size)) != APR_SUCCESS) {
                 return rv;
             }
             n = (apr_int64_t)r->len < size ? r->len : (apr_size_t)size;
@@ -506,7 +573,7 @@ static apr_status_t read_body(reader_t *r, body_kind_e kind,
             size -= (apr_int64_t)n;
         }
         while (r->len < 2) {                 /* the CRLF after the data */
-            if ((rv = fill(r, READ_SIZE)) != APR_SUCCESS) {
+            if ((rv = fill(r, r->size)) != APR_SUCCESS) {
                 return rv;
             }
         }
@@ -609,6 +676,8 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
     r.p = p;
     r.start = r.last_poll = apr_time_now();
     r.deadline = r.start + call->timeout;
+    r.size = call->stream ? STREAM_READ_SIZE : READ_SIZE;
+    r.buf = apr_palloc(p, r.size);
 
     /* A pooled connection may have been closed by the server just now:
      * when it fails before any byte came back, try once on a new one. */
@@ -616,7 +685,6 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
         body_kind_e kind;
         apr_int64_t length;
         int keep_alive, reused = 0;
-        apr_size_t sent;
         apr_status_t rv;
 
         r.c = attempt == 0 ? conn_take(key) : NULL;
@@ -624,7 +692,7 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
             reused = 1;
         }
         else if ((rv = conn_open(key, call->host, call->port,
-                                 call->connect_timeout, &r.c))
+                                 call->connect_timeout, p, &r.c))
                  != APR_SUCCESS) {
             return fail(call, APR_STATUS_IS_TIMEUP(rv) ? LLMGW_UP_TIMEOUT
                                                        : LLMGW_UP_CONNECT,
@@ -634,28 +702,8 @@ llmgw_up_result_e llmgw_http_perform(apr_pool_t *p,
         iov[0].iov_len = strlen(head);
         iov[1].iov_base = (char *)(call->body ? call->body : "");
         iov[1].iov_len = call->body ? call->body_len : 0;
-        /* READ_SIZE, not HEAD_MAX: a stream keeps it for its whole life */
-        r.buf = r.c->buf;
-        r.size = READ_SIZE;
-        apr_socket_timeout_set(r.c->sock, call->connect_timeout);
-        rv = APR_SUCCESS;
-        {
-            struct iovec *v = iov;
-            int nv = iov[1].iov_len ? 2 : 1;
-            while (nv > 0 && rv == APR_SUCCESS) {
-                sent = 0;
-                rv = apr_socket_sendv(r.c->sock, v, nv, &sent);
-                while (nv > 0 && sent >= v->iov_len) {
-                    sent -= v->iov_len;
-                    v++;
-                    nv--;
-                }
-                if (nv > 0) {
-                    v->iov_base = (char *)v->iov_base + sent;
-                    v->iov_len -= sent;
-                }
-            }
-        }
+        rv = send_all(r.c->fd, iov, iov[1].iov_len ? 2 : 1,
+                      call->connect_timeout);
         r.len = 0;
         r.eof = 0;
         if (rv == APR_SUCCESS) {
