@@ -442,11 +442,16 @@ if [ -n "$STREAMS" ]; then
         for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
         node "$BENCH/rss-sampler.js" --out "$OUT/rss_$id.json" --interval 500 --series gateway="$OUT/$name/httpd.pid" &
         sampler=$!; PIDS="$PIDS $sampler"
-        # warm: every process loads, a few streams end to end
+        # warm: every process loads, a few streams end to end; then short
+        # streams one at a time on new connections, 12 a process, so that
+        # each process has run the code once (its first touch of library
+        # and module code pages is not a stream's memory) while few pools
+        # are left warm (one connection at a time: a process recycles one)
         sleep 2
         node "$BENCH/stream-client.js" "$url" "$STREAM_REQ" --n 8 --stagger 0 > "$OUT/streams-warm_$id.json"
+        node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n $((STREAM_PROCS * 12)) --stagger 25 > "$OUT/streams-warm2_$id.json"
         sleep 1.5
-        log "($id) warm-up (8 streams): $(cat "$OUT/streams-warm_$id.json")"
+        log "($id) warm-up (8 streams, then $((STREAM_PROCS * 12)) one at a time): $(cat "$OUT/streams-warm_$id.json") $(cat "$OUT/streams-warm2_$id.json")"
         log "($id) $STREAMS concurrent streams (upstream holds each ~$HOLD_S s: $HOLD_CHUNKS chunks x $HOLD_MS ms)"
         node "$BENCH/rss-breakdown.js" "$OUT/$name/httpd.pid" "$STACK" > "$OUT/smaps_idle_$id.json"
         echo "{\"t\":$(date +%s%3N)}" > "$OUT/streams_${id}_t0.json"

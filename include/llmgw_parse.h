@@ -17,6 +17,7 @@
 #define LLMGW_MSG_FIELDS "role", "content", "name", "tool_calls", "tool_call_id"
 #define LLMGW_MSG_NFIELDS 5
 #define LLMGW_SCAN_MAX_MEMBERS 24
+#define LLMGW_SCAN_FEW_MEMBERS 8    /* room at first: most requests */
 
 typedef struct llmgw_msg_rec {
     int kind;                        /* the reader's visitor tag */
@@ -42,7 +43,8 @@ typedef struct llmgw_chat_scan {
     const char *text;                /* what it was taken from */
     apr_size_t len;
     int nmembers;
-    llmgw_scan_member_t members[LLMGW_SCAN_MAX_MEMBERS];
+    llmgw_scan_member_t *members;    /* room for LLMGW_SCAN_FEW_MEMBERS, grown
+                                      * once to LLMGW_SCAN_MAX_MEMBERS */
     apr_array_header_t *recs;        /* llmgw_msg_rec_t, one per element of
                                       * the messages array, in order */
     /* Responses (recs NULL): the input array's elements and their members

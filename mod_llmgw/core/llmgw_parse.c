@@ -506,6 +506,7 @@ typedef struct {
     int msg_types;                  /* "type" members of the message */
     llmgw_chat_scan_t *cs;          /* Chat: what the reader will need */
     llmgw_chat_scan_t *top;         /* Responses: the top level's members */
+    apr_pool_t *p;                  /* of cs and top */
 } scan_t;
 
 static const struct {
@@ -551,6 +552,12 @@ static int top_member(void *baton, const char *key, apr_size_t klen,
             sc->top = NULL;
         }
         else {
+            if (cs->nmembers == LLMGW_SCAN_FEW_MEMBERS) {
+                llmgw_scan_member_t *m = apr_palloc(sc->p,
+                    LLMGW_SCAN_MAX_MEMBERS * sizeof(*m));
+                memcpy(m, cs->members, cs->nmembers * sizeof(*m));
+                cs->members = m;
+            }
             cs->members[cs->nmembers].key = key;
             cs->members[cs->nmembers].klen = klen;
             cs->members[cs->nmembers++].v = *v;
@@ -930,11 +937,14 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
     sc.msgs.kind = 1;
     sc.msg.kind = 2;
     sc.msg.images = &sc.images;
+    sc.p = p;
     if (ep == LLMGW_EP_CHAT) {
         sc.cs = apr_palloc(p, sizeof(*sc.cs));
         sc.cs->text = raw;
         sc.cs->len = len;
         sc.cs->nmembers = 0;
+        sc.cs->members = apr_palloc(p, LLMGW_SCAN_FEW_MEMBERS
+                                       * sizeof(llmgw_scan_member_t));
         sc.cs->recs = apr_array_make(p, 4, sizeof(llmgw_msg_rec_t));
     }
     else if (sc.rapi) {
@@ -942,6 +952,8 @@ int llmgw_parse_request_text(apr_pool_t *p, const char *raw, apr_size_t len,
         sc.top->text = raw;
         sc.top->len = len;
         sc.top->nmembers = 0;
+        sc.top->members = apr_palloc(p, LLMGW_SCAN_FEW_MEMBERS
+                                        * sizeof(llmgw_scan_member_t));
         sc.top->recs = NULL;
         sc.top->items = apr_array_make(p, 4, sizeof(llmgw_item_rec_t));
         sc.top->item_members = apr_array_make(p, 8,

@@ -723,6 +723,38 @@ START_TEST(text_path_messages)
         ck_assert_int_eq(m->v[3].type, LLMGW_JV_ARRAY);
         ck_assert_int_eq(m->v[4].len, 3);           /* "c" */
     }
+    /* more members than the first room: grown, all kept in order; more
+     * than LLMGW_SCAN_MAX_MEMBERS: the reader scans the text itself */
+    {
+        char big[2048];
+        int n, k;
+        for (n = 12; n <= LLMGW_SCAN_MAX_MEMBERS + 1;
+             n += LLMGW_SCAN_MAX_MEMBERS + 1 - 12) {
+            int o = snprintf(big, sizeof(big), "{\"model\":\"m\","
+                             "\"messages\":[{\"role\":\"user\","
+                             "\"content\":\"x\"}]");
+            for (k = 2; k < n; k++) {
+                o += snprintf(big + o, sizeof(big) - (apr_size_t)o,
+                              ",\"x%02d\":%d", k, k);
+            }
+            snprintf(big + o, sizeof(big) - (apr_size_t)o, "}");
+            ck_assert_int_eq(llmgw_parse_request_text(tp, big, strlen(big),
+                                                      LLMGW_EP_CHAT, &t), 1);
+            if (n > LLMGW_SCAN_MAX_MEMBERS) {
+                ck_assert_ptr_null(t.scan);
+                continue;
+            }
+            ck_assert_ptr_nonnull(t.scan);
+            ck_assert_int_eq(t.scan->nmembers, n);
+            for (k = 2; k < n; k++) {
+                char key[16];
+                snprintf(key, sizeof(key), "x%02d", k);
+                ck_assert_int_eq(t.scan->members[k].klen, 3);
+                ck_assert(!memcmp(t.scan->members[k].key, key, 3));
+                ck_assert_int_eq(t.scan->members[k].v.type, LLMGW_JV_NUMBER);
+            }
+        }
+    }
     /* an escaped key in a message: the reader compares it unescaped and
      * scans the text itself */
     txt = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
