@@ -336,6 +336,7 @@ static int on_sse_event(void *baton, const char *event, const char *data,
     return 0;
 }
 
+LLMGW_OFF_STREAM_FRAME
 static void start_stream(exchange_t *ex)
 {
     request_rec *r = ex->r;
@@ -385,6 +386,20 @@ static int sse_type(const char *ct)
                || ct[sizeof(t) - 1] == ' ' || ct[sizeof(t) - 1] == '\t');
 }
 
+LLMGW_OFF_STREAM_FRAME
+static void invalid_error(exchange_t *ex, llmgw_upstream_call_t *call,
+                          const char *why, llmgw_error_t *e);
+
+/* The client must learn the stream is cut, not see it stop. */
+LLMGW_OFF_STREAM_FRAME
+static void stream_cut(exchange_t *ex, llmgw_upstream_call_t *call,
+                       const char *why)
+{
+    llmgw_error_t e;
+    invalid_error(ex, call, why, &e);
+    emit_error_event(ex, &e);
+}
+
 static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
                             apr_size_t n)
 {
@@ -407,16 +422,8 @@ static int on_upstream_data(llmgw_upstream_call_t *call, const char *d,
             }
         }
         if (rv == LLMGW_SSE_TOO_BIG) {
-            /* the client must learn the stream is cut, not see it stop */
-            llmgw_error_t e = { 0 };
-            e.status = HTTP_BAD_GATEWAY;
-            e.type = "provider_error";
-            e.code = INVALID_CODE;
-            e.message = "the provider sent an event larger than 8 MiB";
-            e.provider = ex->provider->name;
-            e.upstream_status = (int)call->status;
-            e.retry_after = -1;
-            emit_error_event(ex, &e);
+            stream_cut(ex, call, "the provider sent an event larger than "
+                                 "8 MiB");
             client_flush(ex);
             return 1;
         }
@@ -572,6 +579,7 @@ static void anthropic_client_headers(exchange_t *ex, apr_array_header_t *h)
 
 /* The body and headers for one candidate route; 0 or an HTTP status with
  * *err for a request the provider type cannot take. */
+LLMGW_OFF_STREAM_FRAME
 static int build_call(exchange_t *ex, const llmgw_dir_conf *dc,
                       llmgw_upstream_call_t *call, const char **err)
 {
@@ -737,6 +745,7 @@ static void account(request_rec *r, llmgw_request_t *req)
 }
 
 /* The error of a 2xx answer that is not an answer of its API. */
+LLMGW_OFF_STREAM_FRAME
 static void invalid_error(exchange_t *ex, llmgw_upstream_call_t *call,
                           const char *why, llmgw_error_t *e)
 {
@@ -761,6 +770,7 @@ static int invalid_response(exchange_t *ex, llmgw_upstream_call_t *call,
 
 /* Why a complete 2xx answer that did not start a client stream is not
  * one of its API; NULL when finish_json can relay it. */
+LLMGW_OFF_STREAM_FRAME
 static const char *answer_problem(exchange_t *ex, llmgw_upstream_call_t *call)
 {
     if (ex->req->stream && sse_type(call->content_type)) {
@@ -862,6 +872,7 @@ static int client_answer(exchange_t *ex, const char **out, apr_size_t *len)
 
 /* A complete non-stream answer: translated if needed (an OpenAI-format
  * one is relayed as it came), usage noted. */
+LLMGW_OFF_STREAM_FRAME
 static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
 {
     request_rec *r = ex->r;
@@ -901,6 +912,7 @@ static int finish_json(exchange_t *ex, llmgw_upstream_call_t *call)
 }
 
 /* The upstream transfer of a stream ended: close the client stream. */
+LLMGW_OFF_STREAM_FRAME
 static void finish_stream(exchange_t *ex, llmgw_upstream_call_t *call)
 {
     llmgw_request_t *req = ex->req;
@@ -989,6 +1001,7 @@ static json_t *chat_tree(void *baton)
 
 /* Waits before a retry: the provider's retry-after (header or body, e.g.
  * Gemini's RetryInfo) when it gave one, else 100 ms doubling. */
+LLMGW_OFF_STREAM_FRAME
 static void backoff(request_rec *r, int attempt, long ra)
 {
     apr_interval_time_t wait = ra >= 0 ? apr_time_from_sec(ra)
@@ -1044,6 +1057,7 @@ static void circuit_outcome(request_rec *r, const llmgw_provider_t *pr,
 }
 
 /* Every candidate's circuit is open: 503 circuit_open at once. */
+LLMGW_OFF_STREAM_FRAME
 static int circuits_open(request_rec *r, llmgw_request_t *req,
                          apr_uint64_t wait_ms)
 {
@@ -1059,6 +1073,109 @@ static int circuits_open(request_rec *r, llmgw_request_t *req,
     return OK;
 }
 
+/* An attempt's exchange and upstream call for route rt; non-zero when
+ * the request was refused instead (answered). */
+LLMGW_OFF_STREAM_FRAME
+static int prepare_attempt(exchange_t *ex, llmgw_upstream_call_t *call,
+                           request_rec *r, llmgw_request_t *req,
+                           const llmgw_dir_conf *dc, const llmgw_route_t *rt,
+                           const char *raw, apr_size_t raw_len, int unchanged,
+                           const struct llmgw_chat_scan *scan)
+{
+    const char *err = NULL;
+    int rv;
+
+    memset(ex, 0, sizeof(*ex));
+    memset(call, 0, sizeof(*call));
+    /* The first attempt's memory is the request's: a stream keeps
+     * no pool block of its own for it (README "Performance"). A
+     * retry's gets a pool, freed when it fails. */
+    if (!req->attempts) {
+        ex->p = r->pool;
+    }
+    else {
+        apr_pool_create(&ex->p, r->pool);
+        apr_pool_tag(ex->p, "llmgw_attempt");
+    }
+    ex->r = r;
+    ex->req = req;
+    ex->provider = rt->provider;
+    ex->model = rt->model;
+    ex->xl = llmgw_translator_for(rt->provider->type);
+    ex->xctx.model = rt->model;
+    ex->xctx.id = apr_pstrcat(ex->p, "chatcmpl-", req->id, NULL);
+    ex->xctx.created = apr_time_sec(r->request_time);
+    ex->xctx.request_id = req->id;
+    ex->xctx.provider = rt->provider->name;
+    ex->xctx.default_max_tokens = dc->default_max_tokens > 0
+        ? dc->default_max_tokens : LLMGW_DEFAULT_MAX_TOKENS;
+    ex->xctx.include_usage = req->include_usage;
+    ex->report.drop_unsupported = dc->drop_unsupported == 1;
+    ex->xctx.report = &ex->report;
+    ex->report.usage = &req->usage;
+    ex->in.ep = req->endpoint;
+    ex->in.endpoint_name = req->endpoint_name;
+    ex->in.raw = raw;
+    ex->in.len = raw_len;
+    ex->in.unchanged = unchanged;
+    ex->in.tree = req->body;
+    ex->in.scan = scan;
+    ex->in.request_tree = request_tree;
+    ex->in.baton = req;
+    if (req->api != LLMGW_API_CHAT) {
+        ex->inb = llmgw_inbound(req);
+        ex->relay = llmgw_inbound_relays(req, rt->provider);
+    }
+    if (ex->inb && !ex->relay && req->api != LLMGW_API_INDOXHUB) {
+        /* translated: the provider gets the request's Chat form */
+        const char *err = NULL, *param = NULL, *code = NULL;
+        int st = llmgw_inbound_chat(req, &err, &param, &code);
+        if (st) {
+            llmgw_error_reply(r, req, st, code, param, err);
+            return 1;
+        }
+        ex->in.ep = LLMGW_EP_CHAT;
+        ex->in.endpoint_name = "chat/completions";
+        ex->in.unchanged = 0;
+        if (ex->inb->chat_text) {
+            /* its text: an OpenAI-compatible provider splices the
+             * model into it (not when the text has the client's
+             * model and the route's is that one), a native one
+             * asks for the tree */
+            ex->in.unchanged = !req->body_changed
+                              && !strcmp(rt->model,
+                                         req->requested_model);
+            ex->in.raw = ex->inb->chat_text;
+            ex->in.len = ex->inb->chat_len;
+            ex->in.tree = NULL;
+            ex->in.request_tree = chat_tree;
+        }
+        else {
+            ex->in.raw = NULL;
+            ex->in.len = 0;
+            ex->in.tree = ex->inb->chat;
+            ex->in.request_tree = NULL;
+        }
+        ex->xctx.include_usage = 1;  /* the adapter's last events */
+    }
+    ex->bb = apr_brigade_create(ex->p, r->connection->bucket_alloc);
+    llmgw_buf_init(&ex->body, ex->p, 0);
+    llmgw_buf_init(&ex->events, ex->p, 0);
+    if (req->capture) {
+        req->capture->len = 0;
+        req->capture_overflow = 0;
+    }
+    rv = build_call(ex, dc, call, &err);
+    if (rv) {
+        llmgw_error_reply(r, req, rv, ex->report.param
+                          ? "unsupported_parameter" : NULL,
+                          ex->report.param, err);
+        return 1;
+    }
+    set_dropped_header(r, &ex->report);
+    return 0;
+}
+
 int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                  const char *raw, apr_size_t raw_len, int raw_unchanged,
                  const struct llmgw_chat_scan *scan,
@@ -1066,17 +1183,15 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
 {
     exchange_t ex;
     llmgw_upstream_call_t call;
-    llmgw_error_t e;
+    llmgw_error_t *e = NULL;                /* the last attempt's failure */
     int c, attempt, retries = dc->retries >= 0 ? dc->retries : 0;
     int tried = 0;                          /* circuits: an attempt went */
     apr_uint64_t wait_ms = 0;
 
-    memset(&e, 0, sizeof(e));
     for (c = 0; c < routes->nelts; c++) {
         llmgw_route_t *rt = &APR_ARRAY_IDX(routes, c, llmgw_route_t);
         for (attempt = 0; attempt <= retries; attempt++) {
-            const char *err = NULL;
-            int rv, invalid = 0;
+            int invalid = 0;
 
             if (!circuit_lets_through(rt->provider, &wait_ms)) {
                 break;                      /* open: the next candidate */
@@ -1089,92 +1204,10 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
             else if (c) {
                 llmgw_count_fallback();
             }
-            memset(&ex, 0, sizeof(ex));
-            memset(&call, 0, sizeof(call));
-            /* The first attempt's memory is the request's: a stream keeps
-             * no pool block of its own for it (README "Performance"). A
-             * retry's gets a pool, freed when it fails. */
-            if (!req->attempts) {
-                ex.p = r->pool;
+            if (prepare_attempt(&ex, &call, r, req, dc, rt, raw, raw_len,
+                                raw_unchanged && c == 0, scan)) {
+                return OK;                  /* answered */
             }
-            else {
-                apr_pool_create(&ex.p, r->pool);
-                apr_pool_tag(ex.p, "llmgw_attempt");
-            }
-            ex.r = r;
-            ex.req = req;
-            ex.provider = rt->provider;
-            ex.model = rt->model;
-            ex.xl = llmgw_translator_for(rt->provider->type);
-            ex.xctx.model = rt->model;
-            ex.xctx.id = apr_pstrcat(ex.p, "chatcmpl-", req->id, NULL);
-            ex.xctx.created = apr_time_sec(r->request_time);
-            ex.xctx.request_id = req->id;
-            ex.xctx.provider = rt->provider->name;
-            ex.xctx.default_max_tokens = dc->default_max_tokens > 0
-                ? dc->default_max_tokens : LLMGW_DEFAULT_MAX_TOKENS;
-            ex.xctx.include_usage = req->include_usage;
-            ex.report.drop_unsupported = dc->drop_unsupported == 1;
-            ex.xctx.report = &ex.report;
-            ex.report.usage = &req->usage;
-            ex.in.ep = req->endpoint;
-            ex.in.endpoint_name = req->endpoint_name;
-            ex.in.raw = raw;
-            ex.in.len = raw_len;
-            ex.in.unchanged = raw_unchanged && c == 0;
-            ex.in.tree = req->body;
-            ex.in.scan = scan;
-            ex.in.request_tree = request_tree;
-            ex.in.baton = req;
-            if (req->api != LLMGW_API_CHAT) {
-                ex.inb = llmgw_inbound(req);
-                ex.relay = llmgw_inbound_relays(req, rt->provider);
-            }
-            if (ex.inb && !ex.relay && req->api != LLMGW_API_INDOXHUB) {
-                /* translated: the provider gets the request's Chat form */
-                const char *err = NULL, *param = NULL, *code = NULL;
-                int st = llmgw_inbound_chat(req, &err, &param, &code);
-                if (st) {
-                    return llmgw_error_reply(r, req, st, code, param, err);
-                }
-                ex.in.ep = LLMGW_EP_CHAT;
-                ex.in.endpoint_name = "chat/completions";
-                ex.in.unchanged = 0;
-                if (ex.inb->chat_text) {
-                    /* its text: an OpenAI-compatible provider splices the
-                     * model into it (not when the text has the client's
-                     * model and the route's is that one), a native one
-                     * asks for the tree */
-                    ex.in.unchanged = !req->body_changed
-                                      && !strcmp(rt->model,
-                                                 req->requested_model);
-                    ex.in.raw = ex.inb->chat_text;
-                    ex.in.len = ex.inb->chat_len;
-                    ex.in.tree = NULL;
-                    ex.in.request_tree = chat_tree;
-                }
-                else {
-                    ex.in.raw = NULL;
-                    ex.in.len = 0;
-                    ex.in.tree = ex.inb->chat;
-                    ex.in.request_tree = NULL;
-                }
-                ex.xctx.include_usage = 1;  /* the adapter's last events */
-            }
-            ex.bb = apr_brigade_create(ex.p, r->connection->bucket_alloc);
-            llmgw_buf_init(&ex.body, ex.p, 0);
-            llmgw_buf_init(&ex.events, ex.p, 0);
-            if (req->capture) {
-                req->capture->len = 0;
-                req->capture_overflow = 0;
-            }
-            rv = build_call(&ex, dc, &call, &err);
-            if (rv) {
-                return llmgw_error_reply(r, req, rv, ex.report.param
-                                         ? "unsupported_parameter" : NULL,
-                                         ex.report.param, err);
-            }
-            set_dropped_header(r, &ex.report);
             req->attempts++;
             llmgw_upstream_perform(ex.p, &call);
             req->upstream_latency = call.latency;
@@ -1198,16 +1231,18 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                     circuit_outcome(r, rt->provider, 0);
                     return finish_json(&ex, &call);
                 }
-                invalid_error(&ex, &call, why, &e);
+                e = e ? e : apr_palloc(r->pool, sizeof(*e));
+                invalid_error(&ex, &call, why, e);
                 invalid = 1;        /* retried, or another route tried */
             }
             else {
-                upstream_error(&ex, &call, &e);
+                e = e ? e : apr_palloc(r->pool, sizeof(*e));
+                upstream_error(&ex, &call, e);
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "llmgw: attempt %d to %s:%s failed: %s",
                           req->attempts, rt->provider->name, rt->model,
-                          e.message);
+                          e->message);
             circuit_outcome(r, rt->provider, invalid || retryable(&call));
             /* e lives in r->pool: a retry's memory can go */
             if (ex.p != r->pool) {
@@ -1218,7 +1253,7 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
                 goto give_up;
             }
             if (attempt < retries) {
-                backoff(r, attempt, e.retry_after);
+                backoff(r, attempt, e->retry_after);
             }
         }
     }
@@ -1228,6 +1263,6 @@ int llmgw_proxy(request_rec *r, llmgw_request_t *req, const llmgw_dir_conf *dc,
 give_up:
     req->answered_provider = ex.provider->name;
     req->answered_model = ex.model;
-    llmgw_send_error_req(r, req, &e);
+    llmgw_send_error_req(r, req, e);
     return OK;
 }

@@ -14,6 +14,7 @@ APLOG_USE_MODULE(llmgw);
 
 /* ------------------------------------------------- reading the request */
 
+LLMGW_OFF_STREAM_FRAME
 static int read_body(request_rec *r, apr_off_t max, char **out,
                      apr_size_t *len)
 {
@@ -75,6 +76,7 @@ static int read_body(request_rec *r, apr_off_t max, char **out,
 
 /* application/json (+json, any charset), none at all, or curl -d's
  * form type (the body must still be JSON). */
+LLMGW_OFF_STREAM_FRAME
 static int content_type_ok(request_rec *r)
 {
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
@@ -101,6 +103,7 @@ static const char *facts_header(void *baton, const char *name)
  * of several targets its weighted pick then the others (the pick spread
  * by the request id, so that children and nodes share the load). An
  * unknown one is answered here (the caller returns). */
+LLMGW_OFF_STREAM_FRAME
 static int candidates(request_rec *r, llmgw_request_t *req,
                       const char *provider_field,
                       const llmgw_parsed_t *pq, apr_array_header_t **out)
@@ -153,6 +156,7 @@ static int candidates(request_rec *r, llmgw_request_t *req,
 /* The routes that serve only their own providers: Gemini's format goes
  * to gemini providers, count_tokens to anthropic ones. Answers and
  * returns 0 otherwise. */
+LLMGW_OFF_STREAM_FRAME
 static int routes_speak_api(request_rec *r, llmgw_request_t *req,
                             apr_array_header_t *routes)
 {
@@ -193,16 +197,43 @@ static llmgw_endpoint_e check_method(request_rec *r, llmgw_endpoint_e ep)
     return r->method_number == M_POST ? ep : LLMGW_EP_UNKNOWN;
 }
 
+/* The request read as a jansson tree (req->raw_body), checked into pq;
+ * non-zero when it was refused (answered). */
+LLMGW_OFF_STREAM_FRAME
+static int parse_tree(request_rec *r, llmgw_request_t *req,
+                      llmgw_parsed_t *pq)
+{
+    json_error_t jerr;
+    const char *err, *param;
+    int rv;
+
+    req->body = llmgw_pool_json(r->pool,
+                                llmgw_json_loadb(req->raw_body, req->raw_len,
+                                                 JSON_ALLOW_NUL, &jerr));
+    if (!req->body) {
+        llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json", NULL,
+                          apr_psprintf(r->pool, "the request body is not "
+                                       "valid JSON: %s at line %d column %d",
+                                       jerr.text, jerr.line, jerr.column));
+        return 1;
+    }
+    if ((rv = llmgw_parse_request(req->body, req->endpoint, req->raw_len, pq,
+                                  &err, &param))) {
+        llmgw_error_reply(r, req, rv, "invalid_request", param, err);
+        return 1;
+    }
+    return 0;
+}
+
 int llmgw_handler(request_rec *r)
 {
     llmgw_dir_conf *dc;
     llmgw_request_t *req;
     llmgw_parsed_t pq;
     apr_array_header_t *routes;
-    json_error_t jerr;
     char *raw = NULL;
     apr_size_t raw_len = 0;
-    const char *err, *param, *provider_field = NULL;
+    const char *provider_field = NULL;
     int rv, raw_unchanged, raw_clean;
 
     if (!r->handler || strcmp(r->handler, "llmgw")) {
@@ -254,21 +285,9 @@ int llmgw_handler(request_rec *r)
     req->raw_len = raw_len;
     /* Plain requests are checked on their text; the rest (and every error,
      * for its wording) go through a jansson tree. */
-    if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)) {
-        req->body = llmgw_pool_json(r->pool,
-                                    llmgw_json_loadb(raw, raw_len,
-                                                     JSON_ALLOW_NUL, &jerr));
-        if (!req->body) {
-            return llmgw_error_reply(r, req, HTTP_BAD_REQUEST, "invalid_json",
-                                     NULL, apr_psprintf(r->pool,
-                                     "the request body is not valid JSON: %s "
-                                     "at line %d column %d", jerr.text,
-                                     jerr.line, jerr.column));
-        }
-        if ((rv = llmgw_parse_request(req->body, req->endpoint, raw_len, &pq,
-                                      &err, &param))) {
-            return llmgw_error_reply(r, req, rv, "invalid_request", param, err);
-        }
+    if (!llmgw_parse_request_text(r->pool, raw, raw_len, req->endpoint, &pq)
+        && parse_tree(r, req, &pq)) {
+        return OK;                  /* answered (400) */
     }
     llmgw_pool_json(r->pool, pq.models);
     if (req->api == LLMGW_API_GEMINI

@@ -10,6 +10,8 @@
 #include "llmgw_route.h"
 #include "llmgw_envelope.h"
 
+#include "client/mod_llmgw_upstream.h"     /* LLMGW_OFF_STREAM_FRAME */
+
 extern module AP_MODULE_DECLARE_DATA llmgw_module;
 
 /* Per-server (vhost) configuration: the provider table and what hangs off it. */

@@ -81,6 +81,7 @@ static int conn_alive(conn_t *c)
 }
 
 /* The most recently used idle connection to key (LIFO: the warmest). */
+LLMGW_OFF_STREAM_FRAME
 static conn_t *conn_take(const char *key)
 {
     apr_time_t now = apr_time_now();
@@ -153,6 +154,7 @@ static apr_status_t wait_fd(int fd, short events, apr_time_t deadline)
     }
 }
 
+LLMGW_OFF_STREAM_FRAME
 static apr_status_t conn_open(const char *key, const char *host,
                               apr_port_t port, apr_interval_time_t timeout,
                               apr_pool_t *p, conn_t **out)
@@ -200,6 +202,7 @@ static apr_status_t conn_open(const char *key, const char *host,
 
 /* Writes the iovecs whole, waiting up to timeout whenever the socket is
  * full. */
+LLMGW_OFF_STREAM_FRAME
 static apr_status_t send_all(int fd, struct iovec *v, int nv,
                              apr_interval_time_t timeout)
 {
@@ -384,6 +387,7 @@ static void consume(reader_t *r, apr_size_t n)
 }
 
 /* Reads status line and headers; returns the body's framing. */
+LLMGW_OFF_STREAM_FRAME
 static apr_status_t read_head(reader_t *r, body_kind_e *kind,
                               apr_int64_t *length, int *keep_alive)
 {

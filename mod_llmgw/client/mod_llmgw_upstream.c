@@ -231,8 +231,22 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
 #define SETOPT(opt, val) \
     do { if (curl_easy_setopt(h, opt, val) != CURLE_OK) goto setup_failed; } while (0)
 
+LLMGW_OFF_STREAM_FRAME
+static llmgw_up_result_e curl_perform(apr_pool_t *p,
+                                      llmgw_upstream_call_t *call);
+
 llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
                                          llmgw_upstream_call_t *call)
+{
+    if (!call->use_curl && !strncmp(call->url, "http://", 7)) {
+        return llmgw_http_perform(p, call);
+    }
+    return curl_perform(p, call);
+}
+
+/* The call through libcurl (https, or a provider with client=curl). */
+static llmgw_up_result_e curl_perform(apr_pool_t *p,
+                                      llmgw_upstream_call_t *call)
 {
     CURL *h;
     struct curl_slist *hdrs = NULL;
@@ -240,9 +254,6 @@ llmgw_up_result_e llmgw_upstream_perform(apr_pool_t *p,
     CURLcode rc;
     int i;
 
-    if (!call->use_curl && !strncmp(call->url, "http://", 7)) {
-        return llmgw_http_perform(p, call);
-    }
     h = handle_get();
     call->status = 0;
     call->got_body = 0;

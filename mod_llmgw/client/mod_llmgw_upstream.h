@@ -12,6 +12,13 @@
 #include "apr_time.h"
 #include "apr_network_io.h"
 
+/* A step run once a request, before or after a stream, kept out of the
+ * frames that stay on the stack while a stream waits on its upstream
+ * (the handler's, the exchange's, the client's): inlined, its locals
+ * would widen them, and each held stream's thread would touch one more
+ * stack page (README "Performance"). */
+#define LLMGW_OFF_STREAM_FRAME __attribute__((noinline))
+
 typedef enum {
     LLMGW_UP_OK = 0,          /* got a complete HTTP response */
     LLMGW_UP_CONNECT,         /* could not connect / resolve */
