@@ -467,8 +467,8 @@ if [ -n "$STREAMS" ]; then
           done ) &
         bk=$!
         ( sleep $((HOLD_S / 2 + 2))
-          node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n 20 --sequential > "$OUT/probe_$id.json"
-          node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$SHORT_REQ" --n 20 --sequential > "$OUT/probe_a_$id.json" ) &
+          node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n 60 --sequential > "$OUT/probe_$id.json"
+          node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$SHORT_REQ" --n 60 --sequential > "$OUT/probe_a_$id.json" ) &
         bd=$!
         node "$BENCH/stream-client.js" "$url" "$HOLD_REQ" \
             --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_$id.json"
@@ -531,7 +531,7 @@ for (const id of ran.trim().split(/\s+/).filter(Boolean)) {
   console.log(`  (${id}) ${label[id].padEnd(24)} ${(s.ok + '/' + s.n).padEnd(12)} ${String(s.errors).padStart(6)}  ${(s.ttfb_ms_p50?.toFixed(1) + ' ms').padStart(13)}  ${('+' + (s.ttfb_ms_p50 - a.ttfb_ms_p50).toFixed(2) + ' ms').padStart(11)}  ${(s.ttfb_ms_p90?.toFixed(0) + ' ms').padStart(7)}  ${((idle / 1024).toFixed(0) + ' MB').padStart(8)}  ${((pl / 1024).toFixed(0) + ' MB').padStart(11)}  ${per.toFixed(1).padStart(9)}  ${dl('stack_kb').padStart(13)}  ${cpu.toFixed(1).padStart(5)}`);
   if (s.errors) console.log(`      errors: ${JSON.stringify(s.error_kinds)}`);
   const pr = rd(`probe_${id}.json`), pa = rd(`probe_a_${id}.json`);
-  if (pr && pa) console.log(`      first chunk of a new stream while ${n} are open (20 sequential, kept alive): p50 ${pr.ttfb_ms_p50?.toFixed(2)} ms, direct ${pa.ttfb_ms_p50?.toFixed(2)} ms: added ${(pr.ttfb_ms_p50 - pa.ttfb_ms_p50).toFixed(2)} ms (${pr.ok}/${pr.n} and ${pa.ok}/${pa.n} ok)`);
+  if (pr && pa) console.log(`      first chunk of a new stream while ${n} are open (${pr.n} sequential, kept alive): p50 ${pr.ttfb_ms_p50?.toFixed(2)} ms, direct ${pa.ttfb_ms_p50?.toFixed(2)} ms: added ${(pr.ttfb_ms_p50 - pa.ttfb_ms_p50).toFixed(2)} ms (${pr.ok}/${pr.n} and ${pa.ok}/${pa.n} ok)`);
   if (m) console.log(`      smaps at the largest sample, KB a stream (minus idle) / n: stacks ${dl('stack_kb')}, heap ${dl('heap_kb')}, shm ${dl('shm_kb')}, files ${dl('file_kb')}; most touched stack ${m.stack_touched_max_kb} KB; ${m.procs} processes, ${m.threads} threads`);
 }
 EOF

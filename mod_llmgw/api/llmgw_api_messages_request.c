@@ -247,7 +247,7 @@ static int tool_result_block(void *baton, const char *k, apr_size_t kl,
 {
     tr_t *t = baton;
     req_t *r = t->r;
-    const char *xp = apr_psprintf(r->p, "%s[%u]", t->param, t->i++);
+    const char *xp = llmgw_param_at(r->p, t->param, "", t->i++);
     const llmgw_jspan_t *txt;
     llmgw_jobj_t o;
     (void)k; (void)kl; (void)esc;
@@ -370,7 +370,7 @@ static int turn_block(void *baton, const char *k, apr_size_t kl, int esc,
 {
     turn_t *t = baton;
     req_t *r = t->r;
-    const char *bp = apr_psprintf(r->p, "%s.content[%u]", t->mp, t->i++);
+    const char *bp = llmgw_param_at(r->p, t->mp, ".content", t->i++);
     const llmgw_jspan_t *tv;
     const char *type;
     llmgw_jobj_t blk;
@@ -473,7 +473,7 @@ static int one_message(void *baton, const char *k, apr_size_t kl, int esc,
 {
     msgs_t *ms = baton;
     req_t *r = ms->r;
-    const char *mp = apr_psprintf(r->p, "messages[%u]", ms->i++);
+    const char *mp = llmgw_param_at(r->p, "messages", "", ms->i++);
     const llmgw_jspan_t *content;
     llmgw_jobj_t o;
     turn_t t;
@@ -586,7 +586,7 @@ static int system_block(void *baton, const char *k, apr_size_t kl, int esc,
 {
     sys_t *s = baton;
     req_t *r = s->r;
-    const char *bp = apr_psprintf(r->p, "system[%u]", s->i++);
+    const char *bp = llmgw_param_at(r->p, "system", "", s->i++);
     const llmgw_jspan_t *t;
     llmgw_jobj_t blk;
     (void)k; (void)kl; (void)esc;
@@ -649,7 +649,7 @@ static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
 {
     tools_t *ts = baton;
     req_t *r = ts->r;
-    const char *tp = apr_psprintf(r->p, "tools[%u]", ts->i++);
+    const char *tp = llmgw_param_at(r->p, "tools", "", ts->i++);
     const llmgw_jspan_t *type, *schema, *desc, *strict;
     const char *name;
     llmgw_jobj_t t;

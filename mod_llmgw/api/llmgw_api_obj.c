@@ -2,6 +2,7 @@
 /* Reading an object of a validated text as jansson would
  * (llmgw_api_obj.h). */
 #include <string.h>
+#include <apr_strings.h>
 #include "llmgw_api_obj.h"
 
 int llmgw_jobj_member(void *baton, const char *k, apr_size_t kl, int esc,
@@ -44,4 +45,16 @@ void llmgw_jobj_read(llmgw_jobj_t *o, apr_pool_t *p, const llmgw_jspan_t *v)
     if (v != NULL && v->type == LLMGW_JV_OBJECT) {
         llmgw_json_each(v, llmgw_jobj_member, o);
     }
+}
+
+const char *llmgw_param_at(apr_pool_t *p, const char *base,
+                           const char *member, unsigned i)
+{
+    char num[16], *d = num + sizeof(num);
+    *--d = '\0';
+    do {
+        *--d = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    return apr_pstrcat(p, base, member, "[", d, "]", NULL);
 }

@@ -54,4 +54,11 @@ static APR_INLINE const llmgw_jspan_t *llmgw_jobj_get(const llmgw_jobj_t *o,
     return NULL;
 }
 
+/* base, member and "[i]": the path of an element an error names
+ * ("messages[2].content[0]"), written without the formatter: the writers
+ * make one for every message and block, and apr_vformatter's frame is
+ * the deepest of a translated request. */
+const char *llmgw_param_at(apr_pool_t *p, const char *base,
+                           const char *member, unsigned i);
+
 #endif

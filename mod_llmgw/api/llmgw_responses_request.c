@@ -236,8 +236,8 @@ static int one_part(void *baton, const char *k, apr_size_t kl, int esc,
     parts_t *ps = baton;
     (void)k; (void)kl; (void)esc;
     llmgw_buf_json_comma(&ps->parts);
-    ps->rv = part_to_chat(ps->q, pv, apr_psprintf(ps->q->p, "%s[%u]",
-                                                  ps->where, ps->n++),
+    ps->rv = part_to_chat(ps->q, pv, llmgw_param_at(ps->q->p, ps->where, "",
+                                                    ps->n++),
                           ps->role, &ps->parts, &ps->text);
     return ps->rv;
 }
@@ -297,7 +297,7 @@ typedef struct {
 static const char *where_of(where_t *w)
 {
     if (w->s == NULL) {
-        w->s = apr_psprintf(w->p, "%s[%u]", w->prefix, w->i);
+        w->s = llmgw_param_at(w->p, w->prefix, "", w->i);
     }
     return w->s;
 }
@@ -639,7 +639,7 @@ static int one_tool(void *baton, const char *k, apr_size_t kl, int esc,
 {
     tools_t *ts = baton;
     rq_t *q = ts->q;
-    const char *where = apr_psprintf(q->p, "tools[%u]", ts->i++);
+    const char *where = llmgw_param_at(q->p, "tools", "", ts->i++);
     const llmgw_jspan_t *name, *desc, *params, *strict;
     const char *type;
     llmgw_jobj_t t;

@@ -16,7 +16,7 @@
 #include "llmgw_sse.h"
 #include "llmgw_buf.h"
 #include "llmgw_parse.h"
-#include "llmgw_parse.h"
+#include "llmgw_api_obj.h"
 
 static const llmgw_client_api_t *A = &llmgw_api_messages;
 
@@ -321,6 +321,17 @@ START_TEST(req_tools)
                       "{\"type\":\"enabled\",\"budget_tokens\":2048}}");
     assert_json(json_object_get(chat, "reasoning"), "{\"max_tokens\":2048}");
     json_decref(chat);
+}
+END_TEST
+
+/* The element paths errors name, written without the formatter. */
+START_TEST(param_paths)
+{
+    ck_assert_str_eq(llmgw_param_at(tp, "messages", "", 0), "messages[0]");
+    ck_assert_str_eq(llmgw_param_at(tp, "messages[3]", ".content", 12),
+                     "messages[3].content[12]");
+    ck_assert_str_eq(llmgw_param_at(tp, "tools", "", 4294967295u),
+                     apr_psprintf(tp, "tools[%u]", 4294967295u));
 }
 END_TEST
 
@@ -1555,6 +1566,7 @@ static Suite *messages_suite(void)
     tcase_add_test(tc, req_tool_history);
     tcase_add_test(tc, req_tools);
     tcase_add_test(tc, req_errors);
+    tcase_add_test(tc, param_paths);
     tcase_add_test(tc, req_same_as_tree);
     tc = ut_tcase(s, "answer", 0);
     tcase_add_test(tc, answer_full);
