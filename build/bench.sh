@@ -457,9 +457,9 @@ if [ -n "$STREAMS" ]; then
         echo "{\"t\":$(date +%s%3N)}" > "$OUT/streams_${id}_t0.json"
         c0=$(node "$BENCH/cpu-ticks.js" "$OUT/$name/httpd.pid")
         # at the plateau: where the RSS is, and the first chunk of a short
-        # stream through the setup and straight to the upstream, one after the
-        # other on a kept-alive connection each (no connect in it), while the
-        # N streams are open
+        # stream through the setup and straight to the upstream, alternately
+        # (both see the same load), on a kept-alive connection each (no
+        # connect in it), while the N streams are open
         ( sleep $((HOLD_S / 2 + 2))
           while [ ! -e "$OUT/done_$id" ]; do
               node "$BENCH/rss-breakdown.js" "$OUT/$name/httpd.pid" "$STACK" --keep-max "$OUT/smaps_$id.json"
@@ -467,8 +467,8 @@ if [ -n "$STREAMS" ]; then
           done ) &
         bk=$!
         ( sleep $((HOLD_S / 2 + 2))
-          node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n 60 --sequential > "$OUT/probe_$id.json"
-          node "$BENCH/stream-client.js" "http://127.0.0.1:$SSE/v1/chat/completions" "$SHORT_REQ" --n 60 --sequential > "$OUT/probe_a_$id.json" ) &
+          node "$BENCH/stream-client.js" "$url" "$SHORT_REQ" --n 60 --sequential --stagger 20 \
+              --alternate "http://127.0.0.1:$SSE/v1/chat/completions" --out2 "$OUT/probe_a_$id.json" > "$OUT/probe_$id.json" ) &
         bd=$!
         node "$BENCH/stream-client.js" "$url" "$HOLD_REQ" \
             --n "$STREAMS" --concurrent --ramp $((HOLD_S * 1000 / 6)) --timeout $((HOLD_S * 4 + 120)) > "$OUT/streams_$id.json"
@@ -531,7 +531,7 @@ for (const id of ran.trim().split(/\s+/).filter(Boolean)) {
   console.log(`  (${id}) ${label[id].padEnd(24)} ${(s.ok + '/' + s.n).padEnd(12)} ${String(s.errors).padStart(6)}  ${(s.ttfb_ms_p50?.toFixed(1) + ' ms').padStart(13)}  ${('+' + (s.ttfb_ms_p50 - a.ttfb_ms_p50).toFixed(2) + ' ms').padStart(11)}  ${(s.ttfb_ms_p90?.toFixed(0) + ' ms').padStart(7)}  ${((idle / 1024).toFixed(0) + ' MB').padStart(8)}  ${((pl / 1024).toFixed(0) + ' MB').padStart(11)}  ${per.toFixed(1).padStart(9)}  ${dl('stack_kb').padStart(13)}  ${cpu.toFixed(1).padStart(5)}`);
   if (s.errors) console.log(`      errors: ${JSON.stringify(s.error_kinds)}`);
   const pr = rd(`probe_${id}.json`), pa = rd(`probe_a_${id}.json`);
-  if (pr && pa) console.log(`      first chunk of a new stream while ${n} are open (${pr.n} sequential, kept alive): p50 ${pr.ttfb_ms_p50?.toFixed(2)} ms, direct ${pa.ttfb_ms_p50?.toFixed(2)} ms: added ${(pr.ttfb_ms_p50 - pa.ttfb_ms_p50).toFixed(2)} ms (${pr.ok}/${pr.n} and ${pa.ok}/${pa.n} ok)`);
+  if (pr && pa) console.log(`      first chunk of a new stream while ${n} are open (${pr.n} one after the other, alternating with direct ones, kept alive): p50 ${pr.ttfb_ms_p50?.toFixed(2)} ms, direct ${pa.ttfb_ms_p50?.toFixed(2)} ms: added ${(pr.ttfb_ms_p50 - pa.ttfb_ms_p50).toFixed(2)} ms (${pr.ok}/${pr.n} and ${pa.ok}/${pa.n} ok)`);
   if (m) console.log(`      smaps at the largest sample, KB a stream (minus idle) / n: stacks ${dl('stack_kb')}, heap ${dl('heap_kb')}, shm ${dl('shm_kb')}, files ${dl('file_kb')}; most touched stack ${m.stack_touched_max_kb} KB; ${m.procs} processes, ${m.threads} threads`);
 }
 EOF
