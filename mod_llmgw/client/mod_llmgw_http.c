@@ -1,5 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* A small HTTP/1.1 client on APR sockets for plain-http upstreams (local
+/* A small HTTP/1.1 client on non-blocking sockets (poll for the waits;
+ * APR resolves the address) for plain-http upstreams (local
  * and in-cluster providers: Ollama, vLLM, sidecars, the mocks), the path
  * where the gateway's own overhead shows most. It does what a gateway
  * needs and no more: one request, a body as it arrives (Content-Length,
