@@ -134,6 +134,12 @@ void llmgw_buf_int(llmgw_buf_t *b, apr_int64_t v);
 int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
                       const char *name);
 
+/* The members names[0..n) of obj into vals (absent: p NULL; the last of a
+ * key given twice, as in jansson); 0 when obj is NULL, absent or not an
+ * object (then every member is absent). */
+int llmgw_json_pick(const llmgw_jspan_t *obj, const char *const *names,
+                    llmgw_jspan_t *vals, int n);
+
 /* ---- reading values of validated text ---- */
 
 /* A string value's text (span of type STRING) unescaped into buf, which

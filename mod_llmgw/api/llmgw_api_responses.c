@@ -809,39 +809,6 @@ static const llmgw_json_visitor_t chunk_visitor = {
     chunk_member, chunk_enter, chunk_enter_array
 };
 
-/* The members of an object span a reader wants (the last of each). */
-typedef struct {
-    const char *const *names;
-    llmgw_jspan_t *to;
-} pick_t;
-
-static int pick_member(void *baton, const char *key, apr_size_t klen,
-                       int esc, const llmgw_jspan_t *v)
-{
-    pick_t *pk = baton;
-    int i;
-    for (i = 0; pk->names[i]; i++) {
-        if (esc ? llmgw_json_key_is(key, klen, 1, pk->names[i])
-                : (strlen(pk->names[i]) == klen
-                   && !memcmp(key, pk->names[i], klen))) {
-            pk->to[i] = *v;
-            break;
-        }
-    }
-    return 0;
-}
-
-static void pick(const llmgw_jspan_t *obj, const char *const *names,
-                 llmgw_jspan_t *to, int n)
-{
-    pick_t pk;
-    memset(to, 0, sizeof(*to) * (apr_size_t)n);
-    if (obj->p && obj->type == LLMGW_JV_OBJECT) {
-        pk.names = names;
-        pk.to = to;
-        llmgw_json_each(obj, pick_member, &pk);
-    }
-}
 
 /* A string span's value (json_string_value / _length) appended to the
  * scratch buffer, NUL-terminated: its offset there, -1 when v is not a
@@ -897,8 +864,8 @@ typedef struct {
 static int call_element(void *baton, const char *key, apr_size_t klen,
                         int esc, const llmgw_jspan_t *v)
 {
-    static const char *const tc_names[] = { "index", "id", "function", NULL };
-    static const char *const fn_names[] = { "name", "arguments", NULL };
+    static const char *const tc_names[] = { "index", "id", "function" };
+    static const char *const fn_names[] = { "name", "arguments" };
     calls_t *cl = baton;
     llmgw_api_stream_t *s = cl->s;
     llmgw_jspan_t tc[3], fn[2];
@@ -908,8 +875,8 @@ static int call_element(void *baton, const char *key, apr_size_t klen,
     int index = cl->i++;
 
     (void)key; (void)klen; (void)esc;
-    pick(v, tc_names, tc, 3);
-    pick(&tc[2], fn_names, fn, 2);
+    llmgw_json_pick(v, tc_names, tc, 3);
+    llmgw_json_pick(&tc[2], fn_names, fn, 2);
     if (tc[0].p && llmgw_json_int(&tc[0], &ix)) {
         index = (int)ix;
     }
@@ -929,7 +896,7 @@ static int resp_stream_chunk(llmgw_api_stream_t *s, const char *data,
                              void *baton)
 {
     static const char *const d_names[] = {
-        "reasoning_content", "content", "refusal", "tool_calls", NULL
+        "reasoning_content", "content", "refusal", "tool_calls"
     };
     chunk_pass_t top, choices, choice;
     llmgw_jspan_t span, d[4];
@@ -953,7 +920,7 @@ static int resp_stream_chunk(llmgw_api_stream_t *s, const char *data,
         return -1;
     }
     if (top.picked && top.choice.object) {
-        pick(&top.choice.delta, d_names, d, 4);
+        llmgw_json_pick(&top.choice.delta, d_names, d, 4);
         if (text_delta(s, &d[0], llmgw_rb_reasoning)
             || text_delta(s, &d[1], llmgw_rb_text)
             || text_delta(s, &d[2], llmgw_rb_refusal)) {

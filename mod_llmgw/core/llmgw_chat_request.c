@@ -83,44 +83,6 @@ int llmgw_xlate_translates(const llmgw_xparam_t *table, const char *name)
 #define SPAN_IS(v, t) ((v)->p != NULL && (v)->type == (t))
 #define SPAN_GIVEN(v) ((v)->p != NULL && (v)->type != LLMGW_JV_NULL)
 
-typedef struct {
-    const char *const *names;
-    llmgw_jspan_t *vals;
-    int n;
-} pick_t;
-
-static int pick_cb(void *baton, const char *key, apr_size_t klen,
-                   int escaped, const llmgw_jspan_t *v)
-{
-    pick_t *pk = baton;
-    int i;
-
-    for (i = 0; i < pk->n; i++) {
-        if (llmgw_json_key_is(key, klen, escaped, pk->names[i])) {
-            pk->vals[i] = *v;       /* the last one wins, as in jansson */
-            break;
-        }
-    }
-    return 0;
-}
-
-/* The members names[0..n) of obj into vals (absent: p NULL); 0 when obj
- * is absent or not an object (then every member is absent). */
-static int pick(const llmgw_jspan_t *obj, const char *const *names,
-                llmgw_jspan_t *vals, int n)
-{
-    pick_t pk;
-
-    memset(vals, 0, sizeof(*vals) * (apr_size_t)n);
-    if (obj == NULL || !SPAN_IS(obj, LLMGW_JV_OBJECT)) {
-        return 0;
-    }
-    pk.names = names;
-    pk.vals = vals;
-    pk.n = n;
-    llmgw_json_each(obj, pick_cb, &pk);
-    return 1;
-}
 
 /* A string span's text: in the request text itself when it has no escape,
  * else unescaped into the pool (NULs kept). */
@@ -260,7 +222,7 @@ static int read_part(rd_t *rd, const llmgw_jspan_t *part,
     const char *type;
 
     memset(out, 0, sizeof(*out));
-    pick(part, names, v, 5);
+    llmgw_json_pick(part, names, v, 5);
     type = span_cstr(rd->p, &v[0]);
     if (type == NULL) {
         return fail(rd, "content parts must be objects with a type");
@@ -283,7 +245,7 @@ static int read_part(rd_t *rd, const llmgw_jspan_t *part,
             u = v[2];
         }
         else {
-            pick(&v[2], url_name, &u, 1);
+            llmgw_json_pick(&v[2], url_name, &u, 1);
         }
         out->type = LLMGW_PART_IMAGE;
         if (!SPAN_IS(&u, LLMGW_JV_STRING)) {
@@ -307,7 +269,7 @@ static int read_part(rd_t *rd, const llmgw_jspan_t *part,
         llmgw_jspan_t a[2];
         const char *fmt;
 
-        pick(&v[3], audio, a, 2);
+        llmgw_json_pick(&v[3], audio, a, 2);
         fmt = span_cstr(rd->p, &a[1]);
         if (!SPAN_IS(&a[0], LLMGW_JV_STRING) || fmt == NULL) {
             return fail(rd, "input_audio part needs data and format");
@@ -322,7 +284,7 @@ static int read_part(rd_t *rd, const llmgw_jspan_t *part,
         llmgw_jspan_t fd;
         llmgw_text_t t = { NULL, 0, 0 };
 
-        pick(&v[4], file, &fd, 1);
+        llmgw_json_pick(&v[4], file, &fd, 1);
         out->type = LLMGW_PART_FILE;
         if (SPAN_IS(&fd, LLMGW_JV_STRING)) {
             span_text(rd->p, &fd, &t);
@@ -541,7 +503,7 @@ static int read_call(void *baton, const char *key, apr_size_t klen,
     (void)key;
     (void)klen;
     (void)escaped;
-    if (!pick(c, names, v, 4)) {
+    if (!llmgw_json_pick(c, names, v, 4)) {
         return fail(rd, "tool calls must be objects");
     }
     type = span_cstr(rd->p, &v[1]);
@@ -549,9 +511,9 @@ static int read_call(void *baton, const char *key, apr_size_t klen,
         return fail(rd, apr_psprintf(rd->p, "unsupported tool call type "
                                      "'%s'", type));
     }
-    pick(&v[0], fn_names, fn, 2);
-    pick(&v[3], google, &g, 1);
-    pick(&g, sig, &ts, 1);
+    llmgw_json_pick(&v[0], fn_names, fn, 2);
+    llmgw_json_pick(&v[3], google, &g, 1);
+    llmgw_json_pick(&g, sig, &ts, 1);
     call = apr_array_push(cs->m->calls);
     call->id = span_cstr(rd->p, &v[2]);
     call->name = span_cstr(rd->p, &fn[0]);
@@ -619,7 +581,7 @@ static int collect_rec(void *baton, const char *key, apr_size_t klen,
     (void)key;
     (void)klen;
     (void)escaped;
-    pick(jm, msg_names, rec->v, MSG_NAMES);
+    llmgw_json_pick(jm, msg_names, rec->v, MSG_NAMES);
     return 0;
 }
 

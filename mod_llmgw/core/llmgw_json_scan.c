@@ -1360,6 +1360,43 @@ int llmgw_json_key_is(const char *key, apr_size_t klen, int escaped,
     return u == (long)n && !memcmp(small, name, n);
 }
 
+typedef struct {
+    const char *const *names;
+    llmgw_jspan_t *vals;
+    int n;
+} pick_t;
+
+static int pick_member(void *baton, const char *key, apr_size_t klen,
+                       int escaped, const llmgw_jspan_t *v)
+{
+    pick_t *pk = baton;
+    int i;
+
+    for (i = 0; i < pk->n; i++) {
+        if (llmgw_json_key_is(key, klen, escaped, pk->names[i])) {
+            pk->vals[i] = *v;       /* the last one wins, as in jansson */
+            break;
+        }
+    }
+    return 0;
+}
+
+int llmgw_json_pick(const llmgw_jspan_t *obj, const char *const *names,
+                    llmgw_jspan_t *vals, int n)
+{
+    pick_t pk;
+
+    memset(vals, 0, sizeof(*vals) * (apr_size_t)n);
+    if (obj == NULL || obj->p == NULL || obj->type != LLMGW_JV_OBJECT) {
+        return 0;
+    }
+    pk.names = names;
+    pk.vals = vals;
+    pk.n = n;
+    llmgw_json_each(obj, pick_member, &pk);
+    return 1;
+}
+
 /* ------------------------------------------- values of validated text */
 
 long llmgw_json_unescape(const llmgw_jspan_t *v, char *buf)
