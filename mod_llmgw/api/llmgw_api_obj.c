@@ -50,11 +50,5 @@ void llmgw_jobj_read(llmgw_jobj_t *o, apr_pool_t *p, const llmgw_jspan_t *v)
 const char *llmgw_param_at(apr_pool_t *p, const char *base,
                            const char *member, unsigned i)
 {
-    char num[16], *d = num + sizeof(num);
-    *--d = '\0';
-    do {
-        *--d = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
-    return apr_pstrcat(p, base, member, "[", d, "]", NULL);
+    return apr_pstrcat(p, base, member, "[", apr_ltoa(p, (long)i), "]", NULL);
 }
