@@ -164,7 +164,8 @@ cleanup() {
     fi
     [ -n "$MOCK_PID" ] && kill -TERM "$MOCK_PID" 2>/dev/null
     [ -n "$MEMCACHED_PID" ] && kill -TERM "$MEMCACHED_PID" 2>/dev/null
-    MOCK_PID= MEMCACHED_PID=
+    [ -n "$BLACKHOLE_PID" ] && kill -TERM "$BLACKHOLE_PID" 2>/dev/null
+    MOCK_PID= MEMCACHED_PID= BLACKHOLE_PID=
 }
 
 free_port() {
@@ -195,6 +196,34 @@ start_memcached() {
             sleep 0.1
         done
         kill -TERM "$MEMCACHED_PID" 2>/dev/null; MEMCACHED_PID=
+    done
+    return 1
+}
+
+# A port whose accept queue is full and never drained: a connect there
+# gets no answer (the kernel drops the SYNs), so the upstream clients'
+# connect timeout is what ends it (t/timeouts.t).
+start_blackhole() {
+    local pf="$RUN/blackhole.port"
+    rm -f "$pf"
+    perl -MIO::Socket::INET -MSocket -e '
+        my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+                                      Listen => 1, ReuseAddr => 1) or die "$!\n";
+        my @fill;                       # until a connect gets no answer
+        while (my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+                                             PeerPort => $l->sockport, Timeout => 1)) {
+            push @fill, $c;
+        }
+        @fill or die "could not fill the accept queue\n";
+        open my $f, ">", $ARGV[0] or die; print $f $l->sockport, "\n"; close $f;
+        sleep 1 while 1;' "$pf" >"$RUN/blackhole.log" 2>&1 &
+    BLACKHOLE_PID=$!
+    for _ in $(seq 50); do
+        if [ -s "$pf" ]; then
+            export LLMGW_BLACKHOLE_PORT=$(tr -dc 0-9 < "$pf")
+            return 0
+        fi
+        sleep 0.1
     done
     return 1
 }
@@ -319,6 +348,7 @@ inner() {
     say "memcached on 127.0.0.1:$LLMGW_MEMCACHED_PORT"
     start_mock || die "mock provider did not start"
     say "mock provider on 127.0.0.1:$LLMGW_MOCK_PORT"
+    start_blackhole || die "the black-hole listener did not start"
     write_base_conf
 
     local tests=() rc

@@ -13,7 +13,7 @@ use FindBin; use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use LLMGW::Test;
 
-plan tests => 2 * (3 + 6 + 3 + 3 + 3 + 2), need_module('llmgw');
+plan tests => 2 * (3 + 6 + 3 + 3 + 3 + 2 + 4), need_module('llmgw');
 
 my $T = JSON::PP::true();
 
@@ -77,5 +77,18 @@ for my $p (qw(mock cmock)) {
         my $res = post_json('/to-first1/v1/chat/completions', chat_body("$p/echo", 'quick'));
         is $res->code, 200, "$client: a prompt answer passes";
         is((dec($res) // {})->{choices}[0]{message}{content}, 'quick', "$client: content");
+    }
+    # A provider whose connect gets no answer (its accept queue is full:
+    # the SYNs are dropped): LLMGWConnectTimeout (2 s here) ends it.
+    {
+        my $hole = $p eq 'mock' ? 'hole' : 'chole';
+        my $res = post_json('/v1/chat/completions', chat_body("$hole/x", 'x', stream => $T));
+        is $res->code, 504, "$client: connect never answered: 504"
+            or diag substr($res->content // '', 0, 300);
+        my $e = (dec($res) // {})->{error} // {};
+        is $e->{type}, 'timeout_error', "$client: connect timeout: timeout_error";
+        is $e->{code}, 'provider_timeout', "$client: connect timeout: provider_timeout";
+        my $ok = post_json('/v1/chat/completions', chat_body("$p/echo", 'after'));
+        is $ok->code, 200, "$client: the next request is served";
     }
 }
